@@ -1,0 +1,62 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint format run bench install system-packages postgres clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages the tests need (PostgreSQL), installed only when absent.
+system-packages:
+	@missing=""; \
+	command -v pg_ctlcluster >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+		case "$$missing" in *postgresql*) \
+			hba=$$(ls /etc/postgresql/*/main/pg_hba.conf | head -n 1); \
+			$(SUDO) sed -i -E 's#^(host\s+all\s+all\s+(127.0.0.1/32|::1/128)\s+)\S+#\1trust#' $$hba;; \
+		esac; \
+	fi
+
+# PostgreSQL on 127.0.0.1:5432 with trust auth and a `test` database, started when not running.
+postgres: system-packages
+	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		echo "starting PostgreSQL"; \
+		ver=$$(ls /etc/postgresql | head -n 1); \
+		$(SUDO) pg_ctlcluster --skip-systemctl-redirect $$ver main start; \
+		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	fi
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='test'" 2>/dev/null | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test" >/dev/null 2>&1 \
+		|| $(SUDO) -u postgres psql -c "CREATE DATABASE test" >/dev/null
+
+demo: $(STAMP)
+	$(BIN)/digest publish
+
+test: $(STAMP) postgres
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check digest tests bench
+	$(BIN)/ruff format --check digest tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format digest tests bench
+	$(BIN)/ruff check --fix digest tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/feeds.py
+
+clean:
+	rm -rf var public outbox .pytest_cache

@@ -1,0 +1,274 @@
+"""Settings: the TOML file plus environment overrides, validated once at start-up.
+
+Every setting `section.key` can be overridden by `DIGEST_SECTION_KEY` (a TOML value, or a
+plain string); the deployment variables `BASE_URL` and `DATABASE_URL` override
+`site.base_url` and `store.database_url`; `DIGEST_CONFIG` names another file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.errors import ConfigError
+from digest.model import ItemType
+
+DEFAULT_CONFIG = Path("config/digest.toml")
+SOURCE_KINDS = ("listing", "html", "feed")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+DEPLOYMENT_VARIABLES = {"BASE_URL": ("site", "base_url"), "DATABASE_URL": ("store", "database_url")}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One configured source: where to read, how, and how often to poll."""
+
+    name: str
+    kind: str
+    location: str
+    interval_minutes: int = 15
+    categories: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_url(self) -> bool:
+        return urlsplit(self.location).scheme in ("http", "https")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program reads from configuration, as plain validated values."""
+
+    newsroom_name: str
+    newsroom_url: str
+    language: str
+    timezone: ZoneInfo
+    tag_date: str
+    types: tuple[ItemType, ...]
+    boilerplate: frozenset[str]
+    max_caption_lines: int
+    sources: tuple[SourceConfig, ...]
+    feed_size: int
+    output_dir: Path
+    base_url: str
+    database_url: str
+    contact_email: str | None = None
+
+    @property
+    def tag_authority(self) -> str:
+        return urlsplit(self.newsroom_url).hostname or "localhost"
+
+    def type_by_label(self, label: str) -> ItemType | None:
+        folded = label.casefold()
+        return next((t for t in self.types if t.label.casefold() == folded), None)
+
+    def type_by_slug(self, slug: str | None) -> ItemType | None:
+        return next((t for t in self.types if t.slug == slug), None)
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"no source named {name!r} in sources (configured: {known})")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the config file named by DIGEST_CONFIG (default config/digest.toml), apply the
+    environment, and validate; a bad setting raises ConfigError naming it."""
+    env = os.environ if environ is None else environ
+    path = Path(env.get("DIGEST_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found (set DIGEST_CONFIG)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return settings_from_mapping(apply_environment(raw, env), origin=str(path))
+
+
+def apply_environment(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Return a copy of the raw config with DIGEST_* and deployment variables applied."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for variable, (section, key) in DEPLOYMENT_VARIABLES.items():
+        if env.get(variable):
+            merged.setdefault(section, {})[key] = env[variable]
+    for variable, value in env.items():
+        if not variable.startswith("DIGEST_") or variable == "DIGEST_CONFIG":
+            continue
+        name = variable.removeprefix("DIGEST_").lower()
+        if name in ("types", "sources"):
+            merged[name] = _toml_value(variable, value)
+            continue
+        section, _, key = name.partition("_")
+        if key:
+            merged.setdefault(section, {})
+            if isinstance(merged[section], dict):
+                merged[section][key] = _toml_value(variable, value, allow_string=True)
+    return merged
+
+
+def _toml_value(variable: str, text: str, allow_string: bool = False) -> Any:
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        if allow_string:
+            return text
+        raise ConfigError(f"{variable}: not a TOML value: {text!r}") from None
+
+
+def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Settings:
+    """Validate a raw configuration mapping into Settings."""
+    check = _Checker(raw, origin)
+    newsroom_url = check.url("newsroom", "url")
+    timezone_name = check.text("newsroom", "timezone", "America/New_York")
+    try:
+        timezone = ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise check.error("newsroom.timezone", f"unknown time zone {timezone_name!r}") from None
+    tag_date = check.text("newsroom", "tag_date")
+    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", tag_date):
+        raise check.error("newsroom.tag_date", "must be YYYY, YYYY-MM or YYYY-MM-DD")
+    base_url = check.url("site", "base_url", "http://127.0.0.1:8000/")
+    return Settings(
+        newsroom_name=check.text("newsroom", "name"),
+        newsroom_url=newsroom_url,
+        language=check.text("newsroom", "language", "en"),
+        timezone=timezone,
+        tag_date=tag_date,
+        contact_email=check.text("newsroom", "contact_email", "") or None,
+        types=_item_types(raw.get("types"), check),
+        boilerplate=frozenset(
+            " ".join(line.split()) for line in check.strings("parser", "boilerplate")
+        ),
+        max_caption_lines=check.positive("parser", "max_caption_lines", 2),
+        sources=_sources(raw.get("sources", []), check),
+        feed_size=check.positive("feeds", "size", 50),
+        output_dir=Path(check.text("feeds", "output", "public")),
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        database_url=database_url(check.text("store", "database_url", "sqlite:///var/digest.db")),
+    )
+
+
+def database_url(url: str) -> str:
+    """Map the usual `postgres://` and `postgresql://` spellings onto the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def _item_types(raw: Any, check: _Checker) -> tuple[ItemType, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise check.error("types", "must be a non-empty array of [[types]] tables")
+    types = []
+    for index, entry in enumerate(raw):
+        where = f"types[{index}]"
+        if not isinstance(entry, dict):
+            raise check.error(where, "must be a table with label, slug and feed_title")
+        label, slug = entry.get("label"), entry.get("slug")
+        if not isinstance(label, str) or not label.strip():
+            raise check.error(f"{where}.label", "must be a non-empty string")
+        if not isinstance(slug, str) or not SLUG.match(slug) or slug == "all":
+            raise check.error(
+                f"{where}.slug", f"must be lower-case letters, digits, '-' ({slug!r})"
+            )
+        feed_title = entry.get("feed_title") or label
+        types.append(ItemType(label=" ".join(label.split()), slug=slug, feed_title=feed_title))
+    for attribute in ("label", "slug"):
+        values = [getattr(t, attribute).casefold() for t in types]
+        if len(set(values)) != len(values):
+            raise check.error("types", f"each type needs its own {attribute}")
+    return tuple(types)
+
+
+def _sources(raw: Any, check: _Checker) -> tuple[SourceConfig, ...]:
+    if not isinstance(raw, list):
+        raise check.error("sources", "must be an array of [[sources]] tables")
+    sources = []
+    for index, entry in enumerate(raw):
+        where = f"sources[{index}]"
+        if not isinstance(entry, dict):
+            raise check.error(where, "must be a table with name, kind and location")
+        for key in ("name", "location"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise check.error(f"{where}.{key}", "must be a non-empty string")
+        if entry.get("kind") not in SOURCE_KINDS:
+            raise check.error(f"{where}.kind", f"must be one of {', '.join(SOURCE_KINDS)}")
+        interval = entry.get("interval", 15)
+        if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
+            raise check.error(f"{where}.interval", "must be a whole number of minutes, at least 1")
+        categories = entry.get("categories", {})
+        if not isinstance(categories, dict) or not all(
+            isinstance(v, str) for v in categories.values()
+        ):
+            raise check.error(f"{where}.categories", "must map category names to type slugs")
+        sources.append(
+            SourceConfig(
+                name=entry["name"],
+                kind=entry["kind"],
+                location=entry["location"],
+                interval_minutes=interval,
+                categories={k.casefold(): v for k, v in categories.items()},
+            )
+        )
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise check.error("sources", "each source needs its own name")
+    return tuple(sources)
+
+
+class _Checker:
+    """Reads typed values out of the raw mapping, naming the setting when one is wrong."""
+
+    def __init__(self, raw: Mapping[str, Any], origin: str) -> None:
+        self.raw = raw
+        self.origin = origin
+
+    def error(self, setting: str, problem: str) -> ConfigError:
+        variable = "DIGEST_" + setting.split("[")[0].replace(".", "_").upper()
+        return ConfigError(f"{self.origin}: setting {setting} ({variable}): {problem}")
+
+    def value(self, section: str, key: str, default: Any) -> Any:
+        table = self.raw.get(section, {})
+        if not isinstance(table, dict):
+            raise self.error(section, "must be a table")
+        value = table.get(key, default)
+        if value is None:
+            raise self.error(f"{section}.{key}", "is required")
+        return value
+
+    def text(self, section: str, key: str, default: str | None = None) -> str:
+        value = self.value(section, key, default)
+        if not isinstance(value, str):
+            raise self.error(f"{section}.{key}", f"must be a string (got {value!r})")
+        return value.strip()
+
+    def url(self, section: str, key: str, default: str | None = None) -> str:
+        value = self.text(section, key, default)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self.error(f"{section}.{key}", f"must be an absolute http(s) URL (got {value!r})")
+        return value
+
+    def positive(self, section: str, key: str, default: int) -> int:
+        value = self.value(section, key, default)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise self.error(f"{section}.{key}", f"must be a positive whole number (got {value!r})")
+        return value
+
+    def strings(self, section: str, key: str) -> list[str]:
+        value = self.value(section, key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(f"{section}.{key}", "must be an array of strings")
+        return value

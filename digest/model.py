@@ -1,0 +1,53 @@
+"""Plain data that flows between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ItemType:
+    """A kind of newsroom item, as configured: label on the page, slug in URLs, feed title."""
+
+    label: str
+    slug: str
+    feed_title: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One newsroom entry as read from a source, before or after it is stored.
+
+    `key` identifies the item for ever (see DESIGN.md, Identity); `type` is an
+    ItemType slug or None when the source does not say.
+    """
+
+    key: str
+    title: str
+    published: datetime
+    type: str | None = None
+    summary: str | None = None
+    url: str | None = None
+    image_caption: str | None = None
+    source: str = ""
+    updated: datetime | None = None
+    categories: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class IngestCounts:
+    """What one ingest did to the store."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changed_types: frozenset[str | None] = frozenset()
+
+    def __add__(self, other: IngestCounts) -> IngestCounts:
+        return IngestCounts(
+            self.new + other.new,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.changed_types | other.changed_types,
+        )

@@ -1,0 +1,257 @@
+"""The listing parser: lines of a newsroom listing page (as plain text) become Items.
+
+It reads structure, not wording. An item is, in page order, optional photo caption lines,
+an optional type line (a configured label, maybe after an icon's alt text such as
+"Sheet of paper Report"), the title, an optional summary and a line that is only a date.
+An older layout puts a header `Month D, YYYY • Type` above the title and no date after
+the summary. Page boilerplate (configured lines) is dropped wherever it appears.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from urllib.parse import urldefrag, urljoin
+
+from digest.config import Settings
+from digest.model import Item, ItemType
+from digest.text import clean_line, fingerprint
+
+log = logging.getLogger(__name__)
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_DATE = (
+    r"(?:(?P<month>[A-Za-z]+)\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})"
+    r"|(?P<day2>\d{1,2})\s+(?P<month2>[A-Za-z]+)\.?,?\s+(?P<year2>\d{4})"
+    r"|(?P<iso>\d{4}-\d{2}-\d{2}))"
+)
+DATE_LINE = re.compile(rf"^{_DATE}$")
+HEADER_LINE = re.compile(rf"^{_DATE}\s*[•·|–—]\s*(?P<rest>\S.{{0,60}})$")
+PROSE_ENDINGS = (".", "…", ":", ";")
+PROSE_LENGTH = 140
+MAX_ICON_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Line:
+    """One non-empty line of a page, where it was, and the link it carried (HTML pages)."""
+
+    text: str
+    number: int
+    href: str | None = None
+
+
+def lines_from_text(text: str) -> list[Line]:
+    """Split plain text into cleaned, numbered, non-empty lines."""
+    lines = (Line(clean_line(raw), number) for number, raw in enumerate(text.splitlines(), 1))
+    return [line for line in lines if line.text]
+
+
+def parse_date(text: str) -> date | None:
+    """The date a line consists of, or None when the line is anything more than a date."""
+    match = DATE_LINE.match(text)
+    return _date_from(match) if match else None
+
+
+def _date_from(match: re.Match[str]) -> date | None:
+    if match["iso"]:
+        try:
+            return date.fromisoformat(match["iso"])
+        except ValueError:
+            return None
+    month = MONTHS.get((match["month"] or match["month2"]).casefold())
+    if month is None:
+        return None
+    try:
+        return date(int(match["year"] or match["year2"]), month, int(match["day"] or match["day2"]))
+    except ValueError:
+        return None
+
+
+def match_type(text: str, types: Sequence[ItemType]) -> ItemType | None:
+    """The item type a line names: a label alone, or a label after a few words of icon text."""
+    folded = text.casefold()
+    for item_type in types:
+        label = item_type.label.casefold()
+        if folded == label:
+            return item_type
+        if folded.endswith(" " + label):
+            icon = folded.removesuffix(label).split()
+            if len(icon) <= MAX_ICON_WORDS and all(word.isalpha() for word in icon):
+                return item_type
+    return None
+
+
+def looks_like_prose(text: str) -> bool:
+    """Whether a line reads as a summary paragraph rather than a title or a caption."""
+    return text.endswith(PROSE_ENDINGS) or len(text) >= PROSE_LENGTH
+
+
+@dataclass
+class _Header:
+    line: Line
+    published: date
+    type: ItemType | None
+    captions: list[Line]
+    title: Line | None = None
+
+
+class ListingParser:
+    """Parses one page; state is the lines seen since the last item boundary."""
+
+    def __init__(self, settings: Settings, origin: str, source: str, base_url: str | None):
+        self.settings = settings
+        self.origin = origin
+        self.source = source
+        self.base_url = base_url
+        self.items: list[Item] = []
+        self.pending: list[Line] = []
+        self.header: _Header | None = None
+
+    def parse(self, lines: Iterable[Line]) -> list[Item]:
+        for line in lines:
+            if line.text in self.settings.boilerplate:
+                continue
+            header = HEADER_LINE.match(line.text)
+            published = parse_date(line.text)
+            if header and (day := _date_from(header)):
+                self._close_header()
+                item_type = self._header_type(header["rest"], line)
+                self.header = _Header(line, day, item_type, captions=self.pending)
+                self.pending = []
+            elif published:
+                self._close_header()
+                self._item_from_block(self.pending, published, line)
+                self.pending = []
+            elif self.header and self.header.title is None:
+                self.header.title = line
+            else:
+                self.pending.append(line)
+        self._close_header()
+        self._skip_undated()
+        if not self.items:
+            log.warning("%s: no items found", self.origin)
+        return self.items
+
+    def _header_type(self, rest: str, line: Line) -> ItemType | None:
+        item_type = match_type(rest, self.settings.types)
+        if item_type is None:
+            log.warning("%s:%d: unknown item type %r", self.origin, line.number, rest)
+        return item_type
+
+    def _close_header(self) -> None:
+        """Finish a header-layout item: the line after its title is its summary when it reads
+        as prose or when more lines follow than a caption can have; the rest stays pending
+        as the next item's caption."""
+        header, self.header = self.header, None
+        if header is None:
+            return
+        if header.title is None:
+            log.warning(
+                "%s:%d: dated header with no title; skipped", self.origin, header.line.number
+            )
+            return
+        summary = None
+        if self.pending and (
+            looks_like_prose(self.pending[0].text)
+            or len(self.pending) > self.settings.max_caption_lines
+        ):
+            summary, *self.pending = self.pending
+        self._add(
+            header.type, header.title, summary and [summary], header.captions, header.published
+        )
+
+    def _item_from_block(self, block: list[Line], published: date, date_line: Line) -> None:
+        """A date-line item: the block of lines between the previous item and its date."""
+        if not block:
+            log.warning("%s:%d: date with no item before it", self.origin, date_line.number)
+            return
+        types = [match_type(line.text, self.settings.types) for line in block[:-1]]
+        typed = [index for index, item_type in enumerate(types) if item_type]
+        if typed:
+            at = typed[-1]
+            title, summary, captions, item_type = (
+                block[at + 1],
+                block[at + 2 :],
+                block[:at],
+                types[at],
+            )
+        elif len(block) > 1 and looks_like_prose(block[-1].text):
+            title, summary, captions, item_type = block[-2], block[-1:], block[:-2], None
+        else:
+            title, summary, captions, item_type = block[-1], [], block[:-1], None
+        self._add(item_type, title, summary, captions, published)
+
+    def _skip_undated(self) -> None:
+        if self.pending:
+            title = next(
+                (line for line in self.pending if not match_type(line.text, self.settings.types)),
+                self.pending[0],
+            )
+            log.warning(
+                "%s:%d: item %r has no date (page cut off?); skipped",
+                self.origin,
+                title.number,
+                title.text[:80],
+            )
+        self.pending = []
+
+    def _add(
+        self,
+        item_type: ItemType | None,
+        title: Line,
+        summary: Sequence[Line] | None,
+        captions: Sequence[Line],
+        published: date,
+    ) -> None:
+        captions = captions[-self.settings.max_caption_lines :] if captions else []
+        url = urldefrag(urljoin(self.base_url or "", title.href))[0] if title.href else None
+        self.items.append(
+            Item(
+                key=url or fingerprint(title.text, published),
+                title=title.text,
+                published=datetime(
+                    published.year, published.month, published.day, tzinfo=self.settings.timezone
+                ),
+                type=item_type.slug if item_type else None,
+                summary="\n".join(line.text for line in summary) if summary else None,
+                url=url,
+                image_caption="\n".join(line.text for line in captions) or None,
+                source=self.source,
+            )
+        )
+
+
+def parse_listing(
+    lines: Iterable[Line],
+    settings: Settings,
+    origin: str,
+    source: str = "",
+    base_url: str | None = None,
+) -> list[Item]:
+    """Items of one listing page in page order; incomplete items are skipped with a warning
+    naming `origin` and the line."""
+    return ListingParser(settings, origin, source, base_url).parse(lines)

@@ -1,0 +1,267 @@
+"""The item store: SQLAlchemy Core schema and queries, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Connection, make_url
+
+from digest.model import IngestCounts, Item
+
+FINGERPRINT_PREFIX = "sha256:"
+CLOSE_RATIO = 0.8
+KEY_BATCH = 500
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+metadata = MetaData()
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(1000), nullable=False, unique=True),
+    Column("source", String(200), nullable=False, default=""),
+    Column("type", String(100)),
+    Column("title", Text, nullable=False),
+    Column("summary", Text),
+    Column("url", Text),
+    Column("image_caption", Text),
+    Column("categories", Text, nullable=False, default="[]"),
+    Column("published", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Index("ix_items_published", "published", "id"),
+    Index("ix_items_type_published", "type", "published", "id"),
+    Index("ix_items_source_published", "source", "published"),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("polled_at", UTCDateTime),
+    Column("result", Text),
+)
+
+CONTENT_FIELDS = ("title", "summary", "url", "image_caption", "type", "categories", "published")
+
+
+def connect(url: str) -> Engine:
+    """An engine for the database URL; for SQLite the folder is created, WAL journaling and
+    a busy timeout set so a reader never blocks the writer."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the tables that do not exist yet (the `release` step of a deployment)."""
+    metadata.create_all(engine)
+
+
+def _row_values(item: Item) -> dict[str, Any]:
+    return {
+        "key": item.key,
+        "source": item.source,
+        "type": item.type,
+        "title": item.title,
+        "summary": item.summary,
+        "url": item.url,
+        "image_caption": item.image_caption,
+        "categories": json.dumps(list(item.categories), ensure_ascii=False),
+        "published": item.published,
+    }
+
+
+def _item_from_row(row: Any) -> Item:
+    return Item(
+        key=row.key,
+        title=row.title,
+        published=row.published,
+        type=row.type,
+        summary=row.summary,
+        url=row.url,
+        image_caption=row.image_caption,
+        source=row.source,
+        updated=row.updated,
+        categories=tuple(json.loads(row.categories)),
+    )
+
+
+def _same_content(stored: dict[str, Any], incoming: dict[str, Any]) -> bool:
+    return all(stored[name] == incoming[name] for name in CONTENT_FIELDS)
+
+
+def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> IngestCounts:
+    """Store items by key, in one transaction. An item seen before with the same content
+    changes nothing; with changed content it is updated and its `updated` time bumped, its
+    key and id kept. An item with no URL or GUID whose title was edited is recognised by its
+    source, date and summary (or a close title), and keeps its key too. When the batch holds
+    several versions of one item (snapshots in order), the last one wins."""
+    incoming = list(new_items)
+    with engine.begin() as conn:
+        stored = _rows_by_key(conn, list({item.key for item in incoming}))
+        latest: dict[str, Item] = {}
+        for item in incoming:
+            fingerprinted = item.key.startswith(FINGERPRINT_PREFIX)
+            if fingerprinted and item.key not in stored and item.key not in latest:
+                original = _edited_original(conn, item, latest)
+                if original is not None:
+                    item = replace(item, key=original)
+            latest.pop(item.key, None)
+            latest[item.key] = item
+        counts = IngestCounts()
+        for item in latest.values():
+            values = _row_values(item)
+            row = stored.get(item.key)
+            if row is None:
+                values |= {"updated": item.updated or item.published, "first_seen": now}
+                conn.execute(items.insert().values(**values))
+                counts += IngestCounts(new=1, changed_types=frozenset({item.type}))
+            elif _same_content(row, values):
+                counts += IngestCounts(unchanged=1)
+            else:
+                values["updated"] = max(now, item.published)
+                conn.execute(items.update().where(items.c.key == item.key).values(**values))
+                counts += IngestCounts(updated=1, changed_types=frozenset({item.type, row["type"]}))
+    return counts
+
+
+def _rows_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(keys), KEY_BATCH):
+        batch = keys[start : start + KEY_BATCH]
+        for row in conn.execute(select(items).where(items.c.key.in_(batch))).mappings():
+            found[row["key"]] = dict(row)
+    return found
+
+
+def _edited_original(conn: Connection, item: Item, batch: dict[str, Item]) -> str | None:
+    """The key of a fingerprint-keyed item, stored or earlier in this batch, that this one
+    is an edit of: same source and date, and the same summary or a title that differs
+    only a little."""
+    query = select(items.c.key, items.c.title, items.c.summary).where(
+        items.c.source == item.source,
+        items.c.published == item.published,
+        items.c.key.like(FINGERPRINT_PREFIX + "%"),
+    )
+    candidates = [(row.key, row.title, row.summary) for row in conn.execute(query)]
+    candidates += [
+        (other.key, other.title, other.summary)
+        for other in batch.values()
+        if other.source == item.source
+        and other.published == item.published
+        and other.key.startswith(FINGERPRINT_PREFIX)
+    ]
+    for key, title, summary in candidates:
+        if item.summary is not None and summary == item.summary:
+            return key
+        if _close(title, item.title) and _close(summary or "", item.summary or ""):
+            return key
+    return None
+
+
+def _close(old: str, new: str) -> bool:
+    return SequenceMatcher(None, old.casefold(), new.casefold()).ratio() >= CLOSE_RATIO
+
+
+def latest_items(engine: Engine, item_type: str | None, limit: int) -> list[Item]:
+    """The newest `limit` items, of one type or (type None) of all, newest first."""
+    query = select(items).order_by(items.c.published.desc(), items.c.id.desc()).limit(limit)
+    if item_type is not None:
+        query = query.where(items.c.type == item_type)
+    with engine.connect() as conn:
+        return [_item_from_row(row) for row in conn.execute(query)]
+
+
+def iter_items(engine: Engine) -> Iterator[Item]:
+    """Every stored item, oldest first, streamed."""
+    query = select(items).order_by(items.c.published, items.c.id)
+    with engine.connect() as conn:
+        for row in conn.execution_options(stream_results=True, yield_per=1000).execute(query):
+            yield _item_from_row(row)
+
+
+def find_item(engine: Engine, key_or_url: str) -> Item | None:
+    """The item with this key, or else with this URL."""
+    with engine.connect() as conn:
+        for column in (items.c.key, items.c.url):
+            row = conn.execute(select(items).where(column == key_or_url).limit(1)).first()
+            if row is not None:
+                return _item_from_row(row)
+    return None
+
+
+def count_items(engine: Engine) -> dict[str | None, int]:
+    """How many items are stored, per type."""
+    query = select(items.c.type, func.count()).group_by(items.c.type)
+    with engine.connect() as conn:
+        return {item_type: count for item_type, count in conn.execute(query)}
+
+
+def source_state(engine: Engine, name: str) -> dict[str, Any] | None:
+    """What the store remembers of a source's last poll."""
+    with engine.connect() as conn:
+        row = conn.execute(select(sources).where(sources.c.name == name)).mappings().first()
+        return dict(row) if row else None
+
+
+def record_poll(engine: Engine, name: str, values: dict[str, Any]) -> None:
+    """Remember a source's last poll: when, what it gave, and its HTTP validators."""
+    with engine.begin() as conn:
+        updated = conn.execute(sources.update().where(sources.c.name == name).values(**values))
+        if updated.rowcount == 0:
+            conn.execute(sources.insert().values(name=name, **values))
