@@ -163,6 +163,7 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
                     item = replace(item, key=original)
             latest.pop(item.key, None)
             latest[item.key] = item
+        stored |= _rows_by_key(conn, [key for key in latest if key not in stored])
         counts = IngestCounts()
         for item in latest.values():
             values = _row_values(item)

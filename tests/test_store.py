@@ -1,0 +1,115 @@
+"""The item store on SQLite and PostgreSQL: idempotent upserts, edits that keep ids."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from digest import jobs
+from digest.config import Settings
+from digest.sources import read_path
+from digest.store import items as items_table
+from digest.store import latest_items, upsert_items
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def stored_rows(engine: Engine) -> dict[str, dict[str, object]]:
+    with engine.connect() as conn:
+        return {row["key"]: dict(row) for row in conn.execute(select(items_table)).mappings()}
+
+
+def test_reingest_changes_nothing(engine: Engine, settings: Settings) -> None:
+    first = jobs.ingest_sources(engine, settings, now=NOW)
+    assert first.total.new == 22 and not first.errors
+    before = stored_rows(engine)
+    again = jobs.ingest_sources(engine, settings, now=NOW + timedelta(hours=1))
+    assert (again.total.new, again.total.updated) == (0, 0)
+    assert again.total.unchanged == first.total.new
+    assert not again.total.changed_types
+    assert stored_rows(engine) == before
+
+
+def test_edited_title_keeps_id_and_bumps_updated(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    page = tmp_path / "page.txt"
+    page.write_text("Update\n\nTide Gauge Data Released\n\nThe data is out.\n\nMay 5, 2026\n")
+    upsert_items(engine, read_path(str(page), settings), NOW)
+    (original,) = stored_rows(engine).values()
+    page.write_text("Update\n\nTide-Gauge Data Now Public\n\nThe data is out.\n\nMay 5, 2026\n")
+    later = NOW + timedelta(days=1)
+    counts = upsert_items(engine, read_path(str(page), settings), later)
+    assert (counts.new, counts.updated) == (0, 1)
+    (edited,) = stored_rows(engine).values()
+    assert edited["id"] == original["id"] and edited["key"] == original["key"]
+    assert edited["title"] == "Tide-Gauge Data Now Public"
+    assert edited["updated"] == later > original["updated"]
+    assert edited["first_seen"] == original["first_seen"]
+
+
+def test_edited_summary_updates_the_item(engine: Engine, settings: Settings) -> None:
+    (item,) = read_path_text(settings, "Report\n\nShore Survey\n\nFirst words.\n\nMay 5, 2026\n")
+    upsert_items(engine, [item], NOW)
+    counts = upsert_items(engine, [replace(item, summary="Corrected words.")], NOW + timedelta(1))
+    assert counts.updated == 1 and counts.changed_types == {"reports"}
+    (stored,) = latest_items(engine, None, 10)
+    assert stored.summary == "Corrected words." and stored.key == item.key
+
+
+def test_distinct_items_on_one_day_are_not_merged(engine: Engine, settings: Settings) -> None:
+    page = (
+        "Update\n\nSeabird Count: Week 1\n\nForty eiders.\n\nMay 5, 2026\n\n"
+        "Update\n\nSeabird Count: Week 2\n\nSixty gulls.\n\nMay 5, 2026\n"
+    )
+    counts = upsert_items(engine, read_path_text(settings, page), NOW)
+    assert counts.new == 2
+
+
+def test_item_dropping_off_a_rolling_page_stays(engine: Engine, settings: Settings) -> None:
+    old = read_path_text(
+        settings, "Update\n\nOld One\n\nMay 1, 2026\n\nUpdate\n\nKept\n\nMay 2, 2026\n"
+    )
+    upsert_items(engine, old, NOW)
+    new = read_path_text(
+        settings, "Update\n\nKept\n\nMay 2, 2026\n\nUpdate\n\nNew\n\nMay 3, 2026\n"
+    )
+    counts = upsert_items(engine, new, NOW)
+    assert (counts.new, counts.unchanged) == (1, 1)
+    assert [i.title for i in latest_items(engine, "updates", 10)] == ["New", "Kept", "Old One"]
+
+
+def test_unreadable_page_leaves_stored_items_untouched(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    jobs.ingest_sources(engine, settings, now=NOW)
+    before = stored_rows(engine)
+    for name, content in [("empty.txt", b""), ("junk.txt", bytes(range(256)) * 10)]:
+        (tmp_path / name).write_bytes(content)
+    report = jobs.ingest_paths(
+        engine, settings, [str(tmp_path / "empty.txt"), str(tmp_path / "junk.txt")]
+    )
+    assert set(report.errors) == {str(tmp_path / "empty.txt"), str(tmp_path / "junk.txt")}
+    assert stored_rows(engine) == before
+
+
+def test_latest_items_are_newest_first_and_limited(engine: Engine, settings: Settings) -> None:
+    jobs.ingest_sources(engine, settings, now=NOW)
+    newest = latest_items(engine, None, 5)
+    assert len(newest) == 5
+    assert [i.published for i in newest] == sorted((i.published for i in newest), reverse=True)
+    assert all(i.type == "reports" for i in latest_items(engine, "reports", 50))
+
+
+def read_path_text(settings: Settings, text: str) -> list:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write(text)
+    try:
+        return read_path(handle.name, settings)
+    finally:
+        Path(handle.name).unlink()
