@@ -218,7 +218,7 @@ def test_unreadable_input_is_a_clear_error(
 
 
 def test_missing_file_is_a_clear_error(settings: Settings) -> None:
-    with pytest.raises(SourceError, match="nope.txt: cannot read"):
+    with pytest.raises(SourceError, match=r"nope\.txt: cannot read"):
         read_path("nope.txt", settings)
 
 
