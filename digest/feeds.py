@@ -76,7 +76,7 @@ def _body(item: Item) -> str:
 def _feed_updated(settings: Settings, entries: list[Item]) -> datetime:
     if entries:
         return max(item.updated or item.published for item in entries)
-    return datetime.fromisoformat(settings.tag_date.ljust(10, "-01")[:10]).replace(tzinfo=UTC)
+    return datetime.fromisoformat((settings.tag_date + "-01-01")[:10]).replace(tzinfo=UTC)
 
 
 def _generator(settings: Settings, spec: FeedSpec, fmt: str, entries: list[Item]) -> FeedGenerator:
@@ -94,6 +94,8 @@ def _generator(settings: Settings, spec: FeedSpec, fmt: str, entries: list[Item]
     updated = _feed_updated(settings, entries)
     generator.updated(updated)
     generator.lastBuildDate(updated)
+    if fmt == "rss":
+        generator.load_extension("dc", atom=False, rss=True)
     for item in entries:
         entry = generator.add_entry(order="append")
         entry.id(entry_id(settings, item.key))
@@ -106,11 +108,13 @@ def _generator(settings: Settings, spec: FeedSpec, fmt: str, entries: list[Item]
         if label:
             entry.category(term=label, label=label)
         if fmt == "atom":
+            entry.author({"name": settings.newsroom_name, "uri": settings.newsroom_url})
             if item.summary:
                 entry.summary(clean_text(item.summary), type="text")
             entry.content(_body(item), type="text")
         else:
             entry.guid(entry_id(settings, item.key), permalink=False)
+            entry.dc.dc_creator(settings.newsroom_name)
             entry.description(html.escape(_body(item)).replace("\n\n", "<br><br>"))
     return generator
 

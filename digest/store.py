@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 
 from digest.model import IngestCounts, Item
+from digest.text import clean_line, clean_text
 
 FINGERPRINT_PREFIX = "sha256:"
 CLOSE_RATIO = 0.8
@@ -113,14 +114,15 @@ def create_schema(engine: Engine) -> None:
 
 
 def _row_values(item: Item) -> dict[str, Any]:
+    """Column values of an item; text is cleaned here too, so no source can store a NUL."""
     return {
         "key": item.key,
         "source": item.source,
         "type": item.type,
-        "title": item.title,
-        "summary": item.summary,
+        "title": clean_line(item.title),
+        "summary": item.summary and clean_text(item.summary),
         "url": item.url,
-        "image_caption": item.image_caption,
+        "image_caption": item.image_caption and clean_text(item.image_caption),
         "categories": json.dumps(list(item.categories), ensure_ascii=False),
         "published": item.published,
     }
