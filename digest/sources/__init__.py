@@ -80,8 +80,17 @@ def parse_document(
         if not data.strip():
             raise SourceError(f"{origin}: empty input, no page to read")
         check_not_binary(data, origin)
-        return parse_listing(lines_from_html(data), settings, origin, name, base_url)
+        return parse_listing(lines_from_html(_html_text(data)), settings, origin, name, base_url)
     return parse_listing(lines_from_text(decode_text(data, origin)), settings, origin, name)
+
+
+def _html_text(data: bytes) -> str | bytes:
+    """UTF-8 when the bytes are UTF-8 (most pages, whatever they declare), else the bytes
+    for lxml to decode by the page's own charset declaration."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data
 
 
 def kind_of_path(path: str) -> str:

@@ -65,6 +65,10 @@ def parse_feed(data: bytes, source: SourceConfig, settings: Settings, origin: st
                 categories=tuple(c for c in categories if c),
             )
         )
+    if parsed.bozo and not items:
+        raise SourceError(
+            f"{origin}: malformed feed with no readable entry: {parsed.bozo_exception}"
+        )
     return items
 
 

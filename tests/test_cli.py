@@ -1,0 +1,85 @@
+"""The command line as the acceptance checks use it: the installed `digest` script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import DATA, ROOT, SEEDS
+
+DIGEST = str(Path(sys.executable).parent / "digest")
+
+
+def run(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("DIGEST_") and key not in ("BASE_URL", "DATABASE_URL")
+    }
+    environment |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}",
+        "DIGEST_FEEDS_OUTPUT": str(tmp_path / "public"),
+        **env,
+    }
+    return subprocess.run(
+        [DIGEST, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_parse_json_prints_items_in_page_order(tmp_path: Path) -> None:
+    seeds = sorted(SEEDS.glob("*.txt"))
+    result = run("parse", *map(str, seeds), "--json", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = json.loads((DATA / "seed-000.json").read_text()) + json.loads(
+        (DATA / "seed-004.json").read_text()
+    )
+    assert json.loads(result.stdout) == expected
+    assert set(expected[0]) == {"type", "title", "published", "summary", "image_caption", "url"}
+
+
+def test_parse_warns_on_skipped_items_and_exits_0(tmp_path: Path) -> None:
+    page = tmp_path / "cut.txt"
+    page.write_text("Update\n\nWhole\n\nMay 5, 2022\n\nUpdate\n\nCut Off\n")
+    result = run("parse", str(page), "--json", tmp_path=tmp_path)
+    assert result.returncode == 0
+    assert [i["title"] for i in json.loads(result.stdout)] == ["Whole"]
+    assert f"{page}:9" in result.stderr and "no date" in result.stderr
+
+
+def test_parse_unreadable_input_exits_2(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.txt"
+    junk.write_bytes(b"\x00\xff\xfe junk")
+    for path in (str(junk), str(tmp_path / "missing.txt")):
+        result = run("parse", path, "--json", tmp_path=tmp_path)
+        assert result.returncode == 2
+        assert path in result.stderr
+        assert result.stdout == ""
+
+
+def test_ingest_feeds_and_publish(tmp_path: Path) -> None:
+    first = run("ingest", tmp_path=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "total: 22 new, 0 updated, 0 unchanged" in first.stdout
+    again = run("ingest", "--source", "newsroom", tmp_path=tmp_path)
+    assert "newsroom: 0 new, 0 updated, 17 unchanged" in again.stdout
+    by_path = run("ingest", str(SEEDS / "000_bb9fff116277e6df.txt"), tmp_path=tmp_path)
+    assert "12 new" in by_path.stdout
+    out = tmp_path / "elsewhere"
+    feeds = run("feeds", "--out", str(out), tmp_path=tmp_path)
+    assert feeds.returncode == 0, feeds.stderr
+    printed = feeds.stdout.split()
+    assert str(out / "feeds/all.atom") in printed and str(out / "index.html") in printed
+    published = run("publish", tmp_path=tmp_path)
+    assert published.returncode == 0, published.stderr
+    assert (tmp_path / "public/feeds/reports.rss").exists()
+    assert "index: " in published.stdout
+
+
+def test_unknown_source_and_bad_setting_stop_with_a_message(tmp_path: Path) -> None:
+    unknown = run("ingest", "--source", "nope", tmp_path=tmp_path)
+    assert unknown.returncode != 0 and "no source named 'nope'" in unknown.stderr
+    bad = run("publish", tmp_path=tmp_path, DIGEST_FEEDS_SIZE="0")
+    assert bad.returncode != 0 and "feeds.size" in bad.stderr

@@ -1,0 +1,243 @@
+"""HTML pages (from a file and over HTTP with conditional GET), upstream feeds, and the
+configuration that names the sources."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from digest import jobs
+from digest.config import SourceConfig, load_settings
+from digest.config import Settings
+from digest.errors import ConfigError, SourceError
+from digest.sources import Validators, parse_document, read_path, read_source
+from digest.store import count_items, source_state
+
+from .conftest import ROOT
+
+ARCHIVE = ROOT / "config/newsroom/archive.html"
+
+
+def test_html_page_gives_items_with_links(settings: Settings) -> None:
+    items = read_path(str(ARCHIVE), settings)
+    assert [(i.type, i.title, i.published.date().isoformat(), i.url) for i in items] == [
+        (
+            "press-releases",
+            "Twelve New Osprey Platforms Go Up Along the Kennebec",
+            "2026-08-24",
+            "https://harbourlight.example/newsroom/2026/08/osprey-platforms/",
+        ),
+        (
+            "reports",
+            "Heat and the Bay: Ten Summers of Water Temperature",
+            "2026-08-17",
+            "https://harbourlight.example/newsroom/2026/08/heat-and-the-bay/",
+        ),
+        (
+            None,
+            "Meet Our 2026 Summer Interns",
+            "2026-08-10",
+            "https://harbourlight.example/newsroom/2026/08/summer-interns/",
+        ),
+    ]
+    assert items[0].image_caption == (
+        "An osprey lands on a nesting platform\nPhoto by Jonah Pike/Harbourlight"
+    )
+    assert (
+        items[1].summary
+        == "Loggers at 30 stations show the bay’s August average rising 0.4 °C a decade…"
+    )
+    assert items[0].key == items[0].url
+
+
+def test_html_and_text_renderings_agree(settings: Settings) -> None:
+    text = (ROOT / "tests/data/seeds/004_1656c6016ec3f8c5.txt").read_text()
+    blocks = [b.strip() for b in text.split("\n\n") if b.strip()]
+    page = (
+        "<html><body><nav>Menu</nav>"
+        + "".join(f"<p>{line}</p>" for block in blocks for line in block.splitlines())
+        + "<footer>© footer</footer></body></html>"
+    )
+    from_html = parse_document(page.encode(), "html", settings, "page.html")
+    from_text = read_path(str(ROOT / "tests/data/seeds/004_1656c6016ec3f8c5.txt"), settings)
+    assert [(i.title, i.summary, i.image_caption, i.type) for i in from_html] == [
+        (i.title, i.summary, i.image_caption, i.type) for i in from_text
+    ]
+
+
+class _Newsroom(BaseHTTPRequestHandler):
+    page = ARCHIVE.read_bytes()
+    etag = '"v1"'
+    requests: list[dict[str, str | None]] = []
+
+    def do_GET(self) -> None:
+        type(self).requests.append(
+            {"if-none-match": self.headers.get("If-None-Match"),
+             "if-modified-since": self.headers.get("If-Modified-Since")}
+        )  # fmt: skip
+        if self.path == "/broken":
+            self.send_error(500)
+            return
+        if self.headers.get("If-None-Match") == self.etag:
+            self.send_response(304)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("ETag", self.etag)
+        self.send_header("Last-Modified", formatdate(0, usegmt=True))
+        self.send_header("Content-Length", str(len(self.page)))
+        self.end_headers()
+        self.wfile.write(self.page)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def newsroom_server() -> Iterator[str]:
+    _Newsroom.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Newsroom)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_conditional_get_costs_a_304(
+    newsroom_server: str, settings: Settings, engine: Engine
+) -> None:
+    source = SourceConfig("web", "html", newsroom_server + "/newsroom/")
+    settings = replace(settings, sources=(source,))
+    first = jobs.ingest_sources(engine, settings, now=datetime(2026, 11, 1, tzinfo=UTC))
+    assert first.total.new == 3
+    state = source_state(engine, "web")
+    assert state["etag"] == '"v1"' and state["last_modified"]
+    items = read_source(source, settings).items
+    assert items[0].url == newsroom_server + "/newsroom/2026/08/osprey-platforms/"
+    second = jobs.ingest_sources(engine, settings, now=datetime(2026, 11, 2, tzinfo=UTC))
+    assert second.total.new == second.total.unchanged == 0
+    assert _Newsroom.requests[-1]["if-none-match"] == '"v1"'
+    assert _Newsroom.requests[-1]["if-modified-since"] == state["last_modified"]
+    assert source_state(engine, "web")["result"] == "not modified"
+
+
+def test_http_error_is_recorded_and_loses_nothing(
+    newsroom_server: str, settings: Settings, engine: Engine
+) -> None:
+    good = SourceConfig("web", "html", newsroom_server + "/newsroom/")
+    jobs.ingest_sources(engine, replace(settings, sources=(good,)))
+    broken = SourceConfig("web", "html", newsroom_server + "/broken")
+    report = jobs.ingest_sources(engine, replace(settings, sources=(broken,)))
+    assert "HTTP 500" in report.errors["web"]
+    assert sum(count_items(engine).values()) == 3
+    assert source_state(engine, "web")["result"].startswith("error:")
+    with pytest.raises(SourceError, match="cannot fetch"):
+        read_source(SourceConfig("down", "html", "http://127.0.0.1:9/"), settings, Validators())
+
+
+def test_upstream_feed_maps_categories_to_types(settings: Settings) -> None:
+    source = settings.source("field-notes")
+    items = read_source(source, settings).items
+    assert [(i.type, i.title) for i in items] == [
+        ("updates", "Field note: Eider Ducklings Return to Harbourlight Point"),
+        ("reports", "Sediment Cores from the Upper Marsh"),
+    ]
+    assert items[0].summary == "A late brood of eiders was seen off the point this week."
+    assert items[0].key == "tag:harbourlight.example,2026:field-notes/eiders"
+    assert items[0].published == datetime(2026, 11, 18, 15, 30, tzinfo=UTC)
+
+
+def test_type_label_as_category_needs_no_mapping(settings: Settings) -> None:
+    rss = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    <link>https://example.org/</link><description>d</description>
+    <item><title>A &lt;b&gt;bold&lt;/b&gt; move</title><link>https://example.org/a</link>
+    <category>Press Release</category><pubDate>Mon, 16 Nov 2026 14:00:00 GMT</pubDate></item>
+    </channel></rss>"""
+    (item,) = parse_document(rss, "feed", settings, "up.rss")
+    assert item.type == "press-releases"
+    assert item.title == "A bold move"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [b"<rss><channel><item><title>broken", b"this is not xml at all {", b"\x00\x01binary"],
+)
+def test_malformed_upstream_feed_is_a_clear_error(settings: Settings, document: bytes) -> None:
+    with pytest.raises(SourceError, match="up.xml"):
+        parse_document(document, "feed", settings, "up.xml")
+
+
+def test_feed_entries_without_dates_are_skipped(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>x</id>
+    <updated>2026-11-01T00:00:00Z</updated>
+    <entry><title>No date</title><id>a</id></entry>
+    <entry><title>Dated</title><id>b</id><updated>2026-11-01T00:00:00Z</updated></entry></feed>"""
+    with caplog.at_level(logging.WARNING):
+        items = parse_document(atom, "feed", settings, "up.atom")
+    assert [i.title for i in items] == ["Dated"]
+    assert "up.atom: entry 1 has no date" in caplog.text
+
+
+def write_config(tmp_path: Path, change: tuple[str, str] | None = None) -> Path:
+    text = (ROOT / "config/digest.toml").read_text()
+    if change:
+        assert change[0] in text
+        text = text.replace(*change)
+    path = tmp_path / "digest.toml"
+    path.write_text(text)
+    return path
+
+
+def test_environment_overrides_settings(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "DIGEST_CONFIG": str(write_config(tmp_path)),
+            "BASE_URL": "https://feeds.example.org",
+            "DATABASE_URL": "postgres://u@db/x",
+            "DIGEST_FEEDS_SIZE": "20",
+            "DIGEST_NEWSROOM_NAME": "Other Trust",
+        }
+    )
+    assert settings.base_url == "https://feeds.example.org/"
+    assert settings.database_url == "postgresql+psycopg://u@db/x"
+    assert settings.feed_size == 20
+    assert settings.newsroom_name == "Other Trust"
+    assert [t.label for t in settings.types] == ["Press Release", "Update", "Report"]
+
+
+@pytest.mark.parametrize(
+    ("change", "env", "named"),
+    [
+        (None, {"DIGEST_FEEDS_SIZE": "many"}, "feeds.size (DIGEST_FEEDS_SIZE)"),
+        (None, {"BASE_URL": "feeds.example.org"}, "site.base_url"),
+        (('timezone = "America/New_York"', 'timezone = "Mars/Olympus"'), {}, "newsroom.timezone"),
+        (('kind = "html"', 'kind = "gopher"'), {}, "sources[1].kind"),
+        (('slug = "updates"', 'slug = "Up Dates"'), {}, "types[1].slug"),
+        (('tag_date = "2026-01-01"', 'tag_date = "soon"'), {}, "newsroom.tag_date"),
+        (("[feeds]", "[feeds"), {}, "invalid TOML"),
+    ],
+)
+def test_bad_setting_is_named(
+    tmp_path: Path, change: tuple[str, str] | None, env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({"DIGEST_CONFIG": str(write_config(tmp_path, change)), **env})
+    assert named in str(error.value)
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_settings({"DIGEST_CONFIG": str(tmp_path / "none.toml")})
