@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import Engine
 
 from digest import jobs
-from digest.config import SourceConfig, load_settings
-from digest.config import Settings
+from digest.config import Settings, SourceConfig, load_settings
 from digest.errors import ConfigError, SourceError
 from digest.sources import Validators, parse_document, read_path, read_source
 from digest.store import count_items, source_state
@@ -77,7 +77,7 @@ def test_html_and_text_renderings_agree(settings: Settings) -> None:
 class _Newsroom(BaseHTTPRequestHandler):
     page = ARCHIVE.read_bytes()
     etag = '"v1"'
-    requests: list[dict[str, str | None]] = []
+    requests: ClassVar[list[dict[str, str | None]]] = []
 
     def do_GET(self) -> None:
         type(self).requests.append(
@@ -174,7 +174,7 @@ def test_type_label_as_category_needs_no_mapping(settings: Settings) -> None:
     [b"<rss><channel><item><title>broken", b"this is not xml at all {", b"\x00\x01binary"],
 )
 def test_malformed_upstream_feed_is_a_clear_error(settings: Settings, document: bytes) -> None:
-    with pytest.raises(SourceError, match="up.xml"):
+    with pytest.raises(SourceError, match=r"up\.xml"):
         parse_document(document, "feed", settings, "up.xml")
 
 
