@@ -87,7 +87,7 @@ def _generator(settings: Settings, spec: FeedSpec, fmt: str, entries: list[Item]
     if settings.contact_email:
         author["email"] = settings.contact_email
     generator.author(author)
-    generator.link(href=settings.base_url + spec.path(fmt), rel="self")
+    generator.link(href=settings.base_url + spec.path(fmt), rel="self", type=FORMATS[fmt][1])
     generator.link(href=settings.newsroom_url, rel="alternate")
     generator.language(settings.language)
     generator.description(f"{spec.title}: the newest {settings.feed_size} items.")
@@ -115,7 +115,7 @@ def _generator(settings: Settings, spec: FeedSpec, fmt: str, entries: list[Item]
         else:
             entry.guid(entry_id(settings, item.key), permalink=False)
             entry.dc.dc_creator(settings.newsroom_name)
-            entry.description(html.escape(_body(item)).replace("\n\n", "<br><br>"))
+            entry.description(html.escape(_body(item)).replace("\n", "<br>"))
     return generator
 
 
