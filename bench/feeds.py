@@ -81,7 +81,9 @@ def measure(count: int, rounds: int, folder: Path) -> dict[str, float]:
     timings = []
     for n in range(rounds):
         day = datetime(2026, 11, 2) + timedelta(days=n)
-        page.write_text(f"Update\n\nBenchmark item {n}\n\nA new item.\n\n{day:%B} {day.day}, 2026\n")
+        page.write_text(
+            f"Update\n\nBenchmark item {n}\n\nA new item.\n\n{day:%B} {day.day}, 2026\n"
+        )
         started = time.perf_counter()
         report = jobs.publish(engine, settings)
         timings.append(time.perf_counter() - started)

@@ -138,6 +138,15 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
     if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", tag_date):
         raise check.error("newsroom.tag_date", "must be YYYY, YYYY-MM or YYYY-MM-DD")
     base_url = check.url("site", "base_url", "http://127.0.0.1:8000/")
+    types = _item_types(raw.get("types"), check)
+    sources = _sources(raw.get("sources", []), check)
+    slugs = {t.slug for t in types}
+    for index, source in enumerate(sources):
+        for category, slug in source.categories.items():
+            if slug not in slugs:
+                raise check.error(
+                    f"sources[{index}].categories", f"{category!r} maps to unknown type {slug!r}"
+                )
     return Settings(
         newsroom_name=check.text("newsroom", "name"),
         newsroom_url=newsroom_url,
@@ -145,12 +154,12 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         timezone=timezone,
         tag_date=tag_date,
         contact_email=check.text("newsroom", "contact_email", "") or None,
-        types=_item_types(raw.get("types"), check),
+        types=types,
         boilerplate=frozenset(
             " ".join(line.split()) for line in check.strings("parser", "boilerplate")
         ),
         max_caption_lines=check.positive("parser", "max_caption_lines", 2),
-        sources=_sources(raw.get("sources", []), check),
+        sources=sources,
         feed_size=check.positive("feeds", "size", 50),
         output_dir=Path(check.text("feeds", "output", "public")),
         base_url=base_url if base_url.endswith("/") else base_url + "/",

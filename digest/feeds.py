@@ -26,6 +26,7 @@ from digest.text import clean_line, clean_text
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FEEDS_FOLDER = "feeds"
 ALL = "all"
+UNTITLED = "(untitled)"
 FORMATS = {
     "atom": ("Atom", "application/atom+xml"),
     "rss": ("RSS", "application/rss+xml"),
@@ -65,6 +66,11 @@ def feed_id(settings: Settings, spec: FeedSpec) -> str:
     return f"tag:{settings.tag_authority},{settings.tag_date}:feed/{spec.slug}"
 
 
+def entry_title(item: Item) -> str:
+    """The title as feed text; a title that cleans away to nothing still needs one."""
+    return clean_line(item.title) or UNTITLED
+
+
 def _body(item: Item) -> str:
     """The entry's full text: summary, then the photo caption."""
     parts = [item.summary or item.title]
@@ -99,7 +105,7 @@ def _generator(settings: Settings, spec: FeedSpec, fmt: str, entries: list[Item]
     for item in entries:
         entry = generator.add_entry(order="append")
         entry.id(entry_id(settings, item.key))
-        entry.title(clean_line(item.title))
+        entry.title(entry_title(item))
         entry.published(item.published)
         entry.updated(item.updated or item.published)
         if item.url:
@@ -154,7 +160,7 @@ def _json_item(settings: Settings, item: Item) -> dict[str, object]:
     entry: dict[str, object] = {"id": entry_id(settings, item.key)}
     if item.url:
         entry["url"] = item.url
-    entry["title"] = clean_line(item.title)
+    entry["title"] = entry_title(item)
     entry["content_text"] = _body(item)
     if item.summary:
         entry["summary"] = clean_text(item.summary)

@@ -228,6 +228,7 @@ def test_environment_overrides_settings(tmp_path: Path) -> None:
         (('slug = "updates"', 'slug = "Up Dates"'), {}, "types[1].slug"),
         (('tag_date = "2026-01-01"', 'tag_date = "soon"'), {}, "newsroom.tag_date"),
         (("[feeds]", "[feeds"), {}, "invalid TOML"),
+        (('"Study" = "reports"', '"Study" = "studies"'), {}, "sources[2].categories"),
     ],
 )
 def test_bad_setting_is_named(
