@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,13 @@ from digest.model import ItemType
 DEFAULT_CONFIG = Path("config/digest.toml")
 SOURCE_KINDS = ("listing", "html", "feed")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-DEPLOYMENT_VARIABLES = {"BASE_URL": ("site", "base_url"), "DATABASE_URL": ("store", "database_url")}
+DEPLOYMENT_VARIABLES = {
+    "BASE_URL": ("site", "base_url"),
+    "DATABASE_URL": ("store", "database_url"),
+    "SMTP_URL": ("sender", "smtp_url"),
+    "SECRET_KEY": ("site", "secret_key"),
+}
+SECRET_FILE = Path("var/secret_key")
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,36 @@ class SourceConfig:
     @property
     def is_url(self) -> bool:
         return urlsplit(self.location).scheme in ("http", "https")
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """How emails look and who they come from."""
+
+    from_address: str
+    from_name: str
+    reply_to: str | None
+    weekly_subject: str
+    breaking_prefix: str
+    lookback_days: int
+    max_items_per_type: int
+    list_id: str
+    unsubscribe_address: str
+
+
+@dataclass(frozen=True)
+class SenderSettings:
+    """Limits of the delivery engine."""
+
+    connections: int
+    rate: float
+    per_connection: int
+    batch: int
+    max_attempts: int
+    backoff_seconds: float
+    lease_seconds: float
+    timeout_seconds: float
+    outbox: Path
 
 
 @dataclass(frozen=True)
@@ -58,6 +95,10 @@ class Settings:
     output_dir: Path
     base_url: str
     database_url: str
+    email: EmailSettings
+    sender: SenderSettings
+    secret_key: str
+    smtp_url: str | None = None
     contact_email: str | None = None
 
     @property
@@ -147,13 +188,15 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
                 raise check.error(
                     f"sources[{index}].categories", f"{category!r} maps to unknown type {slug!r}"
                 )
+    name = check.text("newsroom", "name")
+    contact_email = check.text("newsroom", "contact_email", "") or None
     return Settings(
-        newsroom_name=check.text("newsroom", "name"),
+        newsroom_name=name,
         newsroom_url=newsroom_url,
         language=check.text("newsroom", "language", "en"),
         timezone=timezone,
         tag_date=tag_date,
-        contact_email=check.text("newsroom", "contact_email", "") or None,
+        contact_email=contact_email,
         types=types,
         boilerplate=frozenset(
             " ".join(line.split()) for line in check.strings("parser", "boilerplate")
@@ -164,7 +207,77 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         output_dir=Path(check.text("feeds", "output", "public")),
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         database_url=database_url(check.text("store", "database_url", "sqlite:///var/digest.db")),
+        email=_email_settings(check, name, contact_email, newsroom_url),
+        sender=_sender_settings(check),
+        secret_key=check.text("site", "secret_key", "") or _local_secret(),
+        smtp_url=_smtp_url(check),
     )
+
+
+def _email_settings(
+    check: _Checker, name: str, contact_email: str | None, newsroom_url: str
+) -> EmailSettings:
+    from_address = check.text("email", "from_address", contact_email or "")
+    if "@" not in from_address:
+        raise check.error("email.from_address", "must be an email address")
+    host = urlsplit(newsroom_url).hostname or "localhost"
+    subject = check.text("email", "weekly_subject", "Weekly digest: {summary} — {date}")
+    try:
+        subject.format(summary="", date="", count=0, newsroom="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise check.error(
+            "email.weekly_subject",
+            f"unknown placeholder {exc}; use {{summary}} {{date}} {{count}} {{newsroom}}",
+        ) from None
+    return EmailSettings(
+        from_address=from_address,
+        from_name=check.text("email", "from_name", name),
+        reply_to=check.text("email", "reply_to", contact_email or "") or None,
+        weekly_subject=subject,
+        breaking_prefix=check.text("email", "breaking_prefix", "Breaking: "),
+        lookback_days=check.positive("email", "lookback_days", 7),
+        max_items_per_type=check.positive("email", "max_items_per_type", 15),
+        list_id=check.text("email", "list_id", f"press.{host}"),
+        unsubscribe_address=check.text("email", "unsubscribe_address", from_address),
+    )
+
+
+def _sender_settings(check: _Checker) -> SenderSettings:
+    return SenderSettings(
+        connections=check.positive("sender", "connections", 4),
+        rate=float(check.positive("sender", "rate", 50)),
+        per_connection=check.positive("sender", "per_connection", 100),
+        batch=check.positive("sender", "batch", 50),
+        max_attempts=check.positive("sender", "max_attempts", 5),
+        backoff_seconds=float(check.positive("sender", "backoff_seconds", 60)),
+        lease_seconds=float(check.positive("sender", "lease_seconds", 300)),
+        timeout_seconds=float(check.positive("sender", "timeout_seconds", 30)),
+        outbox=Path(check.text("sender", "outbox", "outbox")),
+    )
+
+
+def _smtp_url(check: _Checker) -> str | None:
+    url = check.text("sender", "smtp_url", "") or None
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise check.error(
+                "sender.smtp_url", "must look like smtp://user:pass@host:587 or smtps://host:465"
+            )
+    return url
+
+
+def _local_secret() -> str:
+    """The secret for signed links when SECRET_KEY is unset: made once and kept in
+    var/secret_key, so links in sent emails keep working across restarts."""
+    try:
+        return SECRET_FILE.read_text().strip()
+    except FileNotFoundError:
+        SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        SECRET_FILE.write_text(secret + "\n")
+        SECRET_FILE.chmod(0o600)
+        return secret
 
 
 def database_url(url: str) -> str:
@@ -191,7 +304,10 @@ def _item_types(raw: Any, check: _Checker) -> tuple[ItemType, ...]:
                 f"{where}.slug", f"must be lower-case letters, digits, '-' ({slug!r})"
             )
         feed_title = entry.get("feed_title") or label
-        types.append(ItemType(label=" ".join(label.split()), slug=slug, feed_title=feed_title))
+        plural = entry.get("plural") or ""
+        types.append(
+            ItemType(label=" ".join(label.split()), slug=slug, feed_title=feed_title, plural=plural)
+        )
     for attribute in ("label", "slug"):
         values = [getattr(t, attribute).casefold() for t in types]
         if len(set(values)) != len(values):

@@ -13,6 +13,11 @@ class ItemType:
     label: str
     slug: str
     feed_title: str
+    plural: str = ""
+
+    @property
+    def plural_label(self) -> str:
+        return self.plural or self.label.lower() + "s"
 
 
 @dataclass(frozen=True)
@@ -51,3 +56,28 @@ class IngestCounts:
             self.unchanged + other.unchanged,
             self.changed_types | other.changed_types,
         )
+
+
+ALL_TYPES = "*"
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A press contact on the list. `types` are type slugs; empty means every type."""
+
+    email: str
+    name: str = ""
+    outlet: str = ""
+    types: tuple[str, ...] = ()
+    weekly: bool = True
+    breaking: bool = True
+    status: str = "active"
+    id: int | None = None
+
+    @property
+    def types_key(self) -> str:
+        """The chosen types as one comparable string: '*' for all, else sorted slugs."""
+        return ",".join(sorted(set(self.types))) if self.types else ALL_TYPES
+
+
+STATUSES = ("pending", "active", "unsubscribed", "bounced")

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     create_engine,
     event,
     func,
@@ -268,3 +271,73 @@ def record_poll(engine: Engine, name: str, values: dict[str, Any]) -> None:
         updated = conn.execute(sources.update().where(sources.c.name == name).values(**values))
         if updated.rowcount == 0:
             conn.execute(sources.insert().values(name=name, **values))
+
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("outlet", Text, nullable=False, default=""),
+    Column("types_key", String(1000), nullable=False, default="*"),
+    Column("weekly", Boolean, nullable=False, default=True),
+    Column("breaking", Boolean, nullable=False, default=True),
+    Column("status", String(20), nullable=False, default="pending"),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Index("ix_subscribers_status", "status", "types_key"),
+)
+
+mailings = Table(
+    "mailings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("ident", String(1200), nullable=False, unique=True),
+    Column("item_key", String(1000)),
+    Column("period_start", UTCDateTime),
+    Column("period_end", UTCDateTime),
+    Column("subject", Text, nullable=False, default=""),
+    Column("status", String(20), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+mailing_bodies = Table(
+    "mailing_bodies",
+    metadata,
+    Column("mailing_id", Integer, ForeignKey("mailings.id"), primary_key=True),
+    Column("types_key", String(1000), primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+mailing_items = Table(
+    "mailing_items",
+    metadata,
+    Column("mailing_id", Integer, ForeignKey("mailings.id"), primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True),
+    Index("ix_mailing_items_item", "item_id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mailing_id", Integer, ForeignKey("mailings.id"), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("name", Text, nullable=False, default=""),
+    Column("types_key", String(1000), nullable=False),
+    Column("status", String(20), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", UTCDateTime, nullable=False),
+    Column("claimed_by", String(200)),
+    Column("lease_until", UTCDateTime),
+    Column("reply", Text),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("mailing_id", "subscriber_id"),
+    Index("ix_deliveries_due", "status", "next_attempt"),
+    Index("ix_deliveries_mailing", "mailing_id", "status"),
+)

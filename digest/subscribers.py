@@ -1,0 +1,218 @@
+"""The press list: validated subscribers, CSV import and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
+
+from digest.config import Settings
+from digest.errors import DigestError
+from digest.model import ALL_TYPES, Subscriber
+from digest.store import subscribers
+from digest.text import clean_line
+
+CSV_COLUMNS = ("email", "name", "outlet", "types", "weekly", "breaking")
+TRUE = {"1", "true", "yes", "y", "on", "x"}
+FALSE = {"0", "false", "no", "n", "off", ""}
+INACTIVE = ("unsubscribed", "bounced")
+
+
+class SubscriberError(DigestError):
+    """A subscriber's data is invalid; the message says which field and why."""
+
+
+def normalise_email(raw: str) -> str:
+    """The address in canonical form (domain lower-cased), or SubscriberError."""
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise SubscriberError(f"invalid email address {raw.strip()!r}: {exc}") from None
+
+
+def parse_types(raw: str, settings: Settings) -> tuple[str, ...]:
+    """Item types from labels or slugs separated by ';', ',' or '|'; empty or 'all' = all."""
+    words = [w.strip() for w in raw.replace("|", ";").replace(",", ";").split(";") if w.strip()]
+    if not words or [w.casefold() for w in words] == ["all"]:
+        return ()
+    slugs = []
+    for word in words:
+        item_type = settings.type_by_label(word) or settings.type_by_slug(word.casefold())
+        if item_type is None:
+            known = ", ".join(t.label for t in settings.types)
+            raise SubscriberError(f"unknown item type {word!r} (known: {known})")
+        slugs.append(item_type.slug)
+    return tuple(sorted(set(slugs)))
+
+
+def parse_flag(raw: str | None, column: str) -> bool:
+    """A yes/no column; empty means yes (the default is to receive)."""
+    value = (raw or "").strip().casefold()
+    if value == "":
+        return True
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise SubscriberError(f"{column} must be yes or no, not {raw!r}")
+
+
+def _types_from_key(key: str) -> tuple[str, ...]:
+    return () if key == ALL_TYPES else tuple(key.split(","))
+
+
+def _subscriber(row: Any) -> Subscriber:
+    return Subscriber(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        outlet=row.outlet,
+        types=_types_from_key(row.types_key),
+        weekly=row.weekly,
+        breaking=row.breaking,
+        status=row.status,
+    )
+
+
+def save_subscriber(conn: Connection, subscriber: Subscriber, now: datetime) -> str:
+    """Insert or update by address: 'added', 'updated' or 'unchanged'. An unsubscribed or
+    bounced address keeps its status whatever the new data says."""
+    values = {
+        "email": subscriber.email,
+        "name": clean_line(subscriber.name),
+        "outlet": clean_line(subscriber.outlet),
+        "types_key": subscriber.types_key,
+        "weekly": subscriber.weekly,
+        "breaking": subscriber.breaking,
+    }
+    row = conn.execute(select(subscribers).where(subscribers.c.email == subscriber.email)).first()
+    if row is None:
+        conn.execute(
+            subscribers.insert().values(
+                **values, status=subscriber.status, created=now, updated=now
+            )
+        )
+        return "added"
+    status = row.status if row.status in INACTIVE else subscriber.status
+    if all(getattr(row, k) == v for k, v in values.items()) and status == row.status:
+        return "unchanged"
+    conn.execute(
+        subscribers.update()
+        .where(subscribers.c.id == row.id)
+        .values(**values, status=status, updated=now)
+    )
+    return "updated"
+
+
+@dataclass
+class ImportReport:
+    """What a CSV import did; bad rows carry their line number and the reason."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def import_csv(engine: Engine, settings: Settings, path: Path, now: datetime) -> ImportReport:
+    """Import a CSV press list (header row; UTF-8 with or without BOM). Good rows are
+    stored as active subscribers; bad rows are reported and skipped."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise SubscriberError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SubscriberError(f"{path}: not UTF-8 (invalid byte at offset {exc.start})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().casefold() for h in reader.fieldnames or []]
+    if "email" not in header:
+        raise SubscriberError(f"{path}: line 1: the header row needs an 'email' column")
+    reader.fieldnames = header
+    report = ImportReport()
+    seen: set[str] = set()
+    with engine.begin() as conn:
+        for row in reader:
+            line = reader.line_num
+            try:
+                subscriber = subscriber_from_row(row, settings)
+                if subscriber.email in seen:
+                    raise SubscriberError(f"{subscriber.email} appears twice in the file")
+                seen.add(subscriber.email)
+            except SubscriberError as exc:
+                report.errors.append((line, str(exc)))
+                continue
+            outcome = save_subscriber(conn, subscriber, now)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+    return report
+
+
+def subscriber_from_row(row: dict[str, str | None], settings: Settings) -> Subscriber:
+    """A subscriber from one CSV row, validated."""
+    if None in row:
+        raise SubscriberError("more fields than the header has columns")
+    return Subscriber(
+        email=normalise_email(row.get("email") or ""),
+        name=clean_line(row.get("name") or ""),
+        outlet=clean_line(row.get("outlet") or ""),
+        types=parse_types(row.get("types") or "", settings),
+        weekly=parse_flag(row.get("weekly"), "weekly"),
+        breaking=parse_flag(row.get("breaking"), "breaking"),
+        status="active",
+    )
+
+
+def add_subscriber(engine: Engine, subscriber: Subscriber, now: datetime) -> str:
+    """Add or update one subscriber (address validated)."""
+    subscriber = replace(subscriber, email=normalise_email(subscriber.email))
+    with engine.begin() as conn:
+        return save_subscriber(conn, subscriber, now)
+
+
+def remove_subscriber(engine: Engine, email: str, now: datetime) -> bool:
+    """Take an address off the list for good: it is kept as unsubscribed so that no later
+    import adds it back. False when the address is not on the list."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            subscribers.update()
+            .where(subscribers.c.email == normalise_email(email))
+            .values(status="unsubscribed", updated=now)
+        )
+        return result.rowcount > 0
+
+
+def iter_subscribers(engine: Engine, status: str | None = None) -> Iterator[Subscriber]:
+    """Subscribers in address order, streamed."""
+    query = select(subscribers).order_by(subscribers.c.email)
+    if status:
+        query = query.where(subscribers.c.status == status)
+    with engine.connect() as conn:
+        for row in conn.execution_options(yield_per=1000).execute(query):
+            yield _subscriber(row)
+
+
+def get_subscriber(engine: Engine, subscriber_id: int) -> Subscriber | None:
+    """One subscriber by id."""
+    with engine.connect() as conn:
+        row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        return _subscriber(row) if row else None
+
+
+def export_csv(rows: Iterable[Subscriber], settings: Settings, out: TextIO) -> int:
+    """Write subscribers as CSV with the import columns plus status; returns the count."""
+    writer = csv.writer(out)
+    writer.writerow([*CSV_COLUMNS, "status"])
+    count = 0
+    for sub in rows:
+        labels = [t.label for slug in sub.types if (t := settings.type_by_slug(slug))]
+        flags = ["yes" if sub.weekly else "no", "yes" if sub.breaking else "no"]
+        writer.writerow([sub.email, sub.name, sub.outlet, "; ".join(labels), *flags, sub.status])
+        count += 1
+    return count
