@@ -4,6 +4,7 @@ mailings; they report each send as a reply string or a DeliveryError."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -92,10 +93,8 @@ class SMTPTransport:
     async def _drop(self) -> None:
         client, self.client = self.client, None
         if client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 client.close()
-            except Exception:
-                pass
 
     async def close(self) -> None:
         client, self.client = self.client, None
