@@ -40,8 +40,14 @@ postgres: system-packages
 		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test" >/dev/null 2>&1 \
 		|| $(SUDO) -u postgres psql -c "CREATE DATABASE test" >/dev/null
 
+# The sample newsroom's latest week ends on 22 November 2026; the digest goes to the outbox.
+DEMO_WEEK := 2026-11-22
+
 demo: $(STAMP)
 	$(BIN)/digest publish
+	$(BIN)/digest subscribers import config/subscribers.example.csv
+	$(BIN)/digest weekly --as-of $(DEMO_WEEK)
+	$(BIN)/digest weekly --as-of $(DEMO_WEEK) --preview var/preview
 
 test: $(STAMP) postgres
 	$(BIN)/pytest

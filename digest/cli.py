@@ -5,14 +5,31 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import Engine
 
 from digest import jobs
 from digest.config import Settings, load_settings
 from digest.errors import DigestError, SourceError
+from digest.mailings import breaking_recipient_count, plan_weekly, weekly_recipient_count
+from digest.model import ALL_TYPES, STATUSES, Subscriber
+from digest.render import render_breaking, render_weekly
+from digest.sender import pending_count
 from digest.sources import read_path
+from digest.subscribers import (
+    add_subscriber,
+    export_csv,
+    import_csv,
+    iter_subscribers,
+    parse_types,
+    remove_subscriber,
+)
 
 
 class _Formatter(logging.Formatter):
@@ -123,6 +140,164 @@ def migrate() -> None:
     settings = _settings()
     _store(settings)
     click.echo(f"store ready: {_redacted(settings.database_url)}")
+
+
+@main.group(name="subscribers")
+def subscribers_group() -> None:
+    """Manage the press list."""
+
+
+@subscribers_group.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def subscribers_import(file: Path) -> None:
+    """Import a CSV press list (columns email, name, outlet, types, weekly, breaking)."""
+    settings = _settings()
+    engine = _store(settings)
+    report = _run(lambda: import_csv(engine, settings, file, datetime.now(UTC)))
+    for line, reason in report.errors:
+        click.echo(f"error: {file}:{line}: {reason}", err=True)
+    click.echo(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.errors)} rejected"
+    )
+    if report.errors:
+        sys.exit(1)
+
+
+@subscribers_group.command(name="add")
+@click.argument("email")
+@click.option("--name", default="")
+@click.option("--outlet", default="")
+@click.option("--types", default="", help="Type labels or slugs, ';'-separated (default all).")
+@click.option("--weekly/--no-weekly", default=True)
+@click.option("--breaking/--no-breaking", default=True)
+def subscribers_add(
+    email: str, name: str, outlet: str, types: str, weekly: bool, breaking: bool
+) -> None:
+    """Add or update one subscriber (active at once)."""
+    settings = _settings()
+    engine = _store(settings)
+    subscriber = _run(
+        lambda: Subscriber(email, name, outlet, parse_types(types, settings), weekly, breaking)
+    )
+    click.echo(f"{email}: {_run(lambda: add_subscriber(engine, subscriber, datetime.now(UTC)))}")
+
+
+@subscribers_group.command(name="list")
+@click.option("--status", type=click.Choice(STATUSES))
+def subscribers_list(status: str | None) -> None:
+    """List subscribers: address, status, types, weekly, breaking, name, outlet."""
+    settings = _settings()
+    for sub in iter_subscribers(_store(settings), status):
+        types = ",".join(sub.types) or "all"
+        flags = ("weekly " if sub.weekly else "") + ("breaking" if sub.breaking else "")
+        click.echo(f"{sub.email}\t{sub.status}\t{types}\t{flags.strip()}\t{sub.name}\t{sub.outlet}")
+
+
+@subscribers_group.command(name="export")
+@click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
+def subscribers_export(file: TextIO) -> None:
+    """Write the press list as CSV (default: standard output)."""
+    settings = _settings()
+    export_csv(iter_subscribers(_store(settings)), settings, file)
+
+
+@subscribers_group.command(name="remove")
+@click.argument("email")
+def subscribers_remove(email: str) -> None:
+    """Take an address off the list (kept as unsubscribed so no import adds it back)."""
+    settings = _settings()
+    if not _run(lambda: remove_subscriber(_store(settings), email, datetime.now(UTC))):
+        raise click.ClickException(f"{email} is not on the list")
+    click.echo(f"{email}: unsubscribed")
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@click.option("--dry-run", is_flag=True, help="Print the subject and recipient count only.")
+@click.option("--preview", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the HTML and a sample .eml here instead of sending.")  # fmt: skip
+def weekly(as_of: datetime | None, dry_run: bool, preview: Path | None) -> None:
+    """Create and send the weekly digest as of a day."""
+    settings = _settings()
+    engine = _store(settings)
+    day = as_of.date() if as_of else datetime.now(settings.timezone).date()
+    if preview:
+        paths = jobs.preview_weekly(engine, settings, day, preview)
+        if not paths:
+            click.echo(f"nothing to send for the week to {day}")
+        for path in paths:
+            click.echo(f"preview: {path.resolve()}")
+        return
+    if dry_run:
+        plan = plan_weekly(engine, settings, day)
+        body = render_weekly(settings, plan.items, day, ALL_TYPES)
+        click.echo(f"subject: {body.subject if body else '(empty period: nothing to send)'}")
+        click.echo(f"items: {len(plan.items)}  recipients: {weekly_recipient_count(engine)}")
+        return
+    mailing = _run(lambda: jobs.weekly_digest(engine, settings, day))
+    if mailing.status == "empty":
+        click.echo(f"weekly digest {day}: nothing published in the period; nothing sent")
+        return
+    click.echo(f"weekly digest {day}: {mailing.subject}")
+    _send(engine, settings, mailing.id)
+
+
+@main.command()
+@click.argument("item")
+@click.option("--test-to", help="Send one copy to this address only.")
+@click.option("--dry-run", is_flag=True, help="Print the subject and recipient count only.")
+@click.option("--yes", is_flag=True, help="Send without asking.")
+def breaking(item: str, test_to: str | None, dry_run: bool, yes: bool) -> None:
+    """Send one item (its key or URL) as a breaking-news alert."""
+    settings = _settings()
+    engine = _store(settings)
+    found = _run(lambda: jobs.item_for(engine, item))
+    subject = render_breaking(settings, found, ALL_TYPES).subject
+    if test_to:
+        reply = _run(lambda: jobs.send_test(settings, found, test_to))
+        click.echo(f"test sent to {test_to}: {reply}")
+        return
+    count = breaking_recipient_count(engine, found)
+    click.echo(f"subject: {subject}\nrecipients: {count}")
+    if dry_run:
+        return
+    if not yes and not click.confirm(f"Send to {count} recipients?"):
+        click.echo("not sent")
+        return
+    mailing = jobs.breaking_alert(engine, settings, found)
+    _send(engine, settings, mailing.id)
+
+
+@main.command(name="send")
+def send_command() -> None:
+    """Resume every mailing with pending or retry-due deliveries."""
+    settings = _settings()
+    _send(_store(settings), settings, None)
+
+
+def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
+    total = pending_count(engine, datetime.now(UTC), mailing_id)["due"]
+    console = Console(stderr=True)
+    if console.is_terminal and total:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("sending", total=total)
+            summary = jobs.send(engine, settings, mailing_id,
+                                on_result=lambda _status: progress.advance(task))  # fmt: skip
+    else:
+        done = 0
+
+        def log_line(status: str) -> None:
+            nonlocal done
+            done += 1
+            if done % 100 == 0 or done == total:
+                click.echo(f"progress: {done}/{total}", err=True)
+
+        summary = jobs.send(engine, settings, mailing_id, on_result=log_line)
+    waiting = pending_count(engine, datetime.now(UTC), mailing_id)["later"]
+    click.echo(f"sent: {summary.sent}  failed: {summary.failed}  waiting for retry: {waiting}")
+    if not settings.smtp_url and summary.sent:
+        click.echo(f"outbox: {settings.sender.outbox.resolve()}")
 
 
 def _store(settings: Settings):  # type: ignore[no-untyped-def]

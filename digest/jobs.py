@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from email.utils import make_msgid
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from digest.config import Settings
-from digest.errors import SourceError
-from digest.feeds import RENDERERS, FeedFile, feed_specs, write_feeds
-from digest.model import IngestCounts
+from digest.errors import DigestError, SourceError
+from digest.feeds import RENDERERS, FeedFile, feed_specs, write_feeds, write_if_changed
+from digest.mailings import Mailing, create_breaking, create_weekly, plan_weekly
+from digest.messages import Recipient, build_message, serialise
+from digest.model import ALL_TYPES, IngestCounts, Item
+from digest.render import Rendered, render_breaking, render_weekly
+from digest.sender import Clock, SendSummary, send_pending, utc_now
 from digest.sources import Validators, read_path, read_source
-from digest.store import connect, create_schema, record_poll, source_state, upsert_items
+from digest.store import (
+    connect,
+    create_schema,
+    find_item,
+    record_poll,
+    source_state,
+    upsert_items,
+)
+from digest.subscribers import normalise_email
+from digest.transports import Transport, transport_for
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +155,112 @@ def _feeds_missing(settings: Settings) -> bool:
     out = settings.output_dir
     paths = [out / spec.path(fmt) for spec in feed_specs(settings) for fmt in RENDERERS]
     return not all(path.exists() for path in [*paths, out / "index.html", out / "feeds.opml"])
+
+
+def transport_factory(settings: Settings) -> Callable[[], Transport]:
+    """Makes the configured transport: SMTP when SMTP_URL is set, else the outbox."""
+    return lambda: transport_for(
+        settings.smtp_url, settings.sender.outbox, settings.sender.timeout_seconds
+    )
+
+
+def send(
+    engine: Engine,
+    settings: Settings,
+    mailing_id: int | None = None,
+    clock: Clock = utc_now,
+    factory: Callable[[], Transport] | None = None,
+    on_result: Callable[[str], None] | None = None,
+) -> SendSummary:
+    """Send every delivery that is due (of one mailing, or of all)."""
+    return asyncio.run(
+        send_pending(
+            engine,
+            settings,
+            factory or transport_factory(settings),
+            clock=clock,
+            mailing_id=mailing_id,
+            on_result=on_result,
+        )
+    )
+
+
+def weekly_digest(
+    engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
+) -> Mailing:
+    """Create (once) the weekly digest as of a day; sending is `send`."""
+    return create_weekly(engine, settings, as_of, now or _now())
+
+
+def breaking_alert(
+    engine: Engine, settings: Settings, item: Item, now: datetime | None = None
+) -> Mailing:
+    """Create (once) the breaking alert for an item; sending is `send`."""
+    return create_breaking(engine, settings, item, now or _now())
+
+
+def item_for(engine: Engine, key_or_url: str) -> Item:
+    """The stored item with this key or URL, or DigestError naming what was asked for."""
+    item = find_item(engine, key_or_url)
+    if item is None:
+        raise DigestError(f"no stored item has the key or URL {key_or_url!r}")
+    return item
+
+
+SAMPLE_RECIPIENT = Recipient(0, "reader@example.org", "Sample Reader")
+
+
+def preview_weekly(
+    engine: Engine, settings: Settings, as_of: date, folder: Path, now: datetime | None = None
+) -> list[Path]:
+    """Render the weekly digest as of a day without storing or sending anything: its HTML
+    and one sample .eml (for a reader of every type) in `folder`. Empty list when the
+    period is empty."""
+    plan = plan_weekly(engine, settings, as_of)
+    body = render_weekly(settings, plan.items, as_of, ALL_TYPES)
+    if body is None:
+        return []
+    return _write_preview(settings, body, f"weekly-{as_of.isoformat()}", folder, now)
+
+
+def preview_breaking(
+    engine: Engine, settings: Settings, item: Item, folder: Path, now: datetime | None = None
+) -> list[Path]:
+    """Render a breaking alert's HTML and a sample .eml into `folder`."""
+    body = render_breaking(settings, item, ALL_TYPES)
+    return _write_preview(settings, body, "breaking", folder, now)
+
+
+def _write_preview(
+    settings: Settings, body: Rendered, name: str, folder: Path, now: datetime | None
+) -> list[Path]:
+    message = build_message(settings, 0, body, SAMPLE_RECIPIENT, now or _now())
+    html_part = message.get_body(("html",))
+    assert html_part is not None
+    html_path, eml_path = folder / f"{name}.html", folder / f"{name}.eml"
+    write_if_changed(html_path, html_part.get_content().encode())
+    write_if_changed(eml_path, serialise(message))
+    return [html_path, eml_path]
+
+
+def send_test(
+    settings: Settings, item: Item, address: str, factory: Callable[[], Transport] | None = None
+) -> str:
+    """Send one copy of an item's breaking alert to one address only; nothing is recorded."""
+    body = render_breaking(settings, item, ALL_TYPES)
+    recipient = Recipient(0, normalise_email(address), "")
+    message = build_message(settings, 0, body, recipient, _now())
+    del message["Message-ID"]
+    message["Message-ID"] = make_msgid(domain=settings.email.list_id)
+
+    async def deliver() -> str:
+        transport = (factory or transport_factory(settings))()
+        try:
+            return await transport.send(
+                settings.email.from_address, recipient.email, serialise(message),
+                message["Message-ID"],
+            )  # fmt: skip
+        finally:
+            await transport.close()
+
+    return asyncio.run(deliver())

@@ -15,6 +15,15 @@ from digest.links import link, sign
 from digest.render import Rendered, personalise
 from digest.text import clean_line
 
+# Bodies are quoted-printable at 76 characters; headers may run to RFC 5322's 998 octets so
+# that a long List-Unsubscribe URL is folded at its commas, never turned into encoded-words.
+HEADER_POLICY = SMTP.clone(max_line_length=998)
+
+
+def serialise(message: EmailMessage) -> bytes:
+    """The message as SMTP wants it: CRLF line ends, no line over 998 octets."""
+    return message.as_bytes(policy=HEADER_POLICY)
+
 
 @dataclass(frozen=True)
 class Recipient:

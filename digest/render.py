@@ -14,10 +14,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from premailer import Premailer
 
 from digest.config import Settings
-from digest.feeds import TEMPLATES, FeedSpec
+from digest.feeds import ALL, TEMPLATES, FeedSpec
 from digest.model import ALL_TYPES, Item
 
 MAX_HTML_BYTES = 100_000
+OTHER_NEWS = "Other news"
 PLACEHOLDERS = ("@@NAME@@", "@@NAME_OR_ADDRESS@@", "@@PREFERENCES_URL@@", "@@UNSUBSCRIBE_URL@@")
 
 
@@ -96,7 +97,9 @@ def render_weekly(
     """The weekly digest for readers of `types_key`: items grouped by type in configured
     order, newest first, at most `email.max_items_per_type` per type (fewer if the HTML
     would pass Gmail's clipping size). None when none of the items is of those types."""
-    slugs = chosen_types(settings, types_key)
+    slugs: list[str | None] = list(chosen_types(settings, types_key))
+    if types_key == ALL_TYPES:
+        slugs.append(None)
     by_type = {slug: [i for i in items if i.type == slug] for slug in slugs}
     counts = {slug: len(group) for slug, group in by_type.items() if group}
     if not counts:
@@ -112,11 +115,11 @@ def render_weekly(
     while True:
         groups = [
             {
-                "title": settings.type_by_slug(slug).feed_title,
-                "plural": settings.type_by_slug(slug).plural_label,
+                "title": _group_title(settings, slug),
+                "plural": _type_words(settings, slug, 2),
                 "entries": sorted(group, key=lambda i: i.published, reverse=True)[:limit],
                 "more": max(0, len(group) - limit),
-                "feed": settings.base_url + FeedSpec(slug, slug, "").path("atom"),
+                "feed": settings.base_url + FeedSpec(slug or ALL, slug, "").path("atom"),
             }
             for slug, group in by_type.items()
             if group
@@ -136,10 +139,16 @@ def render_weekly(
         limit = max(1, limit // 2)
 
 
-def _type_words(settings: Settings, slug: str, count: int) -> str:
+def _type_words(settings: Settings, slug: str | None, count: int) -> str:
     item_type = settings.type_by_slug(slug)
-    assert item_type is not None
+    if item_type is None:
+        return "other item" if count == 1 else "other items"
     return item_type.label.lower() if count == 1 else item_type.plural_label
+
+
+def _group_title(settings: Settings, slug: str | None) -> str:
+    item_type = settings.type_by_slug(slug)
+    return item_type.feed_title if item_type else OTHER_NEWS
 
 
 def _preheader(groups: list[dict[str, object]]) -> str:

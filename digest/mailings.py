@@ -1,0 +1,301 @@
+"""Mailings: what to send and to whom. A mailing is a row identified by its period (a weekly
+digest) or its item (a breaking alert); creating it twice returns the first. Its bodies are
+rendered once per distinct set of chosen types, and it gets one delivery row per recipient,
+created in the database with one INSERT … SELECT so the list is never loaded into memory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, exists, func, literal, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+
+from digest.config import Settings
+from digest.model import ALL_TYPES, Item
+from digest.render import Rendered, render_breaking, render_weekly
+from digest.store import (
+    UTCDateTime,
+    _item_from_row,
+    deliveries,
+    items,
+    mailing_bodies,
+    mailing_items,
+    mailings,
+    subscribers,
+)
+
+EMPTY, SENDING, DONE = "empty", "sending", "done"
+
+
+@dataclass(frozen=True)
+class Mailing:
+    """A mailing as stored."""
+
+    id: int
+    kind: str
+    ident: str
+    subject: str
+    status: str
+    item_key: str | None
+    period_start: datetime | None
+    period_end: datetime | None
+    created: datetime
+
+
+def _mailing(row: Any) -> Mailing:
+    return Mailing(
+        id=row.id,
+        kind=row.kind,
+        ident=row.ident,
+        subject=row.subject,
+        status=row.status,
+        item_key=row.item_key,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        created=row.created,
+    )
+
+
+def find_mailing(engine: Engine, ident: str) -> Mailing | None:
+    """The mailing with this identity, if it was created."""
+    with engine.connect() as conn:
+        row = conn.execute(select(mailings).where(mailings.c.ident == ident)).first()
+        return _mailing(row) if row else None
+
+
+def weekly_ident(as_of: date) -> str:
+    return f"weekly:{as_of.isoformat()}"
+
+
+def breaking_ident(item: Item) -> str:
+    return f"breaking:{item.key}"
+
+
+@dataclass(frozen=True)
+class WeeklyPlan:
+    """What a weekly digest as of a day would hold, before anything is stored."""
+
+    ident: str
+    period_start: datetime
+    period_end: datetime
+    items: list[Item]
+    item_ids: list[int]
+
+
+def plan_weekly(engine: Engine, settings: Settings, as_of: date) -> WeeklyPlan:
+    """The items a weekly digest as of `as_of` covers: dated up to the end of that day and
+    in no earlier weekly digest, back to the previous digest's day or `lookback_days`,
+    whichever is earlier (so a skipped week loses nothing, and a late item still goes)."""
+    period_end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=settings.timezone)
+    lookback = period_end - timedelta(days=settings.email.lookback_days)
+    with engine.connect() as conn:
+        previous = conn.execute(
+            select(func.max(mailings.c.period_end)).where(
+                mailings.c.kind == "weekly", mailings.c.period_end < period_end
+            )
+        ).scalar()
+        start = min(previous, lookback) if previous else lookback
+        already = (
+            select(mailing_items.c.item_id)
+            .join(mailings, mailings.c.id == mailing_items.c.mailing_id)
+            .where(mailings.c.kind == "weekly")
+        )
+        rows = conn.execute(
+            select(items)
+            .where(
+                items.c.published >= start,
+                items.c.published < period_end,
+                items.c.id.not_in(already),
+            )
+            .order_by(items.c.published.desc(), items.c.id.desc())
+        ).all()
+    return WeeklyPlan(
+        ident=weekly_ident(as_of),
+        period_start=start,
+        period_end=period_end,
+        items=[_item_from_row(row) for row in rows],
+        item_ids=[row.id for row in rows],
+    )
+
+
+def _weekly_recipients() -> ColumnElement[bool]:
+    return and_(subscribers.c.status == "active", subscribers.c.weekly.is_(True))
+
+
+def _breaking_recipients(item_type: str | None) -> ColumnElement[bool]:
+    wanted = subscribers.c.types_key == ALL_TYPES
+    if item_type is not None:
+        wanted = or_(wanted, ("," + subscribers.c.types_key + ",").like(f"%,{item_type},%"))
+    return and_(subscribers.c.status == "active", subscribers.c.breaking.is_(True), wanted)
+
+
+def count_recipients(engine: Engine, condition: ColumnElement[bool]) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).where(condition)).scalar_one()
+
+
+def weekly_recipient_count(engine: Engine) -> int:
+    """How many subscribers get the weekly digest (before matching their types)."""
+    return count_recipients(engine, _weekly_recipients())
+
+
+def breaking_recipient_count(engine: Engine, item: Item) -> int:
+    """How many subscribers a breaking alert for this item goes to."""
+    return count_recipients(engine, _breaking_recipients(item.type))
+
+
+def create_weekly(engine: Engine, settings: Settings, as_of: date, now: datetime) -> Mailing:
+    """Create the weekly digest as of a day, or return the one already created. An empty
+    period is recorded as an `empty` mailing with no deliveries."""
+    ident = weekly_ident(as_of)
+    if (existing := find_mailing(engine, ident)) is not None:
+        return existing
+    plan = plan_weekly(engine, settings, as_of)
+    keys = _types_keys(engine, _weekly_recipients())
+    bodies = {
+        key: body
+        for key in keys
+        if (body := render_weekly(settings, plan.items, as_of, key)) is not None
+    }
+    overall = render_weekly(settings, plan.items, as_of, ALL_TYPES) if plan.items else None
+    values = {
+        "kind": "weekly",
+        "ident": ident,
+        "period_start": plan.period_start,
+        "period_end": plan.period_end,
+        "subject": overall.subject if overall else "",
+        "status": SENDING if plan.items else EMPTY,
+        "created": now,
+    }
+    return _store_mailing(engine, values, plan.item_ids, bodies, _weekly_recipients(), now)
+
+
+def create_breaking(engine: Engine, settings: Settings, item: Item, now: datetime) -> Mailing:
+    """Create the breaking alert for one item, or return the one already created."""
+    ident = breaking_ident(item)
+    if (existing := find_mailing(engine, ident)) is not None:
+        return existing
+    condition = _breaking_recipients(item.type)
+    bodies = {key: render_breaking(settings, item, key) for key in _types_keys(engine, condition)}
+    with engine.connect() as conn:
+        item_id = conn.execute(select(items.c.id).where(items.c.key == item.key)).scalar_one()
+    values = {
+        "kind": "breaking",
+        "ident": ident,
+        "item_key": item.key,
+        "subject": render_breaking(settings, item, ALL_TYPES).subject,
+        "status": SENDING,
+        "created": now,
+    }
+    return _store_mailing(engine, values, [item_id], bodies, condition, now)
+
+
+def _types_keys(engine: Engine, condition: ColumnElement[bool]) -> list[str]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(select(subscribers.c.types_key).where(condition).distinct()).scalars()
+        )
+
+
+def _store_mailing(
+    engine: Engine,
+    values: dict[str, Any],
+    item_ids: Sequence[int],
+    bodies: dict[str, Rendered],
+    recipients: ColumnElement[bool],
+    now: datetime,
+) -> Mailing:
+    try:
+        with engine.begin() as conn:
+            mailing_id = conn.execute(mailings.insert().values(**values)).inserted_primary_key[0]
+            if item_ids:
+                conn.execute(
+                    mailing_items.insert(),
+                    [{"mailing_id": mailing_id, "item_id": item_id} for item_id in item_ids],
+                )
+            if values["status"] != EMPTY and bodies:
+                conn.execute(
+                    mailing_bodies.insert(),
+                    [
+                        {
+                            "mailing_id": mailing_id,
+                            "types_key": key,
+                            "subject": body.subject,
+                            "html": body.html,
+                            "text": body.text,
+                        }
+                        for key, body in bodies.items()
+                    ],
+                )
+                _create_deliveries(conn, mailing_id, list(bodies), recipients, now)
+    except IntegrityError:
+        existing = find_mailing(engine, values["ident"])
+        if existing is None:
+            raise
+        return existing
+    mailing = find_mailing(engine, values["ident"])
+    assert mailing is not None
+    return mailing
+
+
+def _create_deliveries(
+    conn: Connection,
+    mailing_id: int,
+    types_keys: list[str],
+    recipients: ColumnElement[bool],
+    now: datetime,
+) -> None:
+    columns = ["mailing_id", "subscriber_id", "email", "name", "types_key", "status",
+               "attempts", "next_attempt"]  # fmt: skip
+    chosen = select(
+        literal(mailing_id),
+        subscribers.c.id,
+        subscribers.c.email,
+        subscribers.c.name,
+        subscribers.c.types_key,
+        literal("pending"),
+        literal(0),
+        literal(now, UTCDateTime),
+    ).where(recipients, subscribers.c.types_key.in_(types_keys))
+    conn.execute(deliveries.insert().from_select(columns, chosen))
+
+
+def mailing_body(engine: Engine, mailing_id: int, types_key: str) -> Rendered:
+    """A rendered body of a mailing."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(mailing_bodies).where(
+                mailing_bodies.c.mailing_id == mailing_id, mailing_bodies.c.types_key == types_key
+            )
+        ).one()
+    return Rendered(subject=row.subject, html=row.html, text=row.text)
+
+
+def delivery_counts(engine: Engine, mailing_id: int) -> dict[str, int]:
+    """Deliveries of a mailing by status."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(deliveries.c.status, func.count())
+            .where(deliveries.c.mailing_id == mailing_id)
+            .group_by(deliveries.c.status)
+        )
+        return {status: count for status, count in rows}
+
+
+def finish_mailings(engine: Engine) -> None:
+    """Mark sending mailings whose deliveries are all sent or failed as done."""
+    open_deliveries = exists().where(
+        deliveries.c.mailing_id == mailings.c.id,
+        deliveries.c.status.in_(("pending", "sending")),
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            mailings.update()
+            .where(mailings.c.status == SENDING, ~open_deliveries)
+            .values(status=DONE)
+        )
