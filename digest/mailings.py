@@ -90,10 +90,30 @@ class WeeklyPlan:
 def plan_weekly(engine: Engine, settings: Settings, as_of: date) -> WeeklyPlan:
     """The items a weekly digest as of `as_of` covers: dated up to the end of that day and
     in no earlier weekly digest, back to the previous digest's day or `lookback_days`,
-    whichever is earlier (so a skipped week loses nothing, and a late item still goes)."""
+    whichever is earlier (so a skipped week loses nothing, and a late item still goes).
+    Once the digest is created, its plan is what it holds."""
     period_end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=settings.timezone)
     lookback = period_end - timedelta(days=settings.email.lookback_days)
     with engine.connect() as conn:
+        created = conn.execute(
+            select(mailings.c.id, mailings.c.period_start).where(
+                mailings.c.ident == weekly_ident(as_of)
+            )
+        ).first()
+        if created is not None:
+            rows = conn.execute(
+                select(items)
+                .join(mailing_items, mailing_items.c.item_id == items.c.id)
+                .where(mailing_items.c.mailing_id == created.id)
+                .order_by(items.c.published.desc(), items.c.id.desc())
+            ).all()
+            return WeeklyPlan(
+                ident=weekly_ident(as_of),
+                period_start=created.period_start,
+                period_end=period_end,
+                items=[_item_from_row(row) for row in rows],
+                item_ids=[row.id for row in rows],
+            )
         previous = conn.execute(
             select(func.max(mailings.c.period_end)).where(
                 mailings.c.kind == "weekly", mailings.c.period_end < period_end

@@ -15,8 +15,9 @@ from digest.links import link, sign
 from digest.render import Rendered, personalise
 from digest.text import clean_line
 
-# Bodies are quoted-printable at 76 characters; headers may run to RFC 5322's 998 octets so
+# Bodies are quoted-printable at 76 characters (RFC 2045); headers may run to RFC 5322's 998 octets so
 # that a long List-Unsubscribe URL is folded at its commas, never turned into encoded-words.
+BODY_POLICY = SMTP.clone(max_line_length=76)
 HEADER_POLICY = SMTP.clone(max_line_length=998)
 
 
@@ -63,7 +64,7 @@ def build_message(
     fill = {"name": recipient.name, "email": email, "preferences": preferences,
             "unsubscribe": unsubscribe}  # fmt: skip
 
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=BODY_POLICY)
     message["Subject"] = clean_line(body.subject)
     message["From"] = _address(settings.email.from_name, settings.email.from_address)
     message["To"] = _address(recipient.name, email)
