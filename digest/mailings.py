@@ -89,11 +89,12 @@ class WeeklyPlan:
 
 def plan_weekly(engine: Engine, settings: Settings, as_of: date) -> WeeklyPlan:
     """The items a weekly digest as of `as_of` covers: dated up to the end of that day and
-    in no earlier weekly digest, back to the previous digest's day or `lookback_days`,
-    whichever is earlier (so a skipped week loses nothing, and a late item still goes).
+    in no earlier weekly digest, back to `lookback_days` before the previous digest's day
+    (or before this one's, for the first digest): a skipped week loses nothing, and an
+    item that turns up late with an earlier date still goes out once.
     Once the digest is created, its plan is what it holds."""
     period_end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=settings.timezone)
-    lookback = period_end - timedelta(days=settings.email.lookback_days)
+    lookback = timedelta(days=settings.email.lookback_days)
     with engine.connect() as conn:
         created = conn.execute(
             select(mailings.c.id, mailings.c.period_start).where(
@@ -119,7 +120,7 @@ def plan_weekly(engine: Engine, settings: Settings, as_of: date) -> WeeklyPlan:
                 mailings.c.kind == "weekly", mailings.c.period_end < period_end
             )
         ).scalar()
-        start = min(previous, lookback) if previous else lookback
+        start = (previous or period_end) - lookback
         already = (
             select(mailing_items.c.item_id)
             .join(mailings, mailings.c.id == mailing_items.c.mailing_id)

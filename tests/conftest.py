@@ -59,3 +59,65 @@ def engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Engin
         store = _fresh_postgres()
     yield store
     store.dispose()
+
+
+class SMTPRecorder:
+    """An aiosmtpd handler that keeps every message and can be told to fail: per recipient,
+    a list of replies used one per attempt at RCPT or DATA ('drop' closes the connection
+    in the middle of DATA)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.rcpt_replies: dict[str, list[str]] = {}
+        self.data_replies: dict[str, list[str]] = {}
+        self.data_delay = 0.0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        replies = self.rcpt_replies.get(address)
+        if replies:
+            return replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        replies = self.data_replies.get(envelope.rcpt_tos[0])
+        if replies:
+            reply = replies.pop(0)
+            if reply == "drop":
+                server.transport.close()
+                return "250 never heard"
+            return reply
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 2.0.0 queued"
+
+    def parsed(self) -> list:
+        from email import message_from_bytes, policy
+
+        return [
+            message_from_bytes(content, policy=policy.default) for _, _, content in self.messages
+        ]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[SMTPRecorder, int]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 and an ephemeral port."""
+    from aiosmtpd.controller import Controller
+
+    recorder = SMTPRecorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield recorder, port
+    controller.stop()

@@ -1,0 +1,315 @@
+"""Weekly digests and breaking alerts end to end: mailings in a real store, messages sent
+to a real SMTP server (aiosmtpd) and parsed back."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from lxml import html as lxml_html
+from sqlalchemy import Engine, select
+
+from digest import jobs
+from digest.config import Settings
+from digest.links import token_subscriber, verify
+from digest.mailings import delivery_counts
+from digest.model import Item, Subscriber
+from digest.store import deliveries, subscribers, upsert_items
+from digest.subscribers import add_subscriber, get_subscriber
+
+from .conftest import SMTPRecorder
+
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+WEEK = date(2026, 11, 22)
+
+
+def item(title: str, day: int, item_type: str | None, month: int = 11, **more: str) -> Item:
+    slug = re.sub(r"\W+", "-", title)
+    return Item(
+        key=f"https://harbourlight.example/newsroom/{month}-{day}-{slug}",
+        title=title,
+        published=datetime(2026, month, day, tzinfo=UTC) + timedelta(hours=15),
+        type=item_type,
+        summary=more.get("summary", f"Summary of {title}."),
+        url=f"https://harbourlight.example/newsroom/{day}/",
+        image_caption=more.get("caption"),
+        source="test",
+    )
+
+
+@pytest.fixture
+def smtp_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int], tmp_path: Path):
+    _, port = smtp_server
+    return replace(
+        settings,
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        secret_key="test-secret",
+        sender=replace(
+            settings.sender,
+            rate=1000.0,
+            connections=2,
+            backoff_seconds=60.0,
+            outbox=tmp_path / "outbox",
+        ),  # fmt: skip
+    )
+
+
+@pytest.fixture
+def newsroom(engine: Engine) -> list[Item]:
+    week = [
+        item("Harbour <script>alert(1)</script> Plan", 20, "press-releases", caption="Photo by A"),
+        item("Seabird Count Results", 19, "updates"),
+        item("Shoreline Report 2026", 18, "reports"),
+        item("Second Press Release", 17, "press-releases"),
+        item("A Note Without Type", 17, None),
+    ]
+    older = [item("Last Month's News", 20, "press-releases", month=10)]
+    upsert_items(engine, week + older, NOW)
+    return week
+
+
+def subscribe(engine: Engine, email: str, name: str = "", **options: object) -> int:
+    add_subscriber(engine, Subscriber(email=email, name=name, **options), NOW)  # type: ignore[arg-type]
+    with engine.connect() as conn:
+        return conn.execute(
+            select(subscribers.c.id).where(subscribers.c.email == email)
+        ).scalar_one()
+
+
+def by_recipient(recorder: SMTPRecorder) -> dict[str, EmailMessage]:
+    return {str(m["To"].addresses[0].addr_spec): m for m in recorder.parsed()}
+
+
+def test_weekly_digest_arrives_right(
+    engine: Engine,
+    smtp_settings: Settings,
+    smtp_server: tuple[SMTPRecorder, int],
+    newsroom: list[Item],
+) -> None:
+    recorder, _ = smtp_server
+    everything = subscribe(engine, "ana@example.org", "Ana Reyes")
+    subscribe(engine, "reports@example.org", "Ray", types=("reports",))
+    subscribe(engine, "off@example.org", "Off", weekly=False)
+    subscribe(engine, "gone@example.org", "Gone", status="unsubscribed")
+
+    mailing = jobs.weekly_digest(engine, smtp_settings, WEEK, NOW)
+    summary = jobs.send(engine, smtp_settings, mailing.id, clock=lambda: NOW)
+    assert (summary.sent, summary.failed, summary.retrying) == (2, 0, 0)
+    received = by_recipient(recorder)
+    assert set(received) == {"ana@example.org", "reports@example.org"}
+
+    message = received["ana@example.org"]
+    raw = next(c for _, rcpt, c in recorder.messages if rcpt == ["ana@example.org"])
+    assert b"\r\n" in raw and all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert message.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert str(message["To"]) == "Ana Reyes <ana@example.org>"
+    assert message["From"].addresses[0].addr_spec == smtp_settings.email.from_address
+    assert (
+        message["Message-ID"]
+        == f"<mailing-{mailing.id}.subscriber-{everything}@press.harbourlight.example>"
+    )
+    assert message["Date"]
+    assert (
+        message["List-Id"] == "Harbourlight Coastal Trust press list <press.harbourlight.example>"
+    )
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https_link, mailto = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
+    assert https_link.startswith(smtp_settings.base_url + "unsubscribe/")
+    assert mailto.startswith("mailto:")
+    token = https_link.rsplit("/", 1)[1]
+    assert token_subscriber(token) == everything
+    assert verify("test-secret", "unsubscribe", token, everything, "ana@example.org", NOW)
+    assert not verify("test-secret", "unsubscribe", token, everything, "other@example.org", NOW)
+    assert not verify("test-secret", "preferences", token, everything, "ana@example.org", NOW)
+    assert message["Subject"] == (
+        "Weekly digest: 2 press releases, 1 update, 1 report, 1 other item — 22 November 2026"
+    )
+
+    text = message.get_body(("plain",)).get_content()
+    page = message.get_body(("html",)).get_content()
+    assert len(page.encode()) < 100_000
+    assert "Hello Ana Reyes" in text and "Hello Ana Reyes" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "Harbour <script>alert(1)</script> Plan" in text
+    document = lxml_html.fromstring(page)
+    hrefs = {a.get("href") for a in document.iter("a")}
+    assert https_link in hrefs
+    assert any(h.startswith(smtp_settings.base_url + "preferences/") for h in hrefs)
+    titles = [a.text_content() for a in document.find_class("item-title")]
+    assert titles == [
+        "Harbour <script>alert(1)</script> Plan",
+        "Second Press Release",
+        "Seabird Count Results",
+        "Shoreline Report 2026",
+        "A Note Without Type",
+    ]
+    assert "Last Month" not in text
+    assert "Photo: Photo by A" in text
+    assert 'style="' in page, "CSS is inlined"
+    assert "prefers-color-scheme: dark" in page
+
+    reports = received["reports@example.org"]
+    assert reports["Subject"] == "Weekly digest: 1 report — 22 November 2026"
+    assert "Seabird" not in reports.get_body(("plain",)).get_content()
+
+
+def test_mailings_are_created_once_and_sent_once(
+    engine: Engine,
+    smtp_settings: Settings,
+    smtp_server: tuple[SMTPRecorder, int],
+    newsroom: list[Item],
+) -> None:
+    recorder, _ = smtp_server
+    subscribe(engine, "ana@example.org", "Ana")
+    first = jobs.weekly_digest(engine, smtp_settings, WEEK, NOW)
+    second = jobs.weekly_digest(engine, smtp_settings, WEEK, NOW + timedelta(hours=2))
+    assert first.id == second.id
+    jobs.send(engine, smtp_settings, clock=lambda: NOW)
+    jobs.send(engine, smtp_settings, clock=lambda: NOW)
+    assert len(recorder.messages) == 1
+    assert delivery_counts(engine, first.id) == {"sent": 1}
+    assert jobs.weekly_digest(engine, smtp_settings, WEEK, NOW).status == "done"
+
+
+def test_empty_period_sends_nothing_and_says_so(
+    engine: Engine,
+    smtp_settings: Settings,
+    smtp_server: tuple[SMTPRecorder, int],
+    newsroom: list[Item],
+) -> None:
+    recorder, _ = smtp_server
+    subscribe(engine, "ana@example.org")
+    mailing = jobs.weekly_digest(engine, smtp_settings, date(2026, 12, 20), NOW)
+    assert mailing.status == "empty"
+    jobs.send(engine, smtp_settings, clock=lambda: NOW)
+    assert recorder.messages == []
+    assert delivery_counts(engine, mailing.id) == {}
+
+
+def test_digest_periods_never_repeat_or_lose_items(
+    engine: Engine, smtp_settings: Settings, newsroom: list[Item]
+) -> None:
+    subscribe(engine, "ana@example.org")
+    first = jobs.weekly_digest(engine, smtp_settings, WEEK, NOW)
+    late = item("Late Arrival Dated Last Week", 21, "updates")
+    upsert_items(engine, [late, item("Next Week News", 25, "reports")], NOW)
+    skipped = date(2026, 12, 6)
+    later = jobs.weekly_digest(engine, smtp_settings, skipped, NOW)
+    from digest.mailings import plan_weekly
+
+    titles = [i.title for i in plan_weekly(engine, smtp_settings, skipped).items]
+    assert titles == ["Next Week News", "Late Arrival Dated Last Week"]
+    assert later.id != first.id
+    assert later.period_start <= first.period_end
+
+
+def test_breaking_goes_to_matching_active_subscribers(
+    engine: Engine,
+    smtp_settings: Settings,
+    smtp_server: tuple[SMTPRecorder, int],
+    newsroom: list[Item],
+) -> None:
+    recorder, _ = smtp_server
+    subscribe(engine, "all@example.org", "All")
+    subscribe(engine, "pr@example.org", "PR", types=("press-releases", "updates"))
+    subscribe(engine, "reports@example.org", types=("reports",))
+    subscribe(engine, "quiet@example.org", breaking=False)
+    subscribe(engine, "bounced@example.org", status="bounced")
+    subscribe(engine, "pending@example.org", status="pending")
+    alert = newsroom[0]
+    mailing = jobs.breaking_alert(engine, smtp_settings, alert, NOW)
+    assert jobs.breaking_alert(engine, smtp_settings, alert, NOW).id == mailing.id
+    jobs.send(engine, smtp_settings, clock=lambda: NOW)
+    received = by_recipient(recorder)
+    assert set(received) == {"all@example.org", "pr@example.org"}
+    assert received["pr@example.org"]["Subject"] == f"Breaking: {alert.title}"
+    body = received["pr@example.org"].get_body(("html",)).get_content()
+    assert "&lt;script&gt;" in body and "<script>" not in body
+
+
+def test_header_injection_is_impossible(
+    engine: Engine, smtp_settings: Settings, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    recorder, _ = smtp_server
+    evil = item("Title\r\nBcc: victim@example.org", 20, "updates")
+    upsert_items(engine, [evil], NOW)
+    subscribe(engine, "ana@example.org", "Ana\r\nBcc: spy@example.org")
+    mailing = jobs.breaking_alert(engine, smtp_settings, evil, NOW)
+    jobs.send(engine, smtp_settings, mailing.id, clock=lambda: NOW)
+    (message,) = recorder.parsed()
+    assert message["Bcc"] is None
+    assert [rcpt for _, rcpt, _ in recorder.messages] == [["ana@example.org"]]
+    assert "\n" not in str(message["Subject"]) and "\n" not in str(message["To"])
+
+
+def test_outcomes_of_a_faulty_server(
+    engine: Engine,
+    smtp_settings: Settings,
+    smtp_server: tuple[SMTPRecorder, int],
+    newsroom: list[Item],
+) -> None:
+    recorder, _ = smtp_server
+    for address in ("ok", "soft", "busy", "drop", "hard", "reject"):
+        subscribe(engine, f"{address}@example.org")
+    recorder.rcpt_replies["soft@example.org"] = ["451 4.3.0 try later"]
+    recorder.rcpt_replies["hard@example.org"] = ["550 5.1.1 no such user"]
+    recorder.data_replies["busy@example.org"] = ["421 4.7.0 too busy"]
+    recorder.data_replies["drop@example.org"] = ["drop"]
+    recorder.data_replies["reject@example.org"] = ["554 5.7.1 message refused"]
+    mailing = jobs.weekly_digest(engine, smtp_settings, WEEK, NOW)
+
+    first = jobs.send(engine, smtp_settings, clock=lambda: NOW)
+    assert (first.sent, first.failed, first.retrying, first.bounced) == (1, 2, 3, 1)
+    assert get_subscriber(engine, subscribe(engine, "hard@example.org")).status == "bounced"
+    assert get_subscriber(engine, subscribe(engine, "reject@example.org")).status == "active"
+    early = jobs.send(engine, smtp_settings, clock=lambda: NOW + timedelta(seconds=30))
+    assert early.sent == 0, "retries wait for their backoff"
+    later = jobs.send(engine, smtp_settings, clock=lambda: NOW + timedelta(minutes=5))
+    assert later.sent == 3
+    assert delivery_counts(engine, mailing.id) == {"sent": 4, "failed": 2}
+    assert sorted(by_recipient(recorder)) == [
+        f"{a}@example.org" for a in ("busy", "drop", "ok", "soft")
+    ]
+    with engine.connect() as conn:
+        replies = dict(conn.execute(select(deliveries.c.email, deliveries.c.reply)).all())
+    assert "queued" in replies["ok@example.org"]
+    assert replies["hard@example.org"].startswith("550 5.1.1")
+
+
+def test_retries_stop_at_the_limit_and_a_down_server_loses_nothing(
+    engine: Engine, smtp_settings: Settings, newsroom: list[Item]
+) -> None:
+    from .conftest import free_port
+
+    down = replace(
+        smtp_settings,
+        smtp_url=f"smtp://127.0.0.1:{free_port()}",
+        sender=replace(smtp_settings.sender, max_attempts=3, timeout_seconds=2.0),
+    )
+    subscribe(engine, "ana@example.org")
+    mailing = jobs.weekly_digest(engine, down, WEEK, NOW)
+    moments = [NOW, NOW + timedelta(minutes=2), NOW + timedelta(minutes=10)]
+    outcomes = [jobs.send(engine, down, clock=lambda m=m: m) for m in moments]
+    assert [(o.retrying, o.failed) for o in outcomes] == [(1, 0), (1, 0), (0, 1)]
+    assert delivery_counts(engine, mailing.id) == {"failed": 1}
+
+
+def test_outbox_transport_writes_one_file_per_message(
+    engine: Engine, settings: Settings, newsroom: list[Item], tmp_path: Path
+) -> None:
+    outbox = replace(
+        settings, smtp_url=None, sender=replace(settings.sender, outbox=tmp_path / "out")
+    )
+    subscribe(engine, "ana@example.org")
+    subscribe(engine, "ben@example.org")
+    jobs.weekly_digest(engine, outbox, WEEK, NOW)
+    assert jobs.send(engine, outbox, clock=lambda: NOW).sent == 2
+    files = sorted((tmp_path / "out").glob("*.eml"))
+    assert len(files) == 2
+    assert all(f.read_bytes().startswith(b"Subject: Weekly digest") for f in files)
