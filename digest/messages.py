@@ -15,8 +15,8 @@ from digest.links import link, sign
 from digest.render import Rendered, personalise
 from digest.text import clean_line
 
-# Bodies are quoted-printable at 76 characters (RFC 2045); headers may run to RFC 5322's 998 octets so
-# that a long List-Unsubscribe URL is folded at its commas, never turned into encoded-words.
+# Bodies are quoted-printable at 76 characters (RFC 2045); headers may run to RFC 5322's
+# 998 octets, so a long List-Unsubscribe URL is never turned into encoded-words.
 BODY_POLICY = SMTP.clone(max_line_length=76)
 HEADER_POLICY = SMTP.clone(max_line_length=998)
 

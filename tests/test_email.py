@@ -24,6 +24,8 @@ from digest.subscribers import add_subscriber, get_subscriber
 from .conftest import SMTPRecorder
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+Server = tuple[SMTPRecorder, int]
+LIST_ID = "press.harbourlight.example"
 WEEK = date(2026, 11, 22)
 
 
@@ -42,7 +44,7 @@ def item(title: str, day: int, item_type: str | None, month: int = 11, **more: s
 
 
 @pytest.fixture
-def smtp_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int], tmp_path: Path):
+def smtp_settings(settings: Settings, smtp_server: Server, tmp_path: Path):
     _, port = smtp_server
     return replace(
         settings,
@@ -54,7 +56,7 @@ def smtp_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int], tmp
             connections=2,
             backoff_seconds=60.0,
             outbox=tmp_path / "outbox",
-        ),  # fmt: skip
+        ),
     )
 
 
@@ -87,7 +89,7 @@ def by_recipient(recorder: SMTPRecorder) -> dict[str, EmailMessage]:
 def test_weekly_digest_arrives_right(
     engine: Engine,
     smtp_settings: Settings,
-    smtp_server: tuple[SMTPRecorder, int],
+    smtp_server: Server,
     newsroom: list[Item],
 ) -> None:
     recorder, _ = smtp_server
@@ -110,14 +112,9 @@ def test_weekly_digest_arrives_right(
     assert parts == ["text/plain", "text/html"]
     assert str(message["To"]) == "Ana Reyes <ana@example.org>"
     assert message["From"].addresses[0].addr_spec == smtp_settings.email.from_address
-    assert (
-        message["Message-ID"]
-        == f"<mailing-{mailing.id}.subscriber-{everything}@press.harbourlight.example>"
-    )
+    assert message["Message-ID"] == f"<mailing-{mailing.id}.subscriber-{everything}@{LIST_ID}>"
     assert message["Date"]
-    assert (
-        message["List-Id"] == "Harbourlight Coastal Trust press list <press.harbourlight.example>"
-    )
+    assert message["List-Id"] == f"Harbourlight Coastal Trust press list <{LIST_ID}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     https_link, mailto = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
     assert https_link.startswith(smtp_settings.base_url + "unsubscribe/")
@@ -162,7 +159,7 @@ def test_weekly_digest_arrives_right(
 def test_mailings_are_created_once_and_sent_once(
     engine: Engine,
     smtp_settings: Settings,
-    smtp_server: tuple[SMTPRecorder, int],
+    smtp_server: Server,
     newsroom: list[Item],
 ) -> None:
     recorder, _ = smtp_server
@@ -180,7 +177,7 @@ def test_mailings_are_created_once_and_sent_once(
 def test_empty_period_sends_nothing_and_says_so(
     engine: Engine,
     smtp_settings: Settings,
-    smtp_server: tuple[SMTPRecorder, int],
+    smtp_server: Server,
     newsroom: list[Item],
 ) -> None:
     recorder, _ = smtp_server
@@ -212,7 +209,7 @@ def test_digest_periods_never_repeat_or_lose_items(
 def test_breaking_goes_to_matching_active_subscribers(
     engine: Engine,
     smtp_settings: Settings,
-    smtp_server: tuple[SMTPRecorder, int],
+    smtp_server: Server,
     newsroom: list[Item],
 ) -> None:
     recorder, _ = smtp_server
@@ -234,7 +231,7 @@ def test_breaking_goes_to_matching_active_subscribers(
 
 
 def test_header_injection_is_impossible(
-    engine: Engine, smtp_settings: Settings, smtp_server: tuple[SMTPRecorder, int]
+    engine: Engine, smtp_settings: Settings, smtp_server: Server
 ) -> None:
     recorder, _ = smtp_server
     evil = item("Title\r\nBcc: victim@example.org", 20, "updates")
@@ -251,7 +248,7 @@ def test_header_injection_is_impossible(
 def test_outcomes_of_a_faulty_server(
     engine: Engine,
     smtp_settings: Settings,
-    smtp_server: tuple[SMTPRecorder, int],
+    smtp_server: Server,
     newsroom: list[Item],
 ) -> None:
     recorder, _ = smtp_server
