@@ -1,0 +1,91 @@
+"""Crash safety: the sender killed with SIGKILL in the middle of a mailing, then resumed,
+delivers to every recipient; the only duplicates are messages that were in flight, and
+they carry the same Message-ID."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from digest import jobs
+from digest.config import Settings
+from digest.mailings import delivery_counts
+from digest.model import Item, Subscriber
+from digest.store import upsert_items
+from digest.subscribers import add_subscriber
+
+from .conftest import ROOT, SMTPRecorder
+
+DIGEST = str(Path(sys.executable).parent / "digest")
+RECIPIENTS = 60
+CONNECTIONS = 2
+
+
+def sender(engine: Engine, port: int) -> subprocess.Popen[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("DIGEST_") and key not in ("BASE_URL", "DATABASE_URL")
+    }
+    env |= {
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "SECRET_KEY": "crash-test",
+        "DIGEST_SENDER_CONNECTIONS": str(CONNECTIONS),
+        "DIGEST_SENDER_BATCH": "10",
+        "DIGEST_SENDER_LEASE_SECONDS": "1",
+        "DIGEST_SENDER_RATE": "1000",
+    }
+    return subprocess.Popen(
+        [DIGEST, "send"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def test_kill_9_mid_send_then_resume_delivers_to_everyone(
+    engine: Engine, settings: Settings, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    recorder, port = smtp_server
+    recorder.data_delay = 0.03
+    now = datetime.now(UTC)
+    upsert_items(
+        engine,
+        [Item(key="https://harbourlight.example/a", title="An Item", type="updates",
+              published=now - timedelta(days=1), source="t")],
+        now,
+    )  # fmt: skip
+    for n in range(RECIPIENTS):
+        add_subscriber(engine, Subscriber(email=f"reader{n}@example.org", name=f"R {n}"), now)
+    mailing = jobs.weekly_digest(engine, settings, now.astimezone(settings.timezone).date(), now)
+
+    first = sender(engine, port)
+    deadline = time.monotonic() + 60
+    while len(recorder.messages) < RECIPIENTS // 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    assert first.returncode == -signal.SIGKILL
+    received_before = len(recorder.messages)
+    assert 0 < received_before < RECIPIENTS, "the kill must land mid-send"
+
+    time.sleep(1.2)  # the dead sender's leases run out
+    second = sender(engine, port)
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    time.sleep(0.2)
+
+    recipients = Counter(rcpt[0] for _, rcpt, _ in recorder.messages)
+    assert set(recipients) == {f"reader{n}@example.org" for n in range(RECIPIENTS)}
+    duplicates = {address: n for address, n in recipients.items() if n > 1}
+    assert sum(n - 1 for n in duplicates.values()) <= CONNECTIONS
+    ids = Counter(message["Message-ID"] for message in recorder.parsed())
+    assert len(ids) == RECIPIENTS, "a duplicate carries the same Message-ID"
+    assert delivery_counts(engine, mailing.id) == {"sent": RECIPIENTS}
