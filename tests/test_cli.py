@@ -83,3 +83,46 @@ def test_unknown_source_and_bad_setting_stop_with_a_message(tmp_path: Path) -> N
     assert unknown.returncode != 0 and "no source named 'nope'" in unknown.stderr
     bad = run("publish", tmp_path=tmp_path, DIGEST_FEEDS_SIZE="0")
     assert bad.returncode != 0 and "feeds.size" in bad.stderr
+
+
+def test_press_list_weekly_and_breaking_commands(tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    recorder, port = smtp_server
+    env = {"DIGEST_SENDER_OUTBOX": str(tmp_path / "outbox"), "SECRET_KEY": "cli-test"}
+    assert run("publish", tmp_path=tmp_path, **env).returncode == 0
+    imported = run("subscribers", "import", "config/subscribers.example.csv", tmp_path=tmp_path)
+    assert "5 added, 0 updated, 0 unchanged, 0 rejected" in imported.stdout
+
+    dry = run("weekly", "--as-of", "2026-11-22", "--dry-run", tmp_path=tmp_path, **env)
+    assert "subject: Weekly digest: 1 press release, 2 updates, 1 report" in dry.stdout
+    assert "recipients: 4" in dry.stdout
+    preview = run("weekly", "--as-of", "2026-11-22", "--preview", str(tmp_path / "p"),
+                  tmp_path=tmp_path, **env)  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [
+        "weekly-2026-11-22.eml",
+        "weekly-2026-11-22.html",
+    ]
+    assert str(tmp_path / "p" / "weekly-2026-11-22.html") in preview.stdout
+    assert not (tmp_path / "outbox").exists(), "a preview sends nothing"
+
+    sent = run("weekly", "--as-of", "2026-11-22", tmp_path=tmp_path, **env)
+    assert sent.returncode == 0, sent.stderr
+    assert "sent: 4  failed: 0  waiting for retry: 0" in sent.stdout
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 4
+    again = run("weekly", "--as-of", "2026-11-22", tmp_path=tmp_path, **env)
+    assert "sent: 0" in again.stdout
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 4
+
+    url = "https://harbourlight.example/newsroom/2026/08/osprey-platforms/"
+    smtp = {**env, "SMTP_URL": f"smtp://127.0.0.1:{port}"}
+    test = run("breaking", url, "--test-to", "me@example.org", tmp_path=tmp_path, **smtp)
+    assert test.returncode == 0, test.stderr
+    assert [rcpt for _, rcpt, _ in recorder.messages] == [["me@example.org"]]
+    dry_breaking = run("breaking", url, "--dry-run", tmp_path=tmp_path, **smtp)
+    assert "subject: Breaking: Twelve New Osprey Platforms" in dry_breaking.stdout
+    assert "recipients: 2" in dry_breaking.stdout
+    confirmed = run("breaking", url, "--yes", tmp_path=tmp_path, **smtp)
+    assert "sent: 2" in confirmed.stdout
+    assert len(recorder.messages) == 3
+    unknown = run("breaking", "no-such-item", "--yes", tmp_path=tmp_path, **smtp)
+    assert unknown.returncode != 0 and "no-such-item" in unknown.stderr
+    assert "sent: 0" in run("send", tmp_path=tmp_path, **smtp).stdout
