@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from email import message_from_bytes
+from email.policy import default
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from digest.config import Settings
 from digest.errors import DigestError, SourceError
 from digest.feeds import RENDERERS, FeedFile, feed_specs, write_feeds, write_if_changed
 from digest.mailings import Mailing, create_breaking, create_weekly, plan_weekly
-from digest.messages import Recipient, build_message, serialise
+from digest.messages import Recipient, build_message, message_id
 from digest.model import ALL_TYPES, IngestCounts, Item
 from digest.render import Rendered, render_breaking, render_weekly
 from digest.sender import Clock, SendSummary, send_pending, utc_now
@@ -235,11 +237,11 @@ def _write_preview(
     settings: Settings, body: Rendered, name: str, folder: Path, now: datetime | None
 ) -> list[Path]:
     message = build_message(settings, 0, body, SAMPLE_RECIPIENT, now or _now())
-    html_part = message.get_body(("html",))
+    html_part = message_from_bytes(message, policy=default).get_body(("html",))
     assert html_part is not None
     html_path, eml_path = folder / f"{name}.html", folder / f"{name}.eml"
     write_if_changed(html_path, html_part.get_content().encode())
-    write_if_changed(eml_path, serialise(message))
+    write_if_changed(eml_path, message)
     return [html_path, eml_path]
 
 
@@ -249,16 +251,16 @@ def send_test(
     """Send one copy of an item's breaking alert to one address only; nothing is recorded."""
     body = render_breaking(settings, item, ALL_TYPES)
     recipient = Recipient(0, normalise_email(address), "")
-    message = build_message(settings, 0, body, recipient, _now())
-    del message["Message-ID"]
-    message["Message-ID"] = make_msgid(domain=settings.email.list_id)
+    unique = make_msgid(domain=settings.email.list_id)
+    message = build_message(settings, 0, body, recipient, _now()).replace(
+        message_id(settings, 0, 0).encode(), unique.encode(), 1
+    )
 
     async def deliver() -> str:
         transport = (factory or transport_factory(settings))()
         try:
             return await transport.send(
-                settings.email.from_address, recipient.email, serialise(message),
-                message["Message-ID"],
+                settings.email.from_address, recipient.email, message, unique
             )  # fmt: skip
         finally:
             await transport.close()

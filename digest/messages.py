@@ -1,29 +1,32 @@
-"""MIME messages: one recipient's copy of a rendered body, with the headers that make
-bulk mail welcome (RFC 8058 one-click unsubscribe, List-Id, a stable Message-ID)."""
+"""MIME messages: one recipient's copy of a rendered body, with the headers that make bulk
+mail welcome (RFC 8058 one-click unsubscribe, List-Id, a stable Message-ID).
+
+The standard `email` package builds and serialises each mailing body once, as a template;
+a recipient's copy then only fills in its own headers (To, Message-ID, Date,
+List-Unsubscribe) and the body lines that hold placeholders, quoted-printable encoded
+line by line (a hard line break ends a quoted-printable line, so the other lines are
+encoded once for everyone)."""
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 
 from digest.config import Settings
 from digest.links import link, sign
-from digest.render import Rendered, personalise
+from digest.render import PLACEHOLDER_MARK, Rendered, personalise
 from digest.text import clean_line
 
 # Bodies are quoted-printable at 76 characters (RFC 2045); headers may run to RFC 5322's
 # 998 octets, so a long List-Unsubscribe URL is never turned into encoded-words.
 BODY_POLICY = SMTP.clone(max_line_length=76)
 HEADER_POLICY = SMTP.clone(max_line_length=998)
-
-
-def serialise(message: EmailMessage) -> bytes:
-    """The message as SMTP wants it: CRLF line ends, no line over 998 octets."""
-    return message.as_bytes(policy=HEADER_POLICY)
+TEXT_SLOT, HTML_SLOT = "@@TEXT-BODY@@", "@@HTML-BODY@@"
 
 
 @dataclass(frozen=True)
@@ -41,47 +44,102 @@ def message_id(settings: Settings, mailing_id: int, subscriber_id: int) -> str:
     return f"<mailing-{mailing_id}.subscriber-{subscriber_id}@{settings.email.list_id}>"
 
 
+def _qp(text: str) -> bytes:
+    return binascii.b2a_qp(text.encode(), istext=True)
+
+
+def _encoded_lines(body: str) -> list[bytes | str]:
+    """A body as CRLF quoted-printable chunks: bytes encoded once, or str lines holding
+    placeholders, to be filled in and encoded per recipient."""
+    chunks: list[bytes | str] = []
+    plain: list[str] = []
+    lines = body.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for line in lines:
+        if PLACEHOLDER_MARK in line:
+            if plain:
+                chunks.append(_qp("".join(plain)))
+                plain = []
+            chunks.append(line + "\r\n")
+        else:
+            plain.append(line + "\r\n")
+    if plain:
+        chunks.append(_qp("".join(plain)))
+    return chunks
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A mailing body serialised once, with the per-recipient parts left open."""
+
+    settings: Settings
+    mailing_id: int
+    head_and_body: bytes
+    text: list[bytes | str]
+    html: list[bytes | str]
+
+
+def prepare(settings: Settings, mailing_id: int, body: Rendered) -> MessageTemplate:
+    """Build and serialise a body's message once: multipart/alternative, text part first,
+    both quoted-printable; the subject goes through clean_line so a newline in it can
+    never start a header."""
+    message = EmailMessage(policy=BODY_POLICY)
+    message["Subject"] = clean_line(body.subject)
+    message["From"] = _address(settings.email.from_name, settings.email.from_address)
+    if settings.email.reply_to:
+        message["Reply-To"] = settings.email.reply_to
+    list_name = clean_line(settings.newsroom_name)
+    message["List-Id"] = f"{list_name} press list <{settings.email.list_id}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(TEXT_SLOT + "\n", cte="quoted-printable")
+    message.add_alternative(HTML_SLOT + "\n", subtype="html", cte="quoted-printable")
+    return MessageTemplate(
+        settings=settings,
+        mailing_id=mailing_id,
+        head_and_body=message.as_bytes(policy=HEADER_POLICY),
+        text=_encoded_lines(body.text),
+        html=_encoded_lines(body.html),
+    )
+
+
 def _address(name: str, email: str) -> Address:
     local, _, domain = email.rpartition("@")
     return Address(display_name=clean_line(name), username=local, domain=domain)
 
 
-def build_message(
-    settings: Settings,
-    mailing_id: int,
-    body: Rendered,
-    recipient: Recipient,
-    now: datetime,
-) -> EmailMessage:
-    """A multipart/alternative message (text first, then HTML, both quoted-printable) for
-    one recipient: their name and signed links filled in, headers set. Names and subjects
-    pass through clean_line, so a newline in them can never start a new header."""
-    secret = settings.secret_key
-    sid, email = recipient.subscriber_id, recipient.email
+def personal_message(template: MessageTemplate, recipient: Recipient, now: datetime) -> bytes:
+    """One recipient's copy, ready for SMTP: CRLF line ends, no line over 998 octets.
+    The name goes through clean_line, so a newline in it can never add a header."""
+    settings = template.settings
+    secret, sid, email = settings.secret_key, recipient.subscriber_id, recipient.email
+    name = clean_line(recipient.name)
     preferences = link(settings.base_url, "preferences", sign(secret, "preferences", sid, email))
-    unsubscribe_token = sign(secret, "unsubscribe", sid, email)
-    unsubscribe = link(settings.base_url, "unsubscribe", unsubscribe_token)
-    fill = {"name": recipient.name, "email": email, "preferences": preferences,
-            "unsubscribe": unsubscribe}  # fmt: skip
+    token = sign(secret, "unsubscribe", sid, email)
+    unsubscribe = link(settings.base_url, "unsubscribe", token)
+    mailto = f"mailto:{settings.email.unsubscribe_address}?subject=unsubscribe%20{token}"
+    fill = {"name": name, "email": email, "preferences": preferences, "unsubscribe": unsubscribe}
+    head = (
+        f"To: {formataddr((name, email), charset='utf-8')}\r\n"
+        f"Date: {format_datetime(now)}\r\n"
+        f"Message-ID: {message_id(settings, template.mailing_id, sid)}\r\n"
+        f"List-Unsubscribe: <{unsubscribe}>, <{mailto}>\r\n"
+    ).encode()
+    text = _fill(template.text, fill, as_html=False)
+    html = _fill(template.html, fill, as_html=True)
+    body = template.head_and_body.replace(TEXT_SLOT.encode() + b"\r\n", text, 1)
+    return head + body.replace(HTML_SLOT.encode() + b"\r\n", html, 1)
 
-    message = EmailMessage(policy=BODY_POLICY)
-    message["Subject"] = clean_line(body.subject)
-    message["From"] = _address(settings.email.from_name, settings.email.from_address)
-    message["To"] = _address(recipient.name, email)
-    if settings.email.reply_to:
-        message["Reply-To"] = settings.email.reply_to
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id(settings, mailing_id, sid)
-    message["List-Id"] = (
-        f"{clean_line(settings.newsroom_name)} press list <{settings.email.list_id}>"
+
+def _fill(chunks: list[bytes | str], fill: dict[str, str], as_html: bool) -> bytes:
+    return b"".join(
+        chunk if isinstance(chunk, bytes) else _qp(personalise(chunk, **fill, as_html=as_html))
+        for chunk in chunks
     )
-    mailto = (
-        f"mailto:{settings.email.unsubscribe_address}?subject=unsubscribe%20{unsubscribe_token}"
-    )
-    message["List-Unsubscribe"] = f"<{unsubscribe}>, <{mailto}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(personalise(body.text, **fill, as_html=False), cte="quoted-printable")
-    message.add_alternative(
-        personalise(body.html, **fill, as_html=True), subtype="html", cte="quoted-printable"
-    )
-    return message
+
+
+def build_message(
+    settings: Settings, mailing_id: int, body: Rendered, recipient: Recipient, now: datetime
+) -> bytes:
+    """One message, template and all (for previews and test sends)."""
+    return personal_message(prepare(settings, mailing_id, body), recipient, now)

@@ -19,7 +19,7 @@ from digest.model import ALL_TYPES, Item
 
 MAX_HTML_BYTES = 100_000
 OTHER_NEWS = "Other news"
-PLACEHOLDERS = ("@@NAME@@", "@@NAME_OR_ADDRESS@@", "@@PREFERENCES_URL@@", "@@UNSUBSCRIBE_URL@@")
+PLACEHOLDER_MARK = "@@"
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 
 from digest.config import Settings
 from digest.mailings import finish_mailings, mailing_body
-from digest.messages import Recipient, build_message, message_id, serialise
-from digest.render import Rendered
+from digest.messages import MessageTemplate, Recipient, message_id, personal_message, prepare
 from digest.store import deliveries, subscribers
 from digest.transports import DeliveryError, Transport
 
@@ -149,15 +148,16 @@ async def send_pending(
     how many were sent, failed, or wait for a retry."""
     summary = SendSummary()
     limiter = RateLimiter(settings.sender.rate)
-    bodies: dict[tuple[int, str], Rendered] = {}
+    templates: dict[tuple[int, str], MessageTemplate] = {}
     per_worker = max(1, settings.sender.batch // settings.sender.connections)
     stopping = asyncio.Event()
 
-    def body(row: Any) -> Rendered:
+    def template(row: Any) -> MessageTemplate:
         key = (row.mailing_id, row.types_key)
-        if key not in bodies:
-            bodies[key] = mailing_body(engine, row.mailing_id, row.types_key)
-        return bodies[key]
+        if key not in templates:
+            body = mailing_body(engine, row.mailing_id, row.types_key)
+            templates[key] = prepare(settings, row.mailing_id, body)
+        return templates[key]
 
     async def work() -> None:
         transport = transport_factory()
@@ -176,12 +176,12 @@ async def send_pending(
                     await limiter.wait()
                     now = clock()
                     recipient = Recipient(row.subscriber_id, row.email, row.name)
-                    message = build_message(settings, row.mailing_id, body(row), recipient, now)
+                    message = personal_message(template(row), recipient, now)
                     ident = message_id(settings, row.mailing_id, row.subscriber_id)
                     outcome: str | DeliveryError
                     try:
                         outcome = await transport.send(
-                            settings.email.from_address, row.email, serialise(message), ident
+                            settings.email.from_address, row.email, message, ident
                         )
                         on_connection += 1
                     except DeliveryError as exc:

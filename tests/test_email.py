@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -309,4 +310,6 @@ def test_outbox_transport_writes_one_file_per_message(
     assert jobs.send(engine, outbox, clock=lambda: NOW).sent == 2
     files = sorted((tmp_path / "out").glob("*.eml"))
     assert len(files) == 2
-    assert all(f.read_bytes().startswith(b"Subject: Weekly digest") for f in files)
+    parsed = [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+    assert all(m["Subject"].startswith("Weekly digest") for m in parsed)
+    assert sorted(str(m["To"]) for m in parsed) == ["ana@example.org", "ben@example.org"]

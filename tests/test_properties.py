@@ -52,3 +52,28 @@ def test_feeds_stay_valid_for_any_text(
         assert not parsed.bozo
         assert parsed.entries[0].get("title", "") == entry_title(item)
     render_json(settings, spec, [item]).decode()
+
+
+@given(name=any_text, title=any_text)
+@hypothesis_settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_name_and_title_make_a_well_formed_message(
+    name: str, title: str, settings: Settings
+) -> None:
+    from email import message_from_bytes, policy
+
+    from digest.messages import Recipient, build_message
+    from digest.render import Rendered
+
+    body = Rendered(
+        subject=title, html=f"<p>Hi @@NAME@@ {title}</p>\n", text=f"Hi @@NAME@@\n{title}\n"
+    )
+    raw = build_message(settings, 3, body, Recipient(9, "ana@example.org", name), datetime.now(UTC))
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message.get_all("Bcc") is None and message.get_all("Cc") is None
+    assert message["To"].addresses[0].addr_spec == "ana@example.org"
+    assert message["To"].addresses[0].display_name == clean_line(name)
+    assert message["Subject"] == clean_line(title)
+    text = message.get_body(("plain",)).get_content()
+    assert text.startswith("Hi " + (clean_line(name) or "there"))
