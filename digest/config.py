@@ -61,6 +61,9 @@ class EmailSettings:
     max_items_per_type: int
     list_id: str
     unsubscribe_address: str
+    dkim_key: bytes | None = None
+    dkim_selector: str = "digest"
+    dkim_domain: str = ""
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,23 @@ def _email_settings(
         max_items_per_type=check.positive("email", "max_items_per_type", 15),
         list_id=check.text("email", "list_id", f"press.{host}"),
         unsubscribe_address=check.text("email", "unsubscribe_address", from_address),
+        dkim_key=_dkim_key(check),
+        dkim_selector=check.text("email", "dkim_selector", "digest"),
+        dkim_domain=check.text("email", "dkim_domain", from_address.rpartition("@")[2]),
     )
+
+
+def _dkim_key(check: _Checker) -> bytes | None:
+    path = check.text("email", "dkim_key_file", "")
+    if not path:
+        return None
+    try:
+        key = Path(path).read_bytes()
+    except OSError as exc:
+        raise check.error("email.dkim_key_file", f"cannot read {path}: {exc.strerror}") from None
+    if b"PRIVATE KEY" not in key:
+        raise check.error("email.dkim_key_file", f"{path} is not a PEM private key")
+    return key
 
 
 def _sender_settings(check: _Checker) -> SenderSettings:

@@ -17,6 +17,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 
+import dkim
+
 from digest.config import Settings
 from digest.links import link, sign
 from digest.render import PLACEHOLDER_MARK, Rendered, personalise
@@ -27,6 +29,10 @@ from digest.text import clean_line
 BODY_POLICY = SMTP.clone(max_line_length=76)
 HEADER_POLICY = SMTP.clone(max_line_length=998)
 TEXT_SLOT, HTML_SLOT = "@@TEXT-BODY@@", "@@HTML-BODY@@"
+SIGNED_HEADERS = [
+    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Id",
+    b"List-Unsubscribe", b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,22 @@ def personal_message(template: MessageTemplate, recipient: Recipient, now: datet
     text = _fill(template.text, fill, as_html=False)
     html = _fill(template.html, fill, as_html=True)
     body = template.head_and_body.replace(TEXT_SLOT.encode() + b"\r\n", text, 1)
-    return head + body.replace(HTML_SLOT.encode() + b"\r\n", html, 1)
+    message = head + body.replace(HTML_SLOT.encode() + b"\r\n", html, 1)
+    if settings.email.dkim_key:
+        return dkim_signature(settings, message) + message
+    return message
+
+
+def dkim_signature(settings: Settings, message: bytes) -> bytes:
+    """The DKIM-Signature header (relaxed/relaxed, rsa-sha256) for a message."""
+    return dkim.sign(
+        message,
+        settings.email.dkim_selector.encode(),
+        settings.email.dkim_domain.encode(),
+        settings.email.dkim_key or b"",
+        canonicalize=(b"relaxed", b"relaxed"),
+        include_headers=SIGNED_HEADERS,
+    )
 
 
 def _fill(chunks: list[bytes | str], fill: dict[str, str], as_html: bool) -> bytes:

@@ -18,6 +18,7 @@ from digest import jobs
 from digest.config import Settings
 from digest.links import token_subscriber, verify
 from digest.mailings import delivery_counts
+from digest.messages import Recipient
 from digest.model import Item, Subscriber
 from digest.store import deliveries, subscribers, upsert_items
 from digest.subscribers import add_subscriber, get_subscriber
@@ -313,3 +314,36 @@ def test_outbox_transport_writes_one_file_per_message(
     parsed = [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
     assert all(m["Subject"].startswith("Weekly digest") for m in parsed)
     assert sorted(str(m["To"]) for m in parsed) == ["ana@example.org", "ben@example.org"]
+
+
+def test_messages_are_dkim_signed_when_a_key_is_configured(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import subprocess
+
+    import dkim
+
+    from digest.messages import build_message
+    from digest.render import Rendered
+
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    import base64
+
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    email = replace(settings.email, dkim_key=key.read_bytes(), dkim_selector="s1")
+    signed = replace(settings, email=email)
+    body = Rendered("Subject line", "<p>Hi @@NAME@@</p>\n", "Hi @@NAME@@\n")
+    message = build_message(signed, 1, body, Recipient(2, "ana@example.org", "Ana"), NOW)
+    assert message.startswith(b"DKIM-Signature:")
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        assert name == b"s1._domainkey.harbourlight.example."
+        return record
+
+    assert dkim.verify(message, dnsfunc=dns)
+    assert not dkim.verify(message.replace(b"Hi Ana", b"Hi Bob"), dnsfunc=dns)

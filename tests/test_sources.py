@@ -223,6 +223,10 @@ def test_environment_overrides_settings(tmp_path: Path) -> None:
     [
         (None, {"DIGEST_FEEDS_SIZE": "many"}, "feeds.size (DIGEST_FEEDS_SIZE)"),
         (None, {"BASE_URL": "feeds.example.org"}, "site.base_url"),
+        (None, {"SMTP_URL": "mail.example.org:25"}, "sender.smtp_url"),
+        (None, {"DIGEST_EMAIL_DKIM_KEY_FILE": "/no/such/key.pem"}, "email.dkim_key_file"),
+        (None, {"DIGEST_EMAIL_WEEKLY_SUBJECT": "Digest {week}"}, "email.weekly_subject"),
+        (None, {"DIGEST_SENDER_CONNECTIONS": "0"}, "sender.connections"),
         (('timezone = "America/New_York"', 'timezone = "Mars/Olympus"'), {}, "newsroom.timezone"),
         (('kind = "html"', 'kind = "gopher"'), {}, "sources[1].kind"),
         (('slug = "updates"', 'slug = "Up Dates"'), {}, "types[1].slug"),
