@@ -71,6 +71,7 @@ class SMTPRecorder:
         self.rcpt_replies: dict[str, list[str]] = {}
         self.data_replies: dict[str, list[str]] = {}
         self.data_delay = 0.0
+        self.peers: list[tuple[str, int]] = []
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         replies = self.rcpt_replies.get(address)
@@ -92,6 +93,7 @@ class SMTPRecorder:
                 return "250 never heard"
             return reply
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.peers.append(session.peer)
         return "250 2.0.0 queued"
 
     def parsed(self) -> list:

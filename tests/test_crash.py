@@ -13,13 +13,13 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from digest import jobs
 from digest.config import Settings
 from digest.mailings import delivery_counts
 from digest.model import Item, Subscriber
-from digest.store import upsert_items
+from digest.store import deliveries, upsert_items
 from digest.subscribers import add_subscriber
 
 from .conftest import ROOT, SMTPRecorder
@@ -89,3 +89,32 @@ def test_kill_9_mid_send_then_resume_delivers_to_everyone(
     ids = Counter(message["Message-ID"] for message in recorder.parsed())
     assert len(ids) == RECIPIENTS, "a duplicate carries the same Message-ID"
     assert delivery_counts(engine, mailing.id) == {"sent": RECIPIENTS}
+
+
+def test_two_sender_processes_share_a_mailing_without_duplicates(
+    engine: Engine, settings: Settings, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    recorder, port = smtp_server
+    recorder.data_delay = 0.03
+    now = datetime.now(UTC)
+    upsert_items(
+        engine,
+        [Item(key="https://harbourlight.example/b", title="Another Item", type="reports",
+              published=now - timedelta(days=1), source="t")],
+        now,
+    )  # fmt: skip
+    for n in range(RECIPIENTS):
+        add_subscriber(engine, Subscriber(email=f"reader{n}@example.org"), now)
+    mailing = jobs.weekly_digest(engine, settings, now.astimezone(settings.timezone).date(), now)
+    senders = [sender(engine, port), sender(engine, port)]
+    for process in senders:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    recipients = Counter(rcpt[0] for _, rcpt, _ in recorder.messages)
+    assert len(recipients) == RECIPIENTS
+    assert set(recipients.values()) == {1}
+    assert delivery_counts(engine, mailing.id) == {"sent": RECIPIENTS}
+    with engine.connect() as conn:
+        claims = conn.execute(select(deliveries.c.claimed_by)).scalars().all()
+    processes = {claim.split(":")[1] for claim in claims}
+    assert len(processes) == 2, "both processes took part"

@@ -347,3 +347,17 @@ def test_messages_are_dkim_signed_when_a_key_is_configured(
 
     assert dkim.verify(message, dnsfunc=dns)
     assert not dkim.verify(message.replace(b"Hi Ana", b"Hi Bob"), dnsfunc=dns)
+
+
+def test_connections_are_reused_up_to_their_cap(
+    engine: Engine, smtp_settings: Settings, smtp_server: Server, newsroom: list[Item]
+) -> None:
+    recorder, _ = smtp_server
+    capped = replace(
+        smtp_settings, sender=replace(smtp_settings.sender, connections=1, per_connection=2)
+    )
+    for n in range(6):
+        subscribe(engine, f"r{n}@example.org")
+    jobs.weekly_digest(engine, capped, WEEK, NOW)
+    assert jobs.send(engine, capped, clock=lambda: NOW).sent == 6
+    assert len(set(recorder.peers)) == 3, "two messages per connection, then a new one"
