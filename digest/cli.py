@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 import click
 from rich.console import Console
@@ -30,6 +31,8 @@ from digest.subscribers import (
     parse_types,
     remove_subscriber,
 )
+
+T = TypeVar("T")
 
 
 class _Formatter(logging.Formatter):
@@ -300,11 +303,12 @@ def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
         click.echo(f"outbox: {settings.sender.outbox.resolve()}")
 
 
-def _store(settings: Settings):  # type: ignore[no-untyped-def]
+def _store(settings: Settings) -> Engine:
     return _run(lambda: jobs.open_store(settings))
 
 
-def _run(work):  # type: ignore[no-untyped-def]
+def _run(work: Callable[[], T]) -> T:
+    """Run a unit of work; a DigestError becomes a one-line message and exit status 1."""
     try:
         return work()
     except DigestError as exc:

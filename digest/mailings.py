@@ -20,8 +20,8 @@ from digest.model import ALL_TYPES, Item
 from digest.render import Rendered, render_breaking, render_weekly
 from digest.store import (
     UTCDateTime,
-    _item_from_row,
     deliveries,
+    item_from_row,
     items,
     mailing_bodies,
     mailing_items,
@@ -102,44 +102,35 @@ def plan_weekly(engine: Engine, settings: Settings, as_of: date) -> WeeklyPlan:
             )
         ).first()
         if created is not None:
-            rows = conn.execute(
+            start = created.period_start
+            query = (
                 select(items)
                 .join(mailing_items, mailing_items.c.item_id == items.c.id)
                 .where(mailing_items.c.mailing_id == created.id)
-                .order_by(items.c.published.desc(), items.c.id.desc())
-            ).all()
-            return WeeklyPlan(
-                ident=weekly_ident(as_of),
-                period_start=created.period_start,
-                period_end=period_end,
-                items=[_item_from_row(row) for row in rows],
-                item_ids=[row.id for row in rows],
             )
-        previous = conn.execute(
-            select(func.max(mailings.c.period_end)).where(
-                mailings.c.kind == "weekly", mailings.c.period_end < period_end
+        else:
+            previous = conn.execute(
+                select(func.max(mailings.c.period_end)).where(
+                    mailings.c.kind == "weekly", mailings.c.period_end < period_end
+                )
+            ).scalar()
+            start = (previous or period_end) - lookback
+            already = (
+                select(mailing_items.c.item_id)
+                .join(mailings, mailings.c.id == mailing_items.c.mailing_id)
+                .where(mailings.c.kind == "weekly")
             )
-        ).scalar()
-        start = (previous or period_end) - lookback
-        already = (
-            select(mailing_items.c.item_id)
-            .join(mailings, mailings.c.id == mailing_items.c.mailing_id)
-            .where(mailings.c.kind == "weekly")
-        )
-        rows = conn.execute(
-            select(items)
-            .where(
+            query = select(items).where(
                 items.c.published >= start,
                 items.c.published < period_end,
                 items.c.id.not_in(already),
             )
-            .order_by(items.c.published.desc(), items.c.id.desc())
-        ).all()
+        rows = conn.execute(query.order_by(items.c.published.desc(), items.c.id.desc())).all()
     return WeeklyPlan(
         ident=weekly_ident(as_of),
         period_start=start,
         period_end=period_end,
-        items=[_item_from_row(row) for row in rows],
+        items=[item_from_row(row) for row in rows],
         item_ids=[row.id for row in rows],
     )
 

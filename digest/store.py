@@ -132,7 +132,8 @@ def _row_values(item: Item) -> dict[str, Any]:
     }
 
 
-def _item_from_row(row: Any) -> Item:
+def item_from_row(row: Any) -> Item:
+    """An Item from a row of the items table."""
     return Item(
         key=row.key,
         title=row.title,
@@ -231,7 +232,7 @@ def latest_items(engine: Engine, item_type: str | None, limit: int) -> list[Item
     if item_type is not None:
         query = query.where(items.c.type == item_type)
     with engine.connect() as conn:
-        return [_item_from_row(row) for row in conn.execute(query)]
+        return [item_from_row(row) for row in conn.execute(query)]
 
 
 def iter_items(engine: Engine) -> Iterator[Item]:
@@ -239,7 +240,7 @@ def iter_items(engine: Engine) -> Iterator[Item]:
     query = select(items).order_by(items.c.published, items.c.id)
     with engine.connect() as conn:
         for row in conn.execution_options(stream_results=True, yield_per=1000).execute(query):
-            yield _item_from_row(row)
+            yield item_from_row(row)
 
 
 def find_item(engine: Engine, key_or_url: str) -> Item | None:
@@ -248,7 +249,7 @@ def find_item(engine: Engine, key_or_url: str) -> Item | None:
         for column in (items.c.key, items.c.url):
             row = conn.execute(select(items).where(column == key_or_url).limit(1)).first()
             if row is not None:
-                return _item_from_row(row)
+                return item_from_row(row)
     return None
 
 

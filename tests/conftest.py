@@ -40,10 +40,23 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-def _fresh_postgres() -> Engine:
-    engine = connect(POSTGRES_URL)
-    with engine.begin() as conn:
-        conn.execute(text("SELECT 1"))
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The test database with a schema of this run's own, so that two test runs on one
+    machine never share tables."""
+    schema = f"test_run_{os.getpid()}"
+    admin = connect(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
+
+
+def _fresh_postgres(url: str) -> Engine:
+    engine = connect(url)
     metadata.drop_all(engine)
     create_schema(engine)
     return engine
@@ -56,7 +69,7 @@ def engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Engin
         store = connect(settings.database_url)
         create_schema(store)
     else:
-        store = _fresh_postgres()
+        store = _fresh_postgres(request.getfixturevalue("postgres_url"))
     yield store
     store.dispose()
 

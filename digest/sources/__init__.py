@@ -19,7 +19,7 @@ from digest.sources.html import lines_from_html
 from digest.sources.listing import lines_from_text, parse_listing
 
 log = logging.getLogger(__name__)
-USER_AGENT = "newsroom-digest/0.1 (+https://github.com/newsroom-digest)"
+USER_AGENT = "newsroom-digest/0.1"
 FETCH_TIMEOUT = 30.0
 
 
