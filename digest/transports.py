@@ -65,6 +65,11 @@ class SMTPTransport:
         try:
             await client.connect()
             if self.username:
+                if client.transport.get_extra_info("sslcontext") is None:
+                    client.close()
+                    raise DeliveryError(
+                        f"{self.host}:{self.port} offers no TLS; refusing to send the password"
+                    )
                 await client.login(self.username, self.password or "")
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"cannot connect to {self.host}:{self.port}: {exc}") from None

@@ -361,3 +361,15 @@ def test_connections_are_reused_up_to_their_cap(
     jobs.weekly_digest(engine, capped, WEEK, NOW)
     assert jobs.send(engine, capped, clock=lambda: NOW).sent == 6
     assert len(set(recorder.peers)) == 3, "two messages per connection, then a new one"
+
+
+def test_credentials_are_never_sent_without_tls(
+    engine: Engine, smtp_settings: Settings, smtp_server: Server, newsroom: list[Item]
+) -> None:
+    recorder, port = smtp_server
+    with_password = replace(smtp_settings, smtp_url=f"smtp://user:secret@127.0.0.1:{port}")
+    subscribe(engine, "ana@example.org")
+    jobs.weekly_digest(engine, with_password, WEEK, NOW)
+    summary = jobs.send(engine, with_password, clock=lambda: NOW)
+    assert (summary.sent, summary.retrying) == (0, 1)
+    assert recorder.messages == []
