@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
 from email.utils import make_msgid
@@ -17,10 +17,17 @@ from sqlalchemy import Engine
 from digest.config import Settings
 from digest.errors import DigestError, SourceError
 from digest.feeds import RENDERERS, FeedFile, feed_specs, write_feeds, write_if_changed
-from digest.mailings import Mailing, create_breaking, create_weekly, plan_weekly
+from digest.links import link, sign
+from digest.mailings import (
+    Mailing,
+    create_breaking,
+    create_confirmation,
+    create_weekly,
+    plan_weekly,
+)
 from digest.messages import Recipient, build_message, message_id
-from digest.model import ALL_TYPES, IngestCounts, Item
-from digest.render import Rendered, render_breaking, render_weekly
+from digest.model import ALL_TYPES, IngestCounts, Item, Subscriber
+from digest.render import Rendered, render_breaking, render_confirm, render_weekly
 from digest.sender import Clock, SendSummary, send_pending, utc_now
 from digest.sources import Validators, read_path, read_source
 from digest.store import (
@@ -31,7 +38,7 @@ from digest.store import (
     source_state,
     upsert_items,
 )
-from digest.subscribers import normalise_email
+from digest.subscribers import normalise_email, request_subscription
 from digest.transports import Transport, transport_for
 
 log = logging.getLogger(__name__)
@@ -266,3 +273,34 @@ def send_test(
             await transport.close()
 
     return asyncio.run(deliver())
+
+
+CONFIRM_HOURS = 48
+
+
+def subscribe(
+    engine: Engine, settings: Settings, subscriber: Subscriber, now: datetime | None = None
+) -> Mailing | None:
+    """Double opt-in: store a new address as pending and create the email with its signed
+    confirmation link (expiring after CONFIRM_HOURS); a bounced address gets nothing.
+    The caller answers the same whatever happened, and sends the mailing."""
+    now = now or _now()
+    stored = request_subscription(engine, subscriber, now)
+    if stored.status == "bounced" or stored.id is None:
+        return None
+    expires = now + timedelta(hours=CONFIRM_HOURS)
+    token = sign(settings.secret_key, "confirm", stored.id, stored.email, expires)
+    body = render_confirm(settings, link(settings.base_url, "confirm", token), CONFIRM_HOURS)
+    return create_confirmation(engine, settings, stored.id, body, now)
+
+
+def preferences_link(settings: Settings, subscriber: Subscriber) -> str:
+    """The signed preferences page of a subscriber."""
+    token = sign(settings.secret_key, "preferences", subscriber.id or 0, subscriber.email)
+    return link(settings.base_url, "preferences", token)
+
+
+def unsubscribe_link(settings: Settings, subscriber: Subscriber) -> str:
+    """The signed unsubscribe page of a subscriber (also the List-Unsubscribe URL)."""
+    token = sign(settings.secret_key, "unsubscribe", subscriber.id or 0, subscriber.email)
+    return link(settings.base_url, "unsubscribe", token)

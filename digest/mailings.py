@@ -221,6 +221,7 @@ def _store_mailing(
     bodies: dict[str, Rendered],
     recipients: ColumnElement[bool],
     now: datetime,
+    body_key: str | None = None,
 ) -> Mailing:
     try:
         with engine.begin() as conn:
@@ -244,7 +245,7 @@ def _store_mailing(
                         for key, body in bodies.items()
                     ],
                 )
-                _create_deliveries(conn, mailing_id, list(bodies), recipients, now)
+                _create_deliveries(conn, mailing_id, list(bodies), recipients, now, body_key)
     except IntegrityError:
         existing = find_mailing(engine, values["ident"])
         if existing is None:
@@ -261,7 +262,10 @@ def _create_deliveries(
     types_keys: list[str],
     recipients: ColumnElement[bool],
     now: datetime,
+    body_key: str | None = None,
 ) -> None:
+    """One delivery per recipient, each pointing at the body for its chosen types (or at
+    `body_key` for every recipient)."""
     columns = ["mailing_id", "subscriber_id", "email", "name", "types_key", "status",
                "attempts", "next_attempt"]  # fmt: skip
     chosen = select(
@@ -269,11 +273,13 @@ def _create_deliveries(
         subscribers.c.id,
         subscribers.c.email,
         subscribers.c.name,
-        subscribers.c.types_key,
+        literal(body_key) if body_key else subscribers.c.types_key,
         literal("pending"),
         literal(0),
         literal(now, UTCDateTime),
-    ).where(recipients, subscribers.c.types_key.in_(types_keys))
+    ).where(recipients)
+    if body_key is None:
+        chosen = chosen.where(subscribers.c.types_key.in_(types_keys))
     conn.execute(deliveries.insert().from_select(columns, chosen))
 
 
@@ -311,3 +317,19 @@ def finish_mailings(engine: Engine) -> None:
             .where(mailings.c.status == SENDING, ~open_deliveries)
             .values(status=DONE)
         )
+
+
+def create_confirmation(
+    engine: Engine, settings: Settings, subscriber_id: int, body: Rendered, now: datetime
+) -> Mailing:
+    """A one-recipient mailing carrying a subscriber's confirmation link, sent through the
+    same engine as everything else (so it is retried, recorded and never doubled)."""
+    values = {
+        "kind": "confirm",
+        "ident": f"confirm:{subscriber_id}:{now.isoformat()}",
+        "subject": body.subject,
+        "status": SENDING,
+        "created": now,
+    }
+    recipient = subscribers.c.id == subscriber_id
+    return _store_mailing(engine, values, [], {"confirm": body}, recipient, now, "confirm")

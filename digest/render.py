@@ -192,3 +192,16 @@ def personalise(body: str, *, name: str, email: str, preferences: str, unsubscri
         .replace("@@PREFERENCES_URL@@", preferences)
         .replace("@@UNSUBSCRIBE_URL@@", unsubscribe)
     )
+
+
+def render_confirm(settings: Settings, confirm_url: str, hours: int) -> Rendered:
+    """The double opt-in email: one link that confirms the subscription."""
+    subject = f"Confirm your subscription to {settings.newsroom_name}"
+    context = {
+        "settings": settings,
+        "subject": subject,
+        "preheader": "One click to confirm, and you are on the list.",
+        "confirm_url": confirm_url,
+        "hours": hours,
+    }
+    return _render(settings, "confirm", context, subject)

@@ -216,3 +216,40 @@ def export_csv(rows: Iterable[Subscriber], settings: Settings, out: TextIO) -> i
         writer.writerow([sub.email, sub.name, sub.outlet, "; ".join(labels), *flags, sub.status])
         count += 1
     return count
+
+
+def set_status(engine: Engine, subscriber_id: int, status: str, now: datetime) -> None:
+    """Change one subscriber's status (confirm, unsubscribe, bounce)."""
+    with engine.begin() as conn:
+        conn.execute(
+            subscribers.update()
+            .where(subscribers.c.id == subscriber_id)
+            .values(status=status, updated=now)
+        )
+
+
+def set_preferences(
+    engine: Engine, subscriber_id: int, types: tuple[str, ...], weekly: bool, breaking: bool,
+    now: datetime,
+) -> None:  # fmt: skip
+    """Save what a subscriber chose to receive; the status is left as it is."""
+    key = Subscriber(email="", types=types).types_key
+    with engine.begin() as conn:
+        conn.execute(
+            subscribers.update()
+            .where(subscribers.c.id == subscriber_id)
+            .values(types_key=key, weekly=weekly, breaking=breaking, updated=now)
+        )
+
+
+def request_subscription(engine: Engine, subscriber: Subscriber, now: datetime) -> Subscriber:
+    """A sign-up from the subscribe form: a new address is stored as pending with its
+    choices; a known address is left as it is (its owner confirms by email either way).
+    Returns the stored subscriber."""
+    email = normalise_email(subscriber.email)
+    with engine.begin() as conn:
+        row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+        if row is None:
+            save_subscriber(conn, replace(subscriber, email=email, status="pending"), now)
+            row = conn.execute(select(subscribers).where(subscribers.c.email == email)).one()
+    return _subscriber(row)
