@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -277,6 +280,67 @@ def send_command() -> None:
     """Resume every mailing with pending or retry-due deliveries."""
     settings = _settings()
     _send(_store(settings), settings, None)
+
+
+def _listen_address(host: str | None, port: int | None) -> tuple[str, int]:
+    """Where to listen: $PORT on all interfaces (a platform's router), else 127.0.0.1:8000."""
+    if port is None and os.environ.get("PORT"):
+        return host or "0.0.0.0", int(os.environ["PORT"])
+    return host or "127.0.0.1", port or 8000
+
+
+@main.command()
+@click.option("--host", help="Default: 0.0.0.0 when $PORT is set, else 127.0.0.1.")
+@click.option("--port", type=int, help="Default: $PORT, else 8000.")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the web process: feeds, subscriber pages and /healthz."""
+    import uvicorn
+
+    from digest.web import create_app
+
+    settings = _settings()
+    address, number = _listen_address(host, port)
+    uvicorn.run(create_app(settings, _store(settings)), host=address, port=number,
+                proxy_headers=True, forwarded_allow_ips="*")  # fmt: skip
+
+
+@main.command()
+def clock() -> None:
+    """Run the clock process: poll and publish, the weekly digest, retries. Only one clock
+    runs jobs at a time; SIGTERM finishes what is in flight and exits."""
+    from digest.schedule import ClockProcess
+
+    settings = _settings()
+    process = ClockProcess(settings, _store(settings))
+    done = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
+    process.start()
+    click.echo(f"clock running as {process.holder}", err=True)
+    done.wait()
+    process.stop()
+    click.echo("clock stopped", err=True)
+
+
+@main.command()
+@click.option("--host", help="Default: 0.0.0.0 when $PORT is set, else 127.0.0.1.")
+@click.option("--port", type=int, help="Default: $PORT, else 8000.")
+def run(host: str | None, port: int | None) -> None:
+    """Run the web process and the clock in one process (a small deployment, the demo)."""
+    import uvicorn
+
+    from digest.schedule import ClockProcess
+    from digest.web import create_app
+
+    settings = _settings()
+    engine = _store(settings)
+    address, number = _listen_address(host, port)
+    process = ClockProcess(settings, engine)
+    process.start()
+    try:
+        uvicorn.run(create_app(settings, engine), host=address, port=number)
+    finally:
+        process.stop()
 
 
 def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:

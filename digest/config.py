@@ -82,6 +82,22 @@ class SenderSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """When the clock process runs its jobs (in the newsroom's time zone)."""
+
+    poll_minutes: int = 15
+    jitter_seconds: int = 60
+    weekly_day: str = "mon"
+    weekly_hour: int = 9
+    weekly_minute: int = 0
+    misfire_grace_minutes: int = 360
+    lease_seconds: int = 60
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the program reads from configuration, as plain validated values."""
 
@@ -101,6 +117,7 @@ class Settings:
     email: EmailSettings
     sender: SenderSettings
     secret_key: str
+    schedule: ScheduleSettings = ScheduleSettings()
     smtp_url: str | None = None
     contact_email: str | None = None
 
@@ -213,6 +230,7 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         email=_email_settings(check, name, contact_email, newsroom_url),
         sender=_sender_settings(check),
         secret_key=check.text("site", "secret_key", "") or _local_secret(),
+        schedule=_schedule_settings(check),
         smtp_url=_smtp_url(check),
     )
 
@@ -272,6 +290,25 @@ def _sender_settings(check: _Checker) -> SenderSettings:
         lease_seconds=float(check.positive("sender", "lease_seconds", 300)),
         timeout_seconds=float(check.positive("sender", "timeout_seconds", 30)),
         outbox=Path(check.text("sender", "outbox", "outbox")),
+    )
+
+
+def _schedule_settings(check: _Checker) -> ScheduleSettings:
+    day = check.text("schedule", "weekly_day", "mon").lower()[:3]
+    if day not in WEEKDAYS:
+        raise check.error("schedule.weekly_day", f"must be one of {', '.join(WEEKDAYS)}")
+    at = check.text("schedule", "weekly_time", "09:00")
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", at)
+    if not match:
+        raise check.error("schedule.weekly_time", f"must be HH:MM (got {at!r})")
+    return ScheduleSettings(
+        poll_minutes=check.positive("schedule", "poll_minutes", 15),
+        jitter_seconds=check.positive("schedule", "jitter_seconds", 60),
+        weekly_day=day,
+        weekly_hour=int(match[1]),
+        weekly_minute=int(match[2]),
+        misfire_grace_minutes=check.positive("schedule", "misfire_grace_minutes", 360),
+        lease_seconds=check.positive("schedule", "lease_seconds", 60),
     )
 
 

@@ -180,8 +180,10 @@ def send(
     clock: Clock = utc_now,
     factory: Callable[[], Transport] | None = None,
     on_result: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> SendSummary:
-    """Send every delivery that is due (of one mailing, or of all)."""
+    """Send every delivery that is due (of one mailing, or of all), until done or told to
+    stop."""
     return asyncio.run(
         send_pending(
             engine,
@@ -190,6 +192,7 @@ def send(
             clock=clock,
             mailing_id=mailing_id,
             on_result=on_result,
+            should_stop=should_stop,
         )
     )
 

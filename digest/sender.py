@@ -113,6 +113,16 @@ def record(
     return status
 
 
+def release(engine: Engine, worker: str) -> None:
+    """Hand back a worker's claimed but unsent deliveries (a clean stop)."""
+    with engine.begin() as conn:
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.claimed_by == worker, deliveries.c.status == "sending")
+            .values(status="pending", lease_until=None, attempts=deliveries.c.attempts - 1)
+        )
+
+
 class RateLimiter:
     """A global pace of `rate` messages per second shared by every connection."""
 
@@ -143,14 +153,15 @@ async def send_pending(
     clock: Clock = utc_now,
     mailing_id: int | None = None,
     on_result: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> SendSummary:
     """Send every delivery that is due now, over `sender.connections` transports; returns
-    how many were sent, failed, or wait for a retry."""
+    how many were sent, failed, or wait for a retry. When `should_stop` turns true, the
+    messages in flight are finished and recorded, and the rest of the claims released."""
     summary = SendSummary()
     limiter = RateLimiter(settings.sender.rate)
     templates: dict[tuple[int, str], MessageTemplate] = {}
     per_worker = max(1, settings.sender.batch // settings.sender.connections)
-    stopping = asyncio.Event()
 
     def template(row: Any) -> MessageTemplate:
         key = (row.mailing_id, row.types_key)
@@ -164,12 +175,15 @@ async def send_pending(
         worker = worker_name()
         on_connection = 0
         try:
-            while not stopping.is_set():
+            while not should_stop():
                 rows = claim(engine, worker, per_worker, clock(), settings.sender.lease_seconds,
                              mailing_id)  # fmt: skip
                 if not rows:
                     return
                 for row in rows:
+                    if should_stop():
+                        release(engine, worker)
+                        return
                     if on_connection >= settings.sender.per_connection:
                         await transport.close()
                         on_connection = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,11 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 
 from digest.model import IngestCounts, Item
@@ -343,3 +346,40 @@ deliveries = Table(
     Index("ix_deliveries_due", "status", "next_attempt"),
     Index("ix_deliveries_mailing", "mailing_id", "status"),
 )
+
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires", UTCDateTime, nullable=False),
+)
+
+
+def acquire_lease(engine: Engine, name: str, holder: str, now: datetime, seconds: float) -> bool:
+    """Take or renew a named lease; True when `holder` has it until now + seconds. A lease
+    whose holder stopped renewing it is free once it expires."""
+    expires = now + timedelta(seconds=seconds)
+    with engine.begin() as conn:
+        taken = conn.execute(
+            leases.update()
+            .where(leases.c.name == name, or_(leases.c.holder == holder, leases.c.expires < now))
+            .values(holder=holder, expires=expires)
+        )
+        if taken.rowcount:
+            return True
+        insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
+            insert(leases)
+            .values(name=name, holder=holder, expires=expires)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        current = select(leases.c.holder).where(leases.c.name == name)
+        return conn.execute(current).scalar() == holder
+
+
+def release_lease(engine: Engine, name: str, holder: str) -> None:
+    """Give a lease up at once (a clean shutdown), if `holder` has it."""
+    with engine.begin() as conn:
+        conn.execute(leases.delete().where(leases.c.name == name, leases.c.holder == holder))

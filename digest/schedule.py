@@ -1,0 +1,153 @@
+"""The clock: APScheduler 3 runs the jobs on time, and a lease in the store makes sure only
+one clock process runs them.
+
+Jobs: poll + publish every `schedule.poll_minutes` (with jitter); the weekly digest on a
+cron in the newsroom's time zone; a sender sweep every minute for retries that are due.
+Jobs coalesce, never overlap, and have a misfire grace time. Because a clock that was down
+knows nothing of the runs it missed, the weekly job is also checked when the clock starts
+and at every sweep: if the latest scheduled weekly time is within the grace time and its
+digest was not created, it is created and sent now. Mailings are idempotent, so this can
+never send a digest twice."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from digest import jobs
+from digest.config import WEEKDAYS, Settings
+from digest.mailings import find_mailing, weekly_ident
+from digest.sender import Clock as Now
+from digest.sender import utc_now, worker_name
+from digest.store import acquire_lease, release_lease
+
+log = logging.getLogger(__name__)
+LEASE = "clock"
+
+
+def latest_weekly_time(settings: Settings, now: datetime) -> datetime:
+    """The most recent scheduled weekly time at or before `now`."""
+    schedule = settings.schedule
+    local = now.astimezone(settings.timezone)
+    days_back = (local.weekday() - WEEKDAYS.index(schedule.weekly_day)) % 7
+    day = local.date() - timedelta(days=days_back)
+    at = datetime(day.year, day.month, day.day, schedule.weekly_hour, schedule.weekly_minute,
+                  tzinfo=settings.timezone)  # fmt: skip
+    return at if at <= local else at - timedelta(days=7)
+
+
+def weekly_due(settings: Settings, engine: Engine, now: datetime) -> date | None:
+    """The as-of day of a weekly digest that should go out now: its scheduled time has
+    passed, within the misfire grace time, and it was not created yet."""
+    scheduled = latest_weekly_time(settings, now)
+    if now - scheduled > timedelta(minutes=settings.schedule.misfire_grace_minutes):
+        return None
+    as_of = scheduled.date()
+    return None if find_mailing(engine, weekly_ident(as_of)) else as_of
+
+
+class ClockProcess:
+    """One clock: the scheduler, its lease, and a clean stop."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, now: Now = utc_now, holder: str | None = None
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.now = now
+        self.holder = holder or worker_name()
+        self.stopping = threading.Event()
+        self.scheduler = BackgroundScheduler(
+            timezone=settings.timezone,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": settings.schedule.misfire_grace_minutes * 60,
+            },
+        )
+
+    def holds_lease(self) -> bool:
+        """Take or renew the clock lease; False while another clock holds it."""
+        return acquire_lease(
+            self.engine, LEASE, self.holder, self.now(), self.settings.schedule.lease_seconds
+        )
+
+    def _guarded(self, name: str, work: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            if self.stopping.is_set():
+                return
+            if not self.holds_lease():
+                log.info("%s: another clock holds the lease; not running", name)
+                return
+            try:
+                work()
+            except Exception:
+                log.exception("job %s failed", name)
+
+        return run
+
+    def poll_and_publish(self) -> None:
+        report = jobs.publish(self.engine, self.settings, now=self.now())
+        written = sum(1 for f in report.files if f.written)
+        total = report.ingest.total
+        log.info("publish: %d new, %d updated; %d files written", total.new, total.updated, written)
+
+    def weekly(self) -> None:
+        as_of = weekly_due(self.settings, self.engine, self.now())
+        if as_of is None:
+            return
+        mailing = jobs.weekly_digest(self.engine, self.settings, as_of, self.now())
+        log.info("weekly digest %s: %s", as_of, mailing.status)
+        self.sweep()
+
+    def sweep(self) -> None:
+        summary = jobs.send(self.engine, self.settings, clock=self.now,
+                            should_stop=self.stopping.is_set)  # fmt: skip
+        if summary.sent or summary.failed or summary.retrying:
+            log.info("sent %d, failed %d, retrying %d", summary.sent, summary.failed,
+                     summary.retrying)  # fmt: skip
+
+    def run_due(self) -> None:
+        """What a tick does: the weekly digest if it is due, then the sweep (also what
+        runs once at start, so a missed Monday is caught up)."""
+        self.weekly()
+        self.sweep()
+
+    def start(self) -> None:
+        """Schedule the jobs and start the scheduler thread."""
+        schedule = self.settings.schedule
+        self.scheduler.add_job(
+            self._guarded("publish", self.poll_and_publish),
+            IntervalTrigger(minutes=schedule.poll_minutes, jitter=schedule.jitter_seconds),
+            id="publish", next_run_time=datetime.now(self.settings.timezone),
+        )  # fmt: skip
+        self.scheduler.add_job(
+            self._guarded("weekly", self.weekly),
+            CronTrigger(day_of_week=schedule.weekly_day, hour=schedule.weekly_hour,
+                        minute=schedule.weekly_minute, timezone=self.settings.timezone),
+            id="weekly",
+        )  # fmt: skip
+        self.scheduler.add_job(
+            self._guarded("sweep", self.run_due), IntervalTrigger(minutes=1), id="sweep",
+            next_run_time=datetime.now(self.settings.timezone),
+        )  # fmt: skip
+        self.scheduler.add_job(
+            self.holds_lease, IntervalTrigger(seconds=max(1, schedule.lease_seconds // 3)),
+            id="lease",
+        )  # fmt: skip
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Finish what is in flight (SMTP transactions are recorded), then let go of the
+        lease so another clock can take over at once."""
+        self.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        release_lease(self.engine, LEASE, self.holder)
