@@ -52,6 +52,11 @@ demo: $(STAMP)
 test: $(STAMP) postgres
 	$(BIN)/pytest
 
+# Web and clock in one process on 127.0.0.1:8000, on the embedded defaults.
+run: $(STAMP)
+	$(BIN)/digest publish
+	$(BIN)/digest run --host 127.0.0.1 --port 8000
+
 lint: $(STAMP)
 	$(BIN)/ruff check digest tests bench
 	$(BIN)/ruff format --check digest tests bench
