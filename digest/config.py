@@ -118,6 +118,7 @@ class Settings:
     sender: SenderSettings
     secret_key: str
     schedule: ScheduleSettings = ScheduleSettings()
+    feed_refresh_seconds: int = 30
     smtp_url: str | None = None
     contact_email: str | None = None
 
@@ -231,6 +232,7 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         sender=_sender_settings(check),
         secret_key=check.text("site", "secret_key", "") or _local_secret(),
         schedule=_schedule_settings(check),
+        feed_refresh_seconds=check.positive("feeds", "refresh_seconds", 30),
         smtp_url=_smtp_url(check),
     )
 

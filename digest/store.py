@@ -383,3 +383,11 @@ def release_lease(engine: Engine, name: str, holder: str) -> None:
     """Give a lease up at once (a clean shutdown), if `holder` has it."""
     with engine.begin() as conn:
         conn.execute(leases.delete().where(leases.c.name == name, leases.c.holder == holder))
+
+
+def items_stamp(engine: Engine) -> tuple[Any, ...]:
+    """A cheap fingerprint of the item store that changes whenever an item is added or
+    edited: how the web process notices that its feed files are stale."""
+    query = select(func.count(), func.max(items.c.updated), func.max(items.c.first_seen))
+    with engine.connect() as conn:
+        return tuple(conn.execute(query).one())

@@ -242,3 +242,16 @@ def test_html_in_titles_is_text_on_pages(
     assert "<script>" not in page.text
     index = client.get("/").content
     assert gzip.compress(index)  # served
+
+
+def test_web_process_rebuilds_stale_feeds_from_the_store(
+    engine: Engine, web_settings: Settings, tmp_path: Path
+) -> None:
+    own_folder = replace(web_settings, output_dir=tmp_path / "web-copy", feed_refresh_seconds=1)
+    jobs.ingest_sources(engine, own_folder, now=NOW)
+    with serve(create_app(own_folder, engine)) as base_url, httpx.Client(base_url=base_url) as web:
+        first = web.get("/feeds/reports.atom")
+        assert first.status_code == 200, "built on first request, no shared disk needed"
+        upsert_items(engine, [Item(key="https://x.example/late", title="Late Report",
+                                   published=NOW, type="reports", source="t")], NOW)  # fmt: skip
+        wait_for(lambda: b"Late Report" in web.get("/feeds/reports.atom").content)

@@ -3,36 +3,70 @@ and /healthz. A thin shell over digest.jobs."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from digest import jobs
 from digest.config import Settings
 from digest.feeds import FEEDS_FOLDER, TEMPLATES
-from digest.store import sources
+from digest.store import items_stamp, sources
 from digest.web import public
 from digest.web.forms import Pages
 from digest.web.static import StaticFiles
+
+
+class FeedRefresher:
+    """Keeps the web process's own output folder up to date from the store, at most once
+    per `feeds.refresh_seconds`: a web process on a machine of its own (no disk shared
+    with the clock) still serves fresh feeds, and an unchanged store costs one query."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.lock = threading.Lock()
+        self.checked = -float("inf")
+        self.stamp: tuple[object, ...] | None = None
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.checked < self.settings.feed_refresh_seconds:
+            return
+        with self.lock:
+            if time.monotonic() - self.checked < self.settings.feed_refresh_seconds:
+                return
+            stamp = items_stamp(self.engine)
+            if stamp != self.stamp:
+                jobs.publish_feeds(self.engine, self.settings)
+                self.stamp = stamp
+            self.checked = time.monotonic()
 
 
 def create_app(settings: Settings, engine: Engine) -> Starlette:
     """The Starlette application for these settings and this store."""
     files = StaticFiles(settings.output_dir)
     pages = Pages(settings, TEMPLATES)
+    refresh = FeedRefresher(settings, engine)
+
+    async def served(request: Request, name: str) -> Response:
+        await run_in_threadpool(refresh)
+        return files.response(request, name)
 
     async def index(request: Request) -> Response:
-        return files.response(request, "index.html")
+        return await served(request, "index.html")
 
     async def feed(request: Request) -> Response:
-        return files.response(request, f"{FEEDS_FOLDER}/{request.path_params['name']}")
+        return await served(request, f"{FEEDS_FOLDER}/{request.path_params['name']}")
 
     async def opml(request: Request) -> Response:
-        return files.response(request, "feeds.opml")
+        return await served(request, "feeds.opml")
 
     async def healthz(request: Request) -> Response:
         try:
