@@ -29,6 +29,7 @@ DEPLOYMENT_VARIABLES = {
     "DATABASE_URL": ("store", "database_url"),
     "SMTP_URL": ("sender", "smtp_url"),
     "SECRET_KEY": ("site", "secret_key"),
+    "ADMIN_PASSWORD": ("site", "admin_password"),
 }
 SECRET_FILE = Path("var/secret_key")
 
@@ -119,6 +120,7 @@ class Settings:
     secret_key: str
     schedule: ScheduleSettings = ScheduleSettings()
     feed_refresh_seconds: int = 30
+    admin_password: str | None = None
     smtp_url: str | None = None
     contact_email: str | None = None
 
@@ -233,6 +235,7 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         secret_key=check.text("site", "secret_key", "") or _local_secret(),
         schedule=_schedule_settings(check),
         feed_refresh_seconds=check.positive("feeds", "refresh_seconds", 30),
+        admin_password=check.text("site", "admin_password", "") or None,
         smtp_url=_smtp_url(check),
     )
 

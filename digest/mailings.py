@@ -333,3 +333,43 @@ def create_confirmation(
     }
     recipient = subscribers.c.id == subscriber_id
     return _store_mailing(engine, values, [], {"confirm": body}, recipient, now, "confirm")
+
+
+@dataclass(frozen=True)
+class MailingProgress:
+    """A mailing and where its deliveries stand."""
+
+    mailing: Mailing
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> int:
+        return self.counts.get("sent", 0) + self.counts.get("failed", 0)
+
+
+def recent_mailings(engine: Engine, limit: int = 20) -> list[MailingProgress]:
+    """The newest mailings with their delivery counts by status."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(mailings).order_by(mailings.c.id.desc()).limit(limit)).all()
+        ids = [row.id for row in rows]
+        counts: dict[int, dict[str, int]] = {mailing_id: {} for mailing_id in ids}
+        for mailing_id, status, count in conn.execute(
+            select(deliveries.c.mailing_id, deliveries.c.status, func.count())
+            .where(deliveries.c.mailing_id.in_(ids))
+            .group_by(deliveries.c.mailing_id, deliveries.c.status)
+        ):
+            counts[mailing_id][status] = count
+    return [MailingProgress(_mailing(row), counts[row.id]) for row in rows]
+
+
+def mailing_progress(engine: Engine, mailing_id: int) -> MailingProgress | None:
+    """One mailing and its delivery counts."""
+    with engine.connect() as conn:
+        row = conn.execute(select(mailings).where(mailings.c.id == mailing_id)).first()
+    if row is None:
+        return None
+    return MailingProgress(_mailing(row), delivery_counts(engine, mailing_id))

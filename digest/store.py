@@ -391,3 +391,33 @@ def items_stamp(engine: Engine) -> tuple[Any, ...]:
     query = select(func.count(), func.max(items.c.updated), func.max(items.c.first_seen))
     with engine.connect() as conn:
         return tuple(conn.execute(query).one())
+
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+
+def record_audit(engine: Engine, actor: str, action: str, detail: str, now: datetime) -> None:
+    """Remember who did what from the staff console, and when."""
+    with engine.begin() as conn:
+        conn.execute(audit.insert().values(at=now, actor=actor, action=action, detail=detail))
+
+
+def audit_log(engine: Engine, limit: int = 200) -> list[Any]:
+    """The newest audit entries first."""
+    with engine.connect() as conn:
+        query = select(audit).order_by(audit.c.id.desc()).limit(limit)
+        return list(conn.execute(query).mappings())
+
+
+def all_sources(engine: Engine) -> list[Any]:
+    """What the store remembers of every source's last poll."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(sources).order_by(sources.c.name)).mappings())

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
 from digest.config import Settings
@@ -253,3 +253,10 @@ def request_subscription(engine: Engine, subscriber: Subscriber, now: datetime) 
             save_subscriber(conn, replace(subscriber, email=email, status="pending"), now)
             row = conn.execute(select(subscribers).where(subscribers.c.email == email)).one()
     return _subscriber(row)
+
+
+def count_by_status(engine: Engine) -> dict[str, int]:
+    """How many subscribers have each status."""
+    with engine.connect() as conn:
+        query = select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
+        return {status: count for status, count in conn.execute(query)}

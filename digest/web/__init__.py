@@ -19,7 +19,7 @@ from digest import jobs
 from digest.config import Settings
 from digest.feeds import FEEDS_FOLDER, TEMPLATES
 from digest.store import items_stamp, sources
-from digest.web import public
+from digest.web import admin, public
 from digest.web.forms import Pages
 from digest.web.static import StaticFiles
 
@@ -85,5 +85,6 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
         Route("/feeds.opml", opml, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         *public.routes(settings, engine, pages),
+        *admin.routes(settings, engine, pages),
     ]
     return Starlette(routes=routes)
