@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the tests need (PostgreSQL), installed only when absent.
+# Debian packages the tests need (PostgreSQL, Chromium), installed only when absent.
 system-packages:
 	@missing=""; \
 	command -v pg_ctlcluster >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

@@ -205,3 +205,9 @@ def render_confirm(settings: Settings, confirm_url: str, hours: int) -> Rendered
         "hours": hours,
     }
     return _render(settings, "confirm", context, subject)
+
+
+def sample_copy(body: str) -> str:
+    """A rendered HTML body as a sample reader would see it (for previews)."""
+    return personalise(body, name="Sample Reader", email="reader@example.org",
+                       preferences="#preferences", unsubscribe="#unsubscribe", as_html=True)  # fmt: skip

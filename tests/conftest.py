@@ -140,14 +140,14 @@ def smtp_server() -> Iterator[tuple[SMTPRecorder, int]]:
 
 
 @contextmanager
-def serve(app: object) -> Iterator[str]:
+def serve(app: object, port: int | None = None) -> Iterator[str]:
     """Run an ASGI app with uvicorn on 127.0.0.1 and an ephemeral port; yields its URL."""
     import threading
     import time
 
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

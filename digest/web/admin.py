@@ -26,7 +26,7 @@ from digest.mailings import (
     weekly_recipient_count,
 )
 from digest.model import ALL_TYPES
-from digest.render import render_breaking, render_weekly
+from digest.render import render_breaking, render_weekly, sample_copy
 from digest.store import all_sources, audit_log, count_items, find_item, latest_items, record_audit
 from digest.subscribers import count_by_status
 from digest.web.auth import (
@@ -135,7 +135,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
     async def digest_preview(request: Request, who: str, form: dict[str, str]) -> Response:
         plan = plan_weekly(engine, settings, today())
         body = render_weekly(settings, plan.items, today(), ALL_TYPES)
-        html = body.html if body else "<p>Nothing was published in this period.</p>"
+        html = sample_copy(body.html) if body else "<p>Nothing was published in this period.</p>"
         return HTMLResponse(html, headers=FRAMEABLE)
 
     def chosen_item(request: Request, form: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -153,7 +153,8 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         item = chosen_item(request, form)
         if item is None:
             return Response("No such item\n", status_code=404, media_type="text/plain")
-        return HTMLResponse(render_breaking(settings, item, ALL_TYPES).html, headers=FRAMEABLE)
+        body = render_breaking(settings, item, ALL_TYPES)
+        return HTMLResponse(sample_copy(body.html), headers=FRAMEABLE)
 
     async def breaking_test(request: Request, who: str, form: dict[str, str]) -> Response:
         item = chosen_item(request, form)
