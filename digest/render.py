@@ -209,5 +209,6 @@ def render_confirm(settings: Settings, confirm_url: str, hours: int) -> Rendered
 
 def sample_copy(body: str) -> str:
     """A rendered HTML body as a sample reader would see it (for previews)."""
-    return personalise(body, name="Sample Reader", email="reader@example.org",
-                       preferences="#preferences", unsubscribe="#unsubscribe", as_html=True)  # fmt: skip
+    sample = {"name": "Sample Reader", "email": "reader@example.org",
+              "preferences": "#preferences", "unsubscribe": "#unsubscribe"}  # fmt: skip
+    return personalise(body, **sample, as_html=True)
