@@ -56,7 +56,8 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-def _fresh_postgres(url: str) -> Engine:
+def fresh_postgres(url: str) -> Engine:
+    """An empty store in this run's PostgreSQL schema."""
     engine = connect(url)
     metadata.drop_all(engine)
     create_schema(engine)
@@ -70,7 +71,7 @@ def engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Engin
         store = connect(settings.database_url)
         create_schema(store)
     else:
-        store = _fresh_postgres(request.getfixturevalue("postgres_url"))
+        store = fresh_postgres(request.getfixturevalue("postgres_url"))
     yield store
     store.dispose()
 
