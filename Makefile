@@ -67,8 +67,12 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix digest tests bench
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 && [ -x /usr/sbin/nginx ] || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light wrk; }
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/feeds.py
+	$(BIN)/python bench/send.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf var public outbox .pytest_cache

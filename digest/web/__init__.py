@@ -36,8 +36,11 @@ class FeedRefresher:
         self.checked = -float("inf")
         self.stamp: tuple[object, ...] | None = None
 
+    def due(self) -> bool:
+        return time.monotonic() - self.checked >= self.settings.feed_refresh_seconds
+
     def __call__(self) -> None:
-        if time.monotonic() - self.checked < self.settings.feed_refresh_seconds:
+        if not self.due():
             return
         with self.lock:
             if time.monotonic() - self.checked < self.settings.feed_refresh_seconds:
@@ -56,7 +59,8 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
     refresh = FeedRefresher(settings, engine)
 
     async def served(request: Request, name: str) -> Response:
-        await run_in_threadpool(refresh)
+        if refresh.due():
+            await run_in_threadpool(refresh)
         return files.response(request, name)
 
     async def index(request: Request) -> Response:
