@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -336,11 +337,16 @@ def run(host: str | None, port: int | None) -> None:
     engine = _store(settings)
     address, number = _listen_address(host, port)
     process = ClockProcess(settings, engine)
-    process.start()
-    try:
-        uvicorn.run(create_app(settings, engine), host=address, port=number)
-    finally:
+
+    @contextlib.asynccontextmanager
+    async def with_clock(app: object) -> AsyncIterator[None]:
+        process.start()
+        click.echo(f"clock running as {process.holder}", err=True)
+        yield
         process.stop()
+        click.echo("clock stopped", err=True)
+
+    uvicorn.run(create_app(settings, engine, with_clock), host=address, port=number)
 
 
 def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:

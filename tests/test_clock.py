@@ -158,3 +158,46 @@ def test_sigterm_mid_send_loses_nothing(
     jobs.send(engine, replace(settings, smtp_url=env["SMTP_URL"], secret_key="clock"))
     assert delivery_counts(engine, mailing.id) == {"sent": 40}
     assert len({m[1][0] for m in recorder.messages}) == len(recorder.messages) == 40
+
+
+def test_digest_run_serves_and_schedules_then_stops_cleanly(engine: Engine, tmp_path: Path) -> None:
+    from .conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env |= {
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "SECRET_KEY": "run",
+        "DIGEST_FEEDS_OUTPUT": str(tmp_path / "public"),
+        "DIGEST_SENDER_OUTBOX": str(tmp_path / "outbox"),
+    }
+    env.pop("PORT", None)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "digest"), "run", "--port", str(port)],
+        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    import httpx
+
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
+                if health["last_poll_age_seconds"] is not None:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        assert health and health["ok"], "the clock polled and the web process answers"
+        feed = httpx.get(f"http://127.0.0.1:{port}/feeds/all.atom")
+        assert feed.status_code == 200 and b"King Tide" in feed.content
+        with engine.connect() as conn:
+            assert conn.execute(select(leases.c.name)).scalar() == LEASE
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode in (0, -signal.SIGTERM), err  # uvicorn re-raises the signal
+    assert "clock stopped" in err
+    with engine.connect() as conn:
+        assert conn.execute(select(leases)).first() is None

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Lifespan
 
 from digest import jobs
 from digest.config import Settings
@@ -52,8 +53,11 @@ class FeedRefresher:
             self.checked = time.monotonic()
 
 
-def create_app(settings: Settings, engine: Engine) -> Starlette:
-    """The Starlette application for these settings and this store."""
+def create_app(
+    settings: Settings, engine: Engine, lifespan: Lifespan[Starlette] | None = None
+) -> Starlette:
+    """The Starlette application for these settings and this store; `lifespan` runs
+    around it (digest run starts and stops the clock there)."""
     files = StaticFiles(settings.output_dir)
     pages = Pages(settings, TEMPLATES)
     refresh = FeedRefresher(settings, engine)
@@ -91,4 +95,4 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
         *public.routes(settings, engine, pages),
         *admin.routes(settings, engine, pages),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=lifespan)
