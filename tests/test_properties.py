@@ -22,6 +22,15 @@ from .test_feeds import ATOM_SCHEMA
 any_text = st.text(st.characters(codec="utf-8"), max_size=200)
 
 
+def feedparser_view(text: str) -> str:
+    """What feedparser shows for a correct UTF-8 text: it "repairs" any text that also
+    reads as UTF-8 mis-decoded as Latin-1 ('Ã©' becomes 'é'), whatever the feed said."""
+    try:
+        return text.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
 @given(page=any_text)
 @hypothesis_settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_parser_survives_any_text(page: str, settings: Settings) -> None:
@@ -50,7 +59,7 @@ def test_feeds_stay_valid_for_any_text(
     for document in (atom, render_rss(settings, spec, [item])):
         parsed = feedparser.parse(document)
         assert not parsed.bozo
-        assert parsed.entries[0].get("title", "") == entry_title(item)
+        assert parsed.entries[0].get("title", "") == feedparser_view(entry_title(item))
     render_json(settings, spec, [item]).decode()
 
 
