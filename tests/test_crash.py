@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 
 from digest import jobs
 from digest.config import Settings
-from digest.mailings import delivery_counts
+from digest.mailings import Mailing, delivery_counts
 from digest.model import Item, Subscriber
 from digest.store import deliveries, upsert_items
 from digest.subscribers import add_subscriber
@@ -50,21 +50,23 @@ def sender(engine: Engine, port: int) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def weekly_for_readers(engine: Engine, settings: Settings) -> Mailing:
+    """Today's weekly digest with one item, for RECIPIENTS readers."""
+    now = datetime.now(UTC)
+    item = Item(key="https://harbourlight.example/a", title="An Item", type="updates",
+                published=now - timedelta(days=1), source="t")  # fmt: skip
+    upsert_items(engine, [item], now)
+    for n in range(RECIPIENTS):
+        add_subscriber(engine, Subscriber(email=f"reader{n}@example.org", name=f"R {n}"), now)
+    return jobs.weekly_digest(engine, settings, now.astimezone(settings.timezone).date(), now)
+
+
 def test_kill_9_mid_send_then_resume_delivers_to_everyone(
     engine: Engine, settings: Settings, smtp_server: tuple[SMTPRecorder, int]
 ) -> None:
     recorder, port = smtp_server
     recorder.data_delay = 0.03
-    now = datetime.now(UTC)
-    upsert_items(
-        engine,
-        [Item(key="https://harbourlight.example/a", title="An Item", type="updates",
-              published=now - timedelta(days=1), source="t")],
-        now,
-    )  # fmt: skip
-    for n in range(RECIPIENTS):
-        add_subscriber(engine, Subscriber(email=f"reader{n}@example.org", name=f"R {n}"), now)
-    mailing = jobs.weekly_digest(engine, settings, now.astimezone(settings.timezone).date(), now)
+    mailing = weekly_for_readers(engine, settings)
 
     first = sender(engine, port)
     deadline = time.monotonic() + 60
@@ -96,16 +98,7 @@ def test_two_sender_processes_share_a_mailing_without_duplicates(
 ) -> None:
     recorder, port = smtp_server
     recorder.data_delay = 0.03
-    now = datetime.now(UTC)
-    upsert_items(
-        engine,
-        [Item(key="https://harbourlight.example/b", title="Another Item", type="reports",
-              published=now - timedelta(days=1), source="t")],
-        now,
-    )  # fmt: skip
-    for n in range(RECIPIENTS):
-        add_subscriber(engine, Subscriber(email=f"reader{n}@example.org"), now)
-    mailing = jobs.weekly_digest(engine, settings, now.astimezone(settings.timezone).date(), now)
+    mailing = weekly_for_readers(engine, settings)
     senders = [sender(engine, port), sender(engine, port)]
     for process in senders:
         _, err = process.communicate(timeout=120)
