@@ -105,8 +105,12 @@ def run_naive(folder: Path, port: int, sample: int) -> dict[str, float]:
         body = render_weekly(settings, items, WEEK, subscriber.types_key)
         if body is None:
             continue
-        fill = {"name": subscriber.name, "email": subscriber.email,
-                "preferences": "https://x/p", "unsubscribe": "https://x/u"}  # fmt: skip
+        fill = {
+            "name": subscriber.name,
+            "email": subscriber.email,
+            "preferences": "https://x/p",
+            "unsubscribe": "https://x/u",
+        }
         message = EmailMessage()
         message["Subject"] = body.subject
         message["From"] = settings.email.from_address
@@ -187,8 +191,16 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as folder:
                 spawn("--child", "prepare", "--folder", folder, "--count", str(count))
                 for way in ("engine", "naive"):
-                    r = spawn("--child", way, "--folder", folder, "--port", str(port),
-                              "--sample", str(args.naive_sample))  # fmt: skip
+                    r = spawn(
+                        "--child",
+                        way,
+                        "--folder",
+                        folder,
+                        "--port",
+                        str(port),
+                        "--sample",
+                        str(args.naive_sample),
+                    )
                     rate, cpu = r["sent"] / r["wall"], r["cpu"] / r["sent"] * 1000
                     print(
                         f"{count:>10,}  {way:<6} {int(r['sent']):>7,} {rate:>8,.0f}"
@@ -213,8 +225,11 @@ def build_time(rounds: int = 20_000) -> float:
 
     with tempfile.TemporaryDirectory() as folder:
         settings = settings_for(Path(folder), 0)
-        items = [i for p in sorted((ROOT / "config/newsroom").glob("*.txt"))
-                 for i in read_path(str(p), settings)]  # fmt: skip
+        items = [
+            i
+            for p in sorted((ROOT / "config/newsroom").glob("*.txt"))
+            for i in read_path(str(p), settings)
+        ]
         body = render_weekly(settings, items, WEEK, ALL_TYPES)
     assert body is not None
     template = prepare_template(settings, 1, body)

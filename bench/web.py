@@ -79,8 +79,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         Path(folder).chmod(0o755)  # nginx's workers run as another user
         public = Path(folder) / "public"
-        env = {**os.environ, "DIGEST_FEEDS_OUTPUT": str(public),
-               "DATABASE_URL": f"sqlite:///{folder}/bench.db"}  # fmt: skip
+        env = {
+            **os.environ,
+            "DIGEST_FEEDS_OUTPUT": str(public),
+            "DATABASE_URL": f"sqlite:///{folder}/bench.db",
+        }
         digest = str(Path(sys.executable).parent / "digest")
         subprocess.run([digest, "publish"], cwd=ROOT, env=env, check=True, capture_output=True)
         (Path(folder) / "tmp").mkdir()
@@ -88,14 +91,24 @@ def main() -> None:
         conf = Path(folder) / "nginx.conf"
         conf.write_text(NGINX_CONF.format(folder=folder, port=nginx_port, root=public))
         servers = [
-            subprocess.Popen([digest, "serve", "--port", str(web_port)], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-            subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(conf)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        ]  # fmt: skip
+            subprocess.Popen(
+                [digest, "serve", "--port", str(web_port)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+            subprocess.Popen(
+                [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(conf)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+        ]
         try:
-            print(f"GET /{FEED} ({(public / FEED).stat().st_size:,} bytes), wrk -t2 "
-                  f"-c{args.connections} -d{args.seconds}s on 127.0.0.1")  # fmt: skip
+            print(
+                f"GET /{FEED} ({(public / FEED).stat().st_size:,} bytes), wrk -t2 "
+                f"-c{args.connections} -d{args.seconds}s on 127.0.0.1"
+            )
             print(f"{'server':<22} {'response':<9} {'requests/s':>11} {'p99':>9}")
             for name, port in (("digest serve", web_port), ("nginx", nginx_port)):
                 url = f"http://127.0.0.1:{port}/{FEED}"

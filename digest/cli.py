@@ -222,8 +222,11 @@ def subscribers_remove(email: str) -> None:
 @main.command()
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
 @click.option("--dry-run", is_flag=True, help="Print the subject and recipient count only.")
-@click.option("--preview", type=click.Path(file_okay=False, path_type=Path),
-              help="Write the HTML and a sample .eml here instead of sending.")  # fmt: skip
+@click.option(
+    "--preview",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the HTML and a sample .eml here instead of sending.",
+)
 def weekly(as_of: datetime | None, dry_run: bool, preview: Path | None) -> None:
     """Create and send the weekly digest as of a day."""
     settings = _settings()
@@ -301,8 +304,13 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = _settings()
     address, number = _listen_address(host, port)
-    uvicorn.run(create_app(settings, _store(settings)), host=address, port=number,
-                proxy_headers=True, forwarded_allow_ips="*")  # fmt: skip
+    uvicorn.run(
+        create_app(settings, _store(settings)),
+        host=address,
+        port=number,
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
 
 
 @main.command()
@@ -355,8 +363,9 @@ def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
     if console.is_terminal and total:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("sending", total=total)
-            summary = jobs.send(engine, settings, mailing_id,
-                                on_result=lambda _status: progress.advance(task))  # fmt: skip
+            summary = jobs.send(
+                engine, settings, mailing_id, on_result=lambda _status: progress.advance(task)
+            )
     else:
         done = 0
 

@@ -271,7 +271,7 @@ def send_test(
         try:
             return await transport.send(
                 settings.email.from_address, recipient.email, message, unique
-            )  # fmt: skip
+            )
         finally:
             await transport.close()
 

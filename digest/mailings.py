@@ -266,8 +266,16 @@ def _create_deliveries(
 ) -> None:
     """One delivery per recipient, each pointing at the body for its chosen types (or at
     `body_key` for every recipient)."""
-    columns = ["mailing_id", "subscriber_id", "email", "name", "types_key", "status",
-               "attempts", "next_attempt"]  # fmt: skip
+    columns = [
+        "mailing_id",
+        "subscriber_id",
+        "email",
+        "name",
+        "types_key",
+        "status",
+        "attempts",
+        "next_attempt",
+    ]
     chosen = select(
         literal(mailing_id),
         subscribers.c.id,

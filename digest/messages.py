@@ -30,9 +30,18 @@ BODY_POLICY = SMTP.clone(max_line_length=76)
 HEADER_POLICY = SMTP.clone(max_line_length=998)
 TEXT_SLOT, HTML_SLOT = "@@TEXT-BODY@@", "@@HTML-BODY@@"
 SIGNED_HEADERS = [
-    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Id",
-    b"List-Unsubscribe", b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
-]  # fmt: skip
+    b"From",
+    b"To",
+    b"Subject",
+    b"Date",
+    b"Message-ID",
+    b"Reply-To",
+    b"List-Id",
+    b"List-Unsubscribe",
+    b"List-Unsubscribe-Post",
+    b"MIME-Version",
+    b"Content-Type",
+]
 
 
 @dataclass(frozen=True)

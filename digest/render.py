@@ -178,8 +178,9 @@ def _render(settings: Settings, name: str, context: dict[str, object], subject: 
     return Rendered(subject=subject, html=inline_css(document), text=text)
 
 
-def personalise(body: str, *, name: str, email: str, preferences: str, unsubscribe: str,
-                as_html: bool) -> str:  # fmt: skip
+def personalise(
+    body: str, *, name: str, email: str, preferences: str, unsubscribe: str, as_html: bool
+) -> str:
     """One recipient's copy of a rendered body: name and signed links filled in."""
     greeting = name or "there"
     who = f"{name} <{email}>" if name else email
@@ -209,6 +210,10 @@ def render_confirm(settings: Settings, confirm_url: str, hours: int) -> Rendered
 
 def sample_copy(body: str) -> str:
     """A rendered HTML body as a sample reader would see it (for previews)."""
-    sample = {"name": "Sample Reader", "email": "reader@example.org",
-              "preferences": "#preferences", "unsubscribe": "#unsubscribe"}  # fmt: skip
+    sample = {
+        "name": "Sample Reader",
+        "email": "reader@example.org",
+        "preferences": "#preferences",
+        "unsubscribe": "#unsubscribe",
+    }
     return personalise(body, **sample, as_html=True)

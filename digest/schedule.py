@@ -38,8 +38,14 @@ def latest_weekly_time(settings: Settings, now: datetime) -> datetime:
     local = now.astimezone(settings.timezone)
     days_back = (local.weekday() - WEEKDAYS.index(schedule.weekly_day)) % 7
     day = local.date() - timedelta(days=days_back)
-    at = datetime(day.year, day.month, day.day, schedule.weekly_hour, schedule.weekly_minute,
-                  tzinfo=settings.timezone)  # fmt: skip
+    at = datetime(
+        day.year,
+        day.month,
+        day.day,
+        schedule.weekly_hour,
+        schedule.weekly_minute,
+        tzinfo=settings.timezone,
+    )
     return at if at <= local else at - timedelta(days=7)
 
 
@@ -108,11 +114,13 @@ class ClockProcess:
         self.sweep()
 
     def sweep(self) -> None:
-        summary = jobs.send(self.engine, self.settings, clock=self.now,
-                            should_stop=self.stopping.is_set)  # fmt: skip
+        summary = jobs.send(
+            self.engine, self.settings, clock=self.now, should_stop=self.stopping.is_set
+        )
         if summary.sent or summary.failed or summary.retrying:
-            log.info("sent %d, failed %d, retrying %d", summary.sent, summary.failed,
-                     summary.retrying)  # fmt: skip
+            log.info(
+                "sent %d, failed %d, retrying %d", summary.sent, summary.failed, summary.retrying
+            )
 
     def run_due(self) -> None:
         """What a tick does: the weekly digest if it is due, then the sweep (also what
@@ -126,22 +134,30 @@ class ClockProcess:
         self.scheduler.add_job(
             self._guarded("publish", self.poll_and_publish),
             IntervalTrigger(minutes=schedule.poll_minutes, jitter=schedule.jitter_seconds),
-            id="publish", next_run_time=datetime.now(self.settings.timezone),
-        )  # fmt: skip
+            id="publish",
+            next_run_time=datetime.now(self.settings.timezone),
+        )
         self.scheduler.add_job(
             self._guarded("weekly", self.weekly),
-            CronTrigger(day_of_week=schedule.weekly_day, hour=schedule.weekly_hour,
-                        minute=schedule.weekly_minute, timezone=self.settings.timezone),
+            CronTrigger(
+                day_of_week=schedule.weekly_day,
+                hour=schedule.weekly_hour,
+                minute=schedule.weekly_minute,
+                timezone=self.settings.timezone,
+            ),
             id="weekly",
-        )  # fmt: skip
+        )
         self.scheduler.add_job(
-            self._guarded("sweep", self.run_due), IntervalTrigger(minutes=1), id="sweep",
+            self._guarded("sweep", self.run_due),
+            IntervalTrigger(minutes=1),
+            id="sweep",
             next_run_time=datetime.now(self.settings.timezone),
-        )  # fmt: skip
+        )
         self.scheduler.add_job(
-            self.holds_lease, IntervalTrigger(seconds=max(1, schedule.lease_seconds // 3)),
+            self.holds_lease,
+            IntervalTrigger(seconds=max(1, schedule.lease_seconds // 3)),
             id="lease",
-        )  # fmt: skip
+        )
         self.scheduler.start()
 
     def stop(self) -> None:

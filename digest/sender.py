@@ -176,8 +176,9 @@ async def send_pending(
         on_connection = 0
         try:
             while not should_stop():
-                rows = claim(engine, worker, per_worker, clock(), settings.sender.lease_seconds,
-                             mailing_id)  # fmt: skip
+                rows = claim(
+                    engine, worker, per_worker, clock(), settings.sender.lease_seconds, mailing_id
+                )
                 if not rows:
                     return
                 for row in rows:

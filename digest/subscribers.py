@@ -229,9 +229,13 @@ def set_status(engine: Engine, subscriber_id: int, status: str, now: datetime) -
 
 
 def set_preferences(
-    engine: Engine, subscriber_id: int, types: tuple[str, ...], weekly: bool, breaking: bool,
+    engine: Engine,
+    subscriber_id: int,
+    types: tuple[str, ...],
+    weekly: bool,
+    breaking: bool,
     now: datetime,
-) -> None:  # fmt: skip
+) -> None:
     """Save what a subscriber chose to receive; the status is left as it is."""
     key = Subscriber(email="", types=types).types_key
     with engine.begin() as conn:

@@ -34,16 +34,31 @@ PAGES = ["/admin", "/admin/items", "/admin/digest", "/admin/breaking", "/admin/a
 @pytest.fixture
 def admin_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int]) -> Settings:
     _, port = smtp_server
-    return replace(settings, secret_key="admin-test", admin_password=hash_password("s3cret"),
-                   smtp_url=f"smtp://127.0.0.1:{port}",
-                   sender=replace(settings.sender, rate=1000.0))  # fmt: skip
+    return replace(
+        settings,
+        secret_key="admin-test",
+        admin_password=hash_password("s3cret"),
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        sender=replace(settings.sender, rate=1000.0),
+    )
 
 
 @pytest.fixture
 def site(engine: Engine, admin_settings: Settings) -> Iterator[str]:
     jobs.ingest_sources(engine, admin_settings, now=NOW)
-    upsert_items(engine, [Item(key="https://harbourlight.example/nasty", title=NASTY,
-                               published=NOW, type="updates", source="t")], NOW)  # fmt: skip
+    upsert_items(
+        engine,
+        [
+            Item(
+                key="https://harbourlight.example/nasty",
+                title=NASTY,
+                published=NOW,
+                type="updates",
+                source="t",
+            )
+        ],
+        NOW,
+    )
     write_feeds(engine, admin_settings)
     for n in range(3):
         add_subscriber(engine, Subscriber(email=f"r{n}@example.org", types=("updates",)), NOW)
@@ -89,8 +104,10 @@ def test_bad_sign_ins_are_throttled(site: str) -> None:
             codes.append(client.post("/admin/signin", data=data).status_code)
         assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
         form = client.get("/admin/signin")
-        right = client.post("/admin/signin", data={"csrf": csrf_of(form.text), "name": "Mallory",
-                                                   "password": "s3cret"})  # fmt: skip
+        right = client.post(
+            "/admin/signin",
+            data={"csrf": csrf_of(form.text), "name": "Mallory", "password": "s3cret"},
+        )
         assert right.status_code == 429, "even the right password waits out the window"
 
 
@@ -117,15 +134,21 @@ def test_breaking_send_with_test_and_progress(
         assert re.search(r'id="recipient-count">3<', page.text)
         preview = client.get(f"/admin/breaking/preview?item={quote(key, safe='')}")
         assert "&lt;script&gt;" in preview.text and "<script>" not in preview.text
-        tested = client.post("/admin/breaking/test", data={
-            "csrf": csrf_of(page.text), "item": key, "address": "jo@example.org"})  # fmt: skip
+        tested = client.post(
+            "/admin/breaking/test",
+            data={"csrf": csrf_of(page.text), "item": key, "address": "jo@example.org"},
+        )
         assert "Test sent to jo@example.org" in tested.text
         assert [m[1] for m in recorder.messages] == [["jo@example.org"]]
-        stale = client.post("/admin/breaking/send", data={
-            "csrf": csrf_of(page.text), "item": key, "confirm_count": "2"})  # fmt: skip
+        stale = client.post(
+            "/admin/breaking/send",
+            data={"csrf": csrf_of(page.text), "item": key, "confirm_count": "2"},
+        )
         assert stale.status_code == 409
-        sent = client.post("/admin/breaking/send", data={
-            "csrf": csrf_of(page.text), "item": key, "confirm_count": "3"})  # fmt: skip
+        sent = client.post(
+            "/admin/breaking/send",
+            data={"csrf": csrf_of(page.text), "item": key, "confirm_count": "3"},
+        )
         assert sent.status_code == 303
         progress = sent.headers["location"]
         wait_for(lambda: 'id="state">done<' in client.get(progress).text)
@@ -134,7 +157,11 @@ def test_breaking_send_with_test_and_progress(
         assert "Jo Staff" in audit and "breaking send" in audit and "breaking test" in audit
         assert "&lt;script&gt;" in audit
     assert sorted(m[1][0] for m in recorder.messages) == [
-        "jo@example.org", "r0@example.org", "r1@example.org", "r2@example.org"]  # fmt: skip
+        "jo@example.org",
+        "r0@example.org",
+        "r1@example.org",
+        "r2@example.org",
+    ]
 
 
 def test_script_in_titles_is_text_on_every_page(site: str) -> None:

@@ -28,8 +28,14 @@ from .conftest import SMTPRecorder, free_port, serve
 from .test_web import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
@@ -67,9 +73,12 @@ def shot(page: Page, folder: Path, name: str) -> None:
 
 
 def test_press_contact_journey(
-    browser: Browser, site: tuple[str, Settings], engine: Engine,
-    smtp_server: tuple[SMTPRecorder, int], tmp_path: Path,
-) -> None:  # fmt: skip
+    browser: Browser,
+    site: tuple[str, Settings],
+    engine: Engine,
+    smtp_server: tuple[SMTPRecorder, int],
+    tmp_path: Path,
+) -> None:
     base_url, _ = site
     recorder, _ = smtp_server
     page = browser.new_page()
@@ -115,9 +124,12 @@ def test_press_contact_journey(
 
 
 def test_staff_breaking_news_send(
-    browser: Browser, site: tuple[str, Settings], engine: Engine,
-    smtp_server: tuple[SMTPRecorder, int], tmp_path: Path,
-) -> None:  # fmt: skip
+    browser: Browser,
+    site: tuple[str, Settings],
+    engine: Engine,
+    smtp_server: tuple[SMTPRecorder, int],
+    tmp_path: Path,
+) -> None:
     base_url, _ = site
     recorder, _ = smtp_server
     for n in range(4):
@@ -151,9 +163,12 @@ def test_staff_breaking_news_send(
     assert "4 of 4" in page.inner_text("#progress")
     wait_for(lambda: len(recorder.messages) == 5)
     assert sorted(m[1][0] for m in recorder.messages) == [
-        "desk0@example.org", "desk1@example.org", "desk2@example.org", "desk3@example.org",
+        "desk0@example.org",
+        "desk1@example.org",
+        "desk2@example.org",
+        "desk3@example.org",
         "jo@example.org",
-    ]  # fmt: skip
+    ]
     page.click("nav >> text=Audit log")
     assert "breaking send" in page.inner_text("table")
     shot(page, tmp_path, "5-audit")

@@ -95,8 +95,15 @@ def test_press_list_weekly_and_breaking_commands(tmp_path: Path, smtp_server) ->
     dry = run("weekly", "--as-of", "2026-11-22", "--dry-run", tmp_path=tmp_path, **env)
     assert "subject: Weekly digest: 1 press release, 2 updates, 1 report" in dry.stdout
     assert "recipients: 4" in dry.stdout
-    preview = run("weekly", "--as-of", "2026-11-22", "--preview", str(tmp_path / "p"),
-                  tmp_path=tmp_path, **env)  # fmt: skip
+    preview = run(
+        "weekly",
+        "--as-of",
+        "2026-11-22",
+        "--preview",
+        str(tmp_path / "p"),
+        tmp_path=tmp_path,
+        **env,
+    )
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [
         "weekly-2026-11-22.eml",
         "weekly-2026-11-22.html",

@@ -45,10 +45,15 @@ def outbox_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 def week_of_news(engine: Engine, first_day: datetime) -> None:
     items = [
-        Item(key=f"https://harbourlight.example/{first_day:%m%d}/{n}", title=f"News {n}",
-             published=first_day + timedelta(days=n), type="updates", source="t")
+        Item(
+            key=f"https://harbourlight.example/{first_day:%m%d}/{n}",
+            title=f"News {n}",
+            published=first_day + timedelta(days=n),
+            type="updates",
+            source="t",
+        )
         for n in range(3)
-    ]  # fmt: skip
+    ]
     upsert_items(engine, items, first_day)
 
 
@@ -123,8 +128,13 @@ def test_sigterm_mid_send_loses_nothing(
     from digest import jobs
 
     now = datetime.now(UTC)
-    alert = Item(key="https://harbourlight.example/alert", title="Alert", type="updates",
-                 published=now, source="t")  # fmt: skip
+    alert = Item(
+        key="https://harbourlight.example/alert",
+        title="Alert",
+        type="updates",
+        published=now,
+        source="t",
+    )
     upsert_items(engine, [alert], now)
     for n in range(40):
         add_subscriber(engine, Subscriber(email=f"r{n}@example.org"), now)
@@ -138,8 +148,13 @@ def test_sigterm_mid_send_loses_nothing(
         "DIGEST_SENDER_CONNECTIONS": "2",
         "DIGEST_SENDER_RATE": "1000",
     }
-    process = subprocess.Popen([str(Path(sys.executable).parent / "digest"), "clock"], cwd=ROOT,
-                               env=env, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "digest"), "clock"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while len(recorder.messages) < 5 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -174,8 +189,11 @@ def test_digest_run_serves_and_schedules_then_stops_cleanly(engine: Engine, tmp_
     env.pop("PORT", None)
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "digest"), "run", "--port", str(port)],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     import httpx
 
     try:

@@ -45,16 +45,25 @@ def sender(engine: Engine, port: int) -> subprocess.Popen[str]:
         "DIGEST_SENDER_RATE": "1000",
     }
     return subprocess.Popen(
-        [DIGEST, "send"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [DIGEST, "send"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
 
 
 def weekly_for_readers(engine: Engine, settings: Settings) -> Mailing:
     """Today's weekly digest with one item, for RECIPIENTS readers."""
     now = datetime.now(UTC)
-    item = Item(key="https://harbourlight.example/a", title="An Item", type="updates",
-                published=now - timedelta(days=1), source="t")  # fmt: skip
+    item = Item(
+        key="https://harbourlight.example/a",
+        title="An Item",
+        type="updates",
+        published=now - timedelta(days=1),
+        source="t",
+    )
     upsert_items(engine, [item], now)
     for n in range(RECIPIENTS):
         add_subscriber(engine, Subscriber(email=f"reader{n}@example.org", name=f"R {n}"), now)

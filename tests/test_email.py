@@ -330,8 +330,9 @@ def test_messages_are_dkim_signed_when_a_key_is_configured(
     subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
     public = subprocess.run(
         ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
+        check=True,
+        capture_output=True,
+    ).stdout
     import base64
 
     record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)

@@ -81,9 +81,11 @@ class _Newsroom(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         type(self).requests.append(
-            {"if-none-match": self.headers.get("If-None-Match"),
-             "if-modified-since": self.headers.get("If-Modified-Since")}
-        )  # fmt: skip
+            {
+                "if-none-match": self.headers.get("If-None-Match"),
+                "if-modified-since": self.headers.get("If-Modified-Since"),
+            }
+        )
         if self.path == "/broken":
             self.send_error(500)
             return

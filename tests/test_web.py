@@ -105,8 +105,19 @@ def test_changed_feed_gets_a_new_etag(
     client: httpx.Client, engine: Engine, web_settings: Settings
 ) -> None:
     old = client.get("/feeds/reports.atom").headers["etag"]
-    upsert_items(engine, [Item(key="https://x.example/new", title="New Report",
-                               published=NOW, type="reports", source="t")], NOW)  # fmt: skip
+    upsert_items(
+        engine,
+        [
+            Item(
+                key="https://x.example/new",
+                title="New Report",
+                published=NOW,
+                type="reports",
+                source="t",
+            )
+        ],
+        NOW,
+    )
     write_feeds(engine, web_settings, changed_types={"reports"})
     fresh = client.get("/feeds/reports.atom", headers={"If-None-Match": old})
     assert fresh.status_code == 200 and b"New Report" in fresh.content
@@ -126,9 +137,14 @@ def test_subscribe_confirm_preferences_unsubscribe(
     assert form.status_code == 200
     answer = client.post(
         "/subscribe",
-        data={"csrf": csrf_of(form.text), "email": "Ana@Example.ORG", "name": "Ana",
-              "types": ["reports", "updates"], "weekly": "yes"},
-    )  # fmt: skip
+        data={
+            "csrf": csrf_of(form.text),
+            "email": "Ana@Example.ORG",
+            "name": "Ana",
+            "types": ["reports", "updates"],
+            "weekly": "yes",
+        },
+    )
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     (subscriber,) = iter_subscribers(engine)
     assert (subscriber.email, subscriber.status) == ("Ana@example.org", "pending")
@@ -150,8 +166,9 @@ def test_subscribe_confirm_preferences_unsubscribe(
         r'href="http://127\.0\.0\.1:8000(/preferences/[^"]+)"', done.text
     ).group(1)
     page = client.get(preferences)
-    saved = client.post(preferences, data={"csrf": csrf_of(page.text), "types": ["reports"],
-                                           "breaking": "yes"})  # fmt: skip
+    saved = client.post(
+        preferences, data={"csrf": csrf_of(page.text), "types": ["reports"], "breaking": "yes"}
+    )
     assert "Saved." in saved.text
     stored = next(iter_subscribers(engine))
     assert stored.types == ("reports",) and stored.breaking and not stored.weekly
@@ -252,6 +269,17 @@ def test_web_process_rebuilds_stale_feeds_from_the_store(
     with serve(create_app(own_folder, engine)) as base_url, httpx.Client(base_url=base_url) as web:
         first = web.get("/feeds/reports.atom")
         assert first.status_code == 200, "built on first request, no shared disk needed"
-        upsert_items(engine, [Item(key="https://x.example/late", title="Late Report",
-                                   published=NOW, type="reports", source="t")], NOW)  # fmt: skip
+        upsert_items(
+            engine,
+            [
+                Item(
+                    key="https://x.example/late",
+                    title="Late Report",
+                    published=NOW,
+                    type="reports",
+                    source="t",
+                )
+            ],
+            NOW,
+        )
         wait_for(lambda: b"Late Report" in web.get("/feeds/reports.atom").content)

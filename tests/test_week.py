@@ -46,8 +46,10 @@ def page_for(days: int) -> str:
     blocks = []
     for n in reversed(range(days)):
         day = START + timedelta(days=n)
-        blocks.append(f"{KINDS[n]}\n\nSimulated Item {n} of the Week\n\nWhat happened on day "
-                      f"{n}.\n\n{day:%B} {day.day}, {day.year}\n")  # fmt: skip
+        blocks.append(
+            f"{KINDS[n]}\n\nSimulated Item {n} of the Week\n\nWhat happened on day "
+            f"{n}.\n\n{day:%B} {day.day}, {day.year}\n"
+        )
     return "Harbourlight Coastal Trust — Newsroom\n\n" + "\n".join(blocks)
 
 
@@ -70,10 +72,12 @@ def test_a_simulated_week(
         feed_refresh_seconds=1,
     )
     add_subscriber(engine, Subscriber(email="all@example.org", name="All"), START)
-    add_subscriber(engine, Subscriber(email="reports@example.org", types=("reports",),
-                                      breaking=False), START)  # fmt: skip
-    add_subscriber(engine, Subscriber(email="pr@example.org", types=("press-releases",),
-                                      weekly=False), START)  # fmt: skip
+    add_subscriber(
+        engine, Subscriber(email="reports@example.org", types=("reports",), breaking=False), START
+    )
+    add_subscriber(
+        engine, Subscriber(email="pr@example.org", types=("press-releases",), weekly=False), START
+    )
     now = FakeTime(START)
     clock = ClockProcess(live, engine, now=now, holder="week-clock")
 
@@ -95,16 +99,21 @@ def test_a_simulated_week(
                     seen |= {entry.title for entry in feed.entries}
             if day == 3:  # Thursday: a breaking alert from the console
                 form = web.get("/admin/signin")
-                web.post("/admin/signin", data={"csrf": csrf_of(form.text), "name": "Jo",
-                                                "password": "s3cret"})  # fmt: skip
+                web.post(
+                    "/admin/signin",
+                    data={"csrf": csrf_of(form.text), "name": "Jo", "password": "s3cret"},
+                )
                 items = web.get("/admin/items").text
                 assert "Simulated Item 0 of the Week" in items
                 row = next(row for row in items.split("<tr>") if "Item 0 of" in row)
                 key = row.split("/admin/breaking?item=")[1].split('"')[0]
                 page = web.get(f"/admin/breaking?item={key}")
                 count = page.text.split('id="recipient-count">')[1].split("<")[0]
-                fields = {"csrf": csrf_of(page.text), "item": httpx.QueryParams(f"k={key}")["k"],
-                          "confirm_count": count}  # fmt: skip
+                fields = {
+                    "csrf": csrf_of(page.text),
+                    "item": httpx.QueryParams(f"k={key}")["k"],
+                    "confirm_count": count,
+                }
                 sent = web.post("/admin/breaking/send", data=fields)
                 progress = sent.headers["location"]
                 wait_for(lambda progress=progress: 'id="state">done<' in web.get(progress).text)

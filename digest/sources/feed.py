@@ -46,8 +46,12 @@ def parse_feed(data: bytes, source: SourceConfig, settings: Settings, origin: st
         title = clean_line(html_to_text(entry.get("title", "")))
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
         if not title or not stamp:
-            log.warning("%s: entry %d has no %s; skipped", origin, position,
-                        "title" if not title else "date")  # fmt: skip
+            log.warning(
+                "%s: entry %d has no %s; skipped",
+                origin,
+                position,
+                "title" if not title else "date",
+            )
             continue
         published = datetime.fromtimestamp(calendar.timegm(stamp), UTC)
         url = entry.get("link") or None

@@ -95,9 +95,13 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         record_audit(engine, name, "sign-in", "", now())
         response = RedirectResponse("/admin", status_code=303)
         response.set_cookie(
-            SESSION_COOKIE, session_cookie(settings.secret_key, name, time.time()),
-            httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/admin",
-        )  # fmt: skip
+            SESSION_COOKIE,
+            session_cookie(settings.secret_key, name, time.time()),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/admin",
+        )
         return response
 
     async def signout(request: Request, who: str, form: dict[str, str]) -> Response:
@@ -111,17 +115,23 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         for spec in feed_specs(settings):
             path = out / spec.path("atom")
             changed = datetime.fromtimestamp(path.stat().st_mtime, UTC) if path.exists() else None
-            feeds.append({"title": spec.title, "files": [spec.path(f) for f in RENDERERS],
-                          "changed": changed})  # fmt: skip
+            feeds.append(
+                {
+                    "title": spec.title,
+                    "files": [spec.path(f) for f in RENDERERS],
+                    "changed": changed,
+                }
+            )
         counts = count_items(engine)
         return page(
-            request, "dashboard.html",
+            request,
+            "dashboard.html",
             sources=all_sources(engine),
             items=[(settings.type_by_slug(slug), n) for slug, n in counts.items()],
             feeds=feeds,
             subscribers=count_by_status(engine),
             mailings=recent_mailings(engine),
-        )  # fmt: skip
+        )
 
     async def items_page(request: Request, who: str, form: dict[str, str]) -> Response:
         return page(request, "items.html", items=latest_items(engine, None, 200))
@@ -129,8 +139,14 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
     async def digest_page(request: Request, who: str, form: dict[str, str]) -> Response:
         plan = plan_weekly(engine, settings, today())
         body = render_weekly(settings, plan.items, today(), ALL_TYPES)
-        return page(request, "digest.html", as_of=today(), body=body, plan=plan,
-                    recipients=weekly_recipient_count(engine))  # fmt: skip
+        return page(
+            request,
+            "digest.html",
+            as_of=today(),
+            body=body,
+            plan=plan,
+            recipients=weekly_recipient_count(engine),
+        )
 
     async def digest_preview(request: Request, who: str, form: dict[str, str]) -> Response:
         plan = plan_weekly(engine, settings, today())
@@ -146,8 +162,15 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         item = chosen_item(request, form)
         subject = render_breaking(settings, item, ALL_TYPES).subject if item else None
         count = breaking_recipient_count(engine, item) if item else 0
-        return page(request, "breaking.html", items=latest_items(engine, None, 50), item=item,
-                    subject=subject, count=count, notice=None)  # fmt: skip
+        return page(
+            request,
+            "breaking.html",
+            items=latest_items(engine, None, 50),
+            item=item,
+            subject=subject,
+            count=count,
+            notice=None,
+        )
 
     async def breaking_preview(request: Request, who: str, form: dict[str, str]) -> Response:
         item = chosen_item(request, form)
@@ -167,10 +190,16 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             record_audit(engine, who, "breaking test", f"{item.title} → {address}", now())
         except DigestError as exc:
             notice, reply = f"The test could not be sent: {exc}", ""
-        return page(request, "breaking.html", items=latest_items(engine, None, 50), item=item,
-                    subject=render_breaking(settings, item, ALL_TYPES).subject,
-                    count=breaking_recipient_count(engine, item), notice=notice,
-                    reply=reply)  # fmt: skip
+        return page(
+            request,
+            "breaking.html",
+            items=latest_items(engine, None, 50),
+            item=item,
+            subject=render_breaking(settings, item, ALL_TYPES).subject,
+            count=breaking_recipient_count(engine, item),
+            notice=notice,
+            reply=reply,
+        )
 
     async def breaking_send(request: Request, who: str, form: dict[str, str]) -> Response:
         item = chosen_item(request, form)

@@ -64,9 +64,13 @@ class Pages:
         response = HTMLResponse(page, status_code=status_code, headers=SECURITY_HEADERS)
         if CSRF_COOKIE not in request.cookies:
             response.set_cookie(
-                CSRF_COOKIE, cookie, httponly=True, samesite="strict",
-                secure=request.url.scheme == "https", path="/",
-            )  # fmt: skip
+                CSRF_COOKIE,
+                cookie,
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+                path="/",
+            )
         return response
 
     def csrf_ok(self, request: Request, form: dict[str, str]) -> bool:
@@ -77,5 +81,6 @@ class Pages:
         return hmac.compare_digest(expected, form.get("csrf", ""))
 
     def refuse(self, request: Request, status_code: int, message: str) -> Response:
-        return self.render(request, "message.html", status_code=status_code,
-                           title="Not possible", message=message)  # fmt: skip
+        return self.render(
+            request, "message.html", status_code=status_code, title="Not possible", message=message
+        )

@@ -65,10 +65,12 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         mailing = jobs.subscribe(engine, settings, subscriber)
         task = BackgroundTask(jobs.send, engine, settings, mailing.id) if mailing else None
         response = pages.render(
-            request, "message.html", title="Check your inbox",
+            request,
+            "message.html",
+            title="Check your inbox",
             message=f"If {subscriber.email} can receive news from us, a confirmation email is "
             "on its way. Open the link in it to start receiving news.",
-        )  # fmt: skip
+        )
         response.background = task
         return response
 
@@ -83,10 +85,12 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             return pages.refuse(request, 403, "The form had expired. Please try again.")
         set_status(engine, subscriber.id or 0, "active", now())
         return pages.render(
-            request, "message.html", title="You are subscribed",
+            request,
+            "message.html",
+            title="You are subscribed",
             message="Thank you. You can change what you receive from the link in every email.",
             link=jobs.preferences_link(settings, subscriber),
-        )  # fmt: skip
+        )
 
     async def preferences_page(request: Request) -> Response:
         token = request.path_params["token"]
@@ -106,13 +110,15 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
                 types = parse_types(";".join(types), settings)
             except SubscriberError:
                 return pages.refuse(request, 400, "Unknown item type.")
-            set_preferences(engine, subscriber.id or 0, types, "weekly" in form,
-                            "breaking" in form, now())  # fmt: skip
+            set_preferences(
+                engine, subscriber.id or 0, types, "weekly" in form, "breaking" in form, now()
+            )
             subscriber = get_subscriber(engine, subscriber.id or 0) or subscriber
             saved = True
         unsubscribe = jobs.unsubscribe_link(settings, subscriber)
-        return pages.render(request, "preferences.html", subscriber=subscriber, saved=saved,
-                            unsubscribe=unsubscribe)  # fmt: skip
+        return pages.render(
+            request, "preferences.html", subscriber=subscriber, saved=saved, unsubscribe=unsubscribe
+        )
 
     async def unsubscribe_page(request: Request) -> Response:
         subscriber = holder("unsubscribe", request.path_params["token"])
@@ -126,9 +132,11 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         if subscriber.status != "bounced":
             set_status(engine, subscriber.id or 0, "unsubscribed", now())
         return pages.render(
-            request, "message.html", title="You are unsubscribed",
+            request,
+            "message.html",
+            title="You are unsubscribed",
             message=f"{subscriber.email} will get no more email from us.",
-        )  # fmt: skip
+        )
 
     return [
         Route("/subscribe", subscribe_page, methods=["GET", "POST"]),
