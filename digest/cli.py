@@ -23,8 +23,8 @@ from digest import jobs
 from digest.config import Settings, load_settings
 from digest.errors import DigestError, SourceError
 from digest.mailings import breaking_recipient_count, plan_weekly, weekly_recipient_count
-from digest.model import ALL_TYPES, STATUSES, Subscriber
-from digest.render import render_breaking, render_weekly
+from digest.model import ALL_TYPES, STATUSES, Item, Subscriber
+from digest.render import breaking_subject, weekly_subject
 from digest.sender import pending_count
 from digest.sources import read_path
 from digest.subscribers import (
@@ -76,22 +76,25 @@ def parse(files: tuple[str, ...], as_json: bool, kind: str | None) -> None:
         except SourceError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-    rows = [
-        {
-            "type": (t := settings.type_by_slug(item.type)) and t.label,
-            "title": item.title,
-            "published": item.published.date().isoformat(),
-            "summary": item.summary,
-            "image_caption": item.image_caption,
-            "url": item.url,
-        }
-        for item in items
-    ]
+    rows = [parse_record(settings, item) for item in items]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
         click.echo(f"{row['published']}  {row['type'] or '-':<14} {row['title']}")
+
+
+def parse_record(settings: Settings, item: Item) -> dict[str, str | None]:
+    """One item as `digest parse --json` prints it."""
+    item_type = settings.type_by_slug(item.type)
+    return {
+        "type": item_type.label if item_type else None,
+        "title": item.title,
+        "published": item.published.date().isoformat(),
+        "summary": item.summary,
+        "image_caption": item.image_caption,
+        "url": item.url,
+    }
 
 
 @main.command()
@@ -241,8 +244,8 @@ def weekly(as_of: datetime | None, dry_run: bool, preview: Path | None) -> None:
         return
     if dry_run:
         plan = plan_weekly(engine, settings, day)
-        body = render_weekly(settings, plan.items, day, ALL_TYPES)
-        click.echo(f"subject: {body.subject if body else '(empty period: nothing to send)'}")
+        subject = weekly_subject(settings, plan.items, day, ALL_TYPES)
+        click.echo(f"subject: {subject or '(empty period: nothing to send)'}")
         click.echo(f"items: {len(plan.items)}  recipients: {weekly_recipient_count(engine)}")
         return
     mailing = _run(lambda: jobs.weekly_digest(engine, settings, day))
@@ -263,7 +266,7 @@ def breaking(item: str, test_to: str | None, dry_run: bool, yes: bool) -> None:
     settings = _settings()
     engine = _store(settings)
     found = _run(lambda: jobs.item_for(engine, item))
-    subject = render_breaking(settings, found, ALL_TYPES).subject
+    subject = breaking_subject(settings, found)
     if test_to:
         reply = _run(lambda: jobs.send_test(settings, found, test_to))
         click.echo(f"test sent to {test_to}: {reply}")

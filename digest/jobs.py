@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from digest.config import Settings
 from digest.errors import DigestError, SourceError
 from digest.feeds import RENDERERS, FeedFile, feed_specs, write_feeds, write_if_changed
-from digest.links import link, sign
+from digest.links import signed_link
 from digest.mailings import (
     Mailing,
     create_breaking,
@@ -292,18 +292,6 @@ def subscribe(
     if stored.status == "bounced" or stored.id is None:
         return None
     expires = now + timedelta(hours=CONFIRM_HOURS)
-    token = sign(settings.secret_key, "confirm", stored.id, stored.email, expires)
-    body = render_confirm(settings, link(settings.base_url, "confirm", token), CONFIRM_HOURS)
+    confirm = signed_link(settings, "confirm", stored.id, stored.email, expires)
+    body = render_confirm(settings, confirm, CONFIRM_HOURS)
     return create_confirmation(engine, settings, stored.id, body, now)
-
-
-def preferences_link(settings: Settings, subscriber: Subscriber) -> str:
-    """The signed preferences page of a subscriber."""
-    token = sign(settings.secret_key, "preferences", subscriber.id or 0, subscriber.email)
-    return link(settings.base_url, "preferences", token)
-
-
-def unsubscribe_link(settings: Settings, subscriber: Subscriber) -> str:
-    """The signed unsubscribe page of a subscriber (also the List-Unsubscribe URL)."""
-    token = sign(settings.secret_key, "unsubscribe", subscriber.id or 0, subscriber.email)
-    return link(settings.base_url, "unsubscribe", token)

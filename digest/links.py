@@ -13,6 +13,8 @@ import hashlib
 import hmac
 from datetime import datetime
 
+from digest.config import Settings
+
 PURPOSES = ("preferences", "unsubscribe", "confirm")
 
 
@@ -55,6 +57,14 @@ def verify(
     return expires == 0 or now.timestamp() < expires
 
 
-def link(base_url: str, purpose: str, token: str) -> str:
-    """The page a token opens: /preferences/<token>, /unsubscribe/<token>, /confirm/<token>."""
-    return f"{base_url}{purpose}/{token}"
+def signed_link(
+    settings: Settings,
+    purpose: str,
+    subscriber_id: int,
+    email: str,
+    expires: datetime | None = None,
+) -> str:
+    """The page a subscriber's signed token opens: BASE_URL + preferences/<token>,
+    unsubscribe/<token> or confirm/<token>."""
+    token = sign(settings.secret_key, purpose, subscriber_id, email, expires)
+    return f"{settings.base_url}{purpose}/{token}"

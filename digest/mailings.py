@@ -17,7 +17,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from digest.config import Settings
 from digest.model import ALL_TYPES, Item
-from digest.render import Rendered, render_breaking, render_weekly
+from digest.render import (
+    Rendered,
+    breaking_subject,
+    render_breaking,
+    render_weekly,
+    weekly_subject,
+)
 from digest.store import (
     UTCDateTime,
     deliveries,
@@ -174,13 +180,13 @@ def create_weekly(engine: Engine, settings: Settings, as_of: date, now: datetime
         for key in keys
         if (body := render_weekly(settings, plan.items, as_of, key)) is not None
     }
-    overall = render_weekly(settings, plan.items, as_of, ALL_TYPES) if plan.items else None
+    subject = weekly_subject(settings, plan.items, as_of, ALL_TYPES)
     values = {
         "kind": "weekly",
         "ident": ident,
         "period_start": plan.period_start,
         "period_end": plan.period_end,
-        "subject": overall.subject if overall else "",
+        "subject": subject or "",
         "status": SENDING if plan.items else EMPTY,
         "created": now,
     }
@@ -200,7 +206,7 @@ def create_breaking(engine: Engine, settings: Settings, item: Item, now: datetim
         "kind": "breaking",
         "ident": ident,
         "item_key": item.key,
-        "subject": render_breaking(settings, item, ALL_TYPES).subject,
+        "subject": breaking_subject(settings, item),
         "status": SENDING,
         "created": now,
     }

@@ -20,7 +20,7 @@ from email.utils import format_datetime, formataddr
 import dkim
 
 from digest.config import Settings
-from digest.links import link, sign
+from digest.links import signed_link
 from digest.render import PLACEHOLDER_MARK, Rendered, personalise
 from digest.text import clean_line
 
@@ -127,11 +127,11 @@ def personal_message(template: MessageTemplate, recipient: Recipient, now: datet
     """One recipient's copy, ready for SMTP: CRLF line ends, no line over 998 octets.
     The name goes through clean_line, so a newline in it can never add a header."""
     settings = template.settings
-    secret, sid, email = settings.secret_key, recipient.subscriber_id, recipient.email
+    sid, email = recipient.subscriber_id, recipient.email
     name = clean_line(recipient.name)
-    preferences = link(settings.base_url, "preferences", sign(secret, "preferences", sid, email))
-    token = sign(secret, "unsubscribe", sid, email)
-    unsubscribe = link(settings.base_url, "unsubscribe", token)
+    preferences = signed_link(settings, "preferences", sid, email)
+    unsubscribe = signed_link(settings, "unsubscribe", sid, email)
+    token = unsubscribe.rsplit("/", 1)[1]
     mailto = f"mailto:{settings.email.unsubscribe_address}?subject=unsubscribe%20{token}"
     fill = {"name": name, "email": email, "preferences": preferences, "unsubscribe": unsubscribe}
     head = (

@@ -91,26 +91,45 @@ def _join(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def _items_by_type(
+    settings: Settings, items: Sequence[Item], types_key: str
+) -> dict[str | None, list[Item]]:
+    """The items readers of `types_key` get, by type in configured order (untyped items
+    last, for readers of every type); types with no item are left out."""
+    slugs: list[str | None] = list(chosen_types(settings, types_key))
+    if types_key == ALL_TYPES:
+        slugs.append(None)
+    by_type = {slug: [i for i in items if i.type == slug] for slug in slugs}
+    return {slug: group for slug, group in by_type.items() if group}
+
+
+def weekly_subject(
+    settings: Settings, items: Sequence[Item], period_end: date, types_key: str
+) -> str | None:
+    """The weekly digest's subject for readers of `types_key` ("Weekly digest: 2 press
+    releases, 1 update — 8 June 2021"), or None when none of the items is theirs."""
+    by_type = _items_by_type(settings, items, types_key)
+    if not by_type:
+        return None
+    counts = {slug: len(group) for slug, group in by_type.items()}
+    return settings.email.weekly_subject.format(
+        summary=", ".join(f"{n} {_type_words(settings, s, n)}" for s, n in counts.items()),
+        date=long_date(period_end),
+        count=sum(counts.values()),
+        newsroom=settings.newsroom_name,
+    )
+
+
 def render_weekly(
     settings: Settings, items: Sequence[Item], period_end: date, types_key: str
 ) -> Rendered | None:
     """The weekly digest for readers of `types_key`: items grouped by type in configured
     order, newest first, at most `email.max_items_per_type` per type (fewer if the HTML
     would pass Gmail's clipping size). None when none of the items is of those types."""
-    slugs: list[str | None] = list(chosen_types(settings, types_key))
-    if types_key == ALL_TYPES:
-        slugs.append(None)
-    by_type = {slug: [i for i in items if i.type == slug] for slug in slugs}
-    counts = {slug: len(group) for slug, group in by_type.items() if group}
-    if not counts:
+    subject = weekly_subject(settings, items, period_end, types_key)
+    if subject is None:
         return None
-    summary = ", ".join(f"{n} {_type_words(settings, s, n)}" for s, n in counts.items())
-    subject = settings.email.weekly_subject.format(
-        summary=summary,
-        date=long_date(period_end),
-        count=sum(counts.values()),
-        newsroom=settings.newsroom_name,
-    )
+    by_type = _items_by_type(settings, items, types_key)
     limit = settings.email.max_items_per_type
     while True:
         groups = [
@@ -122,7 +141,6 @@ def render_weekly(
                 "feed": settings.base_url + FeedSpec(slug or ALL, slug, "").path("atom"),
             }
             for slug, group in by_type.items()
-            if group
         ]
         context = {
             "settings": settings,
@@ -156,10 +174,15 @@ def _preheader(groups: list[dict[str, object]]) -> str:
     return " · ".join(titles)[:140]
 
 
-def render_breaking(settings: Settings, item: Item, types_key: str) -> Rendered:
-    """A breaking-news alert carrying one item; the subject is the title after the prefix."""
+def breaking_subject(settings: Settings, item: Item) -> str:
+    """A breaking alert's subject: the configured prefix, then the item's title."""
     prefix = settings.email.breaking_prefix
-    subject = f"{prefix} {item.title}" if prefix else item.title
+    return f"{prefix} {item.title}" if prefix else item.title
+
+
+def render_breaking(settings: Settings, item: Item, types_key: str) -> Rendered:
+    """A breaking-news alert carrying one item."""
+    subject = breaking_subject(settings, item)
     context = {
         "settings": settings,
         "subject": subject,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.cli import parse_record
 from digest.config import Settings
 from digest.errors import SourceError
 from digest.sources import read_path
@@ -35,18 +36,7 @@ def parse_text(text: str, settings: Settings) -> list[dict[str, object]]:
 def test_seed_pages_parse_exactly(seed: str, settings: Settings) -> None:
     expected = json.loads((DATA / f"seed-{seed[:3]}.json").read_text())
     items = read_path(str(SEEDS / f"{seed}.txt"), settings)
-    got = [
-        {
-            "type": (t := settings.type_by_slug(item.type)) and t.label,
-            "title": item.title,
-            "published": item.published.date().isoformat(),
-            "summary": item.summary,
-            "image_caption": item.image_caption,
-            "url": item.url,
-        }
-        for item in items
-    ]
-    assert got == expected
+    assert [parse_record(settings, item) for item in items] == expected
 
 
 def test_seed_details(settings: Settings) -> None:

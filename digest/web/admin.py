@@ -25,8 +25,14 @@ from digest.mailings import (
     recent_mailings,
     weekly_recipient_count,
 )
-from digest.model import ALL_TYPES
-from digest.render import render_breaking, render_weekly, sample_copy
+from digest.model import ALL_TYPES, Item
+from digest.render import (
+    breaking_subject,
+    render_breaking,
+    render_weekly,
+    sample_copy,
+    weekly_subject,
+)
 from digest.store import all_sources, audit_log, count_items, find_item, latest_items, record_audit
 from digest.subscribers import count_by_status
 from digest.web.auth import (
@@ -138,12 +144,11 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
 
     async def digest_page(request: Request, who: str, form: dict[str, str]) -> Response:
         plan = plan_weekly(engine, settings, today())
-        body = render_weekly(settings, plan.items, today(), ALL_TYPES)
         return page(
             request,
             "digest.html",
             as_of=today(),
-            body=body,
+            subject=weekly_subject(settings, plan.items, today(), ALL_TYPES),
             plan=plan,
             recipients=weekly_recipient_count(engine),
         )
@@ -154,23 +159,23 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         html = sample_copy(body.html) if body else "<p>Nothing was published in this period.</p>"
         return HTMLResponse(html, headers=FRAMEABLE)
 
-    def chosen_item(request: Request, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    def chosen_item(request: Request, form: dict[str, str]) -> Item | None:
         key = form.get("item") or request.query_params.get("item") or ""
         return find_item(engine, key) if key else None
 
-    async def breaking_page(request: Request, who: str, form: dict[str, str]) -> Response:
-        item = chosen_item(request, form)
-        subject = render_breaking(settings, item, ALL_TYPES).subject if item else None
-        count = breaking_recipient_count(engine, item) if item else 0
+    def breaking_view(request: Request, item: Item | None, notice: str | None = None) -> Response:
         return page(
             request,
             "breaking.html",
             items=latest_items(engine, None, 50),
             item=item,
-            subject=subject,
-            count=count,
-            notice=None,
+            subject=breaking_subject(settings, item) if item else None,
+            count=breaking_recipient_count(engine, item) if item else 0,
+            notice=notice,
         )
+
+    async def breaking_page(request: Request, who: str, form: dict[str, str]) -> Response:
+        return breaking_view(request, chosen_item(request, form))
 
     async def breaking_preview(request: Request, who: str, form: dict[str, str]) -> Response:
         item = chosen_item(request, form)
@@ -185,21 +190,11 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             return pages.refuse(request, 404, "No such item.")
         address = form.get("address", "")
         try:
-            reply = await run_in_threadpool(jobs.send_test, settings, item, address)
-            notice = f"Test sent to {address}."
-            record_audit(engine, who, "breaking test", f"{item.title} → {address}", now())
+            await run_in_threadpool(jobs.send_test, settings, item, address)
         except DigestError as exc:
-            notice, reply = f"The test could not be sent: {exc}", ""
-        return page(
-            request,
-            "breaking.html",
-            items=latest_items(engine, None, 50),
-            item=item,
-            subject=render_breaking(settings, item, ALL_TYPES).subject,
-            count=breaking_recipient_count(engine, item),
-            notice=notice,
-            reply=reply,
-        )
+            return breaking_view(request, item, f"The test could not be sent: {exc}")
+        record_audit(engine, who, "breaking test", f"{item.title} → {address}", now())
+        return breaking_view(request, item, f"Test sent to {address}.")
 
     async def breaking_send(request: Request, who: str, form: dict[str, str]) -> Response:
         item = chosen_item(request, form)

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from digest import jobs
 from digest.config import Settings
-from digest.links import token_subscriber, verify
+from digest.links import signed_link, token_subscriber, verify
 from digest.model import Subscriber
 from digest.subscribers import (
     SubscriberError,
@@ -89,7 +89,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             "message.html",
             title="You are subscribed",
             message="Thank you. You can change what you receive from the link in every email.",
-            link=jobs.preferences_link(settings, subscriber),
+            link=signed_link(settings, "preferences", subscriber.id or 0, subscriber.email),
         )
 
     async def preferences_page(request: Request) -> Response:
@@ -115,7 +115,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             )
             subscriber = get_subscriber(engine, subscriber.id or 0) or subscriber
             saved = True
-        unsubscribe = jobs.unsubscribe_link(settings, subscriber)
+        unsubscribe = signed_link(settings, "unsubscribe", subscriber.id or 0, subscriber.email)
         return pages.render(
             request, "preferences.html", subscriber=subscriber, saved=saved, unsubscribe=unsubscribe
         )
