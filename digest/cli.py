@@ -12,29 +12,19 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import Progress
-from sqlalchemy import Engine
 
-from digest import jobs
 from digest.config import Settings, load_settings
 from digest.errors import DigestError, SourceError
-from digest.mailings import breaking_recipient_count, plan_weekly, weekly_recipient_count
 from digest.model import ALL_TYPES, STATUSES, Item, Subscriber
-from digest.render import breaking_subject, weekly_subject
-from digest.sender import pending_count
-from digest.sources import read_path
-from digest.subscribers import (
-    add_subscriber,
-    export_csv,
-    import_csv,
-    iter_subscribers,
-    parse_types,
-    remove_subscriber,
-)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# Each command imports what it uses, so that `digest parse` or `digest --help` does not load
+# SQLAlchemy, premailer, feedgen and the web stack (see bench/startup.py).
 
 T = TypeVar("T")
 
@@ -44,16 +34,30 @@ class _Formatter(logging.Formatter):
         return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
-def _settings() -> Settings:
+def _settings(keep_secret: bool = True) -> Settings:
+    """The configuration: --config, else DIGEST_CONFIG, else ./config/digest.toml, else the
+    packaged defaults."""
+    context = click.get_current_context(silent=True)
+    config = context.find_root().params.get("config") if context else None
     try:
-        return load_settings()
+        return load_settings(config=config, keep_secret=keep_secret)
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+@click.group(
+    epilog="Example: digest init news --sample && cd news && digest check && digest publish"
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also log progress, not only problems.")
-def main(verbose: bool) -> None:
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Configuration file. Default: $DIGEST_CONFIG, else ./config/digest.toml, "
+    "else the packaged defaults.",
+)
+@click.version_option(package_name="newsroom-digest", message="%(prog)s %(version)s")
+def main(verbose: bool, config: str | None) -> None:
     """newsroom-digest: feeds, weekly digests and breaking-news alerts from a newsroom."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
@@ -67,8 +71,12 @@ def main(verbose: bool) -> None:
     "--kind", type=click.Choice(["listing", "html", "feed"]), help="Default: from the file name."
 )
 def parse(files: tuple[str, ...], as_json: bool, kind: str | None) -> None:
-    """Parse listing pages and print their items, in page order."""
-    settings = _settings()
+    """Parse listing pages and print their items, in page order.
+
+    Example: digest parse newsroom.txt --json"""
+    from digest.sources import read_path
+
+    settings = _settings(keep_secret=False)
     items = []
     for path in files:
         try:
@@ -101,7 +109,11 @@ def parse_record(settings: Settings, item: Item) -> dict[str, str | None]:
 @click.option("--source", "names", multiple=True, help="A configured source (repeatable).")
 @click.argument("paths", nargs=-1)
 def ingest(names: tuple[str, ...], paths: tuple[str, ...]) -> None:
-    """Store items from configured sources (default: all) or from files."""
+    """Store items from configured sources (default: all) or from files.
+
+    Example: digest ingest --source newsroom"""
+    from digest import jobs
+
     settings = _settings()
     engine = _store(settings)
     if paths:
@@ -121,7 +133,11 @@ def ingest(names: tuple[str, ...], paths: tuple[str, ...]) -> None:
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 def feeds(out: Path | None) -> None:
-    """Write every feed, the OPML list and the index page; print their paths."""
+    """Write every feed, the OPML list and the index page; print their paths.
+
+    Example: digest feeds --out public"""
+    from digest import jobs
+
     settings = _settings()
     for feed_file in jobs.publish_feeds(_store(settings), settings, out):
         click.echo(f"{feed_file.path}{'' if feed_file.written else '  (unchanged)'}")
@@ -129,7 +145,11 @@ def feeds(out: Path | None) -> None:
 
 @main.command()
 def publish() -> None:
-    """Ingest every configured source, then write the feeds whose items changed."""
+    """Ingest every configured source, then write the feeds whose items changed.
+
+    Example: digest publish"""
+    from digest import jobs
+
     settings = _settings()
     report = _run(lambda: jobs.publish(_store(settings), settings))
     total = report.ingest.total
@@ -146,7 +166,9 @@ def publish() -> None:
 
 @main.command()
 def migrate() -> None:
-    """Create or upgrade the store's tables."""
+    """Create or upgrade the store's tables.
+
+    Example: DATABASE_URL=postgresql://user@host/db digest migrate"""
     settings = _settings()
     _store(settings)
     click.echo(f"store ready: {_redacted(settings.database_url)}")
@@ -154,13 +176,19 @@ def migrate() -> None:
 
 @main.group(name="subscribers")
 def subscribers_group() -> None:
-    """Manage the press list."""
+    """Manage the press list.
+
+    Example: digest subscribers import config/subscribers.example.csv"""
 
 
 @subscribers_group.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def subscribers_import(file: Path) -> None:
-    """Import a CSV press list (columns email, name, outlet, types, weekly, breaking)."""
+    """Import a CSV press list (columns email, name, outlet, types, weekly, breaking).
+
+    Example: digest subscribers import press.csv"""
+    from digest.subscribers import import_csv
+
     settings = _settings()
     engine = _store(settings)
     report = _run(lambda: import_csv(engine, settings, file, datetime.now(UTC)))
@@ -184,7 +212,12 @@ def subscribers_import(file: Path) -> None:
 def subscribers_add(
     email: str, name: str, outlet: str, types: str, weekly: bool, breaking: bool
 ) -> None:
-    """Add or update one subscriber (active at once)."""
+    """Add or update one subscriber (active at once).
+
+    Example: digest subscribers add dana@paper.example --name "Dana Ortiz" --types report
+    """
+    from digest.subscribers import add_subscriber, parse_types
+
     settings = _settings()
     engine = _store(settings)
     subscriber = _run(
@@ -196,7 +229,11 @@ def subscribers_add(
 @subscribers_group.command(name="list")
 @click.option("--status", type=click.Choice(STATUSES))
 def subscribers_list(status: str | None) -> None:
-    """List subscribers: address, status, types, weekly, breaking, name, outlet."""
+    """List subscribers: address, status, types, weekly, breaking, name, outlet.
+
+    Example: digest subscribers list --status active"""
+    from digest.subscribers import iter_subscribers
+
     settings = _settings()
     for sub in iter_subscribers(_store(settings), status):
         types = ",".join(sub.types) or "all"
@@ -207,7 +244,11 @@ def subscribers_list(status: str | None) -> None:
 @subscribers_group.command(name="export")
 @click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
 def subscribers_export(file: TextIO) -> None:
-    """Write the press list as CSV (default: standard output)."""
+    """Write the press list as CSV (default: standard output).
+
+    Example: digest subscribers export press.csv"""
+    from digest.subscribers import export_csv, iter_subscribers
+
     settings = _settings()
     export_csv(iter_subscribers(_store(settings)), settings, file)
 
@@ -215,7 +256,11 @@ def subscribers_export(file: TextIO) -> None:
 @subscribers_group.command(name="remove")
 @click.argument("email")
 def subscribers_remove(email: str) -> None:
-    """Take an address off the list (kept as unsubscribed so no import adds it back)."""
+    """Take an address off the list (kept as unsubscribed so no import adds it back).
+
+    Example: digest subscribers remove dana@paper.example"""
+    from digest.subscribers import remove_subscriber
+
     settings = _settings()
     if not _run(lambda: remove_subscriber(_store(settings), email, datetime.now(UTC))):
         raise click.ClickException(f"{email} is not on the list")
@@ -231,7 +276,13 @@ def subscribers_remove(email: str) -> None:
     help="Write the HTML and a sample .eml here instead of sending.",
 )
 def weekly(as_of: datetime | None, dry_run: bool, preview: Path | None) -> None:
-    """Create and send the weekly digest as of a day."""
+    """Create and send the weekly digest as of a day.
+
+    Example: digest weekly --as-of 2026-11-22 --preview preview"""
+    from digest import jobs
+    from digest.mailings import plan_weekly, weekly_recipient_count
+    from digest.render import weekly_subject
+
     settings = _settings()
     engine = _store(settings)
     day = as_of.date() if as_of else datetime.now(settings.timezone).date()
@@ -262,7 +313,13 @@ def weekly(as_of: datetime | None, dry_run: bool, preview: Path | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the subject and recipient count only.")
 @click.option("--yes", is_flag=True, help="Send without asking.")
 def breaking(item: str, test_to: str | None, dry_run: bool, yes: bool) -> None:
-    """Send one item (its key or URL) as a breaking-news alert."""
+    """Send one item (its key or URL) as a breaking-news alert.
+
+    Example: digest breaking https://example.org/news/item --test-to me@example.org"""
+    from digest import jobs
+    from digest.mailings import breaking_recipient_count
+    from digest.render import breaking_subject
+
     settings = _settings()
     engine = _store(settings)
     found = _run(lambda: jobs.item_for(engine, item))
@@ -284,9 +341,68 @@ def breaking(item: str, test_to: str | None, dry_run: bool, yes: bool) -> None:
 
 @main.command(name="send")
 def send_command() -> None:
-    """Resume every mailing with pending or retry-due deliveries."""
+    """Resume every mailing with pending or retry-due deliveries.
+
+    Example: SMTP_URL=smtp://user:pass@relay:587 digest send"""
     settings = _settings()
     _send(_store(settings), settings, None)
+
+
+@main.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--sample", is_flag=True, help="Also write the sample newsroom and press list.")
+def init(folder: Path, sample: bool) -> None:
+    """Create a newsroom folder: config/digest.toml (every setting, commented), .env.example,
+    an empty press list config/subscribers.csv and a README of next steps. Existing files
+    are never overwritten: if one is in the way, nothing is written and the exit status is 1.
+
+    Example: digest init news --sample && cd news && digest check"""
+    from digest.newsroom import create_newsroom
+
+    written = _run(lambda: create_newsroom(folder, sample))
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: cd {folder} and read README.md, then run `digest check`")
+
+
+CHECK_MARKS = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
+
+
+@main.command()
+def check() -> None:
+    """Check the configuration, the store, each source (read, not stored), the SMTP relay
+    (EHLO, STARTTLS, login; no mail sent), BASE_URL, SECRET_KEY and the DKIM key. One line
+    per check with what to fix; exit status 1 when something must be fixed.
+
+    Example: SMTP_URL=smtp://user:pass@relay:587 digest check"""
+    from digest.checks import must_fix, run_checks
+    from digest.config import find_config
+
+    context = click.get_current_context()
+    config = find_config(context.find_root().params.get("config"))
+    try:
+        settings = load_settings(config=config)
+    except DigestError as exc:
+        _check_line("fail", "config", str(exc))
+        sys.exit(1)
+    _check_line("ok", "config", str(config))
+    results = run_checks(settings)
+    for result in results:
+        _check_line(result.status, result.name, result.detail)
+    if must_fix(results):
+        sys.exit(1)
+
+
+def _check_line(status: str, name: str, detail: str) -> None:
+    mark, colour = CHECK_MARKS[status]
+    click.echo(f"{_style(mark, colour)} {name}: {detail}")
+
+
+def _style(text: str, colour: str) -> str:
+    """Coloured on a terminal unless NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+        return text
+    return click.style(text, fg=colour, bold=True)
 
 
 def _listen_address(host: str | None, port: int | None) -> tuple[str, int]:
@@ -300,7 +416,9 @@ def _listen_address(host: str | None, port: int | None) -> tuple[str, int]:
 @click.option("--host", help="Default: 0.0.0.0 when $PORT is set, else 127.0.0.1.")
 @click.option("--port", type=int, help="Default: $PORT, else 8000.")
 def serve(host: str | None, port: int | None) -> None:
-    """Run the web process: feeds, subscriber pages and /healthz."""
+    """Run the web process: feeds, subscriber pages and /healthz.
+
+    Example: PORT=8000 digest serve"""
     import uvicorn
 
     from digest.web import create_app
@@ -319,7 +437,9 @@ def serve(host: str | None, port: int | None) -> None:
 @main.command()
 def clock() -> None:
     """Run the clock process: poll and publish, the weekly digest, retries. Only one clock
-    runs jobs at a time; SIGTERM finishes what is in flight and exits."""
+    runs jobs at a time; SIGTERM finishes what is in flight and exits.
+
+    Example: DATABASE_URL=postgresql://user@host/db digest clock"""
     from digest.schedule import ClockProcess
 
     settings = _settings()
@@ -338,7 +458,9 @@ def clock() -> None:
 @click.option("--host", help="Default: 0.0.0.0 when $PORT is set, else 127.0.0.1.")
 @click.option("--port", type=int, help="Default: $PORT, else 8000.")
 def run(host: str | None, port: int | None) -> None:
-    """Run the web process and the clock in one process (a small deployment, the demo)."""
+    """Run the web process and the clock in one process (a small deployment, the demo).
+
+    Example: digest run --port 8000"""
     import uvicorn
 
     from digest.schedule import ClockProcess
@@ -361,6 +483,12 @@ def run(host: str | None, port: int | None) -> None:
 
 
 def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from digest import jobs
+    from digest.sender import pending_count
+
     total = pending_count(engine, datetime.now(UTC), mailing_id)["due"]
     console = Console(stderr=True)
     if console.is_terminal and total:
@@ -386,6 +514,8 @@ def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
 
 
 def _store(settings: Settings) -> Engine:
+    from digest import jobs
+
     return _run(lambda: jobs.open_store(settings))
 
 
