@@ -9,6 +9,9 @@ from pathlib import Path
 from digest.errors import DigestError
 from digest.resources import packaged_config, packaged_templates
 
+# The columns `digest subscribers import` reads (digest.subscribers.CSV_COLUMNS).
+PRESS_LIST_HEADER = "email,name,outlet,types,weekly,breaking\n"
+
 ENV_EXAMPLE = """\
 # Environment of a newsroom-digest deployment. Copy to .env (never commit it) and load it
 # with your process manager, or `set -a; . ./.env; set +a` in a shell.
@@ -76,14 +79,12 @@ SAMPLE_NOTE = """
 
 def newsroom_files(sample: bool) -> dict[Path, bytes]:
     """The files `digest init` writes, by path relative to the new folder."""
-    from digest.subscribers import CSV_COLUMNS
-
     config = packaged_config()
     files = {
         Path("config/digest.toml"): (config / "digest.toml").read_bytes(),
         Path(".env.example"): ENV_EXAMPLE.encode(),
         Path(".gitignore"): GITIGNORE.encode(),
-        Path("config/subscribers.csv"): (",".join(CSV_COLUMNS) + "\n").encode(),
+        Path("config/subscribers.csv"): PRESS_LIST_HEADER.encode(),
     }
     if sample:
         files[Path("config/subscribers.example.csv")] = (

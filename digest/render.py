@@ -11,7 +11,6 @@ from datetime import date, datetime
 from functools import cache
 
 from jinja2 import Environment, StrictUndefined, select_autoescape
-from premailer import Premailer
 
 from digest.config import Settings
 from digest.feeds import ALL, FeedSpec
@@ -64,6 +63,8 @@ def _stylesheet() -> str:
 def inline_css(document: str) -> str:
     """Inline the shared stylesheet into the HTML (media queries stay in a <style> block
     for clients that honour them: dark mode, narrow screens)."""
+    from premailer import Premailer
+
     return Premailer(
         document,
         css_text=_stylesheet(),

@@ -20,6 +20,7 @@ from digest.config import DEFAULT_CONFIG, find_config, load_settings
 from digest.errors import ConfigError
 from digest.newsroom import create_newsroom
 from digest.resources import packaged_config, packaged_templates
+from digest.subscribers import CSV_COLUMNS
 
 from .conftest import ROOT, SEEDS
 
@@ -201,9 +202,7 @@ def test_init_writes_a_commented_config_env_example_and_empty_press_list(tmp_pat
     env = (folder / ".env.example").read_text()
     for variable in ("BASE_URL=", "SECRET_KEY=", "SMTP_URL=", "DATABASE_URL=", "ADMIN_PASSWORD="):
         assert variable in env
-    assert (folder / "config" / "subscribers.csv").read_text() == (
-        "email,name,outlet,types,weekly,breaking\n"
-    )
+    assert (folder / "config" / "subscribers.csv").read_text() == ",".join(CSV_COLUMNS) + "\n"
     assert "digest check" in (folder / "README.md").read_text()
     assert not (folder / "config" / "newsroom").exists()
 
@@ -261,3 +260,48 @@ def test_every_command_help_has_an_example() -> None:
         result = runner.invoke(main, [*command, "--help"])
         assert result.exit_code == 0, command
         assert "Example: " in result.output, command
+
+
+def test_parse_loads_none_of_the_heavy_libraries(tmp_path: Path) -> None:
+    program = (
+        "import sys\n"
+        "from digest.cli import main\n"
+        "main(sys.argv[1:], standalone_mode=False)\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
+    )
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    result = subprocess.run(
+        [sys.executable, "-c", program, "parse", str(seed)],
+        cwd=tmp_path,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stderr.strip().splitlines()[-1].split())
+    assert "digest" in loaded
+    heavy = {"sqlalchemy", "premailer", "feedgen", "lxml", "httpx", "feedparser", "jinja2", "rich"}
+    assert loaded & heavy == set()
+
+
+def test_publish_loads_neither_email_rendering_nor_the_sender(tmp_path: Path) -> None:
+    create_newsroom(tmp_path, sample=True)
+    program = (
+        "import sys\n"
+        "from digest.cli import main\n"
+        "main(['publish'], standalone_mode=False)\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (tmp_path / "public" / "feeds" / "all.atom").is_file(), result.stderr
+    loaded = set(result.stderr.strip().splitlines()[-1].split())
+    assert {"sqlalchemy", "feedgen"} <= loaded
+    assert loaded & {"premailer", "aiosmtplib", "dkim", "email_validator", "rich"} == set()
