@@ -91,7 +91,8 @@ def check_sources(settings: Settings) -> list[Check]:
         try:
             read = read_source(source, settings)
         except DigestError as exc:
-            checks.append(Check(name, "fail", f"{exc} (fix [[sources]] location)"))
+            reason = str(exc).removeprefix(f"{name}: ")
+            checks.append(Check(name, "fail", f"{reason} (fix [[sources]] location)"))
             continue
         if read.errors:
             checks.append(Check(name, "fail", "; ".join(read.errors)))

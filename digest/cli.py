@@ -37,12 +37,22 @@ class _Formatter(logging.Formatter):
 def _settings(keep_secret: bool = True) -> Settings:
     """The configuration: --config, else DIGEST_CONFIG, else ./config/digest.toml, else the
     packaged defaults."""
+    from digest.config import find_config, is_packaged
+
     context = click.get_current_context(silent=True)
-    config = context.find_root().params.get("config") if context else None
+    config = find_config(context.find_root().params.get("config") if context else None)
+    if keep_secret and is_packaged(config):
+        click.echo(f"warning: {PACKAGED_NOTE}", err=True)
     try:
         return load_settings(config=config, keep_secret=keep_secret)
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+PACKAGED_NOTE = (
+    "no ./config/digest.toml here: running on the packaged defaults (the sample newsroom's "
+    "settings); `digest init` makes a newsroom folder"
+)
 
 
 @click.group(
@@ -376,7 +386,7 @@ def check() -> None:
 
     Example: SMTP_URL=smtp://user:pass@relay:587 digest check"""
     from digest.checks import must_fix, run_checks
-    from digest.config import find_config
+    from digest.config import find_config, is_packaged
 
     context = click.get_current_context()
     config = find_config(context.find_root().params.get("config"))
@@ -385,7 +395,10 @@ def check() -> None:
     except DigestError as exc:
         _check_line("fail", "config", str(exc))
         sys.exit(1)
-    _check_line("ok", "config", str(config))
+    if is_packaged(config):
+        _check_line("warn", "config", PACKAGED_NOTE)
+    else:
+        _check_line("ok", "config", str(config))
     results = run_checks(settings)
     for result in results:
         _check_line(result.status, result.name, result.detail)

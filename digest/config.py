@@ -161,6 +161,16 @@ def find_config(
     return packaged_config() / "digest.toml"
 
 
+def is_packaged(path: Path) -> bool:
+    """True for the defaults packaged with the program (no configuration of one's own)."""
+    from digest.resources import packaged_config
+
+    packaged = (packaged_config() / "digest.toml").resolve()
+    if DEFAULT_CONFIG.is_file() and DEFAULT_CONFIG.resolve() == packaged:
+        return False  # run in the repository checkout, on its own config/digest.toml
+    return path.resolve() == packaged
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     config: str | os.PathLike[str] | None = None,

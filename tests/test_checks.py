@@ -270,7 +270,7 @@ def test_check_without_sample_says_the_sources_are_missing(
     monkeypatch.chdir(tmp_path / "news")
     result = CliRunner().invoke(main, ["--config", "config/digest.toml", "check"])
     assert result.exit_code == 1
-    assert "FAIL source newsroom: source newsroom: no file matches" in result.output
+    assert "FAIL source newsroom: no file matches config/newsroom/*.txt" in result.output
 
 
 def _on_terminal(folder: Path, **env: str) -> bytes:
@@ -302,3 +302,15 @@ def test_check_colours_its_marks_on_a_terminal_unless_no_color(tmp_path: Path) -
     assert b"\x1b[" in coloured and b"config: config/digest.toml" in coloured
     plain = _on_terminal(tmp_path, NO_COLOR="1")
     assert b"\x1b[" not in plain and b"ok   config: config/digest.toml" in plain
+
+
+def test_check_on_the_packaged_defaults_says_to_run_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith("warn config: no ./config/digest.toml here")
+    assert "`digest init`" in lines[0]
+    assert "FAIL source newsroom: no file matches config/newsroom/*.txt" in result.output

@@ -305,3 +305,15 @@ def test_publish_loads_neither_email_rendering_nor_the_sender(tmp_path: Path) ->
     loaded = set(result.stderr.strip().splitlines()[-1].split())
     assert {"sqlalchemy", "feedgen"} <= loaded
     assert loaded & {"premailer", "aiosmtplib", "dkim", "email_validator", "rich"} == set()
+
+
+def test_commands_on_the_packaged_defaults_warn_but_parse_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    migrated = CliRunner().invoke(main, ["migrate"])
+    assert migrated.exit_code == 0
+    assert "warning: no ./config/digest.toml here" in migrated.output
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    parsed = CliRunner().invoke(main, ["parse", str(seed)])
+    assert parsed.exit_code == 0 and "warning: no ./config" not in parsed.output
