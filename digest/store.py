@@ -31,10 +31,10 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.sql.elements import ColumnElement
 
 from digest.model import IngestCounts, Item
 from digest.text import clean_line, clean_text
