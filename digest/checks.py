@@ -46,19 +46,26 @@ def must_fix(checks: list[Check]) -> bool:
 
 
 def check_store(settings: Settings) -> Check:
-    """Connect to the store and see whether its tables are there."""
+    """Connect to the store and compare its schema revision with the newest migration."""
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from digest.store import connect, metadata
+    from digest.store import connect
 
     where = make_url(settings.database_url).render_as_string(hide_password=True)
+    config = Config()
+    config.set_main_option("script_location", "digest:migrations")
+    head = ScriptDirectory.from_config(config).get_current_head()
     try:
         engine = connect(settings.database_url)
         try:
             with engine.connect() as conn:
-                present = set(inspect(conn).get_table_names())
+                current = MigrationContext.configure(conn).get_current_revision()
+                has_items = inspect(conn).has_table("items")
         finally:
             engine.dispose()
     except (SQLAlchemyError, OSError) as exc:
@@ -68,15 +75,19 @@ def check_store(settings: Settings) -> Check:
             "fail",
             f"cannot open {where}: {reason} (check DATABASE_URL / store.database_url)",
         )
-    missing = sorted(set(metadata.tables) - present)
-    if missing:
-        return Check(
-            "store",
-            "warn",
-            f"{where}: tables not created yet ({len(missing)} missing); `digest migrate` or "
-            "any command that uses the store creates them",
-        )
-    return Check("store", "ok", f"{where}: reachable, tables present")
+    if current == head:
+        return Check("store", "ok", f"{where}: reachable, schema at {head}")
+    state = (
+        "tables not created yet"
+        if current is None and not has_items
+        else (f"schema at {current or 'the release before migrations'}, newest is {head}")
+    )
+    return Check(
+        "store",
+        "warn",
+        f"{where}: {state}; `digest migrate` (or any command that uses the store) "
+        "creates or upgrades it",
+    )
 
 
 def check_sources(settings: Settings) -> list[Check]:

@@ -314,3 +314,18 @@ def test_check_on_the_packaged_defaults_says_to_run_init(
     assert lines[0].startswith("warn config: no ./config/digest.toml here")
     assert "`digest init`" in lines[0]
     assert "FAIL source newsroom: no file matches config/newsroom/*.txt" in result.output
+
+
+def test_store_check_sees_a_store_from_before_migrations(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from .conftest import DATA
+
+    database = tmp_path / "old.db"
+    with sqlite3.connect(database) as conn:
+        conn.executescript((DATA / "release-0.1" / "schema.sqlite.sql").read_text())
+    result = check_store(replace(settings, database_url=f"sqlite:///{database}"))
+    assert result.status == "warn"
+    assert "the release before migrations" in result.detail and "digest migrate" in result.detail

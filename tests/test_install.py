@@ -56,6 +56,8 @@ def test_built_wheel_works_from_an_empty_folder(tmp_path: Path) -> None:
         "digest/_data/templates/email/style.css",
         "digest/_data/templates/web/admin/dashboard.html",
         "digest/_data/templates/feeds/index.html",
+        "digest/migrations/script.py.mako",
+        "digest/migrations/versions/0001_baseline.py",
         "newsroom_digest-0.1.0.dist-info/licenses/LICENSE",
     ):
         assert shipped in names
