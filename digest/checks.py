@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from digest.config import SECRET_FILE, Settings
 from digest.errors import DigestError
 
 Status = Literal["ok", "warn", "fail"]
+T = TypeVar("T")
 MIN_SECRET_LENGTH = 32
 NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
@@ -38,6 +41,12 @@ def run_checks(settings: Settings) -> list[Check]:
         check_secret_key(settings),
         check_dkim(settings),
     ]
+
+
+async def run_checks_async(settings: Settings) -> list[Check]:
+    """run_checks in a worker thread, for async callers such as the staff console: the
+    checks wait on the network (sources, SMTP) and must not block the event loop."""
+    return await asyncio.to_thread(run_checks, settings)
 
 
 def must_fix(checks: list[Check]) -> bool:
@@ -125,10 +134,20 @@ def check_smtp(settings: Settings) -> Check:
             "(set SMTP_URL=smtp://user:pass@host:587 to send)",
         )
     try:
-        detail = asyncio.run(_smtp_handshake(settings.smtp_url, settings.sender.timeout_seconds))
+        detail = _run_coroutine(_smtp_handshake(settings.smtp_url, settings.sender.timeout_seconds))
     except DigestError as exc:
         return Check("smtp", "fail", str(exc))
     return Check("smtp", "ok", detail)
+
+
+def _run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, also from a thread whose event loop is already running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _smtp_handshake(url: str, timeout: float) -> str:

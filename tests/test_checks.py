@@ -329,3 +329,22 @@ def test_store_check_sees_a_store_from_before_migrations(
     result = check_store(replace(settings, database_url=f"sqlite:///{database}"))
     assert result.status == "warn"
     assert "the release before migrations" in result.detail and "digest migrate" in result.detail
+
+
+def test_checks_run_from_async_code_without_blocking_the_loop(
+    settings: Settings, relay: tuple[SMTPRecorder, int]
+) -> None:
+    import asyncio
+
+    from digest.checks import run_checks_async
+
+    _, port = relay
+    smtp = with_smtp(settings, f"smtp://{USER}:s3cret%20pass@127.0.0.1:{port}")
+
+    async def console() -> tuple[list, object]:
+        inline = check_smtp(smtp)  # called directly inside a running loop
+        return await run_checks_async(smtp), inline
+
+    results, inline = asyncio.run(console())
+    assert {r.name: r.status for r in results}["smtp"] == "ok"
+    assert inline.status == "ok"
