@@ -36,12 +36,13 @@ def packaged_config() -> Path:
     return data_root() / "config"
 
 
-def template_loader(folder: str) -> BaseLoader:
-    """A loader for one template folder (email, web, feeds): a file in the run directory's
-    templates/<folder>/ overrides the packaged file of the same name, one file at a time."""
+def template_loader(folder: str, root: Path | None = None) -> BaseLoader:
+    """A loader for one template folder (email, web, feeds) of `root` (default: the packaged
+    templates): a file in the run directory's templates/<folder>/ overrides the file of the
+    same name there, one file at a time."""
     from jinja2 import ChoiceLoader, FileSystemLoader
 
-    packaged = packaged_templates() / folder
+    packaged = (root or packaged_templates()) / folder
     user = USER_TEMPLATES / folder
     if user.resolve() == packaged.resolve():
         return FileSystemLoader(packaged)

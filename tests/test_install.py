@@ -244,6 +244,24 @@ def test_user_templates_override_packaged_ones_file_by_file(
     assert Path(weekly.filename or "").is_relative_to(packaged_templates())
 
 
+def test_user_templates_override_web_pages_and_the_feed_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    from digest.feeds import TEMPLATES, render_index
+    from digest.web.forms import Pages
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "templates" / "web").mkdir(parents=True)
+    (tmp_path / "templates" / "web" / "message.html").write_text("<p>ours</p>")
+    pages = Pages(settings, TEMPLATES).environment
+    assert pages.get_template("message.html").render() == "<p>ours</p>"
+    base = Path(pages.get_template("base.html").filename or "")
+    assert base.is_relative_to(packaged_templates())
+    (tmp_path / "templates" / "feeds").mkdir()
+    (tmp_path / "templates" / "feeds" / "index.html").write_text("{{ settings.newsroom_name }}!")
+    assert render_index(settings) == f"{settings.newsroom_name}!".encode()
+
+
 def test_shell_completion_script_is_offered() -> None:
     environment = clean_environment(_DIGEST_COMPLETE="bash_source")
     digest = str(Path(sys.executable).parent / "digest")
