@@ -203,8 +203,8 @@ def check_base_url(settings: Settings) -> Check:
         return Check(
             "base_url",
             "warn",
-            f"BASE_URL is {settings.base_url}: links in emails and feeds only work on this "
-            "machine (set BASE_URL to the public address of the web process)",
+            f"BASE_URL is {settings.base_url}, a local address: links in emails and feeds "
+            "will not work for readers (set BASE_URL to the public address of the web process)",
         )
     if parts.scheme != "https":
         return Check(
