@@ -5,7 +5,6 @@ editable install reads the repository's top-level templates/ and config/."""
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,10 +18,16 @@ USER_TEMPLATES = Path("templates")
 def data_root() -> Path:
     """The folder holding templates/ and config/: packaged data when installed from a wheel,
     else the repository checkout this package was imported from."""
-    packaged = files("digest") / "_data"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent
+    package = Path(__file__).resolve().parent
+    if (package / "_data").is_dir():
+        # What importlib.resources.files("digest") / "_data" is for an installed wheel,
+        # without importing importlib.resources (zipfile, bz2, lzma) at every start.
+        return package / "_data"
+    if (package.parent / "templates").is_dir() and (package.parent / "config").is_dir():
+        return package.parent
+    from importlib.resources import files
+
+    return Path(str(files("digest") / "_data"))
 
 
 def packaged_templates() -> Path:
