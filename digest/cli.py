@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import click
 
-from digest.config import Settings, load_settings
+from digest.config import Settings, find_config, is_packaged, load_settings
 from digest.errors import DigestError, SourceError
 from digest.model import ALL_TYPES, STATUSES, Item, Subscriber
 
@@ -34,17 +34,15 @@ class _Formatter(logging.Formatter):
         return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
-def _settings(keep_secret: bool = True) -> Settings:
+def _settings(parse_only: bool = False) -> Settings:
     """The configuration: --config, else DIGEST_CONFIG, else ./config/digest.toml, else the
-    packaged defaults."""
-    from digest.config import find_config, is_packaged
-
+    packaged defaults (with a warning, except for `parse`, which needs no newsroom)."""
     context = click.get_current_context(silent=True)
     config = find_config(context.find_root().params.get("config") if context else None)
-    if keep_secret and is_packaged(config):
+    if not parse_only and is_packaged(config):
         click.echo(f"warning: {PACKAGED_NOTE}", err=True)
     try:
-        return load_settings(config=config, keep_secret=keep_secret)
+        return load_settings(config=config, keep_secret=not parse_only)
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -86,7 +84,7 @@ def parse(files: tuple[str, ...], as_json: bool, kind: str | None) -> None:
     Example: digest parse newsroom.txt --json"""
     from digest.sources import read_path
 
-    settings = _settings(keep_secret=False)
+    settings = _settings(parse_only=True)
     items = []
     for path in files:
         try:
@@ -386,7 +384,6 @@ def check() -> None:
 
     Example: SMTP_URL=smtp://user:pass@relay:587 digest check"""
     from digest.checks import must_fix, run_checks
-    from digest.config import find_config, is_packaged
 
     context = click.get_current_context()
     config = find_config(context.find_root().params.get("config"))
