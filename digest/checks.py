@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ def run_checks(settings: Settings) -> list[Check]:
     return [
         check_store(settings),
         *check_sources(settings),
+        check_output(settings),
         check_smtp(settings),
         check_base_url(settings),
         check_secret_key(settings),
@@ -121,6 +123,22 @@ def check_sources(settings: Settings) -> list[Check]:
         else:
             checks.append(Check(name, "ok", f"{len(read.items)} items from {source.location}"))
     return checks
+
+
+def check_output(settings: Settings) -> Check:
+    """The feeds folder (and the outbox, when there is no relay) can be written."""
+    folders = [("feeds.output", settings.output_dir)]
+    if not settings.smtp_url:
+        folders.append(("sender.outbox", settings.sender.outbox))
+    for setting, folder in folders:
+        existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            return Check(
+                "output",
+                "fail",
+                f"{setting}: cannot write {folder} ({existing} is not a writable folder)",
+            )
+    return Check("output", "ok", ", ".join(f"{folder}/" for _, folder in folders) + " writable")
 
 
 def check_smtp(settings: Settings) -> Check:

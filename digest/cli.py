@@ -378,9 +378,10 @@ CHECK_MARKS = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FA
 
 @main.command()
 def check() -> None:
-    """Check the configuration, the store, each source (read, not stored), the SMTP relay
-    (EHLO, STARTTLS, login; no mail sent), BASE_URL, SECRET_KEY and the DKIM key. One line
-    per check with what to fix; exit status 1 when something must be fixed.
+    """Check the configuration, the store, each source (read, not stored), the output
+    folders, the SMTP relay (EHLO, STARTTLS, login; no mail sent), BASE_URL, SECRET_KEY and
+    the DKIM key. One line per check with what to fix; exit status 1 when something must be
+    fixed.
 
     Example: SMTP_URL=smtp://user:pass@relay:587 digest check"""
     from digest.checks import must_fix, run_checks

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from digest.checks import (
     check_base_url,
     check_dkim,
+    check_output,
     check_secret_key,
     check_smtp,
     check_sources,
@@ -348,3 +349,14 @@ def test_checks_run_from_async_code_without_blocking_the_loop(
     results, inline = asyncio.run(console())
     assert {r.name: r.status for r in results}["smtp"] == "ok"
     assert inline.status == "ok"
+
+
+def test_output_check_names_a_folder_that_cannot_be_written(
+    settings: Settings, tmp_path: Path
+) -> None:
+    assert check_output(settings).status == "ok"
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = check_output(replace(settings, output_dir=blocker / "public"))
+    assert result.status == "fail"
+    assert result.detail.startswith(f"feeds.output: cannot write {blocker / 'public'}")
