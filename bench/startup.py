@@ -49,6 +49,24 @@ def loaded_by(args: list[str], cwd: Path) -> str:
     return result.stderr.strip().splitlines()[-1]
 
 
+def slowest_imports(args: list[str], cwd: Path, count: int = 8) -> list[tuple[int, str]]:
+    """The modules whose own import takes longest (python -X importtime, self time)."""
+    program = "import sys\nfrom digest.cli import main\nmain(sys.argv[1:], standalone_mode=False)"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", program, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    rows = []
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            own, _cumulative, name = line.removeprefix("import time:").split("|")
+            if own.strip().isdigit():
+                rows.append((int(own), name.strip()))
+    return sorted(rows, reverse=True)[:count]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
@@ -65,6 +83,9 @@ def main() -> None:
         print(f"  python -c pass          {python_ms:7.1f} ms")
         print(f"  digest parse SEED       {parse_ms:7.1f} ms  (SEED = {SEED.name})")
         print(f"  ratio                   {parse_ms / python_ms:7.1f}x  (goal <= 6x)")
+        print("slowest imports of digest parse (python -X importtime, cumulative):")
+        for microseconds, name in slowest_imports(["parse", str(SEED)], cwd):
+            print(f"  {microseconds / 1000:7.1f} ms  {name}")
         print("heavy libraries loaded per command:")
         for args in (["--help"], ["parse", str(SEED)], ["init", "news"], ["--version"]):
             print(f"  digest {args[0]:<18} {loaded_by(args, cwd)}")
