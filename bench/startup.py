@@ -83,7 +83,7 @@ def main() -> None:
         print(f"  python -c pass          {python_ms:7.1f} ms")
         print(f"  digest parse SEED       {parse_ms:7.1f} ms  (SEED = {SEED.name})")
         print(f"  ratio                   {parse_ms / python_ms:7.1f}x  (goal <= 6x)")
-        print("slowest imports of digest parse (python -X importtime, cumulative):")
+        print("slowest imports of digest parse (python -X importtime, self time):")
         for microseconds, name in slowest_imports(["parse", str(SEED)], cwd):
             print(f"  {microseconds / 1000:7.1f} ms  {name}")
         print("heavy libraries loaded per command:")
