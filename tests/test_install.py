@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 import tomllib
 import zipfile
 from pathlib import Path
 
 import feedparser
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -22,7 +24,7 @@ from digest.newsroom import create_newsroom
 from digest.resources import packaged_config, packaged_templates
 from digest.subscribers import CSV_COLUMNS
 
-from .conftest import ROOT, SEEDS
+from .conftest import ROOT, SEEDS, free_port
 
 SAMPLE_WEEK = "2026-11-22"
 
@@ -36,6 +38,18 @@ def clean_environment(**extra: str) -> dict[str, str]:
         if not key.startswith("DIGEST_") and key not in skipped
     }
     return environment | extra
+
+
+def wait_for(url: str, seconds: float = 60) -> httpx.Response:
+    """GET a URL once the server behind it answers."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def test_built_wheel_works_from_an_empty_folder(tmp_path: Path) -> None:
@@ -128,6 +142,21 @@ def test_built_wheel_works_from_an_empty_folder(tmp_path: Path) -> None:
     today = run("weekly", "--preview", "today", cwd=news)
     assert today.returncode == 0, today.stderr
     assert today.stdout.startswith(("preview: ", "nothing to send for the week to "))
+
+    port = free_port()
+    server = subprocess.Popen(
+        [digest, "serve", "--port", str(port)],
+        cwd=news,
+        env=clean_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        subscribe = wait_for(f"http://127.0.0.1:{port}/subscribe")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert subscribe.status_code == 200 and "<form" in subscribe.text
 
     site_packages = next((venv / "lib").glob("python3*/site-packages"))
     data = site_packages / "digest" / "_data"
