@@ -21,21 +21,26 @@ from digest.render import (
     Rendered,
     breaking_subject,
     render_breaking,
+    render_correction,
     render_weekly,
     weekly_subject,
 )
 from digest.store import (
     UTCDateTime,
+    corrections,
     deliveries,
     item_from_row,
     items,
     mailing_bodies,
     mailing_items,
     mailings,
+    publishable,
     subscribers,
 )
 
 EMPTY, SENDING, DONE = "empty", "sending", "done"
+AWAITING, SCHEDULED, PAUSED, CANCELLED = "awaiting approval", "scheduled", "paused", "cancelled"
+HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,9 @@ class Mailing:
     period_start: datetime | None
     period_end: datetime | None
     created: datetime
+    send_after: datetime | None = None
+    requested_by: str | None = None
+    approved_by: str | None = None
 
 
 def _mailing(row: Any) -> Mailing:
@@ -64,6 +72,9 @@ def _mailing(row: Any) -> Mailing:
         period_start=row.period_start,
         period_end=row.period_end,
         created=row.created,
+        send_after=row.send_after,
+        requested_by=row.requested_by,
+        approved_by=row.approved_by,
     )
 
 
@@ -193,8 +204,18 @@ def create_weekly(engine: Engine, settings: Settings, as_of: date, now: datetime
     return _store_mailing(engine, values, plan.item_ids, bodies, _weekly_recipients(), now)
 
 
-def create_breaking(engine: Engine, settings: Settings, item: Item, now: datetime) -> Mailing:
-    """Create the breaking alert for one item, or return the one already created."""
+def create_breaking(
+    engine: Engine,
+    settings: Settings,
+    item: Item,
+    now: datetime,
+    status: str = SENDING,
+    send_after: datetime | None = None,
+    requested_by: str | None = None,
+) -> Mailing:
+    """Create the breaking alert for one item, or return the one already created. A held
+    alert (awaiting approval, or scheduled) gets its deliveries as `held` rows that no
+    sender claims until the clock releases them."""
     ident = breaking_ident(item)
     if (existing := find_mailing(engine, ident)) is not None:
         return existing
@@ -207,10 +228,15 @@ def create_breaking(engine: Engine, settings: Settings, item: Item, now: datetim
         "ident": ident,
         "item_key": item.key,
         "subject": breaking_subject(settings, item),
-        "status": SENDING,
+        "status": status,
         "created": now,
+        "send_after": send_after,
+        "requested_by": requested_by,
     }
-    return _store_mailing(engine, values, [item_id], bodies, condition, now)
+    held = status in (AWAITING, SCHEDULED)
+    return _store_mailing(
+        engine, values, [item_id], bodies, condition, now, delivery_status=HELD if held else None
+    )
 
 
 def _types_keys(engine: Engine, condition: ColumnElement[bool]) -> list[str]:
@@ -228,6 +254,7 @@ def _store_mailing(
     recipients: ColumnElement[bool],
     now: datetime,
     body_key: str | None = None,
+    delivery_status: str | None = None,
 ) -> Mailing:
     try:
         with engine.begin() as conn:
@@ -251,7 +278,9 @@ def _store_mailing(
                         for key, body in bodies.items()
                     ],
                 )
-                _create_deliveries(conn, mailing_id, list(bodies), recipients, now, body_key)
+                _create_deliveries(
+                    conn, mailing_id, list(bodies), recipients, now, body_key, delivery_status
+                )
     except IntegrityError:
         existing = find_mailing(engine, values["ident"])
         if existing is None:
@@ -269,9 +298,10 @@ def _create_deliveries(
     recipients: ColumnElement[bool],
     now: datetime,
     body_key: str | None = None,
+    status: str | None = None,
 ) -> None:
     """One delivery per recipient, each pointing at the body for its chosen types (or at
-    `body_key` for every recipient)."""
+    `body_key` for every recipient); `pending`, or `held` for a mailing not yet due."""
     columns = [
         "mailing_id",
         "subscriber_id",
@@ -288,7 +318,7 @@ def _create_deliveries(
         subscribers.c.email,
         subscribers.c.name,
         literal(body_key) if body_key else subscribers.c.types_key,
-        literal("pending"),
+        literal(status or "pending"),
         literal(0),
         literal(now, UTCDateTime),
     ).where(recipients)
@@ -387,3 +417,245 @@ def mailing_progress(engine: Engine, mailing_id: int) -> MailingProgress | None:
     if row is None:
         return None
     return MailingProgress(_mailing(row), delivery_counts(engine, mailing_id))
+
+
+class MailingStateError(Exception):
+    """A mailing is not in a state that allows what was asked (the message says why)."""
+
+
+def get_mailing(engine: Engine, mailing_id: int) -> Mailing | None:
+    """The mailing with this id."""
+    with engine.connect() as conn:
+        row = conn.execute(select(mailings).where(mailings.c.id == mailing_id)).first()
+        return _mailing(row) if row else None
+
+
+def _item_publishable(now: datetime) -> ColumnElement[bool]:
+    """A held mailing may go when it carries no item or its item is publishable now."""
+    gated = select(items.c.key).where(publishable(now))
+    return or_(mailings.c.item_key.is_(None), mailings.c.item_key.in_(gated))
+
+
+def release_due(engine: Engine, now: datetime, mailing_id: int | None = None) -> list[int]:
+    """Turn scheduled mailings whose time has come (and whose item is no longer under
+    embargo) into sending ones: their held deliveries become pending, except for
+    recipients who left the list in the meantime. Returns the released mailings' ids."""
+    due = and_(
+        mailings.c.status == SCHEDULED,
+        or_(mailings.c.send_after.is_(None), mailings.c.send_after <= now),
+        _item_publishable(now),
+    )
+    if mailing_id is not None:
+        due = and_(due, mailings.c.id == mailing_id)
+    released = []
+    with engine.connect() as conn:
+        candidates = list(conn.execute(select(mailings.c.id).where(due)).scalars())
+    for candidate in candidates:
+        with engine.begin() as conn:
+            taken = conn.execute(
+                mailings.update()
+                .where(mailings.c.id == candidate, mailings.c.status == SCHEDULED)
+                .values(status=SENDING)
+            )
+            if not taken.rowcount:
+                continue
+            gone = select(subscribers.c.id).where(subscribers.c.status != "active")
+            conn.execute(
+                deliveries.delete().where(
+                    deliveries.c.mailing_id == candidate,
+                    deliveries.c.status == HELD,
+                    deliveries.c.subscriber_id.in_(gone),
+                )
+            )
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.mailing_id == candidate, deliveries.c.status == HELD)
+                .values(status="pending", next_attempt=now)
+            )
+        released.append(candidate)
+    return released
+
+
+def approve(
+    engine: Engine, mailing_id: int, approver: str, now: datetime, undo_seconds: int
+) -> Mailing:
+    """Approve a mailing awaiting approval: it is scheduled for its chosen time, or for
+    the end of the undo window from now, whichever is later (and released at once when
+    that is now). The requester cannot approve their own."""
+    mailing = get_mailing(engine, mailing_id)
+    if mailing is None:
+        raise MailingStateError(f"no mailing {mailing_id}")
+    if mailing.status != AWAITING:
+        raise MailingStateError(f"mailing {mailing_id} is {mailing.status}, not awaiting approval")
+    if mailing.requested_by and mailing.requested_by.casefold() == approver.casefold():
+        raise MailingStateError(
+            f"{approver} requested mailing {mailing_id}; someone else must approve it"
+        )
+    undo_end = now + timedelta(seconds=undo_seconds)
+    send_after = max(mailing.send_after or undo_end, undo_end)
+    with engine.begin() as conn:
+        taken = conn.execute(
+            mailings.update()
+            .where(mailings.c.id == mailing_id, mailings.c.status == AWAITING)
+            .values(status=SCHEDULED, send_after=send_after, approved_by=approver)
+        )
+    if not taken.rowcount:
+        raise MailingStateError(f"mailing {mailing_id} changed meanwhile; look again")
+    if send_after <= now:
+        release_due(engine, now, mailing_id)
+    result = get_mailing(engine, mailing_id)
+    assert result is not None
+    return result
+
+
+def cancel(engine: Engine, mailing_id: int) -> Mailing:
+    """Cancel a mailing before anything has left: its unsent deliveries are cancelled in
+    the same transaction that checks none is sent or in flight. A cancelled alert frees
+    its item, so it can be requested again."""
+    mailing = get_mailing(engine, mailing_id)
+    if mailing is None:
+        raise MailingStateError(f"no mailing {mailing_id}")
+    if mailing.status in (CANCELLED, DONE, EMPTY):
+        raise MailingStateError(f"mailing {mailing_id} is {mailing.status}; nothing to cancel")
+    with engine.begin() as conn:
+        conn.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.mailing_id == mailing_id,
+                deliveries.c.status.in_((HELD, "pending")),
+            )
+            .values(status=CANCELLED, lease_until=None)
+        )
+        left = conn.execute(
+            select(func.count()).where(
+                deliveries.c.mailing_id == mailing_id,
+                deliveries.c.status.in_(("sent", "sending")),
+            )
+        ).scalar_one()
+        if left:
+            raise MailingStateError(
+                f"mailing {mailing_id} has already sent {left} messages; pause it instead"
+            )
+        ident = mailing.ident
+        if mailing.kind in ("breaking", "correction"):
+            ident = f"{ident}#cancelled-{mailing_id}"
+        else:
+            conn.execute(mailing_items.delete().where(mailing_items.c.mailing_id == mailing_id))
+        conn.execute(
+            mailings.update()
+            .where(mailings.c.id == mailing_id)
+            .values(status=CANCELLED, ident=ident)
+        )
+    result = get_mailing(engine, mailing_id)
+    assert result is not None
+    return result
+
+
+def pause(engine: Engine, mailing_id: int) -> Mailing:
+    """Stop a sending mailing: its unsent deliveries are held (messages already in flight
+    finish and are recorded) until it is resumed."""
+    with engine.begin() as conn:
+        taken = conn.execute(
+            mailings.update()
+            .where(mailings.c.id == mailing_id, mailings.c.status == SENDING)
+            .values(status=PAUSED)
+        )
+        if not taken.rowcount:
+            raise MailingStateError(f"mailing {mailing_id} is not sending; nothing to pause")
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.mailing_id == mailing_id, deliveries.c.status == "pending")
+            .values(status=HELD)
+        )
+    result = get_mailing(engine, mailing_id)
+    assert result is not None
+    return result
+
+
+def resume(engine: Engine, mailing_id: int) -> Mailing:
+    """Let a paused mailing go on where it stopped."""
+    with engine.begin() as conn:
+        taken = conn.execute(
+            mailings.update()
+            .where(mailings.c.id == mailing_id, mailings.c.status == PAUSED)
+            .values(status=SENDING)
+        )
+        if not taken.rowcount:
+            raise MailingStateError(f"mailing {mailing_id} is not paused; nothing to resume")
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.mailing_id == mailing_id, deliveries.c.status == HELD)
+            .values(status="pending")
+        )
+    result = get_mailing(engine, mailing_id)
+    assert result is not None
+    return result
+
+
+def delivery_breakdown(engine: Engine, mailing_id: int) -> dict[str, int]:
+    """A mailing's deliveries as the console shows them: sent, pending (not yet sent, held
+    included), retrying (pending after a failed attempt), failed, held, cancelled."""
+    pending_kinds = or_(
+        deliveries.c.status.in_(("sending", HELD)),
+        and_(deliveries.c.status == "pending", deliveries.c.attempts == 0),
+    )
+    query = select(
+        func.count().filter(deliveries.c.status == "sent"),
+        func.count().filter(pending_kinds),
+        func.count().filter(and_(deliveries.c.status == "pending", deliveries.c.attempts > 0)),
+        func.count().filter(deliveries.c.status == "failed"),
+        func.count().filter(deliveries.c.status == HELD),
+        func.count().filter(deliveries.c.status == CANCELLED),
+    ).where(deliveries.c.mailing_id == mailing_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).one()
+    names = ("sent", "pending", "retrying", "failed", "held", "cancelled")
+    return dict(zip(names, row, strict=True))
+
+
+def sent_alert(engine: Engine, item_key: str) -> Mailing | None:
+    """The breaking alert of an item that went out (sending, paused or done), if any."""
+    query = select(mailings).where(
+        mailings.c.kind == "breaking",
+        mailings.c.item_key == item_key,
+        mailings.c.status.in_((SENDING, PAUSED, DONE)),
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query.order_by(mailings.c.id.desc())).first()
+        return _mailing(row) if row else None
+
+
+def create_correction(engine: Engine, settings: Settings, item: Item, now: datetime) -> Mailing:
+    """The correction email for an item's latest correction, to exactly the subscribers its
+    breaking alert was sent to (those still active); once per correction."""
+    alert = sent_alert(engine, item.key)
+    if alert is None:
+        raise MailingStateError(f"{item.title!r} was not sent as a breaking alert")
+    with engine.connect() as conn:
+        item_id = conn.execute(select(items.c.id).where(items.c.key == item.key)).scalar_one()
+        notes = list(
+            conn.execute(
+                select(corrections)
+                .where(corrections.c.item_id == item_id)
+                .order_by(corrections.c.at, corrections.c.id)
+            ).mappings()
+        )
+    if not notes:
+        raise MailingStateError(f"{item.title!r} has no correction yet: add a note first")
+    ident = f"correction:{item.key}:{notes[-1]['id']}"
+    if (existing := find_mailing(engine, ident)) is not None:
+        return existing
+    reached = select(deliveries.c.subscriber_id).where(
+        deliveries.c.mailing_id == alert.id, deliveries.c.status == "sent"
+    )
+    recipients = and_(subscribers.c.id.in_(reached), subscribers.c.status == "active")
+    body = render_correction(settings, item, [n["note"] for n in notes])
+    values = {
+        "kind": "correction",
+        "ident": ident,
+        "item_key": item.key,
+        "subject": body.subject,
+        "status": SENDING,
+        "created": now,
+    }
+    return _store_mailing(engine, values, [], {"correction": body}, recipients, now, "correction")

@@ -231,6 +231,21 @@ def render_confirm(settings: Settings, confirm_url: str, hours: int) -> Rendered
     return _render(settings, "confirm", context, subject)
 
 
+def render_correction(settings: Settings, item: Item, notes: Sequence[str]) -> Rendered:
+    """The correction email to the readers of an item's breaking alert: what was wrong,
+    then the item as it stands now."""
+    subject = f"Correction: {item.title}"
+    context = {
+        "settings": settings,
+        "subject": subject,
+        "preheader": (notes[-1] if notes else item.title)[:140],
+        "item": item,
+        "notes": list(notes),
+        "show_type": True,
+    }
+    return _render(settings, "correction", context, subject)
+
+
 def sample_copy(body: str) -> str:
     """A rendered HTML body as a sample reader would see it (for previews)."""
     sample = {
