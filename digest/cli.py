@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import logging
 import os
@@ -267,13 +268,17 @@ def weekly(as_of: datetime | None, dry_run: bool, preview: Path | None) -> None:
 
 def _actor(name: str | None) -> str:
     """Who is acting, for the audit log: --as NAME, else the login name."""
-    actor = (name or os.environ.get("USER") or "").strip()
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):
+        login = ""
+    actor = (name or login).strip()
     if not actor:
         raise click.UsageError("say who you are with --as NAME (it goes in the audit log)")
     return actor
 
 
-AS_OPTION = click.option("--as", "actor", help="Your name for the audit log (default: $USER).")
+AS_OPTION = click.option("--as", "actor", help="Your name for the audit log (default: login name).")
 
 
 @main.command()

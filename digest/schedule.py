@@ -26,7 +26,7 @@ from digest.config import WEEKDAYS, Settings
 from digest.mailings import find_mailing, weekly_ident
 from digest.sender import Clock as Now
 from digest.sender import utc_now, worker_name
-from digest.store import acquire_lease, release_lease
+from digest.store import acquire_lease, items_stamp, release_lease
 
 log = logging.getLogger(__name__)
 LEASE = "clock"
@@ -70,6 +70,7 @@ class ClockProcess:
         self.now = now
         self.holder = holder or worker_name()
         self.stopping = threading.Event()
+        self.stamp: tuple[object, ...] | None = None
         self.scheduler = BackgroundScheduler(
             timezone=settings.timezone,
             job_defaults={
@@ -122,10 +123,26 @@ class ClockProcess:
                 "sent %d, failed %d, retrying %d", summary.sent, summary.failed, summary.retrying
             )
 
+    def republish_if_changed(self) -> None:
+        """Rewrite the feeds when the store's stamp moved since the last look: an embargo
+        that lifted (or was set), an edit or a correction from the console or the CLI."""
+        stamp = items_stamp(self.engine, self.now())
+        if stamp != self.stamp:
+            jobs.publish_feeds(self.engine, self.settings)
+            self.stamp = stamp
+
+    def release(self) -> None:
+        released = jobs.release_held(self.engine, self.now())
+        if released:
+            log.info("released held mailings %s", ", ".join(map(str, released)))
+
     def run_due(self) -> None:
-        """What a tick does: the weekly digest if it is due, then the sweep (also what
-        runs once at start, so a missed Monday is caught up)."""
+        """What a tick does: republish when an embargo lifted, the digests if due, held
+        mailings whose time came, then the sweep (also what runs once at start, so a missed
+        Monday is caught up)."""
+        self.republish_if_changed()
         self.weekly()
+        self.release()
         self.sweep()
 
     def start(self) -> None:

@@ -117,9 +117,35 @@ def connect(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+BASELINE_REVISION = "0001_baseline"
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "digest:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
 def create_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet (the `release` step of a deployment)."""
-    metadata.create_all(engine)
+    """Create or upgrade the store's tables with the Alembic migrations (the `release` step of
+    a deployment). A database written before migrations existed is recognised by its tables
+    and stamped as the baseline first, so its rows are kept and only later changes run."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    with engine.begin() as conn:
+        config = _alembic_config(conn)
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current == ScriptDirectory.from_config(config).get_current_head():
+            return
+        if current is None and inspect(conn).has_table("items"):
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, "head")
 
 
 def _row_values(item: Item) -> dict[str, Any]:
@@ -232,6 +258,14 @@ def _edited_original(conn: Connection, item: Item, batch: dict[str, Item]) -> st
 
 def _close(old: str, new: str) -> bool:
     return SequenceMatcher(None, old.casefold(), new.casefold()).ratio() >= CLOSE_RATIO
+
+
+def publishable(now: datetime | None = None) -> ColumnElement[bool]:
+    """The one gate for what is public: the condition an item must meet to appear in any feed,
+    page, archive, search result or email at `now` (embargoes and removals apply here, and
+    nowhere else). An item under embargo is not publishable until its embargo lifts."""
+    at = now or datetime.now(UTC)
+    return or_(items.c.embargo_until.is_(None), items.c.embargo_until <= at)
 
 
 def latest_items(
@@ -446,12 +480,6 @@ def all_sources(engine: Engine) -> list[Any]:
     """What the store remembers of every source's last poll."""
     with engine.connect() as conn:
         return list(conn.execute(select(sources).order_by(sources.c.name)).mappings())
-
-
-def publishable(now: datetime) -> ColumnElement[bool]:
-    """The one gate for what is public: a condition over the items table that every feed,
-    page, search and email applies. An item under embargo is not publishable until then."""
-    return or_(items.c.embargo_until.is_(None), items.c.embargo_until <= now)
 
 
 def set_embargo(engine: Engine, key: str, until: datetime | None) -> bool:

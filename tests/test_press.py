@@ -1,0 +1,202 @@
+"""Guarded breaking sends: the undo window, approval by a second person, pause and resume,
+and the clock releasing held alerts on time — in a real store, to a real SMTP server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from digest import jobs
+from digest.config import BreakingSettings, Settings
+from digest.errors import DigestError
+from digest.model import Item
+from digest.schedule import ClockProcess
+from digest.store import audit_log, upsert_items
+
+from .conftest import SMTPRecorder
+from .test_email import item, subscribe
+
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+Server = tuple[SMTPRecorder, int]
+
+
+@pytest.fixture
+def press(settings: Settings, smtp_server: Server, tmp_path: Path) -> Settings:
+    _, port = smtp_server
+    return replace(
+        settings,
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        secret_key="test-secret",
+        sender=replace(settings.sender, rate=1000.0, connections=2, outbox=tmp_path / "outbox"),
+        breaking=BreakingSettings(undo_seconds=120, approval=False),
+    )
+
+
+@pytest.fixture
+def alert(engine: Engine) -> Item:
+    news = item("Harbour Wall Breached", 23, "press-releases")
+    upsert_items(engine, [news, item("Seabird Count", 20, "updates")], NOW)
+    for address in ("a@example.org", "b@example.org", "c@example.org"):
+        subscribe(engine, address)
+    return news
+
+
+def send_at(engine: Engine, settings: Settings, at: datetime) -> None:
+    jobs.send(engine, settings, clock=lambda: at)
+
+
+def test_undo_window_cancel_delivers_nothing(
+    engine: Engine, press: Settings, smtp_server: Server, alert: Item
+) -> None:
+    recorder, _ = smtp_server
+    mailing = jobs.request_breaking(press, engine, alert.key, "Alice", now=NOW)
+    assert mailing.status == "scheduled"
+    assert mailing.send_after == NOW + timedelta(seconds=120)
+    send_at(engine, press, NOW + timedelta(seconds=60))
+    assert recorder.messages == [], "nothing leaves inside the undo window"
+    assert jobs.mailing_progress(engine, mailing.id).pending == 3
+    cancelled = jobs.cancel_mailing(engine, mailing.id, "Bob", now=NOW + timedelta(seconds=90))
+    assert cancelled.status == "cancelled"
+    later = NOW + timedelta(hours=1)
+    assert jobs.release_held(engine, later) == []
+    send_at(engine, press, later)
+    assert recorder.messages == []
+    progress = jobs.mailing_progress(engine, mailing.id)
+    assert (progress.sent, progress.cancelled, progress.status) == (0, 3, "cancelled")
+    actions = [(e["actor"], e["action"]) for e in audit_log(engine)]
+    assert ("Alice", "breaking request") in actions and ("Bob", "cancel mailing") in actions
+    again = jobs.request_breaking(press, engine, alert.key, "Alice", now=later)
+    assert again.id != mailing.id, "a cancelled alert can be asked for again"
+
+
+def test_undo_window_lets_it_go_once(
+    engine: Engine, press: Settings, smtp_server: Server, alert: Item
+) -> None:
+    recorder, _ = smtp_server
+    mailing = jobs.request_breaking(press, engine, alert.key, "Alice", now=NOW)
+    assert jobs.request_breaking(press, engine, alert.key, "Alice", now=NOW).id == mailing.id
+    assert jobs.release_held(engine, NOW + timedelta(seconds=119)) == []
+    due = NOW + timedelta(seconds=120)
+    assert jobs.release_held(engine, due) == [mailing.id]
+    send_at(engine, press, due)
+    send_at(engine, press, due + timedelta(minutes=5))
+    assert sorted(r[0] for _, r, _ in recorder.messages) == [
+        "a@example.org",
+        "b@example.org",
+        "c@example.org",
+    ]
+    with pytest.raises(DigestError, match="is done; nothing to cancel"):
+        jobs.cancel_mailing(engine, mailing.id, "Bob")
+    progress = jobs.mailing_progress(engine, mailing.id)
+    assert (progress.sent, progress.pending, progress.status) == (3, 0, "done")
+
+
+def test_zero_undo_seconds_sends_at_once(
+    engine: Engine, press: Settings, smtp_server: Server, alert: Item
+) -> None:
+    recorder, _ = smtp_server
+    instant = replace(press, breaking=BreakingSettings(undo_seconds=0))
+    mailing = jobs.request_breaking(instant, engine, alert.key, "Alice", now=NOW)
+    assert mailing.status == "sending"
+    send_at(engine, instant, NOW)
+    assert len(recorder.messages) == 3
+
+
+def test_approval_by_a_second_sender(
+    engine: Engine, press: Settings, smtp_server: Server, alert: Item
+) -> None:
+    recorder, _ = smtp_server
+    guarded = replace(press, breaking=BreakingSettings(undo_seconds=0, approval=True))
+    mailing = jobs.request_breaking(guarded, engine, alert.key, "Alice", now=NOW)
+    assert mailing.status == "awaiting approval"
+    far = NOW + timedelta(days=2)
+    assert jobs.release_held(engine, far) == [], "never released unapproved"
+    send_at(engine, guarded, far)
+    assert recorder.messages == []
+    with pytest.raises(DigestError, match="someone else must approve"):
+        jobs.approve_mailing(guarded, engine, mailing.id, "alice", now=NOW)
+    approved = jobs.approve_mailing(guarded, engine, mailing.id, "Bob", now=NOW)
+    assert (approved.status, approved.approved_by) == ("sending", "Bob")
+    with pytest.raises(DigestError, match="not awaiting approval"):
+        jobs.approve_mailing(guarded, engine, mailing.id, "Carol", now=NOW)
+    send_at(engine, guarded, NOW)
+    send_at(engine, guarded, NOW + timedelta(minutes=1))
+    assert len(recorder.messages) == 3, "an approved alert is delivered once"
+    actions = [(e["actor"], e["action"]) for e in audit_log(engine)]
+    assert ("Bob", "approve mailing") in actions
+
+
+def test_approval_keeps_the_chosen_time_and_the_undo_window(
+    engine: Engine, press: Settings, alert: Item
+) -> None:
+    guarded = replace(press, breaking=BreakingSettings(undo_seconds=120, approval=True))
+    later = NOW + timedelta(hours=3)
+    mailing = jobs.request_breaking(guarded, engine, alert.key, "Alice", send_at=later, now=NOW)
+    approved = jobs.approve_mailing(guarded, engine, mailing.id, "Bob", now=NOW)
+    assert (approved.status, approved.send_after) == ("scheduled", later)
+    other = item("Second Alert", 23, "updates")
+    upsert_items(engine, [other], NOW)
+    second = jobs.request_breaking(guarded, engine, other.key, "Alice", now=NOW)
+    approved = jobs.approve_mailing(guarded, engine, second.id, "Bob", now=NOW)
+    assert approved.send_after == NOW + timedelta(seconds=120)
+
+
+def test_pause_and_resume(
+    engine: Engine, press: Settings, smtp_server: Server, alert: Item
+) -> None:
+    recorder, _ = smtp_server
+    instant = replace(press, breaking=BreakingSettings(undo_seconds=0))
+    mailing = jobs.request_breaking(instant, engine, alert.key, "Alice", now=NOW)
+    assert jobs.pause_mailing(engine, mailing.id, "Bob", now=NOW).status == "paused"
+    with pytest.raises(DigestError, match="not sending"):
+        jobs.pause_mailing(engine, mailing.id, "Bob", now=NOW)
+    send_at(engine, instant, NOW)
+    assert recorder.messages == []
+    progress = jobs.mailing_progress(engine, mailing.id)
+    assert (progress.status, progress.pending, progress.held) == ("paused", 3, 3)
+    assert jobs.resume_mailing(engine, mailing.id, "Carol", now=NOW).status == "sending"
+    send_at(engine, instant, NOW)
+    assert len(recorder.messages) == 3
+    assert jobs.mailing_progress(engine, mailing.id).status == "done"
+
+
+def test_bad_requests_say_what_is_wrong(engine: Engine, press: Settings, alert: Item) -> None:
+    with pytest.raises(DigestError, match="no-such-item"):
+        jobs.request_breaking(press, engine, "no-such-item", "Alice", now=NOW)
+    with pytest.raises(DigestError, match="who"):
+        jobs.request_breaking(press, engine, alert.key, "  ", now=NOW)
+    with pytest.raises(DigestError, match="no mailing has the id 999"):
+        jobs.cancel_mailing(engine, 999, "Bob")
+    with pytest.raises(DigestError, match="no time zone"):
+        jobs.request_breaking(press, engine, alert.key, "Alice", send_at=datetime(2026, 12, 1))
+    with pytest.raises(DigestError, match="cannot read the time"):
+        jobs.local_time(press, "next tuesday")
+    local = jobs.local_time(press, "2026-12-01 09:30")
+    assert local.utcoffset() == timedelta(hours=-5)
+
+
+def test_the_clock_sends_held_alerts_on_time_and_never_a_cancelled_one(
+    engine: Engine, press: Settings, smtp_server: Server, alert: Item
+) -> None:
+    recorder, _ = smtp_server
+    other = item("Cancelled Alert", 23, "updates")
+    upsert_items(engine, [other], NOW)
+    kept = jobs.request_breaking(press, engine, alert.key, "Alice", now=NOW)
+    dropped = jobs.request_breaking(press, engine, other.key, "Alice", now=NOW)
+    jobs.cancel_mailing(engine, dropped.id, "Bob", now=NOW)
+    clock_now = [NOW + timedelta(seconds=30)]
+    clock = ClockProcess(press, engine, now=lambda: clock_now[0], holder="test-clock")
+    clock.run_due()
+
+    def alerts() -> list[str]:
+        return [m["Subject"] for m in recorder.parsed() if m["Subject"].startswith("Breaking")]
+
+    assert alerts() == []
+    clock_now[0] = NOW + timedelta(seconds=150)
+    clock.run_due()
+    assert alerts() == [f"Breaking: {alert.title}"] * 3
+    assert jobs.mailing_progress(engine, kept.id).status == "done"
