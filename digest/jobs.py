@@ -244,7 +244,7 @@ def preview_weekly(
     """Render the weekly digest as of a day without storing or sending anything: its HTML
     and one sample .eml (for a reader of every type) in `folder`. Empty list when the
     period is empty."""
-    plan = plan_weekly(engine, settings, as_of)
+    plan = plan_weekly(engine, settings, as_of, now)
     body = render_weekly(settings, plan.items, as_of, ALL_TYPES)
     if body is None:
         return []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, exists, func, literal, or_, select
@@ -104,7 +104,9 @@ class WeeklyPlan:
     item_ids: list[int]
 
 
-def plan_weekly(engine: Engine, settings: Settings, as_of: date) -> WeeklyPlan:
+def plan_weekly(
+    engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
+) -> WeeklyPlan:
     """The items a weekly digest as of `as_of` covers: dated up to the end of that day and
     in no earlier weekly digest, back to `lookback_days` before the previous digest's day
     (or before this one's, for the first digest): a skipped week loses nothing, and an
@@ -141,6 +143,7 @@ def plan_weekly(engine: Engine, settings: Settings, as_of: date) -> WeeklyPlan:
                 items.c.published >= start,
                 items.c.published < period_end,
                 items.c.id.not_in(already),
+                publishable(now or datetime.now(UTC)),
             )
         rows = conn.execute(query.order_by(items.c.published.desc(), items.c.id.desc())).all()
     return WeeklyPlan(
@@ -184,7 +187,7 @@ def create_weekly(engine: Engine, settings: Settings, as_of: date, now: datetime
     ident = weekly_ident(as_of)
     if (existing := find_mailing(engine, ident)) is not None:
         return existing
-    plan = plan_weekly(engine, settings, as_of)
+    plan = plan_weekly(engine, settings, as_of, now)
     keys = _types_keys(engine, _weekly_recipients())
     bodies = {
         key: body
@@ -222,7 +225,13 @@ def create_breaking(
     condition = _breaking_recipients(item.type)
     bodies = {key: render_breaking(settings, item, key) for key in _types_keys(engine, condition)}
     with engine.connect() as conn:
-        item_id = conn.execute(select(items.c.id).where(items.c.key == item.key)).scalar_one()
+        row = conn.execute(
+            select(items.c.id, items.c.embargo_until).where(items.c.key == item.key)
+        ).one()
+    item_id = row.id
+    if row.embargo_until is not None and row.embargo_until > now:
+        send_after = max(send_after or row.embargo_until, row.embargo_until)
+        status = SCHEDULED if status == SENDING else status
     values = {
         "kind": "breaking",
         "ident": ident,

@@ -176,6 +176,7 @@ def item_from_row(row: Any) -> Item:
         source=row.source,
         updated=row.updated,
         categories=tuple(json.loads(row.categories)),
+        embargo_until=getattr(row, "embargo_until", None),
     )
 
 
