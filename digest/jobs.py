@@ -35,11 +35,12 @@ from digest.mailings import (
     pause,
     plan_weekly,
     release_due,
+    render_plan,
     resume,
 )
 from digest.messages import Recipient, build_message, message_id
 from digest.model import ALL_TYPES, IngestCounts, Item, Subscriber
-from digest.render import Rendered, render_breaking, render_confirm, render_weekly
+from digest.render import Rendered, render_breaking, render_confirm
 from digest.sender import Clock, SendSummary, send_pending, utc_now
 from digest.sources import Validators, read_path, read_source
 from digest.store import (
@@ -245,7 +246,7 @@ def preview_weekly(
     and one sample .eml (for a reader of every type) in `folder`. Empty list when the
     period is empty."""
     plan = plan_weekly(engine, settings, as_of, now)
-    body = render_weekly(settings, plan.items, as_of, ALL_TYPES)
+    body = render_plan(settings, plan, ALL_TYPES)
     if body is None:
         return []
     return _write_preview(settings, body, f"weekly-{as_of.isoformat()}", folder, now)

@@ -5,7 +5,7 @@ created in the database with one INSERT … SELECT so the list is never loaded i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -94,14 +94,43 @@ def breaking_ident(item: Item) -> str:
 
 
 @dataclass(frozen=True)
+class CorrectionEntry:
+    """A correction as a digest lists it."""
+
+    id: int
+    title: str
+    url: str | None
+    note: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class WeeklyPlan:
-    """What a weekly digest as of a day would hold, before anything is stored."""
+    """What a digest (weekly or daily) as of a day would hold, before anything is stored:
+    its items, which of them already went out as breaking alerts, and the corrections
+    to list."""
 
     ident: str
     period_start: datetime
     period_end: datetime
     items: list[Item]
     item_ids: list[int]
+    alerted: frozenset[str] = frozenset()
+    corrections: tuple[CorrectionEntry, ...] = ()
+    kind: str = "weekly"
+
+
+def weekly_period_end(settings: Settings, as_of: date) -> datetime:
+    return datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=settings.timezone)
+
+
+def daily_period_end(settings: Settings, as_of: date) -> datetime:
+    at = time(settings.cadence.daily_hour, settings.cadence.daily_minute)
+    return datetime.combine(as_of, at, tzinfo=settings.timezone)
+
+
+def daily_ident(as_of: date) -> str:
+    return f"daily:{as_of.isoformat()}"
 
 
 def plan_weekly(
@@ -112,13 +141,30 @@ def plan_weekly(
     (or before this one's, for the first digest): a skipped week loses nothing, and an
     item that turns up late with an earlier date still goes out once.
     Once the digest is created, its plan is what it holds."""
-    period_end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=settings.timezone)
+    return plan_digest(engine, settings, "weekly", as_of, now)
+
+
+def plan_daily(
+    engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
+) -> WeeklyPlan:
+    """The items the daily digest of `as_of` covers (up to its configured time), with the
+    same guarantees as the weekly one: a skipped day loses nothing, no item goes twice."""
+    return plan_digest(engine, settings, "daily", as_of, now)
+
+
+def plan_digest(
+    engine: Engine, settings: Settings, kind: str, as_of: date, now: datetime | None = None
+) -> WeeklyPlan:
+    """The plan of a weekly or daily digest as of a day (see plan_weekly)."""
+    now = now or datetime.now(UTC)
+    if kind == "weekly":
+        ident, period_end = weekly_ident(as_of), weekly_period_end(settings, as_of)
+    else:
+        ident, period_end = daily_ident(as_of), daily_period_end(settings, as_of)
     lookback = timedelta(days=settings.email.lookback_days)
     with engine.connect() as conn:
         created = conn.execute(
-            select(mailings.c.id, mailings.c.period_start).where(
-                mailings.c.ident == weekly_ident(as_of)
-            )
+            select(mailings.c.id, mailings.c.period_start).where(mailings.c.ident == ident)
         ).first()
         if created is not None:
             start = created.period_start
@@ -127,36 +173,71 @@ def plan_weekly(
                 .join(mailing_items, mailing_items.c.item_id == items.c.id)
                 .where(mailing_items.c.mailing_id == created.id)
             )
+            listed = corrections.c.digest_mailing_id == created.id
         else:
             previous = conn.execute(
                 select(func.max(mailings.c.period_end)).where(
-                    mailings.c.kind == "weekly", mailings.c.period_end < period_end
+                    mailings.c.kind == kind, mailings.c.period_end < period_end
                 )
             ).scalar()
             start = (previous or period_end) - lookback
             already = (
                 select(mailing_items.c.item_id)
                 .join(mailings, mailings.c.id == mailing_items.c.mailing_id)
-                .where(mailings.c.kind == "weekly")
+                .where(mailings.c.kind == kind)
             )
             query = select(items).where(
                 items.c.published >= start,
                 items.c.published < period_end,
                 items.c.id.not_in(already),
-                publishable(now or datetime.now(UTC)),
+                publishable(now),
             )
+            listed = and_(corrections.c.digest_mailing_id.is_(None), corrections.c.at < now)
         rows = conn.execute(query.order_by(items.c.published.desc(), items.c.id.desc())).all()
+        alerted = set(
+            conn.execute(
+                select(mailings.c.item_key).where(
+                    mailings.c.kind == "breaking",
+                    mailings.c.status.in_((SENDING, PAUSED, DONE)),
+                    mailings.c.item_key.in_([row.key for row in rows]),
+                )
+            ).scalars()
+        )
+        fixes: list[Any] = []
+        if kind == "weekly":
+            fixes = list(
+                conn.execute(
+                    select(corrections, items.c.title, items.c.url)
+                    .join(items, items.c.id == corrections.c.item_id)
+                    .where(listed, publishable(now))
+                    .order_by(corrections.c.at, corrections.c.id)
+                )
+            )
     return WeeklyPlan(
-        ident=weekly_ident(as_of),
+        ident=ident,
         period_start=start,
         period_end=period_end,
         items=[item_from_row(row) for row in rows],
         item_ids=[row.id for row in rows],
+        alerted=frozenset(alerted),
+        corrections=tuple(
+            CorrectionEntry(row.id, row.title, row.url, row.note, row.at) for row in fixes
+        ),
+        kind=kind,
     )
 
 
 def _weekly_recipients() -> ColumnElement[bool]:
-    return and_(subscribers.c.status == "active", subscribers.c.weekly.is_(True))
+    return _digest_recipients("weekly")
+
+
+def _digest_recipients(kind: str) -> ColumnElement[bool]:
+    """Active subscribers who get digests, at this cadence."""
+    return and_(
+        subscribers.c.status == "active",
+        subscribers.c.weekly.is_(True),
+        subscribers.c.cadence == kind,
+    )
 
 
 def _breaking_recipients(item_type: str | None) -> ColumnElement[bool]:
@@ -184,19 +265,24 @@ def breaking_recipient_count(engine: Engine, item: Item) -> int:
 def create_weekly(engine: Engine, settings: Settings, as_of: date, now: datetime) -> Mailing:
     """Create the weekly digest as of a day, or return the one already created. An empty
     period is recorded as an `empty` mailing with no deliveries."""
-    ident = weekly_ident(as_of)
+    return create_digest(engine, settings, "weekly", as_of, now)
+
+
+def create_digest(
+    engine: Engine, settings: Settings, kind: str, as_of: date, now: datetime
+) -> Mailing:
+    """Create the weekly or daily digest as of a day, once; items already sent as alerts
+    are listed apart (or left out), and the weekly one lists corrections not yet listed."""
+    ident = weekly_ident(as_of) if kind == "weekly" else daily_ident(as_of)
     if (existing := find_mailing(engine, ident)) is not None:
         return existing
-    plan = plan_weekly(engine, settings, as_of, now)
-    keys = _types_keys(engine, _weekly_recipients())
-    bodies = {
-        key: body
-        for key in keys
-        if (body := render_weekly(settings, plan.items, as_of, key)) is not None
-    }
-    subject = weekly_subject(settings, plan.items, as_of, ALL_TYPES)
+    plan = plan_digest(engine, settings, kind, as_of, now)
+    recipients = _digest_recipients(kind)
+    keys = _types_keys(engine, recipients)
+    bodies = {key: body for key in keys if (body := render_plan(settings, plan, key)) is not None}
+    subject = weekly_subject(settings, plan.items, as_of, ALL_TYPES, kind)
     values = {
-        "kind": "weekly",
+        "kind": kind,
         "ident": ident,
         "period_start": plan.period_start,
         "period_end": plan.period_end,
@@ -204,7 +290,35 @@ def create_weekly(engine: Engine, settings: Settings, as_of: date, now: datetime
         "status": SENDING if plan.items else EMPTY,
         "created": now,
     }
-    return _store_mailing(engine, values, plan.item_ids, bodies, _weekly_recipients(), now)
+    listed = [entry.id for entry in plan.corrections] if plan.items else []
+
+    def list_corrections(conn: Connection, mailing_id: int) -> None:
+        if listed:
+            conn.execute(
+                corrections.update()
+                .where(corrections.c.id.in_(listed), corrections.c.digest_mailing_id.is_(None))
+                .values(digest_mailing_id=mailing_id)
+            )
+
+    return _store_mailing(
+        engine, values, plan.item_ids, bodies, recipients, now, after=list_corrections
+    )
+
+
+def render_plan(settings: Settings, plan: WeeklyPlan, types_key: str) -> Rendered | None:
+    """A digest plan rendered for readers of `types_key` (None when nothing is theirs)."""
+    as_of = (plan.period_end - timedelta(seconds=1)).astimezone(settings.timezone).date()
+    if plan.kind == "daily":
+        as_of = plan.period_end.astimezone(settings.timezone).date()
+    return render_weekly(
+        settings,
+        plan.items,
+        as_of,
+        types_key,
+        alerted=plan.alerted,
+        corrections=plan.corrections,
+        kind=plan.kind,
+    )
 
 
 def create_breaking(
@@ -264,6 +378,7 @@ def _store_mailing(
     now: datetime,
     body_key: str | None = None,
     delivery_status: str | None = None,
+    after: Callable[[Connection, int], None] | None = None,
 ) -> Mailing:
     try:
         with engine.begin() as conn:
@@ -290,6 +405,8 @@ def _store_mailing(
                 _create_deliveries(
                     conn, mailing_id, list(bodies), recipients, now, body_key, delivery_status
                 )
+            if after is not None:
+                after(conn, mailing_id)
     except IntegrityError:
         existing = find_mailing(engine, values["ident"])
         if existing is None:

@@ -200,3 +200,100 @@ def test_the_clock_sends_held_alerts_on_time_and_never_a_cancelled_one(
     clock.run_due()
     assert alerts() == [f"Breaking: {alert.title}"] * 3
     assert jobs.mailing_progress(engine, kept.id).status == "done"
+
+
+def digest_text(recorder: SMTPRecorder, address: str, prefix: str = "Weekly") -> str:
+    found = [
+        m
+        for m in recorder.parsed()
+        if m["Subject"].startswith(prefix) and m["To"].addresses[0].addr_spec == address
+    ]
+    assert found, f"no {prefix} email to {address}"
+    return found[-1].get_body(("plain",)).get_content()
+
+
+def section(text: str, title: str) -> str:
+    """The lines of a plain-text digest section, up to the next section or the footer."""
+    after = text.split(f"== {title} ==", 1)[1]
+    return after.split("==", 1)[0].split("\n--\n", 1)[0]
+
+
+@pytest.mark.parametrize("mode", ["list", "omit"])
+def test_items_sent_as_alerts_are_not_repeated_as_news(
+    engine: Engine, press: Settings, smtp_server: Server, alert: Item, mode: str
+) -> None:
+    recorder, _ = smtp_server
+    settings = replace(
+        press,
+        breaking=BreakingSettings(undo_seconds=0),
+        cadence=replace(press.cadence, alerts_in_digest=mode),
+    )
+    jobs.request_breaking(settings, engine, alert.key, "Alice", now=NOW)
+    send_at(engine, settings, NOW)
+    jobs.weekly_digest(engine, settings, NOW.date(), NOW)
+    send_at(engine, settings, NOW)
+    text = digest_text(recorder, "a@example.org")
+    assert "Seabird Count" in section(text, "Updates")
+    assert "== Press releases ==" not in text
+    if mode == "list":
+        assert alert.title in section(text, "Sent as alerts this week")
+        assert text.count(alert.title) == 1
+    else:
+        assert alert.title not in text
+    nxt = jobs.weekly_digest(engine, settings, NOW.date() + timedelta(days=7), NOW)
+    assert nxt.status == "empty", "the alerted item is not carried to the next digest"
+
+
+def test_corrections_reach_the_digest_once_and_the_alert_recipients_exactly(
+    engine: Engine, press: Settings, smtp_server: Server, alert: Item
+) -> None:
+    recorder, _ = smtp_server
+    settings = replace(press, breaking=BreakingSettings(undo_seconds=0))
+    jobs.request_breaking(settings, engine, alert.key, "Alice", now=NOW)
+    send_at(engine, settings, NOW)
+    subscribe(engine, "late@example.org")
+    from digest.subscribers import remove_subscriber
+
+    remove_subscriber(engine, "c@example.org", NOW)
+    with pytest.raises(DigestError, match="no correction yet"):
+        jobs.send_correction(settings, engine, alert.key, "Alice", now=NOW)
+    later = NOW + timedelta(hours=1)
+    edited = replace(alert, title="Harbour Wall Breached at Two Points")
+    upsert_items(engine, [edited], later)
+    jobs.add_correction(engine, alert.key, "The breach is 40 m long, not 400 m.", "Alice", later)
+    from digest.store import correction_notes
+
+    notes = [n["note"] for n in correction_notes(engine, alert.key)]
+    assert notes[0].startswith("Title changed from “Harbour Wall Breached”")
+    assert notes[1] == "The breach is 40 m long, not 400 m."
+
+    mailing = jobs.send_correction(settings, engine, alert.key, "Bob", now=later)
+    assert jobs.send_correction(settings, engine, alert.key, "Bob", now=later).id == mailing.id
+    before = len(recorder.messages)
+    send_at(engine, settings, later)
+    fixes = [m for m in recorder.parsed()[before:]]
+    assert sorted(m["To"].addresses[0].addr_spec for m in fixes) == [
+        "a@example.org",
+        "b@example.org",
+    ], "exactly the alert's recipients who are still subscribed"
+    assert fixes[0]["Subject"] == "Correction: Harbour Wall Breached at Two Points"
+    assert "40 m long" in fixes[0].get_body(("plain",)).get_content()
+
+    week = (later + timedelta(days=1)).date()
+    jobs.weekly_digest(engine, settings, week, later + timedelta(days=1))
+    send_at(engine, settings, later + timedelta(days=1))
+    text = digest_text(recorder, "late@example.org")
+    fixes_section = section(text, "Corrections")
+    assert "40 m long" in fixes_section and "Title changed" in fixes_section
+    upsert_items(engine, [item("Next Week", 29, "updates")], later + timedelta(days=6))
+    jobs.weekly_digest(engine, settings, week + timedelta(days=7), later + timedelta(days=7))
+    send_at(engine, settings, later + timedelta(days=7))
+    assert "Corrections" not in digest_text(recorder, "late@example.org")
+
+
+def test_a_correction_needs_a_sent_alert(engine: Engine, press: Settings, alert: Item) -> None:
+    jobs.add_correction(engine, alert.key, "Wrong date.", "Alice", NOW)
+    with pytest.raises(DigestError, match="not sent as a breaking alert"):
+        jobs.send_correction(press, engine, alert.key, "Alice", now=NOW)
+    with pytest.raises(DigestError, match="needs a note"):
+        jobs.add_correction(engine, alert.key, "   ", "Alice", NOW)
