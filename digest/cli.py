@@ -33,7 +33,7 @@ from digest.mailings import (
     plan_weekly,
     weekly_recipient_count,
 )
-from digest.model import ALL_TYPES, STATUSES, Item, Subscriber
+from digest.model import ALL_TYPES, CADENCES, STATUSES, Item, Subscriber
 from digest.render import breaking_subject, weekly_subject
 from digest.sender import pending_count
 from digest.sources import read_path
@@ -191,14 +191,17 @@ def subscribers_import(file: Path) -> None:
 @click.option("--types", default="", help="Type labels or slugs, ';'-separated (default all).")
 @click.option("--weekly/--no-weekly", default=True)
 @click.option("--breaking/--no-breaking", default=True)
+@click.option("--cadence", type=click.Choice(CADENCES), default="weekly", help="Digest cadence.")
 def subscribers_add(
-    email: str, name: str, outlet: str, types: str, weekly: bool, breaking: bool
+    email: str, name: str, outlet: str, types: str, weekly: bool, breaking: bool, cadence: str
 ) -> None:
     """Add or update one subscriber (active at once)."""
     settings = _settings()
     engine = _store(settings)
     subscriber = _run(
-        lambda: Subscriber(email, name, outlet, parse_types(types, settings), weekly, breaking)
+        lambda: Subscriber(
+            email, name, outlet, parse_types(types, settings), weekly, breaking, cadence=cadence
+        )
     )
     click.echo(f"{email}: {_run(lambda: add_subscriber(engine, subscriber, datetime.now(UTC)))}")
 
@@ -279,6 +282,21 @@ def _actor(name: str | None) -> str:
 
 
 AS_OPTION = click.option("--as", "actor", help="Your name for the audit log (default: login name).")
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+def daily(as_of: datetime | None) -> None:
+    """Create and send the daily digest of a day (for subscribers with cadence daily)."""
+    settings = _settings()
+    engine = _store(settings)
+    day = as_of.date() if as_of else datetime.now(settings.timezone).date()
+    mailing = _run(lambda: jobs.daily_digest(engine, settings, day))
+    if mailing.status == "empty":
+        click.echo(f"daily digest {day}: nothing new since the last one; nothing sent")
+        return
+    click.echo(f"daily digest {day}: {mailing.subject}")
+    _send(engine, settings, mailing.id)
 
 
 @main.command()

@@ -29,6 +29,7 @@ from digest.mailings import (
     create_breaking,
     create_confirmation,
     create_correction,
+    create_digest,
     create_weekly,
     delivery_breakdown,
     get_mailing,
@@ -219,6 +220,14 @@ def weekly_digest(
 ) -> Mailing:
     """Create (once) the weekly digest as of a day; sending is `send`."""
     return create_weekly(engine, settings, as_of, now or _now())
+
+
+def daily_digest(
+    engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
+) -> Mailing:
+    """Create (once) the daily digest of a day for subscribers who chose it; sending is
+    `send`."""
+    return create_digest(engine, settings, "daily", as_of, now or _now())
 
 
 def breaking_alert(

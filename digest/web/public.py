@@ -110,9 +110,18 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
                 types = parse_types(";".join(types), settings)
             except SubscriberError:
                 return pages.refuse(request, 400, "Unknown item type.")
-            set_preferences(
-                engine, subscriber.id or 0, types, "weekly" in form, "breaking" in form, now()
-            )
+            try:
+                set_preferences(
+                    engine,
+                    subscriber.id or 0,
+                    types,
+                    "weekly" in form,
+                    "breaking" in form,
+                    now(),
+                    form.get("cadence") or None,
+                )
+            except SubscriberError:
+                return pages.refuse(request, 400, "Choose a weekly or a daily digest.")
             subscriber = get_subscriber(engine, subscriber.id or 0) or subscriber
             saved = True
         unsubscribe = signed_link(settings, "unsubscribe", subscriber.id or 0, subscriber.email)
