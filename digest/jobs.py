@@ -31,6 +31,7 @@ from digest.mailings import (
     create_correction,
     create_digest,
     create_weekly,
+    create_welcome,
     delivery_breakdown,
     get_mailing,
     pause,
@@ -56,7 +57,7 @@ from digest.store import (
     source_state,
     upsert_items,
 )
-from digest.subscribers import normalise_email, request_subscription
+from digest.subscribers import get_subscriber, normalise_email, request_subscription
 from digest.transports import Transport, transport_for
 
 log = logging.getLogger(__name__)
@@ -305,6 +306,18 @@ def send_test(
 
 
 CONFIRM_HOURS = 48
+
+
+def welcome(
+    engine: Engine, settings: Settings, subscriber_id: int, now: datetime | None = None
+) -> Mailing | None:
+    """Create (once) the welcome email of a subscriber who just confirmed: what they will
+    get and when, the feeds, the preferences link. None unless the subscriber is active.
+    Sending is `send`."""
+    subscriber = get_subscriber(engine, subscriber_id)
+    if subscriber is None or subscriber.status != "active":
+        return None
+    return create_welcome(engine, settings, subscriber, now or _now())
 
 
 def subscribe(

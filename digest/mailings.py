@@ -16,13 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from digest.config import Settings
-from digest.model import ALL_TYPES, Item
+from digest.model import ALL_TYPES, Item, Subscriber
 from digest.render import (
     Rendered,
     breaking_subject,
     render_breaking,
     render_correction,
     render_weekly,
+    render_welcome,
     weekly_subject,
 )
 from digest.store import (
@@ -737,6 +738,24 @@ def delivery_breakdown(engine: Engine, mailing_id: int) -> dict[str, int]:
         row = conn.execute(query).one()
     names = ("sent", "pending", "retrying", "failed", "held", "cancelled")
     return dict(zip(names, row, strict=True))
+
+
+def create_welcome(
+    engine: Engine, settings: Settings, subscriber: Subscriber, now: datetime
+) -> Mailing:
+    """The welcome email of a confirmed subscriber, once ever per subscriber."""
+    body = render_welcome(settings, subscriber)
+    values = {
+        "kind": "welcome",
+        "ident": f"welcome:{subscriber.id}",
+        "subject": body.subject,
+        "status": SENDING,
+        "created": now,
+    }
+    recipient = and_(subscribers.c.id == subscriber.id, subscribers.c.status == "active")
+    if (existing := find_mailing(engine, values["ident"])) is not None:
+        return existing
+    return _store_mailing(engine, values, [], {"welcome": body}, recipient, now, "welcome")
 
 
 def sent_alert(engine: Engine, item_key: str) -> Mailing | None:

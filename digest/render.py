@@ -15,7 +15,7 @@ from premailer import Premailer
 
 from digest.config import Settings
 from digest.feeds import ALL, TEMPLATES, FeedSpec
-from digest.model import ALL_TYPES, Item
+from digest.model import ALL_TYPES, Item, Subscriber
 
 MAX_HTML_BYTES = 100_000
 OTHER_NEWS = "Other news"
@@ -275,6 +275,59 @@ def render_correction(settings: Settings, item: Item, notes: Sequence[str]) -> R
         "show_type": True,
     }
     return _render(settings, "correction", context, subject)
+
+
+DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+
+
+def render_welcome(settings: Settings, subscriber: Subscriber) -> Rendered:
+    """The email a new subscriber gets once confirmed: what they will get and when, the
+    feeds of the types they chose, and the link to change it."""
+    subject = f"Welcome to {settings.newsroom_name} news"
+    zone = settings.timezone.key
+    if not subscriber.weekly:
+        digest = None
+    elif subscriber.cadence == "daily":
+        at = f"{settings.cadence.daily_hour:02d}:{settings.cadence.daily_minute:02d}"
+        digest = f"A daily digest on weekdays at {at} ({zone})"
+    else:
+        schedule = settings.schedule
+        at = f"{schedule.weekly_hour:02d}:{schedule.weekly_minute:02d}"
+        digest = f"A weekly digest every {DAY_NAMES[schedule.weekly_day]} at {at} ({zone})"
+    slugs = chosen_types(settings, subscriber.types_key)
+    feeds = [
+        {
+            "title": _group_title(settings, slug),
+            "url": settings.base_url + FeedSpec(slug, slug, "").path("atom"),
+        }
+        for slug in slugs
+    ]
+    if subscriber.types_key == ALL_TYPES:
+        feeds.insert(
+            0,
+            {
+                "title": "Everything",
+                "url": settings.base_url + FeedSpec(ALL, None, "").path("atom"),
+            },
+        )
+    context = {
+        "settings": settings,
+        "subject": subject,
+        "preheader": f"What you will get from {settings.newsroom_name}, and when.",
+        "digest": digest,
+        "breaking": subscriber.breaking,
+        "chosen": _chosen_phrase(settings, subscriber.types_key),
+        "feeds": feeds,
+    }
+    return _render(settings, "welcome", context, subject)
 
 
 def sample_copy(body: str) -> str:
