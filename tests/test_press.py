@@ -297,3 +297,93 @@ def test_a_correction_needs_a_sent_alert(engine: Engine, press: Settings, alert:
         jobs.send_correction(press, engine, alert.key, "Alice", now=NOW)
     with pytest.raises(DigestError, match="needs a note"):
         jobs.add_correction(engine, alert.key, "   ", "Alice", NOW)
+
+
+def test_cli_guarded_send_embargo_and_correction(tmp_path: Path, smtp_server: Server) -> None:
+    from .test_cli import run
+
+    recorder, port = smtp_server
+    env = {
+        "DIGEST_SENDER_OUTBOX": str(tmp_path / "outbox"),
+        "SECRET_KEY": "cli-test",
+        "SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "DIGEST_BREAKING_APPROVAL": "true",
+        "DIGEST_BREAKING_UNDO_SECONDS": "0",
+    }
+    assert run("publish", tmp_path=tmp_path, **env).returncode == 0
+    run("subscribers", "import", "config/subscribers.example.csv", tmp_path=tmp_path, **env)
+    url = "https://harbourlight.example/newsroom/2026/08/osprey-platforms/"
+
+    asked = run("breaking", url, "--yes", "--as", "alice", tmp_path=tmp_path, **env)
+    assert asked.returncode == 0, asked.stderr
+    assert "mailing 1 awaits approval" in asked.stdout
+    own = run("mailing", "approve", "1", "--as", "Alice", tmp_path=tmp_path, **env)
+    assert own.returncode == 1 and "someone else must approve" in own.stderr
+    approved = run("mailing", "approve", "1", "--as", "bob", tmp_path=tmp_path, **env)
+    assert approved.returncode == 0, approved.stderr
+    assert "sent: 2" in approved.stdout
+    status = run("mailing", "status", "1", tmp_path=tmp_path, **env)
+    assert "status: done" in status.stdout and "sent: 2  pending: 0" in status.stdout
+    late = run("mailing", "cancel", "1", "--as", "carol", tmp_path=tmp_path, **env)
+    assert late.returncode == 1 and "nothing to cancel" in late.stderr
+
+    noted = run(
+        "items",
+        "correct",
+        url,
+        "--note",
+        "Ten platforms, not twelve.",
+        "--as",
+        "alice",
+        tmp_path=tmp_path,
+        **env,
+    )
+    assert noted.returncode == 0, noted.stderr
+    fixed = run("correction", url, "--as", "alice", tmp_path=tmp_path, **env)
+    assert "sent: 2" in fixed.stdout, fixed.stderr
+    assert len(recorder.messages) == 4
+
+    embargo = run(
+        "items",
+        "embargo",
+        url,
+        "--until",
+        "2099-01-01 09:00",
+        "--as",
+        "alice",
+        tmp_path=tmp_path,
+        **env,
+    )
+    assert embargo.returncode == 0, embargo.stderr
+    assert "embargoed until Thu 01 Jan 2099, 09:00 EST" in embargo.stdout
+    bad = run("items", "embargo", url, "--until", "soon", tmp_path=tmp_path, **env)
+    assert bad.returncode == 1 and "cannot read the time 'soon'" in bad.stderr
+    assert run("feeds", tmp_path=tmp_path, **env).returncode == 0
+    assert "Osprey" not in (tmp_path / "public" / "feeds" / "all.atom").read_text()
+    lifted = run("items", "embargo", url, "--lift", "--as", "alice", tmp_path=tmp_path, **env)
+    assert "embargo lifted" in lifted.stdout
+    run("feeds", tmp_path=tmp_path, **env)
+    assert "Osprey" in (tmp_path / "public" / "feeds" / "all.atom").read_text()
+
+
+def test_cli_undo_window_and_cancel(tmp_path: Path, smtp_server: Server) -> None:
+    from .test_cli import run
+
+    recorder, port = smtp_server
+    env = {
+        "DIGEST_SENDER_OUTBOX": str(tmp_path / "outbox"),
+        "SECRET_KEY": "cli-test",
+        "SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "DIGEST_BREAKING_UNDO_SECONDS": "120",
+    }
+    run("publish", tmp_path=tmp_path, **env)
+    run("subscribers", "import", "config/subscribers.example.csv", tmp_path=tmp_path, **env)
+    url = "https://harbourlight.example/newsroom/2026/08/osprey-platforms/"
+    held = run("breaking", url, "--yes", "--no-wait", "--as", "alice", tmp_path=tmp_path, **env)
+    assert held.returncode == 0, held.stderr
+    assert "mailing 1 goes at" in held.stdout and "digest mailing cancel 1" in held.stdout
+    assert "sent: 0" in run("send", tmp_path=tmp_path, **env).stdout
+    cancelled = run("mailing", "cancel", "1", "--as", "bob", tmp_path=tmp_path, **env)
+    assert "mailing 1: cancelled" in cancelled.stdout
+    assert "sent: 0" in run("send", tmp_path=tmp_path, **env).stdout
+    assert recorder.messages == []
