@@ -39,6 +39,7 @@ class Item:
     updated: datetime | None = None
     categories: tuple[str, ...] = field(default_factory=tuple)
     embargo_until: datetime | None = None
+    corrections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

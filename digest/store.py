@@ -284,7 +284,17 @@ def latest_items(
     if item_type is not None:
         query = query.where(items.c.type == item_type)
     with engine.connect() as conn:
-        return [item_from_row(row) for row in conn.execute(query)]
+        rows = conn.execute(query).all()
+        notes: dict[int, list[str]] = {}
+        if rows:
+            found = conn.execute(
+                select(corrections.c.item_id, corrections.c.note)
+                .where(corrections.c.item_id.in_([row.id for row in rows]))
+                .order_by(corrections.c.at, corrections.c.id)
+            )
+            for item_id, note in found:
+                notes.setdefault(item_id, []).append(note)
+    return [replace(item_from_row(row), corrections=tuple(notes.get(row.id, ()))) for row in rows]
 
 
 def iter_items(engine: Engine) -> Iterator[Item]:

@@ -15,7 +15,7 @@ from digest.config import BreakingSettings, Settings
 from digest.errors import DigestError
 from digest.model import Item
 from digest.schedule import ClockProcess
-from digest.store import audit_log, upsert_items
+from digest.store import audit_log, items_stamp, upsert_items
 
 from .conftest import SMTPRecorder
 from .test_email import item, subscribe
@@ -387,3 +387,23 @@ def test_cli_undo_window_and_cancel(tmp_path: Path, smtp_server: Server) -> None
     assert "mailing 1: cancelled" in cancelled.stdout
     assert "sent: 0" in run("send", tmp_path=tmp_path, **env).stdout
     assert recorder.messages == []
+
+
+def test_feeds_show_a_correction_and_bump_updated(engine: Engine, settings: Settings) -> None:
+    import feedparser
+
+    news = item("Dune Survey", 20, "reports")
+    upsert_items(engine, [news], NOW)
+    jobs.publish_feeds(engine, settings)
+    path = settings.output_dir / "feeds" / "all.atom"
+    (before,) = feedparser.parse(path.read_bytes()).entries
+    stamp = items_stamp(engine, NOW)
+    jobs.add_correction(engine, news.key, "The survey covered 12 km, not 21 km.", "Alice", NOW)
+    assert items_stamp(engine, NOW) != stamp, "the web process will rewrite its feeds"
+    jobs.publish_feeds(engine, settings)
+    (after,) = feedparser.parse(path.read_bytes()).entries
+    assert after.id == before.id
+    assert after.updated_parsed > before.updated_parsed
+    assert "Correction: The survey covered 12 km, not 21 km." in after.content[0].value
+    json_feed = (settings.output_dir / "feeds" / "reports.json").read_text()
+    assert "Correction: The survey covered 12 km" in json_feed
