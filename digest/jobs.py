@@ -58,6 +58,7 @@ from digest.store import (
     upsert_items,
 )
 from digest.subscribers import get_subscriber, normalise_email, request_subscription
+from digest.text import clean_line
 from digest.transports import Transport, transport_for
 
 log = logging.getLogger(__name__)
@@ -369,7 +370,7 @@ def _mailing_or_error(engine: Engine, mailing_id: int) -> Mailing:
 def _audit(engine: Engine, actor: str, action: str, detail: str, now: datetime) -> None:
     if not actor.strip():
         raise DigestError("say who is acting (a name for the audit log)")
-    record_audit(engine, actor.strip(), action, detail, now)
+    record_audit(engine, clean_line(actor), action, detail, now)
 
 
 def request_breaking(
@@ -399,7 +400,9 @@ def request_breaking(
     if embargo is not None and embargo > now:
         send_after = max(send_after or embargo, embargo)
         status = SCHEDULED if status == SENDING else status
-    mailing = create_breaking(engine, settings, item, now, status, send_after, requested_by.strip())
+    mailing = create_breaking(
+        engine, settings, item, now, status, send_after, clean_line(requested_by)
+    )
     when = f" for {send_after.isoformat()}" if send_after and status != SENDING else ""
     detail = f"{item.title} (mailing {mailing.id}, {mailing.status}{when})"
     _audit(engine, requested_by, "breaking request", detail, now)
@@ -414,7 +417,9 @@ def approve_mailing(
     now = now or _now()
     _mailing_or_error(engine, mailing_id)
     try:
-        mailing = approve(engine, mailing_id, approver.strip(), now, settings.breaking.undo_seconds)
+        mailing = approve(
+            engine, mailing_id, clean_line(approver), now, settings.breaking.undo_seconds
+        )
     except MailingStateError as exc:
         raise DigestError(str(exc)) from None
     _audit(engine, approver, "approve mailing", f"{mailing.subject} (mailing {mailing_id})", now)

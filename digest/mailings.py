@@ -668,6 +668,11 @@ def cancel(engine: Engine, mailing_id: int) -> Mailing:
             ident = f"{ident}#cancelled-{mailing_id}"
         else:
             conn.execute(mailing_items.delete().where(mailing_items.c.mailing_id == mailing_id))
+            conn.execute(
+                corrections.update()
+                .where(corrections.c.digest_mailing_id == mailing_id)
+                .values(digest_mailing_id=None)
+            )
         conn.execute(
             mailings.update()
             .where(mailings.c.id == mailing_id)

@@ -20,6 +20,10 @@ from digest.model import ALL_TYPES, Item, Subscriber
 MAX_HTML_BYTES = 100_000
 OTHER_NEWS = "Other news"
 DAILY_SUBJECT = "Daily digest: {summary} — {date}"
+ALERTS_HEADING = {
+    "weekly": "Sent as alerts this week",
+    "daily": "Sent as alerts since the last digest",
+}
 PLACEHOLDER_MARK = "@@"
 
 
@@ -181,6 +185,7 @@ def render_weekly(
             "alerts": alerts,
             "corrections": list(corrections),
             "period_word": "week" if kind == "weekly" else "day",
+            "alerts_heading": ALERTS_HEADING[kind],
         }
         rendered = _render(settings, kind, context, subject)
         if len(rendered.html.encode()) <= MAX_HTML_BYTES or limit == 1:

@@ -407,3 +407,23 @@ def test_feeds_show_a_correction_and_bump_updated(engine: Engine, settings: Sett
     assert "Correction: The survey covered 12 km, not 21 km." in after.content[0].value
     json_feed = (settings.output_dir / "feeds" / "reports.json").read_text()
     assert "Correction: The survey covered 12 km" in json_feed
+
+
+def test_hostile_notes_and_names_stay_text(
+    engine: Engine, press: Settings, smtp_server: Server, alert: Item
+) -> None:
+    recorder, _ = smtp_server
+    instant = replace(press, breaking=BreakingSettings(undo_seconds=0))
+    jobs.request_breaking(instant, engine, alert.key, "<b>Mallory</b>\r\nBcc: x@evil", now=NOW)
+    send_at(engine, instant, NOW)
+    note = '<script>alert("x")</script>\r\nBcc: victim@example.org'
+    jobs.add_correction(engine, alert.key, note, "Alice", NOW)
+    jobs.send_correction(instant, engine, alert.key, "Alice", now=NOW)
+    before = len(recorder.messages)
+    send_at(engine, instant, NOW)
+    fixes = recorder.parsed()[before:]
+    assert len(fixes) == 3 and all(m["Bcc"] is None for m in fixes)
+    html = fixes[0].get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    entry = audit_log(engine)[-1]
+    assert entry["actor"] == "<b>Mallory</b> Bcc: x@evil", "one line, shown as text"
