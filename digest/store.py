@@ -524,6 +524,7 @@ corrections = Table(
     Column("kind", String(20), nullable=False),
     Column("note", Text, nullable=False),
     Column("digest_mailing_id", Integer, ForeignKey("mailings.id")),
+    Column("daily_mailing_id", Integer, ForeignKey("mailings.id")),
     Index("ix_corrections_item", "item_id", "at"),
 )
 
