@@ -25,7 +25,7 @@ from .conftest import SMTPRecorder, serve
 from .test_email import subscribe
 
 Server = tuple[SMTPRecorder, int]
-EMBARGO_SECONDS = 8
+EMBARGO_SECONDS = 15
 PUBLIC_FEEDS = [
     f"feeds/{name}.{fmt}" for name in ("all", "reports") for fmt in ("atom", "rss", "json")
 ]

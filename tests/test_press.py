@@ -427,3 +427,19 @@ def test_hostile_notes_and_names_stay_text(
     assert "<script>" not in html and "&lt;script&gt;" in html
     entry = audit_log(engine)[-1]
     assert entry["actor"] == "<b>Mallory</b> Bcc: x@evil", "one line, shown as text"
+
+
+def test_any_typed_time_is_read_or_refused_clearly(settings: Settings) -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    @given(st.text(max_size=30))
+    def check(text: str) -> None:
+        try:
+            when = jobs.local_time(settings, text, NOW)
+        except DigestError as exc:
+            assert repr(text) in str(exc)
+        else:
+            assert when.tzinfo is not None
+
+    check()
