@@ -10,7 +10,7 @@ from digest.errors import DigestError
 from digest.resources import packaged_config, packaged_templates
 
 # The columns `digest subscribers import` reads (digest.subscribers.CSV_COLUMNS).
-PRESS_LIST_HEADER = "email,name,outlet,types,weekly,breaking\n"
+PRESS_LIST_HEADER = "email,name,outlet,types,weekly,breaking,cadence\n"
 
 ENV_EXAMPLE = """\
 # Environment of a newsroom-digest deployment. Copy to .env (never commit it) and load it
