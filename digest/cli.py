@@ -26,7 +26,7 @@ from digest.mailings import breaking_recipient_count, plan_weekly, weekly_recipi
 from digest.model import ALL_TYPES, STATUSES, Item, Subscriber
 from digest.render import breaking_subject, weekly_subject
 from digest.sender import pending_count
-from digest.sources import read_path
+from digest.sources import Explain, read_path
 from digest.subscribers import (
     add_subscriber,
     export_csv,
@@ -66,16 +66,35 @@ def main(verbose: bool) -> None:
 @click.option(
     "--kind", type=click.Choice(["listing", "html", "feed"]), help="Default: from the file name."
 )
-def parse(files: tuple[str, ...], as_json: bool, kind: str | None) -> None:
-    """Parse listing pages and print their items, in page order."""
+@click.option(
+    "--base-url",
+    help="The address a saved page was fetched from; its relative links resolve against it.",
+)
+@click.option(
+    "--explain", is_flag=True, help="Say which repeated block was read as an item, and why."
+)
+def parse(
+    files: tuple[str, ...], as_json: bool, kind: str | None, base_url: str | None, explain: bool
+) -> None:
+    """Parse listing pages and print their items, in page order. A file with no item is an
+    error (exit status 1) that says what was seen."""
     settings = _settings()
     items = []
     for path in files:
+        notes = Explain()
         try:
-            items.extend(read_path(path, settings, kind))
+            found = read_path(path, settings, kind, base_url, notes)
         except SourceError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        finally:
+            if explain:
+                for line in notes.lines:
+                    click.echo(line, err=True)
+        if not found:
+            click.echo(f"error: {path}: no items found", err=True)
+            sys.exit(1)
+        items.extend(found)
     rows = [parse_record(settings, item) for item in items]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -88,7 +107,7 @@ def parse_record(settings: Settings, item: Item) -> dict[str, str | None]:
     """One item as `digest parse --json` prints it."""
     item_type = settings.type_by_slug(item.type)
     return {
-        "type": item_type.label if item_type else None,
+        "type": item_type.label if item_type else item.label,
         "title": item.title,
         "published": item.published.date().isoformat(),
         "summary": item.summary,

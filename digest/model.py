@@ -25,7 +25,8 @@ class Item:
     """One newsroom entry as read from a source, before or after it is stored.
 
     `key` identifies the item for ever (see DESIGN.md, Identity); `type` is an
-    ItemType slug or None when the source does not say.
+    ItemType slug or None when the source does not say; `label` is the type as the page
+    words it; `undated` marks an item the source gave no date, dated when first seen.
     """
 
     key: str
@@ -38,6 +39,9 @@ class Item:
     source: str = ""
     updated: datetime | None = None
     categories: tuple[str, ...] = field(default_factory=tuple)
+    label: str | None = None
+    image: str | None = None
+    undated: bool = False
 
 
 @dataclass(frozen=True)
