@@ -80,7 +80,8 @@ HIDDEN_CLASS = re.compile(
     re.IGNORECASE,
 )
 TYPE_CLASS = re.compile(
-    r"(^|[-_ ])(type|category|categories|kicker|eyebrow|label|tag|tags|topic)s?($|[-_ ])", re.I
+    r"(^|[-_ ])(type|cat|category|categories|kicker|eyebrow|label|tag|tags|topic)s?($|[-_ ])",
+    re.I,
 )
 DATE_LABEL = re.compile(
     r"^(?:\s|[|•·,;:\-–—(]|posted|published|updated|released|date|on|le|am|el|il|em|op)*$",
@@ -92,6 +93,7 @@ STATEFUL_CLASS = re.compile(
     re.IGNORECASE,
 )
 MAX_DATE_TEXT = 300
+PROSE_AROUND_DATE = 60
 MAX_TYPE_WORDS = 5
 
 
@@ -257,9 +259,26 @@ def _mark_dates(page: _Page) -> None:
             continue
         if any(child in page.dates or _has_date_below(child, page) for child in element):
             continue
-        found = _find(_text(element), options)
-        if found:
+        text = _text(element)
+        found = _find(text, options)
+        if not found and len(element):
+            text = clean_line(" ".join(element.itertext()))
+            found = _find(text, options)
+        if found and _dates_item(element, text, found):
             page.dates[element] = found.value
+
+
+def _dates_item(element: etree._Element, text: str, found: Found) -> bool:
+    """Whether a date found in an element's text is an item's date rather than one
+    mentioned in prose (`… Deadline: 30 June 2025.`): little else is written around it,
+    or it ends a link or list line (`Title, media release, April 24, 2013`)."""
+    rest = len(text) - (found.end - found.start)
+    if rest <= PROSE_AROUND_DATE:
+        return True
+    if not text[: found.start].strip(SEPARATORS) or DATE_LABEL.match(text[: found.start]):
+        return True
+    at_end = not text[found.end :].strip(SEPARATORS + ".")
+    return at_end and _tag(element) in ("a", "li", "td", "dd", "dt")
 
 
 def _has_date_below(element: etree._Element, page: _Page) -> bool:
@@ -342,7 +361,7 @@ def _detect_blocks(page: _Page, explain: Explain) -> list[list[etree._Element]]:
         dated.update(element.iterancestors())
         dated.add(element)
     groups: dict[tuple[str, ...], list[etree._Element]] = defaultdict(list)
-    for element in dated:
+    for element in (e for e in page.root.iter() if e in dated):
         if _tag(element) not in ("html", "body") and element.getparent() is not None:
             groups[_path_key(element)].append(element)
     best: tuple[tuple[int, int], list[etree._Element], tuple[str, ...]] | None = None
@@ -465,7 +484,7 @@ def _item(
             "%s: item %r has no date; skipped", options.origin, _text(title_el)[:80] or where
         )
         return None
-    skip = [e for e in title_el.iter() if e in page.dates]
+    skip = [e for e in title_el.iterdescendants() if e in page.dates]
     title = _text(title_el, skip)
     if date_in_title:
         title = _strip_date(title, options)
@@ -569,10 +588,12 @@ def _date(
     in_title = set(title_el.iter())
     candidates = [e for e in _in_block(block) if e in page.dates]
     outside = [e for e in candidates if e not in in_title]
-    for group in (outside, candidates):
-        if group:
-            element = min(group, key=_date_rank)
-            return element, page.dates[element], False
+    if outside:
+        element = min(outside, key=_date_rank)
+        return element, page.dates[element], False
+    if candidates:
+        element = min(candidates, key=_date_rank)
+        return element, page.dates[element], element is title_el
     found = _find(_text(title_el), page.options)
     if found:
         return title_el, found.value, True
@@ -652,7 +673,8 @@ def _type(
         if not text or len(text.split()) > MAX_TYPE_WORDS:
             continue
         configured = _configured_type(settings, text)
-        typed = configured or TYPE_CLASS.search(element.get("class") or "")
+        rel = (element.get("rel") or "").casefold().split()
+        typed = configured or TYPE_CLASS.search(element.get("class") or "") or "category" in rel
         if typed and not any(e is date_el for e in element.iter()):
             return element, configured.label if configured else _label_of(element, text)
     for cell in (c for e in block if _tag(e) == "tr" for c in e if _tag(c) in ("td", "th")):
@@ -666,15 +688,28 @@ def _type(
         ):
             return cell, text
     if date_el is not None:
-        line = _line_of(date_el)
-        rest = [p.strip(SEPARATORS) for p in re.split(r"\s[|•·]\s", _text(line))]
-        for part in rest:
-            if part and settings.type_by_label(part):
-                return None, part
-        label = next((p for p in rest if not _has_date(p)), None) if len(rest) == 2 else None
-        if label and len(label.split()) <= MAX_TYPE_WORDS:
-            return None, label
+        label = _rest_of_line(_line_of(date_el), title_el)
+        if label:
+            configured = _configured_type(settings, label)
+            return None, configured.label if configured else label
     return None, None
+
+
+def _rest_of_line(line: etree._Element, title_el: etree._Element) -> str | None:
+    """The words on a date's line besides the date and the title, when they read as a type
+    label: `February 11, 2026 | Press Release`, `Title, media release, April 24, 2013`."""
+    text = _text(line, [title_el])
+    found = find_date(text)
+    if not found:
+        return None
+    rest = text[: found.start] + " | " + text[found.end :]
+    parts = [p.strip(SEPARATORS) for p in re.split(r"[|•·,;]", rest)]
+    parts = [p for p in parts if p]
+    if len(parts) != 1 or len(parts[0].split()) > MAX_TYPE_WORDS or _has_date(parts[0]):
+        return None
+    if re.match(r"(posted|published|updated|released|by|on|date)\b", parts[0], re.I):
+        return None
+    return parts[0]
 
 
 def _label_of(element: etree._Element, text: str) -> str:
@@ -698,6 +733,11 @@ def _configured_type(settings: Settings, text: str) -> ItemType | None:
         ):
             return item_type
     return None
+
+
+def _mostly_date(text: str) -> bool:
+    found = find_date(text)
+    return found is not None and len(text) - (found.end - found.start) <= PROSE_AROUND_DATE
 
 
 def _has_date(text: str) -> bool:
@@ -746,7 +786,7 @@ def _summary(
         for line in lines
         if line.strip(SEPARATORS)
         and not READ_MORE.search(line)
-        and not _has_date(line)
+        and not _mostly_date(line)
         and line not in links
     ]
     return "\n".join(lines) or None
