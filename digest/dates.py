@@ -189,3 +189,23 @@ def _by_format(text: str, fmt: str) -> Found | None:
         if MIN_YEAR <= value.year <= MAX_YEAR:
             return Found(value, match.start(), match.end())
     return None
+
+
+def is_weekday(text: str) -> bool:
+    """Whether a word is a weekday name (or its abbreviation) in one of the languages read."""
+    return text.casefold().rstrip(".") in _weekday_names()
+
+
+@lru_cache(maxsize=1)
+def _weekday_names() -> frozenset[str]:
+    from babel.dates import get_day_names
+
+    names = set()
+    for language in (*DEFAULT_LANGUAGES, "ja", "zh"):
+        for width in ("wide", "abbreviated"):
+            for context in ("format", "stand-alone"):
+                names.update(
+                    n.casefold().rstrip(".")
+                    for n in get_day_names(width, context, language).values()
+                )
+    return frozenset(names)

@@ -16,7 +16,7 @@ import lxml.html
 from lxml import etree
 
 from digest.config import Settings, SourceConfig
-from digest.dates import Found, date_from_attribute, find_date
+from digest.dates import Found, date_from_attribute, find_date, is_weekday
 from digest.errors import SourceError
 from digest.model import Item, ItemType
 from digest.text import clean_line, decode_document, fingerprint
@@ -493,7 +493,10 @@ def _item(
     url = _url(link_el, options)
     type_el, label = _type(block, title_el, date_el, settings, selectors, options.origin)
     image, caption = _image(block, options)
-    summary = _summary(block, selectors, options.origin, {title_el, date_el, type_el, link_el})
+    used = {title_el, date_el, type_el}
+    if link_el is not None and title_el not in link_el.iter():
+        used.add(link_el)
+    summary = _summary(block, selectors, options.origin, used)
     item_type = settings.type_by_label(label) if label else None
     explain.add(
         f"  {published.isoformat()} {title[:60]!r}: block {where}; title from "
@@ -537,7 +540,7 @@ def _title_and_link(
     if heading is not None:
         link = next(iter(_link_anchors(heading)), None)
         if link is None:
-            link = next(iter(titled), None) or next(iter(anchors), None)
+            link = titled[0] if titled else next(iter(anchors), None)
         return heading, link
     if not titled:
         return None, None
@@ -666,8 +669,13 @@ def _type(
         element = _first_selected(block, selectors["type"], origin)
         return element, (_text(element) or None) if element is not None else None
     in_title = set(title_el.iter())
+    byline = _line_of(date_el) if date_el is not None else None
+    if byline is not None and not re.match(r"\s*(posted|filed)\b", _text(byline), re.I):
+        byline = None
     for element in _in_block(block):
         if element in in_title or element is date_el:
+            continue
+        if byline is not None and byline in element.iterancestors():
             continue
         text = _text(element)
         if not text or len(text.split()) > MAX_TYPE_WORDS:
@@ -706,6 +714,8 @@ def _rest_of_line(line: etree._Element, title_el: etree._Element) -> str | None:
     parts = [p.strip(SEPARATORS) for p in re.split(r"[|•·,;]", rest)]
     parts = [p for p in parts if p]
     if len(parts) != 1 or len(parts[0].split()) > MAX_TYPE_WORDS or _has_date(parts[0]):
+        return None
+    if is_weekday(parts[0]):
         return None
     if re.match(r"(posted|published|updated|released|by|on|date)\b", parts[0], re.I):
         return None
