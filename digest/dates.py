@@ -19,6 +19,8 @@ MIN_YEAR, MAX_YEAR = 1900, 2100
 _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _YMD = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?![\d/.]\d)")
 _NUMERIC = re.compile(r"(?<![\d/.])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d/])")
+_YEARISH = re.compile(r"\d\d")
+_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 _CJK = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
 
 
@@ -39,6 +41,8 @@ def find_date(
     `fmt` (strptime) is a source's own date format, tried first."""
     if fmt and (found := _by_format(text, fmt)):
         return found
+    if not _YEARISH.search(text):
+        return None
     candidates = [
         found
         for found in (
@@ -108,7 +112,18 @@ def _named(text: str, language: str | None) -> Found | None:
     if not any(ch.isalpha() for ch in text):
         return None
     months, pattern = _month_pattern(_languages(language))
-    for match in pattern.finditer(text):
+    for year in _YEAR.finditer(text):
+        start = max(0, year.start() - 48)
+        if found := _named_near(text, start, year.end(), months, pattern):
+            return found
+    return None
+
+
+def _named_near(
+    text: str, start: int, end: int, months: dict[str, int], pattern: re.Pattern[str]
+) -> Found | None:
+    """A named-month date ending at the year text[..end], looked for only just before it."""
+    for match in pattern.finditer(text, start, end):
         name = (match["m1"] or match["m2"]).casefold().rstrip(".")
         month = months.get(name)
         if month and (

@@ -540,7 +540,8 @@ def _title_and_link(
     if heading is not None:
         link = next(iter(_link_anchors(heading)), None)
         if link is None:
-            link = titled[0] if titled else next(iter(anchors), None)
+            bare = [a for e in block for a in e.iter("a") if (a.get("href") or "").strip()]
+            link = titled[0] if titled else next(iter(anchors + bare), None)
         return heading, link
     if not titled:
         return None, None
