@@ -105,6 +105,27 @@ def match_type(text: str, types: Sequence[ItemType]) -> ItemType | None:
     return None
 
 
+CONTACT_LINE = re.compile(
+    r"^[^\W\d][\w.'’ -]{1,60},\s+(?:[\w-]+\s+){0,4}(?:officer|director|manager|spokes\w*"
+    r"|secretary|contact|coordinator|head|specialist|advis[eo]r|lead|press|media|communications)"
+    r"\b[\w ,&-]{0,60}$"
+    r"|@[\w-]+\.\w|\+?\d[\d ().-]{7,}\d$",
+    re.IGNORECASE,
+)
+CUT_OFF_ENDINGS = ("…", "...", ",", "-", "–", "—", ":", "(", "/", "&")
+
+
+def looks_like_contact(text: str) -> bool:
+    """Whether a line names a press contact (`Name, Senior Press Officer`, an address or a
+    phone number) rather than captioning a photo."""
+    return bool(CONTACT_LINE.search(text))
+
+
+def looks_cut_off(title: str) -> bool:
+    """Whether a title ends mid-sentence, as a page cut off in transit leaves it."""
+    return title.endswith(CUT_OFF_ENDINGS) or title.count("(") > title.count(")")
+
+
 def looks_like_prose(text: str) -> bool:
     """Whether a line reads as a summary paragraph rather than a title or a caption."""
     return text.endswith(PROSE_ENDINGS) or len(text) >= PROSE_LENGTH
@@ -140,7 +161,10 @@ class ListingParser:
             if header and (day := _date_from(header)):
                 self._close_header()
                 item_type = self._header_type(header["rest"], line)
-                self.header = _Header(line, day, item_type, captions=self.pending)
+                captions = self.pending
+                if not self.items:
+                    captions = [c for c in captions if not looks_like_contact(c.text)]
+                self.header = _Header(line, day, item_type, captions=captions)
                 self.pending = []
             elif published:
                 self._close_header()
@@ -150,7 +174,7 @@ class ListingParser:
                 self.header.title = line
             else:
                 self.pending.append(line)
-        self._close_header()
+        self._close_header(at_end=True)
         self._skip_undated()
         if not self.items:
             log.warning("%s: no items found", self.origin)
@@ -162,16 +186,24 @@ class ListingParser:
             log.warning("%s:%d: unknown item type %r", self.origin, line.number, rest)
         return item_type
 
-    def _close_header(self) -> None:
+    def _close_header(self, at_end: bool = False) -> None:
         """Finish a header-layout item: the line after its title is its summary when it reads
         as prose or when more lines follow than a caption can have; the rest stays pending
-        as the next item's caption."""
+        as the next item's caption. A page that ends on a cut-off title loses that item."""
         header, self.header = self.header, None
         if header is None:
             return
         if header.title is None:
             log.warning(
                 "%s:%d: dated header with no title; skipped", self.origin, header.line.number
+            )
+            return
+        if at_end and not self.pending and looks_cut_off(header.title.text):
+            log.warning(
+                "%s:%d: item %r is cut off (page ends inside its title); skipped",
+                self.origin,
+                header.title.number,
+                header.title.text[:80],
             )
             return
         summary = None
