@@ -52,9 +52,7 @@ def parse_feed(
     all raises SourceError; a recoverable problem is a warning."""
     data = _utf8(data)
     location = base_url or (origin if urlsplit(origin).scheme in ("http", "https") else "")
-    parsed = feedparser.parse(
-        data, response_headers={"content-location": location} if location else None
-    )
+    parsed = feedparser.parse(data)
     feed_link = parsed.feed.get("link") or ""
     base = urljoin(location, feed_link) if feed_link else location
     if parsed.bozo and not parsed.entries:
