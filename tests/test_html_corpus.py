@@ -399,7 +399,8 @@ def test_selectors_override_the_detector(settings: Settings) -> None:
         + "".join(
             f"<section class='card'><b class='hl'>Card {n}</b><i class='when'>0{n}|03|2023</i>"
             f"<a class='go' href='/c/{n}'>Open</a><em class='kind'>Notice</em>"
-            f"<span class='blurb'>Blurb {n}</span></section>"
+            f"<span class='blurb'>Blurb {n}</span><img src='/icon.png' alt=''>"
+            f"<figure class='pic'><img src='p{n}.jpg' alt='Photo {n}'></figure></section>"
             for n in (1, 2)
         )
         + "</div>"
@@ -417,6 +418,7 @@ def test_selectors_override_the_detector(settings: Settings) -> None:
             "date": ".when",
             "summary": ".blurb",
             "type": ".kind",
+            "image": ".pic",
         },
         date_format="%d|%m|%Y",
     )
@@ -424,6 +426,10 @@ def test_selectors_override_the_detector(settings: Settings) -> None:
     assert [(i.title, i.published.date(), i.url, i.summary, i.label) for i in items] == [
         ("Card 1", date(2023, 3, 1), "https://news.example.org/c/1", "Blurb 1", "Notice"),
         ("Card 2", date(2023, 3, 2), "https://news.example.org/c/2", "Blurb 2", "Notice"),
+    ]
+    assert [(i.image, i.image_caption) for i in items] == [
+        (f"{PAGE_URL}p1.jpg", "Photo 1"),
+        (f"{PAGE_URL}p2.jpg", "Photo 2"),
     ]
 
 

@@ -3,6 +3,7 @@ configuration that names the sources."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -231,3 +232,46 @@ def test_bad_setting_is_named(
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_settings({"DIGEST_CONFIG": str(tmp_path / "none.toml")})
+
+
+@pytest.mark.parametrize(
+    ("entry", "setting"),
+    [
+        ('selectors = { title = "h2" }', "sources[1].selectors"),
+        ('selectors = { item = "li", colour = "b" }', "sources[1].selectors"),
+        ('selectors = { item = "li[" }', "sources[1].selectors.item"),
+        ('date_format = "dd.mm.yyyy"', "sources[1].date_format"),
+        ('base_url = "ftp://example.org/"', "sources[1].base_url"),
+        ("day_first = 1", "sources[1].day_first"),
+    ],
+)
+def test_bad_page_reading_setting_is_named(tmp_path: Path, entry: str, setting: str) -> None:
+    anchor = 'location = "config/newsroom/archive.html"'
+    change = (anchor, f"{anchor}\n{entry}")
+    if entry.startswith("base_url"):
+        change = ('base_url = "https://harbourlight.example/newsroom/"', entry)
+    path = write_config(tmp_path, change)
+    with pytest.raises(ConfigError, match=re.escape(setting)):
+        load_settings({"DIGEST_CONFIG": str(path)})
+
+
+def test_page_reading_settings_are_read(tmp_path: Path) -> None:
+    anchor = 'location = "config/newsroom/archive.html"'
+    extra = 'selectors = { item = "article", date = "time" }\ndate_format = "%d.%m.%Y"\n'
+    extra += 'language = "de"\nday_first = true'
+    path = write_config(tmp_path, (anchor, f"{anchor}\n{extra}"))
+    source = load_settings({"DIGEST_CONFIG": str(path)}).source("archive")
+    assert dict(source.selectors) == {"item": "article", "date": "time"}
+    assert (source.date_format, source.language, source.day_first) == ("%d.%m.%Y", "de", True)
+    assert source.base_url == "https://harbourlight.example/newsroom/"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_feed_with_a_byte_order_mark(encoding: str, settings: Settings) -> None:
+    rss = f"""<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel>
+    <title>t</title><link>https://example.org/news/</link><description>d</description>
+    <item><title>Caf\u00e9 &amp; co &eacute; &nosuch;</title><link>a/1</link>
+    <pubDate>Mon, 16 Nov 2026 14:00:00 GMT</pubDate></item></channel></rss>"""
+    (item,) = parse_document(rss.encode(encoding), "feed", settings, "up.rss")
+    assert item.title == "Café & co é"
+    assert item.url == "https://example.org/news/a/1"

@@ -93,6 +93,9 @@ STATEFUL_CLASS = re.compile(
     re.IGNORECASE,
 )
 MAX_DATE_TEXT = 300
+MAX_PARTIAL_DATE = 20
+MAX_YEAR_HEADING = 40
+YEAR_HEADING = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
 PROSE_AROUND_DATE = 60
 MAX_TYPE_WORDS = 5
 
@@ -244,6 +247,7 @@ def _mark_dates(page: _Page) -> None:
     options = page.options
     sizes: dict[etree._Element, int] = {}
     elements = list(page.root.iter())
+    years = _heading_years(elements)
     for element in reversed(elements):
         size = len(element.text or "") + sum(
             sizes.get(child, 0) + len(child.tail or "") for child in element
@@ -255,7 +259,7 @@ def _mark_dates(page: _Page) -> None:
         if attribute and (value := date_from_attribute(attribute)):
             page.dates[element] = value
             continue
-        if size > MAX_DATE_TEXT or size < 6:
+        if size > MAX_DATE_TEXT or size < 5:
             continue
         if any(child in page.dates or _has_date_below(child, page) for child in element):
             continue
@@ -264,8 +268,25 @@ def _mark_dates(page: _Page) -> None:
         if not found and len(element):
             text = clean_line(" ".join(element.itertext()))
             found = _find(text, options)
+        if not found and size <= MAX_PARTIAL_DATE and (year := years.get(element)):
+            found = _find(f"{text} {year}", options)
         if found and _dates_item(element, text, found):
             page.dates[element] = found.value
+
+
+def _heading_years(elements: list[etree._Element]) -> dict[etree._Element, str]:
+    """The year each element sits under, when listings group items under headings such as
+    `February 2026` and give each item only `11 Feb`."""
+    years: dict[etree._Element, str] = {}
+    year = ""
+    for element in elements:
+        if _tag(element) in HEADINGS:
+            text = _text(element)
+            if len(text) <= MAX_YEAR_HEADING and (match := YEAR_HEADING.search(text)):
+                year = match[0]
+        elif year:
+            years[element] = year
+    return years
 
 
 def _dates_item(element: etree._Element, text: str, found: Found) -> bool:
@@ -364,18 +385,21 @@ def _detect_blocks(page: _Page, explain: Explain) -> list[list[etree._Element]]:
     for element in (e for e in page.root.iter() if e in dated):
         if _tag(element) not in ("html", "body") and element.getparent() is not None:
             groups[_path_key(element)].append(element)
-    best: tuple[tuple[int, int], list[etree._Element], tuple[str, ...]] | None = None
+    best: tuple[int, list[etree._Element], tuple[str, ...]] | None = None
+    goods: dict[tuple[str, ...], list[etree._Element]] = {}
     for key, members in groups.items():
         good = [m for m in members if _item_like(m, page)]
         if not good:
             continue
-        score = (len(good), -len(key[0]) if False else sum(len(_text(m)) > 0 for m in good))
+        goods[key] = good
         if (
             best is None
-            or score[0] > best[0][0]
-            or (score[0] == best[0][0] and _contains(good, best[1]))
+            or len(good) > best[0]
+            or (len(good) == best[0] and _contains(good, best[1]))
         ):
-            best = (score, _in_order(page.root, good), key)
+            best = (len(good), good, key)
+    if best:
+        best = (best[0], _with_lookalikes(page, best[1], best[2], goods), best[2])
     flat = _flat_blocks(page)
     if best and len(best[1]) >= len(flat):
         explain.add(
@@ -390,6 +414,35 @@ def _detect_blocks(page: _Page, explain: Explain) -> list[list[etree._Element]]:
         return flat
     explain.add("items: no repeated block holds both a link and a date")
     return []
+
+
+def _with_lookalikes(
+    page: _Page,
+    chosen: list[etree._Element],
+    key: tuple[str, ...],
+    goods: dict[tuple[str, ...], list[etree._Element]],
+) -> list[etree._Element]:
+    """The chosen blocks plus blocks of the same tags and inner make-up elsewhere on the
+    page (a featured first item in its own list, the next month's list), in page order."""
+    shape = _inner_shape(chosen[0])
+    tags = _tags_of(key)
+    found = list(chosen)
+    for other, members in goods.items():
+        if other == key or _tags_of(other) != tags:
+            continue
+        other_shape = _inner_shape(members[0])
+        if len(shape & other_shape) * 2 >= len(shape | other_shape):
+            taken = {e for m in found for e in (*m.iter(), *m.iterancestors())}
+            found.extend(m for m in members if m not in taken)
+    return _in_order(page.root, found)
+
+
+def _tags_of(key: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(part.split(".")[0] for part in key)
+
+
+def _inner_shape(element: etree._Element) -> set[str]:
+    return {_signature(e) for e in element.iterdescendants() if _tag(e) not in INLINE}
 
 
 def _contains(outer: list[etree._Element], inner: list[etree._Element]) -> bool:
@@ -492,7 +545,7 @@ def _item(
         return None
     url = _url(link_el, options)
     type_el, label = _type(block, title_el, date_el, settings, selectors, options.origin)
-    image, caption = _image(block, options)
+    image, caption = _image(block, options, selectors)
     used = {title_el, date_el, type_el}
     if link_el is not None and title_el not in link_el.iter():
         used.add(link_el)
@@ -685,7 +738,8 @@ def _type(
         rel = (element.get("rel") or "").casefold().split()
         typed = configured or TYPE_CLASS.search(element.get("class") or "") or "category" in rel
         if typed and not any(e is date_el for e in element.iter()):
-            return element, configured.label if configured else _label_of(element, text)
+            label = _label_of(element, text)
+            return element, _page_label(settings, label) if configured else label
     for cell in (c for e in block if _tag(e) == "tr" for c in e if _tag(c) in ("td", "th")):
         text = _text(cell)
         if (
@@ -697,10 +751,16 @@ def _type(
         ):
             return cell, text
     if date_el is not None:
-        label = _rest_of_line(_line_of(date_el), title_el)
+        line = _line_of(date_el)
+        holder = line.getparent()
+        if holder is not None and META_CLASS.search(holder.get("class") or ""):
+            for sibling in holder:
+                text = _text(sibling) if sibling is not line else ""
+                if _short_label(text) and not set(sibling.iter()) & in_title:
+                    return sibling, _page_label(settings, text)
+        label = _rest_of_line(line, title_el)
         if label:
-            configured = _configured_type(settings, label)
-            return None, configured.label if configured else label
+            return None, _page_label(settings, label)
     return None, None
 
 
@@ -714,13 +774,31 @@ def _rest_of_line(line: etree._Element, title_el: etree._Element) -> str | None:
     rest = text[: found.start] + " | " + text[found.end :]
     parts = [p.strip(SEPARATORS) for p in re.split(r"[|•·,;]", rest)]
     parts = [p for p in parts if p]
-    if len(parts) != 1 or len(parts[0].split()) > MAX_TYPE_WORDS or _has_date(parts[0]):
+    if len(parts) != 1 or not _short_label(parts[0]):
         return None
     if is_weekday(parts[0]):
         return None
     if re.match(r"(posted|published|updated|released|by|on|date)\b", parts[0], re.I):
         return None
     return parts[0]
+
+
+def _short_label(text: str) -> bool:
+    """Whether a text can be a type label: a few words, no digits (not a time or a count)."""
+    return (
+        bool(text)
+        and len(text.split()) <= MAX_TYPE_WORDS
+        and not any(c.isdigit() for c in text)
+        and not is_weekday(text)
+    )
+
+
+def _page_label(settings: Settings, text: str) -> str:
+    """A type label as the page words it; icon words before a configured label are dropped."""
+    configured = _configured_type(settings, text)
+    if configured and text.casefold() != configured.label.casefold():
+        return configured.label
+    return text
 
 
 def _label_of(element: etree._Element, text: str) -> str:
@@ -762,8 +840,17 @@ def _line_of(element: etree._Element) -> etree._Element:
     return node
 
 
-def _image(block: list[etree._Element], options: _Options) -> tuple[str | None, str | None]:
-    image = next((i for i in _in_block(block) if _tag(i) == "img"), None)
+def _image(
+    block: list[etree._Element], options: _Options, selectors: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    if selectors.get("image"):
+        chosen = _first_selected(block, selectors["image"], options.origin)
+        inner = (
+            chosen if chosen is None or _tag(chosen) == "img" else next(chosen.iter("img"), None)
+        )
+        image = inner
+    else:
+        image = next((i for i in _in_block(block) if _tag(i) == "img"), None)
     if image is None:
         return None, None
     src = image.get("src") or image.get("data-src") or ""
