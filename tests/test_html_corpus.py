@@ -3,6 +3,7 @@ small pages, one per layout seen on real newsroom sites."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from datetime import date
@@ -17,6 +18,7 @@ from digest.sources import parse_document
 from digest.sources.html import Explain
 
 from .corpus import html_pages, score_page
+from .test_cli import run
 
 PAGE_URL = "https://news.example.org/newsroom/"
 
@@ -441,3 +443,39 @@ def test_configured_language_reads_month_names(settings: Settings) -> None:
     source = SourceConfig("de", "html", "page.html", language="de")
     items = parse(listing, replace(settings), lang="", source=source)
     assert [i.published.date() for i in items] == [date(2024, 5, 1), date(2024, 5, 2)]
+
+
+# --- the parse command -----------------------------------------------------------------------
+
+
+def test_parse_command_base_url_and_explain(tmp_path: Path) -> None:
+    page = tmp_path / "saved.html"
+    page.write_text(f"<html><body>{chrome(_two('story-'))}</body></html>")
+    result = run(
+        "parse",
+        str(page),
+        "--json",
+        "--base-url",
+        "https://gov.example/press/",
+        "--explain",
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [row["url"] for row in json.loads(result.stdout)] == [
+        "https://gov.example/press/story-1",
+        "https://gov.example/press/story-2",
+    ]
+    assert "2 repeated blocks" in result.stderr and "title from a" in result.stderr
+
+
+def test_parse_command_fails_loudly_on_a_page_with_nothing_dated(tmp_path: Path) -> None:
+    page = tmp_path / "links.html"
+    page.write_text("<html><body>" + "".join(f"<a href='/{n}'>L{n}</a>" for n in range(42)))
+    result = run("parse", str(page), tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert str(page) in result.stderr and "42 links, 0 dates" in result.stderr
+    text = tmp_path / "nothing.txt"
+    text.write_text("Just a line\n\nAnother line\n")
+    result = run("parse", str(text), tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert f"{text}: no items found" in result.stderr
