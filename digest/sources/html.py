@@ -248,6 +248,7 @@ def _mark_dates(page: _Page) -> None:
     sizes: dict[etree._Element, int] = {}
     elements = list(page.root.iter())
     years = _heading_years(elements)
+    below: set[etree._Element] = set()
     for element in reversed(elements):
         size = len(element.text or "") + sum(
             sizes.get(child, 0) + len(child.tail or "") for child in element
@@ -258,10 +259,12 @@ def _mark_dates(page: _Page) -> None:
         )
         if attribute and (value := date_from_attribute(attribute)):
             page.dates[element] = value
+            below.add(element)
+            continue
+        if any(child in below for child in element):
+            below.add(element)
             continue
         if size > MAX_DATE_TEXT or size < 5:
-            continue
-        if any(child in page.dates or _has_date_below(child, page) for child in element):
             continue
         text = _text(element)
         found = _find(text, options)
@@ -272,6 +275,7 @@ def _mark_dates(page: _Page) -> None:
             found = _find(f"{text} {year}", options)
         if found and _dates_item(element, text, found):
             page.dates[element] = found.value
+            below.add(element)
 
 
 def _heading_years(elements: list[etree._Element]) -> dict[etree._Element, str]:
@@ -300,10 +304,6 @@ def _dates_item(element: etree._Element, text: str, found: Found) -> bool:
         return True
     at_end = not text[found.end :].strip(SEPARATORS + ".")
     return at_end and _tag(element) in ("a", "li", "td", "dd", "dt")
-
-
-def _has_date_below(element: etree._Element, page: _Page) -> bool:
-    return any(e in page.dates for e in element.iter())
 
 
 def _find(text: str, options: _Options) -> Found | None:
