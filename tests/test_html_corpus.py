@@ -356,6 +356,10 @@ def _page_bytes(title: str, encoding: str, declared: str | None = None) -> bytes
         (b"\xff\xfe" + _page_bytes("UTF-16 page é", "utf-16-le"), "UTF-16 page é"),
         (b"\xfe\xff" + _page_bytes("UTF-16 BE é", "utf-16-be"), "UTF-16 BE é"),
         (b"\xef\xbb\xbf" + _page_bytes("BOM first ü", "utf-8", "iso-8859-1"), "BOM first ü"),
+        (
+            b'<?xml version="1.0" encoding="iso-8859-1"?>' + _page_bytes("XHTML é", "latin-1"),
+            "XHTML é",
+        ),
     ],
 )
 def test_encodings(data: bytes, title: str, settings: Settings) -> None:

@@ -92,6 +92,7 @@ STATEFUL_CLASS = re.compile(
     r"\d|^(first|last|odd|even|alt|active|current|selected|is-|has-|js-)|alternating|hover",
     re.IGNORECASE,
 )
+XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 MAX_DATE_TEXT = 300
 MAX_PARTIAL_DATE = 20
 MAX_YEAR_HEADING = 40
@@ -179,6 +180,7 @@ def parse_html(
 
 def _document(text: str, origin: str) -> etree._Element:
     text = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f]", "", text)
+    text = XML_DECLARATION.sub("", text, count=1)
     parser = lxml.html.HTMLParser(
         remove_comments=True, remove_pis=True, no_network=True, huge_tree=False
     )
