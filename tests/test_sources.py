@@ -169,10 +169,12 @@ def test_feed_entries_without_dates_are_kept_and_marked(settings: Settings) -> N
     atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>x</id>
     <entry><title>No date</title><id>a</id></entry>
     <entry><title>Dated</title><id>b</id><updated>2026-11-01T00:00:00Z</updated></entry></feed>"""
-    before = datetime.now(UTC).replace(microsecond=0)
     items = parse_document(atom, "feed", settings, "up.atom")
     assert [(i.title, i.undated) for i in items] == [("No date", True), ("Dated", False)]
-    assert items[0].published >= before
+    today = datetime.now(settings.timezone).date()
+    assert items[0].published == datetime(
+        today.year, today.month, today.day, tzinfo=settings.timezone
+    )
     assert items[1].published == datetime(2026, 11, 1, tzinfo=UTC)
     assert items[0].url is None
 

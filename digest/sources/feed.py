@@ -48,7 +48,7 @@ def parse_feed(
     """Items of an RSS/Atom document; categories map to item types through the source's
     `categories` table or a type's own label. Relative links resolve against xml:base, the
     feed's own link, or `base_url` (where it was fetched from); an entry with no date is kept,
-    dated `now` (when first seen) and marked `undated`. A document feedparser cannot read at
+    dated the day it is seen (`now`) and marked `undated`. A document feedparser cannot read at
     all raises SourceError; a recoverable problem is a warning."""
     data = _utf8(data)
     location = base_url or (origin if urlsplit(origin).scheme in ("http", "https") else "")
@@ -70,7 +70,7 @@ def parse_feed(
         if stamp:
             published = datetime.fromtimestamp(calendar.timegm(stamp), UTC)
         else:
-            published = now or datetime.now(UTC).replace(microsecond=0)
+            published = _seen_day(now, settings)
             log.info("%s: entry %d has no date; dated when first seen", origin, position)
         url = _link(_entry_href(entry), base, origin)
         categories = tuple(clean_line(tag.get("term") or "") for tag in entry.get("tags", []))
@@ -93,6 +93,13 @@ def parse_feed(
             f"{origin}: malformed feed with no readable entry: {parsed.bozo_exception}"
         )
     return items
+
+
+def _seen_day(now: datetime | None, settings: Settings) -> datetime:
+    """The date an undated entry is given: the day it is seen, at midnight in the newsroom's
+    zone like a listing's dates, so that polls on one day agree."""
+    day = (now or datetime.now(UTC)).astimezone(settings.timezone).date()
+    return datetime(day.year, day.month, day.day, tzinfo=settings.timezone)
 
 
 def _utf8(data: bytes) -> bytes:
