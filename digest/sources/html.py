@@ -554,10 +554,11 @@ def _item(
     summary = _summary(block, selectors, options.origin, used)
     item_type = settings.type_by_label(label) if label else None
     explain.add(
-        f"  {published.isoformat()} {title[:60]!r}: block {where}; title from "
-        f"{_signature(title_el)}; date from {_signature(date_el) if date_el is not None else '?'}"
-        f"{' (in the title)' if date_in_title else ''}; link "
-        f"{url or '-'}; summary {'yes' if summary else 'no'}; type {label or '-'}"
+        f"  {published.isoformat()} {title[:60]!r}: title from {_signature(title_el)}; "
+        f"date from {_signature(date_el) if date_el is not None else '?'}"
+        f"{' (in the title)' if date_in_title else ''} "
+        f"{_text(date_el)[:40] if date_el is not None else ''!r}; link {url or '-'}; "
+        f"summary {'yes' if summary else 'no'}; type {label or '-'}"
     )
     return Item(
         key=url or fingerprint(title, published),
