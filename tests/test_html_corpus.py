@@ -3,6 +3,7 @@ small pages, one per layout seen on real newsroom sites."""
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from dataclasses import replace
@@ -10,12 +11,16 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from digest.config import Settings, SourceConfig
 from digest.errors import SourceError
 from digest.model import Item
 from digest.sources import parse_document
 from digest.sources.html import Explain
+from digest.text import clean_line
 
 from .corpus import html_pages, score_page
 from .test_cli import run
@@ -483,3 +488,104 @@ def test_parse_command_fails_loudly_on_a_page_with_nothing_dated(tmp_path: Path)
     result = run("parse", str(text), tmp_path=tmp_path)
     assert result.returncode == 1
     assert f"{text}: no items found" in result.stderr
+
+
+# --- any listing, any layout -----------------------------------------------------------------
+
+LAYOUTS = {
+    "views": (
+        '<div class="view-content">{items}</div>',
+        '<div class="views-row"><h3><a href="{href}">{title}</a></h3>'
+        '<div class="date">{long}</div><p>{summary}</p></div>',
+    ),
+    "time-first": (
+        '<ul class="news">{items}</ul>',
+        '<li><time datetime="{iso}">{long}</time> <a href="{href}">{title}</a>'
+        "<p>{summary}</p></li>",
+    ),
+    "table": (
+        "<table><tr><th>Date</th><th>Title</th></tr>{items}</table>",
+        '<tr><td>{numeric}</td><td><a href="{href}">{title}</a><br>{summary}</td></tr>',
+    ),
+    "article": (
+        "<main>{items}</main>",
+        '<article><header><h2><a href="{href}">{title}</a></h2><p class="byline">'
+        'Posted on <time datetime="{iso}">{long}</time></p></header><div class="entry">'
+        "<p>{summary}</p></div><footer><a href='{href}'>Read more</a></footer></article>",
+    ),
+    "flat": (
+        '<div class="body">{items}</div>',
+        '<h4><a href="{href}">{title}</a></h4><p>{long}</p><p>{summary}</p>',
+    ),
+}
+WORDS = st.text(
+    alphabet=st.characters(categories=("L", "N"), max_codepoint=0x2FFF), min_size=1, max_size=10
+)
+TRICKY = st.sampled_from(
+    [
+        "May",
+        "March",
+        "12",
+        "2024",
+        "3/4",
+        "Read",
+        "more",
+        "Next",
+        "›",
+        "&",
+        "Press",
+        "Release",
+        "Update",
+        "on",
+        "·",
+        "|",
+        "—",
+        "Posted",
+        "1,200",
+        "Q3",
+        "2026–2030",
+        "<b>",
+        "l'été",
+    ]
+)
+# Titles and summaries start with a plain word: "More ›" or "Read more …" is a link.
+TITLES = st.tuples(WORDS, st.lists(st.one_of(WORDS, TRICKY), min_size=1, max_size=9)).map(
+    lambda t: " ".join([t[0], *t[1]])
+)
+SUMMARIES = st.tuples(WORDS, st.lists(st.one_of(WORDS, TRICKY), min_size=5, max_size=30)).map(
+    lambda t: " ".join([t[0], *t[1]]) + "."
+)
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    layout=st.sampled_from(sorted(LAYOUTS)),
+    entries=st.lists(
+        st.tuples(
+            TITLES, st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 12, 31)), SUMMARIES
+        ),
+        min_size=2,
+        max_size=8,
+    ),
+)
+def test_any_listing_in_a_known_layout(
+    layout: str, entries: list[tuple[str, date, str]], settings: Settings
+) -> None:
+    wrapper, template = LAYOUTS[layout]
+    blocks = "".join(
+        template.format(
+            href=f"/n/{n}",
+            title=html.escape(title),
+            iso=day.isoformat(),
+            long=day.strftime("%B %-d, %Y"),
+            numeric=day.strftime("%m/%d/%Y"),
+            summary=html.escape(summary),
+        )
+        for n, (title, day, summary) in enumerate(entries)
+    )
+    items = parse(chrome(wrapper.format(items=blocks)), settings)
+    expected = [
+        (clean_line(title), day, f"https://news.example.org/n/{n}", clean_line(summary))
+        for n, (title, day, summary) in enumerate(entries)
+    ]
+    assert [(i.title, i.published.date(), i.url, i.summary) for i in items] == expected

@@ -57,7 +57,8 @@ INLINE = {
     "wbr",
 }
 READ_MORE = re.compile(
-    r"^(?:(read|learn|see|view|find out|more|full (story|release|article))\b.{0,40}$"
+    r"^(?:(read|learn|see|view|find out)\s+(more|(the )?(full|entire|whole)|all)\b.{0,60}$"
+    r"|(more|full (story|release|article|statement)|details)\W{0,3}$"
     r"|(read more|continue reading|lire la suite|en savoir plus|weiterlesen|leer más|leggi"
     r"|ler mais|lees meer|подробнее|далее|続きを読む|更多)\b"
     r"|[»›→>+…]+$|back to top$)",
@@ -95,6 +96,7 @@ STATEFUL_CLASS = re.compile(
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 MAX_DATE_TEXT = 300
 MAX_PARTIAL_DATE = 20
+STRONG_DATE_WORDS = 4
 MAX_YEAR_HEADING = 40
 YEAR_HEADING = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
 PROSE_AROUND_DATE = 60
@@ -127,6 +129,7 @@ class _Page:
     root: etree._Element
     options: _Options
     dates: dict[etree._Element, date] = field(default_factory=dict)
+    strong: set[etree._Element] = field(default_factory=set)
     links: int = 0
 
 
@@ -261,6 +264,7 @@ def _mark_dates(page: _Page) -> None:
         )
         if attribute and (value := date_from_attribute(attribute)):
             page.dates[element] = value
+            page.strong.add(element)
             below.add(element)
             continue
         if any(child in below for child in element):
@@ -277,6 +281,8 @@ def _mark_dates(page: _Page) -> None:
             found = _find(f"{text} {year}", options)
         if found and _dates_item(element, text, found):
             page.dates[element] = found.value
+            if _date_line(text, found):
+                page.strong.add(element)
             below.add(element)
 
 
@@ -462,10 +468,27 @@ def _in_order(root: etree._Element, elements: list[etree._Element]) -> list[etre
 def _item_like(element: etree._Element, page: _Page) -> bool:
     """Whether a block reads as one item: a link or heading, and its dates on one line (a
     published and an updated date side by side count as one)."""
-    lines = {_line_of(e) for e in element.iter() if e in page.dates}
-    if len(lines) != 1 and len({page.dates[e] for e in element.iter() if e in page.dates}) != 1:
+    dated = _item_dates(element, page)
+    if len({_line_of(e) for e in dated}) != 1 and len({page.dates[e] for e in dated}) != 1:
         return False
     return bool(_link_anchors(element) or _heading(element) is not None)
+
+
+def _item_dates(element: etree._Element, page: _Page) -> list[etree._Element]:
+    """The dated elements of a block; a date written in its title (`Agenda for 1 May 2026`)
+    does not count when the block gives a date of its own elsewhere."""
+    dated = [e for e in element.iter() if e in page.dates]
+    own = [e for e in dated if not _in_title_text(e, element)] or dated
+    return [e for e in own if e in page.strong] or own
+
+
+def _in_title_text(element: etree._Element, block: etree._Element) -> bool:
+    for node in (element, *element.iterancestors()):
+        if _tag(node) in HEADINGS or (_tag(node) == "a" and node is not block):
+            return True
+        if node is block:
+            return False
+    return False
 
 
 def _heading(element: etree._Element) -> etree._Element | None:
@@ -479,7 +502,7 @@ def _flat_blocks(page: _Page) -> list[list[etree._Element]]:
     parents |= {p.getparent() for p in parents if p.getparent() is not None}
     for parent in parents:
         children = [c for c in parent if _tag(c)]
-        has_date = [any(e in page.dates for e in c.iter()) for c in children]
+        has_date = [any(not _in_title_text(e, c) for e in _item_dates(c, page)) for c in children]
         has_title = [
             _heading(c) is not None or any(not READ_MORE.search(_text(a)) for a in _link_anchors(c))
             for c in children
@@ -539,7 +562,8 @@ def _item(
             "%s: item %r has no date; skipped", options.origin, _text(title_el)[:80] or where
         )
         return None
-    skip = [e for e in title_el.iterdescendants() if e in page.dates]
+    inside = date_el is not None and any(a is title_el for a in date_el.iterancestors())
+    skip = [date_el] if inside else []
     title = _text(title_el, skip)
     if date_in_title:
         title = _strip_date(title, options)
@@ -648,6 +672,7 @@ def _date(
     in_title = set(title_el.iter())
     candidates = [e for e in _in_block(block) if e in page.dates]
     outside = [e for e in candidates if e not in in_title]
+    outside = [e for e in outside if e in page.strong] or outside
     if outside:
         element = min(outside, key=_date_rank)
         return element, page.dates[element], False
@@ -829,7 +854,14 @@ def _configured_type(settings: Settings, text: str) -> ItemType | None:
 
 def _mostly_date(text: str) -> bool:
     found = find_date(text)
-    return found is not None and len(text) - (found.end - found.start) <= PROSE_AROUND_DATE
+    return found is not None and _date_line(text, found)
+
+
+def _date_line(text: str, found: Found) -> bool:
+    """Whether a text is a date with at most a label or a type beside it (`Published: …`,
+    `… | Press Release`), not a sentence that mentions a date."""
+    rest = text[: found.start] + " " + text[found.end :]
+    return not any(c.isdigit() for c in rest) and len(rest.split()) <= STRONG_DATE_WORDS
 
 
 def _has_date(text: str) -> bool:
