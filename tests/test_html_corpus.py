@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from babel.dates import format_date
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -517,6 +518,17 @@ LAYOUTS = {
         '<div class="body">{items}</div>',
         '<h4><a href="{href}">{title}</a></h4><p>{long}</p><p>{summary}</p>',
     ),
+    "date-box": (
+        '<div class="list">{items}</div>',
+        '<div class="news-item"><div class="box"><span>{mon}</span><span>{day}</span>'
+        '<span>{year}</span></div><div class="body"><h4><a href="{href}">{title}</a></h4>'
+        '<p class="news-summary">{summary}</p></div></div>',
+    ),
+    "type-after-summary": (
+        '<div class="results">{items}</div>',
+        '<div class="card"><h3 class="card-title"><a href="{href}">{title}</a></h3>'
+        '<p class="card-text">{summary}</p><p class="card-footer">{long} | Statement</p></div>',
+    ),
 }
 WORDS = st.text(
     alphabet=st.characters(categories=("L", "N"), max_codepoint=0x2FFF), min_size=1, max_size=10
@@ -560,6 +572,7 @@ SUMMARIES = st.tuples(WORDS, st.lists(st.one_of(WORDS, TRICKY), min_size=5, max_
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     layout=st.sampled_from(sorted(LAYOUTS)),
+    lang=st.sampled_from(["en", "fr", "de", "es", "it", "pt", "nl", "ru"]),
     entries=st.lists(
         st.tuples(
             TITLES, st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 12, 31)), SUMMARIES
@@ -569,7 +582,7 @@ SUMMARIES = st.tuples(WORDS, st.lists(st.one_of(WORDS, TRICKY), min_size=5, max_
     ),
 )
 def test_any_listing_in_a_known_layout(
-    layout: str, entries: list[tuple[str, date, str]], settings: Settings
+    layout: str, lang: str, entries: list[tuple[str, date, str]], settings: Settings
 ) -> None:
     wrapper, template = LAYOUTS[layout]
     blocks = "".join(
@@ -577,13 +590,16 @@ def test_any_listing_in_a_known_layout(
             href=f"/n/{n}",
             title=html.escape(title),
             iso=day.isoformat(),
-            long=day.strftime("%B %-d, %Y"),
+            long=format_date(day, "long", locale=lang),
             numeric=day.strftime("%m/%d/%Y"),
+            mon=format_date(day, "MMM", locale=lang),
+            day=day.day,
+            year=day.year,
             summary=html.escape(summary),
         )
         for n, (title, day, summary) in enumerate(entries)
     )
-    items = parse(chrome(wrapper.format(items=blocks)), settings)
+    items = parse(chrome(wrapper.format(items=blocks)), settings, lang=lang)
     expected = [
         (clean_line(title), day, f"https://news.example.org/n/{n}", clean_line(summary))
         for n, (title, day, summary) in enumerate(entries)
