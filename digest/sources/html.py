@@ -130,7 +130,6 @@ class _Page:
     options: _Options
     dates: dict[etree._Element, date] = field(default_factory=dict)
     strong: set[etree._Element] = field(default_factory=set)
-    links: int = 0
 
 
 def parse_html(
