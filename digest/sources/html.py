@@ -8,7 +8,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -16,7 +16,7 @@ import lxml.html
 from lxml import etree
 
 from digest.config import Settings, SourceConfig
-from digest.dates import Found, date_from_attribute, find_date, is_weekday
+from digest.dates import Found, date_from_attribute, find_date, is_weekday, numeric_order
 from digest.errors import SourceError
 from digest.model import Item, ItemType
 from digest.text import clean_line, decode_document, fingerprint
@@ -66,8 +66,10 @@ READ_MORE = re.compile(
 )
 # Lines that describe an item rather than summarise it (bylines, hit counts, share links).
 META_CLASS = re.compile(
-    r"(^|[-_ ])(meta|info|byline|author|createdby|hits|submitted|share|sharing|social"
-    r"|breadcrumbs?|pager|pagination|tags|readmore|more-link)($|[-_ ])",
+    r"(^|[-_ ])(meta|metadata|info|byline|author|createdby|hits|submitted|share|sharing|social"
+    r"|breadcrumbs?|pager|pagination|tags|readmore|more-link|footer|user-?name|avatar"
+    r"|(view|comment|like|share)s?-?counts?|counters?|stats|read-?time|time-to-read"
+    r"|reading-?time|like-button)($|[-_ ])",
     re.IGNORECASE,
 )
 SUMMARY_CLASS = re.compile(
@@ -80,6 +82,7 @@ HIDDEN_CLASS = re.compile(
     r"|hidden|d-none|u-hidden|show-for-sr)$",
     re.IGNORECASE,
 )
+TITLE_CLASS = re.compile(r"(^|[-_ ])(title|heading|headline|header)($|[-_ ])", re.I)
 TYPE_CLASS = re.compile(
     r"(^|[-_ ])(type|cat|category|categories|kicker|eyebrow|label|tag|tags|topic)s?($|[-_ ])",
     re.I,
@@ -91,6 +94,16 @@ DATE_LABEL = re.compile(
 SEPARATORS = " \t|•·,;:-–—/()[]"
 STATEFUL_CLASS = re.compile(
     r"\d|^(first|last|odd|even|alt|active|current|selected|is-|has-|js-)|alternating|hover",
+    re.IGNORECASE,
+)
+CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+CATEGORY_PATH = re.compile(
+    r"/(category|categories|tag|tags|topic|topics|type|types)/[^/]+/?$", re.IGNORECASE
+)
+# Lines that only count or time an item (`5 min read`, `211 views`, `0 comments`, `6`).
+COUNTER_LINE = re.compile(
+    r"^(?:[\d.,]+\s*(?:k|m)?\s*(?:min(?:ute)?s?(?:\s+read)?|views?|comments?|likes?|shares?"
+    r"|reads?|replies|reactions?)?\s*[·•|,]?\s*)+$",
     re.IGNORECASE,
 )
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
@@ -120,6 +133,7 @@ class _Options:
     language: str | None
     day_first: bool
     date_format: str | None
+    month_first: bool = False
 
 
 @dataclass
@@ -157,6 +171,7 @@ def parse_html(
     )
     page = _Page(root, options)
     _strip_chrome(root)
+    page.options = _date_order(root, options)
     _mark_dates(page)
     explain = explain or Explain()
     explain.add(f"{origin}: base URL {base or '(none: relative links are dropped)'}")
@@ -193,6 +208,18 @@ def _document(text: str, origin: str) -> etree._Element:
     if root is None:
         raise SourceError(f"{origin}: not a readable HTML page")
     return root
+
+
+def _date_order(root: etree._Element, options: _Options) -> _Options:
+    """The options with the page's numeric date order when its own dates show it (a date
+    such as `01.13.26` can only be month first) and the source does not set it."""
+    if options.day_first or options.date_format:
+        return options
+    texts = (t for t in root.itertext() if len(t) <= MAX_DATE_TEXT)
+    order = numeric_order(texts)
+    if order is None:
+        return options
+    return replace(options, day_first=order, month_first=not order)
 
 
 def _base(root: etree._Element, page_url: str | None) -> str | None:
@@ -240,6 +267,22 @@ def _strip_chrome(root: etree._Element) -> None:
 
 def _inside_item(element: etree._Element) -> bool:
     return any(_tag(a) in ("article", "li", "tr") for a in element.iterancestors())
+
+
+def _marks(element: etree._Element) -> str:
+    """The names an element's markup gives it (class, and the `data-hook`/`data-testid`
+    that hashed-class CMSs use), with camelCase words split: `CategoryLink_link` reads
+    as `Category-Link_link`."""
+    names = " ".join(
+        element.get(name) or "" for name in ("class", "data-hook", "data-testid")
+    ).strip()
+    return CAMEL.sub("-", names) if names else ""
+
+
+def _category_link(element: etree._Element) -> bool:
+    """Whether an element is a link to a category or tag archive (`/category/…`)."""
+    href = element.get("href") if _tag(element) == "a" else None
+    return bool(href and CATEGORY_PATH.search(urlsplit(href.strip()).path))
 
 
 def _tag(element: etree._Element) -> str:
@@ -314,7 +357,9 @@ def _dates_item(element: etree._Element, text: str, found: Found) -> bool:
 
 
 def _find(text: str, options: _Options) -> Found | None:
-    return find_date(text, options.language, options.day_first, options.date_format)
+    return find_date(
+        text, options.language, options.day_first, options.date_format, options.month_first
+    )
 
 
 def _text(element: etree._Element, skip: Iterable[etree._Element] = ()) -> str:
@@ -619,21 +664,50 @@ def _title_and_link(
     if heading is not None:
         link = next(iter(_link_anchors(heading)), None)
         if link is None:
+            link = next(
+                (a for a in heading.iterancestors("a") if (a.get("href") or "").strip()), None
+            )
+        if link is None:
             bare = [a for e in block for a in e.iter("a") if (a.get("href") or "").strip()]
             link = titled[0] if titled else next(iter(anchors + bare), None)
         return heading, link
     if not titled:
         return None, None
     best = max(titled, key=_title_weight)
-    return best, best
+    return _title_line(best), best
+
+
+def _title_line(anchor: etree._Element) -> etree._Element:
+    """The title inside a link that wraps a whole item (date, title, summary, `Read more`
+    as separate lines): the line marked as a title or heading, else its first line that is
+    neither a date, a label nor a `Read more`."""
+    lines = [
+        e
+        for e in anchor.iterdescendants()
+        if _tag(e) not in INLINE
+        and not any(_tag(d) not in INLINE and _text(d) for d in e.iterdescendants())
+        and _text(e)
+    ]
+    if len(lines) < 2:
+        return anchor
+    marked = [e for e in lines if TITLE_CLASS.search(_marks(e))]
+    plain = [
+        e
+        for e in lines
+        if not READ_MORE.search(_text(e))
+        and not _mostly_date(_text(e))
+        and not TYPE_CLASS.search(_marks(e))
+        and not META_CLASS.search(_marks(e))
+    ]
+    return (marked or plain or [anchor])[0]
 
 
 def _title_weight(anchor: etree._Element) -> float:
     text = _text(anchor)
     weight = float(len(text))
-    if TYPE_CLASS.search(anchor.get("class") or ""):
+    if TYPE_CLASS.search(_marks(anchor)):
         weight /= 10
-    if "title" in (anchor.get("class") or "").casefold():
+    if "title" in _marks(anchor).casefold():
         weight *= 3
     parent = anchor.getparent()
     while parent is not None and _tag(parent) in INLINE:
@@ -763,7 +837,12 @@ def _type(
             continue
         configured = _configured_type(settings, text)
         rel = (element.get("rel") or "").casefold().split()
-        typed = configured or TYPE_CLASS.search(element.get("class") or "") or "category" in rel
+        typed = (
+            configured
+            or TYPE_CLASS.search(_marks(element))
+            or "category" in rel
+            or _category_link(element)
+        )
         if typed and not any(e is date_el for e in element.iter()):
             label = _label_of(element, text)
             return element, _page_label(settings, label) if configured else label
@@ -780,7 +859,7 @@ def _type(
     if date_el is not None:
         line = _line_of(date_el)
         holder = line.getparent()
-        if holder is not None and META_CLASS.search(holder.get("class") or ""):
+        if holder is not None and META_CLASS.search(_marks(holder)):
             for sibling in holder:
                 text = _text(sibling) if sibling is not line else ""
                 if _short_label(text) and not set(sibling.iter()) & in_title:
@@ -906,9 +985,7 @@ def _summary(
         return (_text(element) or None) if element is not None else None
     lines: list[str] = []
     marked = [
-        e
-        for e in _in_block(block)
-        if SUMMARY_CLASS.search(e.get("class") or "") and not set(e.iter()) & used
+        e for e in _in_block(block) if SUMMARY_CLASS.search(_marks(e)) and not set(e.iter()) & used
     ]
     for element in marked[:1] or block:
         _summary_lines(element, used, lines)
@@ -917,6 +994,8 @@ def _summary(
         line
         for line in lines
         if line.strip(SEPARATORS)
+        and any(c.isalpha() for c in line)
+        and not COUNTER_LINE.match(line)
         and not READ_MORE.search(line)
         and not _mostly_date(line)
         and line not in links
@@ -953,7 +1032,7 @@ def _summary_lines(
             node in used
             or tag in ("figure", "figcaption", "img", "picture", "dl")
             or tag in HEADINGS
-            or META_CLASS.search(node.get("class") or "")
+            or META_CLASS.search(_marks(node))
         ):
             if node in used and tag in INLINE:
                 tainted = True
