@@ -82,6 +82,8 @@ HIDDEN_CLASS = re.compile(
     r"|hidden|d-none|u-hidden|show-for-sr)$",
     re.IGNORECASE,
 )
+BYLINE = re.compile(r"(by|von|par|por|di|door|av|przez)\s", re.IGNORECASE)
+BYLINE_CLASS = re.compile(r"author|byline|user-?name|writer|avatar", re.IGNORECASE)
 TITLE_CLASS = re.compile(r"(^|[-_ ])(title|heading|headline|header)($|[-_ ])", re.I)
 TYPE_CLASS = re.compile(
     r"(^|[-_ ])(type|cat|category|categories|kicker|eyebrow|label|tag|tags|topic)s?($|[-_ ])",
@@ -859,15 +861,30 @@ def _type(
     if date_el is not None:
         line = _line_of(date_el)
         holder = line.getparent()
-        if holder is not None and META_CLASS.search(_marks(holder)):
+        if (
+            holder is not None
+            and not set(holder.iter()) & in_title
+            and (META_CLASS.search(_marks(holder)) or _meta_row(holder, line))
+        ):
             for sibling in holder:
                 text = _text(sibling) if sibling is not line else ""
-                if _short_label(text) and not set(sibling.iter()) & in_title:
+                if (
+                    _short_label(text)
+                    and ":" not in text
+                    and not BYLINE.match(text)
+                    and not any(BYLINE_CLASS.search(_marks(e)) for e in sibling.iter())
+                ):
                     return sibling, _page_label(settings, text)
         label = _rest_of_line(line, title_el)
         if label:
             return None, _page_label(settings, label)
     return None, None
+
+
+def _meta_row(holder: etree._Element, line: etree._Element) -> bool:
+    """Whether the element around a date holds only it and a label or two, as in
+    `<div><span>Statement</span> · <p>30 Jan 2026</p></div>`."""
+    return len(_text(holder).split()) <= len(_text(line).split()) + MAX_TYPE_WORDS + 1
 
 
 def _rest_of_line(line: etree._Element, title_el: etree._Element) -> str | None:
@@ -892,8 +909,9 @@ def _rest_of_line(line: etree._Element, title_el: etree._Element) -> str | None:
 def _short_label(text: str) -> bool:
     """Whether a text can be a type label: a few words, no digits (not a time or a count)."""
     return (
-        bool(text)
+        any(c.isalpha() for c in text)
         and len(text.split()) <= MAX_TYPE_WORDS
+        and not READ_MORE.search(text)
         and not any(c.isdigit() for c in text)
         and not is_weekday(text)
     )
@@ -903,7 +921,10 @@ def _page_label(settings: Settings, text: str) -> str:
     """A type label as the page words it; icon words before a configured label are dropped."""
     configured = _configured_type(settings, text)
     if configured and text.casefold() != configured.label.casefold():
-        return configured.label
+        prefix = text[: len(text) - len(configured.label)]
+        if text.casefold().endswith(configured.label.casefold()) and prefix.strip().islower():
+            return configured.label
+        return text if settings.type_by_label(text) is None else configured.label
     return text
 
 
@@ -1032,7 +1053,7 @@ def _summary_lines(
             node in used
             or tag in ("figure", "figcaption", "img", "picture", "dl")
             or tag in HEADINGS
-            or META_CLASS.search(_marks(node))
+            or (META_CLASS.search(_marks(node)) and not set(node.iter()) & used)
         ):
             if node in used and tag in INLINE:
                 tainted = True
