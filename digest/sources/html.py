@@ -8,6 +8,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -84,6 +85,12 @@ HIDDEN_CLASS = re.compile(
 )
 BYLINE = re.compile(r"(by|von|par|por|di|door|av|przez)\s", re.IGNORECASE)
 BYLINE_CLASS = re.compile(r"author|byline|user-?name|writer|avatar", re.IGNORECASE)
+TYPE_HEADER = re.compile(
+    r"\b(type|category|kind|genre|format|typ|art|kategorie|catégorie|tipo|categor[ií]a|soort"
+    r"|categorie|rodzaj|kategoria|тип|категория)\b|분류|구분|種別|类型|類型|分类|分類",
+    re.IGNORECASE,
+)
+ICON_CLASS = re.compile(r"(^|[-_ ])(icon|ico|glyph|fa|material-icons|bi)($|[-_ ])", re.I)
 TITLE_CLASS = re.compile(r"(^|[-_ ])(title|heading|headline|header)($|[-_ ])", re.I)
 TYPE_CLASS = re.compile(
     r"(^|[-_ ])(type|cat|category|categories|kicker|eyebrow|label|tag|tags|topic)s?($|[-_ ])",
@@ -104,8 +111,9 @@ CATEGORY_PATH = re.compile(
 )
 # Lines that only count or time an item (`5 min read`, `211 views`, `0 comments`, `6`).
 COUNTER_LINE = re.compile(
-    r"^(?:[\d.,]+\s*(?:k|m)?\s*(?:min(?:ute)?s?(?:\s+read)?|views?|comments?|likes?|shares?"
-    r"|reads?|replies|reactions?)?\s*[·•|,]?\s*)+$",
+    r"^(?:[\d.,]+\s*[km]?"
+    r"|(?:[\d.,]+\s*[km]?\s*(?:min(?:ute)?s?(?:\s+read)?|views?|comments?|likes?|shares?"
+    r"|reads?|replies|reactions?)\s*[·•|,]?\s*){1,4})$",
     re.IGNORECASE,
 )
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
@@ -116,6 +124,8 @@ MAX_YEAR_HEADING = 40
 YEAR_HEADING = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
 PROSE_AROUND_DATE = 60
 MAX_TYPE_WORDS = 5
+# A table cell shorter than this is a column value (department, count), not a summary.
+MIN_CELL_SUMMARY_WORDS = 4
 
 
 @dataclass
@@ -834,7 +844,7 @@ def _type(
             continue
         if byline is not None and byline in element.iterancestors():
             continue
-        text = _text(element)
+        text = _text(element, _icons(element))
         if not text or len(text.split()) > MAX_TYPE_WORDS:
             continue
         configured = _configured_type(settings, text)
@@ -853,9 +863,11 @@ def _type(
         if (
             text
             and len(text.split()) <= MAX_TYPE_WORDS
+            and _short_label(text)
             and not _has_date(text)
             and not set(cell.iter()) & in_title
             and not _link_anchors(cell)
+            and _type_column(cell)
         ):
             return cell, text
     if date_el is not None:
@@ -879,6 +891,44 @@ def _type(
         if label:
             return None, _page_label(settings, label)
     return None, None
+
+
+def _column_header(cell: etree._Element) -> str | None:
+    """The header text of a table cell's column, or None when its table has no header."""
+    row = cell.getparent()
+    table = next((a for a in cell.iterancestors("table")), None)
+    if row is None or table is None:
+        return None
+    header = next(
+        (
+            r
+            for r in table.iter("tr")
+            if r is not row and any(_tag(c) == "th" for c in r) and r.find("td") is None
+        ),
+        None,
+    )
+    if header is None:
+        return None
+    cells = [c for c in header if _tag(c) in ("td", "th")]
+    index = [c for c in row if _tag(c) in ("td", "th")].index(cell)
+    return _text(cells[index]) if index < len(cells) else ""
+
+
+def _type_column(cell: etree._Element) -> bool:
+    """Whether a table cell may be the item's type: its column is headed as one (`Type`,
+    `Category`, `구분`), or the table has no header row."""
+    header = _column_header(cell)
+    return header is None or bool(TYPE_HEADER.search(header))
+
+
+def _icons(element: etree._Element) -> list[etree._Element]:
+    """An element's icons (`<span class="icon">Sheet of paper</span>`), whose words are
+    not part of the label beside them."""
+    return [
+        e
+        for e in element.iterdescendants()
+        if ICON_CLASS.search(_marks(e)) or e.get("aria-hidden") == "true"
+    ]
 
 
 def _meta_row(holder: etree._Element, line: etree._Element) -> bool:
@@ -1008,14 +1058,21 @@ def _summary(
     marked = [
         e for e in _in_block(block) if SUMMARY_CLASS.search(_marks(e)) and not set(e.iter()) & used
     ]
+    subtitles = _subtitles(block, used)
+    used = used | {
+        cell
+        for row in block
+        if _tag(row) == "tr"
+        for cell in row
+        if len(_text(cell).split()) < MIN_CELL_SUMMARY_WORDS
+    }
     for element in marked[:1] or block:
-        _summary_lines(element, used, lines)
+        _summary_lines(element, used, lines, subtitles)
     links = {_text(a) for a in _in_block(block) if _tag(a) == "a"}
     lines = [
         line
         for line in lines
         if line.strip(SEPARATORS)
-        and any(c.isalpha() for c in line)
         and not COUNTER_LINE.match(line)
         and not READ_MORE.search(line)
         and not _mostly_date(line)
@@ -1024,8 +1081,29 @@ def _summary(
     return "\n".join(lines) or None
 
 
+def _subtitles(
+    block: list[etree._Element], used: set[etree._Element | None]
+) -> set[etree._Element]:
+    """Headings of a lower rank right after a heading title: a subtitle (`<h2>` title,
+    `<h3>` dek) is the item's summary, not another title."""
+    order = list(_in_block(block))
+    titles = [e for e in order if e in used and _tag(e) in HEADINGS]
+    if not titles:
+        return set()
+    title = titles[0]
+    after = order[order.index(title) + 1 :]
+    return {
+        e
+        for e in after
+        if _tag(e) in HEADINGS and _tag(e) > _tag(title) and title not in e.iterancestors()
+    }
+
+
 def _summary_lines(
-    root: etree._Element, used: set[etree._Element | None], lines: list[str]
+    root: etree._Element,
+    used: set[etree._Element | None],
+    lines: list[str],
+    subtitles: AbstractSet[etree._Element] = frozenset(),
 ) -> None:
     """Text lines of a block outside its title, date, type, link and pictures; a line that
     held the date or the type (a byline such as `Posted on …`) is left out whole."""
@@ -1052,7 +1130,7 @@ def _summary_lines(
         if (
             node in used
             or tag in ("figure", "figcaption", "img", "picture", "dl")
-            or tag in HEADINGS
+            or (tag in HEADINGS and node not in subtitles)
             or (META_CLASS.search(_marks(node)) and not set(node.iter()) & used)
         ):
             if node in used and tag in INLINE:
