@@ -6,7 +6,7 @@ import calendar
 import html
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -77,7 +77,7 @@ def parse_feed(
         summary = html_to_text(entry.get("summary", "")) or None
         items.append(
             Item(
-                key=entry.get("id") or url or fingerprint(title, published.date()),
+                key=entry.get("id") or url or fingerprint(title, _key_day(stamp, published)),
                 title=title,
                 published=published,
                 type=_type_for(categories, source, settings),
@@ -93,6 +93,12 @@ def parse_feed(
             f"{origin}: malformed feed with no readable entry: {parsed.bozo_exception}"
         )
     return items
+
+
+def _key_day(stamp: object, published: datetime) -> date:
+    """The day in an entry's fingerprint: its own date, or for an undated entry a fixed
+    day, so that it keeps one key however many days it is seen."""
+    return published.date() if stamp else date.min
 
 
 def _seen_day(now: datetime | None, settings: Settings) -> datetime:
