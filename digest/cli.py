@@ -145,17 +145,24 @@ def parse_record(settings: Settings, item: Item) -> dict[str, str | None]:
 
 @main.command()
 @click.option("--source", "names", multiple=True, help="A configured source (repeatable).")
+@click.option(
+    "--base-url",
+    help="The address saved pages were fetched from; their relative links resolve against it.",
+)
 @click.argument("paths", nargs=-1)
-def ingest(names: tuple[str, ...], paths: tuple[str, ...]) -> None:
+def ingest(names: tuple[str, ...], paths: tuple[str, ...], base_url: str | None) -> None:
     """Store items from configured sources (default: all) or from files.
 
-    Example: digest ingest --source newsroom"""
+    Example: digest ingest --source newsroom
+    Example: digest ingest saved/news.html --base-url https://example.org/news/"""
     from digest import jobs
 
+    if base_url is not None:
+        _check_base_url(base_url, paths)
     settings = _settings()
     engine = _store(settings)
     if paths:
-        report = jobs.ingest_paths(engine, settings, paths)
+        report = jobs.ingest_paths(engine, settings, paths, base_url=base_url)
     else:
         report = _run(lambda: jobs.ingest_sources(engine, settings, names or None))
     for name, counts in report.results.items():
@@ -166,6 +173,20 @@ def ingest(names: tuple[str, ...], paths: tuple[str, ...]) -> None:
     click.echo(f"total: {total.new} new, {total.updated} updated, {total.unchanged} unchanged")
     if report.errors:
         sys.exit(1)
+
+
+def _check_base_url(base_url: str, paths: tuple[str, ...]) -> None:
+    """`--base-url` names where saved files came from: it needs files, and an http(s)
+    address with a host."""
+    from urllib.parse import urlsplit
+
+    if not paths:
+        raise click.UsageError("--base-url is for files given by path, not configured sources")
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"{base_url!r} is not an http(s) address with a host", param_hint="--base-url"
+        )
 
 
 @main.command()
