@@ -49,6 +49,7 @@ class SourceConfig:
     language: str | None = None
     day_first: bool = False
     base_url: str | None = None
+    embargo_element: str | None = None
 
     @property
     def is_url(self) -> bool:
@@ -518,6 +519,9 @@ def _sources(raw: Any, check: _Checker) -> tuple[SourceConfig, ...]:
 SELECTOR_FIELDS = ("item", "title", "link", "date", "summary", "type", "image")
 
 
+EMBARGO_ELEMENT = re.compile(r"^[A-Za-z_][\w.-]*(:[A-Za-z_][\w.-]*)?$")
+
+
 def _page_reading(entry: Mapping[str, Any], where: str, check: _Checker) -> dict[str, Any]:
     """A source's hints for reading its pages: CSS selectors, date format, language,
     day-first numeric dates and the address relative links resolve against."""
@@ -539,7 +543,7 @@ def _page_reading(entry: Mapping[str, Any], where: str, check: _Checker) -> dict
         except SelectorError as exc:
             raise check.error(f"{where}.selectors.{name}", f"bad CSS selector: {exc}") from None
     options: dict[str, Any] = {"selectors": dict(selectors)}
-    for key in ("date_format", "language", "base_url"):
+    for key in ("date_format", "language", "base_url", "embargo_element"):
         value = entry.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise check.error(f"{where}.{key}", "must be a non-empty string")
@@ -548,6 +552,10 @@ def _page_reading(entry: Mapping[str, Any], where: str, check: _Checker) -> dict
         raise check.error(f"{where}.date_format", "must be a strptime format such as %d.%m.%Y")
     if options["base_url"] and urlsplit(options["base_url"]).scheme not in ("http", "https"):
         raise check.error(f"{where}.base_url", "must be an http(s) URL")
+    if options["embargo_element"] and not EMBARGO_ELEMENT.match(options["embargo_element"]):
+        raise check.error(
+            f"{where}.embargo_element", "must be an element name such as dcterms:available"
+        )
     day_first = entry.get("day_first", False)
     if not isinstance(day_first, bool):
         raise check.error(f"{where}.day_first", "must be true or false")
