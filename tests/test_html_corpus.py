@@ -707,3 +707,12 @@ def test_any_listing_in_a_known_layout(
         for n, (title, day, summary) in enumerate(entries)
     ]
     assert [(i.title, i.published.date(), i.url, i.summary) for i in items] == expected
+
+
+def test_dateline_or_byline_beside_the_date_is_not_a_type(settings: Settings) -> None:
+    listing = "".join(
+        f'<div class="row"><div><span>{where}</span> <span>Feb 1{n}, 2026</span></div>'
+        f'<h3><a href="/n/{n}">Story {n} from the capital</a></h3></div>'
+        for n, where in enumerate(["Washington, DC", "By Jane Doe", "Read more"])
+    )
+    assert [i.label for i in parse(chrome(listing), settings)] == [None, None, None]

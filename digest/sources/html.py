@@ -883,6 +883,7 @@ def _type(
                 if (
                     _short_label(text)
                     and ":" not in text
+                    and "," not in text
                     and not BYLINE.match(text)
                     and not any(BYLINE_CLASS.search(_marks(e)) for e in sibling.iter())
                 ):
