@@ -24,6 +24,7 @@ from digest.model import Item, Subscriber
 from digest.store import upsert_items
 from digest.subscribers import add_subscriber, iter_subscribers
 from digest.web import create_app
+from digest.web.forms import form_stamp
 
 from .conftest import SMTPRecorder, serve
 
@@ -65,6 +66,13 @@ def csrf_of(page: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page)
     assert match, "every form carries a CSRF token"
     return match.group(1)
+
+
+def filled(page: str, **fields: object) -> dict[str, object]:
+    """The subscribe form's fields as a person sends them: its CSRF token, and a start time
+    ten seconds ago (the form refuses answers faster than a person types)."""
+    assert 'name="started"' in page, "the form carries a signed start time"
+    return {"csrf": csrf_of(page), "started": form_stamp("web-test", time.time() - 10), **fields}
 
 
 @pytest.mark.parametrize(
@@ -119,6 +127,9 @@ def test_changed_feed_gets_a_new_etag(
         NOW,
     )
     write_feeds(engine, web_settings, changed_types={"reports"})
+    wait_for(
+        lambda: client.get("/feeds/reports.atom", headers={"If-None-Match": old}).status_code == 200
+    )
     fresh = client.get("/feeds/reports.atom", headers={"If-None-Match": old})
     assert fresh.status_code == 200 and b"New Report" in fresh.content
     assert fresh.headers["etag"] != old
@@ -137,13 +148,13 @@ def test_subscribe_confirm_preferences_unsubscribe(
     assert form.status_code == 200
     answer = client.post(
         "/subscribe",
-        data={
-            "csrf": csrf_of(form.text),
-            "email": "Ana@Example.ORG",
-            "name": "Ana",
-            "types": ["reports", "updates"],
-            "weekly": "yes",
-        },
+        data=filled(
+            form.text,
+            email="Ana@Example.ORG",
+            name="Ana",
+            types=["reports", "updates"],
+            weekly="yes",
+        ),
     )
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     (subscriber,) = iter_subscribers(engine)
@@ -181,7 +192,7 @@ def test_same_answer_for_a_known_address(
     answers = []
     for email in ("known@example.org", "new@example.org"):
         form = client.get("/subscribe")
-        response = client.post("/subscribe", data={"csrf": csrf_of(form.text), "email": email})
+        response = client.post("/subscribe", data=filled(form.text, email=email))
         answers.append((response.status_code, response.text.replace(email, "ADDRESS")))
     assert answers[0] == answers[1]
     statuses = {s.email: s.status for s in iter_subscribers(engine)}
