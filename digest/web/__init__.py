@@ -149,6 +149,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "server_header": False,
+        "access_log": False,
     }
     try:
         import httptools  # noqa: F401
