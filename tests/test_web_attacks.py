@@ -479,3 +479,28 @@ def test_proxy_headers_are_believed_only_from_trusted_proxies(live: Settings) ->
         )
     loaded = load_settings({"DIGEST_CONFIG": "config/digest.toml", "TRUSTED_PROXIES": "*"})
     assert loaded.trusted_proxies == ("*",)
+
+
+def test_request_heads_are_limited_in_size_and_time(
+    engine: Engine, live: Settings, smtp_server: tuple[SMTPRecorder, int], monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from digest.web import server
+
+    monkeypatch.setattr(server, "HEADER_SECONDS", 0.5)
+    with served(start(engine, live), live) as url:
+        host, port = url.removeprefix("http://").rstrip("/").split(":")
+
+        def exchange(head: bytes) -> bytes:
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(head)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+                return answer
+
+        big = b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 60_000 + b"\r\n\r\n"
+        assert exchange(big).startswith(b"HTTP/1.1 431")
+        assert exchange(b"GET / HTTP/1.1\r\nHost: x\r\n").startswith(b"HTTP/1.1 408")
+        assert exchange(b"").startswith(b"HTTP/1.1 408"), "an idle connection is closed too"
+        small = exchange(b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert small.startswith(b"HTTP/1.1 200")

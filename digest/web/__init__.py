@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote_from_bytes
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,9 +30,9 @@ from digest.web.forms import Pages
 from digest.web.security import BodyLimit, SecureHeaders, common_headers, page_headers
 from digest.web.static import StaticFiles, file_for
 
+SAFE = "".join(chr(c) for c in range(33, 127))
 MAX_CONCURRENCY = 1000
 KEEP_ALIVE_SECONDS = 5
-MAX_HEADER_BYTES = 16 * 1024
 
 
 class FeedRefresher:
@@ -82,6 +83,8 @@ class WebApp:
                 await run_in_threadpool(self.refresh)
             if await self.files(scope, receive, send):
                 return
+        if scope["type"] == "http" and not scope.get("query_string", b"").isascii():
+            scope = scope | {"query_string": quote_from_bytes(scope["query_string"], SAFE).encode()}
         await self.dynamic(scope, receive, send)
 
 
@@ -140,8 +143,10 @@ def create_app(
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's settings for the web process: proxy headers believed only from
-    TRUSTED_PROXIES, limits on connections, idle keep-alive and header size, and the
-    fastest event loop and HTTP parser installed."""
+    TRUSTED_PROXIES, limits on connections, idle keep-alive, request head size and time,
+    and the fastest event loop and HTTP parser installed (uvloop, httptools)."""
+    from digest.web.server import MAX_HEADER_BYTES
+
     options: dict[str, Any] = {
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": ",".join(settings.trusted_proxies) or "",
@@ -152,11 +157,12 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "access_log": False,
     }
     try:
-        import httptools  # noqa: F401
         import uvloop  # noqa: F401
+
+        from digest.web.server import GuardedHttpToolsProtocol
     except ImportError:
-        return options
-    return options | {"http": "httptools", "loop": "uvloop"}
+        return options | {"http": "h11"}
+    return options | {"http": GuardedHttpToolsProtocol, "loop": "uvloop"}
 
 
 def from_environment() -> WebApp:
