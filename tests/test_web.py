@@ -1,12 +1,15 @@
-"""The web process over HTTP: feeds with ETag/304/gzip, and the press contacts' pages with
-signed links, CSRF and RFC 8058 one-click unsubscribe."""
+"""The web process over HTTP, served by uvicorn with the options and protocol `digest serve`
+uses: feeds with ETag/304/gzip, and the press contacts' pages with signed links, CSRF and
+RFC 8058 one-click unsubscribe."""
 
 from __future__ import annotations
 
 import gzip
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import Engine
 
 from digest import jobs
@@ -23,12 +27,32 @@ from digest.links import sign
 from digest.model import Item, Subscriber
 from digest.store import upsert_items
 from digest.subscribers import add_subscriber, iter_subscribers
-from digest.web import create_app
+from digest.web import create_app, server_options
 from digest.web.forms import form_stamp
 
-from .conftest import SMTPRecorder, serve
+from .conftest import SMTPRecorder, free_port
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@contextmanager
+def served(app: object, settings: Settings) -> Iterator[str]:
+    """The app under uvicorn with the options of `digest serve`, on an ephemeral port."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    for name, value in server_options(settings).items():
+        setattr(config, name, value)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -48,7 +72,7 @@ def client(engine: Engine, web_settings: Settings) -> Iterator[httpx.Client]:
     jobs.ingest_sources(engine, web_settings, now=NOW)
     write_feeds(engine, web_settings)
     with (
-        serve(create_app(web_settings, engine)) as base_url,
+        served(create_app(web_settings, engine), web_settings) as base_url,
         httpx.Client(base_url=base_url) as http,
     ):
         yield http
@@ -277,7 +301,10 @@ def test_web_process_rebuilds_stale_feeds_from_the_store(
 ) -> None:
     own_folder = replace(web_settings, output_dir=tmp_path / "web-copy", feed_refresh_seconds=1)
     jobs.ingest_sources(engine, own_folder, now=NOW)
-    with serve(create_app(own_folder, engine)) as base_url, httpx.Client(base_url=base_url) as web:
+    with (
+        served(create_app(own_folder, engine), own_folder) as base_url,
+        httpx.Client(base_url=base_url) as web,
+    ):
         first = web.get("/feeds/reports.atom")
         assert first.status_code == 200, "built on first request, no shared disk needed"
         upsert_items(

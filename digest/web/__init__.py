@@ -28,7 +28,7 @@ from digest.store import items_stamp, sources
 from digest.web import admin, public
 from digest.web.forms import Pages
 from digest.web.security import BodyLimit, SecureHeaders, common_headers, page_headers
-from digest.web.static import StaticFiles, file_for
+from digest.web.static import Entry, StaticFiles, file_for
 
 SAFE = "".join(chr(c) for c in range(33, 127))
 MAX_CONCURRENCY = 1000
@@ -76,6 +76,13 @@ class WebApp:
         self.files = files
         self.refresh = refresh
         self.dynamic = dynamic
+
+    def in_memory(self, path: str) -> Entry | None:
+        """The output-folder file for a path when it can be answered from memory at once
+        (checked on disk within the last second, no feed refresh due); else None."""
+        if self.refresh.due():
+            return None
+        return self.files.fresh(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):

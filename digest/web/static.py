@@ -59,12 +59,19 @@ Headers = list[tuple[bytes, bytes]]
 
 @dataclass(frozen=True)
 class Variant:
-    """One encoding of a file: its body and the headers of its 200 and 304 answers."""
+    """One encoding of a file: its body and the headers of its 200 and 304 answers, as
+    ASGI header lists and as ready HTTP/1.1 heads (status line and header lines)."""
 
     body: bytes
     etag: bytes
     full: Headers
     not_modified: Headers
+    raw_full: bytes
+    raw_not_modified: bytes
+
+
+def _raw_head(status: bytes, headers: Headers) -> bytes:
+    return status + b"".join(name + b": " + value + b"\r\n" for name, value in headers)
 
 
 @dataclass
@@ -140,7 +147,14 @@ class StaticFiles:
         if encoding:
             full.append((b"content-encoding", encoding))
         extra = self.extra_headers(media_type)
-        return Variant(body=body, etag=etag, full=full + extra, not_modified=shared + extra)
+        return Variant(
+            body=body,
+            etag=etag,
+            full=full + extra,
+            not_modified=shared + extra,
+            raw_full=_raw_head(b"HTTP/1.1 200 OK\r\n", full + extra),
+            raw_not_modified=_raw_head(b"HTTP/1.1 304 Not Modified\r\n", shared + extra),
+        )
 
     def load(self, path: str, previous: Entry | None) -> Entry | None:
         """Read (or re-check) the file behind a URL path; None when there is none."""
@@ -201,6 +215,25 @@ class StaticFiles:
             self.entries.pop(next(iter(self.entries)))
         self.entries[path] = entry
 
+    def fresh(self, path: str) -> Entry | None:
+        """The entry for a URL path if its file is unchanged on disk (looked at, one stat,
+        at most once a second); None when it is not in the table or must be read again.
+        The server's own fast path answers these without the ASGI machinery."""
+        entry = self.entries.get(path)
+        if entry is None:
+            return None
+        now = time.monotonic()
+        if now - entry.checked < CHECK_SECONDS:
+            return entry
+        try:
+            status = os.stat(entry.file)
+        except (OSError, ValueError):
+            return None
+        if (status.st_mtime_ns, status.st_size, status.st_ino) != entry.stamp:
+            return None
+        entry.checked = now
+        return entry
+
     async def lookup(self, path: str) -> Entry | None:
         """The entry for a URL path, re-checked on disk at most once a second."""
         entry = self.entries.get(path)
@@ -241,14 +274,10 @@ class StaticFiles:
         self.encodings[header] = result
         return result
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Answer a GET or HEAD from the table; False (nothing sent) when the path is not
-        a file of the folder, so the caller passes the request on."""
-        entry = await self.lookup(scope["path"])
-        if entry is None:
-            return False
+    def choose(self, entry: Entry, headers: Headers) -> tuple[int, Variant]:
+        """The status (200 or 304) and encoding to answer a request with these headers."""
         accept = if_none_match = if_modified_since = None
-        for name, value in scope["headers"]:
+        for name, value in headers:
             if name == b"accept-encoding":
                 accept = value
             elif name == b"if-none-match":
@@ -263,13 +292,19 @@ class StaticFiles:
             elif wants_gzip and entry.gzip:
                 variant = entry.gzip
         if _not_modified(variant.etag, entry, if_none_match, if_modified_since):
-            await send(
-                {"type": "http.response.start", "status": 304, "headers": variant.not_modified}
-            )
-            await send({"type": "http.response.body", "body": b""})
-            return True
-        await send({"type": "http.response.start", "status": 200, "headers": variant.full})
-        body = b"" if scope["method"] == "HEAD" else variant.body
+            return 304, variant
+        return 200, variant
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer a GET or HEAD from the table; False (nothing sent) when the path is not
+        a file of the folder, so the caller passes the request on."""
+        entry = await self.lookup(scope["path"])
+        if entry is None:
+            return False
+        status, variant = self.choose(entry, scope["headers"])
+        headers = variant.full if status == 200 else variant.not_modified
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        body = variant.body if status == 200 and scope["method"] != "HEAD" else b""
         await send({"type": "http.response.body", "body": body})
         return True
 
