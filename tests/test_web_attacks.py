@@ -443,19 +443,38 @@ def test_static_pages_come_from_the_output_folder_and_nothing_else(
 
 
 def test_proxy_headers_are_believed_only_from_trusted_proxies(live: Settings) -> None:
-    assert server_options(live)["proxy_headers"] is False
-    behind = replace(live, trusted_proxies=("10.0.0.0/8", "127.0.0.1"))
-    options = server_options(behind)
-    assert options["proxy_headers"] is True
-    assert options["forwarded_allow_ips"] == "10.0.0.0/8,127.0.0.1"
     from digest.config import load_settings
+    from digest.web.security import TrustedProxies
 
+    assert server_options(live)["proxy_headers"] is False, "uvicorn's own handling is off"
+    none = TrustedProxies(None, ())  # type: ignore[arg-type]
+    assert none.client("203.0.113.9", ["1.2.3.4"]) == "203.0.113.9"
+    ours = TrustedProxies(None, ("10.0.0.0/8",))  # type: ignore[arg-type]
+    assert ours.client("10.0.0.5", ["1.2.3.4", "198.51.100.7", "10.0.0.9"]) == "198.51.100.7"
+    assert ours.client("203.0.113.9", ["1.2.3.4"]) == "203.0.113.9", "not from our proxy"
+    router = TrustedProxies(None, ("*",))  # type: ignore[arg-type]
+    assert router.client("10.1.2.3", ["forged", "198.51.100.7"]) == "198.51.100.7"
     with pytest.raises(ConfigError, match=r"site\.trusted_proxies"):
         load_settings(
             {"DIGEST_CONFIG": "config/digest.toml", "TRUSTED_PROXIES": "10.0.0.1, not-an-ip"}
         )
     loaded = load_settings({"DIGEST_CONFIG": "config/digest.toml", "TRUSTED_PROXIES": "*"})
     assert loaded.trusted_proxies == ("*",)
+
+
+def test_behind_a_router_a_client_forging_x_forwarded_for_is_still_one_client(
+    engine: Engine, live: Settings, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    behind_router = replace(live, trusted_proxies=("*",))
+    app = start(engine, behind_router)
+    with served(app, behind_router) as url, httpx.Client(base_url=url) as web:
+        answers = [
+            submit(web, f"p{n}@example.org", forwarded=f"10.0.{n}.1, 198.51.100.7").status_code
+            for n in range(11)
+        ]
+        other = submit(web, "other@example.org", forwarded="10.9.9.9, 198.51.100.8")
+    assert answers == [200] * 10 + [429], "what the client wrote is ignored"
+    assert other.status_code == 200, "the address the router saw is the client"
 
 
 def test_request_heads_are_limited_in_size_and_time(

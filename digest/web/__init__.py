@@ -27,7 +27,13 @@ from digest.feeds import TEMPLATES
 from digest.store import items_stamp, sources
 from digest.web import admin, public
 from digest.web.forms import Pages
-from digest.web.security import BodyLimit, SecureHeaders, common_headers, page_headers
+from digest.web.security import (
+    BodyLimit,
+    SecureHeaders,
+    TrustedProxies,
+    common_headers,
+    page_headers,
+)
 from digest.web.static import Entry, StaticFiles, file_for
 
 SAFE = "".join(chr(c) for c in range(33, 127))
@@ -145,18 +151,19 @@ def create_app(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: refused}
     )
     starlette.router.redirect_slashes = False
-    return WebApp(files, refresh, SecureHeaders(BodyLimit(starlette), settings))
+    dynamic = SecureHeaders(BodyLimit(starlette), settings)
+    return WebApp(files, refresh, TrustedProxies(dynamic, settings.trusted_proxies))
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's settings for the web process: proxy headers believed only from
-    TRUSTED_PROXIES, limits on connections, idle keep-alive, request head size and time,
-    and the fastest event loop and HTTP parser installed (uvloop, httptools)."""
+    """uvicorn's settings for the web process: its own proxy-header handling off (the app
+    believes X-Forwarded-For only from TRUSTED_PROXIES), limits on connections, idle
+    keep-alive, request head size and time, and the fastest event loop and HTTP parser
+    installed (uvloop, httptools)."""
     from digest.web.server import MAX_HEADER_BYTES
 
     options: dict[str, Any] = {
-        "proxy_headers": bool(settings.trusted_proxies),
-        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or "",
+        "proxy_headers": False,
         "limit_concurrency": MAX_CONCURRENCY,
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,

@@ -140,3 +140,55 @@ async def too_large(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class TrustedProxies:
+    """ASGI middleware: the client address from `X-Forwarded-For`, believed only when the
+    connecting peer is a trusted proxy. The header is read from the right (each proxy
+    appends the address it saw): trusted proxy addresses are skipped and the first other
+    one is the client. With "*" (a platform router, the only way to reach the process) the
+    last entry is taken — the one the router added, which no client can forge; uvicorn's
+    own handling of "*" takes the first entry, which any client can set."""
+
+    def __init__(self, app: ASGIApp, proxies: tuple[str, ...]) -> None:
+        import ipaddress
+
+        self.app = app
+        self.any = "*" in proxies
+        self.networks = [ipaddress.ip_network(p, strict=False) for p in proxies if p != "*"]
+
+    def _trusted(self, host: str) -> bool:
+        import ipaddress
+
+        if self.any:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def client(self, peer: str, forwarded: list[str]) -> str:
+        """The client's address for a request from `peer` with these X-Forwarded-For
+        entries (oldest first)."""
+        if not self._trusted(peer):
+            return peer
+        for entry in reversed(forwarded):
+            if self.any or not self._trusted(entry):
+                return entry
+        return forwarded[0] if forwarded else peer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (self.any or self.networks) and scope.get("client"):
+            values = [v for k, v in scope["headers"] if k == b"x-forwarded-for"]
+            forwarded = [
+                entry.strip()
+                for value in values
+                for entry in value.decode("latin-1").split(",")
+                if entry.strip()
+            ]
+            peer = scope["client"][0]
+            client = self.client(peer, forwarded[-20:])
+            if client != peer:
+                scope = scope | {"client": (client[:100], 0)}
+        await self.app(scope, receive, send)
