@@ -502,3 +502,22 @@ def test_request_heads_are_limited_in_size_and_time(
         assert exchange(b"") == b"", "an idle connection is closed without a word"
         small = exchange(b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert small.startswith(b"HTTP/1.1 200")
+
+
+def test_sign_in_guesses_rotating_x_forwarded_for_are_still_one_client(
+    engine: Engine, live: Settings, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    from digest.web.auth import hash_password
+
+    staffed = replace(live, admin_password=hash_password("s3cret", 1000))
+    with served(start(engine, staffed), staffed) as url, httpx.Client(base_url=url) as web:
+        statuses = []
+        for n in range(7):
+            page = web.get("/admin/signin")
+            guess = {"csrf": csrf_of(page.text), "name": "Mallory", "password": f"guess{n}"}
+            answer = web.post(
+                "/admin/signin", data=guess, headers={"X-Forwarded-For": f"192.0.2.{n}"}
+            )
+            statuses.append(answer.status_code)
+    assert statuses[:5] == [401] * 5
+    assert statuses[5:] == [429, 429], "a new X-Forwarded-For does not make a new client"

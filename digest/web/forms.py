@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 from digest.config import Settings
+from digest.web.security import CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY
 
 CSRF_COOKIE = "digest_csrf"
 MAX_FORM_BYTES = 64 * 1024
@@ -29,8 +30,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Permissions-Policy": PERMISSIONS_POLICY,
     "Cache-Control": "no-store",
 }
 
