@@ -66,8 +66,10 @@ UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 def milliseconds(figure: str) -> float:
     """wrk's latency figure (e.g. 812.00us, 2.31ms, 1.02s) in milliseconds."""
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", figure).groups()
-    return float(number) * UNITS_MS[unit]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", figure)
+    if match is None:
+        raise SystemExit(f"cannot read wrk's latency figure {figure!r}")
+    return float(match[1]) * UNITS_MS[match[2]]
 
 
 def wrk(url: str, seconds: int, connections: int, etag: str | None = None) -> tuple[float, float]:
@@ -76,8 +78,10 @@ def wrk(url: str, seconds: int, connections: int, etag: str | None = None) -> tu
         command[1:1] = ["-H", f"If-None-Match: {etag}"]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p99 = re.search(r"99%\s+(\S+)", output).group(1)
-    return rate, milliseconds(p99)
+    p99 = re.search(r"99%\s+(\S+)", output)
+    if p99 is None:
+        raise SystemExit(f"wrk printed no p99:\n{output}")
+    return rate, milliseconds(p99.group(1))
 
 
 def main() -> None:
