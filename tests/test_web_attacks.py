@@ -227,6 +227,8 @@ MALFORMED: list[tuple[str, str, dict[str, object]]] = [
     ("GET", "/preferences/\u00b2.0.abcdefghijklmnopqrstuvwxyz", {}),
     ("GET", "/unsubscribe/" + "9" * 5000 + ".0.x", {}),
     ("GET", "/unsubscribe/99999999999999999999.0.abcdefghijklmnopqrstuvwxyz", {}),
+    ("GET", "/preferences/2147483648.0.abcdefghijklmnopqrstuvwxyz", {}),
+    ("GET", "/confirm/99999999999.99999999999.abcdefghijklmnopqrstuvwxyz", {}),
     ("POST", "/unsubscribe/1" + "0" * 30 + ".0.abc", {"data": {"List-Unsubscribe": "One-Click"}}),
     ("GET", "/items/%2e%2e/%2e%2e/pyproject.toml", {}),
     ("GET", "/.secret_key", {}),

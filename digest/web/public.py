@@ -55,7 +55,7 @@ USED_LINK = (
 )
 EXPIRED_FORM = "The form had expired. Please try again."
 ONE_CLICK = "One-Click"
-TOKEN_SHAPE = re.compile(r"[0-9]{1,12}\.[0-9]{1,12}\.[A-Za-z0-9_-]{20,64}")
+TOKEN_SHAPE = re.compile(r"[0-9]{1,9}\.[0-9]{1,12}\.[A-Za-z0-9_-]{20,64}")
 FIELD_LIMITS = {"email": 320, "name": 200, "outlet": 200, "types": 2000}
 HONEYPOT = "website"
 MIN_FILL_SECONDS = 2.0
