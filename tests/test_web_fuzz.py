@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -99,7 +100,12 @@ form_fields = st.dictionaries(
 @pytest.fixture
 def app(settings: Settings) -> Iterator[object]:
     """The app on an SQLite store with feeds, one subscriber and the staff console on."""
-    live = replace(settings, secret_key="fuzz", admin_password=hash_password("s3cret", 1000))
+    live = replace(
+        settings,
+        secret_key="fuzz",
+        admin_password=hash_password("s3cret", 1000),
+        sender=replace(settings.sender, outbox=settings.output_dir.parent / "outbox"),
+    )
     engine: Engine = connect(live.database_url)
     create_schema(engine)
     jobs.ingest_sources(engine, live, now=NOW)
@@ -146,6 +152,7 @@ async def call(
     query: bytes,
     headers: list[tuple[bytes, bytes]],
     body: bytes,
+    client: str = "127.0.0.1",
 ) -> int:
     """One request through the ASGI app as uvicorn hands it over; the response status."""
     scope = {
@@ -159,7 +166,7 @@ async def call(
         "root_path": "",
         "query_string": query,
         "headers": [(name.lower(), value) for name, value in headers],
-        "client": ("127.0.0.1", 50000),
+        "client": (client, 50000),
         "server": ("127.0.0.1", 8000),
         "state": {},
     }
@@ -179,6 +186,68 @@ async def call(
     await app(scope, receive, send)  # type: ignore[operator]
     assert len(statuses) == 1, "exactly one response"
     return statuses[0]
+
+
+plain_text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=400)
+COOKIE = "fuzzfuzzfuzzfuzzfuzzfuzz"
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=SLOW)
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["name", "outlet", "types", "weekly", "breaking", "website"]),
+        plain_text,
+    ),
+    email=st.one_of(st.emails(), plain_text, st.emails().map(lambda e: "\u00fc" + e)),
+    client=st.ip_addresses().map(str),
+)
+def test_valid_subscribe_forms_with_any_values_never_get_a_5xx(
+    app: object, fields: dict[str, str], email: str, client: str
+) -> None:
+    """Forms that pass the CSRF and time checks, so every value reaches validation (and
+    a valid one the store and the confirmation email)."""
+    from urllib.parse import urlencode
+
+    from digest.web.forms import _csrf_for, form_stamp
+
+    fields = {
+        **fields,
+        "email": email,
+        "csrf": _csrf_for("fuzz", COOKIE),
+        "started": form_stamp("fuzz", time.time() - 10),
+    }
+    body = urlencode(fields).encode()
+    headers = [
+        (b"cookie", f"digest_csrf={COOKIE}".encode()),
+        (b"content-type", b"application/x-www-form-urlencoded"),
+        (b"content-length", b"%d" % len(body)),
+    ]
+    status = asyncio.run(call(app, "POST", b"/subscribe", b"", headers, body, client))
+    assert status < 500, (fields, status)
+
+
+@hypothesis_settings(max_examples=100, deadline=None, suppress_health_check=SLOW)
+@given(types=st.lists(plain_text, max_size=5), weekly=st.booleans(), breaking=st.booleans())
+def test_preferences_with_any_values_never_get_a_5xx(
+    app: object, types: list[str], weekly: bool, breaking: bool
+) -> None:
+    from urllib.parse import urlencode
+
+    from digest.links import sign
+    from digest.web.forms import _csrf_for
+
+    fields = [("csrf", _csrf_for("fuzz", COOKIE)), *(("types", t) for t in types)]
+    fields += [("weekly", "yes")] if weekly else []
+    fields += [("breaking", "yes")] if breaking else []
+    body = urlencode(fields).encode()
+    headers = [
+        (b"cookie", f"digest_csrf={COOKIE}".encode()),
+        (b"content-type", b"application/x-www-form-urlencoded"),
+        (b"content-length", b"%d" % len(body)),
+    ]
+    token = sign("fuzz", "preferences", 1, "ana@example.org")
+    status = asyncio.run(call(app, "POST", f"/preferences/{token}".encode(), b"", headers, body))
+    assert status < 500, (fields, status)
 
 
 request_line = st.builds(

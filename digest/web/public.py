@@ -9,6 +9,7 @@ field and a signed start time turn away the simplest bots. The limits live in th
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -58,6 +59,7 @@ ONE_CLICK = "One-Click"
 TOKEN_SHAPE = re.compile(r"[0-9]{1,9}\.[0-9]{1,12}\.[A-Za-z0-9_-]{20,64}")
 FIELD_LIMITS = {"email": 320, "name": 200, "outlet": 200, "types": 2000}
 HONEYPOT = "website"
+log = logging.getLogger(__name__)
 MIN_FILL_SECONDS = 2.0
 FORM_MAX_AGE = 86400.0
 
@@ -105,6 +107,16 @@ def subscription_mail(
     }
     body = _render(settings, "already", context, subject)
     return create_confirmation(engine, settings, stored.id, body, now)
+
+
+def send_after_answer(engine: Engine, settings: Settings, mailing_id: int) -> None:
+    """Send a subscription email once the page has been answered; a failure is logged
+    (the delivery stays recorded for the clock's retry sweep), never raised into the
+    server."""
+    try:
+        jobs.send(engine, settings, mailing_id)
+    except Exception:
+        log.exception("sending mailing %s after a subscribe request failed", mailing_id)
 
 
 def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
@@ -165,7 +177,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             mailing = await run_in_threadpool(
                 subscription_mail, engine, settings, subscriber, now()
             )
-        task = BackgroundTask(jobs.send, engine, settings, mailing.id) if mailing else None
+        task = BackgroundTask(send_after_answer, engine, settings, mailing.id) if mailing else None
         response = pages.render(
             request,
             "message.html",
