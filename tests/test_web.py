@@ -321,3 +321,30 @@ def test_web_process_rebuilds_stale_feeds_from_the_store(
             NOW,
         )
         wait_for(lambda: b"Late Report" in web.get("/feeds/reports.atom").content)
+
+
+def test_memory_path_speaks_http_1_0_1_1_pipelining_and_head(client: httpx.Client) -> None:
+    import socket
+
+    body = client.get("/feeds/all.atom", headers={"Accept-Encoding": "identity"}).content
+    host, port = str(client.base_url).removeprefix("http://").rstrip("/").split(":")
+
+    def exchange(request: bytes) -> bytes:
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            return answer
+
+    old = exchange(b"GET /feeds/all.atom HTTP/1.0\r\n\r\n")
+    assert old.startswith(b"HTTP/1.1 200") and old.endswith(body), "closed after one answer"
+    assert b"\r\nconnection: close\r\n" in old.lower()
+    two = exchange(
+        b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"HEAD /feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert two.count(b"HTTP/1.1 200 OK\r\n") == 3
+    assert two.count(body) == 1, "HEAD sends no body"
+    assert two.rstrip().endswith(b"}"), "the dynamic answer comes last, in order"

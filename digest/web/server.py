@@ -108,6 +108,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Answer a GET or HEAD of an in-memory file at once; False to go the ASGI way."""
         if self.cycle is not None and not self.cycle.response_complete:
             return False
+        if self.parser.should_upgrade():
+            return False
         method = self.parser.get_method()
         if method != b"GET" and method != b"HEAD":
             return False
