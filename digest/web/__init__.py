@@ -9,7 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote_from_bytes
+from urllib.parse import quote, quote_from_bytes
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -85,7 +85,7 @@ class WebApp:
 
     def in_memory(self, path: str) -> Entry | None:
         """The output-folder file for a path when it can be answered from memory at once
-        (checked on disk within the last second, no feed refresh due); else None."""
+        (unchanged on disk, no feed refresh due); else None."""
         if self.refresh.due():
             return None
         return self.files.fresh(path)
@@ -129,7 +129,8 @@ def create_app(
         if status == 404 and request.method in ("GET", "HEAD"):
             index = file_for(files.root, request.url.path + "/")
             if index and not request.url.path.endswith("/") and os.path.isfile(index):
-                return RedirectResponse(settings.base_url + request.url.path[1:] + "/", 301)
+                folder = quote(request.url.path[1:], safe="/")
+                return RedirectResponse(f"{settings.base_url}{folder}/", 301)
         if status == 404:
             return pages.refuse(request, 404, "There is no page at this address.")
         if status == 405:
