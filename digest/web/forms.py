@@ -13,12 +13,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, select_autoescape
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 from digest.config import Settings
+from digest.resources import template_loader
 from digest.web.security import CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY
 
 CSRF_COOKIE = "digest_csrf"
@@ -115,7 +116,7 @@ class Pages:
     def __init__(self, settings: Settings, templates: Path) -> None:
         self.settings = settings
         self.environment = Environment(
-            loader=FileSystemLoader(templates / "web"), autoescape=select_autoescape(["html"])
+            loader=template_loader("web", templates), autoescape=select_autoescape(["html"])
         )
 
     def render(

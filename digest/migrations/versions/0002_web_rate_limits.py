@@ -1,7 +1,7 @@
 """web: rate_limits, the store-kept limits of the subscribe form and single-use links
 
 Revision ID: 0002_web_rate_limits
-Revises: 0001_baseline
+Revises: 0002_press
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_web_rate_limits"
-down_revision = "0001_baseline"
+down_revision = "0002_press"
 branch_labels = None
 depends_on = None
 
