@@ -92,11 +92,11 @@ def csrf_of(page: str) -> str:
     return match.group(1)
 
 
-def filled(page: str, **fields: object) -> dict[str, object]:
+def filled(page: str, secret: str = "web-test", **fields: object) -> dict[str, object]:
     """The subscribe form's fields as a person sends them: its CSRF token, and a start time
     ten seconds ago (the form refuses answers faster than a person types)."""
     assert 'name="started"' in page, "the form carries a signed start time"
-    return {"csrf": csrf_of(page), "started": form_stamp("web-test", time.time() - 10), **fields}
+    return {"csrf": csrf_of(page), "started": form_stamp(secret, time.time() - 10), **fields}
 
 
 @pytest.mark.parametrize(
