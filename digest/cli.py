@@ -685,22 +685,36 @@ def _listen_address(host: str | None, port: int | None) -> tuple[str, int]:
 @click.option("--host", help="Default: 0.0.0.0 when $PORT is set, else 127.0.0.1.")
 @click.option("--port", type=int, help="Default: $PORT, else 8000.")
 def serve(host: str | None, port: int | None) -> None:
-    """Run the web process: feeds, subscriber pages and /healthz.
+    """Run the web process: feeds, pages, subscriber pages and /healthz, with
+    WEB_CONCURRENCY worker processes (default 1).
 
     Example: PORT=8000 digest serve"""
     import uvicorn
 
-    from digest.web import create_app
+    from digest.web import create_app, server_options
+
+    settings = _production_settings()
+    address, number = _listen_address(host, port)
+    options = server_options(settings) | {"host": address, "port": number}
+    if settings.web_concurrency > 1:
+        uvicorn.run(
+            "digest.web:from_environment",
+            factory=True,
+            workers=settings.web_concurrency,
+            **options,
+        )
+        return
+    uvicorn.run(create_app(settings, _store(settings)), **options)
+
+
+def _production_settings() -> Settings:
+    """Settings for a long-running process: refused without SECRET_KEY for a public
+    BASE_URL (every process must sign links with the same key)."""
+    from digest.config import check_production_secret
 
     settings = _settings()
-    address, number = _listen_address(host, port)
-    uvicorn.run(
-        create_app(settings, _store(settings)),
-        host=address,
-        port=number,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-    )
+    _run(lambda: check_production_secret(settings))
+    return settings
 
 
 @main.command()
@@ -711,7 +725,7 @@ def clock() -> None:
     Example: DATABASE_URL=postgresql://user@host/db digest clock"""
     from digest.schedule import ClockProcess
 
-    settings = _settings()
+    settings = _production_settings()
     process = ClockProcess(settings, _store(settings))
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -733,9 +747,9 @@ def run(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from digest.schedule import ClockProcess
-    from digest.web import create_app
+    from digest.web import create_app, server_options
 
-    settings = _settings()
+    settings = _production_settings()
     engine = _store(settings)
     address, number = _listen_address(host, port)
     process = ClockProcess(settings, engine)
@@ -748,7 +762,10 @@ def run(host: str | None, port: int | None) -> None:
         process.stop()
         click.echo("clock stopped", err=True)
 
-    uvicorn.run(create_app(settings, engine, with_clock), host=address, port=number)
+    uvicorn.run(
+        create_app(settings, engine, with_clock),
+        **server_options(settings) | {"host": address, "port": number},
+    )
 
 
 def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:

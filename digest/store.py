@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -504,6 +505,15 @@ def all_sources(engine: Engine) -> list[Any]:
     """What the store remembers of every source's last poll."""
     with engine.connect() as conn:
         return list(conn.execute(select(sources).order_by(sources.c.name)).mappings())
+
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("bucket", String(200), primary_key=True),
+    Column("tat", BigInteger, nullable=False),
+    Index("ix_rate_limits_tat", "tat"),
+)
 
 
 def set_embargo(engine: Engine, key: str, until: datetime | None) -> bool:
