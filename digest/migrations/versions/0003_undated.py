@@ -1,7 +1,7 @@
 """items.undated: an entry its source gave no date, dated the day it was first seen
 
 Revision ID: 0003_undated
-Revises: 0002_press
+Revises: 0002_web_rate_limits
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_undated"
-down_revision = "0002_press"
+down_revision = "0002_web_rate_limits"
 branch_labels = None
 depends_on = None
 
