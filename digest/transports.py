@@ -15,6 +15,7 @@ import aiosmtplib
 
 from digest.errors import DigestError
 from digest.feeds import write_if_changed
+from digest.messages import envelope_address
 
 HARD_BOUNCE = re.compile(r"\b5\.1\.\d{1,3}\b")
 
@@ -34,6 +35,11 @@ class DeliveryError(DigestError):
         return self.permanent and bool(HARD_BOUNCE.search(self.reply))
 
 
+class RelayError(DeliveryError):
+    """The relay itself is unusable (cannot connect, 421 at greeting, refused EHLO,
+    stalled until the timeout): no recipient's fault, so no recipient's attempt is spent."""
+
+
 class Transport(Protocol):
     """The way out for messages."""
 
@@ -44,9 +50,27 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+def smtp_data(message: bytes) -> bytes:
+    """A CRLF message as the DATA phase carries it: lines starting with a dot doubled
+    (RFC 5321 4.5.2) and the terminating dot line."""
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    stuffed = message.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    return stuffed + b".\r\n"
+
+
+# RFC 5321 4.5.3.1.10: 552 to RCPT means "too many recipients" and is to be treated as
+# temporary; mailbox-full 552s at DATA stay permanent.
+TEMPORARY_AT_RCPT = {552}
+
+
 class SMTPTransport:
     """One persistent SMTP connection: `smtp://user:pass@host:587` (STARTTLS when the server
-    offers it) or `smtps://host:465` (implicit TLS). Reconnects after a dropped connection."""
+    offers it) or `smtps://host:465` (implicit TLS). Reconnects after a dropped connection.
+    Speaks MAIL, RCPT and DATA itself with bytes built once, so the client neither parses
+    addresses nor re-normalises line endings per message."""
 
     def __init__(self, url: str, timeout: float) -> None:
         parts = urlsplit(url)
@@ -57,6 +81,12 @@ class SMTPTransport:
         self.password = unquote(parts.password) if parts.password else None
         self.timeout = timeout
         self.client: aiosmtplib.SMTP | None = None
+        self.smtputf8 = False
+        self._mail_from: dict[tuple[str, bool], bytes] = {}
+
+    @property
+    def relay(self) -> str:
+        return f"{self.host}:{self.port}"
 
     async def open(self) -> None:
         client = aiosmtplib.SMTP(
@@ -64,36 +94,87 @@ class SMTPTransport:
         )
         try:
             await client.connect()
+            if client.is_ehlo_or_helo_needed:
+                await client.ehlo()
             if self.username:
                 if client.transport.get_extra_info("sslcontext") is None:
                     client.close()
-                    raise DeliveryError(
-                        f"{self.host}:{self.port} offers no TLS; refusing to send the password"
+                    raise RelayError(
+                        f"{self.relay} offers no TLS; refusing to send the password"
                     )
                 await client.login(self.username, self.password or "")
+        except RelayError:
+            raise
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
+            client.close()
+            raise RelayError(f"cannot connect to {self.relay}: {exc}") from None
         self.client = client
+        self.smtputf8 = client.supports_extension("smtputf8")
+
+    def _mail_command(self, sender: str, utf8: bool) -> bytes:
+        key = (sender, utf8)
+        if key not in self._mail_from:
+            address, sender_utf8 = envelope_address(sender)
+            line = b"FROM:<" + address.encode("utf-8") + b">"
+            self._mail_from[key] = line + (b" SMTPUTF8" if utf8 or sender_utf8 else b"")
+        return self._mail_from[key]
 
     async def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> str:
+        try:
+            address, utf8 = envelope_address(recipient)
+        except ValueError as exc:
+            raise DeliveryError(str(exc), permanent=True) from None
         if self.client is None or not self.client.is_connected:
             await self.open()
-        assert self.client is not None
+        client = self.client
+        assert client is not None and client.protocol is not None
+        if utf8 and not self.smtputf8:
+            raise DeliveryError(
+                f"{recipient}: the address has a non-ASCII local part and {self.relay} does "
+                "not offer SMTPUTF8 (RFC 6531), so it cannot be delivered",
+                permanent=True,
+            )
+        stage = "MAIL"
         try:
-            _errors, reply = await self.client.sendmail(sender, [recipient], message)
-            return reply
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            refusal = exc.recipients[0]
-            raise self._error(refusal.code, refusal.message) from None
-        except aiosmtplib.SMTPResponseException as exc:
+            reply = await client.execute_command(b"MAIL", self._mail_command(sender, utf8))
+            if reply.code != 250:
+                return await self._refused(reply.code, reply.message)
+            stage = "RCPT"
+            reply = await client.execute_command(b"RCPT", b"TO:<" + address.encode() + b">")
+            if reply.code not in (250, 251):
+                return await self._refused(reply.code, reply.message, at_rcpt=True)
+            stage = "DATA"
+            reply = await client.execute_command(b"DATA")
+            if reply.code != 354:
+                return await self._refused(reply.code, reply.message)
+            protocol = client.protocol
+            protocol.write(smtp_data(message))
+            reply = await protocol.read_response(timeout=self.timeout)
+        except TimeoutError:
             await self._drop()
-            raise self._error(exc.code, exc.message) from None
-        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            stalled = f"{self.relay} stalled: no reply to {stage} in {self.timeout:g} s"
+            raise RelayError(stalled) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
             await self._drop()
             raise DeliveryError(f"connection lost: {exc or type(exc).__name__}") from None
+        if reply.code != 250:
+            await self._drop()
+            raise self._error(reply.code, reply.message)
+        return f"{reply.code} {reply.message}"
 
-    def _error(self, code: int, text: str) -> DeliveryError:
-        return DeliveryError(f"{code} {text}", permanent=500 <= code < 600, code=code)
+    async def _refused(self, code: int, text: str, at_rcpt: bool = False) -> str:
+        """A refusal before DATA: reset the envelope and report it; the connection stays."""
+        try:
+            await self.client.execute_command(b"RSET")  # type: ignore[union-attr]
+        except (TimeoutError, aiosmtplib.SMTPException, OSError):
+            await self._drop()
+        if code == 421:
+            await self._drop()
+        raise self._error(code, text, temporary=at_rcpt and code in TEMPORARY_AT_RCPT)
+
+    def _error(self, code: int, text: str, temporary: bool = False) -> DeliveryError:
+        permanent = 500 <= code < 600 and not temporary
+        return DeliveryError(f"{code} {text}", permanent=permanent, code=code)
 
     async def _drop(self) -> None:
         client, self.client = self.client, None
