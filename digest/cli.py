@@ -25,7 +25,7 @@ from digest.errors import DigestError, SourceError
 from digest.mailings import breaking_recipient_count, plan_weekly, weekly_recipient_count
 from digest.model import ALL_TYPES, STATUSES, Item, Subscriber
 from digest.render import breaking_subject, weekly_subject
-from digest.sender import pending_count
+from digest.sender import held_elsewhere, pending_count, requeue_failed
 from digest.sources import read_path
 from digest.subscribers import (
     add_subscriber,
@@ -163,7 +163,7 @@ def subscribers_import(file: Path) -> None:
     """Import a CSV press list (columns email, name, outlet, types, weekly, breaking)."""
     settings = _settings()
     engine = _store(settings)
-    report = _run(lambda: import_csv(engine, settings, file, datetime.now(UTC)))
+    report = _stored(settings, lambda: import_csv(engine, settings, file, datetime.now(UTC)))
     for line, reason in report.errors:
         click.echo(f"error: {file}:{line}: {reason}", err=True)
     click.echo(
@@ -190,7 +190,8 @@ def subscribers_add(
     subscriber = _run(
         lambda: Subscriber(email, name, outlet, parse_types(types, settings), weekly, breaking)
     )
-    click.echo(f"{email}: {_run(lambda: add_subscriber(engine, subscriber, datetime.now(UTC)))}")
+    outcome = _stored(settings, lambda: add_subscriber(engine, subscriber, datetime.now(UTC)))
+    click.echo(f"{email}: {outcome}")
 
 
 @subscribers_group.command(name="list")
@@ -283,10 +284,21 @@ def breaking(item: str, test_to: str | None, dry_run: bool, yes: bool) -> None:
 
 
 @main.command(name="send")
-def send_command() -> None:
+@click.option(
+    "--requeue",
+    "requeue",
+    type=int,
+    metavar="MAILING",
+    help="First put this mailing's failed deliveries back (never bounced or unsubscribed).",
+)
+def send_command(requeue: int | None) -> None:
     """Resume every mailing with pending or retry-due deliveries."""
     settings = _settings()
-    _send(_store(settings), settings, None)
+    engine = _store(settings)
+    if requeue is not None:
+        count = _stored(settings, lambda: requeue_failed(engine, requeue, datetime.now(UTC)))
+        click.echo(f"mailing {requeue}: {count} failed deliveries queued again")
+    _send(engine, settings, None)
 
 
 def _listen_address(host: str | None, port: int | None) -> tuple[str, int]:
@@ -366,8 +378,11 @@ def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
     if console.is_terminal and total:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("sending", total=total)
-            summary = jobs.send(
-                engine, settings, mailing_id, on_result=lambda _status: progress.advance(task)
+            summary = _stored(
+                settings,
+                lambda: jobs.send(
+                    engine, settings, mailing_id, on_result=lambda _status: progress.advance(task)
+                ),
             )
     else:
         done = 0
@@ -378,9 +393,26 @@ def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
             if done % 100 == 0 or done == total:
                 click.echo(f"progress: {done}/{total}", err=True)
 
-        summary = jobs.send(engine, settings, mailing_id, on_result=log_line)
-    waiting = pending_count(engine, datetime.now(UTC), mailing_id)["later"]
+        summary = _stored(
+            settings, lambda: jobs.send(engine, settings, mailing_id, on_result=log_line)
+        )
+    now = datetime.now(UTC)
+    waiting = pending_count(engine, now, mailing_id)["later"]
     click.echo(f"sent: {summary.sent}  failed: {summary.failed}  waiting for retry: {waiting}")
+    if summary.paused:
+        click.echo(
+            f"relay unavailable: {summary.paused}; the deliveries stay pending and no attempt "
+            "was counted against the recipients; `digest send` (or the clock) tries again",
+            err=True,
+        )
+    for held in held_elsewhere(engine, now, mailing_id):
+        state = {False: "a process that is no longer running", True: "a running process"}
+        click.echo(
+            f"held: {held.count} deliveries still sending under {held.holder} "
+            f"({state.get(held.holder_alive, 'another sender')}); retried after "
+            f"{held.retry_at.isoformat(timespec='seconds')} when its lease runs out",
+            err=True,
+        )
     if not settings.smtp_url and summary.sent:
         click.echo(f"outbox: {settings.sender.outbox.resolve()}")
 
@@ -395,6 +427,23 @@ def _run(work: Callable[[], T]) -> T:
         return work()
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _stored(settings: Settings, work: Callable[[], T]) -> T:
+    """Run work that writes to the store; a store that cannot be written (a full disk,
+    a lost database) becomes an `error:` line saying what is safe, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return _run(work)
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise click.ClickException(
+            f"the store {_redacted(settings.database_url)} could not be written: {reason}. "
+            "Nothing stored before was lost: the unfinished change was rolled back, and "
+            "deliveries not recorded as sent are sent again by the next `digest send`. "
+            "Free space (or fix the database) and run the command again."
+        ) from None
 
 
 def _redacted(url: str) -> str:

@@ -240,6 +240,8 @@ class Recorder:
     def __init__(self, store: Callable[[list[Outcome]], Awaitable[None]], limit: int) -> None:
         self.store = store
         self.room = asyncio.Semaphore(limit)
+        self.limit = limit
+        self.error: Exception | None = None
         self.buffer: list[Outcome] = []
         self.wake = asyncio.Event()
         self.closed = False
@@ -247,6 +249,8 @@ class Recorder:
 
     async def add(self, outcome: Outcome) -> None:
         await self.room.acquire()
+        if self.error is not None:
+            raise self.error
         self.buffer.append(outcome)
         self.wake.set()
 
@@ -261,15 +265,21 @@ class Recorder:
             batch, self.buffer = self.buffer, []
             try:
                 await self.store(batch)
-            finally:
-                for _ in batch:
+            except Exception as exc:  # the store failed: every waiting sender stops
+                self.error = exc
+                for _ in range(len(batch) + self.limit):
                     self.room.release()
+                return
+            for _ in batch:
+                self.room.release()
 
     async def close(self) -> None:
         """Write what is left and stop."""
         self.closed = True
         self.wake.set()
         await self.task
+        if self.error is not None:
+            raise self.error
 
 
 async def send_pending(
@@ -452,13 +462,19 @@ async def send_pending(
             await transport.close()
 
     try:
-        await asyncio.gather(*(work() for _ in range(config.connections)))
-        if summary.relay_pauses and summary.paused is None and running.is_set():
+        try:
+            await asyncio.gather(*(work() for _ in range(config.connections)))
+        finally:
+            state["stop"] = True
+            running.set()
+            await recorder.close()
+        if summary.relay_pauses and summary.paused is None:
             await in_store(set_paused, engine, False, mailing_id)
-    finally:
-        await recorder.close()
         await in_store(release, engine, worker)
         await in_store(finish_mailings, engine)
+    finally:
+        for task in background:
+            task.cancel()
         store_thread.shutdown(wait=True)
     return summary
 

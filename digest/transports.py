@@ -99,9 +99,7 @@ class SMTPTransport:
             if self.username:
                 if client.transport.get_extra_info("sslcontext") is None:
                     client.close()
-                    raise RelayError(
-                        f"{self.relay} offers no TLS; refusing to send the password"
-                    )
+                    raise RelayError(f"{self.relay} offers no TLS; refusing to send the password")
                 await client.login(self.username, self.password or "")
         except RelayError:
             raise
