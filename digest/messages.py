@@ -149,7 +149,7 @@ def personal_message(template: MessageTemplate, recipient: Recipient, now: datet
     mailto = f"mailto:{settings.email.unsubscribe_address}?subject=unsubscribe%20{token}"
     fill = {"name": name, "email": email, "preferences": preferences, "unsubscribe": unsubscribe}
     head = (
-        f"To: {formataddr((name, envelope_address(email)[0]), charset='utf-8')}\r\n"
+        f"To: {_to_header(name, email)}\r\n"
         f"Date: {format_datetime(now)}\r\n"
         f"Message-ID: {message_id(settings, template.mailing_id, sid)}\r\n"
         f"List-Unsubscribe: <{unsubscribe}>, <{mailto}>\r\n"
@@ -161,6 +161,19 @@ def personal_message(template: MessageTemplate, recipient: Recipient, now: datet
     if settings.email.dkim_key:
         return dkim_signature(settings, message) + message
     return message
+
+
+def _to_header(name: str, email: str) -> str:
+    """The To header: the name encoded for 7-bit transport; the address in IDNA form, left
+    in UTF-8 only when its local part needs SMTPUTF8 (RFC 6532)."""
+    address, _utf8 = envelope_address(email)
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    if not name:
+        return address
+    placeholder = "x@x.invalid"
+    display = formataddr((name, placeholder), charset="utf-8").removesuffix(f"<{placeholder}>")
+    return f"{display}<{address}>"
 
 
 def dkim_signature(settings: Settings, message: bytes) -> bytes:

@@ -468,7 +468,7 @@ async def send_pending(
             state["stop"] = True
             running.set()
             await recorder.close()
-        if summary.relay_pauses and summary.paused is None:
+        if summary.paused is None and (summary.relay_pauses or summary.sent):
             await in_store(set_paused, engine, False, mailing_id)
         await in_store(release, engine, worker)
         await in_store(finish_mailings, engine)
