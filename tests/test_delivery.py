@@ -291,3 +291,38 @@ def test_rows_held_by_a_dead_process_are_reported(engine: Engine, settings: Sett
     (held,) = held_elsewhere(engine, NOW)
     assert (held.holder, held.count, held.retry_at, held.holder_alive) == (holder, 3, until, False)
     assert held_elsewhere(engine, until + timedelta(seconds=1)) == []
+
+
+class PipeliningRecorder(SMTPRecorder):
+    """The recorder, advertising PIPELINING (aiosmtpd reads pipelined commands in order)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ehlo = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        self.ehlo += 1
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+def test_pipelined_transactions_keep_every_outcome(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    recorder, port = PipeliningRecorder(), free_port()
+    server = start(recorder, port)
+    recorder.rcpt_replies["reader1@example.org"] = ["451 4.3.0 try later"]
+    recorder.rcpt_replies["reader2@example.org"] = ["550 5.1.1 no such user"]
+    recorder.data_replies["reader3@example.org"] = ["554 5.7.1 refused"]
+    recorder.data_replies["reader4@example.org"] = ["drop"]
+    try:
+        config = settings_for(settings, port, tmp_path)
+        mailing_id = breaking_to(engine, config, PLAIN)
+        summary = jobs.send(engine, config, clock=lambda: NOW)
+    finally:
+        server.stop()
+    assert recorder.ehlo >= 1
+    assert (summary.sent, summary.retrying, summary.failed, summary.bounced) == (4, 2, 2, 1)
+    received = sorted(rcpt for _, rcpts, _ in recorder.messages for rcpt in rcpts)
+    assert received == sorted(set(PLAIN) - {f"reader{n}@example.org" for n in (1, 2, 3, 4)})
+    assert delivery_counts(engine, mailing_id) == {"sent": 4, "pending": 2, "failed": 2}
