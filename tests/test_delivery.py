@@ -326,3 +326,59 @@ def test_pipelined_transactions_keep_every_outcome(
     received = sorted(rcpt for _, rcpts, _ in recorder.messages for rcpt in rcpts)
     assert received == sorted(set(PLAIN) - {f"reader{n}@example.org" for n in (1, 2, 3, 4)})
     assert delivery_counts(engine, mailing_id) == {"sent": 4, "pending": 2, "failed": 2}
+
+
+def test_subscribe_time_check_refuses_only_what_the_relay_cannot_take(
+    settings: Settings,
+) -> None:
+    from digest.subscribers import SubscriberError, check_sendable
+
+    relay = replace(settings, smtp_url="smtp://relay.example:587")
+    check_sendable(relay, "ana@bücher.example")
+    with pytest.raises(SubscriberError, match="non-ASCII"):
+        check_sendable(relay, "ü@example.com")
+    check_sendable(replace(relay, sender=replace(relay.sender, smtputf8=True)), "ü@example.com")
+    check_sendable(replace(settings, smtp_url=None), "ü@example.com")
+
+
+def test_a_full_disk_while_sending_is_an_error_line(settings: Settings, tmp_path: Path) -> None:
+    """SQLite's max_page_count stands in for a full disk."""
+    from click.testing import CliRunner
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine as EngineClass
+
+    from digest.cli import main
+    from digest.store import connect, create_schema
+
+    engine = connect(settings.database_url)
+    create_schema(engine)
+    readers = [f"reader{n}@example.org" for n in range(400)]
+    breaking_to(engine, replace(settings, secret_key="x"), readers)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+
+    def tiny_disk(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+        cursor.execute(f"PRAGMA max_page_count = {pages}")
+        cursor.close()
+
+    event.listen(EngineClass, "connect", tiny_disk)
+    try:
+        result = CliRunner().invoke(
+            main,
+            ["send"],
+            env={
+                "DATABASE_URL": settings.database_url,
+                "SECRET_KEY": "x",
+                "DIGEST_SENDER_OUTBOX": str(tmp_path / "outbox"),
+                "DIGEST_SENDER_RATE": "10000",
+            },
+        )
+    finally:
+        event.remove(EngineClass, "connect", tiny_disk)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "error: the store sqlite:///" in result.output and "full" in result.output
+    assert "Nothing stored before was lost" in result.output
