@@ -14,7 +14,7 @@ the ones whose outcome was not yet written), each with the same Message-ID.
 
 A relay-wide failure (cannot connect, 421 at greeting, a stalled relay) is not the
 recipients' fault: the sender pauses, hands the deliveries back without spending an
-attempt, marks the mailings `paused`, and probes the relay with growing delays; when it
+attempt, marks the mailings `waiting for relay`, and probes the relay with growing delays; when it
 answers again the mailings resume. A run gives up waiting after
 `sender.relay_wait_seconds` and leaves everything pending for the next run."""
 
@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, and_, bindparam, func, or_, select
 
 from digest.config import Settings
-from digest.mailings import finish_mailings, mailing_body
+from digest.mailings import DONE, RELAY_WAIT, SENDING, finish_mailings, mailing_body
 from digest.messages import MessageTemplate, Recipient, message_id, personal_message, prepare
 from digest.store import deliveries, mailings, subscribers
 from digest.transports import DeliveryError, RelayError, Transport
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
-PAUSED = "paused"
 RELAY_BACKOFF_MAX = 300.0
 
 
@@ -203,9 +202,9 @@ def release(engine: Engine, worker: str) -> None:
 
 
 def set_paused(engine: Engine, paused: bool, mailing_id: int | None = None) -> None:
-    """Mark the mailings being sent as paused for a relay outage (the console shows it),
-    or back to sending once the relay answers."""
-    old, new = ("sending", PAUSED) if paused else (PAUSED, "sending")
+    """Mark the mailings being sent as waiting for the relay (the console shows it), or
+    back to sending once the relay answers. A mailing paused by staff is left alone."""
+    old, new = (SENDING, RELAY_WAIT) if paused else (RELAY_WAIT, SENDING)
     statement = mailings.update().where(mailings.c.status == old)
     if mailing_id is not None:
         statement = statement.where(mailings.c.id == mailing_id)
@@ -566,7 +565,7 @@ def requeue_failed(engine: Engine, mailing_id: int, now: datetime) -> int:
         if result.rowcount:
             conn.execute(
                 mailings.update()
-                .where(mailings.c.id == mailing_id, mailings.c.status != PAUSED)
-                .values(status="sending")
+                .where(mailings.c.id == mailing_id, mailings.c.status == DONE)
+                .values(status=SENDING)
             )
     return result.rowcount

@@ -128,7 +128,7 @@ def test_relay_down_longer_than_the_retry_window_loses_no_one(
         assert summary.sent == summary.failed == summary.retrying == 0
         assert summary.paused and "cannot connect" in summary.paused
         mailing = find_mailing(engine, f"breaking:{alert_item().key}")
-        assert mailing is not None and mailing.status == "paused"
+        assert mailing is not None and mailing.status == "waiting for relay"
     assert {s for s, attempts, _ in statuses(engine).values() if attempts == 0} == {"pending"}
     assert all(attempts == 0 for _, attempts, _ in statuses(engine).values())
 
