@@ -358,6 +358,15 @@ async def send_pending(
                 state["exhausted"] = True
             for row in rows:
                 queue.put_nowait(row)
+            if not running.is_set():
+                await hand_back_queue()
+
+    async def hand_back_queue() -> None:
+        """While the relay is down, hold no claims: their leases could run out during a
+        long pause and another sender would take them while this one still has them."""
+        state["exhausted"] = False
+        while not queue.empty():
+            await recorder.add(returned(queue.get_nowait(), "relay unavailable (not counted)"))
 
     def build(row: Any) -> bytes:
         template = templates[(row.mailing_id, row.types_key)]
@@ -378,6 +387,7 @@ async def send_pending(
         if state["waited"] is None:
             state["waited"] = 0.0
             state["delay"] = config.relay_backoff_seconds
+        await hand_back_queue()
         await in_store(set_paused, engine, True, mailing_id)
         background.add(asyncio.ensure_future(probe(error)))
 
