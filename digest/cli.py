@@ -793,6 +793,8 @@ def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
         )
     if not settings.smtp_url and summary.sent:
         click.echo(f"outbox: {settings.sender.outbox.resolve()}")
+    if summary.paused:
+        sys.exit(1)
 
 
 def _store(settings: Settings) -> Engine:

@@ -382,3 +382,32 @@ def test_a_full_disk_while_sending_is_an_error_line(settings: Settings, tmp_path
     assert "Traceback" not in result.output
     assert "error: the store sqlite:///" in result.output and "full" in result.output
     assert "Nothing stored before was lost" in result.output
+
+
+def test_digest_send_with_the_relay_down_says_so_and_spends_nothing(
+    engine: Engine, settings: Settings
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    breaking_to(engine, replace(settings, secret_key="x"), PLAIN[:3])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env |= {
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "SECRET_KEY": "x",
+        "DIGEST_SENDER_RELAY_WAIT_SECONDS": "1",
+    }
+    digest = str(Path(sys.executable).parent / "digest")
+    result = subprocess.run(
+        [digest, "send"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert "relay unavailable: cannot connect" in result.stderr
+    assert "no attempt was counted" in result.stderr and "Traceback" not in result.stderr
+    assert "sent: 0  failed: 0" in result.stdout
+    rows = statuses(engine)
+    assert {(status, attempts) for status, attempts, _ in rows.values()} == {("pending", 0)}
