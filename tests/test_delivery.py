@@ -24,6 +24,7 @@ from digest.store import deliveries, mailings, subscribers, upsert_items
 from digest.subscribers import add_subscriber
 
 from .conftest import SMTPRecorder, free_port
+from .test_checks import certificate, relay  # noqa: F401  (fixtures)
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 PLAIN = [f"reader{n}@example.org" for n in range(8)]
@@ -333,11 +334,12 @@ def test_subscribe_time_check_refuses_only_what_the_relay_cannot_take(
 ) -> None:
     from digest.subscribers import SubscriberError, check_sendable
 
-    relay = replace(settings, smtp_url="smtp://relay.example:587")
-    check_sendable(relay, "ana@bücher.example")
+    ascii_relay = replace(settings, smtp_url="smtp://relay.example:587")
+    check_sendable(ascii_relay, "ana@bücher.example")
     with pytest.raises(SubscriberError, match="non-ASCII"):
-        check_sendable(relay, "ü@example.com")
-    check_sendable(replace(relay, sender=replace(relay.sender, smtputf8=True)), "ü@example.com")
+        check_sendable(ascii_relay, "ü@example.com")
+    utf8 = replace(ascii_relay, sender=replace(ascii_relay.sender, smtputf8=True))
+    check_sendable(utf8, "ü@example.com")
     check_sendable(replace(settings, smtp_url=None), "ü@example.com")
 
 
@@ -411,3 +413,24 @@ def test_digest_send_with_the_relay_down_says_so_and_spends_nothing(
     assert "sent: 0  failed: 0" in result.stdout
     rows = statuses(engine)
     assert {(status, attempts) for status, attempts, _ in rows.values()} == {("pending", 0)}
+
+
+def test_messages_go_over_starttls_with_a_login(
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    relay: tuple[SMTPRecorder, int],  # noqa: F811  (the fixture of test_checks)
+) -> None:
+    """The transport's own MAIL/RCPT/DATA run inside the TLS session aiosmtplib set up."""
+    from .test_checks import PASSWORD, USER
+
+    recorder, port = relay
+    config = settings_for(settings, port, tmp_path)
+    config = replace(
+        config, smtp_url=f"smtp://{USER}:{PASSWORD.replace(' ', '%20')}@127.0.0.1:{port}"
+    )
+    mailing_id = breaking_to(engine, config, PLAIN[:4])
+    summary = jobs.send(engine, config, clock=lambda: NOW)
+    assert summary.sent == 4
+    assert sorted(rcpt for _, rcpts, _ in recorder.messages for rcpt in rcpts) == PLAIN[:4]
+    assert delivery_counts(engine, mailing_id) == {"sent": 4}
