@@ -250,7 +250,7 @@ def subscribers_import(file: Path) -> None:
 
     settings = _settings()
     engine = _store(settings)
-    report = _run(lambda: import_csv(engine, settings, file, datetime.now(UTC)))
+    report = _stored(settings, lambda: import_csv(engine, settings, file, datetime.now(UTC)))
     for line, reason in report.errors:
         click.echo(f"error: {file}:{line}: {reason}", err=True)
     click.echo(
@@ -285,7 +285,8 @@ def subscribers_add(
             email, name, outlet, parse_types(types, settings), weekly, breaking, cadence=cadence
         )
     )
-    click.echo(f"{email}: {_run(lambda: add_subscriber(engine, subscriber, datetime.now(UTC)))}")
+    outcome = _stored(settings, lambda: add_subscriber(engine, subscriber, datetime.now(UTC)))
+    click.echo(f"{email}: {outcome}")
 
 
 @subscribers_group.command(name="list")
@@ -606,12 +607,25 @@ def correction(item: str, actor: str | None) -> None:
 
 
 @main.command(name="send")
-def send_command() -> None:
+@click.option(
+    "--requeue",
+    "requeue",
+    type=int,
+    metavar="MAILING",
+    help="First put this mailing's failed deliveries back (never bounced or unsubscribed).",
+)
+def send_command(requeue: int | None) -> None:
     """Resume every mailing with pending or retry-due deliveries.
 
-    Example: SMTP_URL=smtp://user:pass@relay:587 digest send"""
+    Example: SMTP_URL=smtp://user:pass@relay:587 digest send --requeue 12"""
     settings = _settings()
-    _send(_store(settings), settings, None)
+    engine = _store(settings)
+    if requeue is not None:
+        from digest.sender import requeue_failed
+
+        count = _stored(settings, lambda: requeue_failed(engine, requeue, datetime.now(UTC)))
+        click.echo(f"mailing {requeue}: {count} failed deliveries queued again")
+    _send(engine, settings, None)
 
 
 @main.command()
@@ -773,15 +787,18 @@ def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
     from rich.progress import Progress
 
     from digest import jobs
-    from digest.sender import pending_count
+    from digest.sender import held_elsewhere, pending_count
 
     total = pending_count(engine, datetime.now(UTC), mailing_id)["due"]
     console = Console(stderr=True)
     if console.is_terminal and total:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("sending", total=total)
-            summary = jobs.send(
-                engine, settings, mailing_id, on_result=lambda _status: progress.advance(task)
+            summary = _stored(
+                settings,
+                lambda: jobs.send(
+                    engine, settings, mailing_id, on_result=lambda _status: progress.advance(task)
+                ),
             )
     else:
         done = 0
@@ -792,11 +809,30 @@ def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
             if done % 100 == 0 or done == total:
                 click.echo(f"progress: {done}/{total}", err=True)
 
-        summary = jobs.send(engine, settings, mailing_id, on_result=log_line)
-    waiting = pending_count(engine, datetime.now(UTC), mailing_id)["later"]
+        summary = _stored(
+            settings, lambda: jobs.send(engine, settings, mailing_id, on_result=log_line)
+        )
+    now = datetime.now(UTC)
+    waiting = pending_count(engine, now, mailing_id)["later"]
     click.echo(f"sent: {summary.sent}  failed: {summary.failed}  waiting for retry: {waiting}")
+    if summary.paused:
+        click.echo(
+            f"relay unavailable: {summary.paused}; the deliveries stay pending and no attempt "
+            "was counted against the recipients; `digest send` (or the clock) tries again",
+            err=True,
+        )
+    for held in held_elsewhere(engine, now, mailing_id):
+        state = {False: "a process that is no longer running", True: "a running process"}
+        click.echo(
+            f"held: {held.count} deliveries still sending under {held.holder} "
+            f"({state.get(held.holder_alive, 'another sender')}); retried after "
+            f"{held.retry_at.isoformat(timespec='seconds')} when its lease runs out",
+            err=True,
+        )
     if not settings.smtp_url and summary.sent:
         click.echo(f"outbox: {settings.sender.outbox.resolve()}")
+    if summary.paused:
+        sys.exit(1)
 
 
 def _store(settings: Settings) -> Engine:
@@ -811,6 +847,25 @@ def _run(work: Callable[[], T]) -> T:
         return work()
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _stored(settings: Settings, work: Callable[[], T]) -> T:
+    """Run work that writes to the store; a store that cannot be written (a full disk,
+    a lost database) becomes an `error:` line saying what is safe, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return _run(work)
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        click.echo(
+            f"error: the store {_redacted(settings.database_url)} could not be written: "
+            f"{reason}. Nothing stored before was lost: the unfinished change was rolled "
+            "back, and deliveries not recorded as sent are sent again by the next "
+            "`digest send`. Free space (or fix the database) and run the command again.",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _redacted(url: str) -> str:

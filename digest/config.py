@@ -90,6 +90,10 @@ class SenderSettings:
     lease_seconds: float
     timeout_seconds: float
     outbox: Path
+    record_batch: int = 20
+    relay_backoff_seconds: float = 10.0
+    relay_wait_seconds: float = 120.0
+    smtputf8: bool = False
 
 
 @dataclass(frozen=True)
@@ -401,12 +405,16 @@ def _sender_settings(check: _Checker) -> SenderSettings:
         connections=check.positive("sender", "connections", 4),
         rate=float(check.positive("sender", "rate", 50)),
         per_connection=check.positive("sender", "per_connection", 100),
-        batch=check.positive("sender", "batch", 50),
+        batch=check.positive("sender", "batch", 200),
         max_attempts=check.positive("sender", "max_attempts", 5),
         backoff_seconds=float(check.positive("sender", "backoff_seconds", 60)),
         lease_seconds=float(check.positive("sender", "lease_seconds", 300)),
         timeout_seconds=float(check.positive("sender", "timeout_seconds", 30)),
         outbox=Path(check.text("sender", "outbox", "outbox")),
+        record_batch=check.positive("sender", "record_batch", 20),
+        relay_backoff_seconds=float(check.positive("sender", "relay_backoff_seconds", 10)),
+        relay_wait_seconds=float(check.positive("sender", "relay_wait_seconds", 120)),
+        smtputf8=str(check.value("sender", "smtputf8", False)).casefold() in ("yes", "true", "1"),
     )
 
 

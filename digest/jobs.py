@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
@@ -214,9 +214,10 @@ def send(
     factory: Callable[[], Transport] | None = None,
     on_result: Callable[[str], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> SendSummary:
     """Send every delivery that is due (of one mailing, or of all), until done or told to
-    stop."""
+    stop. `sleep` is how a relay pause waits (tests pass one that takes no time)."""
     from digest.sender import send_pending, utc_now
 
     return asyncio.run(
@@ -228,6 +229,7 @@ def send(
             mailing_id=mailing_id,
             on_result=on_result,
             should_stop=should_stop,
+            sleep=sleep or asyncio.sleep,
         )
     )
 

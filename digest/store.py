@@ -367,6 +367,8 @@ subscribers = Table(
     Column("cadence", String(10), nullable=False, default="weekly", server_default="weekly"),
     Index("ix_subscribers_status", "status", "types_key"),
 )
+# One address is one subscriber whatever its letter case (migration 0003_sender_identity).
+Index("ux_subscribers_email_lower", func.lower(subscribers.c.email), unique=True)
 
 mailings = Table(
     "mailings",

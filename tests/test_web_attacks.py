@@ -529,3 +529,20 @@ def test_sign_in_guesses_rotating_x_forwarded_for_are_still_one_client(
             statuses.append(answer.status_code)
     assert statuses[:5] == [401] * 5
     assert statuses[5:] == [429, 429], "a new X-Forwarded-For does not make a new client"
+
+
+def test_an_address_the_relay_cannot_take_is_refused_at_subscribe_time(
+    engine: Engine, live: Settings, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    recorder, _ = smtp_server
+    with served(start(engine, live), live) as url, httpx.Client(base_url=url) as web:
+        answer = submit(web, "ü@example.org")
+        assert "non-ASCII" in answer.text
+        assert "Check your inbox" not in answer.text
+        accepted = submit(web, "reader@bücher.example")
+        assert "Check your inbox" in accepted.text
+        settle(recorder, engine)
+    assert [message["To"] for message in recorder.parsed()] == [
+        "Target <reader@xn--bcher-kva.example>"
+    ]
+    assert [s.email for s in iter_subscribers(engine)] == ["reader@bücher.example"]

@@ -40,6 +40,7 @@ from digest.render import _render
 from digest.store import subscribers
 from digest.subscribers import (
     SubscriberError,
+    check_sendable,
     get_subscriber,
     normalise_email,
     parse_types,
@@ -170,6 +171,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
                 breaking="breaking" in form,
                 status="pending",
             )
+            check_sendable(settings, subscriber.email)
         except SubscriberError as exc:
             return form_error(request, form, str(exc))
         mailing = None
