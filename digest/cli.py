@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import jobs, staff
 from digest.config import Settings, load_settings
 from digest.errors import DigestError, SourceError
 from digest.mailings import breaking_recipient_count, plan_weekly, weekly_recipient_count
@@ -27,6 +28,7 @@ from digest.model import ALL_TYPES, STATUSES, Item, Subscriber
 from digest.render import breaking_subject, weekly_subject
 from digest.sender import pending_count
 from digest.sources import read_path
+from digest.store import record_audit
 from digest.subscribers import (
     add_subscriber,
     export_csv,
@@ -53,7 +55,15 @@ def _settings() -> Settings:
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Also log progress, not only problems.")
-def main(verbose: bool) -> None:
+@click.option(
+    "--as",
+    "acting_as",
+    envvar="DIGEST_AS",
+    metavar="EMAIL",
+    help="Act as this staff account: its role is checked and its name goes in the audit "
+    "log (default: the OS user, with admin rights).",
+)
+def main(verbose: bool, acting_as: str | None) -> None:
     """newsroom-digest: feeds, weekly digests and breaking-news alerts from a newsroom."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
@@ -401,3 +411,112 @@ def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _actor(engine: Engine, right: str) -> str:
+    """Who a command acts as, for the audit log: the --as account when given (refused
+    unless its role carries `right`), else the OS user, who can reach the store anyway."""
+    email = click.get_current_context().find_root().params.get("acting_as")
+    if not email:
+        return f"{getpass.getuser()} (shell)"
+    member = staff.find_staff(engine, email)
+    if member is None or member.disabled:
+        raise click.ClickException(f"--as {email}: no active staff account has this address")
+    if not member.can(right):
+        needed = "an admin" if right == "admin" else "a sender" if right == "send" else "staff"
+        raise click.ClickException(
+            f"--as {email}: role {member.role} cannot do this; it needs {needed}"
+        )
+    return member.label
+
+
+def _audit(engine: Engine, actor: str, action: str, detail: str) -> None:
+    record_audit(engine, actor[:200], action, detail, datetime.now(UTC))
+
+
+@main.group(name="staff")
+def staff_group() -> None:
+    """Manage staff accounts (admin): add, list, role, totp, reset, remove."""
+
+
+@staff_group.command(name="add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(staff.ROLES), required=True)
+@click.option("--name", default="", help="The person's name, as the audit log shows it.")
+def staff_add(email: str, role: str, name: str) -> None:
+    """Create an account and print its one-time set-password link."""
+    settings = _settings()
+    engine = _store(settings)
+    actor = _actor(engine, "admin")
+    member, token = _run(lambda: staff.add_staff(engine, email, name, role, datetime.now(UTC)))
+    _audit(engine, actor, "staff added", f"{member.label} as {member.role}")
+    click.echo(
+        f"{member.email}: {member.role}; set a password (once, within "
+        f"{staff.SETUP_HOURS} hours) at:"
+    )
+    click.echo(staff.setup_link(settings, token))
+
+
+@staff_group.command(name="list")
+def staff_list() -> None:
+    """List accounts: email, role, second factor, state, name."""
+    settings = _settings()
+    members = staff.list_staff(_store(settings))
+    if not members:
+        click.echo("no staff accounts; add one with: digest staff add EMAIL --role admin", err=True)
+        sys.exit(1)
+    for m in members:
+        totp = ("totp" if m.totp_enabled else "no-totp") + ("(required)" if m.totp_required else "")
+        state = "removed" if m.disabled else "active" if m.has_password else "no-password-yet"
+        click.echo(f"{m.email}\t{m.role}\t{totp}\t{state}\t{m.name}")
+
+
+@staff_group.command(name="role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(staff.ROLES))
+def staff_role(email: str, role: str) -> None:
+    """Change an account's role."""
+    settings = _settings()
+    engine = _store(settings)
+    actor = _actor(engine, "admin")
+    member = _run(lambda: staff.set_role(engine, email, role))
+    _audit(engine, actor, "staff role", f"{member.label} is now {member.role}")
+    click.echo(f"{member.email}: {member.role}")
+
+
+@staff_group.command(name="totp")
+@click.argument("email")
+@click.option("--required/--optional", default=True, help="Require a second factor (default).")
+def staff_totp(email: str, required: bool) -> None:
+    """Require (or stop requiring) a TOTP second factor for an account."""
+    settings = _settings()
+    engine = _store(settings)
+    actor = _actor(engine, "admin")
+    member = _run(lambda: staff.require_totp(engine, email, required))
+    _audit(engine, actor, "staff second factor", f"{member.label}: required={required}")
+    click.echo(f"{member.email}: second factor {'required' if required else 'optional'}")
+
+
+@staff_group.command(name="reset")
+@click.argument("email")
+def staff_reset(email: str) -> None:
+    """Clear an account's password and second factor, end its sessions, print a new link."""
+    settings = _settings()
+    engine = _store(settings)
+    actor = _actor(engine, "admin")
+    token = _run(lambda: staff.reset_staff(engine, email, datetime.now(UTC)))
+    _audit(engine, actor, "staff reset", email)
+    click.echo(f"{email}: password cleared, sessions ended; set a new one at:")
+    click.echo(staff.setup_link(settings, token))
+
+
+@staff_group.command(name="remove")
+@click.argument("email")
+def staff_remove(email: str) -> None:
+    """Remove an account: its sessions end at once (kept, disabled, for the audit log)."""
+    settings = _settings()
+    engine = _store(settings)
+    actor = _actor(engine, "admin")
+    member = _run(lambda: staff.remove_staff(engine, email))
+    _audit(engine, actor, "staff removed", member.label)
+    click.echo(f"{member.email}: removed")

@@ -421,3 +421,40 @@ def all_sources(engine: Engine) -> list[Any]:
     """What the store remembers of every source's last poll."""
     with engine.connect() as conn:
         return list(conn.execute(select(sources).order_by(sources.c.name)).mappings())
+
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", Text),
+    Column("setup_token_hash", String(64)),
+    Column("setup_expires", UTCDateTime),
+    Column("totp_secret", String(64)),
+    Column("totp_required", Boolean, nullable=False, default=False),
+    Column("totp_last", Integer),
+    Column("created", UTCDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("expires", UTCDateTime, nullable=False),
+    Index("ix_staff_sessions_staff", "staff_id"),
+)
+
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(400), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_signin_failures_scope", "scope", "at"),
+)
