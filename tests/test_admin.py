@@ -6,12 +6,14 @@ with a test copy and progress, the audit log, and escaping on every page."""
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -23,7 +25,7 @@ from digest import jobs, staff
 from digest.config import Settings
 from digest.feeds import write_feeds
 from digest.model import Item, Subscriber
-from digest.store import audit_log, upsert_items
+from digest.store import audit_log, connect, upsert_items
 from digest.store import staff as staff_table
 from digest.subscribers import add_subscriber
 from digest.web import create_app
@@ -249,6 +251,7 @@ def test_csrf_is_bound_to_the_session_and_origin_is_checked(
             {"Origin": "null"},
             {"Sec-Fetch-Site": "cross-site"},
             {"Sec-Fetch-Site": "same-site"},
+            {"Sec-Fetch-Site": "cross-site", "Origin": site.rstrip("/")},
         ):
             response = other.post(
                 "/admin/breaking/test", data={**fields, "csrf": token}, headers=headers
@@ -486,3 +489,49 @@ def test_times_read_as_people_say_them(settings: Settings) -> None:
     this_year = datetime.now(UTC).replace(month=7, day=1, hour=10, minute=0)
     assert human_time(this_year, berlin).endswith("Jul, 12:00 CEST")
     assert human_time(None, berlin) == "never"
+
+
+def test_staff_commands_check_the_role_of_the_account_named_with_as(tmp_path: Path) -> None:
+    from .test_cli import run
+
+    def digest(*args: str) -> subprocess.CompletedProcess[str]:
+        return run(*args, tmp_path=tmp_path, BASE_URL="https://press.example/")
+
+    empty = digest("staff", "list")
+    assert empty.returncode == 1 and "no staff accounts" in empty.stderr
+    first = digest("staff", "add", "ada@example.org", "--role", "admin", "--name", "Ada Admin")
+    assert first.returncode == 0, first.stderr
+    assert re.search(r"https://press\.example/admin/password/\S{30,}", first.stdout)
+    added = digest("--as", "ada@example.org", "staff", "add", "ed@example.org", "--role", "editor")
+    assert added.returncode == 0, added.stderr
+    for command in (
+        ("staff", "add", "x@example.org", "--role", "admin"),
+        ("staff", "remove", "ada@example.org"),
+        ("staff", "role", "ed@example.org", "admin"),
+        ("staff", "reset", "ada@example.org"),
+    ):
+        refused = digest("--as", "ed@example.org", *command)
+        assert refused.returncode == 1 and "role editor cannot do this" in refused.stderr
+    unknown = digest("--as", "who@example.org", "staff", "add", "y@example.org", "--role", "editor")
+    assert unknown.returncode == 1 and "no active staff account" in unknown.stderr
+    bad = digest("staff", "add", "not an address", "--role", "editor")
+    assert bad.returncode == 1 and "not an address" in bad.stderr
+    last = digest("staff", "remove", "ada@example.org")
+    assert last.returncode == 1 and "last admin" in last.stderr
+    reset = digest("--as", "ada@example.org", "staff", "reset", "ed@example.org")
+    assert reset.returncode == 0 and "/admin/password/" in reset.stdout
+    assert digest("--as", "ada@example.org", "staff", "remove", "ed@example.org").returncode == 0
+    listed = digest("staff", "list").stdout.splitlines()
+    assert listed == [
+        "ada@example.org\tadmin\tno-totp\tno-password-yet\tAda Admin",
+        "ed@example.org\teditor\tno-totp\tremoved\t",
+    ]
+    engine = connect(f"sqlite:///{tmp_path / 'digest.db'}")
+    entries = [(e.actor, e.action, e.detail) for e in reversed(audit_log(engine))]
+    engine.dispose()
+    assert entries[0][0].endswith("(shell)") and entries[0][1] == "staff added"
+    assert entries[1:] == [
+        ("Ada Admin (ada@example.org)", "staff added", "ed@example.org as editor"),
+        ("Ada Admin (ada@example.org)", "staff reset", "ed@example.org"),
+        ("Ada Admin (ada@example.org)", "staff removed", "ed@example.org"),
+    ]

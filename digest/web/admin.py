@@ -49,6 +49,7 @@ from digest.web.auth import (
 )
 from digest.web.forms import SECURITY_HEADERS, Pages, read_form
 
+CONSOLE_HEADERS = SECURITY_HEADERS | {"Referrer-Policy": "same-origin"}
 FRAMEABLE = SECURITY_HEADERS | {
     "X-Frame-Options": "SAMEORIGIN",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src *; "
@@ -114,7 +115,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             staff=member,
             **context,
         )
-        return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+        return HTMLResponse(html, status_code=status_code, headers=CONSOLE_HEADERS)
 
     def refuse(request: Request, status_code: int, message: str) -> Response:
         return pages.refuse(request, status_code, message)

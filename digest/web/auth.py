@@ -44,13 +44,14 @@ def _origin(url: str) -> str:
 
 
 def same_origin(request: Request, settings: Settings) -> bool:
-    """Whether a state-changing request comes from the console's own pages: a browser
-    says so in Sec-Fetch-Site and Origin; a request from another site is refused even
-    with a valid CSRF token. Clients that send neither header (scripts) pass this check
-    and still need the token."""
+    """Whether a state-changing request comes from the console's own pages. A browser says
+    so in Sec-Fetch-Site, which decides when present (a page under Referrer-Policy
+    no-referrer posts with `Origin: null`); else Origin must be this site's. A request from
+    another site is refused even with a valid CSRF token. Clients that send neither header
+    (scripts) pass this check and still need the token."""
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in SAME_SITE:
-        return False
+    if site is not None:
+        return site in SAME_SITE
     origin = request.headers.get("origin")
     if origin is None:
         return True
