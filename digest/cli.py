@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,8 +24,16 @@ from sqlalchemy import Engine
 from digest import jobs, staff
 from digest.config import Settings, load_settings
 from digest.errors import DigestError, SourceError
-from digest.mailings import breaking_recipient_count, plan_weekly, weekly_recipient_count
-from digest.model import ALL_TYPES, STATUSES, Item, Subscriber
+from digest.mailings import (
+    AWAITING,
+    SCHEDULED,
+    SENDING,
+    Mailing,
+    breaking_recipient_count,
+    plan_weekly,
+    weekly_recipient_count,
+)
+from digest.model import ALL_TYPES, CADENCES, STATUSES, Item, Subscriber
 from digest.render import breaking_subject, weekly_subject
 from digest.sender import pending_count
 from digest.sources import read_path
@@ -191,14 +200,17 @@ def subscribers_import(file: Path) -> None:
 @click.option("--types", default="", help="Type labels or slugs, ';'-separated (default all).")
 @click.option("--weekly/--no-weekly", default=True)
 @click.option("--breaking/--no-breaking", default=True)
+@click.option("--cadence", type=click.Choice(CADENCES), default="weekly", help="Digest cadence.")
 def subscribers_add(
-    email: str, name: str, outlet: str, types: str, weekly: bool, breaking: bool
+    email: str, name: str, outlet: str, types: str, weekly: bool, breaking: bool, cadence: str
 ) -> None:
     """Add or update one subscriber (active at once)."""
     settings = _settings()
     engine = _store(settings)
     subscriber = _run(
-        lambda: Subscriber(email, name, outlet, parse_types(types, settings), weekly, breaking)
+        lambda: Subscriber(
+            email, name, outlet, parse_types(types, settings), weekly, breaking, cadence=cadence
+        )
     )
     click.echo(f"{email}: {_run(lambda: add_subscriber(engine, subscriber, datetime.now(UTC)))}")
 
@@ -266,13 +278,55 @@ def weekly(as_of: datetime | None, dry_run: bool, preview: Path | None) -> None:
     _send(engine, settings, mailing.id)
 
 
+def _actor(name: str | None) -> str:
+    """Who is acting, for the audit log: --as NAME, else the login name."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):
+        login = ""
+    actor = (name or login).strip()
+    if not actor:
+        raise click.UsageError("say who you are with --as NAME (it goes in the audit log)")
+    return actor
+
+
+AS_OPTION = click.option("--as", "actor", help="Your name for the audit log (default: login name).")
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+def daily(as_of: datetime | None) -> None:
+    """Create and send the daily digest of a day (for subscribers with cadence daily)."""
+    settings = _settings()
+    engine = _store(settings)
+    day = as_of.date() if as_of else datetime.now(settings.timezone).date()
+    mailing = _run(lambda: jobs.daily_digest(engine, settings, day))
+    if mailing.status == "empty":
+        click.echo(f"daily digest {day}: nothing new since the last one; nothing sent")
+        return
+    click.echo(f"daily digest {day}: {mailing.subject}")
+    _send(engine, settings, mailing.id)
+
+
 @main.command()
 @click.argument("item")
 @click.option("--test-to", help="Send one copy to this address only.")
 @click.option("--dry-run", is_flag=True, help="Print the subject and recipient count only.")
 @click.option("--yes", is_flag=True, help="Send without asking.")
-def breaking(item: str, test_to: str | None, dry_run: bool, yes: bool) -> None:
-    """Send one item (its key or URL) as a breaking-news alert."""
+@click.option("--at", "at", help="Send at this time ('YYYY-MM-DD HH:MM' in the newsroom's zone).")
+@click.option("--no-wait", is_flag=True, help="Leave a held alert to the clock process.")
+@AS_OPTION
+def breaking(
+    item: str,
+    test_to: str | None,
+    dry_run: bool,
+    yes: bool,
+    at: str | None,
+    no_wait: bool,
+    actor: str | None,
+) -> None:
+    """Send one item (its key or URL) as a breaking-news alert, after the undo window
+    (breaking.undo_seconds; Ctrl-C cancels) or at a chosen time, or ask for approval."""
     settings = _settings()
     engine = _store(settings)
     found = _run(lambda: jobs.item_for(engine, item))
@@ -285,10 +339,141 @@ def breaking(item: str, test_to: str | None, dry_run: bool, yes: bool) -> None:
     click.echo(f"subject: {subject}\nrecipients: {count}")
     if dry_run:
         return
+    who = _actor(actor)
+    send_at = _run(lambda: jobs.local_time(settings, at)) if at else None
     if not yes and not click.confirm(f"Send to {count} recipients?"):
         click.echo("not sent")
         return
-    mailing = jobs.breaking_alert(engine, settings, found)
+    mailing = _run(lambda: jobs.request_breaking(settings, engine, found.key, who, send_at))
+    _follow(engine, settings, mailing, who, no_wait or send_at is not None)
+
+
+def _follow(engine: Engine, settings: Settings, mailing: Mailing, who: str, leave: bool) -> None:
+    """Send a mailing that is due, or wait out its undo window (Ctrl-C cancels), or say
+    what it waits for."""
+    if mailing.status == AWAITING:
+        click.echo(
+            f"mailing {mailing.id} awaits approval by another sender: "
+            f"digest mailing approve {mailing.id} --as NAME"
+        )
+        return
+    if mailing.status == SCHEDULED and mailing.send_after is not None:
+        when = mailing.send_after.astimezone(settings.timezone)
+        click.echo(f"mailing {mailing.id} goes at {when:%a %d %b %Y, %H:%M %Z}")
+        if leave or (when - datetime.now(UTC).astimezone(settings.timezone)).total_seconds() > 600:
+            click.echo(f"the clock sends it; cancel with: digest mailing cancel {mailing.id}")
+            return
+        try:
+            while (wait := (mailing.send_after - datetime.now(UTC)).total_seconds()) > 0:
+                click.echo(f"sending in {wait:.0f} s (Ctrl-C cancels)", err=True)
+                time.sleep(min(wait, 10))
+        except KeyboardInterrupt:
+            _run(lambda: jobs.cancel_mailing(engine, mailing.id, who))
+            click.echo(f"mailing {mailing.id} cancelled; nothing was sent")
+            return
+        jobs.release_held(engine)
+        current = jobs.mailing_progress(engine, mailing.id)
+        if current.status != SENDING:
+            click.echo(f"mailing {mailing.id} is {current.status}; not sent")
+            return
+    if mailing.status in (SENDING, SCHEDULED):
+        _send(engine, settings, mailing.id)
+    else:
+        click.echo(f"mailing {mailing.id} is {mailing.status}")
+
+
+@main.group(name="mailing")
+def mailing_group() -> None:
+    """Approve, cancel, pause, resume and watch mailings."""
+
+
+def _mailing_action(name: str, action: Callable[..., Mailing], help_text: str) -> None:
+    @mailing_group.command(name=name, help=help_text)
+    @click.argument("mailing_id", type=int)
+    @AS_OPTION
+    def command(mailing_id: int, actor: str | None) -> None:
+        settings = _settings()
+        engine = _store(settings)
+        who = _actor(actor)
+        if name == "approve":
+            mailing = _run(lambda: jobs.approve_mailing(settings, engine, mailing_id, who))
+        else:
+            mailing = _run(lambda: action(engine, mailing_id, who))
+        click.echo(f"mailing {mailing.id}: {mailing.status}")
+        if name == "approve":
+            _follow(engine, settings, mailing, who, False)
+
+
+_mailing_action("approve", jobs.approve_mailing, "Approve a mailing someone else requested.")
+_mailing_action("cancel", jobs.cancel_mailing, "Cancel a mailing before anything has left.")
+_mailing_action("pause", jobs.pause_mailing, "Pause a mailing that is sending.")
+_mailing_action("resume", jobs.resume_mailing, "Resume a paused mailing.")
+
+
+@mailing_group.command(name="status")
+@click.argument("mailing_id", type=int)
+def mailing_status(mailing_id: int) -> None:
+    """Print a mailing's state and its sent / pending / retrying / failed counts."""
+    settings = _settings()
+    progress = _run(lambda: jobs.mailing_progress(_store(settings), mailing_id))
+    click.echo(f"mailing {progress.mailing_id} ({progress.kind}): {progress.subject}")
+    click.echo(f"status: {progress.status}")
+    if progress.send_after:
+        when = progress.send_after.astimezone(settings.timezone)
+        click.echo(f"goes at: {when:%a %d %b %Y, %H:%M %Z}")
+    click.echo(
+        f"sent: {progress.sent}  pending: {progress.pending}  retrying: {progress.retrying}  "
+        f"failed: {progress.failed}"
+    )
+
+
+@main.group(name="items")
+def items_group() -> None:
+    """Embargo and correct stored items."""
+
+
+@items_group.command(name="embargo")
+@click.argument("item")
+@click.option("--until", "until", help="'YYYY-MM-DD HH:MM' in the newsroom's zone.")
+@click.option("--lift", is_flag=True, help="Lift the embargo now.")
+@AS_OPTION
+def items_embargo(item: str, until: str | None, lift: bool, actor: str | None) -> None:
+    """Keep an item out of every feed, page and email until a time."""
+    if (until is None) == (not lift):
+        raise click.UsageError("give either --until TIME or --lift")
+    settings = _settings()
+    engine = _store(settings)
+    who = _actor(actor)
+    when = _run(lambda: jobs.local_time(settings, until)) if until else None
+    found = _run(lambda: jobs.embargo_item(engine, item, when, who))
+    if when is None:
+        click.echo(f"{found.title}: embargo lifted")
+    else:
+        local = when.astimezone(settings.timezone)
+        click.echo(f"{found.title}: embargoed until {local:%a %d %b %Y, %H:%M %Z}")
+
+
+@items_group.command(name="correct")
+@click.argument("item")
+@click.option("--note", required=True, help="What was wrong and what is right.")
+@AS_OPTION
+def items_correct(item: str, note: str, actor: str | None) -> None:
+    """Add a correction note to an item (the next digest lists it; feeds show it updated)."""
+    settings = _settings()
+    engine = _store(settings)
+    found = _run(lambda: jobs.add_correction(engine, item, note, _actor(actor)))
+    click.echo(f"{found.title}: correction noted")
+
+
+@main.command()
+@click.argument("item")
+@AS_OPTION
+def correction(item: str, actor: str | None) -> None:
+    """Send an item's correction to exactly the people its breaking alert reached."""
+    settings = _settings()
+    engine = _store(settings)
+    mailing = _run(lambda: jobs.send_correction(settings, engine, item, _actor(actor)))
+    click.echo(f"correction {mailing.id}: {mailing.subject}")
     _send(engine, settings, mailing.id)
 
 

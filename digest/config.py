@@ -96,6 +96,25 @@ class ScheduleSettings:
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ALERTS_IN_DIGEST = ("list", "omit")
+
+
+@dataclass(frozen=True)
+class BreakingSettings:
+    """How breaking alerts are guarded: the undo window after "send" (0 sends at once),
+    and whether a second person must approve."""
+
+    undo_seconds: int = 120
+    approval: bool = False
+
+
+@dataclass(frozen=True)
+class CadenceSettings:
+    """What digests carry besides news, and when the daily digest goes (weekdays)."""
+
+    alerts_in_digest: str = "list"
+    daily_hour: int = 7
+    daily_minute: int = 0
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,8 @@ class Settings:
     admin_password: str | None = None
     smtp_url: str | None = None
     contact_email: str | None = None
+    breaking: BreakingSettings = BreakingSettings()
+    cadence: CadenceSettings = CadenceSettings()
 
     @property
     def tag_authority(self) -> str:
@@ -237,6 +258,37 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         feed_refresh_seconds=check.positive("feeds", "refresh_seconds", 30),
         admin_password=check.text("site", "admin_password", "") or None,
         smtp_url=_smtp_url(check),
+        breaking=_breaking_settings(check),
+        cadence=_cadence_settings(check),
+    )
+
+
+def _breaking_settings(check: _Checker) -> BreakingSettings:
+    undo = check.value("breaking", "undo_seconds", 120)
+    if isinstance(undo, str) and undo.strip().isdigit():
+        undo = int(undo)
+    if not isinstance(undo, int) or isinstance(undo, bool) or undo < 0:
+        raise check.error(
+            "breaking.undo_seconds", f"must be a whole number of seconds, 0 or more (got {undo!r})"
+        )
+    approval = check.value("breaking", "approval", False)
+    if isinstance(approval, str) and approval.strip().lower() in ("true", "false"):
+        approval = approval.strip().lower() == "true"
+    if not isinstance(approval, bool):
+        raise check.error("breaking.approval", f"must be true or false (got {approval!r})")
+    return BreakingSettings(undo_seconds=undo, approval=approval)
+
+
+def _cadence_settings(check: _Checker) -> CadenceSettings:
+    alerts = check.text("email", "alerts_in_digest", "list")
+    if alerts not in ALERTS_IN_DIGEST:
+        raise check.error("email.alerts_in_digest", f"must be one of {', '.join(ALERTS_IN_DIGEST)}")
+    at = check.text("email", "daily_time", "07:00")
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", at)
+    if not match:
+        raise check.error("email.daily_time", f"must be HH:MM (got {at!r})")
+    return CadenceSettings(
+        alerts_in_digest=alerts, daily_hour=int(match[1]), daily_minute=int(match[2])
     )
 
 

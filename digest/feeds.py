@@ -76,6 +76,7 @@ def _body(item: Item) -> str:
     parts = [item.summary or item.title]
     if item.image_caption:
         parts.append(f"Photo: {item.image_caption}")
+    parts += [f"Correction: {note}" for note in item.corrections]
     return "\n\n".join(clean_text(part) for part in parts)
 
 

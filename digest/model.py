@@ -38,6 +38,8 @@ class Item:
     source: str = ""
     updated: datetime | None = None
     categories: tuple[str, ...] = field(default_factory=tuple)
+    embargo_until: datetime | None = None
+    corrections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Subscriber:
     breaking: bool = True
     status: str = "active"
     id: int | None = None
+    cadence: str = "weekly"
 
     @property
     def types_key(self) -> str:
@@ -81,3 +84,4 @@ class Subscriber:
 
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
+CADENCES = ("weekly", "daily")

@@ -1,7 +1,7 @@
 """staff accounts, server-side sessions and the sign-in throttle
 
-Revision ID: 0002_staff
-Revises: 0001_baseline
+Revision ID: 0003_staff
+Revises: 0002_press
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_staff"
-down_revision = "0001_baseline"
+revision = "0003_staff"
+down_revision = "0002_press"
 branch_labels = None
 depends_on = None
 
