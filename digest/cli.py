@@ -64,15 +64,7 @@ def _settings() -> Settings:
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Also log progress, not only problems.")
-@click.option(
-    "--as",
-    "acting_as",
-    envvar="DIGEST_AS",
-    metavar="EMAIL",
-    help="Act as this staff account: its role is checked and its name goes in the audit "
-    "log (default: the OS user, with admin rights).",
-)
-def main(verbose: bool, acting_as: str | None) -> None:
+def main(verbose: bool) -> None:
     """newsroom-digest: feeds, weekly digests and breaking-news alerts from a newsroom."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
@@ -278,19 +270,39 @@ def weekly(as_of: datetime | None, dry_run: bool, preview: Path | None) -> None:
     _send(engine, settings, mailing.id)
 
 
-def _actor(name: str | None) -> str:
-    """Who is acting, for the audit log: --as NAME, else the login name."""
+def _actor(name: str | None, engine: Engine | None = None, right: str = "prepare") -> str:
+    """Who is acting, for the audit log. Once staff accounts exist, --as EMAIL names one and
+    its role must carry `right` (prepare, send or admin); without --as the OS user acts with
+    every right, since whoever runs this can reach the store. Before any account exists,
+    --as NAME is only the name to record."""
     try:
         login = getpass.getuser()
     except (KeyError, OSError):
         login = ""
-    actor = (name or login).strip()
-    if not actor:
-        raise click.UsageError("say who you are with --as NAME (it goes in the audit log)")
-    return actor
+    if not name:
+        if not login.strip():
+            raise click.UsageError("say who you are with --as EMAIL (it goes in the audit log)")
+        return login.strip()
+    if engine is None or not staff.list_staff(engine):
+        return name.strip()
+    member = staff.find_staff(engine, name)
+    if member is None or member.disabled:
+        raise click.ClickException(f"--as {name}: no active staff account has this address")
+    if not member.can(right):
+        needed = {"admin": "an admin", "send": "a sender"}.get(right, "a staff account")
+        raise click.ClickException(
+            f"--as {name}: role {member.role} cannot do this; it needs {needed}"
+        )
+    return member.label
 
 
-AS_OPTION = click.option("--as", "actor", help="Your name for the audit log (default: login name).")
+AS_OPTION = click.option(
+    "--as",
+    "actor",
+    metavar="EMAIL",
+    help="Act as this staff account: its role is checked and its name goes in the audit log "
+    "(default: the OS user).",
+)
 
 
 @main.command()
@@ -339,7 +351,7 @@ def breaking(
     click.echo(f"subject: {subject}\nrecipients: {count}")
     if dry_run:
         return
-    who = _actor(actor)
+    who = _actor(actor, engine, "prepare" if settings.breaking.approval else "send")
     send_at = _run(lambda: jobs.local_time(settings, at)) if at else None
     if not yes and not click.confirm(f"Send to {count} recipients?"):
         click.echo("not sent")
@@ -394,7 +406,7 @@ def _mailing_action(name: str, action: Callable[..., Mailing], help_text: str) -
     def command(mailing_id: int, actor: str | None) -> None:
         settings = _settings()
         engine = _store(settings)
-        who = _actor(actor)
+        who = _actor(actor, engine, "prepare" if name == "cancel" else "send")
         if name == "approve":
             mailing = _run(lambda: jobs.approve_mailing(settings, engine, mailing_id, who))
         else:
@@ -443,7 +455,7 @@ def items_embargo(item: str, until: str | None, lift: bool, actor: str | None) -
         raise click.UsageError("give either --until TIME or --lift")
     settings = _settings()
     engine = _store(settings)
-    who = _actor(actor)
+    who = _actor(actor, engine, "prepare")
     when = _run(lambda: jobs.local_time(settings, until)) if until else None
     found = _run(lambda: jobs.embargo_item(engine, item, when, who))
     if when is None:
@@ -461,7 +473,7 @@ def items_correct(item: str, note: str, actor: str | None) -> None:
     """Add a correction note to an item (the next digest lists it; feeds show it updated)."""
     settings = _settings()
     engine = _store(settings)
-    found = _run(lambda: jobs.add_correction(engine, item, note, _actor(actor)))
+    found = _run(lambda: jobs.add_correction(engine, item, note, _actor(actor, engine)))
     click.echo(f"{found.title}: correction noted")
 
 
@@ -472,7 +484,9 @@ def correction(item: str, actor: str | None) -> None:
     """Send an item's correction to exactly the people its breaking alert reached."""
     settings = _settings()
     engine = _store(settings)
-    mailing = _run(lambda: jobs.send_correction(settings, engine, item, _actor(actor)))
+    mailing = _run(
+        lambda: jobs.send_correction(settings, engine, item, _actor(actor, engine, "send"))
+    )
     click.echo(f"correction {mailing.id}: {mailing.subject}")
     _send(engine, settings, mailing.id)
 
@@ -598,23 +612,6 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _actor(engine: Engine, right: str) -> str:
-    """Who a command acts as, for the audit log: the --as account when given (refused
-    unless its role carries `right`), else the OS user, who can reach the store anyway."""
-    email = click.get_current_context().find_root().params.get("acting_as")
-    if not email:
-        return f"{getpass.getuser()} (shell)"
-    member = staff.find_staff(engine, email)
-    if member is None or member.disabled:
-        raise click.ClickException(f"--as {email}: no active staff account has this address")
-    if not member.can(right):
-        needed = "an admin" if right == "admin" else "a sender" if right == "send" else "staff"
-        raise click.ClickException(
-            f"--as {email}: role {member.role} cannot do this; it needs {needed}"
-        )
-    return member.label
-
-
 def _audit(engine: Engine, actor: str, action: str, detail: str) -> None:
     record_audit(engine, actor[:200], action, detail, datetime.now(UTC))
 
@@ -628,11 +625,12 @@ def staff_group() -> None:
 @click.argument("email")
 @click.option("--role", type=click.Choice(staff.ROLES), required=True)
 @click.option("--name", default="", help="The person's name, as the audit log shows it.")
-def staff_add(email: str, role: str, name: str) -> None:
+@AS_OPTION
+def staff_add(email: str, role: str, name: str, actor: str | None) -> None:
     """Create an account and print its one-time set-password link."""
     settings = _settings()
     engine = _store(settings)
-    actor = _actor(engine, "admin")
+    actor = _actor(actor, engine, "admin")
     member, token = _run(lambda: staff.add_staff(engine, email, name, role, datetime.now(UTC)))
     _audit(engine, actor, "staff added", f"{member.label} as {member.role}")
     click.echo(
@@ -659,11 +657,12 @@ def staff_list() -> None:
 @staff_group.command(name="role")
 @click.argument("email")
 @click.argument("role", type=click.Choice(staff.ROLES))
-def staff_role(email: str, role: str) -> None:
+@AS_OPTION
+def staff_role(email: str, role: str, actor: str | None) -> None:
     """Change an account's role."""
     settings = _settings()
     engine = _store(settings)
-    actor = _actor(engine, "admin")
+    actor = _actor(actor, engine, "admin")
     member = _run(lambda: staff.set_role(engine, email, role))
     _audit(engine, actor, "staff role", f"{member.label} is now {member.role}")
     click.echo(f"{member.email}: {member.role}")
@@ -672,11 +671,12 @@ def staff_role(email: str, role: str) -> None:
 @staff_group.command(name="totp")
 @click.argument("email")
 @click.option("--required/--optional", default=True, help="Require a second factor (default).")
-def staff_totp(email: str, required: bool) -> None:
+@AS_OPTION
+def staff_totp(email: str, required: bool, actor: str | None) -> None:
     """Require (or stop requiring) a TOTP second factor for an account."""
     settings = _settings()
     engine = _store(settings)
-    actor = _actor(engine, "admin")
+    actor = _actor(actor, engine, "admin")
     member = _run(lambda: staff.require_totp(engine, email, required))
     _audit(engine, actor, "staff second factor", f"{member.label}: required={required}")
     click.echo(f"{member.email}: second factor {'required' if required else 'optional'}")
@@ -684,11 +684,12 @@ def staff_totp(email: str, required: bool) -> None:
 
 @staff_group.command(name="reset")
 @click.argument("email")
-def staff_reset(email: str) -> None:
+@AS_OPTION
+def staff_reset(email: str, actor: str | None) -> None:
     """Clear an account's password and second factor, end its sessions, print a new link."""
     settings = _settings()
     engine = _store(settings)
-    actor = _actor(engine, "admin")
+    actor = _actor(actor, engine, "admin")
     token = _run(lambda: staff.reset_staff(engine, email, datetime.now(UTC)))
     _audit(engine, actor, "staff reset", email)
     click.echo(f"{email}: password cleared, sessions ended; set a new one at:")
@@ -697,11 +698,12 @@ def staff_reset(email: str) -> None:
 
 @staff_group.command(name="remove")
 @click.argument("email")
-def staff_remove(email: str) -> None:
+@AS_OPTION
+def staff_remove(email: str, actor: str | None) -> None:
     """Remove an account: its sessions end at once (kept, disabled, for the audit log)."""
     settings = _settings()
     engine = _store(settings)
-    actor = _actor(engine, "admin")
+    actor = _actor(actor, engine, "admin")
     member = _run(lambda: staff.remove_staff(engine, email))
     _audit(engine, actor, "staff removed", member.label)
     click.echo(f"{member.email}: removed")

@@ -5,6 +5,7 @@ with a test copy and progress, the audit log, and escaping on every page."""
 
 from __future__ import annotations
 
+import getpass
 import re
 import subprocess
 import threading
@@ -491,47 +492,65 @@ def test_times_read_as_people_say_them(settings: Settings) -> None:
     assert human_time(None, berlin) == "never"
 
 
-def test_staff_commands_check_the_role_of_the_account_named_with_as(tmp_path: Path) -> None:
+def test_cli_checks_the_role_of_the_account_named_with_as(tmp_path: Path) -> None:
     from .test_cli import run
 
-    def digest(*args: str) -> subprocess.CompletedProcess[str]:
-        return run(*args, tmp_path=tmp_path, BASE_URL="https://press.example/")
+    def digest(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return run(*args, tmp_path=tmp_path, BASE_URL="https://press.example/", **env)
 
     empty = digest("staff", "list")
     assert empty.returncode == 1 and "no staff accounts" in empty.stderr
     first = digest("staff", "add", "ada@example.org", "--role", "admin", "--name", "Ada Admin")
     assert first.returncode == 0, first.stderr
     assert re.search(r"https://press\.example/admin/password/\S{30,}", first.stdout)
-    added = digest("--as", "ada@example.org", "staff", "add", "ed@example.org", "--role", "editor")
+    admin = ("--as", "ada@example.org")
+    editor = ("--as", "ed@example.org")
+    added = digest("staff", "add", "ed@example.org", "--role", "editor", *admin)
     assert added.returncode == 0, added.stderr
+    assert digest("staff", "add", "sam@example.org", "--role", "sender", *admin).returncode == 0
     for command in (
         ("staff", "add", "x@example.org", "--role", "admin"),
         ("staff", "remove", "ada@example.org"),
         ("staff", "role", "ed@example.org", "admin"),
         ("staff", "reset", "ada@example.org"),
     ):
-        refused = digest("--as", "ed@example.org", *command)
+        refused = digest(*command, *editor)
         assert refused.returncode == 1 and "role editor cannot do this" in refused.stderr
-    unknown = digest("--as", "who@example.org", "staff", "add", "y@example.org", "--role", "editor")
+
+    assert digest("publish").returncode == 0
+    url = "https://harbourlight.example/newsroom/2026/08/osprey-platforms/"
+    env = {"DIGEST_BREAKING_UNDO_SECONDS": "600"}
+    no_send = digest("breaking", url, "--yes", "--no-wait", *editor, **env)
+    assert no_send.returncode == 1 and "role editor cannot do this" in no_send.stderr
+    held = digest("breaking", url, "--yes", "--no-wait", "--as", "sam@example.org", **env)
+    assert held.returncode == 0 and "mailing 1 goes at" in held.stdout, held.stderr
+    assert digest("mailing", "pause", "1", *editor).returncode == 1
+    cancelled = digest("mailing", "cancel", "1", *editor)
+    assert cancelled.returncode == 0, "anyone on the staff may cancel in the undo window"
+
+    unknown = digest("staff", "add", "y@example.org", "--role", "editor", "--as", "who@x.org")
     assert unknown.returncode == 1 and "no active staff account" in unknown.stderr
     bad = digest("staff", "add", "not an address", "--role", "editor")
     assert bad.returncode == 1 and "not an address" in bad.stderr
     last = digest("staff", "remove", "ada@example.org")
     assert last.returncode == 1 and "last admin" in last.stderr
-    reset = digest("--as", "ada@example.org", "staff", "reset", "ed@example.org")
+    reset = digest("staff", "reset", "ed@example.org", *admin)
     assert reset.returncode == 0 and "/admin/password/" in reset.stdout
-    assert digest("--as", "ada@example.org", "staff", "remove", "ed@example.org").returncode == 0
-    listed = digest("staff", "list").stdout.splitlines()
-    assert listed == [
+    assert digest("staff", "remove", "ed@example.org", *admin).returncode == 0
+    assert digest("staff", "list").stdout.splitlines() == [
         "ada@example.org\tadmin\tno-totp\tno-password-yet\tAda Admin",
+        "sam@example.org\tsender\tno-totp\tno-password-yet\t",
         "ed@example.org\teditor\tno-totp\tremoved\t",
     ]
     engine = connect(f"sqlite:///{tmp_path / 'digest.db'}")
-    entries = [(e.actor, e.action, e.detail) for e in reversed(audit_log(engine))]
+    entries = [(e.actor, e.action) for e in reversed(audit_log(engine))]
     engine.dispose()
-    assert entries[0][0].endswith("(shell)") and entries[0][1] == "staff added"
-    assert entries[1:] == [
-        ("Ada Admin (ada@example.org)", "staff added", "ed@example.org as editor"),
-        ("Ada Admin (ada@example.org)", "staff reset", "ed@example.org"),
-        ("Ada Admin (ada@example.org)", "staff removed", "ed@example.org"),
+    assert entries == [
+        (getpass.getuser(), "staff added"),
+        ("Ada Admin (ada@example.org)", "staff added"),
+        ("Ada Admin (ada@example.org)", "staff added"),
+        ("sam@example.org", "breaking request"),
+        ("ed@example.org", "cancel mailing"),
+        ("Ada Admin (ada@example.org)", "staff reset"),
+        ("Ada Admin (ada@example.org)", "staff removed"),
     ]
