@@ -52,6 +52,7 @@ def admin_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int]) ->
         admin_password=staff.legacy_hash("s3cret-bootstrap", iterations=1000),
         smtp_url=f"smtp://127.0.0.1:{port}",
         sender=replace(settings.sender, rate=1000.0),
+        breaking=replace(settings.breaking, undo_seconds=0),
     )
 
 
@@ -424,10 +425,10 @@ def test_roles_allow_exactly_what_they_say(
     ]
     actions = {(e.actor, e.action) for e in audit_log(engine)}
     assert ("Ed Itor (ed@example.org)", "breaking test") in actions
-    assert ("Sam Sender (sam@example.org)", "breaking send") in actions
+    assert ("Sam Sender (sam@example.org)", "breaking request") in actions
     assert ("Ada Admin (ada@example.org)", "staff added") in actions
     assert ("Ada Admin (ada@example.org)", "staff role") in actions
-    assert not any(a == "Ed Itor (ed@example.org)" and w == "breaking send" for a, w in actions)
+    assert not any(a == "Ed Itor (ed@example.org)" and w == "breaking request" for a, w in actions)
 
 
 def test_breaking_send_with_test_and_progress(
@@ -453,10 +454,10 @@ def test_breaking_send_with_test_and_progress(
         wait_for(lambda: 'id="state">done<' in client.get(progress).text)
         assert "3 of 3" in client.get(progress).text
         audit = client.get("/admin/audit").text
-        assert "Sam Sender" in audit and "breaking send" in audit and "breaking test" in audit
+        assert "Sam Sender" in audit and "breaking request" in audit and "breaking test" in audit
         assert "&lt;script&gt;" in audit
         only_tests = client.get("/admin/audit?what=test").text
-        assert "breaking test" in only_tests and "breaking send" not in only_tests
+        assert "breaking test" in only_tests and "breaking request" not in only_tests
         nobody = client.get("/admin/audit?who=Nobody").text
         assert "Nothing matches" in nobody
     assert sorted(m[1][0] for m in recorder.messages) == [
@@ -554,3 +555,101 @@ def test_cli_checks_the_role_of_the_account_named_with_as(tmp_path: Path) -> Non
         ("Ada Admin (ada@example.org)", "staff reset"),
         ("Ada Admin (ada@example.org)", "staff removed"),
     ]
+
+
+def test_guarded_breaking_send_in_the_console(
+    engine: Engine, admin_settings: Settings, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    """An editor asks, a sender approves, the undo window is used to cancel; asked again
+    and approved through a second web process with no undo window, it goes once; then an
+    embargo, a correction note and the correction to exactly the alert's recipients."""
+    recorder, _ = smtp_server
+    guarded = replace(
+        admin_settings, breaking=replace(admin_settings.breaking, approval=True, undo_seconds=600)
+    )
+    at_once = replace(guarded, breaking=replace(guarded.breaking, undo_seconds=0))
+    upsert_items(engine, [Item(key=KEY, title=NASTY, published=NOW, type="updates")], NOW)
+    for n in range(3):
+        add_subscriber(engine, Subscriber(email=f"r{n}@example.org", types=("updates",)), NOW)
+    make_account(engine, "ed@example.org", "Ed Itor", "editor")
+    make_account(engine, "sam@example.org", "Sam Sender", "sender")
+    with (
+        serve(create_app(guarded, engine)) as site,
+        serve(create_app(at_once, engine)) as other_site,
+        signed_in(site, "ed@example.org") as editor,
+        signed_in(site, "sam@example.org") as sender,
+        signed_in(other_site, "sam@example.org") as sender_elsewhere,
+    ):
+        page = f"/admin/breaking?item={quote(KEY, safe='')}"
+        assert "Ask for approval to send to 3 recipients" in editor.get(page).text
+        asked = post(editor, "/admin/breaking/send", page, item=KEY, confirm_count="3")
+        assert asked.status_code == 303 and asked.headers["location"] == "/admin/mailings/1"
+        view = editor.get("/admin/mailings/1").text
+        assert 'id="state">awaiting approval<' in view and "You asked for it" in view
+        assert 'id="approve"' not in view
+        assert post(editor, "/admin/mailings/1/approve", "/admin/mailings/1").status_code == 403
+
+        assert 'id="approve"' in sender.get("/admin/mailings/1").text
+        approved = post(sender, "/admin/mailings/1/approve", "/admin/mailings/1")
+        assert approved.status_code == 303
+        view = sender.get("/admin/mailings/1").text
+        assert 'id="state">scheduled<' in view and "Nothing has left yet" in view
+        assert int(re.search(r'id="seconds-left">(\d+)<', view).group(1)) > 500
+        live = sender.get("/admin/mailings/1/live").text
+        assert live.startswith('<div id="live"') and 'hx-trigger="every 2s"' in live
+        cancelled = post(editor, "/admin/mailings/1/cancel", "/admin/mailings/1")
+        assert cancelled.status_code == 303
+        view = editor.get("/admin/mailings/1").text
+        assert 'id="state">cancelled<' in view and "hx-trigger" not in view
+        assert recorder.messages == []
+
+        asked = post(editor, "/admin/breaking/send", page, item=KEY, confirm_count="3")
+        second = asked.headers["location"]
+        assert second == "/admin/mailings/2"
+        post(sender_elsewhere, f"{second}/approve", second)
+        wait_for(lambda: 'id="state">done<' in sender_elsewhere.get(second).text)
+        assert "3 of 3" in sender.get(second).text
+        again = post(sender, f"{second}/cancel", second)
+        assert again.status_code == 400 and "nothing to cancel" in again.text
+
+        late = post(sender, "/admin/breaking/send", page, item=KEY, confirm_count="3", send_at="x")
+        assert late.status_code == 400 and "cannot read the time" in late.text
+        passed = post(
+            sender,
+            "/admin/breaking/send",
+            page,
+            item=KEY,
+            confirm_count="3",
+            send_at="2020-01-01T09:00",
+        )
+        assert passed.status_code == 400 and "has passed" in passed.text
+
+        embargo = post(editor, "/admin/items/embargo", page, item=KEY, until="2099-01-01T09:00")
+        assert embargo.status_code == 303
+        assert "embargoed until Thu 1 Jan 2099, 09:00 EST" in editor.get("/admin/items").text
+        post(editor, "/admin/items/embargo", page, item=KEY, action="lift")
+        assert "embargoed until" not in editor.get("/admin/items").text
+
+        noted = post(editor, "/admin/items/correction", page, item=KEY, note="The tide was 2 m.")
+        assert noted.status_code == 303 and "The tide was 2 m." in editor.get(page).text
+        assert 'id="send-correction"' not in editor.get(page).text, "editors do not send"
+        refused = post(editor, "/admin/items/correction/send", page, item=KEY)
+        assert refused.status_code == 403
+        fixed = post(sender_elsewhere, "/admin/items/correction/send", page, item=KEY)
+        assert fixed.status_code == 303
+        wait_for(lambda: 'id="state">done<' in sender.get(fixed.headers["location"]).text)
+    received = sorted(
+        (m[1][0], "Correction" in str(p["Subject"]))
+        for m, p in zip(recorder.messages, recorder.parsed(), strict=True)
+    )
+    assert received == [(f"r{n}@example.org", flag) for n in range(3) for flag in (False, True)]
+    actions = [(e.actor, e.action) for e in reversed(audit_log(engine))]
+    for expected in [
+        ("Ed Itor (ed@example.org)", "breaking request"),
+        ("Sam Sender (sam@example.org)", "approve mailing"),
+        ("Ed Itor (ed@example.org)", "cancel mailing"),
+        ("Ed Itor (ed@example.org)", "embargo"),
+        ("Ed Itor (ed@example.org)", "correction"),
+        ("Sam Sender (sam@example.org)", "correction send"),
+    ]:
+        assert expected in actions

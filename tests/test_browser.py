@@ -59,6 +59,7 @@ def site(
         admin_password=staff.legacy_hash("s3cret", iterations=1000),
         smtp_url=f"smtp://127.0.0.1:{smtp_port}",
         sender=replace(settings.sender, rate=1000.0),
+        breaking=replace(settings.breaking, undo_seconds=0),
     )
     jobs.ingest_sources(engine, live, now=NOW)
     write_feeds(engine, live)

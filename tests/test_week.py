@@ -70,6 +70,7 @@ def test_a_simulated_week(
         admin_password="s3cret",
         smtp_url=f"smtp://127.0.0.1:{smtp_port}",
         sender=replace(settings.sender, rate=1000.0),
+        breaking=replace(settings.breaking, undo_seconds=0),
         feed_refresh_seconds=1,
     )
     _, token = staff.add_staff(engine, "jo@example.org", "Jo", "sender", datetime.now(UTC))

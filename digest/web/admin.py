@@ -9,6 +9,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine
 from starlette.background import BackgroundTask
@@ -20,24 +21,41 @@ from starlette.routing import Route
 from digest import jobs, staff
 from digest.config import Settings
 from digest.errors import DigestError
-from digest.feeds import RENDERERS, feed_specs
+from digest.feeds import RENDERERS, TEMPLATES, feed_specs
 from digest.mailings import (
+    AWAITING,
+    CANCELLED,
+    DONE,
+    EMPTY,
+    PAUSED,
+    SCHEDULED,
+    SENDING,
     breaking_recipient_count,
-    mailing_progress,
     plan_weekly,
     recent_mailings,
+    release_due,
+    sent_alert,
     weekly_recipient_count,
 )
 from digest.model import ALL_TYPES, Item
 from digest.render import (
     breaking_subject,
+    personalise,
     render_breaking,
     render_weekly,
     sample_copy,
     weekly_subject,
 )
 from digest.staff import StaffMember
-from digest.store import all_sources, audit_log, count_items, find_item, latest_items, record_audit
+from digest.store import (
+    all_sources,
+    audit_log,
+    correction_notes,
+    count_items,
+    find_item,
+    latest_items,
+    record_audit,
+)
 from digest.subscribers import count_by_status
 from digest.web.auth import (
     SESSION_COOKIE,
@@ -397,7 +415,8 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         )
 
     async def items_page(request: Request, member: StaffMember, form: Form) -> Response:
-        return page(request, "items.html", member, items=latest_items(engine, None, 200))
+        items = latest_items(engine, None, 200, public=False)
+        return page(request, "items.html", member, items=items, now=now())
 
     async def digest_page(request: Request, member: StaffMember, form: Form) -> Response:
         plan = plan_weekly(engine, settings, today())
@@ -422,17 +441,29 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         return find_item(engine, key) if key else None
 
     def breaking_view(
-        request: Request, member: StaffMember, item: Item | None, notice: str | None = None
+        request: Request,
+        member: StaffMember,
+        item: Item | None,
+        notice: str | None = None,
+        status_code: int = 200,
     ) -> Response:
+        alert = sent_alert(engine, item.key) if item else None
         return page(
             request,
             "breaking.html",
             member,
-            items=latest_items(engine, None, 50),
+            status_code,
+            items=latest_items(engine, None, 50, public=False),
             item=item,
             subject=breaking_subject(settings, item) if item else None,
             count=breaking_recipient_count(engine, item) if item else 0,
             notice=notice,
+            approval=settings.breaking.approval,
+            undo_seconds=settings.breaking.undo_seconds,
+            zone=zone.key,
+            alert=alert,
+            notes=correction_notes(engine, item.key) if item else [],
+            now=now(),
         )
 
     async def breaking_page(request: Request, member: StaffMember, form: Form) -> Response:
@@ -443,38 +474,165 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         if item is None:
             return Response("No such item\n", status_code=404, media_type="text/plain")
         body = render_breaking(settings, item, ALL_TYPES)
+        if request.query_params.get("as") == "text":
+            text = personalise(
+                body.text,
+                name="Sample Reader",
+                email="reader@example.org",
+                preferences="(preferences link)",
+                unsubscribe="(unsubscribe link)",
+                as_html=False,
+            )
+            return Response(text, media_type="text/plain; charset=utf-8", headers=FRAMEABLE)
         return HTMLResponse(sample_copy(body.html), headers=FRAMEABLE)
 
     async def breaking_test(request: Request, member: StaffMember, form: Form) -> Response:
         item = chosen_item(request, form)
         if item is None:
             return refuse(request, 404, "No such item.")
-        address = form.get("address", "") or member.email
+        address = form.get("address", "").strip() or member.email
         try:
             await run_in_threadpool(jobs.send_test, settings, item, address)
         except DigestError as exc:
-            return breaking_view(request, member, item, f"The test could not be sent: {exc}")
+            return breaking_view(request, member, item, f"The test could not be sent: {exc}", 400)
         audit(member, "breaking test", f"{item.title} → {address}")
         return breaking_view(request, member, item, f"Test sent to {address}.")
+
+    def to_mailing(mailing_id: int, sending: bool) -> Response:
+        response = RedirectResponse(f"/admin/mailings/{mailing_id}", status_code=303)
+        if sending:
+            response.background = BackgroundTask(jobs.send, engine, settings, mailing_id)
+        return response
 
     async def breaking_send(request: Request, member: StaffMember, form: Form) -> Response:
         item = chosen_item(request, form)
         if item is None:
             return refuse(request, 404, "No such item.")
+        if not settings.breaking.approval and not member.can("send"):
+            return page(
+                request,
+                "forbidden.html",
+                member,
+                403,
+                message=f"Your role ({member.role}) cannot send: ask a sender to send it.",
+            )
         count = breaking_recipient_count(engine, item)
         if form.get("confirm_count") != str(count):
             return refuse(request, 409, "The recipient count changed. Check it again.")
-        mailing = jobs.breaking_alert(engine, settings, item, now())
-        audit(member, "breaking send", f"{item.title} → {count} recipients (mailing {mailing.id})")
-        response = RedirectResponse(f"/admin/mailings/{mailing.id}", status_code=303)
-        response.background = BackgroundTask(jobs.send, engine, settings, mailing.id)
+        send_at = None
+        if form.get("send_at", "").strip():
+            try:
+                send_at = jobs.local_time(settings, form["send_at"][:40], now())
+            except DigestError as exc:
+                return breaking_view(request, member, item, str(exc), 400)
+            if send_at <= now():
+                when = human_time(send_at, zone)
+                return breaking_view(request, member, item, f"{when} has passed.", 400)
+        try:
+            mailing = jobs.request_breaking(settings, engine, item.key, member.label, send_at)
+        except DigestError as exc:
+            return breaking_view(request, member, item, str(exc), 400)
+        return to_mailing(mailing.id, mailing.status == SENDING)
+
+    def mailing_view(
+        request: Request, member: StaffMember, mailing_id: int, name: str, notice: str = ""
+    ) -> Response:
+        try:
+            if release_due(engine, now(), mailing_id):
+                background = BackgroundTask(jobs.send, engine, settings, mailing_id)
+            else:
+                background = None
+            progress = jobs.mailing_progress(engine, mailing_id)
+        except DigestError:
+            return refuse(request, 404, "No such mailing.")
+        left = (
+            max(0, int((progress.send_after - now()).total_seconds()))
+            if progress.send_after and progress.status == SCHEDULED
+            else None
+        )
+        response = page(
+            request,
+            name,
+            member,
+            400 if notice else 200,
+            progress=progress,
+            seconds_left=left,
+            final=progress.status in (DONE, CANCELLED, EMPTY),
+            awaiting=progress.status == AWAITING,
+            scheduled=progress.status == SCHEDULED,
+            sending=progress.status == SENDING,
+            paused=progress.status == PAUSED,
+            own=progress.requested_by == member.label,
+            notice=notice,
+        )
+        response.background = background
         return response
 
     async def mailing_page(request: Request, member: StaffMember, form: Form) -> Response:
-        progress = mailing_progress(engine, int(request.path_params["id"]))
-        if progress is None:
-            return refuse(request, 404, "No such mailing.")
-        return page(request, "mailing.html", member, progress=progress)
+        return mailing_view(request, member, int(request.path_params["id"]), "mailing.html")
+
+    async def mailing_live(request: Request, member: StaffMember, form: Form) -> Response:
+        return mailing_view(request, member, int(request.path_params["id"]), "_mailing_live.html")
+
+    def mailing_action(action: str) -> Handler:
+        async def act(request: Request, member: StaffMember, form: Form) -> Response:
+            mailing_id = int(request.path_params["id"])
+            try:
+                if action == "approve":
+                    mailing = jobs.approve_mailing(settings, engine, mailing_id, member.label)
+                elif action == "cancel":
+                    mailing = jobs.cancel_mailing(engine, mailing_id, member.label)
+                elif action == "pause":
+                    mailing = jobs.pause_mailing(engine, mailing_id, member.label)
+                else:
+                    mailing = jobs.resume_mailing(engine, mailing_id, member.label)
+            except DigestError as exc:
+                return mailing_view(request, member, mailing_id, "mailing.html", str(exc))
+            return to_mailing(mailing.id, mailing.status == SENDING)
+
+        return act
+
+    async def item_embargo(request: Request, member: StaffMember, form: Form) -> Response:
+        item = chosen_item(request, form)
+        if item is None:
+            return refuse(request, 404, "No such item.")
+        until = None
+        if form.get("action") != "lift":
+            try:
+                until = jobs.local_time(settings, form.get("until", "")[:40], now())
+            except DigestError as exc:
+                return breaking_view(request, member, item, str(exc), 400)
+        jobs.embargo_item(engine, item.key, until, member.label)
+        return RedirectResponse(f"/admin/breaking?item={quote(item.key, safe='')}", 303)
+
+    async def item_correction(request: Request, member: StaffMember, form: Form) -> Response:
+        item = chosen_item(request, form)
+        if item is None:
+            return refuse(request, 404, "No such item.")
+        try:
+            jobs.add_correction(engine, item.key, form.get("note", "")[:2000], member.label)
+        except DigestError as exc:
+            return breaking_view(request, member, item, str(exc), 400)
+        return RedirectResponse(f"/admin/breaking?item={quote(item.key, safe='')}", 303)
+
+    async def correction_send(request: Request, member: StaffMember, form: Form) -> Response:
+        item = chosen_item(request, form)
+        if item is None:
+            return refuse(request, 404, "No such item.")
+        try:
+            mailing = jobs.send_correction(settings, engine, item.key, member.label)
+        except DigestError as exc:
+            return breaking_view(request, member, item, str(exc), 400)
+        return to_mailing(mailing.id, mailing.status == SENDING)
+
+    htmx = (TEMPLATES / "web" / "admin" / "vendor" / "htmx-2.0.11.min.js").read_bytes()
+
+    async def htmx_script(request: Request) -> Response:
+        return Response(
+            htmx,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        )
 
     async def audit_page(request: Request, member: StaffMember, form: Form) -> Response:
         who = request.query_params.get("who", "")[:200]
@@ -507,7 +665,28 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         Route("/admin/breaking", guard(breaking_page)),
         Route("/admin/breaking/preview", guard(breaking_preview)),
         Route("/admin/breaking/test", guard(breaking_test), methods=["POST"]),
-        Route("/admin/breaking/send", guard(breaking_send, "send"), methods=["POST"]),
+        Route("/admin/breaking/send", guard(breaking_send), methods=["POST"]),
+        Route("/admin/items/embargo", guard(item_embargo), methods=["POST"]),
+        Route("/admin/items/correction", guard(item_correction), methods=["POST"]),
+        Route("/admin/items/correction/send", guard(correction_send, "send"), methods=["POST"]),
         Route("/admin/mailings/{id:int}", guard(mailing_page)),
+        Route("/admin/mailings/{id:int}/live", guard(mailing_live)),
+        Route(
+            "/admin/mailings/{id:int}/approve",
+            guard(mailing_action("approve"), "send"),
+            methods=["POST"],
+        ),
+        Route("/admin/mailings/{id:int}/cancel", guard(mailing_action("cancel")), methods=["POST"]),
+        Route(
+            "/admin/mailings/{id:int}/pause",
+            guard(mailing_action("pause"), "send"),
+            methods=["POST"],
+        ),
+        Route(
+            "/admin/mailings/{id:int}/resume",
+            guard(mailing_action("resume"), "send"),
+            methods=["POST"],
+        ),
+        Route("/admin/static/htmx.min.js", htmx_script),
         Route("/admin/audit", guard(audit_page)),
     ]
