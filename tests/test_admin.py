@@ -653,3 +653,82 @@ def test_guarded_breaking_send_in_the_console(
         ("Sam Sender (sam@example.org)", "correction send"),
     ]:
         assert expected in actions
+
+
+def test_press_list_search_edit_unsubscribe_import_export(site: str, engine: Engine) -> None:
+    with signed_in(site, "sam@example.org") as sender:
+        assert sender.get("/admin/press").status_code == 403
+        refused = post(sender, "/admin/press/save", "/admin", email="z@example.org")
+        assert refused.status_code == 403
+    with signed_in(site, "ada@example.org") as admin:
+        added = post(
+            admin,
+            "/admin/press/save",
+            "/admin/press",
+            email="dana@Courier.example",
+            name="Dana Ortiz",
+            outlet="Coastal Courier",
+            weekly="on",
+            breaking="on",
+            **{"type-updates": "on"},
+        )
+        assert added.status_code == 200 and "dana@courier.example: added" in added.text
+        found = admin.get("/admin/press?q=courier").text
+        assert "Dana Ortiz" in found and "r0@example.org" not in found and "1 found" in found
+        edit = admin.get("/admin/press?edit=dana@courier.example").text
+        assert 'value="Coastal Courier"' in edit
+        edited = post(
+            admin,
+            "/admin/press/save",
+            "/admin/press",
+            email="dana@courier.example",
+            name="Dana Ortiz-Reyes",
+            outlet="Coastal Courier",
+        )
+        assert "dana@courier.example: updated" in edited.text
+        gone = post(admin, "/admin/press/unsubscribe", "/admin/press", email="dana@courier.example")
+        assert "dana@courier.example: unsubscribed" in gone.text
+        again = post(
+            admin,
+            "/admin/press/save",
+            "/admin/press",
+            email="dana@courier.example",
+            name="Dana",
+            weekly="on",
+        )
+        assert again.status_code == 200
+        bad = post(admin, "/admin/press/save", "/admin/press", email="not an address")
+        assert bad.status_code == 400 and "Not saved" in bad.text
+        pasted = (
+            "email,name\nnew1@example.org,New One\nbroken,Nobody\nnew2@example.org,<b>Two</b>\n"
+        )
+        imported = post(admin, "/admin/press/import", "/admin/press", csv=pasted)
+        assert imported.status_code == 400
+        assert "2 added, 0 updated, 0 unchanged, 1 rejected" in imported.text
+        errors = imported.text.split('id="import-errors"')[1].split("</table>")[0]
+        assert "<td>3</td>" in errors and "broken" in errors
+        assert "&lt;b&gt;Two&lt;/b&gt;" in admin.get("/admin/press?q=new2").text
+        exported = admin.get("/admin/press/export.csv")
+        assert exported.headers["content-type"].startswith("text/csv")
+        assert "attachment" in exported.headers["content-disposition"]
+        rows = exported.text.splitlines()
+        assert rows[0].startswith("email,") and len(rows) == 1 + 6
+        assert any(r.startswith("dana@courier.example,") and "unsubscribed" in r for r in rows)
+    actions = [(e.actor, e.action) for e in audit_log(engine)]
+    for action in ("add", "edit", "unsubscribe", "import", "export"):
+        assert ("Ada Admin (ada@example.org)", f"press list {action}") in actions
+
+
+def test_dashboard_shows_next_sends_failures_and_sources_in_local_time(
+    site: str, engine: Engine, admin_settings: Settings
+) -> None:
+    send_at = datetime(2099, 3, 2, 14, 5, tzinfo=admin_settings.timezone)
+    mailing = jobs.request_breaking(admin_settings, engine, KEY, "Sam Sender", send_at)
+    with signed_in(site, "ed@example.org") as editor:
+        board = editor.get("/admin").text
+    upcoming = board.split('id="upcoming"')[1].split("</table>")[0]
+    assert "Mon 2 Mar 2099, 14:05 EST" in upcoming and f"/admin/mailings/{mailing.id}" in upcoming
+    assert "Weekly digest" in upcoming
+    sources = board.split('id="sources"')[1].split("</table>")[0]
+    assert re.search(r"\w{3} \d{1,2} \w{3}( \d{4})?, \d\d:\d\d E[SD]T", sources)
+    assert not re.search(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d", board), "no raw timestamps"

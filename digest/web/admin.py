@@ -6,12 +6,16 @@ the right role; every form a CSRF token bound to the session and a same-origin r
 from __future__ import annotations
 
 import hmac
+import io
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,9 +23,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest import jobs, staff
-from digest.config import Settings
+from digest.config import WEEKDAYS, Settings
 from digest.errors import DigestError
-from digest.feeds import RENDERERS, TEMPLATES, feed_specs
+from digest.feeds import TEMPLATES, feed_specs
 from digest.mailings import (
     AWAITING,
     CANCELLED,
@@ -37,7 +41,7 @@ from digest.mailings import (
     sent_alert,
     weekly_recipient_count,
 )
-from digest.model import ALL_TYPES, Item
+from digest.model import ALL_TYPES, STATUSES, Item, Subscriber
 from digest.render import (
     breaking_subject,
     personalise,
@@ -52,11 +56,21 @@ from digest.store import (
     audit_log,
     correction_notes,
     count_items,
+    deliveries,
     find_item,
     latest_items,
+    mailings,
     record_audit,
 )
-from digest.subscribers import count_by_status
+from digest.subscribers import (
+    add_subscriber,
+    count_by_status,
+    export_csv,
+    import_csv,
+    iter_subscribers,
+    normalise_email,
+    remove_subscriber,
+)
 from digest.web.auth import (
     SESSION_COOKIE,
     clear_session_cookie,
@@ -75,6 +89,7 @@ FRAMEABLE = SECURITY_HEADERS | {
 }
 
 Form = dict[str, str]
+PRESS_PAGE = 200
 Handler = Callable[[Request, StaffMember, Form], Awaitable[Response]]
 
 
@@ -389,20 +404,41 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
 
     # Dashboard, items, digest, breaking news, mailings, audit
 
+    def next_weekly() -> datetime:
+        plan = settings.schedule
+        local = now().astimezone(zone)
+        days = (WEEKDAYS.index(plan.weekly_day) - local.weekday()) % 7
+        moment = (local + timedelta(days=days)).replace(
+            hour=plan.weekly_hour, minute=plan.weekly_minute, second=0, microsecond=0
+        )
+        return moment if moment > local else moment + timedelta(days=7)
+
     async def dashboard(request: Request, member: StaffMember, form: Form) -> Response:
         out = settings.output_dir
         feeds = []
         for spec in feed_specs(settings):
             path = out / spec.path("atom")
             changed = datetime.fromtimestamp(path.stat().st_mtime, UTC) if path.exists() else None
-            feeds.append(
-                {
-                    "title": spec.title,
-                    "files": [spec.path(f) for f in RENDERERS],
-                    "changed": changed,
-                }
-            )
+            feeds.append({"title": spec.title, "changed": changed})
         counts = count_items(engine)
+        with engine.connect() as conn:
+            upcoming = list(
+                conn.execute(
+                    select(mailings)
+                    .where(mailings.c.status.in_((SCHEDULED, AWAITING, PAUSED)))
+                    .order_by(mailings.c.send_after, mailings.c.id)
+                    .limit(20)
+                )
+            )
+            failures = list(
+                conn.execute(
+                    select(deliveries.c.email, deliveries.c.reply, deliveries.c.status, mailings)
+                    .join(mailings, mailings.c.id == deliveries.c.mailing_id)
+                    .where(deliveries.c.status.in_(("failed", "bounced")))
+                    .order_by(deliveries.c.id.desc())
+                    .limit(20)
+                )
+            )
         return page(
             request,
             "dashboard.html",
@@ -411,7 +447,122 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             items=[(settings.type_by_slug(slug), n) for slug, n in counts.items()],
             feeds=feeds,
             subscribers=count_by_status(engine),
-            mailings=recent_mailings(engine),
+            mailings=recent_mailings(engine, 10),
+            upcoming=upcoming,
+            next_weekly=next_weekly(),
+            failures=failures,
+            bounced=list(islice(iter_subscribers(engine, "bounced"), 20)),
+        )
+
+    # The press list (admin)
+
+    def press_view(
+        request: Request,
+        member: StaffMember,
+        notice: str = "",
+        errors: list[tuple[int, str]] | None = None,
+        status_code: int = 200,
+        editing: Subscriber | None = None,
+    ) -> Response:
+        query = request.query_params.get("q", "").strip()[:200]
+        status = request.query_params.get("status", "")
+        wanted = query.casefold()
+        found = [
+            sub
+            for sub in iter_subscribers(engine, status if status in STATUSES else None)
+            if not wanted
+            or wanted in sub.email.casefold()
+            or wanted in sub.name.casefold()
+            or wanted in sub.outlet.casefold()
+        ]
+        return page(
+            request,
+            "press.html",
+            member,
+            status_code,
+            subscribers=found[:PRESS_PAGE],
+            total=len(found),
+            shown=min(len(found), PRESS_PAGE),
+            q=query,
+            status=status,
+            statuses=STATUSES,
+            types=settings.types,
+            notice=notice,
+            errors=errors or [],
+            editing=editing,
+        )
+
+    async def press_page(request: Request, member: StaffMember, form: Form) -> Response:
+        editing = None
+        if email := request.query_params.get("edit"):
+            editing = next(
+                (s for s in iter_subscribers(engine) if s.email.lower() == email.strip().lower()),
+                None,
+            )
+        return press_view(request, member, editing=editing)
+
+    async def press_save(request: Request, member: StaffMember, form: Form) -> Response:
+        chosen = tuple(t.slug for t in settings.types if form.get(f"type-{t.slug}") == "on")
+        cadence = form.get("cadence", "weekly")
+        try:
+            subscriber = Subscriber(
+                email=normalise_email(form.get("email", "")),
+                name=form.get("name", "")[:200],
+                outlet=form.get("outlet", "")[:200],
+                types=() if len(chosen) == len(settings.types) else chosen,
+                weekly=form.get("weekly") == "on",
+                breaking=form.get("breaking") == "on",
+                cadence=cadence if cadence in ("weekly", "daily") else "weekly",
+            )
+            outcome = add_subscriber(engine, subscriber, now())
+        except DigestError as exc:
+            return press_view(request, member, f"Not saved: {exc}", status_code=400)
+        audit(member, "press list " + ("add" if outcome == "added" else "edit"), subscriber.email)
+        return press_view(request, member, f"{subscriber.email}: {outcome}.")
+
+    async def press_unsubscribe(request: Request, member: StaffMember, form: Form) -> Response:
+        email = form.get("email", "")
+        try:
+            removed = remove_subscriber(engine, email, now())
+        except DigestError as exc:
+            return press_view(request, member, f"Not changed: {exc}", status_code=400)
+        if not removed:
+            return press_view(request, member, f"{email} is not on the list.", status_code=404)
+        audit(member, "press list unsubscribe", email)
+        return press_view(request, member, f"{email}: unsubscribed.")
+
+    async def press_import(request: Request, member: StaffMember, form: Form) -> Response:
+        text = form.get("csv", "")
+        if not text.strip():
+            return press_view(request, member, "Paste the CSV first.", status_code=400)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "pasted.csv"
+            path.write_text(text, encoding="utf-8")
+            try:
+                report = import_csv(engine, settings, path, now())
+            except DigestError as exc:
+                message = str(exc).replace(str(path), "pasted CSV")
+                return press_view(request, member, f"Nothing imported: {message}", status_code=400)
+        summary = (
+            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{len(report.errors)} rejected"
+        )
+        audit(member, "press list import", summary)
+        status = 400 if report.errors else 200
+        return press_view(request, member, f"Import: {summary}.", report.errors, status)
+
+    async def press_export(request: Request, member: StaffMember, form: Form) -> Response:
+        out = io.StringIO()
+        count = export_csv(iter_subscribers(engine), settings, out)
+        audit(member, "press list export", f"{count} rows")
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": 'attachment; filename="press-list.csv"',
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
         )
 
     async def items_page(request: Request, member: StaffMember, form: Form) -> Response:
@@ -659,6 +810,11 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         Route("/admin/staff", guard(staff_page, "admin")),
         Route("/admin/staff/{action}", guard(staff_action, "admin"), methods=["POST"]),
         Route("/admin", guard(dashboard)),
+        Route("/admin/press", guard(press_page, "admin")),
+        Route("/admin/press/save", guard(press_save, "admin"), methods=["POST"]),
+        Route("/admin/press/unsubscribe", guard(press_unsubscribe, "admin"), methods=["POST"]),
+        Route("/admin/press/import", guard(press_import, "admin"), methods=["POST"]),
+        Route("/admin/press/export.csv", guard(press_export, "admin")),
         Route("/admin/items", guard(items_page)),
         Route("/admin/digest", guard(digest_page)),
         Route("/admin/digest/preview", guard(digest_preview)),
