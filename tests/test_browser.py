@@ -148,7 +148,7 @@ def test_staff_breaking_news_send(
     page.click("nav >> text=Breaking news")
     page.select_option(
         "#item",
-        label="2026-11-19 — King Tide Floods 40 Coastal Roads; Trust Calls for Statewide "
+        label="Thu 19 Nov 2026 — King Tide Floods 40 Coastal Roads; Trust Calls for Statewide "
         "Adaptation Fund",
     )
     page.click("text=Preview")
@@ -172,5 +172,5 @@ def test_staff_breaking_news_send(
         "jo@example.org",
     ]
     page.click("nav >> text=Audit log")
-    assert "breaking send" in page.inner_text("table")
+    assert "breaking request" in page.inner_text("table")
     shot(page, tmp_path, "5-audit")
