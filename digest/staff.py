@@ -137,7 +137,7 @@ def verify_password(stored: str, given: str) -> bool:
             digest = hashlib.pbkdf2_hmac("sha256", given_bytes, salt.encode(), rounds)
         except ValueError:
             return False
-        return hmac.compare_digest(base64.b64encode(digest).decode(), expected)
+        return hmac.compare_digest(base64.b64encode(digest), expected.encode("utf-8", "replace"))
     return hmac.compare_digest(stored.encode(), given_bytes)
 
 

@@ -79,7 +79,7 @@ from digest.web.auth import (
     same_origin,
     set_session_cookie,
 )
-from digest.web.forms import SECURITY_HEADERS, Pages, read_form
+from digest.web.forms import CSRF_COOKIE, SECURITY_HEADERS, Pages, read_form
 
 CONSOLE_HEADERS = SECURITY_HEADERS | {"Referrer-Policy": "same-origin"}
 FRAMEABLE = SECURITY_HEADERS | {
@@ -153,6 +153,13 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
     def refuse(request: Request, status_code: int, message: str) -> Response:
         return pages.refuse(request, status_code, message)
 
+    def form_ok(request: Request, form: Form) -> bool:
+        """The CSRF check of the forms used before a session exists (sign-in, first admin,
+        set password); a token that is not ASCII is simply wrong."""
+        token = form.get("csrf", "")
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        return token.isascii() and cookie.isascii() and pages.csrf_ok(request, form)
+
     def current(request: Request) -> StaffMember | None:
         return staff.session_member(engine, request.cookies.get(SESSION_COOKIE), now())
 
@@ -170,7 +177,8 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
                 form = await read_form(request)
                 token = request.cookies.get(SESSION_COOKIE, "")
                 expected = staff.csrf_for_session(settings.secret_key, token)
-                if not hmac.compare_digest(expected, form.get("csrf", "")):
+                given = form.get("csrf", "").encode("utf-8", "replace")
+                if not hmac.compare_digest(expected.encode(), given):
                     return refuse(request, 403, "The form had expired. Please try again.")
             if member.must_enrol_totp and right != "self":
                 return RedirectResponse("/admin/account", status_code=303)
@@ -209,7 +217,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         if not same_origin(request, settings):
             return refuse(request, 403, "This form was sent from another site.")
         form = await read_form(request)
-        if not pages.csrf_ok(request, form):
+        if not form_ok(request, form):
             return page(
                 request, "signin.html", None, 403, error="The form had expired.", first=first
             )
@@ -237,7 +245,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         if not same_origin(request, settings):
             return refuse(request, 403, "This form was sent from another site.")
         form = await read_form(request)
-        if not pages.csrf_ok(request, form):
+        if not form_ok(request, form):
             return page(request, "first_admin.html", None, 403, error="The form had expired.")
         client = client_address(request)
         if staff.throttled(engine, "ADMIN_PASSWORD", client, now()):
@@ -271,7 +279,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         if not same_origin(request, settings):
             return refuse(request, 403, "This form was sent from another site.")
         form = await read_form(request)
-        if not pages.csrf_ok(request, form):
+        if not form_ok(request, form):
             return page(request, "set_password.html", None, 403, account=member, error="Expired.")
         if form.get("password", "") != form.get("repeat", ""):
             return page(
