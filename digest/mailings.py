@@ -153,6 +153,11 @@ def plan_daily(
     return plan_digest(engine, settings, "daily", as_of, now)
 
 
+def _listed_in(kind: str) -> Any:
+    """The column that says which digest of this cadence listed a correction."""
+    return corrections.c.digest_mailing_id if kind == "weekly" else corrections.c.daily_mailing_id
+
+
 def plan_digest(
     engine: Engine, settings: Settings, kind: str, as_of: date, now: datetime | None = None
 ) -> WeeklyPlan:
@@ -174,7 +179,7 @@ def plan_digest(
                 .join(mailing_items, mailing_items.c.item_id == items.c.id)
                 .where(mailing_items.c.mailing_id == created.id)
             )
-            listed = corrections.c.digest_mailing_id == created.id
+            listed = _listed_in(kind) == created.id
         else:
             previous = conn.execute(
                 select(func.max(mailings.c.period_end)).where(
@@ -193,7 +198,7 @@ def plan_digest(
                 items.c.id.not_in(already),
                 publishable(now),
             )
-            listed = and_(corrections.c.digest_mailing_id.is_(None), corrections.c.at < now)
+            listed = and_(_listed_in(kind).is_(None), corrections.c.at < now)
         rows = conn.execute(query.order_by(items.c.published.desc(), items.c.id.desc())).all()
         alerted = set(
             conn.execute(
@@ -204,16 +209,14 @@ def plan_digest(
                 )
             ).scalars()
         )
-        fixes: list[Any] = []
-        if kind == "weekly":
-            fixes = list(
-                conn.execute(
-                    select(corrections, items.c.title, items.c.url)
-                    .join(items, items.c.id == corrections.c.item_id)
-                    .where(listed, publishable(now))
-                    .order_by(corrections.c.at, corrections.c.id)
-                )
+        fixes = list(
+            conn.execute(
+                select(corrections, items.c.title, items.c.url)
+                .join(items, items.c.id == corrections.c.item_id)
+                .where(listed, publishable(now))
+                .order_by(corrections.c.at, corrections.c.id)
             )
+        )
     return WeeklyPlan(
         ident=ident,
         period_start=start,
@@ -273,7 +276,7 @@ def create_digest(
     engine: Engine, settings: Settings, kind: str, as_of: date, now: datetime
 ) -> Mailing:
     """Create the weekly or daily digest as of a day, once; items already sent as alerts
-    are listed apart (or left out), and the weekly one lists corrections not yet listed."""
+    are listed apart (or left out), and corrections not yet listed at this cadence are."""
     ident = weekly_ident(as_of) if kind == "weekly" else daily_ident(as_of)
     if (existing := find_mailing(engine, ident)) is not None:
         return existing
@@ -297,8 +300,8 @@ def create_digest(
         if listed:
             conn.execute(
                 corrections.update()
-                .where(corrections.c.id.in_(listed), corrections.c.digest_mailing_id.is_(None))
-                .values(digest_mailing_id=mailing_id)
+                .where(corrections.c.id.in_(listed), _listed_in(kind).is_(None))
+                .values({_listed_in(kind): mailing_id})
             )
 
     return _store_mailing(
@@ -668,11 +671,10 @@ def cancel(engine: Engine, mailing_id: int) -> Mailing:
             ident = f"{ident}#cancelled-{mailing_id}"
         else:
             conn.execute(mailing_items.delete().where(mailing_items.c.mailing_id == mailing_id))
-            conn.execute(
-                corrections.update()
-                .where(corrections.c.digest_mailing_id == mailing_id)
-                .values(digest_mailing_id=None)
-            )
+            for column in (corrections.c.digest_mailing_id, corrections.c.daily_mailing_id):
+                conn.execute(
+                    corrections.update().where(column == mailing_id).values({column: None})
+                )
         conn.execute(
             mailings.update()
             .where(mailings.c.id == mailing_id)

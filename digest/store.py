@@ -215,6 +215,12 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
                 counts += IngestCounts(new=1, changed_types=frozenset({item.type}))
             elif _same_content(row, values):
                 counts += IngestCounts(unchanged=1)
+                if "embargo_until" in values and values["embargo_until"] != row["embargo_until"]:
+                    conn.execute(
+                        items.update()
+                        .where(items.c.key == item.key)
+                        .values(embargo_until=values["embargo_until"])
+                    )
             else:
                 values["updated"] = max(now, item.published)
                 conn.execute(items.update().where(items.c.key == item.key).values(**values))
@@ -561,6 +567,7 @@ corrections = Table(
     Column("kind", String(20), nullable=False),
     Column("note", Text, nullable=False),
     Column("digest_mailing_id", Integer, ForeignKey("mailings.id")),
+    Column("daily_mailing_id", Integer, ForeignKey("mailings.id")),
     Index("ix_corrections_item", "item_id", "at"),
 )
 

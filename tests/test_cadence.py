@@ -26,7 +26,7 @@ from digest.subscribers import (
 
 from .conftest import SMTPRecorder
 from .test_email import subscribe
-from .test_press import digest_text, send_at
+from .test_press import digest_text, section, send_at
 
 Server = tuple[SMTPRecorder, int]
 THU = date(2026, 11, 19)
@@ -142,3 +142,31 @@ def test_a_daily_digest_of_nothing_is_empty(engine: Engine, press: Settings) -> 
     subscribe(engine, "daily@example.org", cadence="daily")
     mailing = jobs.daily_digest(engine, press, THU, local(press, THU, 7))
     assert mailing.status == "empty"
+
+
+def test_corrections_reach_daily_and_weekly_readers_once_each(
+    engine: Engine, press: Settings, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    recorder, _ = smtp_server
+    subscribe(engine, "daily@example.org", cadence="daily")
+    subscribe(engine, "weekly@example.org")
+    first = news("Kelp Survey", local(press, THU, 5))
+    upsert_items(engine, [first], local(press, THU, 5))
+    jobs.add_correction(engine, first.key, "Kelp covers 3 ha.", "Alice", local(press, THU, 6))
+    fri = THU + timedelta(days=1)
+    upsert_items(engine, [news("Tide Table", local(press, fri, 5))], local(press, fri, 5))
+    jobs.daily_digest(engine, press, fri, local(press, fri, 7))
+    send_at(engine, press, local(press, fri, 7))
+    assert "Kelp covers 3 ha." in section(
+        digest_text(recorder, "daily@example.org", "Daily"), "Corrections"
+    )
+    mon = THU + timedelta(days=4)
+    upsert_items(engine, [news("Gull Count", local(press, mon, 5))], local(press, mon, 5))
+    jobs.daily_digest(engine, press, mon, local(press, mon, 7))
+    send_at(engine, press, local(press, mon, 7))
+    assert "Corrections" not in digest_text(recorder, "daily@example.org", "Daily")
+    jobs.weekly_digest(engine, press, THU + timedelta(days=3), local(press, mon, 9))
+    send_at(engine, press, local(press, mon, 9))
+    assert "Kelp covers 3 ha." in section(
+        digest_text(recorder, "weekly@example.org"), "Corrections"
+    )

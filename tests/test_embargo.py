@@ -25,7 +25,7 @@ from .conftest import SMTPRecorder, serve
 from .test_email import subscribe
 
 Server = tuple[SMTPRecorder, int]
-EMBARGO_SECONDS = 8
+EMBARGO_SECONDS = 15
 PUBLIC_FEEDS = [
     f"feeds/{name}.{fmt}" for name in ("all", "reports") for fmt in ("atom", "rss", "json")
 ]
@@ -153,3 +153,15 @@ def test_the_gate_and_the_stamp(engine: Engine) -> None:
     with engine.connect() as conn:
         count = select(func.count()).select_from(items_table).where(publishable(now))
         assert conn.execute(count).scalar() == 0
+
+
+def test_a_source_can_embargo_an_item_it_gave_before(engine: Engine) -> None:
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    first = news("Seen Twice", now - timedelta(hours=2))
+    upsert_items(engine, [first], now)
+    later = now + timedelta(hours=5)
+    upsert_items(engine, [replace(first, embargo_until=later)], now)
+    assert latest_items(engine, None, 10, now=now) == []
+    upsert_items(engine, [first], now)
+    assert latest_items(engine, None, 10, now=now) == [], "a source without a time keeps it"
+    assert [i.title for i in latest_items(engine, None, 10, now=later)] == ["Seen Twice"]

@@ -427,3 +427,60 @@ def test_hostile_notes_and_names_stay_text(
     assert "<script>" not in html and "&lt;script&gt;" in html
     entry = audit_log(engine)[-1]
     assert entry["actor"] == "<b>Mallory</b> Bcc: x@evil", "one line, shown as text"
+
+
+def test_any_typed_time_is_read_or_refused_clearly(settings: Settings) -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    @given(st.text(max_size=30))
+    def check(text: str) -> None:
+        try:
+            when = jobs.local_time(settings, text, NOW)
+        except DigestError as exc:
+            assert repr(text) in str(exc)
+        else:
+            assert when.tzinfo is not None
+
+    check()
+
+
+def test_cli_ctrl_c_in_the_undo_window_cancels(tmp_path: Path, smtp_server: Server) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from .test_cli import DIGEST, ROOT, run
+
+    recorder, port = smtp_server
+    env = {
+        "DIGEST_SENDER_OUTBOX": str(tmp_path / "outbox"),
+        "SECRET_KEY": "cli-test",
+        "SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "DIGEST_BREAKING_UNDO_SECONDS": "300",
+    }
+    run("publish", tmp_path=tmp_path, **env)
+    run("subscribers", "import", "config/subscribers.example.csv", tmp_path=tmp_path, **env)
+    url = "https://harbourlight.example/newsroom/2026/08/osprey-platforms/"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    environment |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}",
+        "DIGEST_FEEDS_OUTPUT": str(tmp_path / "public"),
+        **env,
+    }
+    process = subprocess.Popen(
+        [DIGEST, "breaking", url, "--yes", "--as", "alice"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    assert "sending in" in process.stderr.readline()
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert "mailing 1 cancelled; nothing was sent" in out
+    assert "status: cancelled" in run("mailing", "status", "1", tmp_path=tmp_path, **env).stdout
+    assert "sent: 0" in run("send", tmp_path=tmp_path, **env).stdout
+    assert recorder.messages == []

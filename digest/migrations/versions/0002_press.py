@@ -36,6 +36,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("digest_mailing_id", sa.Integer(), nullable=True),
+        sa.Column("daily_mailing_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["daily_mailing_id"], ["mailings.id"]),
         sa.ForeignKeyConstraint(["digest_mailing_id"], ["mailings.id"]),
         sa.ForeignKeyConstraint(["item_id"], ["items.id"]),
         sa.PrimaryKeyConstraint("id"),
