@@ -720,18 +720,57 @@ def test_press_list_search_edit_unsubscribe_import_export(site: str, engine: Eng
 
 
 def test_dashboard_shows_next_sends_failures_and_sources_in_local_time(
-    site: str, engine: Engine, admin_settings: Settings
+    site: str, engine: Engine, smtp_server: tuple[SMTPRecorder, int]
 ) -> None:
-    send_at = datetime(2099, 3, 2, 14, 5, tzinfo=admin_settings.timezone)
-    mailing = jobs.request_breaking(admin_settings, engine, KEY, "Sam Sender", send_at)
-    with signed_in(site, "ed@example.org") as editor:
-        board = editor.get("/admin").text
+    recorder, _ = smtp_server
+    page = f"/admin/breaking?item={quote(KEY, safe='')}"
+    with signed_in(site, "sam@example.org") as sender:
+        later = post(
+            sender,
+            "/admin/breaking/send",
+            page,
+            item=KEY,
+            confirm_count="3",
+            send_at="2099-03-02T14:05",
+        )
+        assert later.status_code == 303
+        view = sender.get(later.headers["location"]).text
+        assert 'id="state">scheduled<' in view and "Goes at Mon 2 Mar 2099, 14:05 EST" in view
+        board = sender.get("/admin").text
     upcoming = board.split('id="upcoming"')[1].split("</table>")[0]
-    assert "Mon 2 Mar 2099, 14:05 EST" in upcoming and f"/admin/mailings/{mailing.id}" in upcoming
+    assert "Mon 2 Mar 2099, 14:05 EST" in upcoming and later.headers["location"] in upcoming
     assert "Weekly digest" in upcoming
     sources = board.split('id="sources"')[1].split("</table>")[0]
     assert re.search(r"\w{3} \d{1,2} \w{3}( \d{4})?, \d\d:\d\d E[SD]T", sources)
     assert not re.search(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d", board), "no raw timestamps"
+    assert recorder.messages == []
+
+
+def test_pause_and_resume_from_the_console(
+    site: str, engine: Engine, admin_settings: Settings, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    recorder, _ = smtp_server
+    mailing = jobs.request_breaking(admin_settings, engine, KEY, "Script")
+    where = f"/admin/mailings/{mailing.id}"
+    with signed_in(site, "ed@example.org") as editor:
+        assert 'id="pause"' not in editor.get(where).text
+        assert post(editor, f"{where}/pause", where).status_code == 403
+    with signed_in(site, "sam@example.org") as sender:
+        assert 'id="state">sending<' in sender.get(where).text
+        paused = post(sender, f"{where}/pause", where)
+        assert paused.status_code == 303
+        view = sender.get(where).text
+        assert 'id="state">paused<' in view and 'id="resume"' in view
+        assert jobs.send(engine, admin_settings, mailing.id).sent == 0, "held while paused"
+        resumed = post(sender, f"{where}/resume", where)
+        assert resumed.status_code == 303
+        wait_for(lambda: 'id="state">done<' in sender.get(where).text)
+        twice = post(sender, f"{where}/resume", where)
+        assert twice.status_code == 400 and "not paused" in twice.text
+    assert sorted(m[1][0] for m in recorder.messages) == [f"r{n}@example.org" for n in range(3)]
+    actions = [(e.actor, e.action) for e in audit_log(engine)]
+    assert ("Sam Sender (sam@example.org)", "pause mailing") in actions
+    assert ("Sam Sender (sam@example.org)", "resume mailing") in actions
 
 
 CONSOLE_POSTS = [
