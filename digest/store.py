@@ -91,6 +91,7 @@ sources = Table(
     Column("last_modified", Text),
     Column("polled_at", UTCDateTime),
     Column("result", Text),
+    Column("read_ok_at", UTCDateTime),
 )
 
 CONTENT_FIELDS = ("title", "summary", "url", "image_caption", "type", "categories", "published")
@@ -336,7 +337,10 @@ def source_state(engine: Engine, name: str) -> dict[str, Any] | None:
 
 
 def record_poll(engine: Engine, name: str, values: dict[str, Any]) -> None:
-    """Remember a source's last poll: when, what it gave, and its HTTP validators."""
+    """Remember a source's last poll: when, what it gave, and its HTTP validators; a poll
+    that did not fail is also its last successful read."""
+    if values.get("polled_at") and not str(values.get("result") or "").startswith("error"):
+        values = {**values, "read_ok_at": values["polled_at"]}
     with engine.begin() as conn:
         updated = conn.execute(sources.update().where(sources.c.name == name).values(**values))
         if updated.rowcount == 0:

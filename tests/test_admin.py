@@ -741,6 +741,7 @@ def test_dashboard_shows_next_sends_failures_and_sources_in_local_time(
     assert "Mon 2 Mar 2099, 14:05 EST" in upcoming and later.headers["location"] in upcoming
     assert "Weekly digest" in upcoming
     sources = board.split('id="sources"')[1].split("</table>")[0]
+    assert "Last successful read" in sources and "never" not in sources
     assert re.search(r"\w{3} \d{1,2} \w{3}( \d{4})?, \d\d:\d\d E[SD]T", sources)
     assert not re.search(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d", board), "no raw timestamps"
     assert recorder.messages == []
@@ -865,3 +866,15 @@ def test_hostile_console_requests_never_get_a_5xx(engine: Engine, admin_settings
             assert answer.status_code < 500, (path, data, answer.text[-300:])
 
         attack()
+
+
+def test_a_failed_read_keeps_the_last_successful_one(engine: Engine) -> None:
+    from datetime import timedelta
+
+    from digest.store import record_poll, source_state
+
+    record_poll(engine, "wire", {"polled_at": NOW, "result": "3 new, 0 updated, 0 unchanged"})
+    later = NOW + timedelta(hours=1)
+    record_poll(engine, "wire", {"polled_at": later, "result": "error: HTTP 503"})
+    state = source_state(engine, "wire")
+    assert state["polled_at"] == later and state["read_ok_at"] == NOW

@@ -421,6 +421,16 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         )
         return moment if moment > local else moment + timedelta(days=7)
 
+    def next_daily() -> datetime:
+        cadence = settings.cadence
+        local = now().astimezone(zone)
+        moment = local.replace(
+            hour=cadence.daily_hour, minute=cadence.daily_minute, second=0, microsecond=0
+        )
+        while moment <= local or moment.weekday() >= 5:
+            moment += timedelta(days=1)
+        return moment
+
     async def dashboard(request: Request, member: StaffMember, form: Form) -> Response:
         out = settings.output_dir
         feeds = []
@@ -458,6 +468,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             mailings=recent_mailings(engine, 10),
             upcoming=upcoming,
             next_weekly=next_weekly(),
+            next_daily=next_daily(),
             failures=failures,
             bounced=list(islice(iter_subscribers(engine, "bounced"), 20)),
         )

@@ -1,4 +1,4 @@
-"""staff accounts, server-side sessions and the sign-in throttle
+"""staff accounts, server-side sessions, the sign-in throttle, a source's last good read
 
 Revision ID: 0003_staff
 Revises: 0002_press
@@ -55,8 +55,13 @@ def upgrade() -> None:
     with op.batch_alter_table("signin_failures", schema=None) as batch_op:
         batch_op.create_index("ix_signin_failures_scope", ["scope", "at"], unique=False)
 
+    with op.batch_alter_table("sources", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("read_ok_at", sa.DateTime(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("sources", schema=None) as batch_op:
+        batch_op.drop_column("read_ok_at")
     op.drop_table("signin_failures")
     op.drop_table("staff_sessions")
     op.drop_table("staff")
