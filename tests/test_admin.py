@@ -30,7 +30,7 @@ from digest.store import audit_log, connect, upsert_items
 from digest.store import staff as staff_table
 from digest.subscribers import add_subscriber
 from digest.web import create_app
-from digest.web.admin import human_time
+from digest.web.admin import human_time, humane_text
 from digest.web.auth import HASH_WORKERS
 
 from .conftest import SMTPRecorder, serve
@@ -491,6 +491,12 @@ def test_times_read_as_people_say_them(settings: Settings) -> None:
     this_year = datetime.now(UTC).replace(month=7, day=1, hour=10, minute=0)
     assert human_time(this_year, berlin).endswith("Jul, 12:00 CEST")
     assert human_time(None, berlin) == "never"
+    detail = "Tide (mailing 3, scheduled for 2020-11-23T13:05:00+00:00) <b>"
+    assert (
+        humane_text(detail, berlin)
+        == "Tide (mailing 3, scheduled for Mon 23 Nov 2020, 14:05 CET) <b>"
+    )
+    assert humane_text("2020-13-45T99:99", berlin) == "2020-13-45T99:99"
 
 
 def test_cli_checks_the_role_of_the_account_named_with_as(tmp_path: Path) -> None:
@@ -743,7 +749,19 @@ def test_dashboard_shows_next_sends_failures_and_sources_in_local_time(
     sources = board.split('id="sources"')[1].split("</table>")[0]
     assert "Last successful read" in sources and "never" not in sources
     assert re.search(r"\w{3} \d{1,2} \w{3}( \d{4})?, \d\d:\d\d E[SD]T", sources)
-    assert not re.search(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d", board), "no raw timestamps"
+    with signed_in(site, "ada@example.org") as admin:
+        for path in [
+            "/admin",
+            "/admin/items",
+            "/admin/digest",
+            page,
+            later.headers["location"],
+            "/admin/audit",
+            "/admin/staff",
+            "/admin/press",
+        ]:
+            text = admin.get(path).text
+            assert not re.search(r"\d{4}-\d\d-\d\d", text), f"no raw timestamps on {path}"
     assert recorder.messages == []
 
 

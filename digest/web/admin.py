@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import io
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -113,11 +114,29 @@ def human_date(day: date | datetime | None, zone: Any) -> str:
     return f"{day:%a} {day.day} {day:%b %Y}"
 
 
+ISO_MOMENT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:[+-]\d\d:\d\d|Z)?")
+
+
+def humane_text(text: str, zone: Any) -> str:
+    """Text (an audit entry's detail) with every ISO 8601 moment in it written as people
+    read it, in the newsroom's zone; a moment without an offset is taken as UTC."""
+
+    def human(match: re.Match[str]) -> str:
+        try:
+            moment = datetime.fromisoformat(match.group(0).replace("Z", "+00:00"))
+        except ValueError:
+            return match.group(0)
+        return human_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC), zone)
+
+    return ISO_MOMENT.sub(human, text)
+
+
 def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
     """The staff routes."""
     zone = settings.timezone
     pages.environment.filters["when"] = lambda moment: human_time(moment, zone)
     pages.environment.filters["day"] = lambda day: human_date(day, zone)
+    pages.environment.filters["humane"] = lambda text: humane_text(text, zone)
 
     def now() -> datetime:
         return datetime.now(UTC)
