@@ -14,16 +14,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from feedgen.feed import FeedGenerator
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, select_autoescape
 from lxml import etree
 from sqlalchemy import Engine
 
 from digest.config import Settings
 from digest.model import Item
+from digest.resources import packaged_templates, template_loader
 from digest.store import latest_items
 from digest.text import clean_line, clean_text
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = packaged_templates()
 FEEDS_FOLDER = "feeds"
 ALL = "all"
 UNTITLED = "(untitled)"
@@ -202,9 +203,7 @@ def render_opml(settings: Settings) -> bytes:
 
 def render_index(settings: Settings) -> bytes:
     """The feeds' index page: autodiscovery links and a subscribe link for every feed."""
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"])
-    )
+    environment = Environment(loader=template_loader(""), autoescape=select_autoescape(["html"]))
     feeds = [
         {
             "title": spec.title,

@@ -11,12 +11,10 @@ from email import message_from_bytes
 from email.policy import default
 from email.utils import make_msgid
 from pathlib import Path
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from digest.config import Settings
 from digest.errors import DigestError, SourceError
-from digest.feeds import RENDERERS, FeedFile, feed_specs, write_feeds, write_if_changed
 from digest.links import signed_link
 from digest.mailings import (
     AWAITING,
@@ -27,10 +25,8 @@ from digest.mailings import (
     approve,
     cancel,
     create_breaking,
-    create_confirmation,
     create_correction,
     create_digest,
-    create_weekly,
     create_welcome,
     delivery_breakdown,
     get_mailing,
@@ -40,10 +36,7 @@ from digest.mailings import (
     render_plan,
     resume,
 )
-from digest.messages import Recipient, build_message, message_id
 from digest.model import ALL_TYPES, IngestCounts, Item, Subscriber
-from digest.render import Rendered, render_breaking, render_confirm
-from digest.sender import Clock, SendSummary, send_pending, utc_now
 from digest.sources import Validators, read_path, read_source
 from digest.store import (
     add_correction_note,
@@ -57,9 +50,18 @@ from digest.store import (
     source_state,
     upsert_items,
 )
-from digest.subscribers import get_subscriber, normalise_email, request_subscription
 from digest.text import clean_line
-from digest.transports import Transport, transport_for
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from digest.feeds import FeedFile
+    from digest.render import Rendered
+    from digest.sender import Clock, SendSummary
+    from digest.transports import Transport
+
+# Rendering (premailer), feeds (feedgen, lxml), the sender (aiosmtplib, dkim) and the press
+# list (email-validator) are imported by the jobs that use them, so each command starts fast.
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,8 @@ def publish_feeds(
     changed_types: Iterable[str | None] | None = None,
 ) -> list[FeedFile]:
     """Write the feeds (all, or those of the changed types) to the output folder."""
+    from digest.feeds import write_feeds
+
     return write_feeds(engine, settings, out, changed_types)
 
 
@@ -181,6 +185,8 @@ def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> 
 
 
 def _feeds_missing(settings: Settings) -> bool:
+    from digest.feeds import RENDERERS, feed_specs
+
     out = settings.output_dir
     paths = [out / spec.path(fmt) for spec in feed_specs(settings) for fmt in RENDERERS]
     return not all(path.exists() for path in [*paths, out / "index.html", out / "feeds.opml"])
@@ -188,6 +194,8 @@ def _feeds_missing(settings: Settings) -> bool:
 
 def transport_factory(settings: Settings) -> Callable[[], Transport]:
     """Makes the configured transport: SMTP when SMTP_URL is set, else the outbox."""
+    from digest.transports import transport_for
+
     return lambda: transport_for(
         settings.smtp_url, settings.sender.outbox, settings.sender.timeout_seconds
     )
@@ -197,19 +205,21 @@ def send(
     engine: Engine,
     settings: Settings,
     mailing_id: int | None = None,
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
     factory: Callable[[], Transport] | None = None,
     on_result: Callable[[str], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> SendSummary:
     """Send every delivery that is due (of one mailing, or of all), until done or told to
     stop."""
+    from digest.sender import send_pending, utc_now
+
     return asyncio.run(
         send_pending(
             engine,
             settings,
             factory or transport_factory(settings),
-            clock=clock,
+            clock=clock or utc_now,
             mailing_id=mailing_id,
             on_result=on_result,
             should_stop=should_stop,
@@ -221,6 +231,8 @@ def weekly_digest(
     engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
 ) -> Mailing:
     """Create (once) the weekly digest as of a day; sending is `send`."""
+    from digest.mailings import create_weekly
+
     return create_weekly(engine, settings, as_of, now or _now())
 
 
@@ -236,6 +248,8 @@ def breaking_alert(
     engine: Engine, settings: Settings, item: Item, now: datetime | None = None
 ) -> Mailing:
     """Create (once) the breaking alert for an item; sending is `send`."""
+    from digest.mailings import create_breaking
+
     return create_breaking(engine, settings, item, now or _now())
 
 
@@ -247,7 +261,7 @@ def item_for(engine: Engine, key_or_url: str) -> Item:
     return item
 
 
-SAMPLE_RECIPIENT = Recipient(0, "reader@example.org", "Sample Reader")
+SAMPLE_READER = ("reader@example.org", "Sample Reader")
 
 
 def preview_weekly(
@@ -267,6 +281,8 @@ def preview_breaking(
     engine: Engine, settings: Settings, item: Item, folder: Path, now: datetime | None = None
 ) -> list[Path]:
     """Render a breaking alert's HTML and a sample .eml into `folder`."""
+    from digest.render import render_breaking
+
     body = render_breaking(settings, item, ALL_TYPES)
     return _write_preview(settings, body, "breaking", folder, now)
 
@@ -274,7 +290,10 @@ def preview_breaking(
 def _write_preview(
     settings: Settings, body: Rendered, name: str, folder: Path, now: datetime | None
 ) -> list[Path]:
-    message = build_message(settings, 0, body, SAMPLE_RECIPIENT, now or _now())
+    from digest.feeds import write_if_changed
+    from digest.messages import Recipient, build_message
+
+    message = build_message(settings, 0, body, Recipient(0, *SAMPLE_READER), now or _now())
     html_part = message_from_bytes(message, policy=default).get_body(("html",))
     assert html_part is not None
     html_path, eml_path = folder / f"{name}.html", folder / f"{name}.eml"
@@ -287,6 +306,10 @@ def send_test(
     settings: Settings, item: Item, address: str, factory: Callable[[], Transport] | None = None
 ) -> str:
     """Send one copy of an item's breaking alert to one address only; nothing is recorded."""
+    from digest.messages import Recipient, build_message, message_id
+    from digest.render import render_breaking
+    from digest.subscribers import normalise_email
+
     body = render_breaking(settings, item, ALL_TYPES)
     recipient = Recipient(0, normalise_email(address), "")
     unique = make_msgid(domain=settings.email.list_id)
@@ -315,6 +338,8 @@ def welcome(
     """Create (once) the welcome email of a subscriber who just confirmed: what they will
     get and when, the feeds, the preferences link. None unless the subscriber is active.
     Sending is `send`."""
+    from digest.subscribers import get_subscriber
+
     subscriber = get_subscriber(engine, subscriber_id)
     if subscriber is None or subscriber.status != "active":
         return None
@@ -327,6 +352,10 @@ def subscribe(
     """Double opt-in: store a new address as pending and create the email with its signed
     confirmation link (expiring after CONFIRM_HOURS); a bounced address gets nothing.
     The caller answers the same whatever happened, and sends the mailing."""
+    from digest.mailings import create_confirmation
+    from digest.render import render_confirm
+    from digest.subscribers import request_subscription
+
     now = now or _now()
     stored = request_subscription(engine, subscriber, now)
     if stored.status == "bounced" or stored.id is None:

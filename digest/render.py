@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from premailer import Premailer
+from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from digest.config import Settings
-from digest.feeds import ALL, TEMPLATES, FeedSpec
+from digest.feeds import ALL, FeedSpec
 from digest.model import ALL_TYPES, Item, Subscriber
+from digest.resources import template_loader
 
 MAX_HTML_BYTES = 100_000
 OTHER_NEWS = "Other news"
@@ -45,7 +45,7 @@ def long_date(value: date | datetime, settings: Settings | None = None) -> str:
 
 def _environment(settings: Settings) -> Environment:
     environment = Environment(
-        loader=FileSystemLoader(TEMPLATES / "email"),
+        loader=template_loader("email"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -61,12 +61,15 @@ def _environment(settings: Settings) -> Environment:
 
 @cache
 def _stylesheet() -> str:
-    return (TEMPLATES / "email" / "style.css").read_text(encoding="utf-8")
+    source, _filename, _uptodate = template_loader("email").get_source(Environment(), "style.css")
+    return source
 
 
 def inline_css(document: str) -> str:
     """Inline the shared stylesheet into the HTML (media queries stay in a <style> block
     for clients that honour them: dark mode, narrow screens)."""
+    from premailer import Premailer
+
     return Premailer(
         document,
         css_text=_stylesheet(),
