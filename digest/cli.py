@@ -790,7 +790,9 @@ STAFF_ROLES = ("editor", "sender", "admin")
 
 @main.group(name="staff")
 def staff_group() -> None:
-    """Manage staff accounts (admin): add, list, role, totp, reset, remove."""
+    """Manage staff accounts (admin): add, list, role, totp, reset, remove.
+
+    Example: digest staff add ana@example.org --role sender --name Ana"""
 
 
 @staff_group.command(name="add")
@@ -799,7 +801,9 @@ def staff_group() -> None:
 @click.option("--name", default="", help="The person's name, as the audit log shows it.")
 @AS_OPTION
 def staff_add(email: str, role: str, name: str, actor: str | None) -> None:
-    """Create an account and print its one-time set-password link."""
+    """Create an account and print its one-time set-password link.
+
+    Example: digest staff add ana@example.org --role editor --name Ana"""
     from digest import staff
 
     settings = _settings()
@@ -816,7 +820,9 @@ def staff_add(email: str, role: str, name: str, actor: str | None) -> None:
 
 @staff_group.command(name="list")
 def staff_list() -> None:
-    """List accounts: email, role, second factor, state, name."""
+    """List accounts: email, role, second factor, state, name.
+
+    Example: digest staff list"""
     from digest import staff
 
     settings = _settings()
@@ -835,7 +841,9 @@ def staff_list() -> None:
 @click.argument("role", type=click.Choice(STAFF_ROLES))
 @AS_OPTION
 def staff_role(email: str, role: str, actor: str | None) -> None:
-    """Change an account's role."""
+    """Change an account's role.
+
+    Example: digest staff role ana@example.org sender --as admin@example.org"""
     from digest import staff
 
     settings = _settings()
@@ -851,7 +859,9 @@ def staff_role(email: str, role: str, actor: str | None) -> None:
 @click.option("--required/--optional", default=True, help="Require a second factor (default).")
 @AS_OPTION
 def staff_totp(email: str, required: bool, actor: str | None) -> None:
-    """Require (or stop requiring) a TOTP second factor for an account."""
+    """Require (or stop requiring) a TOTP second factor for an account.
+
+    Example: digest staff totp ana@example.org --required"""
     from digest import staff
 
     settings = _settings()
@@ -866,7 +876,9 @@ def staff_totp(email: str, required: bool, actor: str | None) -> None:
 @click.argument("email")
 @AS_OPTION
 def staff_reset(email: str, actor: str | None) -> None:
-    """Clear an account's password and second factor, end its sessions, print a new link."""
+    """Clear an account's password and second factor, end its sessions, print a new link.
+
+    Example: digest staff reset ana@example.org"""
     from digest import staff
 
     settings = _settings()
@@ -882,7 +894,9 @@ def staff_reset(email: str, actor: str | None) -> None:
 @click.argument("email")
 @AS_OPTION
 def staff_remove(email: str, actor: str | None) -> None:
-    """Remove an account: its sessions end at once (kept, disabled, for the audit log)."""
+    """Remove an account: its sessions end at once (kept, disabled, for the audit log).
+
+    Example: digest staff remove ana@example.org"""
     from digest import staff
 
     settings = _settings()

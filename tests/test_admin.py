@@ -499,6 +499,16 @@ def test_times_read_as_people_say_them(settings: Settings) -> None:
     assert humane_text("2020-13-45T99:99", berlin) == "2020-13-45T99:99"
 
 
+def test_every_staff_command_help_has_an_example() -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import main
+
+    for name in main.commands["staff"].commands:
+        result = CliRunner().invoke(main, ["staff", name, "--help"])
+        assert result.exit_code == 0 and "Example: digest staff " in result.output, name
+
+
 def test_cli_checks_the_role_of_the_account_named_with_as(tmp_path: Path) -> None:
     from .test_cli import run
 
