@@ -896,6 +896,22 @@ def test_hostile_console_requests_never_get_a_5xx(engine: Engine, admin_settings
         attack()
 
 
+def test_settings_and_checks_are_for_admins(site: str, engine: Engine) -> None:
+    with signed_in(site, "sam@example.org") as sender:
+        assert sender.get("/admin/settings").status_code == 403
+        assert post(sender, "/admin/settings", "/admin").status_code == 403
+    with signed_in(site, "ada@example.org") as admin:
+        page = admin.get("/admin/settings").text
+        assert "Undo window after send" in page and "America/New_York" in page
+        checked = post(admin, "/admin/settings", "/admin/settings")
+        assert checked.status_code == 200
+        rows = checked.text.split('id="checks"')[1].split("</table>")[0]
+        assert "store" in rows and ("ok" in rows or "warn" in rows)
+    assert ("Ada Admin (ada@example.org)", "checks") in [
+        (e.actor, e.action) for e in audit_log(engine)
+    ]
+
+
 def test_a_failed_read_keeps_the_last_successful_one(engine: Engine) -> None:
     from datetime import timedelta
 

@@ -14,9 +14,10 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from sqlalchemy import Engine, select
+from sqlalchemy.engine import make_url
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -814,6 +815,36 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             return breaking_view(request, member, item, str(exc), 400)
         return to_mailing(mailing.id, mailing.status == SENDING)
 
+    async def settings_page(request: Request, member: StaffMember, form: Form) -> Response:
+        from digest.checks import run_checks
+
+        checks = None
+        if request.method == "POST":
+            checks = await run_in_threadpool(run_checks, settings)
+            failed = sum(check.status == "fail" for check in checks)
+            audit(member, "checks", f"{len(checks)} checks, {failed} failed")
+        relay = urlsplit(settings.smtp_url).hostname if settings.smtp_url else None
+        rows = [
+            ("Newsroom", settings.newsroom_name),
+            ("Time zone", zone.key),
+            ("Public address (BASE_URL)", settings.base_url),
+            ("Store", make_url(settings.database_url).get_backend_name()),
+            ("Mail relay", relay or f"none: messages go to {settings.sender.outbox}"),
+            (
+                "Weekly digest",
+                f"{settings.schedule.weekly_day.capitalize()} "
+                f"{settings.schedule.weekly_hour:02d}:{settings.schedule.weekly_minute:02d}",
+            ),
+            (
+                "Daily digest (weekdays)",
+                f"{settings.cadence.daily_hour:02d}:{settings.cadence.daily_minute:02d}",
+            ),
+            ("Undo window after send", f"{settings.breaking.undo_seconds} seconds"),
+            ("Second sender must approve alerts", "yes" if settings.breaking.approval else "no"),
+            ("Sources", ", ".join(source.name for source in settings.sources) or "none"),
+        ]
+        return page(request, "settings.html", member, rows=rows, checks=checks)
+
     htmx = (TEMPLATES / "web" / "admin" / "vendor" / "htmx-2.0.11.min.js").read_bytes()
 
     async def htmx_script(request: Request) -> Response:
@@ -881,6 +912,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             guard(mailing_action("resume"), "send"),
             methods=["POST"],
         ),
+        Route("/admin/settings", guard(settings_page, "admin"), methods=["GET", "POST"]),
         Route("/admin/static/htmx.min.js", htmx_script),
         Route("/admin/audit", guard(audit_page)),
     ]
