@@ -218,7 +218,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
     def signed_in_response(request: Request, member: StaffMember, to: str) -> Response:
         token = staff.start_session(engine, member, now())
         response = RedirectResponse(to, status_code=303)
-        set_session_cookie(response, request, token)
+        set_session_cookie(response, request, settings, token)
         return response
 
     # Sign-in, first admin, set-password links, sign-out

@@ -60,15 +60,18 @@ def same_origin(request: Request, settings: Settings) -> bool:
     return origin.lower() in allowed
 
 
-def set_session_cookie(response: Response, request: Request, token: str) -> None:
-    """The session cookie: HttpOnly, SameSite=Strict, Secure over https, only for /admin;
-    it holds a random token, the session itself lives in the store."""
+def set_session_cookie(
+    response: Response, request: Request, settings: Settings, token: str
+) -> None:
+    """The session cookie: HttpOnly, SameSite=Strict, Secure when the site is https (even
+    behind a proxy that speaks http to us), only for /admin; it holds a random token, the
+    session itself lives in the store."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" or settings.base_url.startswith("https:"),
         path=COOKIE_PATH,
     )
 
