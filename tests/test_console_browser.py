@@ -1,7 +1,8 @@
 """The guarded breaking send in real Chromium: an editor (with JavaScript off, so every
 page must work without it) prepares an alert and asks for it; a sender approves it; the
 undo window is used once to cancel (nothing leaves) and once to let it go, while the
-sender's page follows the progress without reloading (htmx). Screenshots go to the
+sender's page follows the progress without reloading (htmx); a correction then reaches
+exactly the alert's recipients. Screenshots go to the
 test's temporary folder."""
 
 from __future__ import annotations
@@ -132,19 +133,34 @@ def test_editor_asks_sender_approves_undo_cancels_then_lets_go(
     editor.goto(second)
     assert editor.inner_text("#state") == "done", "the page without JavaScript shows it too"
     wait_for(lambda: len(recorder.messages) == 5)
-    assert sorted(m[1][0] for m in recorder.messages) == [
+    assert sorted(m[1][0] for m in recorder.messages[:5]) == [
         "desk0@example.org",
         "desk1@example.org",
         "desk2@example.org",
         "desk3@example.org",
         "ed@example.org",
     ]
+    sender.goto(console + "admin/breaking?item=" + quote(key, safe=""))
+    sender.fill("#note", "40 roads, not 14: the count was corrected by the county.")
+    sender.click("button:has-text('Add correction')")
+    sender.wait_for_selector("#corrections >> text=40 roads, not 14")
+    sender.click("#send-correction")
+    sender.wait_for_selector("#state:has-text('done')", timeout=60_000)
+    shot(sender, tmp_path, "6-correction-sent")
+    wait_for(lambda: len(recorder.messages) == 9)
+    corrected = [
+        m[1][0]
+        for m, p in zip(recorder.messages, recorder.parsed(), strict=True)
+        if "40 roads, not 14" in p.get_body(("plain",)).get_content()
+    ]
+    assert sorted(corrected) == [f"desk{n}@example.org" for n in range(4)], "the alert's people"
+
     sender.click("nav >> text=Audit log")
     sender.fill("#who", "Ed Itor")
     sender.click("button:has-text('Filter')")
     table = sender.inner_text("#audit")
     assert "breaking request" in table and "approve mailing" not in table
-    shot(sender, tmp_path, "6-audit")
+    shot(sender, tmp_path, "7-audit")
     actions = [(e.actor, e.action) for e in reversed(audit_log(engine))]
     assert [
         a for a in actions if a[1] in ("breaking request", "approve mailing", "cancel mailing")
