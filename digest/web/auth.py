@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -18,7 +19,7 @@ from digest.config import Settings
 
 SESSION_COOKIE = "digest_staff"
 COOKIE_PATH = "/admin"
-HASH_WORKERS = 4
+HASH_WORKERS = max(1, min(4, os.cpu_count() or 1))
 HASH_POOL = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="digest-hash")
 SAME_SITE = frozenset({"same-origin", "none"})
 
