@@ -865,7 +865,7 @@ def test_hostile_console_requests_never_get_a_5xx(engine: Engine, admin_settings
             ),
             signed=st.booleans(),
             real_csrf=st.booleans(),
-            cookie=text.map(lambda v: "".join(c for c in v if " " <= c != "\x7f")),
+            cookie=text.map(lambda v: "".join(c for c in v if " " <= c != "\x7f").strip()),
             origin=st.sampled_from([None, "null", "https://evil.example", "\u00e9"]),
         )
         def attack(
