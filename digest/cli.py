@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from digest.mailings import Mailing
+    from digest.sources.html import Explain
 
 # Each command imports what it uses, so that `digest parse` or `digest --help` does not load
 # SQLAlchemy, premailer, feedgen and the web stack (see bench/startup.py).
@@ -82,20 +83,39 @@ def main(verbose: bool, config: str | None) -> None:
 @click.option(
     "--kind", type=click.Choice(["listing", "html", "feed"]), help="Default: from the file name."
 )
-def parse(files: tuple[str, ...], as_json: bool, kind: str | None) -> None:
-    """Parse listing pages and print their items, in page order.
+@click.option(
+    "--base-url",
+    help="The address a saved page was fetched from; its relative links resolve against it.",
+)
+@click.option(
+    "--explain", is_flag=True, help="Say which repeated block was read as an item, and why."
+)
+def parse(
+    files: tuple[str, ...], as_json: bool, kind: str | None, base_url: str | None, explain: bool
+) -> None:
+    """Parse listing pages and print their items, in page order. A file with no item is an
+    error (exit status 1) that says what was seen.
 
-    Example: digest parse newsroom.txt --json"""
+    Example: digest parse newsroom.html --base-url https://example.org/news --json"""
     from digest.sources import read_path
 
     settings = _settings(parse_only=True)
     items = []
     for path in files:
+        notes = _explain_notes() if explain else None
         try:
-            items.extend(read_path(path, settings, kind))
+            found = read_path(path, settings, kind, base_url, notes)
         except SourceError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        finally:
+            if notes is not None:
+                for line in notes.lines:
+                    click.echo(line, err=True)
+        if not found:
+            click.echo(f"error: {path}: no items found", err=True)
+            sys.exit(1)
+        items.extend(found)
     rows = [parse_record(settings, item) for item in items]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -104,11 +124,17 @@ def parse(files: tuple[str, ...], as_json: bool, kind: str | None) -> None:
         click.echo(f"{row['published']}  {row['type'] or '-':<14} {row['title']}")
 
 
+def _explain_notes() -> Explain:
+    from digest.sources.html import Explain
+
+    return Explain()
+
+
 def parse_record(settings: Settings, item: Item) -> dict[str, str | None]:
     """One item as `digest parse --json` prints it."""
     item_type = settings.type_by_slug(item.type)
     return {
-        "type": item_type.label if item_type else None,
+        "type": item_type.label if item_type else item.label,
         "title": item.title,
         "published": item.published.date().isoformat(),
         "summary": item.summary,
@@ -119,17 +145,24 @@ def parse_record(settings: Settings, item: Item) -> dict[str, str | None]:
 
 @main.command()
 @click.option("--source", "names", multiple=True, help="A configured source (repeatable).")
+@click.option(
+    "--base-url",
+    help="The address saved pages were fetched from; their relative links resolve against it.",
+)
 @click.argument("paths", nargs=-1)
-def ingest(names: tuple[str, ...], paths: tuple[str, ...]) -> None:
+def ingest(names: tuple[str, ...], paths: tuple[str, ...], base_url: str | None) -> None:
     """Store items from configured sources (default: all) or from files.
 
-    Example: digest ingest --source newsroom"""
+    Example: digest ingest --source newsroom
+    Example: digest ingest saved/news.html --base-url https://example.org/news/"""
     from digest import jobs
 
+    if base_url is not None:
+        _check_base_url(base_url, paths)
     settings = _settings()
     engine = _store(settings)
     if paths:
-        report = jobs.ingest_paths(engine, settings, paths)
+        report = jobs.ingest_paths(engine, settings, paths, base_url=base_url)
     else:
         report = _run(lambda: jobs.ingest_sources(engine, settings, names or None))
     for name, counts in report.results.items():
@@ -140,6 +173,20 @@ def ingest(names: tuple[str, ...], paths: tuple[str, ...]) -> None:
     click.echo(f"total: {total.new} new, {total.updated} updated, {total.unchanged} unchanged")
     if report.errors:
         sys.exit(1)
+
+
+def _check_base_url(base_url: str, paths: tuple[str, ...]) -> None:
+    """`--base-url` names where saved files came from: it needs files, and an http(s)
+    address with a host."""
+    from urllib.parse import urlsplit
+
+    if not paths:
+        raise click.UsageError("--base-url is for files given by path, not configured sources")
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"{base_url!r} is not an http(s) address with a host", param_hint="--base-url"
+        )
 
 
 @main.command()
@@ -662,22 +709,36 @@ def _listen_address(host: str | None, port: int | None) -> tuple[str, int]:
 @click.option("--host", help="Default: 0.0.0.0 when $PORT is set, else 127.0.0.1.")
 @click.option("--port", type=int, help="Default: $PORT, else 8000.")
 def serve(host: str | None, port: int | None) -> None:
-    """Run the web process: feeds, subscriber pages and /healthz.
+    """Run the web process: feeds, pages, subscriber pages and /healthz, with
+    WEB_CONCURRENCY worker processes (default 1).
 
     Example: PORT=8000 digest serve"""
     import uvicorn
 
-    from digest.web import create_app
+    from digest.web import create_app, server_options
+
+    settings = _production_settings()
+    address, number = _listen_address(host, port)
+    options = server_options(settings) | {"host": address, "port": number}
+    if settings.web_concurrency > 1:
+        uvicorn.run(
+            "digest.web:from_environment",
+            factory=True,
+            workers=settings.web_concurrency,
+            **options,
+        )
+        return
+    uvicorn.run(create_app(settings, _store(settings)), **options)
+
+
+def _production_settings() -> Settings:
+    """Settings for a long-running process: refused without SECRET_KEY for a public
+    BASE_URL (every process must sign links with the same key)."""
+    from digest.config import check_production_secret
 
     settings = _settings()
-    address, number = _listen_address(host, port)
-    uvicorn.run(
-        create_app(settings, _store(settings)),
-        host=address,
-        port=number,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-    )
+    _run(lambda: check_production_secret(settings))
+    return settings
 
 
 @main.command()
@@ -688,7 +749,7 @@ def clock() -> None:
     Example: DATABASE_URL=postgresql://user@host/db digest clock"""
     from digest.schedule import ClockProcess
 
-    settings = _settings()
+    settings = _production_settings()
     process = ClockProcess(settings, _store(settings))
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -710,9 +771,9 @@ def run(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from digest.schedule import ClockProcess
-    from digest.web import create_app
+    from digest.web import create_app, server_options
 
-    settings = _settings()
+    settings = _production_settings()
     engine = _store(settings)
     address, number = _listen_address(host, port)
     process = ClockProcess(settings, engine)
@@ -725,7 +786,10 @@ def run(host: str | None, port: int | None) -> None:
         process.stop()
         click.echo("clock stopped", err=True)
 
-    uvicorn.run(create_app(settings, engine, with_clock), host=address, port=number)
+    uvicorn.run(
+        create_app(settings, engine, with_clock),
+        **server_options(settings) | {"host": address, "port": number},
+    )
 
 
 def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:

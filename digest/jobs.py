@@ -131,15 +131,20 @@ def ingest_sources(
 
 
 def ingest_paths(
-    engine: Engine, settings: Settings, paths: Iterable[str], now: datetime | None = None
+    engine: Engine,
+    settings: Settings,
+    paths: Iterable[str],
+    now: datetime | None = None,
+    base_url: str | None = None,
 ) -> IngestReport:
     """Store the items of files given by path (kind from the file name); a file that cannot
-    be read is reported and the rest are stored."""
+    be read is reported and the rest are stored. `base_url` is the address a saved page
+    came from, so its relative links resolve as they did on the site."""
     now = now or _now()
     report = IngestReport()
     for path in paths:
         try:
-            items = read_path(path, settings)
+            items = read_path(path, settings, base_url=base_url)
         except SourceError as exc:
             log.error("%s", exc)
             report.errors[path] = str(exc)

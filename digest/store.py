@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
     func,
     or_,
     select,
@@ -78,6 +80,7 @@ items = Table(
     Column("updated", UTCDateTime, nullable=False),
     Column("first_seen", UTCDateTime, nullable=False),
     Column("embargo_until", UTCDateTime),
+    Column("undated", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_items_published", "published", "id"),
     Index("ix_items_type_published", "type", "published", "id"),
     Index("ix_items_source_published", "source", "published"),
@@ -161,6 +164,7 @@ def _row_values(item: Item) -> dict[str, Any]:
         "image_caption": item.image_caption and clean_text(item.image_caption),
         "categories": json.dumps(list(item.categories), ensure_ascii=False),
         "published": item.published,
+        "undated": item.undated,
     }
 
 
@@ -178,6 +182,7 @@ def item_from_row(row: Any) -> Item:
         updated=row.updated,
         categories=tuple(json.loads(row.categories)),
         embargo_until=getattr(row, "embargo_until", None),
+        undated=bool(getattr(row, "undated", False)),
     )
 
 
@@ -190,7 +195,8 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
     changes nothing; with changed content it is updated and its `updated` time bumped, its
     key and id kept. An item with no URL or GUID whose title was edited is recognised by its
     source, date and summary (or a close title), and keeps its key too. When the batch holds
-    several versions of one item (snapshots in order), the last one wins."""
+    several versions of one item (snapshots in order), the last one wins. An `undated` item
+    keeps the date it was first stored with, so it is not "updated" on every later day."""
     incoming = list(new_items)
     with engine.begin() as conn:
         stored = _rows_by_key(conn, list({item.key for item in incoming}))
@@ -210,6 +216,8 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
             row = stored.get(item.key)
             if item.embargo_until is not None:
                 values["embargo_until"] = item.embargo_until
+            if row is not None and item.undated:
+                values["published"] = row["published"]
             if row is None:
                 values |= {"updated": item.updated or item.published, "first_seen": now}
                 conn.execute(items.insert().values(**values))
@@ -537,6 +545,14 @@ signin_failures = Table(
     Column("scope", String(400), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Index("ix_signin_failures_scope", "scope", "at"),
+)
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("bucket", String(200), primary_key=True),
+    Column("tat", BigInteger, nullable=False),
+    Index("ix_rate_limits_tat", "tat"),
 )
 
 

@@ -1,7 +1,7 @@
 """staff accounts, server-side sessions, the sign-in throttle, a source's last good read
 
-Revision ID: 0003_staff
-Revises: 0002_press
+Revision ID: 0004_staff
+Revises: 0002_web_rate_limits, 0003_undated
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_staff"
-down_revision = "0002_press"
+revision = "0004_staff"
+# Also joins the two heads main has at this point (web and sources both followed 0002_press).
+down_revision = ("0002_web_rate_limits", "0003_undated")
 branch_labels = None
 depends_on = None
 
