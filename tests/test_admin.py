@@ -295,6 +295,28 @@ def test_throttle_per_client_holds_across_web_processes(
         assert sign_in(two, "sam@example.org") == 429
 
 
+def test_rotating_x_forwarded_for_does_not_escape_the_throttle(
+    engine: Engine, admin_settings: Settings
+) -> None:
+    """Served as `digest serve` serves it: no proxy is trusted by default, so a forged
+    X-Forwarded-For is not the client."""
+    from .test_web import served
+
+    app = create_app(admin_settings, engine)
+    with served(app, admin_settings) as site, httpx.Client(base_url=site) as client:
+        codes = []
+        for n in range(staff.CLIENT_LIMIT + 2):
+            form = client.get("/admin/signin")
+            data = {
+                "csrf": csrf_of(form.text),
+                "email": f"nobody{n}@example.org",
+                "password": "guess",
+            }
+            headers = {"X-Forwarded-For": f"203.0.113.{n}", "X-Real-IP": f"198.51.100.{n}"}
+            codes.append(client.post("/admin/signin", data=data, headers=headers).status_code)
+    assert codes == [401] * staff.CLIENT_LIMIT + [429, 429]
+
+
 def test_hashing_never_holds_the_event_loop(
     engine: Engine, admin_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
