@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from digest.config import Settings
+from digest.staff import legacy_hash as hash_password  # noqa: F401  (ADMIN_PASSWORD hashes)
 
 SESSION_COOKIE = "digest_staff"
 COOKIE_PATH = "/admin"
