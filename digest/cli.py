@@ -370,19 +370,41 @@ def weekly(as_of: datetime | None, dry_run: bool, preview: Path | None) -> None:
     _send(engine, settings, mailing.id)
 
 
-def _actor(name: str | None) -> str:
-    """Who is acting, for the audit log: --as NAME, else the login name."""
+def _actor(name: str | None, engine: Engine | None = None, right: str = "prepare") -> str:
+    """Who is acting, for the audit log. Once staff accounts exist, --as EMAIL names one and
+    its role must carry `right` (prepare, send or admin); without --as the OS user acts with
+    every right, since whoever runs this can reach the store. Before any account exists,
+    --as NAME is only the name to record."""
     try:
         login = getpass.getuser()
     except (KeyError, OSError):
         login = ""
-    actor = (name or login).strip()
-    if not actor:
-        raise click.UsageError("say who you are with --as NAME (it goes in the audit log)")
-    return actor
+    if not name:
+        if not login.strip():
+            raise click.UsageError("say who you are with --as EMAIL (it goes in the audit log)")
+        return login.strip()
+    from digest import staff
+
+    if engine is None or not staff.list_staff(engine):
+        return name.strip()
+    member = staff.find_staff(engine, name)
+    if member is None or member.disabled:
+        raise click.ClickException(f"--as {name}: no active staff account has this address")
+    if not member.can(right):
+        needed = {"admin": "an admin", "send": "a sender"}.get(right, "a staff account")
+        raise click.ClickException(
+            f"--as {name}: role {member.role} cannot do this; it needs {needed}"
+        )
+    return member.label
 
 
-AS_OPTION = click.option("--as", "actor", help="Your name for the audit log (default: login name).")
+AS_OPTION = click.option(
+    "--as",
+    "actor",
+    metavar="EMAIL",
+    help="Act as this staff account: its role is checked and its name goes in the audit log "
+    "(default: the OS user).",
+)
 
 
 @main.command()
@@ -441,7 +463,7 @@ def breaking(
     click.echo(f"subject: {subject}\nrecipients: {count}")
     if dry_run:
         return
-    who = _actor(actor)
+    who = _actor(actor, engine, "prepare" if settings.breaking.approval else "send")
     send_at = _run(lambda: jobs.local_time(settings, at)) if at else None
     if not yes and not click.confirm(f"Send to {count} recipients?"):
         click.echo("not sent")
@@ -505,7 +527,7 @@ def _mailing_action(name: str, job: str, help_text: str) -> None:
 
         settings = _settings()
         engine = _store(settings)
-        who = _actor(actor)
+        who = _actor(actor, engine, "prepare" if name == "cancel" else "send")
         if name == "approve":
             mailing = _run(lambda: jobs.approve_mailing(settings, engine, mailing_id, who))
         else:
@@ -564,7 +586,7 @@ def items_embargo(item: str, until: str | None, lift: bool, actor: str | None) -
         raise click.UsageError("give either --until TIME or --lift")
     settings = _settings()
     engine = _store(settings)
-    who = _actor(actor)
+    who = _actor(actor, engine, "prepare")
     when = _run(lambda: jobs.local_time(settings, until)) if until else None
     found = _run(lambda: jobs.embargo_item(engine, item, when, who))
     if when is None:
@@ -586,7 +608,7 @@ def items_correct(item: str, note: str, actor: str | None) -> None:
 
     settings = _settings()
     engine = _store(settings)
-    found = _run(lambda: jobs.add_correction(engine, item, note, _actor(actor)))
+    found = _run(lambda: jobs.add_correction(engine, item, note, _actor(actor, engine)))
     click.echo(f"{found.title}: correction noted")
 
 
@@ -601,7 +623,9 @@ def correction(item: str, actor: str | None) -> None:
 
     settings = _settings()
     engine = _store(settings)
-    mailing = _run(lambda: jobs.send_correction(settings, engine, item, _actor(actor)))
+    mailing = _run(
+        lambda: jobs.send_correction(settings, engine, item, _actor(actor, engine, "send"))
+    )
     click.echo(f"correction {mailing.id}: {mailing.subject}")
     _send(engine, settings, mailing.id)
 
@@ -872,3 +896,131 @@ def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _audit(engine: Engine, actor: str, action: str, detail: str) -> None:
+    from digest.store import record_audit
+
+    record_audit(engine, actor[:200], action, detail, datetime.now(UTC))
+
+
+STAFF_ROLES = ("editor", "sender", "admin")
+
+
+@main.group(name="staff")
+def staff_group() -> None:
+    """Manage staff accounts (admin): add, list, role, totp, reset, remove.
+
+    Example: digest staff add ana@example.org --role sender --name Ana"""
+
+
+@staff_group.command(name="add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(STAFF_ROLES), required=True)
+@click.option("--name", default="", help="The person's name, as the audit log shows it.")
+@AS_OPTION
+def staff_add(email: str, role: str, name: str, actor: str | None) -> None:
+    """Create an account and print its one-time set-password link.
+
+    Example: digest staff add ana@example.org --role editor --name Ana"""
+    from digest import staff
+
+    settings = _settings()
+    engine = _store(settings)
+    actor = _actor(actor, engine, "admin")
+    member, token = _run(lambda: staff.add_staff(engine, email, name, role, datetime.now(UTC)))
+    _audit(engine, actor, "staff added", f"{member.label} as {member.role}")
+    click.echo(
+        f"{member.email}: {member.role}; set a password (once, within "
+        f"{staff.SETUP_HOURS} hours) at:"
+    )
+    click.echo(staff.setup_link(settings, token))
+
+
+@staff_group.command(name="list")
+def staff_list() -> None:
+    """List accounts: email, role, second factor, state, name.
+
+    Example: digest staff list"""
+    from digest import staff
+
+    settings = _settings()
+    members = staff.list_staff(_store(settings))
+    if not members:
+        click.echo("no staff accounts; add one with: digest staff add EMAIL --role admin", err=True)
+        sys.exit(1)
+    for m in members:
+        totp = ("totp" if m.totp_enabled else "no-totp") + ("(required)" if m.totp_required else "")
+        state = "removed" if m.disabled else "active" if m.has_password else "no-password-yet"
+        click.echo(f"{m.email}\t{m.role}\t{totp}\t{state}\t{m.name}")
+
+
+@staff_group.command(name="role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(STAFF_ROLES))
+@AS_OPTION
+def staff_role(email: str, role: str, actor: str | None) -> None:
+    """Change an account's role.
+
+    Example: digest staff role ana@example.org sender --as admin@example.org"""
+    from digest import staff
+
+    settings = _settings()
+    engine = _store(settings)
+    actor = _actor(actor, engine, "admin")
+    member = _run(lambda: staff.set_role(engine, email, role))
+    _audit(engine, actor, "staff role", f"{member.label} is now {member.role}")
+    click.echo(f"{member.email}: {member.role}")
+
+
+@staff_group.command(name="totp")
+@click.argument("email")
+@click.option("--required/--optional", default=True, help="Require a second factor (default).")
+@AS_OPTION
+def staff_totp(email: str, required: bool, actor: str | None) -> None:
+    """Require (or stop requiring) a TOTP second factor for an account.
+
+    Example: digest staff totp ana@example.org --required"""
+    from digest import staff
+
+    settings = _settings()
+    engine = _store(settings)
+    actor = _actor(actor, engine, "admin")
+    member = _run(lambda: staff.require_totp(engine, email, required))
+    _audit(engine, actor, "staff second factor", f"{member.label}: required={required}")
+    click.echo(f"{member.email}: second factor {'required' if required else 'optional'}")
+
+
+@staff_group.command(name="reset")
+@click.argument("email")
+@AS_OPTION
+def staff_reset(email: str, actor: str | None) -> None:
+    """Clear an account's password and second factor, end its sessions, print a new link.
+
+    Example: digest staff reset ana@example.org"""
+    from digest import staff
+
+    settings = _settings()
+    engine = _store(settings)
+    actor = _actor(actor, engine, "admin")
+    token = _run(lambda: staff.reset_staff(engine, email, datetime.now(UTC)))
+    _audit(engine, actor, "staff reset", email)
+    click.echo(f"{email}: password cleared, sessions ended; set a new one at:")
+    click.echo(staff.setup_link(settings, token))
+
+
+@staff_group.command(name="remove")
+@click.argument("email")
+@AS_OPTION
+def staff_remove(email: str, actor: str | None) -> None:
+    """Remove an account: its sessions end at once (kept, disabled, for the audit log).
+
+    Example: digest staff remove ana@example.org"""
+    from digest import staff
+
+    settings = _settings()
+    engine = _store(settings)
+    actor = _actor(actor, engine, "admin")
+    member = _run(lambda: staff.remove_staff(engine, email))
+    _audit(engine, actor, "staff removed", member.label)
+    click.echo(f"{member.email}: removed")

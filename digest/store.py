@@ -94,6 +94,7 @@ sources = Table(
     Column("last_modified", Text),
     Column("polled_at", UTCDateTime),
     Column("result", Text),
+    Column("read_ok_at", UTCDateTime),
 )
 
 CONTENT_FIELDS = ("title", "summary", "url", "image_caption", "type", "categories", "published")
@@ -344,7 +345,10 @@ def source_state(engine: Engine, name: str) -> dict[str, Any] | None:
 
 
 def record_poll(engine: Engine, name: str, values: dict[str, Any]) -> None:
-    """Remember a source's last poll: when, what it gave, and its HTTP validators."""
+    """Remember a source's last poll: when, what it gave, and its HTTP validators; a poll
+    that did not fail is also its last successful read."""
+    if values.get("polled_at") and not str(values.get("result") or "").startswith("error"):
+        values = {**values, "read_ok_at": values["polled_at"]}
     with engine.begin() as conn:
         updated = conn.execute(sources.update().where(sources.c.name == name).values(**values))
         if updated.rowcount == 0:
@@ -508,6 +512,42 @@ def all_sources(engine: Engine) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(select(sources).order_by(sources.c.name)).mappings())
 
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", Text),
+    Column("setup_token_hash", String(64)),
+    Column("setup_expires", UTCDateTime),
+    Column("totp_secret", String(64)),
+    Column("totp_required", Boolean, nullable=False, default=False),
+    Column("totp_last", Integer),
+    Column("created", UTCDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("staff_id", Integer, ForeignKey("staff.id"), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("expires", UTCDateTime, nullable=False),
+    Index("ix_staff_sessions_staff", "staff_id"),
+)
+
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(400), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_signin_failures_scope", "scope", "at"),
+)
 
 rate_limits = Table(
     "rate_limits",

@@ -16,13 +16,12 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import jobs, staff
 from digest.config import Settings
 from digest.feeds import write_feeds
 from digest.model import Subscriber
 from digest.subscribers import add_subscriber, iter_subscribers
 from digest.web import create_app
-from digest.web.auth import hash_password
 
 from .conftest import SMTPRecorder, free_port, serve
 from .test_web import wait_for
@@ -57,9 +56,10 @@ def site(
         settings,
         base_url=f"http://127.0.0.1:{port}/",
         secret_key="browser-test",
-        admin_password=hash_password("s3cret", iterations=1000),
+        admin_password=staff.legacy_hash("s3cret", iterations=1000),
         smtp_url=f"smtp://127.0.0.1:{smtp_port}",
         sender=replace(settings.sender, rate=1000.0),
+        breaking=replace(settings.breaking, undo_seconds=0),
     )
     jobs.ingest_sources(engine, live, now=NOW)
     write_feeds(engine, live)
@@ -135,10 +135,12 @@ def test_staff_breaking_news_send(
     recorder, _ = smtp_server
     for n in range(4):
         add_subscriber(engine, Subscriber(email=f"desk{n}@example.org"), NOW)
+    _, token = staff.add_staff(engine, "jo@example.org", "Jo Staff", "sender", datetime.now(UTC))
+    staff.set_password_with_token(engine, token, "s3cret-s3cret", datetime.now(UTC))
     page = browser.new_page()
     page.goto(base_url + "admin")
-    page.fill("#name", "Jo Staff")
-    page.fill("#password", "s3cret")
+    page.fill("#email", "jo@example.org")
+    page.fill("#password", "s3cret-s3cret")
     shot(page, tmp_path, "1-signin")
     page.click("button[type=submit]")
     page.wait_for_selector("h1:has-text('Dashboard')")
@@ -147,7 +149,7 @@ def test_staff_breaking_news_send(
     page.click("nav >> text=Breaking news")
     page.select_option(
         "#item",
-        label="2026-11-19 — King Tide Floods 40 Coastal Roads; Trust Calls for Statewide "
+        label="Thu 19 Nov 2026 — King Tide Floods 40 Coastal Roads; Trust Calls for Statewide "
         "Adaptation Fund",
     )
     page.click("text=Preview")
@@ -171,5 +173,5 @@ def test_staff_breaking_news_send(
         "jo@example.org",
     ]
     page.click("nav >> text=Audit log")
-    assert "breaking send" in page.inner_text("table")
+    assert "breaking request" in page.inner_text("table")
     shot(page, tmp_path, "5-audit")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ import feedparser
 import httpx
 from lxml import etree
 
+from digest import staff
 from digest.config import Settings, SourceConfig
 from digest.feeds import feed_specs
 from digest.model import Subscriber
@@ -69,8 +70,11 @@ def test_a_simulated_week(
         admin_password="s3cret",
         smtp_url=f"smtp://127.0.0.1:{smtp_port}",
         sender=replace(settings.sender, rate=1000.0),
+        breaking=replace(settings.breaking, undo_seconds=0),
         feed_refresh_seconds=1,
     )
+    _, token = staff.add_staff(engine, "jo@example.org", "Jo", "sender", datetime.now(UTC))
+    staff.set_password_with_token(engine, token, "s3cret-s3cret", datetime.now(UTC))
     add_subscriber(engine, Subscriber(email="all@example.org", name="All"), START)
     add_subscriber(
         engine, Subscriber(email="reports@example.org", types=("reports",), breaking=False), START
@@ -101,7 +105,11 @@ def test_a_simulated_week(
                 form = web.get("/admin/signin")
                 web.post(
                     "/admin/signin",
-                    data={"csrf": csrf_of(form.text), "name": "Jo", "password": "s3cret"},
+                    data={
+                        "csrf": csrf_of(form.text),
+                        "email": "jo@example.org",
+                        "password": "s3cret-s3cret",
+                    },
                 )
                 items = web.get("/admin/items").text
                 assert "Simulated Item 0 of the Week" in items

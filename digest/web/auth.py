@@ -1,86 +1,83 @@
-"""Staff sign-in: one shared ADMIN_PASSWORD (plain, or a PBKDF2 hash of it), a signed
-session cookie naming the staff member, and a limit on failed attempts."""
+"""Staff sign-in over HTTP: the session cookie, the same-origin check on every state-changing
+request, and a small thread pool for password hashing so that no guess ever holds the event
+loop (feeds and public pages keep answering during a burst of sign-ins)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
-import threading
-import time
-from collections import defaultdict, deque
+import asyncio
+import functools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+from urllib.parse import urlsplit
 
-SESSION_COOKIE = "digest_admin"
-SESSION_SECONDS = 12 * 3600
-PBKDF2_PREFIX = "pbkdf2_sha256$"
-MAX_FAILURES = 5
-FAILURE_WINDOW_SECONDS = 15 * 60
+from starlette.requests import Request
+from starlette.responses import Response
 
+from digest.config import Settings
+from digest.staff import legacy_hash as hash_password  # noqa: F401  (ADMIN_PASSWORD hashes)
 
-def hash_password(password: str, iterations: int = 600_000) -> str:
-    """A PBKDF2-SHA256 hash to put in ADMIN_PASSWORD instead of the password itself."""
-    salt = secrets.token_hex(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
-    return f"{PBKDF2_PREFIX}{iterations}${salt}${base64.b64encode(digest).decode()}"
+SESSION_COOKIE = "digest_staff"
+COOKIE_PATH = "/admin"
+HASH_WORKERS = max(1, min(4, os.cpu_count() or 1))
+HASH_POOL = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="digest-hash")
+SAME_SITE = frozenset({"same-origin", "none"})
 
-
-def password_ok(configured: str, given: str) -> bool:
-    """Whether `given` is the configured password (or matches its hash); constant time."""
-    if configured.startswith(PBKDF2_PREFIX):
-        try:
-            iterations, salt, expected = configured.removeprefix(PBKDF2_PREFIX).split("$")
-            digest = hashlib.pbkdf2_hmac("sha256", given.encode(), salt.encode(), int(iterations))
-        except ValueError:
-            return False
-        return hmac.compare_digest(base64.b64encode(digest).decode(), expected)
-    return hmac.compare_digest(configured.encode(), given.encode())
+T = TypeVar("T")
 
 
-def _mac(secret: str, payload: str) -> str:
-    mac = hmac.new(secret.encode(), f"admin-session\n{payload}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+async def off_loop(work: Callable[..., T], *args: object) -> T:
+    """Run slow work (argon2, PBKDF2) in the hashing pool, never on the event loop; at most
+    HASH_WORKERS hashes run at once, whatever the number of requests."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(HASH_POOL, functools.partial(work, *args))
 
 
-def session_cookie(secret: str, staff: str, now: float) -> str:
-    """A session for a staff member, valid SESSION_SECONDS."""
-    name = base64.urlsafe_b64encode(staff.encode()).decode()
-    payload = f"{int(now) + SESSION_SECONDS}.{name}"
-    return f"{payload}.{_mac(secret, payload)}"
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (a trusted proxy's header already
+    applied by the server, never taken from the request here)."""
+    return request.client.host if request.client else "unknown"
 
 
-def session_staff(secret: str, cookie: str | None, now: float) -> str | None:
-    """The staff member a session cookie names, or None if it is forged or expired."""
-    if not cookie or cookie.count(".") != 2:
-        return None
-    expires, name, mac = cookie.split(".")
-    if not hmac.compare_digest(_mac(secret, f"{expires}.{name}"), mac):
-        return None
-    if not expires.isdigit() or int(expires) < now:
-        return None
-    try:
-        return base64.urlsafe_b64decode(name.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class SignInLimiter:
-    """At most MAX_FAILURES failed sign-ins per client in FAILURE_WINDOW_SECONDS."""
+def same_origin(request: Request, settings: Settings) -> bool:
+    """Whether a state-changing request comes from the console's own pages. A browser says
+    so in Sec-Fetch-Site, which decides when present (a page under Referrer-Policy
+    no-referrer posts with `Origin: null`); else Origin must be this site's. A request from
+    another site is refused even with a valid CSRF token. Clients that send neither header
+    (scripts) pass this check and still need the token."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in SAME_SITE
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = request.headers.get("host", "")
+    allowed = {_origin(settings.base_url), f"{request.url.scheme}://{host}".lower()}
+    return origin.lower() in allowed
 
-    def __init__(self) -> None:
-        self.failures: dict[str, deque[float]] = defaultdict(deque)
-        self.lock = threading.Lock()
 
-    def _recent(self, client: str) -> deque[float]:
-        times = self.failures[client]
-        while times and times[0] < time.monotonic() - FAILURE_WINDOW_SECONDS:
-            times.popleft()
-        return times
+def set_session_cookie(
+    response: Response, request: Request, settings: Settings, token: str
+) -> None:
+    """The session cookie: HttpOnly, SameSite=Strict, Secure when the site is https (even
+    behind a proxy that speaks http to us), only for /admin; it holds a random token, the
+    session itself lives in the store."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https" or settings.base_url.startswith("https:"),
+        path=COOKIE_PATH,
+    )
 
-    def blocked(self, client: str) -> bool:
-        with self.lock:
-            return len(self._recent(client)) >= MAX_FAILURES
 
-    def failed(self, client: str) -> None:
-        with self.lock:
-            self._recent(client).append(time.monotonic())
+def clear_session_cookie(response: Response) -> None:
+    """Ask the browser to forget the session cookie (the session is deleted anyway)."""
+    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
