@@ -1,7 +1,7 @@
 """staff accounts, server-side sessions, the sign-in throttle, a source's last good read
 
 Revision ID: 0004_staff
-Revises: 0002_web_rate_limits, 0003_undated
+Revises: 0003_sender_identity
 Create Date: 2026-11-30
 """
 
@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_staff"
-# Also joins the two heads main has at this point (web and sources both followed 0002_press).
-down_revision = ("0002_web_rate_limits", "0003_undated")
+down_revision = "0003_sender_identity"
 branch_labels = None
 depends_on = None
 
