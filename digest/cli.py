@@ -99,6 +99,8 @@ def parse(
     Example: digest parse newsroom.html --base-url https://example.org/news --json"""
     from digest.sources import read_path
 
+    if base_url is not None:
+        _check_base_url(base_url, files)
     settings = _settings(parse_only=True)
     items = []
     for path in files:
@@ -483,7 +485,12 @@ def _follow(engine: Engine, settings: Settings, mailing: Mailing, who: str, leav
     if mailing.status in (SENDING, SCHEDULED):
         _send(engine, settings, mailing.id)
     else:
-        click.echo(f"mailing {mailing.id} is {mailing.status}")
+        click.echo(
+            f"error: this item's alert was already requested: mailing {mailing.id} is "
+            f"{mailing.status}; nothing sent (see: digest mailing status {mailing.id})",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @main.group(name="mailing")

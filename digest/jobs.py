@@ -425,6 +425,11 @@ def request_breaking(
     item = item_for(engine, item_key)
     if send_at is not None and send_at.tzinfo is None:
         raise DigestError(f"send time {send_at} has no time zone")
+    if send_at is not None and send_at <= now:
+        raise DigestError(
+            f"send time {send_at.isoformat()} is in the past; leave the time out to send "
+            "after the undo window"
+        )
     if settings.breaking.approval:
         status, send_after = AWAITING, send_at
     else:
@@ -536,6 +541,10 @@ def embargo_item(
         raise DigestError(f"embargo time {until} has no time zone")
     if not actor.strip():
         raise DigestError("say who is acting (a name for the audit log)")
+    if until is not None and until <= now:
+        raise DigestError(f"embargo time {until.isoformat()} is in the past; nothing changed")
+    if until is None and embargo_of(engine, item.key) is None:
+        raise DigestError(f"{item.title!r} has no embargo; nothing to lift")
     set_embargo(engine, item.key, until)
     detail = f"{item.title} until {until.isoformat()}" if until else f"{item.title}: lifted"
     _audit(engine, actor, "embargo", detail, now)

@@ -1,0 +1,113 @@
+"""Found by trying the merged program as a new user, a press officer and an attacker would:
+each test is the reproduction of one problem, kept so it stays fixed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from digest import jobs
+from digest.checks import check_store
+from digest.config import BreakingSettings, Settings
+from digest.errors import DigestError
+from digest.store import embargo_of, upsert_items
+
+from .test_cli import run
+from .test_email import item, subscribe
+
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+
+LISTING = """<html lang="en"><body><ul class="news">
+<li><a href="/news/1">First thing happened</a><span>January 2, 2025</span></li>
+<li><a href="/news/2">Second thing happened</a><span>January 3, 2025</span></li>
+<li><a href="/news/3">Third thing</a><span>January 4, 2025</span></li>
+</ul></body></html>"""
+
+
+@pytest.mark.parametrize("base", ["notaurl", "javascript:alert(1)//", "ftp://example.org/"])
+def test_parse_refuses_a_base_url_that_is_no_web_address(tmp_path: Path, base: str) -> None:
+    """`digest parse --base-url notaurl` used to drop every link and then advise
+    'use --base-url', with exit status 0."""
+    page = tmp_path / "news.html"
+    page.write_text(LISTING)
+    result = run("parse", str(page), "--base-url", base, tmp_path=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "--base-url" in result.stderr and "not an http(s) address" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.fixture
+def press(settings: Settings, tmp_path: Path) -> Settings:
+    return replace(
+        settings,
+        secret_key="test-secret",
+        sender=replace(settings.sender, outbox=tmp_path / "outbox"),
+        breaking=BreakingSettings(undo_seconds=120, approval=False),
+    )
+
+
+def test_a_breaking_alert_for_a_past_time_is_refused(engine: Engine, press: Settings) -> None:
+    """`digest breaking ITEM --at '2020-01-01 09:00' --yes` (a mistyped year) used to send
+    at once, skipping the undo window."""
+    news = item("Harbour Wall Breached", 23, "press-releases")
+    upsert_items(engine, [news], NOW)
+    subscribe(engine, "a@example.org")
+    with pytest.raises(DigestError, match="in the past"):
+        jobs.request_breaking(
+            press, engine, news.key, "Alice", send_at=NOW - timedelta(minutes=1), now=NOW
+        )
+    mailing = jobs.request_breaking(press, engine, news.key, "Alice", now=NOW)
+    assert mailing.status == "scheduled"
+    assert mailing.send_after == NOW + timedelta(seconds=120)
+
+
+def test_an_embargo_that_ended_in_the_past_is_refused(engine: Engine) -> None:
+    """`digest items embargo ITEM --until '2020-01-01 10:00'` used to say 'embargoed until'
+    an hour that has gone, for an item that stays public."""
+    news = item("Harbour Wall Breached", 23, "press-releases")
+    upsert_items(engine, [news], NOW)
+    with pytest.raises(DigestError, match="in the past"):
+        jobs.embargo_item(engine, news.key, NOW - timedelta(hours=1), "Alice", now=NOW)
+    assert embargo_of(engine, news.key) is None
+
+
+def test_lifting_an_embargo_that_is_not_there_says_so(engine: Engine) -> None:
+    """`digest items embargo ITEM --lift` on an item with no embargo used to print
+    'embargo lifted' with exit status 0."""
+    news = item("Harbour Wall Breached", 23, "press-releases")
+    upsert_items(engine, [news], NOW)
+    with pytest.raises(DigestError, match="has no embargo"):
+        jobs.embargo_item(engine, news.key, None, "Alice", now=NOW)
+    jobs.embargo_item(engine, news.key, NOW + timedelta(hours=1), "Alice", now=NOW)
+    jobs.embargo_item(engine, news.key, None, "Alice", now=NOW)
+    assert embargo_of(engine, news.key) is None
+
+
+def test_store_check_creates_no_database_file(settings: Settings, tmp_path: Path) -> None:
+    """`digest check` in an empty folder used to leave an empty var/digest.db behind."""
+    url = f"sqlite:///{tmp_path / 'var' / 'digest.db'}"
+    result = check_store(replace(settings, database_url=url))
+    assert result.status == "warn" and "digest migrate" in result.detail
+    assert not (tmp_path / "var").exists()
+
+
+def test_breaking_an_item_already_alerted_says_nothing_was_sent(tmp_path: Path) -> None:
+    """A second `digest breaking ITEM --yes` for an item already sent printed only
+    'mailing 1 is done' and exit status 0."""
+    env = {
+        "DIGEST_SENDER_OUTBOX": str(tmp_path / "outbox"),
+        "SECRET_KEY": "cli-test",
+        "DIGEST_BREAKING_UNDO_SECONDS": "0",
+    }
+    assert run("publish", tmp_path=tmp_path, **env).returncode == 0
+    run("subscribers", "import", "config/subscribers.example.csv", tmp_path=tmp_path, **env)
+    url = "https://harbourlight.example/newsroom/2026/08/osprey-platforms/"
+    first = run("breaking", url, "--yes", "--as", "alice", tmp_path=tmp_path, **env)
+    assert first.returncode == 0, first.stderr
+    again = run("breaking", url, "--yes", "--as", "alice", tmp_path=tmp_path, **env)
+    assert again.returncode == 1
+    assert "already" in again.stderr and "nothing sent" in again.stderr
