@@ -3,8 +3,10 @@ each test is the reproduction of one problem, kept so it stays fixed."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,9 @@ from sqlalchemy import Engine
 
 from digest import jobs
 from digest.checks import check_store
-from digest.config import BreakingSettings, Settings
-from digest.errors import DigestError
+from digest.config import BreakingSettings, Settings, SourceConfig
+from digest.errors import DigestError, SourceError
+from digest.sources import read_source
 from digest.store import embargo_of, upsert_items
 
 from .test_cli import run
@@ -111,3 +114,37 @@ def test_breaking_an_item_already_alerted_says_nothing_was_sent(tmp_path: Path) 
     again = run("breaking", url, "--yes", "--as", "alice", tmp_path=tmp_path, **env)
     assert again.returncode == 1
     assert "already" in again.stderr and "nothing sent" in again.stderr
+
+
+class _Endless(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(LISTING.encode())
+        try:
+            for _ in range(200):
+                self.wfile.write(b"<p>" + b"x" * 1000 + b"</p>")
+        except OSError:
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_fetched_page_larger_than_the_cap_is_refused(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source URL that answers with an endless body used to be read into memory whole."""
+    import digest.sources
+
+    monkeypatch.setattr(digest.sources, "MAX_FETCH_BYTES", 50_000)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/news"
+        with pytest.raises(SourceError, match="larger than 50,000 bytes"):
+            read_source(SourceConfig("web", "html", url), settings)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -16,11 +16,14 @@ from digest.model import Item
 from digest.sources.listing import lines_from_text, parse_listing
 
 if TYPE_CHECKING:
+    import httpx
+
     from digest.sources.html import Explain
 
 log = logging.getLogger(__name__)
 USER_AGENT = "newsroom-digest/0.1"
 FETCH_TIMEOUT = 30.0
+MAX_FETCH_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,24 @@ def _paths(source: SourceConfig) -> Iterator[str]:
     yield from paths
 
 
+def _capped_body(response: httpx.Response, source: SourceConfig) -> bytes:
+    """The body of a fetched page, refused past MAX_FETCH_BYTES so that a broken or hostile
+    server cannot fill the memory."""
+    chunks: list[bytes] = []
+    size = 0
+    if response.status_code != 200:
+        return b""
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_FETCH_BYTES:
+            raise SourceError(
+                f"source {source.name}: {source.location} is larger than "
+                f"{MAX_FETCH_BYTES:,} bytes; not read"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _read_url(source: SourceConfig, settings: Settings, validators: Validators) -> SourceRead:
     import httpx
 
@@ -158,8 +179,11 @@ def _read_url(source: SourceConfig, settings: Settings, validators: Validators) 
     if validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
     try:
-        with httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True) as client:
-            response = client.get(source.location, headers=headers)
+        with (
+            httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True) as client,
+            client.stream("GET", source.location, headers=headers) as response,
+        ):
+            body = _capped_body(response, source)
     except httpx.HTTPError as exc:
         raise SourceError(f"source {source.name}: cannot fetch {source.location}: {exc}") from None
     if response.status_code == 304:
@@ -169,7 +193,7 @@ def _read_url(source: SourceConfig, settings: Settings, validators: Validators) 
             f"source {source.name}: {source.location} answered HTTP {response.status_code}"
         )
     items = parse_document(
-        response.content,
+        body,
         source.kind,
         settings,
         source.location,

@@ -875,7 +875,7 @@ def _type(
         holder = line.getparent()
         if (
             holder is not None
-            and not set(holder.iter()) & in_title
+            and not _nested(holder, title_el)
             and (META_CLASS.search(_marks(holder)) or _meta_row(holder, line))
         ):
             for sibling in holder:
@@ -930,6 +930,16 @@ def _icons(element: etree._Element) -> list[etree._Element]:
         for e in element.iterdescendants()
         if ICON_CLASS.search(_marks(e)) or e.get("aria-hidden") == "true"
     ]
+
+
+def _nested(one: etree._Element, other: etree._Element) -> bool:
+    """Whether two elements' subtrees meet (one holds the other), found along the ancestors
+    rather than by walking a subtree that may be the whole listing."""
+    return (
+        one is other
+        or any(a is one for a in other.iterancestors())
+        or any(a is other for a in one.iterancestors())
+    )
 
 
 def _meta_row(holder: etree._Element, line: etree._Element) -> bool:
