@@ -148,3 +148,26 @@ def test_a_fetched_page_larger_than_the_cap_is_refused(
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("name", ["news.aspx", "index", "news.php"])
+def test_a_saved_page_named_without_html_is_read_as_a_page(tmp_path: Path, name: str) -> None:
+    """`digest parse news.aspx` read the page's markup as a plain-text listing and reported
+    "item '<html lang=...>' has no date"."""
+    page = tmp_path / name
+    page.write_text("\n<!DOCTYPE html>\n" + LISTING)
+    result = run("parse", str(page), "--base-url", "https://example.org/", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "First thing happened" in result.stdout and "<html" not in result.stderr
+
+
+def test_a_saved_feed_named_without_xml_is_read_as_a_feed(tmp_path: Path) -> None:
+    feed = tmp_path / "feed"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item>'
+        "<title>Sea wall report</title><link>https://example.org/a</link>"
+        "<pubDate>Tue, 10 Feb 2026 10:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    result = run("parse", str(feed), tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2026-02-10" in result.stdout and "Sea wall report" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,14 +92,31 @@ def parse_document(
     return parse_listing(lines_from_text(decode_text(data, origin)), settings, origin, name)
 
 
-def kind_of_path(path: str) -> str:
-    """The kind of document a file name suggests: html, feed or listing (plain text)."""
+def kind_of_path(path: str, data: bytes = b"") -> str:
+    """The kind of document a file name suggests: html, feed or listing (plain text); a
+    name that says nothing (`news.aspx`, `index`) is read by how the file starts."""
     suffix = Path(path).suffix.lower()
-    if suffix in (".html", ".htm"):
+    if suffix in (".html", ".htm", ".xhtml", ".shtml"):
         return "html"
     if suffix in (".xml", ".rss", ".atom"):
         return "feed"
+    if suffix != ".txt" and (markup := _markup_start(data)):
+        return markup
     return "listing"
+
+
+def _markup_start(data: bytes) -> str | None:
+    """`html` or `feed` when the bytes open like a page or a feed, else None."""
+    head = data[:2048].replace(b"\x00", b"").lstrip(b"\xef\xbb\xbf\xff\xfe \t\r\n").lower()
+    if head.startswith(b"<?xml") and not re.search(rb"<(!doctype )?html", head):
+        return "feed" if re.search(rb"<(rss|feed|rdf:rdf)\b", head) else None
+    if re.match(rb"<(!doctype html|html|head|body)\b", head) or (
+        head.startswith(b"<!--") and b"<html" in head
+    ):
+        return "html"
+    if re.match(rb"<(rss|feed|rdf:rdf)\b", head):
+        return "feed"
+    return None
 
 
 def read_path(
@@ -112,7 +130,7 @@ def read_path(
     own address for a saved page (its links resolve against it)."""
     data = _read_bytes(path)
     return parse_document(
-        data, kind or kind_of_path(path), settings, path, base_url=base_url, explain=explain
+        data, kind or kind_of_path(path, data), settings, path, base_url=base_url, explain=explain
     )
 
 
