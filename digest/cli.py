@@ -422,7 +422,7 @@ def breaking(
     no_wait: bool,
     actor: str | None,
 ) -> None:
-    """Send one item (its key or URL) as a breaking-news alert, after the undo window
+    """Send one item (its key, URL or feed entry id) as a breaking-news alert, after the undo window
     (breaking.undo_seconds; Ctrl-C cancels) or at a chosen time, or ask for approval.
 
     Example: digest breaking https://example.org/news/item --test-to me@example.org"""

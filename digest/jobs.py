@@ -259,11 +259,33 @@ def breaking_alert(
 
 
 def item_for(engine: Engine, key_or_url: str) -> Item:
-    """The stored item with this key or URL, or DigestError naming what was asked for."""
-    item = find_item(engine, key_or_url)
+    """The stored item with this key, URL or feed entry id, or DigestError naming what was
+    asked for."""
+    item = find_item(engine, key_or_url) or _item_by_entry_id(engine, key_or_url.strip())
     if item is None:
-        raise DigestError(f"no stored item has the key or URL {key_or_url!r}")
+        raise DigestError(f"no stored item has the key, URL or feed entry id {key_or_url!r}")
     return item
+
+
+def _item_by_entry_id(engine: Engine, entry: str) -> Item | None:
+    """The item a feed entry id (`tag:…:item/<hash>`, what feed readers show) names, since
+    items without a URL have no other handle outside the store."""
+    import hashlib
+    import re
+
+    from sqlalchemy import select
+
+    from digest.store import items
+
+    match = re.fullmatch(r"tag:[^\s:]+:item/([0-9a-f]{32})", entry)
+    if match is None:
+        return None
+    with engine.connect() as conn:
+        keys = conn.execute(select(items.c.key)).scalars().all()
+    for key in keys:
+        if hashlib.sha256(key.encode()).hexdigest()[:32] == match[1]:
+            return find_item(engine, key)
+    return None
 
 
 SAMPLE_READER = ("reader@example.org", "Sample Reader")

@@ -171,3 +171,15 @@ def test_a_saved_feed_named_without_xml_is_read_as_a_feed(tmp_path: Path) -> Non
     result = run("parse", str(feed), tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "2026-02-10" in result.stdout and "Sea wall report" in result.stdout
+
+
+def test_an_item_is_found_by_its_feed_entry_id(engine: Engine, settings: Settings) -> None:
+    """Items without a URL (the sample newsroom's) had no handle a press officer could see:
+    `digest breaking` wanted a key that only the store knows. The feed's entry id works."""
+    from digest.feeds import entry_id
+
+    news = item("Harbour Wall Breached", 23, "press-releases")
+    upsert_items(engine, [news, item("Seabird Count", 20, "updates")], NOW)
+    assert jobs.item_for(engine, entry_id(settings, news.key)).key == news.key
+    with pytest.raises(DigestError, match="feed entry id"):
+        jobs.item_for(engine, entry_id(settings, "no-such-key"))
