@@ -183,3 +183,19 @@ def test_an_item_is_found_by_its_feed_entry_id(engine: Engine, settings: Setting
     assert jobs.item_for(engine, entry_id(settings, news.key)).key == news.key
     with pytest.raises(DigestError, match="feed entry id"):
         jobs.item_for(engine, entry_id(settings, "no-such-key"))
+
+
+def test_init_where_nothing_can_be_written_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    """`digest init /proc/x` ended in a FileNotFoundError traceback."""
+    result = run("init", "/proc/no-such/news", tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "cannot write" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["nonsense", "mysql://u:secret@127.0.0.1/db"])
+def test_a_store_url_of_no_known_kind_is_a_config_error(tmp_path: Path, url: str) -> None:
+    """DATABASE_URL=nonsense ended every command in a SQLAlchemy ArgumentError traceback."""
+    result = run("check", tmp_path=tmp_path, DATABASE_URL=url)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "store.database_url" in result.stdout + result.stderr
+    assert "secret" not in result.stdout + result.stderr
