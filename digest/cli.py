@@ -402,6 +402,13 @@ def daily(as_of: datetime | None) -> None:
         click.echo(f"daily digest {day}: nothing new since the last one; nothing sent")
         return
     click.echo(f"daily digest {day}: {mailing.subject}")
+    if jobs.mailing_progress(engine, mailing.id).total == 0:
+        click.echo(
+            "error: no subscriber has chosen the daily digest; nothing sent "
+            "(a subscriber picks it on the preferences page)",
+            err=True,
+        )
+        sys.exit(1)
     _send(engine, settings, mailing.id)
 
 

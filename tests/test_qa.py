@@ -199,3 +199,15 @@ def test_a_store_url_of_no_known_kind_is_a_config_error(tmp_path: Path, url: str
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "store.database_url" in result.stdout + result.stderr
     assert "secret" not in result.stdout + result.stderr
+
+
+def test_a_daily_digest_with_no_daily_reader_says_nothing_was_sent(tmp_path: Path) -> None:
+    """`digest daily` with no subscriber on the daily cadence printed 'sent: 0' and exit
+    status 0."""
+    env = {"DIGEST_SENDER_OUTBOX": str(tmp_path / "outbox"), "SECRET_KEY": "cli-test"}
+    assert run("publish", tmp_path=tmp_path, **env).returncode == 0
+    run("subscribers", "import", "config/subscribers.example.csv", tmp_path=tmp_path, **env)
+    result = run("daily", "--as-of", "2026-11-20", tmp_path=tmp_path, **env)
+    assert result.returncode == 1
+    assert "no subscriber has chosen the daily digest; nothing sent" in result.stderr
+    assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").iterdir())
