@@ -211,3 +211,19 @@ def test_a_daily_digest_with_no_daily_reader_says_nothing_was_sent(tmp_path: Pat
     assert result.returncode == 1
     assert "no subscriber has chosen the daily digest; nothing sent" in result.stderr
     assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").iterdir())
+
+
+def test_a_date_no_calendar_has_skips_its_item_with_a_warning(
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """'February 31, 2026' under an item made the item vanish without a word: its lines
+    became the next item's photo caption."""
+    from digest.sources import read_path
+
+    page = tmp_path / "page.txt"
+    page.write_text(
+        "Press Release\n\nA title here\n\nFebruary 31, 2026\n\nUpdate\n\nB title\n\nMarch 1, 2026\n"
+    )
+    found = read_path(str(page), settings)
+    assert [(i.title, i.image_caption) for i in found] == [("B title", None)]
+    assert "page.txt:5: 'February 31, 2026' is not a real date; item 'A title here'" in caplog.text
