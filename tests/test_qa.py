@@ -227,3 +227,13 @@ def test_a_date_no_calendar_has_skips_its_item_with_a_warning(
     found = read_path(str(page), settings)
     assert [(i.title, i.image_caption) for i in found] == [("B title", None)]
     assert "page.txt:5: 'February 31, 2026' is not a real date; item 'A title here'" in caplog.text
+
+
+def test_a_binary_file_named_html_is_called_binary(tmp_path: Path) -> None:
+    """A PNG saved as news.html was reported as '0 links, 0 dates … give the source CSS
+    selectors', sending the user after selectors for a file that is no page at all."""
+    page = tmp_path / "news.html"
+    page.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    result = run("parse", str(page), tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "binary data, not an HTML page" in result.stderr and "selectors" not in result.stderr

@@ -171,6 +171,8 @@ def parse_html(
     `base_url` (where the page came from), else its canonical link. A page with no dated
     item raises SourceError saying what was seen."""
     text, _ = decode_document(data, charset)
+    if (nul := text.find("\x00", 0, 1_000_000)) >= 0 and not text.lstrip().startswith("<"):
+        raise SourceError(f"{origin}: binary data, not an HTML page (NUL character at {nul})")
     root = _document(text, origin)
     language = (source.language if source else None) or root.get("lang") or None
     base = _base(root, base_url or (source.base_url if source else None))
