@@ -114,6 +114,8 @@ def parse(
             if notes is not None:
                 for line in notes.lines:
                     click.echo(line, err=True)
+        if notes is not None and not notes.lines:
+            click.echo(f"{path}: not read as an HTML page; --explain has nothing to say", err=True)
         if not found:
             click.echo(f"error: {path}: no items found", err=True)
             sys.exit(1)

@@ -237,3 +237,17 @@ def test_a_binary_file_named_html_is_called_binary(tmp_path: Path) -> None:
     result = run("parse", str(page), tmp_path=tmp_path)
     assert result.returncode == 2
     assert "binary data, not an HTML page" in result.stderr and "selectors" not in result.stderr
+
+
+def test_explain_on_a_feed_says_it_has_nothing_to_say(tmp_path: Path) -> None:
+    """`digest parse feed.xml --explain` printed nothing extra: the flag was silently
+    ignored."""
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item>'
+        "<title>Sea wall report</title><link>https://example.org/a</link>"
+        "<pubDate>Tue, 10 Feb 2026 10:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    result = run("parse", str(feed), "--explain", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "feed.xml: not read as an HTML page; --explain has nothing to say" in result.stderr
