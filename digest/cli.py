@@ -616,7 +616,16 @@ def correction(item: str, actor: str | None) -> None:
 
     settings = _settings()
     engine = _store(settings)
+    from digest.mailings import DONE
+
     mailing = _run(lambda: jobs.send_correction(settings, engine, item, _actor(actor)))
+    if mailing.status == DONE:
+        click.echo(
+            f"error: this correction already went out (mailing {mailing.id}); nothing sent. "
+            "Add a new note first: digest items correct ITEM --note …",
+            err=True,
+        )
+        sys.exit(1)
     click.echo(f"correction {mailing.id}: {mailing.subject}")
     _send(engine, settings, mailing.id)
 

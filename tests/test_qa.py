@@ -251,3 +251,23 @@ def test_explain_on_a_feed_says_it_has_nothing_to_say(tmp_path: Path) -> None:
     result = run("parse", str(feed), "--explain", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "feed.xml: not read as an HTML page; --explain has nothing to say" in result.stderr
+
+
+def test_a_correction_sent_twice_says_it_already_went_out(tmp_path: Path) -> None:
+    """A second `digest correction ITEM` printed 'sent: 0' with exit status 0."""
+    env = {
+        "DIGEST_SENDER_OUTBOX": str(tmp_path / "outbox"),
+        "SECRET_KEY": "cli-test",
+        "DIGEST_BREAKING_UNDO_SECONDS": "0",
+    }
+    assert run("publish", tmp_path=tmp_path, **env).returncode == 0
+    run("subscribers", "import", "config/subscribers.example.csv", tmp_path=tmp_path, **env)
+    url = "https://harbourlight.example/newsroom/2026/08/osprey-platforms/"
+    assert run("breaking", url, "--yes", "--as", "a", tmp_path=tmp_path, **env).returncode == 0
+    note = ("items", "correct", url, "--note", "The date was wrong.", "--as", "a")
+    assert run(*note, tmp_path=tmp_path, **env).returncode == 0
+    first = run("correction", url, "--as", "a", tmp_path=tmp_path, **env)
+    assert first.returncode == 0 and "sent: 2" in first.stdout, first.stderr
+    again = run("correction", url, "--as", "a", tmp_path=tmp_path, **env)
+    assert again.returncode == 1
+    assert "already went out" in again.stderr and "nothing sent" in again.stderr
