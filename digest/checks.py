@@ -11,6 +11,7 @@ import os
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -71,6 +72,14 @@ def check_store(settings: Settings) -> Check:
     config = Config()
     config.set_main_option("script_location", "digest:migrations")
     head = ScriptDirectory.from_config(config).get_current_head()
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not _sqlite_file_exists(url.database):
+        return Check(
+            "store",
+            "warn",
+            f"{where}: no database file yet; `digest migrate` (or any command that uses "
+            "the store) creates it",
+        )
     try:
         engine = connect(settings.database_url)
         try:
@@ -99,6 +108,11 @@ def check_store(settings: Settings) -> Check:
         f"{where}: {state}; `digest migrate` (or any command that uses the store) "
         "creates or upgrades it",
     )
+
+
+def _sqlite_file_exists(database: str | None) -> bool:
+    """False for a SQLite file not created yet (checking must not create it)."""
+    return not database or database == ":memory:" or Path(database).exists()
 
 
 def check_sources(settings: Settings) -> list[Check]:

@@ -99,6 +99,8 @@ def parse(
     Example: digest parse newsroom.html --base-url https://example.org/news --json"""
     from digest.sources import read_path
 
+    if base_url is not None:
+        _check_base_url(base_url, files)
     settings = _settings(parse_only=True)
     items = []
     for path in files:
@@ -112,6 +114,8 @@ def parse(
             if notes is not None:
                 for line in notes.lines:
                     click.echo(line, err=True)
+        if notes is not None and not notes.lines:
+            click.echo(f"{path}: not read as an HTML page; --explain has nothing to say", err=True)
         if not found:
             click.echo(f"error: {path}: no items found", err=True)
             sys.exit(1)
@@ -423,6 +427,13 @@ def daily(as_of: datetime | None) -> None:
         click.echo(f"daily digest {day}: nothing new since the last one; nothing sent")
         return
     click.echo(f"daily digest {day}: {mailing.subject}")
+    if jobs.mailing_progress(engine, mailing.id).total == 0:
+        click.echo(
+            "error: no subscriber has chosen the daily digest; nothing sent "
+            "(a subscriber picks it on the preferences page)",
+            err=True,
+        )
+        sys.exit(1)
     _send(engine, settings, mailing.id)
 
 
@@ -443,7 +454,7 @@ def breaking(
     no_wait: bool,
     actor: str | None,
 ) -> None:
-    """Send one item (its key or URL) as a breaking-news alert, after the undo window
+    """Send one item (its key, URL or feed entry id) as a breaking-news alert, after the undo window
     (breaking.undo_seconds; Ctrl-C cancels) or at a chosen time, or ask for approval.
 
     Example: digest breaking https://example.org/news/item --test-to me@example.org"""
@@ -506,7 +517,12 @@ def _follow(engine: Engine, settings: Settings, mailing: Mailing, who: str, leav
     if mailing.status in (SENDING, SCHEDULED):
         _send(engine, settings, mailing.id)
     else:
-        click.echo(f"mailing {mailing.id} is {mailing.status}")
+        click.echo(
+            f"error: this item's alert was already requested: mailing {mailing.id} is "
+            f"{mailing.status}; nothing sent (see: digest mailing status {mailing.id})",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @main.group(name="mailing")
@@ -623,9 +639,18 @@ def correction(item: str, actor: str | None) -> None:
 
     settings = _settings()
     engine = _store(settings)
+    from digest.mailings import DONE
+
     mailing = _run(
         lambda: jobs.send_correction(settings, engine, item, _actor(actor, engine, "send"))
     )
+    if mailing.status == DONE:
+        click.echo(
+            f"error: this correction already went out (mailing {mailing.id}); nothing sent. "
+            "Add a new note first: digest items correct ITEM --note …",
+            err=True,
+        )
+        sys.exit(1)
     click.echo(f"correction {mailing.id}: {mailing.subject}")
     _send(engine, settings, mailing.id)
 

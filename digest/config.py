@@ -311,7 +311,7 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         feed_size=check.positive("feeds", "size", 50),
         output_dir=Path(check.text("feeds", "output", "public")),
         base_url=base_url if base_url.endswith("/") else base_url + "/",
-        database_url=database_url(check.text("store", "database_url", "sqlite:///var/digest.db")),
+        database_url=_store_url(check),
         email=_email_settings(check, name, contact_email, newsroom_url),
         sender=_sender_settings(check),
         secret_key=check.text("site", "secret_key", "") or _local_secret(),
@@ -514,6 +514,20 @@ def _trusted_proxies(check: _Checker) -> tuple[str, ...]:
                 ) from None
         proxies.append(entry)
     return tuple(proxies)
+
+
+def _store_url(check: _Checker) -> str:
+    """The store's URL, refused unless it names SQLite or PostgreSQL (a typo would otherwise
+    end in a traceback from the database library)."""
+    url = database_url(check.text("store", "database_url", "sqlite:///var/digest.db"))
+    if not re.match(r"(sqlite(\+pysqlite)?|postgresql\+psycopg)://", url):
+        scheme = url.split("://", 1)[0] if "://" in url else "no scheme"
+        raise check.error(
+            "store.database_url",
+            "must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE "
+            f"(got {scheme!r}; DATABASE_URL sets it too)",
+        )
+    return url
 
 
 def database_url(url: str) -> str:

@@ -261,11 +261,33 @@ def breaking_alert(
 
 
 def item_for(engine: Engine, key_or_url: str) -> Item:
-    """The stored item with this key or URL, or DigestError naming what was asked for."""
-    item = find_item(engine, key_or_url)
+    """The stored item with this key, URL or feed entry id, or DigestError naming what was
+    asked for."""
+    item = find_item(engine, key_or_url) or _item_by_entry_id(engine, key_or_url.strip())
     if item is None:
-        raise DigestError(f"no stored item has the key or URL {key_or_url!r}")
+        raise DigestError(f"no stored item has the key, URL or feed entry id {key_or_url!r}")
     return item
+
+
+def _item_by_entry_id(engine: Engine, entry: str) -> Item | None:
+    """The item a feed entry id (`tag:…:item/<hash>`, what feed readers show) names, since
+    items without a URL have no other handle outside the store."""
+    import hashlib
+    import re
+
+    from sqlalchemy import select
+
+    from digest.store import items
+
+    match = re.fullmatch(r"tag:[^\s:]+:item/([0-9a-f]{32})", entry)
+    if match is None:
+        return None
+    with engine.connect() as conn:
+        keys = conn.execute(select(items.c.key)).scalars().all()
+    for key in keys:
+        if hashlib.sha256(key.encode()).hexdigest()[:32] == match[1]:
+            return find_item(engine, key)
+    return None
 
 
 SAMPLE_READER = ("reader@example.org", "Sample Reader")
@@ -427,6 +449,11 @@ def request_breaking(
     item = item_for(engine, item_key)
     if send_at is not None and send_at.tzinfo is None:
         raise DigestError(f"send time {send_at} has no time zone")
+    if send_at is not None and send_at <= now:
+        raise DigestError(
+            f"send time {send_at.isoformat()} is in the past; leave the time out to send "
+            "after the undo window"
+        )
     if settings.breaking.approval:
         status, send_after = AWAITING, send_at
     else:
@@ -538,6 +565,10 @@ def embargo_item(
         raise DigestError(f"embargo time {until} has no time zone")
     if not actor.strip():
         raise DigestError("say who is acting (a name for the audit log)")
+    if until is not None and until <= now:
+        raise DigestError(f"embargo time {until.isoformat()} is in the past; nothing changed")
+    if until is None and embargo_of(engine, item.key) is None:
+        raise DigestError(f"{item.title!r} has no embargo; nothing to lift")
     set_embargo(engine, item.key, until)
     detail = f"{item.title} until {until.isoformat()}" if until else f"{item.title}: lifted"
     _audit(engine, actor, "embargo", detail, now)

@@ -114,11 +114,17 @@ def create_newsroom(folder: Path, sample: bool = False) -> list[Path]:
             f"{folder}: would overwrite {', '.join(sorted(existing))}; nothing written "
             "(move them away or choose another folder)"
         )
-    written = []
+    written: list[Path] = []
     for path, data in files.items():
         target = folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("xb") as out:
-            out.write(data)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("xb") as out:
+                out.write(data)
+        except OSError as exc:
+            raise DigestError(
+                f"{folder}: cannot write {target}: {exc.strerror or exc} "
+                f"({len(written)} files written before)"
+            ) from None
         written.append(target)
     return written

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +17,14 @@ from digest.model import Item
 from digest.sources.listing import lines_from_text, parse_listing
 
 if TYPE_CHECKING:
+    import httpx
+
     from digest.sources.html import Explain
 
 log = logging.getLogger(__name__)
 USER_AGENT = "newsroom-digest/0.1"
 FETCH_TIMEOUT = 30.0
+MAX_FETCH_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,14 +92,31 @@ def parse_document(
     return parse_listing(lines_from_text(decode_text(data, origin)), settings, origin, name)
 
 
-def kind_of_path(path: str) -> str:
-    """The kind of document a file name suggests: html, feed or listing (plain text)."""
+def kind_of_path(path: str, data: bytes = b"") -> str:
+    """The kind of document a file name suggests: html, feed or listing (plain text); a
+    name that says nothing (`news.aspx`, `index`) is read by how the file starts."""
     suffix = Path(path).suffix.lower()
-    if suffix in (".html", ".htm"):
+    if suffix in (".html", ".htm", ".xhtml", ".shtml"):
         return "html"
     if suffix in (".xml", ".rss", ".atom"):
         return "feed"
+    if suffix != ".txt" and (markup := _markup_start(data)):
+        return markup
     return "listing"
+
+
+def _markup_start(data: bytes) -> str | None:
+    """`html` or `feed` when the bytes open like a page or a feed, else None."""
+    head = data[:2048].replace(b"\x00", b"").lstrip(b"\xef\xbb\xbf\xff\xfe \t\r\n").lower()
+    if head.startswith(b"<?xml") and not re.search(rb"<(!doctype )?html", head):
+        return "feed" if re.search(rb"<(rss|feed|rdf:rdf)\b", head) else None
+    if re.match(rb"<(!doctype html|html|head|body)\b", head) or (
+        head.startswith(b"<!--") and b"<html" in head
+    ):
+        return "html"
+    if re.match(rb"<(rss|feed|rdf:rdf)\b", head):
+        return "feed"
+    return None
 
 
 def read_path(
@@ -109,7 +130,7 @@ def read_path(
     own address for a saved page (its links resolve against it)."""
     data = _read_bytes(path)
     return parse_document(
-        data, kind or kind_of_path(path), settings, path, base_url=base_url, explain=explain
+        data, kind or kind_of_path(path, data), settings, path, base_url=base_url, explain=explain
     )
 
 
@@ -149,6 +170,24 @@ def _paths(source: SourceConfig) -> Iterator[str]:
     yield from paths
 
 
+def _capped_body(response: httpx.Response, source: SourceConfig) -> bytes:
+    """The body of a fetched page, refused past MAX_FETCH_BYTES so that a broken or hostile
+    server cannot fill the memory."""
+    chunks: list[bytes] = []
+    size = 0
+    if response.status_code != 200:
+        return b""
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_FETCH_BYTES:
+            raise SourceError(
+                f"source {source.name}: {source.location} is larger than "
+                f"{MAX_FETCH_BYTES:,} bytes; not read"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _read_url(source: SourceConfig, settings: Settings, validators: Validators) -> SourceRead:
     import httpx
 
@@ -158,8 +197,11 @@ def _read_url(source: SourceConfig, settings: Settings, validators: Validators) 
     if validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
     try:
-        with httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True) as client:
-            response = client.get(source.location, headers=headers)
+        with (
+            httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True) as client,
+            client.stream("GET", source.location, headers=headers) as response,
+        ):
+            body = _capped_body(response, source)
     except httpx.HTTPError as exc:
         raise SourceError(f"source {source.name}: cannot fetch {source.location}: {exc}") from None
     if response.status_code == 304:
@@ -169,7 +211,7 @@ def _read_url(source: SourceConfig, settings: Settings, validators: Validators) 
             f"source {source.name}: {source.location} answered HTTP {response.status_code}"
         )
     items = parse_document(
-        response.content,
+        body,
         source.kind,
         settings,
         source.location,

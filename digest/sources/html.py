@@ -171,6 +171,8 @@ def parse_html(
     `base_url` (where the page came from), else its canonical link. A page with no dated
     item raises SourceError saying what was seen."""
     text, _ = decode_document(data, charset)
+    if (nul := text.find("\x00", 0, 1_000_000)) >= 0 and not text.lstrip().startswith("<"):
+        raise SourceError(f"{origin}: binary data, not an HTML page (NUL character at {nul})")
     root = _document(text, origin)
     language = (source.language if source else None) or root.get("lang") or None
     base = _base(root, base_url or (source.base_url if source else None))
@@ -875,7 +877,7 @@ def _type(
         holder = line.getparent()
         if (
             holder is not None
-            and not set(holder.iter()) & in_title
+            and not _nested(holder, title_el)
             and (META_CLASS.search(_marks(holder)) or _meta_row(holder, line))
         ):
             for sibling in holder:
@@ -930,6 +932,16 @@ def _icons(element: etree._Element) -> list[etree._Element]:
         for e in element.iterdescendants()
         if ICON_CLASS.search(_marks(e)) or e.get("aria-hidden") == "true"
     ]
+
+
+def _nested(one: etree._Element, other: etree._Element) -> bool:
+    """Whether two elements' subtrees meet (one holds the other), found along the ancestors
+    rather than by walking a subtree that may be the whole listing."""
+    return (
+        one is other
+        or any(a is one for a in other.iterancestors())
+        or any(a is other for a in one.iterancestors())
+    )
 
 
 def _meta_row(holder: etree._Element, line: etree._Element) -> bool:

@@ -27,6 +27,13 @@ HEADER_REST = re.compile(r"^\s*[•·|–—]\s*(?P<rest>\S.{0,60})$")
 PROSE_ENDINGS = (".", "…", ":", ";")
 PROSE_LENGTH = 140
 MAX_ICON_WORDS = 4
+# A line shaped like a date alone (`February 31, 2026`, `2026-02-30`) that no calendar has.
+DATE_SHAPED = re.compile(
+    r"^(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}"
+    r"|\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{4}"
+    r"|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4})\.?$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,9 @@ class ListingParser:
                 self._close_header()
                 self._item_from_block(self.pending, published, line)
                 self.pending = []
+            elif DATE_SHAPED.match(line.text):
+                self._close_header()
+                self._skip_bad_date(line)
             elif self.header and self.header.title is None:
                 self.header.title = line
             else:
@@ -207,6 +217,23 @@ class ListingParser:
         else:
             title, summary, captions, item_type = block[-1], [], block[:-1], None
         self._add(item_type, title, summary, captions, published)
+
+    def _skip_bad_date(self, line: Line) -> None:
+        """A date line no calendar has ends its item, which is skipped with a warning rather
+        than folded, undated, into the next one."""
+        block = self.pending
+        typed = [i for i, p in enumerate(block[:-1]) if match_type(p.text, self.settings.types)]
+        if typed:
+            title = block[typed[-1] + 1]
+        elif len(block) > 1 and looks_like_prose(block[-1].text):
+            title = block[-2]
+        else:
+            title = block[-1] if block else None
+        what = f"item {title.text[:80]!r}" if title else "the item before it"
+        log.warning(
+            "%s:%d: %r is not a real date; %s skipped", self.origin, line.number, line.text, what
+        )
+        self.pending = []
 
     def _skip_undated(self) -> None:
         if self.pending:
