@@ -30,6 +30,7 @@ DEPLOYMENT_VARIABLES = {
     "SMTP_URL": ("sender", "smtp_url"),
     "SECRET_KEY": ("site", "secret_key"),
     "ADMIN_PASSWORD": ("site", "admin_password"),
+    "WEBSUB_HUB_URL": ("site", "websub_hub_url"),
 }
 SECRET_FILE = Path("var/secret_key")
 
@@ -123,6 +124,7 @@ class Settings:
     admin_password: str | None = None
     smtp_url: str | None = None
     contact_email: str | None = None
+    websub_hub_url: str | None = None
 
     @property
     def tag_authority(self) -> str:
@@ -237,6 +239,9 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         feed_refresh_seconds=check.positive("feeds", "refresh_seconds", 30),
         admin_password=check.text("site", "admin_password", "") or None,
         smtp_url=_smtp_url(check),
+        websub_hub_url=check.url("site", "websub_hub_url", "http://unset/")
+        if check.text("site", "websub_hub_url", "")
+        else None,
     )
 
 

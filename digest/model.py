@@ -38,6 +38,9 @@ class Item:
     source: str = ""
     updated: datetime | None = None
     categories: tuple[str, ...] = field(default_factory=tuple)
+    page: str | None = None
+    image_url: str | None = None
+    first_seen: datetime | None = None
 
 
 @dataclass(frozen=True)

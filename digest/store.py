@@ -29,10 +29,12 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.sql.elements import ColumnElement
 
 from digest.model import IngestCounts, Item
 from digest.text import clean_line, clean_text
@@ -61,6 +63,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 metadata = MetaData()
 
+
+def _default_page(context: Any) -> str:
+    """A new item's page name, from its key and its first title (digest.links.page_name)."""
+    from digest.links import page_name
+
+    values = context.get_current_parameters()
+    return page_name(values["key"], values["title"])
+
+
 items = Table(
     "items",
     metadata,
@@ -76,7 +87,10 @@ items = Table(
     Column("published", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("first_seen", UTCDateTime, nullable=False),
+    Column("page", String(100), nullable=False, default=_default_page),
+    Column("image_url", Text),
     Index("ix_items_published", "published", "id"),
+    Index("ix_items_page", "page", unique=True),
     Index("ix_items_type_published", "type", "published", "id"),
     Index("ix_items_source_published", "source", "published"),
 )
@@ -92,6 +106,7 @@ sources = Table(
 )
 
 CONTENT_FIELDS = ("title", "summary", "url", "image_caption", "type", "categories", "published")
+CONTENT_FIELDS += ("image_url",)
 
 
 def connect(url: str) -> Engine:
@@ -130,6 +145,7 @@ def _row_values(item: Item) -> dict[str, Any]:
         "summary": item.summary and clean_text(item.summary),
         "url": item.url,
         "image_caption": item.image_caption and clean_text(item.image_caption),
+        "image_url": item.image_url,
         "categories": json.dumps(list(item.categories), ensure_ascii=False),
         "published": item.published,
     }
@@ -148,6 +164,9 @@ def item_from_row(row: Any) -> Item:
         source=row.source,
         updated=row.updated,
         categories=tuple(json.loads(row.categories)),
+        page=row.page,
+        image_url=row.image_url,
+        first_seen=row.first_seen,
     )
 
 
@@ -175,17 +194,19 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
             latest[item.key] = item
         stored |= _rows_by_key(conn, [key for key in latest if key not in stored])
         counts = IngestCounts()
-        for item in latest.values():
+        for position, item in enumerate(latest.values()):
+            # one microsecond apart in page order: no two items share a first-seen or edit time
+            stamp = now + timedelta(microseconds=position)
             values = _row_values(item)
             row = stored.get(item.key)
             if row is None:
-                values |= {"updated": item.updated or item.published, "first_seen": now}
+                values |= {"updated": item.updated or item.published, "first_seen": stamp}
                 conn.execute(items.insert().values(**values))
                 counts += IngestCounts(new=1, changed_types=frozenset({item.type}))
             elif _same_content(row, values):
                 counts += IngestCounts(unchanged=1)
             else:
-                values["updated"] = max(now, item.published)
+                values["updated"] = max(stamp, item.published)
                 conn.execute(items.update().where(items.c.key == item.key).values(**values))
                 counts += IngestCounts(updated=1, changed_types=frozenset({item.type, row["type"]}))
     return counts
@@ -421,3 +442,75 @@ def all_sources(engine: Engine) -> list[Any]:
     """What the store remembers of every source's last poll."""
     with engine.connect() as conn:
         return list(conn.execute(select(sources).order_by(sources.c.name)).mappings())
+
+
+def publishable(now: datetime) -> ColumnElement[bool]:
+    """Stand-in for the lead's one condition for what is public (replaced at merge)."""
+    return true()
+
+
+# Public reads for the site and the feeds: each goes through publishable(now).
+
+
+def public_items(
+    engine: Engine,
+    now: datetime,
+    item_type: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Item]:
+    """Publishable items, of one type or all, newest first; optionally published in
+    [start, end), paged by limit and offset."""
+    query = select(items).where(publishable(now))
+    if item_type is not None:
+        query = query.where(items.c.type == item_type)
+    if start is not None:
+        query = query.where(items.c.published >= start)
+    if end is not None:
+        query = query.where(items.c.published < end)
+    query = query.order_by(items.c.published.desc(), items.c.id.desc()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        return [item_from_row(row) for row in conn.execute(query)]
+
+
+def count_public_items(engine: Engine, now: datetime, item_type: str | None = None) -> int:
+    """How many publishable items there are, of one type or all."""
+    query = select(func.count()).select_from(items).where(publishable(now))
+    if item_type is not None:
+        query = query.where(items.c.type == item_type)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one()
+
+
+def public_item_by_page(engine: Engine, now: datetime, page_hash: str) -> Item | None:
+    """The publishable item whose page name starts with this hash."""
+    query = select(items).where(
+        or_(items.c.page == page_hash, items.c.page.like(page_hash + "-%")), publishable(now)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query.limit(1)).first()
+    return item_from_row(row) if row else None
+
+
+def public_item_pages(engine: Engine, now: datetime) -> Iterator[tuple[str, str | None, Any]]:
+    """(page, type, last change) of every publishable item, streamed."""
+    query = select(items.c.page, items.c.type, items.c.updated, items.c.first_seen).where(
+        publishable(now)
+    )
+    with engine.connect() as conn:
+        for row in conn.execution_options(stream_results=True, yield_per=2000).execute(query):
+            yield row.page, row.type, max(row.updated, row.first_seen)
+
+
+def public_months(engine: Engine, now: datetime, item_type: str | None = None) -> list[datetime]:
+    """The published times of publishable items (of one type or all), oldest first: the
+    caller buckets them into months in the newsroom's time zone."""
+    query = select(items.c.published).where(publishable(now)).order_by(items.c.published)
+    if item_type is not None:
+        query = query.where(items.c.type == item_type)
+    with engine.connect() as conn:
+        return list(conn.execute(query).scalars())
