@@ -130,9 +130,35 @@ def connect(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+BASELINE_REVISION = "0001_baseline"
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "digest:migrations")
+    config.attributes["connection"] = connection
+    return config
+
+
 def create_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet (the `release` step of a deployment)."""
-    metadata.create_all(engine)
+    """Create or upgrade the store's tables with the Alembic migrations (the `release` step of
+    a deployment). A database written before migrations existed is recognised by its tables
+    and stamped as the baseline first, so its rows are kept and only later changes run."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    with engine.begin() as conn:
+        config = _alembic_config(conn)
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current == ScriptDirectory.from_config(config).get_current_head():
+            return
+        if current is None and inspect(conn).has_table("items"):
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, "head")
 
 
 def _row_values(item: Item) -> dict[str, Any]:
@@ -250,9 +276,21 @@ def _close(old: str, new: str) -> bool:
     return SequenceMatcher(None, old.casefold(), new.casefold()).ratio() >= CLOSE_RATIO
 
 
+def publishable(now: datetime | None = None) -> ColumnElement[bool]:
+    """The one gate for what is public: the condition an item must meet to appear in any feed,
+    page, archive, search result or email at `now` (embargoes and removals apply here, and
+    nowhere else)."""
+    return true()
+
+
 def latest_items(engine: Engine, item_type: str | None, limit: int) -> list[Item]:
-    """The newest `limit` items, of one type or (type None) of all, newest first."""
-    query = select(items).order_by(items.c.published.desc(), items.c.id.desc()).limit(limit)
+    """The newest `limit` publishable items, of one type or (type None) of all, newest first."""
+    query = (
+        select(items)
+        .where(publishable(datetime.now(UTC)))
+        .order_by(items.c.published.desc(), items.c.id.desc())
+        .limit(limit)
+    )
     if item_type is not None:
         query = query.where(items.c.type == item_type)
     with engine.connect() as conn:

@@ -60,6 +60,8 @@ def fresh_postgres(url: str) -> Engine:
     """An empty store in this run's PostgreSQL schema."""
     engine = connect(url)
     metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     create_schema(engine)
     return engine
 
