@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,11 +25,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     create_engine,
     event,
     func,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -482,11 +485,6 @@ def all_sources(engine: Engine) -> list[Any]:
         return list(conn.execute(select(sources).order_by(sources.c.name)).mappings())
 
 
-def publishable(now: datetime) -> ColumnElement[bool]:
-    """Stand-in for the lead's one condition for what is public (replaced at merge)."""
-    return true()
-
-
 # Public reads for the site and the feeds: each goes through publishable(now).
 
 
@@ -552,3 +550,55 @@ def public_months(engine: Engine, now: datetime, item_type: str | None = None) -
         query = query.where(items.c.type == item_type)
     with engine.connect() as conn:
         return list(conn.execute(query).scalars())
+
+
+SEARCH_OBJECTS = ("items_fts", "ix_items_search")
+SEARCH_WORD = re.compile(r"\w+")
+SEARCH_WORDS_MAX = 8
+
+
+def declared_in_metadata(obj: Any, name: str | None, type_: str, *args: Any) -> bool:
+    """Alembic's include_object: the full-text search objects (an FTS5 table and its shadow
+    tables on SQLite, a GIN expression index on PostgreSQL) live only in migrations."""
+    return not (name or "").startswith(SEARCH_OBJECTS)
+
+
+def search_words(query: str) -> list[str]:
+    """The words of a search box entry, lower-cased: everything else (quotes, operators,
+    column filters) is dropped, so no input reaches the full-text syntax."""
+    return [word.casefold() for word in SEARCH_WORD.findall(query)][:SEARCH_WORDS_MAX]
+
+
+def _search_condition(engine: Engine, words: list[str]) -> ColumnElement[bool]:
+    if engine.dialect.name == "postgresql":
+        tsquery = " & ".join(f"{word}:*" for word in words)
+        return text(
+            "to_tsvector('simple', coalesce(items.title, '') || ' ' || "
+            "coalesce(items.summary, '')) @@ to_tsquery('simple', :tsquery)"
+        ).bindparams(tsquery=tsquery)
+    match = " ".join('"' + word.replace('"', "") + '"*' for word in words)
+    return items.c.id.in_(
+        text("SELECT rowid FROM items_fts WHERE items_fts MATCH :match").bindparams(match=match)
+    )
+
+
+def search_items(
+    engine: Engine, now: datetime, query: str, limit: int, offset: int = 0
+) -> tuple[list[Item], int]:
+    """Publishable items whose title or summary has every word of the query (each as a
+    prefix), newest first, with the total number found. The database's own full-text index
+    answers (SQLite FTS5, PostgreSQL tsvector with GIN)."""
+    words = search_words(query)
+    if not words:
+        return [], 0
+    condition = and_(_search_condition(engine, words), publishable(now))
+    found = (
+        select(items)
+        .where(condition)
+        .order_by(items.c.published.desc(), items.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(items).where(condition)).scalar_one()
+        return [item_from_row(row) for row in conn.execute(found)], total
