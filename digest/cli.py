@@ -123,7 +123,7 @@ def ingest(names: tuple[str, ...], paths: tuple[str, ...]) -> None:
 def feeds(out: Path | None) -> None:
     """Write every feed, the OPML list and the index page; print their paths."""
     settings = _settings()
-    for feed_file in jobs.publish_feeds(_store(settings), settings, out):
+    for feed_file in jobs.publish_feeds(_store(settings), settings, out, full=True):
         click.echo(f"{feed_file.path}{'' if feed_file.written else '  (unchanged)'}")
 
 

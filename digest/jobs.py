@@ -29,6 +29,7 @@ from digest.messages import Recipient, build_message, message_id
 from digest.model import ALL_TYPES, IngestCounts, Item, Subscriber
 from digest.render import Rendered, render_breaking, render_confirm, render_weekly
 from digest.sender import Clock, SendSummary, send_pending, utc_now
+from digest.site import write_site
 from digest.sources import Validators, read_path, read_source
 from digest.store import (
     connect,
@@ -135,9 +136,13 @@ def publish_feeds(
     settings: Settings,
     out: Path | None = None,
     changed_types: Iterable[str | None] | None = None,
+    full: bool = False,
 ) -> list[FeedFile]:
-    """Write the feeds (all, or those of the changed types) to the output folder."""
-    return write_feeds(engine, settings, out, changed_types)
+    """Write the feeds (all, or those of the changed types) and the public pages to the
+    output folder; `full` renders every item page again (else only changed or missing
+    ones)."""
+    files = write_feeds(engine, settings, out, changed_types)
+    return files + write_site(engine, settings, out, full=full)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from premailer import Premailer
 
 from digest.config import Settings
 from digest.feeds import ALL, TEMPLATES, FeedSpec
+from digest.links import digest_url, item_link
 from digest.model import ALL_TYPES, Item
 
 MAX_HTML_BYTES = 100_000
@@ -51,6 +52,8 @@ def _environment(settings: Settings) -> Environment:
     environment.filters["type_label"] = lambda slug: (
         t.label if (t := settings.type_by_slug(slug)) else ""
     )
+    environment.globals["item_link"] = lambda item: item_link(settings, item)
+    environment.globals["digest_url"] = lambda kind, ident: digest_url(settings, kind, ident)
     return environment
 
 

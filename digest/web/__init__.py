@@ -21,6 +21,7 @@ from digest.config import Settings
 from digest.feeds import FEEDS_FOLDER, TEMPLATES
 from digest.store import items_stamp, sources
 from digest.web import admin, public
+from digest.web import site as public_site
 from digest.web.forms import Pages
 from digest.web.static import StaticFiles
 
@@ -92,6 +93,7 @@ def create_app(
         Route("/feeds/{name}", feed, methods=["GET", "HEAD"]),
         Route("/feeds.opml", opml, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        *public_site.routes(settings, engine),
         *public.routes(settings, engine, pages),
         *admin.routes(settings, engine, pages),
     ]
