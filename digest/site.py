@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from sqlalchemy import Engine, select
 
 from digest.config import Settings
@@ -204,7 +205,7 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
         original=original,
         original_host=urlsplit(original).hostname if original else None,
         notes=list(notes),
-        json_ld=item_json_ld(settings, item, url),
+        json_ld=Markup(item_json_ld(settings, item, url)),
         feeds=_feed_links(settings, item.type),
     )
     return Page(f"items/{page}/", body)
