@@ -34,6 +34,7 @@ from digest.links import digest_page, item_link, item_page, item_page_url, page_
 from digest.model import Item
 from digest.render import long_date
 from digest.store import (
+    SEARCH_COUNT_MAX,
     item_from_row,
     items,
     mailing_items,
@@ -293,7 +294,7 @@ def render_search(
     query = " ".join(query.split())[:200]
     page = max(1, page)
     found, total = search_items(engine, now, query, SEARCH_PAGE_SIZE, (page - 1) * SEARCH_PAGE_SIZE)
-    pages = max(1, -(-total // SEARCH_PAGE_SIZE))
+    pages = max(1, -(-min(total, SEARCH_COUNT_MAX) // SEARCH_PAGE_SIZE))
     return _render(
         settings,
         "search.html",

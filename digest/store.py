@@ -25,7 +25,6 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    and_,
     create_engine,
     event,
     func,
@@ -524,8 +523,9 @@ def count_public_items(engine: Engine, now: datetime, item_type: str | None = No
 
 def public_item_by_page(engine: Engine, now: datetime, page_hash: str) -> Item | None:
     """The publishable item whose page name starts with this hash."""
+    # a range on the unique index: the name itself and "<hash>-…" ("." follows "-")
     query = select(items).where(
-        or_(items.c.page == page_hash, items.c.page.like(page_hash + "-%")), publishable(now)
+        items.c.page >= page_hash, items.c.page < page_hash + ".", publishable(now)
     )
     with engine.connect() as conn:
         row = conn.execute(query.limit(1)).first()
@@ -569,36 +569,60 @@ def search_words(query: str) -> list[str]:
     return [word.casefold() for word in SEARCH_WORD.findall(query)][:SEARCH_WORDS_MAX]
 
 
-def _search_condition(engine: Engine, words: list[str]) -> ColumnElement[bool]:
+def _search_matches(engine: Engine, words: list[str], limit: int | None = None) -> Any:
+    """The ids of items matching every word (as prefixes), from the full-text index."""
+    cap = f" LIMIT {int(limit)}" if limit is not None else ""
     if engine.dialect.name == "postgresql":
-        tsquery = " & ".join(f"{word}:*" for word in words)
+        # OFFSET 0 keeps the planner on the GIN index instead of walking the date index and
+        # computing every row's tsvector
         return text(
-            "to_tsvector('simple', coalesce(items.title, '') || ' ' || "
-            "coalesce(items.summary, '')) @@ to_tsquery('simple', :tsquery)"
-        ).bindparams(tsquery=tsquery)
-    match = " ".join('"' + word.replace('"', "") + '"*' for word in words)
-    return items.c.id.in_(
-        text("SELECT rowid FROM items_fts WHERE items_fts MATCH :match").bindparams(match=match)
+            "SELECT id FROM (SELECT id FROM items WHERE to_tsvector('simple', "
+            "coalesce(title, '') || ' ' || coalesce(summary, '')) @@ "
+            f"to_tsquery('simple', :tsquery) OFFSET 0{cap}) AS matched"
+        ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
+    return text(f"SELECT rowid FROM items_fts WHERE items_fts MATCH :match{cap}").bindparams(
+        match=" ".join('"' + word.replace('"', "") + '"*' for word in words)
     )
+
+
+SEARCH_COUNT_MAX = 1000
 
 
 def search_items(
     engine: Engine, now: datetime, query: str, limit: int, offset: int = 0
 ) -> tuple[list[Item], int]:
     """Publishable items whose title or summary has every word of the query (each as a
-    prefix), newest first, with the total number found. The database's own full-text index
-    answers (SQLite FTS5, PostgreSQL tsvector with GIN)."""
+    prefix), newest first, and how many were found (counted up to SEARCH_COUNT_MAX + 1:
+    more means "over a thousand"). The database's own full-text index answers (SQLite
+    FTS5, PostgreSQL tsvector with GIN)."""
     words = search_words(query)
     if not words:
         return [], 0
-    condition = and_(_search_condition(engine, words), publishable(now))
-    found = (
-        select(items)
-        .where(condition)
-        .order_by(items.c.published.desc(), items.c.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
+    capped = _search_matches(engine, words, SEARCH_COUNT_MAX + 1 + offset)
+    counted = select(items.c.id).where(items.c.id.in_(capped), publishable(now))
     with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(items).where(condition)).scalar_one()
+        total = conn.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+        total = min(total, SEARCH_COUNT_MAX + 1)
+        # few matches: sort them; many: walk the date index and stop at the page's end
+        matches = _search_matches(engine, words) if total <= SEARCH_COUNT_MAX else None
+        condition = (
+            items.c.id.in_(matches) if matches is not None else _search_filter(engine, words)
+        )
+        found = (
+            select(items)
+            .where(condition, publishable(now))
+            .order_by(items.c.published.desc(), items.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
         return [item_from_row(row) for row in conn.execute(found)], total
+
+
+def _search_filter(engine: Engine, words: list[str]) -> Any:
+    """The match as a row condition (for many matches: checked row by row in date order)."""
+    if engine.dialect.name == "postgresql":
+        return text(
+            "to_tsvector('simple', coalesce(items.title, '') || ' ' || "
+            "coalesce(items.summary, '')) @@ to_tsquery('simple', :tsquery)"
+        ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
+    return items.c.id.in_(_search_matches(engine, words))
