@@ -403,9 +403,10 @@ def render_index(settings: Settings) -> bytes:
     return page.encode()
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
+def write_if_changed(path: Path, data: bytes, durable: bool = True) -> bool:
     """Write `data` to `path` atomically (temp file, fsync, rename) unless the file already
-    holds exactly these bytes, so its modification time stays honest. True when written."""
+    holds exactly these bytes, so its modification time stays honest. True when written.
+    Pages that can be rendered again from the store skip the fsync (`durable` False)."""
     try:
         if path.read_bytes() == data:
             return False
@@ -417,7 +418,8 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:

@@ -37,6 +37,7 @@ from digest.store import (
     SEARCH_COUNT_MAX,
     item_from_row,
     items,
+    iter_public_items,
     mailing_items,
     mailings,
     public_item_by_page,
@@ -250,20 +251,31 @@ def render_archive(
     month: str | None = None,
     months: list[tuple[str, int]] | None = None,
 ) -> Page | None:
-    """An archive page, newest first: the latest items (no month) or one month's items (a
-    stable page), of one type or all, with month navigation and the feeds' links. None for
-    an unknown type or a month with no items."""
+    """An archive page, newest first: the latest items with every month listed (no month),
+    or one month's items with links to the months before and after it (a stable page), of
+    one type or all, with the feeds' links. None for an unknown type or an empty month."""
     known = settings.type_by_slug(item_type)
     if item_type is not None and known is None:
         return None
     months = months if months is not None else _months(engine, settings, now, item_type)
+    names = [m for m, _count in months]
+    newer = older = None
     if month is not None:
-        if month not in dict(months):
+        if month not in names:
             return None
+        position = names.index(month)
+        newer = names[position - 1] if position > 0 else None
+        older = names[position + 1] if position + 1 < len(names) else None
         start, end = month_bounds(settings, month)
         found = public_items(engine, now, item_type, start=start, end=end)
     else:
         found = public_items(engine, now, item_type, limit=LATEST)
+
+    def link(m: str | None) -> dict[str, str] | None:
+        if m is None:
+            return None
+        return {"label": _month_label(m), "href": settings.base_url + archive_path(item_type, m)}
+
     title = known.feed_title if known else "All news"
     heading = f"{title}, {_month_label(month)}" if month else title
     body = _render(
@@ -272,7 +284,9 @@ def render_archive(
         heading=heading,
         items=found,
         month=month,
-        months=[
+        months=[]
+        if month
+        else [
             {
                 "month": m,
                 "label": _month_label(m),
@@ -281,6 +295,10 @@ def render_archive(
             }
             for m, count in months
         ],
+        newer=link(newer),
+        older=link(older),
+        index=settings.base_url + archive_path(item_type),
+        title=title,
         canonical=settings.base_url + archive_path(item_type, month),
         feeds=_feed_links(settings, item_type),
     )
@@ -398,23 +416,25 @@ def render_digests(settings: Settings, digests: Iterable[SentDigest]) -> Page:
 def write_item_pages(
     engine: Engine,
     settings: Settings,
-    pages: Iterable[str],
+    pages: Iterable[str] | None,
     out: Path | None = None,
     now: datetime | None = None,
 ) -> list[FeedFile]:
-    """Rewrite the pages of these items (by page name): what a change that is not an edit
-    (an embargo lifting, a correction note) calls. A page no longer public is removed."""
+    """Render the pages of these items (by page name; None: every publishable item) and
+    write those that changed. What a change that is not an edit calls (an embargo lifting,
+    a correction note): a listed page whose item is no longer public is removed."""
     out = out or settings.output_dir
     now = now or datetime.now(UTC)
+    wanted = None if pages is None else set(pages)
     files = []
-    for name in pages:
-        item = find_item_page(engine, now, name)
-        path = out / "items" / name / "index.html"
-        if item is None:
-            path.unlink(missing_ok=True)
-            continue
+    for item in iter_public_items(engine, now, wanted):
         page = render_item(settings, item, correction_notes(engine, item))
-        files.append(FeedFile(out / page.file, write_if_changed(out / page.file, page.body)))
+        written = write_if_changed(out / page.file, page.body, durable=False)
+        files.append(FeedFile(out / page.file, written))
+        if wanted is not None:
+            wanted.discard(item_page(item))
+    for gone in wanted or ():
+        (out / "items" / gone / "index.html").unlink(missing_ok=True)
     return files
 
 
@@ -426,24 +446,39 @@ def write_site(
     full: bool = True,
 ) -> list[FeedFile]:
     """Write every public page as a static file: items/<page>/index.html, the archive
-    (news/…), the digests (digests/…) and 404.html. With `full` False only item pages whose
-    item changed after their file was written (or that are missing) are rendered again."""
+    (news/…), the digests (digests/…) and 404.html. With `full` False only the pages of
+    items that changed after their file was written (or whose file is missing) are rendered
+    again, with the archive months they are in and those months' neighbours."""
     out = out or settings.output_dir
     now = now or datetime.now(UTC)
     files: list[FeedFile] = []
 
     def write(path: str, body: bytes) -> None:
-        files.append(FeedFile(out / path, write_if_changed(out / path, body)))
+        files.append(FeedFile(out / path, write_if_changed(out / path, body, durable=False)))
 
+    specs = feed_specs(settings)
+    counts: dict[str | None, dict[str, int]] = {spec.item_type: {} for spec in specs}
+    touched: dict[str | None, set[str]] = {spec.item_type: set() for spec in specs}
     stale = []
-    for page, _type, changed in public_item_pages(engine, now):
+    for page, item_type, published, changed in public_item_pages(engine, now):
+        month = month_of(settings, published)
         path = out / "items" / page / "index.html"
-        if full or not path.exists() or path.stat().st_mtime < changed.timestamp():
+        is_stale = full or not path.exists() or path.stat().st_mtime < changed.timestamp()
+        if is_stale:
             stale.append(page)
-    files += write_item_pages(engine, settings, stale, out, now)
-    for spec in feed_specs(settings):
-        months = _months(engine, settings, now, spec.item_type)
-        for month in [None, *(m for m, _count in months)]:
+        for key in {None, item_type} & counts.keys():
+            counts[key][month] = counts[key].get(month, 0) + 1
+            if is_stale:
+                touched[key].add(month)
+    files += write_item_pages(engine, settings, None if full else stale, out, now)
+    for spec in specs:
+        months = sorted(counts[spec.item_type].items(), reverse=True)
+        names = [m for m, _count in months]
+        targets = set(names) if full else set()
+        for month in touched[spec.item_type] if not full else ():
+            position = names.index(month)
+            targets |= set(names[max(0, position - 1) : position + 2])
+        for month in [None, *sorted(targets)]:
             page = render_archive(engine, settings, now, spec.item_type, month, months)
             if page is not None:
                 write(page.file, page.body)

@@ -532,14 +532,34 @@ def public_item_by_page(engine: Engine, now: datetime, page_hash: str) -> Item |
     return item_from_row(row) if row else None
 
 
-def public_item_pages(engine: Engine, now: datetime) -> Iterator[tuple[str, str | None, Any]]:
-    """(page, type, last change) of every publishable item, streamed."""
-    query = select(items.c.page, items.c.type, items.c.updated, items.c.first_seen).where(
-        publishable(now)
-    )
+def public_item_pages(
+    engine: Engine, now: datetime
+) -> Iterator[tuple[str, str | None, datetime, datetime]]:
+    """(page, type, published, last change) of every publishable item, streamed."""
+    query = select(
+        items.c.page, items.c.type, items.c.published, items.c.updated, items.c.first_seen
+    ).where(publishable(now))
     with engine.connect() as conn:
         for row in conn.execution_options(stream_results=True, yield_per=2000).execute(query):
-            yield row.page, row.type, max(row.updated, row.first_seen)
+            yield row.page, row.type, row.published, max(row.updated, row.first_seen)
+
+
+def iter_public_items(
+    engine: Engine, now: datetime, pages: Iterable[str] | None = None
+) -> Iterator[Item]:
+    """Every publishable item (or those with these page names), streamed."""
+    query = select(items).where(publishable(now))
+    if pages is None:
+        with engine.connect() as conn:
+            for row in conn.execution_options(stream_results=True, yield_per=1000).execute(query):
+                yield item_from_row(row)
+        return
+    wanted = list(pages)
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), KEY_BATCH):
+            batch = wanted[start : start + KEY_BATCH]
+            for row in conn.execute(query.where(items.c.page.in_(batch))):
+                yield item_from_row(row)
 
 
 def public_months(engine: Engine, now: datetime, item_type: str | None = None) -> list[datetime]:

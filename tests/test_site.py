@@ -30,7 +30,7 @@ from digest.config import Settings
 from digest.feeds import RENDERERS, caption_and_credit, feed_specs, ping_hub, write_feeds
 from digest.links import item_link, item_page_url, page_name, slugify, web_url
 from digest.model import Item, Subscriber
-from digest.site import write_site
+from digest.site import write_item_pages, write_site
 from digest.store import public_items, search_items, upsert_items
 from digest.subscribers import add_subscriber
 from digest.web import create_app
@@ -400,3 +400,37 @@ def test_photo_with_an_image_url_goes_out_as_media_rss(engine: Engine, settings:
     )
     assert page.xpath("//a[@href=$u]", u=item.url)
     assert page.xpath("//meta[@property='og:image']/@content") == [item.image_url]
+
+
+def test_publish_rewrites_only_the_pages_that_changed(engine: Engine, settings: Settings) -> None:
+    jobs.ingest_paths(engine, settings, SEED_FILES, now=NOW)
+    full = write_site(engine, settings, now=NOW)
+    assert sum(f.written for f in full) > 20
+    again = write_site(engine, settings, now=NOW, full=False)
+    assert not any(f.written for f in again)
+    newest = public_items(engine, NOW, limit=1)[0]
+    later = NOW + timedelta(days=1)
+    new = Item(
+        key="https://harbourlight.example/new/",
+        title="A new item",
+        published=newest.published + timedelta(hours=1),
+        type=newest.type,
+        source="t",
+    )
+    upsert_items(engine, [new], later)
+    written = {
+        str(f.path.relative_to(settings.output_dir))
+        for f in write_site(engine, settings, now=later, full=False)
+        if f.written
+    }
+    (stored,) = [i for i in public_items(engine, later, limit=1)]
+    month = new.published.astimezone(settings.timezone).strftime("%Y-%m")
+    assert f"items/{stored.page}/index.html" in written
+    assert {"news/index.html", f"news/{month}/index.html"} <= written
+    assert f"news/{new.type}/{month}/index.html" in written
+    assert not any(path.startswith("items/") and stored.page not in path for path in written)
+    gone = settings.output_dir / "items" / "000000000000-gone" / "index.html"
+    gone.parent.mkdir(parents=True)
+    gone.write_text("old")
+    write_item_pages(engine, settings, ["000000000000-gone"], now=later)
+    assert not gone.exists()
