@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from digest.config import Settings
 from digest.links import item_link, web_url
 from digest.model import Item
-from digest.store import public_items, public_months
+from digest.store import public_item_pages, public_items
 from digest.text import clean_line, clean_text
 
 log = logging.getLogger(__name__)
@@ -449,19 +449,30 @@ def month_bounds(settings: Settings, month: str) -> tuple[datetime, datetime]:
     return start, following
 
 
-def archive_months(
-    engine: Engine, settings: Settings, spec: FeedSpec, now: datetime, newest: list[Item]
-) -> list[str]:
+def month_changes(
+    engine: Engine, settings: Settings, now: datetime
+) -> dict[str | None, dict[str, datetime]]:
+    """For every feed (a type, or None for all items): each month that has items, with
+    the latest change (first seen or edited) of its items. One pass over the store."""
+    changes: dict[str | None, dict[str, datetime]] = {None: {}}
+    changes |= {t.slug: {} for t in settings.types}
+    for _page, item_type, published, changed in public_item_pages(engine, now):
+        month = month_of(settings, published)
+        for key in {None, item_type} & changes.keys():
+            months = changes[key]
+            if month not in months or months[month] < changed:
+                months[month] = changed
+    return changes
+
+
+def archive_months(settings: Settings, months: Iterable[str], newest: list[Item]) -> list[str]:
     """The months (oldest first) that get an archive document: every month with items up
     to the month of the oldest entry of the subscription document; none when that document
     holds every item."""
     if len(newest) < settings.feed_size:
         return []
     last = month_of(settings, newest[-1].published)
-    months = sorted(
-        {month_of(settings, moment) for moment in public_months(engine, now, spec.item_type)}
-    )
-    return [month for month in months if month <= last]
+    return sorted(month for month in months if month <= last)
 
 
 def write_feeds(
@@ -470,21 +481,28 @@ def write_feeds(
     out: Path | None = None,
     changed_types: Iterable[str | None] | None = None,
     now: datetime | None = None,
+    full: bool = False,
 ) -> list[FeedFile]:
     """Write the feeds, their RFC 5005 archives, the OPML list and the index page to the
     output folder. With `changed_types`, only the feeds of those types and the all-items
-    feed are rebuilt. When a hub is configured, it is told (in the background) about every
-    subscription feed that changed."""
+    feed are rebuilt. An archive month is rendered again only when one of its items changed
+    after its file was written, or a neighbour month appeared (`full`: every month). When
+    a hub is configured, it is told (in the background) about every subscription feed
+    that changed."""
     out = out or settings.output_dir
     now = now or datetime.now(UTC)
     wanted = None if changed_types is None else set(changed_types)
     files = []
     changed_urls = []
+    history: dict[str | None, dict[str, datetime]] | None = None
     for spec in feed_specs(settings):
         if wanted is not None and spec.item_type is not None and spec.item_type not in wanted:
             continue
         entries = public_items(engine, now, spec.item_type, settings.feed_size)
-        months = archive_months(engine, settings, spec, now, entries)
+        months: list[str] = []
+        if len(entries) >= settings.feed_size:
+            history = history if history is not None else month_changes(engine, settings, now)
+            months = archive_months(settings, history[spec.item_type], entries)
         for fmt, render in RENDERERS.items():
             path = out / spec.path(fmt)
             if fmt == "atom":
@@ -497,7 +515,9 @@ def write_feeds(
             files.append(FeedFile(path, written))
             if written:
                 changed_urls.append(settings.base_url + spec.path(fmt))
-        files += _write_archives(engine, settings, spec, out, months, now)
+        if months and history is not None:
+            stale = _stale_months(settings, spec, out, months, history[spec.item_type], full)
+            files += _write_archives(engine, settings, spec, out, months, stale, now)
     from digest.site import render_home
 
     for name, data in (
@@ -510,16 +530,43 @@ def write_feeds(
     return files
 
 
+def _stale_months(
+    settings: Settings,
+    spec: FeedSpec,
+    out: Path,
+    months: list[str],
+    changes: dict[str, datetime],
+    full: bool,
+) -> set[str]:
+    """The archive months to render again: missing or older than their items' latest
+    change, their neighbours (whose links may change), and the newest archive."""
+    if full:
+        return set(months)
+    stale = {months[-1]}
+    for position, month in enumerate(months):
+        path = out / spec.archive_path(month)
+        try:
+            written = path.stat().st_mtime
+        except FileNotFoundError:
+            written = None
+        if written is None or written < changes[month].timestamp():
+            stale |= set(months[max(0, position - 1) : position + 2])
+    return stale
+
+
 def _write_archives(
     engine: Engine,
     settings: Settings,
     spec: FeedSpec,
     out: Path,
     months: list[str],
+    stale: set[str],
     now: datetime,
 ) -> list[FeedFile]:
     files = []
     for position, month in enumerate(months):
+        if month not in stale:
+            continue
         start, end = month_bounds(settings, month)
         entries = public_items(engine, now, spec.item_type, start=start, end=end)
         links = ArchiveLinks(

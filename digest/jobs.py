@@ -29,7 +29,7 @@ from digest.messages import Recipient, build_message, message_id
 from digest.model import ALL_TYPES, IngestCounts, Item, Subscriber
 from digest.render import Rendered, render_breaking, render_confirm, render_weekly
 from digest.sender import Clock, SendSummary, send_pending, utc_now
-from digest.site import write_site
+from digest.site import write_digest_pages, write_site
 from digest.sources import Validators, read_path, read_source
 from digest.store import (
     connect,
@@ -141,7 +141,7 @@ def publish_feeds(
     """Write the feeds (all, or those of the changed types) and the public pages to the
     output folder; `full` renders every item page again (else only changed or missing
     ones)."""
-    files = write_feeds(engine, settings, out, changed_types)
+    files = write_feeds(engine, settings, out, changed_types, full=full)
     return files + write_site(engine, settings, out, full=full)
 
 
@@ -168,7 +168,8 @@ def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> 
 def _feeds_missing(settings: Settings) -> bool:
     out = settings.output_dir
     paths = [out / spec.path(fmt) for spec in feed_specs(settings) for fmt in RENDERERS]
-    return not all(path.exists() for path in [*paths, out / "index.html", out / "feeds.opml"])
+    pages = [out / "index.html", out / "feeds.opml", out / "news" / "index.html"]
+    return not all(path.exists() for path in [*paths, *pages])
 
 
 def transport_factory(settings: Settings) -> Callable[[], Transport]:
@@ -205,15 +206,21 @@ def send(
 def weekly_digest(
     engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
 ) -> Mailing:
-    """Create (once) the weekly digest as of a day; sending is `send`."""
-    return create_weekly(engine, settings, as_of, now or _now())
+    """Create (once) the weekly digest as of a day, and write its web version; sending is
+    `send`."""
+    mailing = create_weekly(engine, settings, as_of, now or _now())
+    write_digest_pages(engine, settings)
+    return mailing
 
 
 def breaking_alert(
     engine: Engine, settings: Settings, item: Item, now: datetime | None = None
 ) -> Mailing:
-    """Create (once) the breaking alert for an item; sending is `send`."""
-    return create_breaking(engine, settings, item, now or _now())
+    """Create (once) the breaking alert for an item, and write its web version; sending is
+    `send`."""
+    mailing = create_breaking(engine, settings, item, now or _now())
+    write_digest_pages(engine, settings)
+    return mailing
 
 
 def item_for(engine: Engine, key_or_url: str) -> Item:

@@ -482,10 +482,21 @@ def write_site(
             page = render_archive(engine, settings, now, spec.item_type, month, months)
             if page is not None:
                 write(page.file, page.body)
-    digests = sent_digests(engine, now)
-    for digest in digests:
-        page = render_digest(engine, settings, now, digest)
-        write(page.file, page.body)
-    write("digests/index.html", render_digests(settings, digests).body)
+    files += write_digest_pages(engine, settings, out, now)
     write("404.html", render_not_found(settings))
     return files
+
+
+def write_digest_pages(
+    engine: Engine, settings: Settings, out: Path | None = None, now: datetime | None = None
+) -> list[FeedFile]:
+    """Write the web version of every sent digest and alert, and their list."""
+    out = out or settings.output_dir
+    now = now or datetime.now(UTC)
+    digests = sent_digests(engine, now)
+    pages = [render_digest(engine, settings, now, digest) for digest in digests]
+    pages.append(render_digests(settings, digests))
+    return [
+        FeedFile(out / page.file, write_if_changed(out / page.file, page.body, durable=False))
+        for page in pages
+    ]

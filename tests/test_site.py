@@ -308,6 +308,23 @@ def test_rfc5005_archives_hold_the_whole_history(engine: Engine, settings: Setti
             seen += 1
         assert seen >= 1
         assert len(ids) == len(expected)
+    archives = small.output_dir / "feeds" / "archive"
+    assert not any(f.written and archives in f.path.parents for f in write_feeds(engine, small))
+    oldest = public_items(engine, NOW)[-1]
+    late = Item(
+        key="https://harbourlight.example/late/",
+        title="Found late",
+        published=oldest.published + timedelta(minutes=1),
+        type=oldest.type,
+        source="t",
+    )
+    later = datetime.now(UTC) + timedelta(seconds=1)  # after the files were written
+    upsert_items(engine, [late], later)
+    rewritten = [f.path for f in write_feeds(engine, small, now=later) if f.written]
+    month = oldest.published.astimezone(small.timezone).strftime("%Y-%m")
+    assert archives / "all" / f"{month}.atom" in rewritten
+    assert late.title in (archives / "all" / f"{month}.atom").read_text()
+    assert len([p for p in rewritten if archives in p.parents]) <= 2 * 2
 
 
 class Hub(BaseHTTPRequestHandler):
