@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from digest.config import Settings
 from digest.links import item_link, web_url
 from digest.model import Item
-from digest.store import public_item_pages, public_items
+from digest.store import public_items, public_time_stats
 from digest.text import clean_line, clean_text
 
 log = logging.getLogger(__name__)
@@ -449,20 +449,20 @@ def month_bounds(settings: Settings, month: str) -> tuple[datetime, datetime]:
     return start, following
 
 
-def month_changes(
-    engine: Engine, settings: Settings, now: datetime
-) -> dict[str | None, dict[str, datetime]]:
-    """For every feed (a type, or None for all items): each month that has items, with
-    the latest change (first seen or edited) of its items. One pass over the store."""
-    changes: dict[str | None, dict[str, datetime]] = {None: {}}
-    changes |= {t.slug: {} for t in settings.types}
-    for _page, item_type, published, changed in public_item_pages(engine, now):
+MonthStats = dict[str | None, dict[str, tuple[datetime, int]]]
+
+
+def month_stats(engine: Engine, settings: Settings, now: datetime) -> MonthStats:
+    """For every feed (a type, or None for all items): each month (newsroom time zone)
+    that has items, with the latest change (first seen or edited) of its items and how
+    many there are. One grouped query over the store."""
+    stats: MonthStats = {None: {}} | {t.slug: {} for t in settings.types}
+    for item_type, published, changed, count in public_time_stats(engine, now):
         month = month_of(settings, published)
-        for key in {None, item_type} & changes.keys():
-            months = changes[key]
-            if month not in months or months[month] < changed:
-                months[month] = changed
-    return changes
+        for key in {None, item_type} & stats.keys():
+            latest, total = stats[key].get(month, (changed, 0))
+            stats[key][month] = (max(latest, changed), total + count)
+    return stats
 
 
 def archive_months(settings: Settings, months: Iterable[str], newest: list[Item]) -> list[str]:
@@ -482,6 +482,7 @@ def write_feeds(
     changed_types: Iterable[str | None] | None = None,
     now: datetime | None = None,
     full: bool = False,
+    stats: MonthStats | None = None,
 ) -> list[FeedFile]:
     """Write the feeds, their RFC 5005 archives, the OPML list and the index page to the
     output folder. With `changed_types`, only the feeds of those types and the all-items
@@ -494,14 +495,14 @@ def write_feeds(
     wanted = None if changed_types is None else set(changed_types)
     files = []
     changed_urls = []
-    history: dict[str | None, dict[str, datetime]] | None = None
+    history = stats
     for spec in feed_specs(settings):
         if wanted is not None and spec.item_type is not None and spec.item_type not in wanted:
             continue
         entries = public_items(engine, now, spec.item_type, settings.feed_size)
         months: list[str] = []
         if len(entries) >= settings.feed_size:
-            history = history if history is not None else month_changes(engine, settings, now)
+            history = history if history is not None else month_stats(engine, settings, now)
             months = archive_months(settings, history[spec.item_type], entries)
         for fmt, render in RENDERERS.items():
             path = out / spec.path(fmt)
@@ -535,7 +536,7 @@ def _stale_months(
     spec: FeedSpec,
     out: Path,
     months: list[str],
-    changes: dict[str, datetime],
+    changes: dict[str, tuple[datetime, int]],
     full: bool,
 ) -> set[str]:
     """The archive months to render again: missing or older than their items' latest
@@ -549,7 +550,7 @@ def _stale_months(
             written = path.stat().st_mtime
         except FileNotFoundError:
             written = None
-        if written is None or written < changes[month].timestamp():
+        if written is None or written < changes[month][0].timestamp():
             stale |= set(months[max(0, position - 1) : position + 2])
     return stale
 

@@ -16,7 +16,14 @@ from sqlalchemy import Engine
 
 from digest.config import Settings
 from digest.errors import DigestError, SourceError
-from digest.feeds import RENDERERS, FeedFile, feed_specs, write_feeds, write_if_changed
+from digest.feeds import (
+    RENDERERS,
+    FeedFile,
+    feed_specs,
+    month_stats,
+    write_feeds,
+    write_if_changed,
+)
 from digest.links import signed_link
 from digest.mailings import (
     Mailing,
@@ -141,8 +148,10 @@ def publish_feeds(
     """Write the feeds (all, or those of the changed types) and the public pages to the
     output folder; `full` renders every item page again (else only changed or missing
     ones)."""
-    files = write_feeds(engine, settings, out, changed_types, full=full)
-    return files + write_site(engine, settings, out, full=full)
+    now = _now()
+    stats = month_stats(engine, settings, now)
+    files = write_feeds(engine, settings, out, changed_types, now, full, stats)
+    return files + write_site(engine, settings, out, now, full, stats)
 
 
 @dataclass(frozen=True)

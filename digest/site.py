@@ -22,12 +22,14 @@ from digest.feeds import (
     FORMATS,
     TEMPLATES,
     FeedFile,
+    MonthStats,
     caption_and_credit,
     entry_updated,
     feed_specs,
     image_url,
     month_bounds,
     month_of,
+    month_stats,
     write_if_changed,
 )
 from digest.links import digest_page, item_link, item_page, item_page_url, page_hash, web_url
@@ -40,10 +42,9 @@ from digest.store import (
     iter_public_items,
     mailing_items,
     mailings,
+    public_changes_since,
     public_item_by_page,
-    public_item_pages,
     public_items,
-    public_months,
     publishable,
     search_items,
 )
@@ -236,11 +237,8 @@ def _months(
     engine: Engine, settings: Settings, now: datetime, item_type: str | None
 ) -> list[tuple[str, int]]:
     """Months with items, newest first, with their counts."""
-    counts: dict[str, int] = {}
-    for moment in public_months(engine, now, item_type):
-        month = month_of(settings, moment)
-        counts[month] = counts.get(month, 0) + 1
-    return sorted(counts.items(), reverse=True)
+    stats = month_stats(engine, settings, now).get(item_type, {})
+    return sorted(((m, count) for m, (_latest, count) in stats.items()), reverse=True)
 
 
 def render_archive(
@@ -438,44 +436,48 @@ def write_item_pages(
     return files
 
 
+WATERMARK = ".site-watermark"
+
+
 def write_site(
     engine: Engine,
     settings: Settings,
     out: Path | None = None,
     now: datetime | None = None,
     full: bool = True,
+    stats: MonthStats | None = None,
 ) -> list[FeedFile]:
     """Write every public page as a static file: items/<page>/index.html, the archive
     (news/…), the digests (digests/…) and 404.html. With `full` False only the pages of
-    items that changed after their file was written (or whose file is missing) are rendered
-    again, with the archive months they are in and those months' neighbours."""
+    items first seen or edited since the last run (its time is kept in `.site-watermark`
+    in the folder), and the archive months they are in with those months' neighbours,
+    are rendered again."""
     out = out or settings.output_dir
     now = now or datetime.now(UTC)
+    stats = stats if stats is not None else month_stats(engine, settings, now)
     files: list[FeedFile] = []
 
     def write(path: str, body: bytes) -> None:
         files.append(FeedFile(out / path, write_if_changed(out / path, body, durable=False)))
 
-    specs = feed_specs(settings)
-    counts: dict[str | None, dict[str, int]] = {spec.item_type: {} for spec in specs}
-    touched: dict[str | None, set[str]] = {spec.item_type: set() for spec in specs}
-    stale = []
-    for page, item_type, published, changed in public_item_pages(engine, now):
-        month = month_of(settings, published)
-        path = out / "items" / page / "index.html"
-        is_stale = full or not path.exists() or path.stat().st_mtime < changed.timestamp()
-        if is_stale:
-            stale.append(page)
-        for key in {None, item_type} & counts.keys():
-            counts[key][month] = counts[key].get(month, 0) + 1
-            if is_stale:
-                touched[key].add(month)
-    files += write_item_pages(engine, settings, None if full else stale, out, now)
-    for spec in specs:
-        months = sorted(counts[spec.item_type].items(), reverse=True)
+    since = None if full else _read_watermark(out)
+    touched: dict[str | None, set[str]] = {key: set() for key in stats}
+    if since is None:
+        files += write_item_pages(engine, settings, None, out, now)
+        touched = {key: set(months) for key, months in stats.items()}
+    else:
+        changes = public_changes_since(engine, now, since)
+        files += write_item_pages(engine, settings, [page for page, _, _ in changes], out, now)
+        for _page, item_type, published in changes:
+            for key in {None, item_type} & touched.keys():
+                touched[key].add(month_of(settings, published))
+    for spec in feed_specs(settings):
+        months = sorted(
+            ((m, count) for m, (_changed, count) in stats[spec.item_type].items()), reverse=True
+        )
         names = [m for m, _count in months]
-        targets = set(names) if full else set()
-        for month in touched[spec.item_type] if not full else ():
+        targets: set[str] = set()
+        for month in touched[spec.item_type] & set(names):
             position = names.index(month)
             targets |= set(names[max(0, position - 1) : position + 2])
         for month in [None, *sorted(targets)]:
@@ -484,7 +486,17 @@ def write_site(
                 write(page.file, page.body)
     files += write_digest_pages(engine, settings, out, now)
     write("404.html", render_not_found(settings))
+    changed = [latest for months in stats.values() for latest, _count in months.values()]
+    if changed:
+        write_if_changed(out / WATERMARK, max(changed).isoformat().encode())
     return files
+
+
+def _read_watermark(out: Path) -> datetime | None:
+    try:
+        return datetime.fromisoformat((out / WATERMARK).read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def write_digest_pages(

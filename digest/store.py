@@ -532,16 +532,38 @@ def public_item_by_page(engine: Engine, now: datetime, page_hash: str) -> Item |
     return item_from_row(row) if row else None
 
 
-def public_item_pages(
+def public_time_stats(
     engine: Engine, now: datetime
-) -> Iterator[tuple[str, str | None, datetime, datetime]]:
-    """(page, type, published, last change) of every publishable item, streamed."""
-    query = select(
-        items.c.page, items.c.type, items.c.published, items.c.updated, items.c.first_seen
-    ).where(publishable(now))
+) -> list[tuple[str | None, datetime, datetime, int]]:
+    """(type, published, latest change, count) of publishable items, grouped by type and
+    published time: what archive months and their counts are made from, in one query."""
+    query = (
+        select(
+            items.c.type,
+            items.c.published,
+            func.max(items.c.updated),
+            func.max(items.c.first_seen),
+            func.count(),
+        )
+        .where(publishable(now))
+        .group_by(items.c.type, items.c.published)
+    )
     with engine.connect() as conn:
-        for row in conn.execution_options(stream_results=True, yield_per=2000).execute(query):
-            yield row.page, row.type, row.published, max(row.updated, row.first_seen)
+        return [
+            (item_type, published, max(updated, first_seen), count)
+            for item_type, published, updated, first_seen, count in conn.execute(query)
+        ]
+
+
+def public_changes_since(
+    engine: Engine, now: datetime, since: datetime
+) -> list[tuple[str, str | None, datetime]]:
+    """(page, type, published) of publishable items first seen or edited after `since`."""
+    query = select(items.c.page, items.c.type, items.c.published).where(
+        or_(items.c.updated > since, items.c.first_seen > since), publishable(now)
+    )
+    with engine.connect() as conn:
+        return [(row.page, row.type, row.published) for row in conn.execute(query)]
 
 
 def iter_public_items(
@@ -560,16 +582,6 @@ def iter_public_items(
             batch = wanted[start : start + KEY_BATCH]
             for row in conn.execute(query.where(items.c.page.in_(batch))):
                 yield item_from_row(row)
-
-
-def public_months(engine: Engine, now: datetime, item_type: str | None = None) -> list[datetime]:
-    """The published times of publishable items (of one type or all), oldest first: the
-    caller buckets them into months in the newsroom's time zone."""
-    query = select(items.c.published).where(publishable(now)).order_by(items.c.published)
-    if item_type is not None:
-        query = query.where(items.c.type == item_type)
-    with engine.connect() as conn:
-        return list(conn.execute(query).scalars())
 
 
 SEARCH_OBJECTS = ("items_fts", "ix_items_search")
