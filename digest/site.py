@@ -446,12 +446,14 @@ def write_site(
     now: datetime | None = None,
     full: bool = True,
     stats: MonthStats | None = None,
+    also: Iterable[str] = (),
 ) -> list[FeedFile]:
     """Write every public page as a static file: items/<page>/index.html, the archive
     (news/…), the digests (digests/…) and 404.html. With `full` False only the pages of
     items first seen or edited since the last run (its time is kept in `.site-watermark`
-    in the folder), and the archive months they are in with those months' neighbours,
-    are rendered again."""
+    in the folder), and of the items named in `also` (page names: an embargo that lifted,
+    a correction note), with the archive months they are in and those months'
+    neighbours, are rendered again; a page in `also` that is not public is removed."""
     out = out or settings.output_dir
     now = now or datetime.now(UTC)
     stats = stats if stats is not None else month_stats(engine, settings, now)
@@ -467,7 +469,12 @@ def write_site(
         touched = {key: set(months) for key, months in stats.items()}
     else:
         changes = public_changes_since(engine, now, since)
-        files += write_item_pages(engine, settings, [page for page, _, _ in changes], out, now)
+        named = set(also) - {page for page, _, _ in changes}
+        changes += [
+            (i.page or "", i.type, i.published) for i in iter_public_items(engine, now, named)
+        ]
+        pages = {page for page, _, _ in changes} | named
+        files += write_item_pages(engine, settings, pages, out, now)
         for _page, item_type, published in changes:
             for key in {None, item_type} & touched.keys():
                 touched[key].add(month_of(settings, published))

@@ -446,8 +446,36 @@ def test_publish_rewrites_only_the_pages_that_changed(engine: Engine, settings: 
     assert {"news/index.html", f"news/{month}/index.html"} <= written
     assert f"news/{new.type}/{month}/index.html" in written
     assert not any(path.startswith("items/") and stored.page not in path for path in written)
+    lifted = settings.output_dir / "items" / newest.page / "index.html"
+    lifted.unlink()  # as if its embargo had just lifted: no edit, an old first-seen time
+    assert not any(f.written for f in write_site(engine, settings, now=later, full=False))
+    write_site(engine, settings, now=later, full=False, also=[newest.page])
+    assert newest.title in lifted.read_text()
     gone = settings.output_dir / "items" / "000000000000-gone" / "index.html"
     gone.parent.mkdir(parents=True)
     gone.write_text("old")
     write_item_pages(engine, settings, ["000000000000-gone"], now=later)
     assert not gone.exists()
+
+
+@hypothesis_settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    url=st.one_of(
+        st.text(max_size=60),
+        st.builds(
+            lambda scheme, rest: f"{scheme}:{rest}",
+            st.sampled_from(["http", "https", "HTTP", "javascript", "data", "vbscript", "file"]),
+            st.text(max_size=40),
+        ),
+    )
+)
+def test_only_web_urls_ever_become_links(settings: Settings, url: str) -> None:
+    settings_ = replace(settings, base_url="https://news.example/")
+    item = Item(key="k", title="T", published=NOW, url=url, page="0123456789ab-t")
+    link = item_link(settings_, item)
+    parts = urlsplit(link)
+    assert parts.scheme.lower() in ("http", "https") and parts.hostname
+    assert not any(ch in link for ch in ' "<>\r\n\t\x00')
+    assert link == url.strip() or link == "https://news.example/items/0123456789ab-t/"
