@@ -576,9 +576,8 @@ def _write_archives(
             months[position + 1] if position + 1 < len(months) else None,
         )
         path = out / spec.archive_path(month)
-        files.append(
-            FeedFile(path, write_if_changed(path, render_atom(settings, spec, entries, links)))
-        )
+        data = render_atom(settings, spec, entries, links)
+        files.append(FeedFile(path, write_if_changed(path, data, durable=False)))
     return files
 
 
