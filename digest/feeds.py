@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from feedgen.feed import FeedGenerator
@@ -455,14 +456,33 @@ MonthStats = dict[str | None, dict[str, tuple[datetime, int]]]
 def month_stats(engine: Engine, settings: Settings, now: datetime) -> MonthStats:
     """For every feed (a type, or None for all items): each month (newsroom time zone)
     that has items, with the latest change (first seen or edited) of its items and how
-    many there are. One grouped query over the store."""
-    stats: MonthStats = {None: {}} | {t.slug: {} for t in settings.types}
-    for item_type, published, changed, count in public_time_stats(engine, now):
-        month = month_of(settings, published)
-        for key in {None, item_type} & stats.keys():
-            latest, total = stats[key].get(month, (changed, 0))
-            stats[key][month] = (max(latest, changed), total + count)
-    return stats
+    many there are. One grouped query over the store (by hour, or by minute in a zone
+    whose offset is not whole hours)."""
+    offset = now.astimezone(settings.timezone).utcoffset()
+    minutes = offset is not None and offset.total_seconds() % 3600 != 0
+    raw: dict[str | None, dict[str, tuple[Any, int]]] = {None: {}} | {
+        t.slug: {} for t in settings.types
+    }
+    months: dict[str, str] = {}
+    for item_type, bucket, edited, seen, count in public_time_stats(engine, now, minutes):
+        month = months.get(bucket)
+        if month is None:
+            start = datetime.fromisoformat(bucket + ("" if minutes else ":00")).replace(tzinfo=UTC)
+            month = months[bucket] = month_of(settings, start)
+        changed = max(edited, seen)
+        for key in {None, item_type} & raw.keys():
+            latest, total = raw[key].get(month, (changed, 0))
+            raw[key][month] = (max(latest, changed), total + count)
+    return {
+        key: {month: (_as_time(latest), total) for month, (latest, total) in found.items()}
+        for key, found in raw.items()
+    }
+
+
+def _as_time(value: Any) -> datetime:
+    """A time as the driver returned it from max() (text on SQLite), as aware UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def archive_months(settings: Settings, months: Iterable[str], newest: list[Item]) -> list[str]:

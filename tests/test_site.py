@@ -27,7 +27,14 @@ from sqlalchemy import Engine
 
 from digest import jobs
 from digest.config import Settings
-from digest.feeds import RENDERERS, caption_and_credit, feed_specs, ping_hub, write_feeds
+from digest.feeds import (
+    RENDERERS,
+    caption_and_credit,
+    feed_specs,
+    month_stats,
+    ping_hub,
+    write_feeds,
+)
 from digest.links import item_link, item_page_url, page_name, slugify, web_url
 from digest.model import Item, Subscriber
 from digest.site import write_item_pages, write_site
@@ -479,3 +486,28 @@ def test_only_web_urls_ever_become_links(settings: Settings, url: str) -> None:
     assert parts.scheme.lower() in ("http", "https") and parts.hostname
     assert not any(ch in link for ch in ' "<>\r\n\t\x00')
     assert link == url.strip() or link == "https://news.example/items/0123456789ab-t/"
+
+
+def test_months_are_the_newsrooms_months(engine: Engine, settings: Settings) -> None:
+    moments = [
+        datetime(2026, 11, 1, 2, 0, tzinfo=UTC),  # 31 October, 22:00 in New York
+        datetime(2026, 11, 1, 5, 0, tzinfo=UTC),
+        datetime(2026, 11, 1, 5, 0, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
+    ]
+    upsert_items(
+        engine,
+        [
+            Item(key=f"m{n}", title=f"M {n}", published=when, type="updates", source="t")
+            for n, when in enumerate(moments)
+        ],
+        NOW,
+    )
+    stats = month_stats(engine, settings, NOW)
+    assert {m: count for m, (_latest, count) in stats[None].items()} == {
+        "2026-10": 1,
+        "2026-11": 2,
+        "2026-12": 1,
+    }
+    assert stats["updates"].keys() == stats[None].keys() and not stats["reports"]
+    assert all(latest >= NOW for latest, _count in stats[None].values())
