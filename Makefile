@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/feeds.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf var public outbox .pytest_cache

@@ -2,7 +2,8 @@
 
 Every setting `section.key` can be overridden by `DIGEST_SECTION_KEY` (a TOML value, or a
 plain string); the deployment variables `BASE_URL` and `DATABASE_URL` override
-`site.base_url` and `store.database_url`; `DIGEST_CONFIG` names another file.
+`site.base_url` and `store.database_url`. The file is `--config FILE`, else `DIGEST_CONFIG`,
+else ./config/digest.toml, else the packaged defaults.
 """
 
 from __future__ import annotations
@@ -97,6 +98,25 @@ class ScheduleSettings:
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ALERTS_IN_DIGEST = ("list", "omit")
+
+
+@dataclass(frozen=True)
+class BreakingSettings:
+    """How breaking alerts are guarded: the undo window after "send" (0 sends at once),
+    and whether a second person must approve."""
+
+    undo_seconds: int = 120
+    approval: bool = False
+
+
+@dataclass(frozen=True)
+class CadenceSettings:
+    """What digests carry besides news, and when the daily digest goes (weekdays)."""
+
+    alerts_in_digest: str = "list"
+    daily_hour: int = 7
+    daily_minute: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +145,8 @@ class Settings:
     smtp_url: str | None = None
     contact_email: str | None = None
     websub_hub_url: str | None = None
+    breaking: BreakingSettings = BreakingSettings()
+    cadence: CadenceSettings = CadenceSettings()
 
     @property
     def tag_authority(self) -> str:
@@ -145,20 +167,64 @@ class Settings:
         raise ConfigError(f"no source named {name!r} in sources (configured: {known})")
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the config file named by DIGEST_CONFIG (default config/digest.toml), apply the
-    environment, and validate; a bad setting raises ConfigError naming it."""
+def find_config(
+    explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """The configuration file to read, found the usual way: the --config option, else
+    DIGEST_CONFIG, else ./config/digest.toml, else the defaults packaged with the program."""
     env = os.environ if environ is None else environ
-    path = Path(env.get("DIGEST_CONFIG") or DEFAULT_CONFIG)
+    if explicit:
+        return Path(explicit)
+    if env.get("DIGEST_CONFIG"):
+        return Path(env["DIGEST_CONFIG"])
+    if DEFAULT_CONFIG.is_file():
+        return DEFAULT_CONFIG
+    from digest.resources import packaged_config
+
+    return packaged_config() / "digest.toml"
+
+
+def is_packaged(path: Path) -> bool:
+    """True for the defaults packaged with the program (no configuration of one's own)."""
+    from digest.resources import packaged_config
+
+    packaged = (packaged_config() / "digest.toml").resolve()
+    if DEFAULT_CONFIG.is_file() and DEFAULT_CONFIG.resolve() == packaged:
+        return False  # run in the repository checkout, on its own config/digest.toml
+    return path.resolve() == packaged
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config: str | os.PathLike[str] | None = None,
+    *,
+    keep_secret: bool = True,
+) -> Settings:
+    """Read the configuration file (see find_config), apply the environment, and validate;
+    a bad setting raises ConfigError naming it. With keep_secret=False a missing
+    SECRET_KEY gets a throwaway value instead of var/secret_key (for commands that sign
+    nothing, such as `digest parse`, which must not write into the folder they run in)."""
+    env = os.environ if environ is None else environ
+    path = find_config(config, env)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found (set DIGEST_CONFIG)") from None
+        raise ConfigError(
+            f"{path}: configuration file not found (from --config or DIGEST_CONFIG)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read configuration file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return settings_from_mapping(apply_environment(raw, env), origin=str(path))
+    raw = apply_environment(raw, env)
+    if not keep_secret and not _configured_secret(raw) and not SECRET_FILE.is_file():
+        raw.setdefault("site", {})["secret_key"] = secrets.token_urlsafe(32)
+    return settings_from_mapping(raw, origin=str(path))
+
+
+def _configured_secret(raw: Mapping[str, Any]) -> bool:
+    site = raw.get("site")
+    return isinstance(site, dict) and bool(site.get("secret_key"))
 
 
 def apply_environment(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
@@ -242,6 +308,37 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         websub_hub_url=check.url("site", "websub_hub_url", "http://unset/")
         if check.text("site", "websub_hub_url", "")
         else None,
+        breaking=_breaking_settings(check),
+        cadence=_cadence_settings(check),
+    )
+
+
+def _breaking_settings(check: _Checker) -> BreakingSettings:
+    undo = check.value("breaking", "undo_seconds", 120)
+    if isinstance(undo, str) and undo.strip().isdigit():
+        undo = int(undo)
+    if not isinstance(undo, int) or isinstance(undo, bool) or undo < 0:
+        raise check.error(
+            "breaking.undo_seconds", f"must be a whole number of seconds, 0 or more (got {undo!r})"
+        )
+    approval = check.value("breaking", "approval", False)
+    if isinstance(approval, str) and approval.strip().lower() in ("true", "false"):
+        approval = approval.strip().lower() == "true"
+    if not isinstance(approval, bool):
+        raise check.error("breaking.approval", f"must be true or false (got {approval!r})")
+    return BreakingSettings(undo_seconds=undo, approval=approval)
+
+
+def _cadence_settings(check: _Checker) -> CadenceSettings:
+    alerts = check.text("email", "alerts_in_digest", "list")
+    if alerts not in ALERTS_IN_DIGEST:
+        raise check.error("email.alerts_in_digest", f"must be one of {', '.join(ALERTS_IN_DIGEST)}")
+    at = check.text("email", "daily_time", "07:00")
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", at)
+    if not match:
+        raise check.error("email.daily_time", f"must be HH:MM (got {at!r})")
+    return CadenceSettings(
+        alerts_in_digest=alerts, daily_hour=int(match[1]), daily_minute=int(match[2])
     )
 
 

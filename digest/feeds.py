@@ -20,19 +20,20 @@ from typing import Any
 
 import httpx
 from feedgen.feed import FeedGenerator
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, select_autoescape
 from lxml import etree
 from sqlalchemy import Engine
 
 from digest.config import Settings
 from digest.links import item_link, web_url
 from digest.model import Item
+from digest.resources import packaged_templates, template_loader
 from digest.store import public_items, public_time_stats
 from digest.text import clean_line, clean_text
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = packaged_templates()
 FEEDS_FOLDER = "feeds"
 ARCHIVE_FOLDER = "feeds/archive"
 ALL = "all"
@@ -135,6 +136,7 @@ def _body(item: Item) -> str:
             parts.append(f"Photo: {described}")
         if credit:
             parts.append(f"Credit: {credit}")
+    parts += [f"Correction: {note}" for note in item.corrections]
     return "\n\n".join(clean_text(part) for part in parts)
 
 
@@ -384,9 +386,7 @@ def render_opml(settings: Settings) -> bytes:
 
 def render_index(settings: Settings) -> bytes:
     """The feeds' index page: autodiscovery links and a subscribe link for every feed."""
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"])
-    )
+    environment = Environment(loader=template_loader(""), autoescape=select_autoescape(["html"]))
     feeds = [
         {
             "title": spec.title,

@@ -11,43 +11,57 @@ from email import message_from_bytes
 from email.policy import default
 from email.utils import make_msgid
 from pathlib import Path
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from digest.config import Settings
 from digest.errors import DigestError, SourceError
-from digest.feeds import (
-    RENDERERS,
-    FeedFile,
-    feed_specs,
-    month_stats,
-    write_feeds,
-    write_if_changed,
-)
 from digest.links import signed_link
 from digest.mailings import (
+    AWAITING,
+    SCHEDULED,
+    SENDING,
     Mailing,
+    MailingStateError,
+    approve,
+    cancel,
     create_breaking,
-    create_confirmation,
-    create_weekly,
+    create_correction,
+    create_digest,
+    create_welcome,
+    delivery_breakdown,
+    get_mailing,
+    pause,
     plan_weekly,
+    release_due,
+    render_plan,
+    resume,
 )
-from digest.messages import Recipient, build_message, message_id
 from digest.model import ALL_TYPES, IngestCounts, Item, Subscriber
-from digest.render import Rendered, render_breaking, render_confirm, render_weekly
-from digest.sender import Clock, SendSummary, send_pending, utc_now
-from digest.site import write_digest_pages, write_site
 from digest.sources import Validators, read_path, read_source
 from digest.store import (
+    add_correction_note,
     connect,
     create_schema,
+    embargo_of,
     find_item,
+    record_audit,
     record_poll,
+    set_embargo,
     source_state,
     upsert_items,
 )
-from digest.subscribers import normalise_email, request_subscription
-from digest.transports import Transport, transport_for
+from digest.text import clean_line
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from digest.feeds import FeedFile
+    from digest.render import Rendered
+    from digest.sender import Clock, SendSummary
+    from digest.transports import Transport
+
+# Rendering (premailer), feeds (feedgen, lxml), the sender (aiosmtplib, dkim) and the press
+# list (email-validator) are imported by the jobs that use them, so each command starts fast.
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +162,9 @@ def publish_feeds(
     """Write the feeds (all, or those of the changed types) and the public pages to the
     output folder; `full` renders every item page again (else only changed or missing
     ones)."""
+    from digest.feeds import month_stats, write_feeds
+    from digest.site import write_site
+
     now = _now()
     stats = month_stats(engine, settings, now)
     files = write_feeds(engine, settings, out, changed_types, now, full, stats)
@@ -175,6 +192,8 @@ def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> 
 
 
 def _feeds_missing(settings: Settings) -> bool:
+    from digest.feeds import RENDERERS, feed_specs
+
     out = settings.output_dir
     paths = [out / spec.path(fmt) for spec in feed_specs(settings) for fmt in RENDERERS]
     pages = [out / "index.html", out / "feeds.opml", out / "news" / "index.html"]
@@ -183,6 +202,8 @@ def _feeds_missing(settings: Settings) -> bool:
 
 def transport_factory(settings: Settings) -> Callable[[], Transport]:
     """Makes the configured transport: SMTP when SMTP_URL is set, else the outbox."""
+    from digest.transports import transport_for
+
     return lambda: transport_for(
         settings.smtp_url, settings.sender.outbox, settings.sender.timeout_seconds
     )
@@ -192,19 +213,21 @@ def send(
     engine: Engine,
     settings: Settings,
     mailing_id: int | None = None,
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
     factory: Callable[[], Transport] | None = None,
     on_result: Callable[[str], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> SendSummary:
     """Send every delivery that is due (of one mailing, or of all), until done or told to
     stop."""
+    from digest.sender import send_pending, utc_now
+
     return asyncio.run(
         send_pending(
             engine,
             settings,
             factory or transport_factory(settings),
-            clock=clock,
+            clock=clock or utc_now,
             mailing_id=mailing_id,
             on_result=on_result,
             should_stop=should_stop,
@@ -217,9 +240,20 @@ def weekly_digest(
 ) -> Mailing:
     """Create (once) the weekly digest as of a day, and write its web version; sending is
     `send`."""
+    from digest.mailings import create_weekly
+    from digest.site import write_digest_pages
+
     mailing = create_weekly(engine, settings, as_of, now or _now())
     write_digest_pages(engine, settings)
     return mailing
+
+
+def daily_digest(
+    engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
+) -> Mailing:
+    """Create (once) the daily digest of a day for subscribers who chose it; sending is
+    `send`."""
+    return create_digest(engine, settings, "daily", as_of, now or _now())
 
 
 def breaking_alert(
@@ -227,6 +261,9 @@ def breaking_alert(
 ) -> Mailing:
     """Create (once) the breaking alert for an item, and write its web version; sending is
     `send`."""
+    from digest.mailings import create_breaking
+    from digest.site import write_digest_pages
+
     mailing = create_breaking(engine, settings, item, now or _now())
     write_digest_pages(engine, settings)
     return mailing
@@ -240,7 +277,7 @@ def item_for(engine: Engine, key_or_url: str) -> Item:
     return item
 
 
-SAMPLE_RECIPIENT = Recipient(0, "reader@example.org", "Sample Reader")
+SAMPLE_READER = ("reader@example.org", "Sample Reader")
 
 
 def preview_weekly(
@@ -249,8 +286,8 @@ def preview_weekly(
     """Render the weekly digest as of a day without storing or sending anything: its HTML
     and one sample .eml (for a reader of every type) in `folder`. Empty list when the
     period is empty."""
-    plan = plan_weekly(engine, settings, as_of)
-    body = render_weekly(settings, plan.items, as_of, ALL_TYPES)
+    plan = plan_weekly(engine, settings, as_of, now)
+    body = render_plan(settings, plan, ALL_TYPES)
     if body is None:
         return []
     return _write_preview(settings, body, f"weekly-{as_of.isoformat()}", folder, now)
@@ -260,6 +297,8 @@ def preview_breaking(
     engine: Engine, settings: Settings, item: Item, folder: Path, now: datetime | None = None
 ) -> list[Path]:
     """Render a breaking alert's HTML and a sample .eml into `folder`."""
+    from digest.render import render_breaking
+
     body = render_breaking(settings, item, ALL_TYPES)
     return _write_preview(settings, body, "breaking", folder, now)
 
@@ -267,7 +306,10 @@ def preview_breaking(
 def _write_preview(
     settings: Settings, body: Rendered, name: str, folder: Path, now: datetime | None
 ) -> list[Path]:
-    message = build_message(settings, 0, body, SAMPLE_RECIPIENT, now or _now())
+    from digest.feeds import write_if_changed
+    from digest.messages import Recipient, build_message
+
+    message = build_message(settings, 0, body, Recipient(0, *SAMPLE_READER), now or _now())
     html_part = message_from_bytes(message, policy=default).get_body(("html",))
     assert html_part is not None
     html_path, eml_path = folder / f"{name}.html", folder / f"{name}.eml"
@@ -280,6 +322,10 @@ def send_test(
     settings: Settings, item: Item, address: str, factory: Callable[[], Transport] | None = None
 ) -> str:
     """Send one copy of an item's breaking alert to one address only; nothing is recorded."""
+    from digest.messages import Recipient, build_message, message_id
+    from digest.render import render_breaking
+    from digest.subscribers import normalise_email
+
     body = render_breaking(settings, item, ALL_TYPES)
     recipient = Recipient(0, normalise_email(address), "")
     unique = make_msgid(domain=settings.email.list_id)
@@ -302,12 +348,30 @@ def send_test(
 CONFIRM_HOURS = 48
 
 
+def welcome(
+    engine: Engine, settings: Settings, subscriber_id: int, now: datetime | None = None
+) -> Mailing | None:
+    """Create (once) the welcome email of a subscriber who just confirmed: what they will
+    get and when, the feeds, the preferences link. None unless the subscriber is active.
+    Sending is `send`."""
+    from digest.subscribers import get_subscriber
+
+    subscriber = get_subscriber(engine, subscriber_id)
+    if subscriber is None or subscriber.status != "active":
+        return None
+    return create_welcome(engine, settings, subscriber, now or _now())
+
+
 def subscribe(
     engine: Engine, settings: Settings, subscriber: Subscriber, now: datetime | None = None
 ) -> Mailing | None:
     """Double opt-in: store a new address as pending and create the email with its signed
     confirmation link (expiring after CONFIRM_HOURS); a bounced address gets nothing.
     The caller answers the same whatever happened, and sends the mailing."""
+    from digest.mailings import create_confirmation
+    from digest.render import render_confirm
+    from digest.subscribers import request_subscription
+
     now = now or _now()
     stored = request_subscription(engine, subscriber, now)
     if stored.status == "bounced" or stored.id is None:
@@ -316,3 +380,226 @@ def subscribe(
     confirm = signed_link(settings, "confirm", stored.id, stored.email, expires)
     body = render_confirm(settings, confirm, CONFIRM_HOURS)
     return create_confirmation(engine, settings, stored.id, body, now)
+
+
+@dataclass(frozen=True)
+class SendProgress:
+    """Where a mailing stands, for the console's live view and the CLI."""
+
+    mailing_id: int
+    kind: str
+    subject: str
+    status: str
+    send_after: datetime | None
+    requested_by: str | None
+    approved_by: str | None
+    sent: int
+    pending: int
+    retrying: int
+    failed: int
+    held: int
+    cancelled: int
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.pending + self.retrying + self.failed
+
+
+def _mailing_or_error(engine: Engine, mailing_id: int) -> Mailing:
+    mailing = get_mailing(engine, mailing_id)
+    if mailing is None:
+        raise DigestError(f"no mailing has the id {mailing_id}")
+    return mailing
+
+
+def _audit(engine: Engine, actor: str, action: str, detail: str, now: datetime) -> None:
+    if not actor.strip():
+        raise DigestError("say who is acting (a name for the audit log)")
+    record_audit(engine, clean_line(actor), action, detail, now)
+
+
+def request_breaking(
+    settings: Settings,
+    engine: Engine,
+    item_key: str,
+    requested_by: str,
+    send_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Mailing:
+    """Ask for an item's breaking alert. With `breaking.approval` it waits for a second
+    person's approval; else it is scheduled for `send_at`, or for the end of the undo
+    window (`breaking.undo_seconds`; 0 makes it sending at once). An embargoed item's
+    alert is held until the embargo lifts. Asking twice returns the first request."""
+    now = now or _now()
+    if not requested_by.strip():
+        raise DigestError("say who is asking (a name for the audit log)")
+    item = item_for(engine, item_key)
+    if send_at is not None and send_at.tzinfo is None:
+        raise DigestError(f"send time {send_at} has no time zone")
+    if settings.breaking.approval:
+        status, send_after = AWAITING, send_at
+    else:
+        send_after = send_at or now + timedelta(seconds=settings.breaking.undo_seconds)
+        status = SENDING if send_after <= now else SCHEDULED
+    embargo = embargo_of(engine, item.key)
+    if embargo is not None and embargo > now:
+        send_after = max(send_after or embargo, embargo)
+        status = SCHEDULED if status == SENDING else status
+    mailing = create_breaking(
+        engine, settings, item, now, status, send_after, clean_line(requested_by)
+    )
+    when = f" for {send_after.isoformat()}" if send_after and status != SENDING else ""
+    detail = f"{item.title} (mailing {mailing.id}, {mailing.status}{when})"
+    _audit(engine, requested_by, "breaking request", detail, now)
+    return mailing
+
+
+def approve_mailing(
+    settings: Settings, engine: Engine, mailing_id: int, approver: str, now: datetime | None = None
+) -> Mailing:
+    """A second person approves a mailing awaiting approval; it then goes at its chosen
+    time or after the undo window. DigestError when the approver is the requester."""
+    now = now or _now()
+    _mailing_or_error(engine, mailing_id)
+    try:
+        mailing = approve(
+            engine, mailing_id, clean_line(approver), now, settings.breaking.undo_seconds
+        )
+    except MailingStateError as exc:
+        raise DigestError(str(exc)) from None
+    _audit(engine, approver, "approve mailing", f"{mailing.subject} (mailing {mailing_id})", now)
+    return mailing
+
+
+def cancel_mailing(
+    engine: Engine, mailing_id: int, actor: str, now: datetime | None = None
+) -> Mailing:
+    """Cancel a mailing before anything has left (in its undo window, awaiting approval,
+    or scheduled); DigestError once a message has gone."""
+    now = now or _now()
+    _mailing_or_error(engine, mailing_id)
+    try:
+        mailing = cancel(engine, mailing_id)
+    except MailingStateError as exc:
+        raise DigestError(str(exc)) from None
+    _audit(engine, actor, "cancel mailing", f"{mailing.subject} (mailing {mailing_id})", now)
+    return mailing
+
+
+def pause_mailing(
+    engine: Engine, mailing_id: int, actor: str, now: datetime | None = None
+) -> Mailing:
+    """Pause a sending mailing (a staff decision, not a relay outage)."""
+    now = now or _now()
+    _mailing_or_error(engine, mailing_id)
+    try:
+        mailing = pause(engine, mailing_id)
+    except MailingStateError as exc:
+        raise DigestError(str(exc)) from None
+    _audit(engine, actor, "pause mailing", f"{mailing.subject} (mailing {mailing_id})", now)
+    return mailing
+
+
+def resume_mailing(
+    engine: Engine, mailing_id: int, actor: str, now: datetime | None = None
+) -> Mailing:
+    """Resume a paused mailing where it stopped."""
+    now = now or _now()
+    _mailing_or_error(engine, mailing_id)
+    try:
+        mailing = resume(engine, mailing_id)
+    except MailingStateError as exc:
+        raise DigestError(str(exc)) from None
+    _audit(engine, actor, "resume mailing", f"{mailing.subject} (mailing {mailing_id})", now)
+    return mailing
+
+
+def mailing_progress(engine: Engine, mailing_id: int) -> SendProgress:
+    """A mailing's state and its deliveries: sent / pending / retrying / failed."""
+    mailing = _mailing_or_error(engine, mailing_id)
+    counts = delivery_breakdown(engine, mailing_id)
+    return SendProgress(
+        mailing_id=mailing.id,
+        kind=mailing.kind,
+        subject=mailing.subject,
+        status=mailing.status,
+        send_after=mailing.send_after,
+        requested_by=mailing.requested_by,
+        approved_by=mailing.approved_by,
+        **counts,
+    )
+
+
+def release_held(engine: Engine, now: datetime | None = None) -> list[int]:
+    """Release the scheduled mailings whose time has come (the clock runs this every
+    minute before sending); a cancelled or unapproved mailing is never released."""
+    return release_due(engine, now or _now())
+
+
+def embargo_item(
+    engine: Engine, item_key: str, until: datetime | None, actor: str, now: datetime | None = None
+) -> Item:
+    """Hold an item back from every public path until `until` (None lifts the embargo at
+    once); the feeds are rewritten by the next refresh, which notices the change."""
+    now = now or _now()
+    item = item_for(engine, item_key)
+    if until is not None and until.tzinfo is None:
+        raise DigestError(f"embargo time {until} has no time zone")
+    if not actor.strip():
+        raise DigestError("say who is acting (a name for the audit log)")
+    set_embargo(engine, item.key, until)
+    detail = f"{item.title} until {until.isoformat()}" if until else f"{item.title}: lifted"
+    _audit(engine, actor, "embargo", detail, now)
+    return item
+
+
+def add_correction(
+    engine: Engine, item_key: str, note: str, actor: str, now: datetime | None = None
+) -> Item:
+    """Attach a correction note to an item: the next digest lists it, the feeds show the
+    item as updated."""
+    now = now or _now()
+    item = item_for(engine, item_key)
+    if not note.strip():
+        raise DigestError("a correction needs a note saying what was wrong")
+    if not actor.strip():
+        raise DigestError("say who is acting (a name for the audit log)")
+    add_correction_note(engine, item.key, note, actor.strip(), now)
+    _audit(engine, actor, "correction", f"{item.title}: {note.strip()}", now)
+    return item
+
+
+def send_correction(
+    settings: Settings, engine: Engine, item_key: str, actor: str, now: datetime | None = None
+) -> Mailing:
+    """Create the correction email for an item to exactly the people its breaking alert
+    reached (those still subscribed); once per correction note. Sending is `send`."""
+    now = now or _now()
+    item = item_for(engine, item_key)
+    if not actor.strip():
+        raise DigestError("say who is acting (a name for the audit log)")
+    try:
+        mailing = create_correction(engine, settings, item, now)
+    except MailingStateError as exc:
+        raise DigestError(str(exc)) from None
+    detail = f"{item.title} (mailing {mailing.id})"
+    _audit(engine, actor, "correction send", detail, now)
+    return mailing
+
+
+def local_time(settings: Settings, text: str, now: datetime | None = None) -> datetime:
+    """A time typed by staff, in the newsroom's zone unless it says otherwise:
+    'YYYY-MM-DD HH:MM', an ISO 8601 time with an offset, or 'HH:MM' for today."""
+    raw = text.strip()
+    zone = settings.timezone
+    try:
+        if len(raw) <= 5 and ":" in raw:
+            hour, minute = (int(part) for part in raw.split(":"))
+            today = (now or _now()).astimezone(zone).date()
+            return datetime(today.year, today.month, today.day, hour, minute, tzinfo=zone)
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise DigestError(
+            f"cannot read the time {text!r}: use 'YYYY-MM-DD HH:MM' (in {zone.key}) or 'HH:MM'"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)

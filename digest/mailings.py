@@ -5,9 +5,9 @@ created in the database with one INSERT … SELECT so the list is never loaded i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, exists, func, literal, or_, select
@@ -16,26 +16,32 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from digest.config import Settings
-from digest.model import ALL_TYPES, Item
+from digest.model import ALL_TYPES, Item, Subscriber
 from digest.render import (
     Rendered,
     breaking_subject,
     render_breaking,
+    render_correction,
     render_weekly,
+    render_welcome,
     weekly_subject,
 )
 from digest.store import (
     UTCDateTime,
+    corrections,
     deliveries,
     item_from_row,
     items,
     mailing_bodies,
     mailing_items,
     mailings,
+    publishable,
     subscribers,
 )
 
 EMPTY, SENDING, DONE = "empty", "sending", "done"
+AWAITING, SCHEDULED, PAUSED, CANCELLED = "awaiting approval", "scheduled", "paused", "cancelled"
+HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class Mailing:
     period_start: datetime | None
     period_end: datetime | None
     created: datetime
+    send_after: datetime | None = None
+    requested_by: str | None = None
+    approved_by: str | None = None
 
 
 def _mailing(row: Any) -> Mailing:
@@ -64,6 +73,9 @@ def _mailing(row: Any) -> Mailing:
         period_start=row.period_start,
         period_end=row.period_end,
         created=row.created,
+        send_after=row.send_after,
+        requested_by=row.requested_by,
+        approved_by=row.approved_by,
     )
 
 
@@ -83,29 +95,82 @@ def breaking_ident(item: Item) -> str:
 
 
 @dataclass(frozen=True)
+class CorrectionEntry:
+    """A correction as a digest lists it."""
+
+    id: int
+    title: str
+    url: str | None
+    note: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class WeeklyPlan:
-    """What a weekly digest as of a day would hold, before anything is stored."""
+    """What a digest (weekly or daily) as of a day would hold, before anything is stored:
+    its items, which of them already went out as breaking alerts, and the corrections
+    to list."""
 
     ident: str
     period_start: datetime
     period_end: datetime
     items: list[Item]
     item_ids: list[int]
+    alerted: frozenset[str] = frozenset()
+    corrections: tuple[CorrectionEntry, ...] = ()
+    kind: str = "weekly"
 
 
-def plan_weekly(engine: Engine, settings: Settings, as_of: date) -> WeeklyPlan:
+def weekly_period_end(settings: Settings, as_of: date) -> datetime:
+    return datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=settings.timezone)
+
+
+def daily_period_end(settings: Settings, as_of: date) -> datetime:
+    at = time(settings.cadence.daily_hour, settings.cadence.daily_minute)
+    return datetime.combine(as_of, at, tzinfo=settings.timezone)
+
+
+def daily_ident(as_of: date) -> str:
+    return f"daily:{as_of.isoformat()}"
+
+
+def plan_weekly(
+    engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
+) -> WeeklyPlan:
     """The items a weekly digest as of `as_of` covers: dated up to the end of that day and
     in no earlier weekly digest, back to `lookback_days` before the previous digest's day
     (or before this one's, for the first digest): a skipped week loses nothing, and an
     item that turns up late with an earlier date still goes out once.
     Once the digest is created, its plan is what it holds."""
-    period_end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=settings.timezone)
+    return plan_digest(engine, settings, "weekly", as_of, now)
+
+
+def plan_daily(
+    engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
+) -> WeeklyPlan:
+    """The items the daily digest of `as_of` covers (up to its configured time), with the
+    same guarantees as the weekly one: a skipped day loses nothing, no item goes twice."""
+    return plan_digest(engine, settings, "daily", as_of, now)
+
+
+def _listed_in(kind: str) -> Any:
+    """The column that says which digest of this cadence listed a correction."""
+    return corrections.c.digest_mailing_id if kind == "weekly" else corrections.c.daily_mailing_id
+
+
+def plan_digest(
+    engine: Engine, settings: Settings, kind: str, as_of: date, now: datetime | None = None
+) -> WeeklyPlan:
+    """The plan of a weekly or daily digest as of a day (see plan_weekly)."""
+    now = now or datetime.now(UTC)
+    if kind == "weekly":
+        ident, period_end = weekly_ident(as_of), weekly_period_end(settings, as_of)
+    else:
+        ident, period_end = daily_ident(as_of), daily_period_end(settings, as_of)
     lookback = timedelta(days=settings.email.lookback_days)
     with engine.connect() as conn:
         created = conn.execute(
-            select(mailings.c.id, mailings.c.period_start).where(
-                mailings.c.ident == weekly_ident(as_of)
-            )
+            select(mailings.c.id, mailings.c.period_start).where(mailings.c.ident == ident)
         ).first()
         if created is not None:
             start = created.period_start
@@ -114,35 +179,69 @@ def plan_weekly(engine: Engine, settings: Settings, as_of: date) -> WeeklyPlan:
                 .join(mailing_items, mailing_items.c.item_id == items.c.id)
                 .where(mailing_items.c.mailing_id == created.id)
             )
+            listed = _listed_in(kind) == created.id
         else:
             previous = conn.execute(
                 select(func.max(mailings.c.period_end)).where(
-                    mailings.c.kind == "weekly", mailings.c.period_end < period_end
+                    mailings.c.kind == kind, mailings.c.period_end < period_end
                 )
             ).scalar()
             start = (previous or period_end) - lookback
             already = (
                 select(mailing_items.c.item_id)
                 .join(mailings, mailings.c.id == mailing_items.c.mailing_id)
-                .where(mailings.c.kind == "weekly")
+                .where(mailings.c.kind == kind)
             )
             query = select(items).where(
                 items.c.published >= start,
                 items.c.published < period_end,
                 items.c.id.not_in(already),
+                publishable(now),
             )
+            listed = and_(_listed_in(kind).is_(None), corrections.c.at < now)
         rows = conn.execute(query.order_by(items.c.published.desc(), items.c.id.desc())).all()
+        alerted = set(
+            conn.execute(
+                select(mailings.c.item_key).where(
+                    mailings.c.kind == "breaking",
+                    mailings.c.status.in_((SENDING, PAUSED, DONE)),
+                    mailings.c.item_key.in_([row.key for row in rows]),
+                )
+            ).scalars()
+        )
+        fixes = list(
+            conn.execute(
+                select(corrections, items.c.title, items.c.url)
+                .join(items, items.c.id == corrections.c.item_id)
+                .where(listed, publishable(now))
+                .order_by(corrections.c.at, corrections.c.id)
+            )
+        )
     return WeeklyPlan(
-        ident=weekly_ident(as_of),
+        ident=ident,
         period_start=start,
         period_end=period_end,
         items=[item_from_row(row) for row in rows],
         item_ids=[row.id for row in rows],
+        alerted=frozenset(alerted),
+        corrections=tuple(
+            CorrectionEntry(row.id, row.title, row.url, row.note, row.at) for row in fixes
+        ),
+        kind=kind,
     )
 
 
 def _weekly_recipients() -> ColumnElement[bool]:
-    return and_(subscribers.c.status == "active", subscribers.c.weekly.is_(True))
+    return _digest_recipients("weekly")
+
+
+def _digest_recipients(kind: str) -> ColumnElement[bool]:
+    """Active subscribers who get digests, at this cadence."""
+    return and_(
+        subscribers.c.status == "active",
+        subscribers.c.weekly.is_(True),
+        subscribers.c.cadence == kind,
+    )
 
 
 def _breaking_recipients(item_type: str | None) -> ColumnElement[bool]:
@@ -170,19 +269,24 @@ def breaking_recipient_count(engine: Engine, item: Item) -> int:
 def create_weekly(engine: Engine, settings: Settings, as_of: date, now: datetime) -> Mailing:
     """Create the weekly digest as of a day, or return the one already created. An empty
     period is recorded as an `empty` mailing with no deliveries."""
-    ident = weekly_ident(as_of)
+    return create_digest(engine, settings, "weekly", as_of, now)
+
+
+def create_digest(
+    engine: Engine, settings: Settings, kind: str, as_of: date, now: datetime
+) -> Mailing:
+    """Create the weekly or daily digest as of a day, once; items already sent as alerts
+    are listed apart (or left out), and corrections not yet listed at this cadence are."""
+    ident = weekly_ident(as_of) if kind == "weekly" else daily_ident(as_of)
     if (existing := find_mailing(engine, ident)) is not None:
         return existing
-    plan = plan_weekly(engine, settings, as_of)
-    keys = _types_keys(engine, _weekly_recipients())
-    bodies = {
-        key: body
-        for key in keys
-        if (body := render_weekly(settings, plan.items, as_of, key)) is not None
-    }
-    subject = weekly_subject(settings, plan.items, as_of, ALL_TYPES)
+    plan = plan_digest(engine, settings, kind, as_of, now)
+    recipients = _digest_recipients(kind)
+    keys = _types_keys(engine, recipients)
+    bodies = {key: body for key in keys if (body := render_plan(settings, plan, key)) is not None}
+    subject = weekly_subject(settings, plan.items, as_of, ALL_TYPES, kind)
     values = {
-        "kind": "weekly",
+        "kind": kind,
         "ident": ident,
         "period_start": plan.period_start,
         "period_end": plan.period_end,
@@ -190,27 +294,76 @@ def create_weekly(engine: Engine, settings: Settings, as_of: date, now: datetime
         "status": SENDING if plan.items else EMPTY,
         "created": now,
     }
-    return _store_mailing(engine, values, plan.item_ids, bodies, _weekly_recipients(), now)
+    listed = [entry.id for entry in plan.corrections] if plan.items else []
+
+    def list_corrections(conn: Connection, mailing_id: int) -> None:
+        if listed:
+            conn.execute(
+                corrections.update()
+                .where(corrections.c.id.in_(listed), _listed_in(kind).is_(None))
+                .values({_listed_in(kind): mailing_id})
+            )
+
+    return _store_mailing(
+        engine, values, plan.item_ids, bodies, recipients, now, after=list_corrections
+    )
 
 
-def create_breaking(engine: Engine, settings: Settings, item: Item, now: datetime) -> Mailing:
-    """Create the breaking alert for one item, or return the one already created."""
+def render_plan(settings: Settings, plan: WeeklyPlan, types_key: str) -> Rendered | None:
+    """A digest plan rendered for readers of `types_key` (None when nothing is theirs)."""
+    as_of = (plan.period_end - timedelta(seconds=1)).astimezone(settings.timezone).date()
+    if plan.kind == "daily":
+        as_of = plan.period_end.astimezone(settings.timezone).date()
+    return render_weekly(
+        settings,
+        plan.items,
+        as_of,
+        types_key,
+        alerted=plan.alerted,
+        corrections=plan.corrections,
+        kind=plan.kind,
+    )
+
+
+def create_breaking(
+    engine: Engine,
+    settings: Settings,
+    item: Item,
+    now: datetime,
+    status: str = SENDING,
+    send_after: datetime | None = None,
+    requested_by: str | None = None,
+) -> Mailing:
+    """Create the breaking alert for one item, or return the one already created. A held
+    alert (awaiting approval, or scheduled) gets its deliveries as `held` rows that no
+    sender claims until the clock releases them."""
     ident = breaking_ident(item)
     if (existing := find_mailing(engine, ident)) is not None:
         return existing
     condition = _breaking_recipients(item.type)
     bodies = {key: render_breaking(settings, item, key) for key in _types_keys(engine, condition)}
     with engine.connect() as conn:
-        item_id = conn.execute(select(items.c.id).where(items.c.key == item.key)).scalar_one()
+        row = conn.execute(
+            select(items.c.id, items.c.embargo_until).where(items.c.key == item.key)
+        ).one()
+    item_id = row.id
+    if row.embargo_until is not None and row.embargo_until > now:
+        send_after = max(send_after or row.embargo_until, row.embargo_until)
+        status = SCHEDULED if status == SENDING else status
     values = {
         "kind": "breaking",
         "ident": ident,
         "item_key": item.key,
         "subject": breaking_subject(settings, item),
-        "status": SENDING,
+        "status": status,
         "created": now,
+        "send_after": send_after,
+        "requested_by": requested_by,
     }
-    return _store_mailing(engine, values, [item_id], bodies, condition, now)
+    held = status in (AWAITING, SCHEDULED)
+    return _store_mailing(
+        engine, values, [item_id], bodies, condition, now, delivery_status=HELD if held else None
+    )
 
 
 def _types_keys(engine: Engine, condition: ColumnElement[bool]) -> list[str]:
@@ -228,6 +381,8 @@ def _store_mailing(
     recipients: ColumnElement[bool],
     now: datetime,
     body_key: str | None = None,
+    delivery_status: str | None = None,
+    after: Callable[[Connection, int], None] | None = None,
 ) -> Mailing:
     try:
         with engine.begin() as conn:
@@ -251,7 +406,11 @@ def _store_mailing(
                         for key, body in bodies.items()
                     ],
                 )
-                _create_deliveries(conn, mailing_id, list(bodies), recipients, now, body_key)
+                _create_deliveries(
+                    conn, mailing_id, list(bodies), recipients, now, body_key, delivery_status
+                )
+            if after is not None:
+                after(conn, mailing_id)
     except IntegrityError:
         existing = find_mailing(engine, values["ident"])
         if existing is None:
@@ -269,9 +428,10 @@ def _create_deliveries(
     recipients: ColumnElement[bool],
     now: datetime,
     body_key: str | None = None,
+    status: str | None = None,
 ) -> None:
     """One delivery per recipient, each pointing at the body for its chosen types (or at
-    `body_key` for every recipient)."""
+    `body_key` for every recipient); `pending`, or `held` for a mailing not yet due."""
     columns = [
         "mailing_id",
         "subscriber_id",
@@ -288,7 +448,7 @@ def _create_deliveries(
         subscribers.c.email,
         subscribers.c.name,
         literal(body_key) if body_key else subscribers.c.types_key,
-        literal("pending"),
+        literal(status or "pending"),
         literal(0),
         literal(now, UTCDateTime),
     ).where(recipients)
@@ -387,3 +547,267 @@ def mailing_progress(engine: Engine, mailing_id: int) -> MailingProgress | None:
     if row is None:
         return None
     return MailingProgress(_mailing(row), delivery_counts(engine, mailing_id))
+
+
+class MailingStateError(Exception):
+    """A mailing is not in a state that allows what was asked (the message says why)."""
+
+
+def get_mailing(engine: Engine, mailing_id: int) -> Mailing | None:
+    """The mailing with this id."""
+    with engine.connect() as conn:
+        row = conn.execute(select(mailings).where(mailings.c.id == mailing_id)).first()
+        return _mailing(row) if row else None
+
+
+def _item_publishable(now: datetime) -> ColumnElement[bool]:
+    """A held mailing may go when it carries no item or its item is publishable now."""
+    gated = select(items.c.key).where(publishable(now))
+    return or_(mailings.c.item_key.is_(None), mailings.c.item_key.in_(gated))
+
+
+def release_due(engine: Engine, now: datetime, mailing_id: int | None = None) -> list[int]:
+    """Turn scheduled mailings whose time has come (and whose item is no longer under
+    embargo) into sending ones: their held deliveries become pending, except for
+    recipients who left the list in the meantime. Returns the released mailings' ids."""
+    due = and_(
+        mailings.c.status == SCHEDULED,
+        or_(mailings.c.send_after.is_(None), mailings.c.send_after <= now),
+        _item_publishable(now),
+    )
+    if mailing_id is not None:
+        due = and_(due, mailings.c.id == mailing_id)
+    released = []
+    with engine.connect() as conn:
+        candidates = list(conn.execute(select(mailings.c.id).where(due)).scalars())
+    for candidate in candidates:
+        with engine.begin() as conn:
+            taken = conn.execute(
+                mailings.update()
+                .where(mailings.c.id == candidate, mailings.c.status == SCHEDULED)
+                .values(status=SENDING)
+            )
+            if not taken.rowcount:
+                continue
+            gone = select(subscribers.c.id).where(subscribers.c.status != "active")
+            conn.execute(
+                deliveries.delete().where(
+                    deliveries.c.mailing_id == candidate,
+                    deliveries.c.status == HELD,
+                    deliveries.c.subscriber_id.in_(gone),
+                )
+            )
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.mailing_id == candidate, deliveries.c.status == HELD)
+                .values(status="pending", next_attempt=now)
+            )
+        released.append(candidate)
+    return released
+
+
+def approve(
+    engine: Engine, mailing_id: int, approver: str, now: datetime, undo_seconds: int
+) -> Mailing:
+    """Approve a mailing awaiting approval: it is scheduled for its chosen time, or for
+    the end of the undo window from now, whichever is later (and released at once when
+    that is now). The requester cannot approve their own."""
+    mailing = get_mailing(engine, mailing_id)
+    if mailing is None:
+        raise MailingStateError(f"no mailing {mailing_id}")
+    if mailing.status != AWAITING:
+        raise MailingStateError(f"mailing {mailing_id} is {mailing.status}, not awaiting approval")
+    if mailing.requested_by and mailing.requested_by.casefold() == approver.casefold():
+        raise MailingStateError(
+            f"{approver} requested mailing {mailing_id}; someone else must approve it"
+        )
+    undo_end = now + timedelta(seconds=undo_seconds)
+    send_after = max(mailing.send_after or undo_end, undo_end)
+    with engine.begin() as conn:
+        taken = conn.execute(
+            mailings.update()
+            .where(mailings.c.id == mailing_id, mailings.c.status == AWAITING)
+            .values(status=SCHEDULED, send_after=send_after, approved_by=approver)
+        )
+    if not taken.rowcount:
+        raise MailingStateError(f"mailing {mailing_id} changed meanwhile; look again")
+    if send_after <= now:
+        release_due(engine, now, mailing_id)
+    result = get_mailing(engine, mailing_id)
+    assert result is not None
+    return result
+
+
+def cancel(engine: Engine, mailing_id: int) -> Mailing:
+    """Cancel a mailing before anything has left: its unsent deliveries are cancelled in
+    the same transaction that checks none is sent or in flight. A cancelled alert frees
+    its item, so it can be requested again."""
+    mailing = get_mailing(engine, mailing_id)
+    if mailing is None:
+        raise MailingStateError(f"no mailing {mailing_id}")
+    if mailing.status in (CANCELLED, DONE, EMPTY):
+        raise MailingStateError(f"mailing {mailing_id} is {mailing.status}; nothing to cancel")
+    with engine.begin() as conn:
+        conn.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.mailing_id == mailing_id,
+                deliveries.c.status.in_((HELD, "pending")),
+            )
+            .values(status=CANCELLED, lease_until=None)
+        )
+        left = conn.execute(
+            select(func.count()).where(
+                deliveries.c.mailing_id == mailing_id,
+                deliveries.c.status.in_(("sent", "sending")),
+            )
+        ).scalar_one()
+        if left:
+            raise MailingStateError(
+                f"mailing {mailing_id} has already sent {left} messages; pause it instead"
+            )
+        ident = mailing.ident
+        if mailing.kind in ("breaking", "correction"):
+            ident = f"{ident}#cancelled-{mailing_id}"
+        else:
+            conn.execute(mailing_items.delete().where(mailing_items.c.mailing_id == mailing_id))
+            for column in (corrections.c.digest_mailing_id, corrections.c.daily_mailing_id):
+                conn.execute(
+                    corrections.update().where(column == mailing_id).values({column: None})
+                )
+        conn.execute(
+            mailings.update()
+            .where(mailings.c.id == mailing_id)
+            .values(status=CANCELLED, ident=ident)
+        )
+    result = get_mailing(engine, mailing_id)
+    assert result is not None
+    return result
+
+
+def pause(engine: Engine, mailing_id: int) -> Mailing:
+    """Stop a sending mailing: its unsent deliveries are held (messages already in flight
+    finish and are recorded) until it is resumed."""
+    with engine.begin() as conn:
+        taken = conn.execute(
+            mailings.update()
+            .where(mailings.c.id == mailing_id, mailings.c.status == SENDING)
+            .values(status=PAUSED)
+        )
+        if not taken.rowcount:
+            raise MailingStateError(f"mailing {mailing_id} is not sending; nothing to pause")
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.mailing_id == mailing_id, deliveries.c.status == "pending")
+            .values(status=HELD)
+        )
+    result = get_mailing(engine, mailing_id)
+    assert result is not None
+    return result
+
+
+def resume(engine: Engine, mailing_id: int) -> Mailing:
+    """Let a paused mailing go on where it stopped."""
+    with engine.begin() as conn:
+        taken = conn.execute(
+            mailings.update()
+            .where(mailings.c.id == mailing_id, mailings.c.status == PAUSED)
+            .values(status=SENDING)
+        )
+        if not taken.rowcount:
+            raise MailingStateError(f"mailing {mailing_id} is not paused; nothing to resume")
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.mailing_id == mailing_id, deliveries.c.status == HELD)
+            .values(status="pending")
+        )
+    result = get_mailing(engine, mailing_id)
+    assert result is not None
+    return result
+
+
+def delivery_breakdown(engine: Engine, mailing_id: int) -> dict[str, int]:
+    """A mailing's deliveries as the console shows them: sent, pending (not yet sent, held
+    included), retrying (pending after a failed attempt), failed, held, cancelled."""
+    pending_kinds = or_(
+        deliveries.c.status.in_(("sending", HELD)),
+        and_(deliveries.c.status == "pending", deliveries.c.attempts == 0),
+    )
+    query = select(
+        func.count().filter(deliveries.c.status == "sent"),
+        func.count().filter(pending_kinds),
+        func.count().filter(and_(deliveries.c.status == "pending", deliveries.c.attempts > 0)),
+        func.count().filter(deliveries.c.status == "failed"),
+        func.count().filter(deliveries.c.status == HELD),
+        func.count().filter(deliveries.c.status == CANCELLED),
+    ).where(deliveries.c.mailing_id == mailing_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).one()
+    names = ("sent", "pending", "retrying", "failed", "held", "cancelled")
+    return dict(zip(names, row, strict=True))
+
+
+def create_welcome(
+    engine: Engine, settings: Settings, subscriber: Subscriber, now: datetime
+) -> Mailing:
+    """The welcome email of a confirmed subscriber, once ever per subscriber."""
+    body = render_welcome(settings, subscriber)
+    values = {
+        "kind": "welcome",
+        "ident": f"welcome:{subscriber.id}",
+        "subject": body.subject,
+        "status": SENDING,
+        "created": now,
+    }
+    recipient = and_(subscribers.c.id == subscriber.id, subscribers.c.status == "active")
+    if (existing := find_mailing(engine, values["ident"])) is not None:
+        return existing
+    return _store_mailing(engine, values, [], {"welcome": body}, recipient, now, "welcome")
+
+
+def sent_alert(engine: Engine, item_key: str) -> Mailing | None:
+    """The breaking alert of an item that went out (sending, paused or done), if any."""
+    query = select(mailings).where(
+        mailings.c.kind == "breaking",
+        mailings.c.item_key == item_key,
+        mailings.c.status.in_((SENDING, PAUSED, DONE)),
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query.order_by(mailings.c.id.desc())).first()
+        return _mailing(row) if row else None
+
+
+def create_correction(engine: Engine, settings: Settings, item: Item, now: datetime) -> Mailing:
+    """The correction email for an item's latest correction, to exactly the subscribers its
+    breaking alert was sent to (those still active); once per correction."""
+    alert = sent_alert(engine, item.key)
+    if alert is None:
+        raise MailingStateError(f"{item.title!r} was not sent as a breaking alert")
+    with engine.connect() as conn:
+        item_id = conn.execute(select(items.c.id).where(items.c.key == item.key)).scalar_one()
+        notes = list(
+            conn.execute(
+                select(corrections)
+                .where(corrections.c.item_id == item_id)
+                .order_by(corrections.c.at, corrections.c.id)
+            ).mappings()
+        )
+    if not notes:
+        raise MailingStateError(f"{item.title!r} has no correction yet: add a note first")
+    ident = f"correction:{item.key}:{notes[-1]['id']}"
+    if (existing := find_mailing(engine, ident)) is not None:
+        return existing
+    reached = select(deliveries.c.subscriber_id).where(
+        deliveries.c.mailing_id == alert.id, deliveries.c.status == "sent"
+    )
+    recipients = and_(subscribers.c.id.in_(reached), subscribers.c.status == "active")
+    body = render_correction(settings, item, [n["note"] for n in notes])
+    values = {
+        "kind": "correction",
+        "ident": ident,
+        "item_key": item.key,
+        "subject": body.subject,
+        "status": SENDING,
+        "created": now,
+    }
+    return _store_mailing(engine, values, [], {"correction": body}, recipients, now, "correction")

@@ -41,6 +41,8 @@ class Item:
     page: str | None = None
     image_url: str | None = None
     first_seen: datetime | None = None
+    embargo_until: datetime | None = None
+    corrections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Subscriber:
     breaking: bool = True
     status: str = "active"
     id: int | None = None
+    cadence: str = "weekly"
 
     @property
     def types_key(self) -> str:
@@ -84,3 +87,4 @@ class Subscriber:
 
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
+CADENCES = ("weekly", "daily")

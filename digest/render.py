@@ -10,16 +10,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from premailer import Premailer
+from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from digest.config import Settings
-from digest.feeds import ALL, TEMPLATES, FeedSpec
+from digest.feeds import ALL, FeedSpec
 from digest.links import digest_url, item_link
-from digest.model import ALL_TYPES, Item
+from digest.model import ALL_TYPES, Item, Subscriber
+from digest.resources import template_loader
 
 MAX_HTML_BYTES = 100_000
 OTHER_NEWS = "Other news"
+DAILY_SUBJECT = "Daily digest: {summary} — {date}"
+ALERTS_HEADING = {
+    "weekly": "Sent as alerts this week",
+    "daily": "Sent as alerts since the last digest",
+}
 PLACEHOLDER_MARK = "@@"
 
 
@@ -41,7 +46,7 @@ def long_date(value: date | datetime, settings: Settings | None = None) -> str:
 
 def _environment(settings: Settings) -> Environment:
     environment = Environment(
-        loader=FileSystemLoader(TEMPLATES / "email"),
+        loader=template_loader("email"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -59,12 +64,15 @@ def _environment(settings: Settings) -> Environment:
 
 @cache
 def _stylesheet() -> str:
-    return (TEMPLATES / "email" / "style.css").read_text(encoding="utf-8")
+    source, _filename, _uptodate = template_loader("email").get_source(Environment(), "style.css")
+    return source
 
 
 def inline_css(document: str) -> str:
     """Inline the shared stylesheet into the HTML (media queries stay in a <style> block
     for clients that honour them: dark mode, narrow screens)."""
+    from premailer import Premailer
+
     return Premailer(
         document,
         css_text=_stylesheet(),
@@ -107,15 +115,21 @@ def _items_by_type(
 
 
 def weekly_subject(
-    settings: Settings, items: Sequence[Item], period_end: date, types_key: str
+    settings: Settings,
+    items: Sequence[Item],
+    period_end: date,
+    types_key: str,
+    kind: str = "weekly",
 ) -> str | None:
     """The weekly digest's subject for readers of `types_key` ("Weekly digest: 2 press
-    releases, 1 update — 8 June 2021"), or None when none of the items is theirs."""
+    releases, 1 update — 8 June 2021"), or None when none of the items is theirs; the
+    daily digest's uses `email.daily_subject`."""
     by_type = _items_by_type(settings, items, types_key)
     if not by_type:
         return None
     counts = {slug: len(group) for slug, group in by_type.items()}
-    return settings.email.weekly_subject.format(
+    template = settings.email.weekly_subject if kind == "weekly" else DAILY_SUBJECT
+    return template.format(
         summary=", ".join(f"{n} {_type_words(settings, s, n)}" for s, n in counts.items()),
         date=long_date(period_end),
         count=sum(counts.values()),
@@ -124,15 +138,36 @@ def weekly_subject(
 
 
 def render_weekly(
-    settings: Settings, items: Sequence[Item], period_end: date, types_key: str
+    settings: Settings,
+    items: Sequence[Item],
+    period_end: date,
+    types_key: str,
+    alerted: frozenset[str] = frozenset(),
+    corrections: Sequence[object] = (),
+    kind: str = "weekly",
 ) -> Rendered | None:
-    """The weekly digest for readers of `types_key`: items grouped by type in configured
-    order, newest first, at most `email.max_items_per_type` per type (fewer if the HTML
-    would pass Gmail's clipping size). None when none of the items is of those types."""
-    subject = weekly_subject(settings, items, period_end, types_key)
+    """The weekly (or daily) digest for readers of `types_key`: items grouped by type in
+    configured order, newest first, at most `email.max_items_per_type` per type (fewer if
+    the HTML would pass Gmail's clipping size). Items whose keys are in `alerted` went out
+    as breaking alerts: they are listed apart ("Sent as alerts this week") or left out, as
+    `email.alerts_in_digest` says; `corrections` get a section of their own. None when
+    none of the items is of those types."""
+    subject = weekly_subject(settings, items, period_end, types_key, kind)
     if subject is None:
         return None
-    by_type = _items_by_type(settings, items, types_key)
+    news = [item for item in items if item.key not in alerted]
+    by_type = _items_by_type(settings, news, types_key)
+    alerts: list[Item] = []
+    if settings.cadence.alerts_in_digest == "list":
+        alerts = [
+            item
+            for group in _items_by_type(
+                settings, [i for i in items if i.key in alerted], types_key
+            ).values()
+            for item in group
+        ]
+    if not by_type and not alerts and not corrections:
+        return None
     limit = settings.email.max_items_per_type
     while True:
         groups = [
@@ -153,8 +188,12 @@ def render_weekly(
             "show_type": False,
             "period_end": period_end,
             "chosen": _chosen_phrase(settings, types_key),
+            "alerts": alerts,
+            "corrections": list(corrections),
+            "period_word": "week" if kind == "weekly" else "day",
+            "alerts_heading": ALERTS_HEADING[kind],
         }
-        rendered = _render(settings, "weekly", context, subject)
+        rendered = _render(settings, kind, context, subject)
         if len(rendered.html.encode()) <= MAX_HTML_BYTES or limit == 1:
             return rendered
         limit = max(1, limit // 2)
@@ -232,6 +271,74 @@ def render_confirm(settings: Settings, confirm_url: str, hours: int) -> Rendered
         "hours": hours,
     }
     return _render(settings, "confirm", context, subject)
+
+
+def render_correction(settings: Settings, item: Item, notes: Sequence[str]) -> Rendered:
+    """The correction email to the readers of an item's breaking alert: what was wrong,
+    then the item as it stands now."""
+    subject = f"Correction: {item.title}"
+    context = {
+        "settings": settings,
+        "subject": subject,
+        "preheader": (notes[-1] if notes else item.title)[:140],
+        "item": item,
+        "notes": list(notes),
+        "show_type": True,
+    }
+    return _render(settings, "correction", context, subject)
+
+
+DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+
+
+def render_welcome(settings: Settings, subscriber: Subscriber) -> Rendered:
+    """The email a new subscriber gets once confirmed: what they will get and when, the
+    feeds of the types they chose, and the link to change it."""
+    subject = f"Welcome to {settings.newsroom_name} news"
+    zone = settings.timezone.key
+    if not subscriber.weekly:
+        digest = None
+    elif subscriber.cadence == "daily":
+        at = f"{settings.cadence.daily_hour:02d}:{settings.cadence.daily_minute:02d}"
+        digest = f"A daily digest on weekdays at {at} ({zone})"
+    else:
+        schedule = settings.schedule
+        at = f"{schedule.weekly_hour:02d}:{schedule.weekly_minute:02d}"
+        digest = f"A weekly digest every {DAY_NAMES[schedule.weekly_day]} at {at} ({zone})"
+    slugs = chosen_types(settings, subscriber.types_key)
+    feeds = [
+        {
+            "title": _group_title(settings, slug),
+            "url": settings.base_url + FeedSpec(slug, slug, "").path("atom"),
+        }
+        for slug in slugs
+    ]
+    if subscriber.types_key == ALL_TYPES:
+        feeds.insert(
+            0,
+            {
+                "title": "Everything",
+                "url": settings.base_url + FeedSpec(ALL, None, "").path("atom"),
+            },
+        )
+    context = {
+        "settings": settings,
+        "subject": subject,
+        "preheader": f"What you will get from {settings.newsroom_name}, and when.",
+        "digest": digest,
+        "breaking": subscriber.breaking,
+        "chosen": _chosen_phrase(settings, subscriber.types_key),
+        "feeds": feeds,
+    }
+    return _render(settings, "welcome", context, subject)
 
 
 def sample_copy(body: str) -> str:

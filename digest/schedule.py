@@ -2,7 +2,9 @@
 one clock process runs them.
 
 Jobs: poll + publish every `schedule.poll_minutes` (with jitter); the weekly digest on a
-cron in the newsroom's time zone; a sender sweep every minute for retries that are due.
+cron in the newsroom's time zone, the daily one at `email.daily_time` on weekdays; every
+minute a sweep that rewrites the feeds when an embargo lifted, releases held mailings whose
+time came, and sends what is due.
 Jobs coalesce, never overlap, and have a misfire grace time. Because a clock that was down
 knows nothing of the runs it missed, the weekly job is also checked when the clock starts
 and at every sweep: if the latest scheduled weekly time is within the grace time and its
@@ -23,13 +25,14 @@ from sqlalchemy import Engine
 
 from digest import jobs
 from digest.config import WEEKDAYS, Settings
-from digest.mailings import find_mailing, weekly_ident
+from digest.mailings import daily_ident, daily_period_end, find_mailing, weekly_ident
 from digest.sender import Clock as Now
 from digest.sender import utc_now, worker_name
-from digest.store import acquire_lease, release_lease
+from digest.store import acquire_lease, items_stamp, release_lease
 
 log = logging.getLogger(__name__)
 LEASE = "clock"
+DAILY_WEEKDAYS = 5
 
 
 def latest_weekly_time(settings: Settings, now: datetime) -> datetime:
@@ -59,6 +62,27 @@ def weekly_due(settings: Settings, engine: Engine, now: datetime) -> date | None
     return None if find_mailing(engine, weekly_ident(as_of)) else as_of
 
 
+def latest_daily_time(settings: Settings, now: datetime) -> datetime:
+    """The most recent weekday daily-digest time at or before `now`."""
+    local = now.astimezone(settings.timezone)
+    day = local.date()
+    while True:
+        at = daily_period_end(settings, day)
+        if day.weekday() < DAILY_WEEKDAYS and at <= local:
+            return at
+        day -= timedelta(days=1)
+
+
+def daily_due(settings: Settings, engine: Engine, now: datetime) -> date | None:
+    """The day whose daily digest should go out now: its time (a weekday) has passed, within
+    the misfire grace time, and it was not created yet."""
+    scheduled = latest_daily_time(settings, now)
+    if now - scheduled > timedelta(minutes=settings.schedule.misfire_grace_minutes):
+        return None
+    as_of = scheduled.date()
+    return None if find_mailing(engine, daily_ident(as_of)) else as_of
+
+
 class ClockProcess:
     """One clock: the scheduler, its lease, and a clean stop."""
 
@@ -70,6 +94,7 @@ class ClockProcess:
         self.now = now
         self.holder = holder or worker_name()
         self.stopping = threading.Event()
+        self.stamp: tuple[object, ...] | None = None
         self.scheduler = BackgroundScheduler(
             timezone=settings.timezone,
             job_defaults={
@@ -113,6 +138,13 @@ class ClockProcess:
         log.info("weekly digest %s: %s", as_of, mailing.status)
         self.sweep()
 
+    def daily(self) -> None:
+        as_of = daily_due(self.settings, self.engine, self.now())
+        if as_of is None:
+            return
+        mailing = jobs.daily_digest(self.engine, self.settings, as_of, self.now())
+        log.info("daily digest %s: %s", as_of, mailing.status)
+
     def sweep(self) -> None:
         summary = jobs.send(
             self.engine, self.settings, clock=self.now, should_stop=self.stopping.is_set
@@ -122,10 +154,27 @@ class ClockProcess:
                 "sent %d, failed %d, retrying %d", summary.sent, summary.failed, summary.retrying
             )
 
+    def republish_if_changed(self) -> None:
+        """Rewrite the feeds when the store's stamp moved since the last look: an embargo
+        that lifted (or was set), an edit or a correction from the console or the CLI."""
+        stamp = items_stamp(self.engine, self.now())
+        if stamp != self.stamp:
+            jobs.publish_feeds(self.engine, self.settings)
+            self.stamp = stamp
+
+    def release(self) -> None:
+        released = jobs.release_held(self.engine, self.now())
+        if released:
+            log.info("released held mailings %s", ", ".join(map(str, released)))
+
     def run_due(self) -> None:
-        """What a tick does: the weekly digest if it is due, then the sweep (also what
-        runs once at start, so a missed Monday is caught up)."""
+        """What a tick does: republish when an embargo lifted, the digests if due, held
+        mailings whose time came, then the sweep (also what runs once at start, so a missed
+        Monday is caught up)."""
+        self.republish_if_changed()
         self.weekly()
+        self.daily()
+        self.release()
         self.sweep()
 
     def start(self) -> None:
@@ -146,6 +195,16 @@ class ClockProcess:
                 timezone=self.settings.timezone,
             ),
             id="weekly",
+        )
+        self.scheduler.add_job(
+            self._guarded("daily", lambda: (self.daily(), self.sweep())),
+            CronTrigger(
+                day_of_week="mon-fri",
+                hour=self.settings.cadence.daily_hour,
+                minute=self.settings.cadence.daily_minute,
+                timezone=self.settings.timezone,
+            ),
+            id="daily",
         )
         self.scheduler.add_job(
             self._guarded("sweep", self.run_due),

@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import Engine, select
 
 from digest.config import Settings
 from digest.feeds import (
     FORMATS,
-    TEMPLATES,
     FeedFile,
     MonthStats,
     caption_and_credit,
@@ -35,6 +34,7 @@ from digest.feeds import (
 from digest.links import digest_page, item_link, item_page, item_page_url, page_hash, web_url
 from digest.model import Item
 from digest.render import long_date
+from digest.resources import template_loader
 from digest.store import (
     SEARCH_COUNT_MAX,
     item_from_row,
@@ -48,6 +48,7 @@ from digest.store import (
     publishable,
     search_items,
 )
+from digest.store import correction_notes as store_correction_notes
 
 LATEST = 20
 SEARCH_PAGE_SIZE = 20
@@ -76,8 +77,8 @@ class Page:
 
 
 def correction_notes(engine: Engine, item: Item) -> Sequence[Note]:
-    """The correction notes of an item, oldest first (the corrections work fills this in)."""
-    return ()
+    """The correction notes of an item, oldest first, as its page shows them."""
+    return [Note(row["at"], row["note"]) for row in store_correction_notes(engine, item.key)]
 
 
 _ENVIRONMENTS: dict[int, tuple[Settings, Environment]] = {}
@@ -88,7 +89,7 @@ def _environment(settings: Settings) -> Environment:
     if cached is not None and cached[0] is settings:
         return cached[1]
     environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=template_loader(""),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -31,7 +31,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    true,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -92,6 +91,7 @@ items = Table(
     Column("first_seen", UTCDateTime, nullable=False),
     Column("page", String(100), nullable=False, default=_default_page),
     Column("image_url", Text),
+    Column("embargo_until", UTCDateTime),
     Index("ix_items_published", "published", "id"),
     Index("ix_items_page", "page", unique=True),
     Index("ix_items_type_published", "type", "published", "id"),
@@ -196,6 +196,7 @@ def item_from_row(row: Any) -> Item:
         page=row.page,
         image_url=row.image_url,
         first_seen=row.first_seen,
+        embargo_until=getattr(row, "embargo_until", None),
     )
 
 
@@ -228,15 +229,24 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
             stamp = now + timedelta(microseconds=position)
             values = _row_values(item)
             row = stored.get(item.key)
+            if item.embargo_until is not None:
+                values["embargo_until"] = item.embargo_until
             if row is None:
                 values |= {"updated": item.updated or item.published, "first_seen": stamp}
                 conn.execute(items.insert().values(**values))
                 counts += IngestCounts(new=1, changed_types=frozenset({item.type}))
             elif _same_content(row, values):
                 counts += IngestCounts(unchanged=1)
+                if "embargo_until" in values and values["embargo_until"] != row["embargo_until"]:
+                    conn.execute(
+                        items.update()
+                        .where(items.c.key == item.key)
+                        .values(embargo_until=values["embargo_until"])
+                    )
             else:
                 values["updated"] = max(stamp, item.published)
                 conn.execute(items.update().where(items.c.key == item.key).values(**values))
+                record_change(conn, row, values, now)
                 counts += IngestCounts(updated=1, changed_types=frozenset({item.type, row["type"]}))
     return counts
 
@@ -282,22 +292,37 @@ def _close(old: str, new: str) -> bool:
 def publishable(now: datetime | None = None) -> ColumnElement[bool]:
     """The one gate for what is public: the condition an item must meet to appear in any feed,
     page, archive, search result or email at `now` (embargoes and removals apply here, and
-    nowhere else)."""
-    return true()
+    nowhere else). An item under embargo is not publishable until its embargo lifts."""
+    at = now or datetime.now(UTC)
+    return or_(items.c.embargo_until.is_(None), items.c.embargo_until <= at)
 
 
-def latest_items(engine: Engine, item_type: str | None, limit: int) -> list[Item]:
-    """The newest `limit` publishable items, of one type or (type None) of all, newest first."""
-    query = (
-        select(items)
-        .where(publishable(datetime.now(UTC)))
-        .order_by(items.c.published.desc(), items.c.id.desc())
-        .limit(limit)
-    )
+def latest_items(
+    engine: Engine,
+    item_type: str | None,
+    limit: int,
+    now: datetime | None = None,
+    public: bool = True,
+) -> list[Item]:
+    """The newest `limit` items, of one type or (type None) of all, newest first; only
+    publishable ones unless `public` is False (the staff console sees embargoed items)."""
+    query = select(items).order_by(items.c.published.desc(), items.c.id.desc()).limit(limit)
+    if public:
+        query = query.where(publishable(now or datetime.now(UTC)))
     if item_type is not None:
         query = query.where(items.c.type == item_type)
     with engine.connect() as conn:
-        return [item_from_row(row) for row in conn.execute(query)]
+        rows = conn.execute(query).all()
+        notes: dict[int, list[str]] = {}
+        if rows:
+            found = conn.execute(
+                select(corrections.c.item_id, corrections.c.note)
+                .where(corrections.c.item_id.in_([row.id for row in rows]))
+                .order_by(corrections.c.at, corrections.c.id)
+            )
+            for item_id, note in found:
+                notes.setdefault(item_id, []).append(note)
+    return [replace(item_from_row(row), corrections=tuple(notes.get(row.id, ()))) for row in rows]
 
 
 def iter_items(engine: Engine) -> Iterator[Item]:
@@ -353,6 +378,7 @@ subscribers = Table(
     Column("status", String(20), nullable=False, default="pending"),
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
+    Column("cadence", String(10), nullable=False, default="weekly", server_default="weekly"),
     Index("ix_subscribers_status", "status", "types_key"),
 )
 
@@ -368,6 +394,9 @@ mailings = Table(
     Column("subject", Text, nullable=False, default=""),
     Column("status", String(20), nullable=False),
     Column("created", UTCDateTime, nullable=False),
+    Column("send_after", UTCDateTime),
+    Column("requested_by", String(200)),
+    Column("approved_by", String(200)),
 )
 
 mailing_bodies = Table(
@@ -447,10 +476,17 @@ def release_lease(engine: Engine, name: str, holder: str) -> None:
         conn.execute(leases.delete().where(leases.c.name == name, leases.c.holder == holder))
 
 
-def items_stamp(engine: Engine) -> tuple[Any, ...]:
+def items_stamp(engine: Engine, now: datetime | None = None) -> tuple[Any, ...]:
     """A cheap fingerprint of the item store that changes whenever an item is added or
-    edited: how the web process notices that its feed files are stale."""
-    query = select(func.count(), func.max(items.c.updated), func.max(items.c.first_seen))
+    edited, or an embargo lifts: how the web process notices that its feed files are stale."""
+    lifted = items.c.embargo_until <= (now or datetime.now(UTC))
+    query = select(
+        func.count(),
+        func.max(items.c.updated),
+        func.max(items.c.first_seen),
+        func.count().filter(lifted),
+        func.count(items.c.embargo_until),
+    )
     with engine.connect() as conn:
         return tuple(conn.execute(query).one())
 
@@ -665,3 +701,111 @@ def _search_filter(engine: Engine, words: list[str]) -> Any:
             "coalesce(items.summary, '')) @@ to_tsquery('simple', :tsquery)"
         ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
     return items.c.id.in_(_search_matches(engine, words))
+
+
+def set_embargo(engine: Engine, key: str, until: datetime | None) -> bool:
+    """Hold an item back until `until` (None lifts the embargo); False when no item has
+    that key."""
+    with engine.begin() as conn:
+        changed = conn.execute(items.update().where(items.c.key == key).values(embargo_until=until))
+        return bool(changed.rowcount)
+
+
+def embargo_of(engine: Engine, key: str) -> datetime | None:
+    """When an item's embargo lifts (None when it has none)."""
+    with engine.connect() as conn:
+        return conn.execute(select(items.c.embargo_until).where(items.c.key == key)).scalar()
+
+
+def is_publishable(engine: Engine, key: str, now: datetime) -> bool:
+    """Whether the item with this key may be shown to the public now."""
+    query = select(func.count()).where(items.c.key == key, publishable(now))
+    with engine.connect() as conn:
+        return bool(conn.execute(query).scalar())
+
+
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("digest_mailing_id", Integer, ForeignKey("mailings.id")),
+    Column("daily_mailing_id", Integer, ForeignKey("mailings.id")),
+    Index("ix_corrections_item", "item_id", "at"),
+)
+
+CORRECTED_FIELDS = {"title": "Title", "summary": "Summary", "published": "Date"}
+
+
+def _emailed(conn: Connection, item_id: int) -> bool:
+    """Whether an item went out in a mailing (a delivery of it was sent)."""
+    query = (
+        select(func.count())
+        .select_from(
+            mailing_items.join(deliveries, deliveries.c.mailing_id == mailing_items.c.mailing_id)
+        )
+        .where(mailing_items.c.item_id == item_id, deliveries.c.status == "sent")
+    )
+    return bool(conn.execute(query).scalar())
+
+
+def _describe_change(stored: dict[str, Any], incoming: dict[str, Any]) -> str | None:
+    parts = []
+    for name, label in CORRECTED_FIELDS.items():
+        old, new = stored[name], incoming[name]
+        if old == new:
+            continue
+        if name == "published":
+            parts.append(f"{label} changed from {old:%d %B %Y} to {new:%d %B %Y}")
+        elif name == "summary":
+            parts.append(f"{label} changed")
+        else:
+            parts.append(f"{label} changed from “{old}” to “{new}”")
+    return "; ".join(parts) or None
+
+
+def record_change(
+    conn: Connection, stored: dict[str, Any], incoming: dict[str, Any], now: datetime
+) -> None:
+    """When an item that went out by email changes its title, summary or date, remember the
+    change as a correction for the next digest."""
+    note = _describe_change(stored, incoming)
+    if note is None or not _emailed(conn, stored["id"]):
+        return
+    conn.execute(
+        corrections.insert().values(
+            item_id=stored["id"], at=now, actor="source", kind="change", note=note
+        )
+    )
+
+
+def add_correction_note(engine: Engine, key: str, note: str, actor: str, now: datetime) -> bool:
+    """Attach a staff correction note to an item and bump its `updated` time so the feeds
+    show the change; False when no item has that key."""
+    with engine.begin() as conn:
+        item_id = conn.execute(select(items.c.id).where(items.c.key == key)).scalar()
+        if item_id is None:
+            return False
+        conn.execute(
+            corrections.insert().values(
+                item_id=item_id, at=now, actor=actor, kind="note", note=clean_text(note)
+            )
+        )
+        conn.execute(items.update().where(items.c.id == item_id).values(updated=now))
+    return True
+
+
+def correction_notes(engine: Engine, key: str) -> list[Any]:
+    """An item's corrections, oldest first (for its page and the feeds): at, kind, note."""
+    query = (
+        select(corrections.c.at, corrections.c.kind, corrections.c.note)
+        .join(items, items.c.id == corrections.c.item_id)
+        .where(items.c.key == key)
+        .order_by(corrections.c.at, corrections.c.id)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query).mappings())

@@ -16,11 +16,11 @@ from sqlalchemy.engine import Connection
 
 from digest.config import Settings
 from digest.errors import DigestError
-from digest.model import ALL_TYPES, Subscriber
+from digest.model import ALL_TYPES, CADENCES, Subscriber
 from digest.store import subscribers
 from digest.text import clean_line
 
-CSV_COLUMNS = ("email", "name", "outlet", "types", "weekly", "breaking")
+CSV_COLUMNS = ("email", "name", "outlet", "types", "weekly", "breaking", "cadence")
 TRUE = {"1", "true", "yes", "y", "on", "x"}
 FALSE = {"0", "false", "no", "n", "off", ""}
 INACTIVE = ("unsubscribed", "bounced")
@@ -79,6 +79,7 @@ def _subscriber(row: Any) -> Subscriber:
         weekly=row.weekly,
         breaking=row.breaking,
         status=row.status,
+        cadence=row.cadence,
     )
 
 
@@ -92,6 +93,7 @@ def save_subscriber(conn: Connection, subscriber: Subscriber, now: datetime) -> 
         "types_key": subscriber.types_key,
         "weekly": subscriber.weekly,
         "breaking": subscriber.breaking,
+        "cadence": subscriber.cadence,
     }
     row = conn.execute(select(subscribers).where(subscribers.c.email == subscriber.email)).first()
     if row is None:
@@ -166,7 +168,16 @@ def subscriber_from_row(row: dict[str, str | None], settings: Settings) -> Subsc
         weekly=parse_flag(row.get("weekly"), "weekly"),
         breaking=parse_flag(row.get("breaking"), "breaking"),
         status="active",
+        cadence=parse_cadence(row.get("cadence")),
     )
+
+
+def parse_cadence(raw: str | None) -> str:
+    """How often a subscriber gets the digest: weekly (the default, when empty) or daily."""
+    value = (raw or "").strip().casefold() or "weekly"
+    if value not in CADENCES:
+        raise SubscriberError(f"cadence must be {' or '.join(CADENCES)}, not {raw!r}")
+    return value
 
 
 def add_subscriber(engine: Engine, subscriber: Subscriber, now: datetime) -> str:
@@ -213,7 +224,8 @@ def export_csv(rows: Iterable[Subscriber], settings: Settings, out: TextIO) -> i
     for sub in rows:
         labels = [t.label for slug in sub.types if (t := settings.type_by_slug(slug))]
         flags = ["yes" if sub.weekly else "no", "yes" if sub.breaking else "no"]
-        writer.writerow([sub.email, sub.name, sub.outlet, "; ".join(labels), *flags, sub.status])
+        row = [sub.email, sub.name, sub.outlet, "; ".join(labels), *flags, sub.cadence]
+        writer.writerow([*row, sub.status])
         count += 1
     return count
 
@@ -235,15 +247,16 @@ def set_preferences(
     weekly: bool,
     breaking: bool,
     now: datetime,
+    cadence: str | None = None,
 ) -> None:
-    """Save what a subscriber chose to receive; the status is left as it is."""
+    """Save what a subscriber chose to receive (and how often, when given); the status is
+    left as it is."""
     key = Subscriber(email="", types=types).types_key
+    values = {"types_key": key, "weekly": weekly, "breaking": breaking, "updated": now}
+    if cadence is not None:
+        values["cadence"] = parse_cadence(cadence)
     with engine.begin() as conn:
-        conn.execute(
-            subscribers.update()
-            .where(subscribers.c.id == subscriber_id)
-            .values(types_key=key, weekly=weekly, breaking=breaking, updated=now)
-        )
+        conn.execute(subscribers.update().where(subscribers.c.id == subscriber_id).values(**values))
 
 
 def request_subscription(engine: Engine, subscriber: Subscriber, now: datetime) -> Subscriber:

@@ -120,7 +120,7 @@ def test_press_list_weekly_and_breaking_commands(tmp_path: Path, smtp_server) ->
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 4
 
     url = "https://harbourlight.example/newsroom/2026/08/osprey-platforms/"
-    smtp = {**env, "SMTP_URL": f"smtp://127.0.0.1:{port}"}
+    smtp = {**env, "SMTP_URL": f"smtp://127.0.0.1:{port}", "DIGEST_BREAKING_UNDO_SECONDS": "0"}
     test = run("breaking", url, "--test-to", "me@example.org", tmp_path=tmp_path, **smtp)
     assert test.returncode == 0, test.stderr
     assert [rcpt for _, rcpt, _ in recorder.messages] == [["me@example.org"]]

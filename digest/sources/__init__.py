@@ -9,13 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from digest.config import Settings, SourceConfig
 from digest.errors import SourceError
 from digest.model import Item
-from digest.sources.feed import parse_feed
-from digest.sources.html import lines_from_html
 from digest.sources.listing import lines_from_text, parse_listing
 
 log = logging.getLogger(__name__)
@@ -72,11 +68,15 @@ def parse_document(
     name = source.name if source else ""
     base_url = base_url or settings.newsroom_url
     if kind == "feed":
+        from digest.sources.feed import parse_feed
+
         if not data.strip():
             raise SourceError(f"{origin}: empty input, no feed to read")
         check_not_binary(data, origin)
         return parse_feed(data, source or SourceConfig(name, "feed", origin), settings, origin)
     if kind == "html":
+        from digest.sources.html import lines_from_html
+
         if not data.strip():
             raise SourceError(f"{origin}: empty input, no page to read")
         check_not_binary(data, origin)
@@ -141,6 +141,8 @@ def _paths(source: SourceConfig) -> Iterator[str]:
 
 
 def _read_url(source: SourceConfig, settings: Settings, validators: Validators) -> SourceRead:
+    import httpx
+
     headers = {"User-Agent": USER_AGENT}
     if validators.etag:
         headers["If-None-Match"] = validators.etag

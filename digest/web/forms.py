@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from digest.config import Settings
+from digest.resources import template_loader
 
 CSRF_COOKIE = "digest_csrf"
 MAX_FORM_BYTES = 64 * 1024
@@ -49,7 +50,7 @@ class Pages:
     def __init__(self, settings: Settings, templates: Path) -> None:
         self.settings = settings
         self.environment = Environment(
-            loader=FileSystemLoader(templates / "web"), autoescape=select_autoescape(["html"])
+            loader=template_loader("web", templates), autoescape=select_autoescape(["html"])
         )
 
     def render(

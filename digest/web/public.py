@@ -84,13 +84,17 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         if not pages.csrf_ok(request, await read_form(request)):
             return pages.refuse(request, 403, "The form had expired. Please try again.")
         set_status(engine, subscriber.id or 0, "active", now())
-        return pages.render(
+        greeting = jobs.welcome(engine, settings, subscriber.id or 0, now())
+        response = pages.render(
             request,
             "message.html",
             title="You are subscribed",
             message="Thank you. You can change what you receive from the link in every email.",
             link=signed_link(settings, "preferences", subscriber.id or 0, subscriber.email),
         )
+        if greeting is not None:
+            response.background = BackgroundTask(jobs.send, engine, settings, greeting.id)
+        return response
 
     async def preferences_page(request: Request) -> Response:
         token = request.path_params["token"]
@@ -110,9 +114,18 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
                 types = parse_types(";".join(types), settings)
             except SubscriberError:
                 return pages.refuse(request, 400, "Unknown item type.")
-            set_preferences(
-                engine, subscriber.id or 0, types, "weekly" in form, "breaking" in form, now()
-            )
+            try:
+                set_preferences(
+                    engine,
+                    subscriber.id or 0,
+                    types,
+                    "weekly" in form,
+                    "breaking" in form,
+                    now(),
+                    form.get("cadence") or None,
+                )
+            except SubscriberError:
+                return pages.refuse(request, 400, "Choose a weekly or a daily digest.")
             subscriber = get_subscriber(engine, subscriber.id or 0) or subscriber
             saved = True
         unsubscribe = signed_link(settings, "unsubscribe", subscriber.id or 0, subscriber.email)

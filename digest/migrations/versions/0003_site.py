@@ -1,7 +1,7 @@
 """site: item page names, photo URLs, and full-text search over titles and summaries
 
-Revision ID: 0002_site
-Revises: 0001_baseline
+Revision ID: 0003_site
+Revises: 0002_press
 Create Date: 2026-11-30
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from digest.links import page_name
 
-revision = "0002_site"
-down_revision = "0001_baseline"
+revision = "0003_site"
+down_revision = "0002_press"
 branch_labels = None
 depends_on = None
 

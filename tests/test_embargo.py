@@ -1,0 +1,167 @@
+"""Embargoes: an embargoed item is on no public path — feeds, the web index, /healthz,
+weekly digests, breaking alerts, cached feed files — until its time, and then it is
+published within a clock tick and its alert goes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from digest import jobs
+from digest.config import BreakingSettings, Settings
+from digest.model import Item
+from digest.schedule import ClockProcess
+from digest.store import items_stamp, latest_items, publishable, upsert_items
+from digest.web import create_app
+
+from .conftest import SMTPRecorder, serve
+from .test_email import subscribe
+
+Server = tuple[SMTPRecorder, int]
+EMBARGO_SECONDS = 15
+PUBLIC_FEEDS = [
+    f"feeds/{name}.{fmt}" for name in ("all", "reports") for fmt in ("atom", "rss", "json")
+]
+
+
+def news(title: str, at: datetime, **more: object) -> Item:
+    slug = title.lower().replace(" ", "-")
+    return Item(
+        key=f"https://harbourlight.example/newsroom/{slug}/",
+        title=title,
+        published=at,
+        type="reports",
+        summary=f"Summary of {title}.",
+        url=f"https://harbourlight.example/newsroom/{slug}/",
+        source="test",
+        **more,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def press(settings: Settings, smtp_server: Server, tmp_path: Path) -> Settings:
+    _, port = smtp_server
+    return replace(
+        settings,
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        secret_key="test-secret",
+        feed_refresh_seconds=1,
+        sender=replace(settings.sender, rate=1000.0, connections=1, outbox=tmp_path / "outbox"),
+        breaking=BreakingSettings(undo_seconds=0),
+    )
+
+
+def public_texts(web: httpx.Client, out: Path) -> dict[str, str]:
+    """Everything the public can read: what the web process serves and the files on disk."""
+    texts = {path: web.get("/" + path).text for path in [*PUBLIC_FEEDS, "", "healthz"]}
+    texts |= {f"disk:{p.relative_to(out)}": p.read_text() for p in out.rglob("*") if p.is_file()}
+    return texts
+
+
+def leaks(texts: dict[str, str], title: str) -> list[str]:
+    return [where for where, text in texts.items() if title in text]
+
+
+def test_nothing_leaks_before_the_embargo_and_it_appears_on_time(
+    engine: Engine, press: Settings, smtp_server: Server
+) -> None:
+    recorder, _ = smtp_server
+    subscribe(engine, "press@example.org")
+    start = datetime.now(UTC)
+    lifts = start + timedelta(seconds=EMBARGO_SECONDS)
+    public = news("Open Report", start - timedelta(hours=1))
+    from_source = news("Source Embargoed Study", start - timedelta(hours=1), embargo_until=lifts)
+    by_staff = news("Staff Embargoed Study", start - timedelta(hours=1))
+    upsert_items(engine, [public, from_source, by_staff], start)
+    jobs.embargo_item(engine, by_staff.key, lifts, "Alice")
+    hidden = [from_source.title, by_staff.title]
+
+    out = press.output_dir
+    today = start.astimezone(press.timezone).date()
+    with serve(create_app(press, engine)) as base_url, httpx.Client(base_url=base_url) as web:
+        jobs.publish_feeds(engine, press)
+        before = public_texts(web, out)
+        assert public.title in before["feeds/all.atom"]
+        weekly = jobs.weekly_digest(engine, press, today)
+        alert = jobs.request_breaking(press, engine, from_source.key, "Alice")
+        assert alert.status == "scheduled" and alert.send_after == lifts
+        clock = ClockProcess(press, engine, holder="test-clock")
+        clock.release()
+        clock.republish_if_changed()
+        jobs.send(engine, press)
+        mail = [m.as_string() for m in recorder.parsed()]
+        assert datetime.now(UTC) < lifts, "the machine was too slow to look before the embargo"
+        for title in hidden:
+            assert leaks(before, title) == []
+            assert leaks(public_texts(web, out), title) == []
+            assert not any(title in text for text in mail), f"{title} went out by email early"
+        assert len(mail) == 1 and weekly.status == "sending"
+        assert public.title in mail[0]
+
+        time.sleep(max(0.0, (lifts - datetime.now(UTC)).total_seconds()) + 1.1)
+        clock.run_due()
+        after = public_texts(web, out)
+        for title in hidden:
+            assert "feeds/all.atom" in leaks(after, title)
+            assert f"disk:{'feeds/reports.rss'}" in leaks(after, title)
+        parsed = feedparser.parse(after["feeds/all.atom"])
+        assert {e.title for e in parsed.entries} >= {public.title, *hidden}
+        alerts = [m for m in recorder.parsed() if m["Subject"].startswith("Breaking")]
+        assert [m["Subject"] for m in alerts] == [f"Breaking: {from_source.title}"]
+        next_week = jobs.weekly_digest(engine, press, today + timedelta(days=7))
+        jobs.send(engine, press)
+        digest = [m for m in recorder.parsed() if m["Subject"].startswith("Weekly")][-1]
+        body = digest.get_body(("plain",)).get_content()
+        assert by_staff.title in body and public.title not in body
+        assert next_week.id != weekly.id
+
+
+def test_an_embargo_set_later_pulls_the_item_from_cached_feeds(
+    engine: Engine, press: Settings
+) -> None:
+    now = datetime.now(UTC)
+    item = news("Published Too Soon", now - timedelta(hours=2))
+    upsert_items(engine, [item], now)
+    with serve(create_app(press, engine)) as base_url, httpx.Client(base_url=base_url) as web:
+        assert item.title in web.get("/feeds/all.atom").text
+        jobs.embargo_item(engine, item.key, now + timedelta(hours=1), "Alice")
+        time.sleep(1.1)
+        assert item.title not in web.get("/feeds/all.atom").text
+        assert item.title not in web.get("/feeds/reports.json").text
+
+
+def test_the_gate_and_the_stamp(engine: Engine) -> None:
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    item = news("Gated", now - timedelta(hours=2), embargo_until=now + timedelta(minutes=30))
+    upsert_items(engine, [item], now)
+    assert latest_items(engine, None, 10, now=now) == []
+    assert [i.title for i in latest_items(engine, None, 10, now=now, public=False)] == ["Gated"]
+    later = now + timedelta(minutes=30)
+    assert [i.title for i in latest_items(engine, None, 10, now=later)] == ["Gated"]
+    assert items_stamp(engine, now) != items_stamp(engine, later), "lifting changes the stamp"
+    from sqlalchemy import func, select
+
+    from digest.store import items as items_table
+
+    with engine.connect() as conn:
+        count = select(func.count()).select_from(items_table).where(publishable(now))
+        assert conn.execute(count).scalar() == 0
+
+
+def test_a_source_can_embargo_an_item_it_gave_before(engine: Engine) -> None:
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    first = news("Seen Twice", now - timedelta(hours=2))
+    upsert_items(engine, [first], now)
+    later = now + timedelta(hours=5)
+    upsert_items(engine, [replace(first, embargo_until=later)], now)
+    assert latest_items(engine, None, 10, now=now) == []
+    upsert_items(engine, [first], now)
+    assert latest_items(engine, None, 10, now=now) == [], "a source without a time keeps it"
+    assert [i.title for i in latest_items(engine, None, 10, now=later)] == ["Seen Twice"]
