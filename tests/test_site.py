@@ -38,7 +38,13 @@ from digest.feeds import (
 from digest.links import item_link, item_page_url, page_name, slugify, web_url
 from digest.model import Item, Subscriber
 from digest.site import write_item_pages, write_site
-from digest.store import public_items, search_items, upsert_items
+from digest.store import (
+    add_correction_note,
+    public_items,
+    search_items,
+    set_embargo,
+    upsert_items,
+)
 from digest.subscribers import add_subscriber
 from digest.web import create_app
 
@@ -511,3 +517,25 @@ def test_months_are_the_newsrooms_months(engine: Engine, settings: Settings) -> 
     }
     assert stats["updates"].keys() == stats[None].keys() and not stats["reports"]
     assert all(latest >= NOW for latest, _count in stats[None].values())
+
+
+def test_embargoed_items_stay_off_every_page_and_notes_show(
+    live: tuple[Settings, str], engine: Engine
+) -> None:
+    settings, url = live
+    item = public_items(engine, NOW, limit=1)[0]
+    page_url = item_page_url(settings, item.page)
+    future = datetime.now(UTC) + timedelta(days=3)
+    assert set_embargo(engine, item.key, future)
+    with httpx.Client() as client:
+        assert client.get(page_url).status_code == 404
+        word = item.title.split()[0]
+        assert item.title not in client.get(url + "search", params={"q": word}).text
+        assert item.title not in client.get(url + "news/").text
+        write_site(engine, settings, full=False, also=[item.page])
+        assert not (settings.output_dir / "items" / item.page / "index.html").exists()
+        assert set_embargo(engine, item.key, None)
+        assert add_correction_note(engine, item.key, "The date was wrong.", "staff", NOW)
+        page = html.fromstring(client.get(page_url).content)
+        (notes,) = page.xpath("//section[@id='corrections']")
+        assert "The date was wrong." in notes.text_content() and notes.get("hidden") is None
