@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from digest.mailings import Mailing
+    from digest.sources.html import Explain
 
 # Each command imports what it uses, so that `digest parse` or `digest --help` does not load
 # SQLAlchemy, premailer, feedgen and the web stack (see bench/startup.py).
@@ -82,20 +83,39 @@ def main(verbose: bool, config: str | None) -> None:
 @click.option(
     "--kind", type=click.Choice(["listing", "html", "feed"]), help="Default: from the file name."
 )
-def parse(files: tuple[str, ...], as_json: bool, kind: str | None) -> None:
-    """Parse listing pages and print their items, in page order.
+@click.option(
+    "--base-url",
+    help="The address a saved page was fetched from; its relative links resolve against it.",
+)
+@click.option(
+    "--explain", is_flag=True, help="Say which repeated block was read as an item, and why."
+)
+def parse(
+    files: tuple[str, ...], as_json: bool, kind: str | None, base_url: str | None, explain: bool
+) -> None:
+    """Parse listing pages and print their items, in page order. A file with no item is an
+    error (exit status 1) that says what was seen.
 
-    Example: digest parse newsroom.txt --json"""
+    Example: digest parse newsroom.html --base-url https://example.org/news --json"""
     from digest.sources import read_path
 
     settings = _settings(parse_only=True)
     items = []
     for path in files:
+        notes = _explain_notes() if explain else None
         try:
-            items.extend(read_path(path, settings, kind))
+            found = read_path(path, settings, kind, base_url, notes)
         except SourceError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        finally:
+            if notes is not None:
+                for line in notes.lines:
+                    click.echo(line, err=True)
+        if not found:
+            click.echo(f"error: {path}: no items found", err=True)
+            sys.exit(1)
+        items.extend(found)
     rows = [parse_record(settings, item) for item in items]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -104,11 +124,17 @@ def parse(files: tuple[str, ...], as_json: bool, kind: str | None) -> None:
         click.echo(f"{row['published']}  {row['type'] or '-':<14} {row['title']}")
 
 
+def _explain_notes() -> Explain:
+    from digest.sources.html import Explain
+
+    return Explain()
+
+
 def parse_record(settings: Settings, item: Item) -> dict[str, str | None]:
     """One item as `digest parse --json` prints it."""
     item_type = settings.type_by_slug(item.type)
     return {
-        "type": item_type.label if item_type else None,
+        "type": item_type.label if item_type else item.label,
         "title": item.title,
         "published": item.published.date().isoformat(),
         "summary": item.summary,

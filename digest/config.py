@@ -45,6 +45,11 @@ class SourceConfig:
     location: str
     interval_minutes: int = 15
     categories: Mapping[str, str] = field(default_factory=dict)
+    selectors: Mapping[str, str] = field(default_factory=dict)
+    date_format: str | None = None
+    language: str | None = None
+    day_first: bool = False
+    base_url: str | None = None
 
     @property
     def is_url(self) -> bool:
@@ -506,12 +511,53 @@ def _sources(raw: Any, check: _Checker) -> tuple[SourceConfig, ...]:
                 location=entry["location"],
                 interval_minutes=interval,
                 categories={k.casefold(): v for k, v in categories.items()},
+                **_page_reading(entry, where, check),
             )
         )
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise check.error("sources", "each source needs its own name")
     return tuple(sources)
+
+
+SELECTOR_FIELDS = ("item", "title", "link", "date", "summary", "type", "image")
+
+
+def _page_reading(entry: Mapping[str, Any], where: str, check: _Checker) -> dict[str, Any]:
+    """A source's hints for reading its pages: CSS selectors, date format, language,
+    day-first numeric dates and the address relative links resolve against."""
+    selectors = entry.get("selectors", {})
+    if not isinstance(selectors, dict) or not all(
+        isinstance(v, str) and v.strip() for v in selectors.values()
+    ):
+        raise check.error(f"{where}.selectors", "must map field names to CSS selectors")
+    if unknown := sorted(set(selectors) - set(SELECTOR_FIELDS)):
+        known = ", ".join(SELECTOR_FIELDS)
+        raise check.error(f"{where}.selectors", f"unknown field {unknown[0]!r} (known: {known})")
+    if selectors and "item" not in selectors:
+        raise check.error(f"{where}.selectors", "needs an `item` selector for the blocks")
+    for name, selector in selectors.items():
+        try:
+            from lxml.cssselect import CSSSelector, SelectorError
+
+            CSSSelector(selector)
+        except SelectorError as exc:
+            raise check.error(f"{where}.selectors.{name}", f"bad CSS selector: {exc}") from None
+    options: dict[str, Any] = {"selectors": dict(selectors)}
+    for key in ("date_format", "language", "base_url"):
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise check.error(f"{where}.{key}", "must be a non-empty string")
+        options[key] = value
+    if options["date_format"] and "%" not in options["date_format"]:
+        raise check.error(f"{where}.date_format", "must be a strptime format such as %d.%m.%Y")
+    if options["base_url"] and urlsplit(options["base_url"]).scheme not in ("http", "https"):
+        raise check.error(f"{where}.base_url", "must be an http(s) URL")
+    day_first = entry.get("day_first", False)
+    if not isinstance(day_first, bool):
+        raise check.error(f"{where}.day_first", "must be true or false")
+    options["day_first"] = day_first
+    return options
 
 
 class _Checker:

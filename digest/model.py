@@ -25,7 +25,8 @@ class Item:
     """One newsroom entry as read from a source, before or after it is stored.
 
     `key` identifies the item for ever (see DESIGN.md, Identity); `type` is an
-    ItemType slug or None when the source does not say.
+    ItemType slug or None when the source does not say; `label` is the type as the page
+    words it; `undated` marks an item the source gave no date, dated when first seen.
     """
 
     key: str
@@ -43,6 +44,9 @@ class Item:
     first_seen: datetime | None = None
     embargo_until: datetime | None = None
     corrections: tuple[str, ...] = ()
+    label: str | None = None
+    image: str | None = None
+    undated: bool = False
 
 
 @dataclass(frozen=True)

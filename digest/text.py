@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import unicodedata
@@ -9,8 +10,24 @@ from datetime import date
 
 # Characters XML 1.0 forbids (C0 controls but tab/newline/CR, surrogates, U+FFFE/U+FFFF),
 # C1 controls, and invisible format characters that only get in the way.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u200b\ufeff]")
+_ILLEGAL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+    "\u00ad\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 _NOT_WORD = re.compile(r"[^\w]+")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_DECLARED = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""",
+    re.IGNORECASE,
+)
+# What browsers do with these labels (WHATWG Encoding): Latin-1 means windows-1252.
+_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252"}
 
 
 def clean_line(text: str) -> str:
@@ -32,3 +49,60 @@ def fingerprint(title: str, published: date) -> str:
     folded = _NOT_WORD.sub(" ", clean_line(title).casefold()).strip()
     digest = hashlib.sha256(f"{published.isoformat()} {folded}".encode()).hexdigest()
     return f"sha256:{digest[:32]}"
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of `data` names, or None."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding
+    return None
+
+
+def decode_document(data: bytes, declared: str | None = None) -> tuple[str, str]:
+    """A fetched page or feed as text, and the encoding used: a BOM wins, then UTF-8 when
+    the bytes are valid UTF-8 (pages that declare Latin-1 but are UTF-8 come out right),
+    then the charset the server or the document declares, then charset-normalizer's guess.
+    Undecodable bytes become U+FFFD; nothing raises."""
+    if encoding := bom_encoding(data):
+        return data.decode(encoding, errors="replace").lstrip("\ufeff"), encoding
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    for label in (declared, *_declared_in(data[:4096])):
+        encoding = _codec(label)
+        if encoding and encoding not in ("utf-8", "utf-16", "utf-32"):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError:
+                continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    encoding = _codec(best.encoding if best else None)
+    if encoding is None or _single_byte(encoding):
+        encoding = "cp1252"
+    return data.decode(encoding, errors="replace"), encoding
+
+
+def _declared_in(head: bytes) -> list[str]:
+    return [(match[1] or match[2]).decode("ascii", "replace") for match in _DECLARED.finditer(head)]
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = label.strip().casefold()
+    label = _ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def _single_byte(encoding: str) -> bool:
+    try:
+        return len("\u00e9".encode(encoding)) == 1
+    except UnicodeEncodeError:
+        return encoding.startswith(("cp", "iso8859", "mac", "koi8", "latin"))

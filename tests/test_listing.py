@@ -231,3 +231,45 @@ def test_ten_megabyte_page(tmp_path: Path, settings: Settings) -> None:
     items = read_path(str(path), settings)
     assert len(items) == 200_000
     assert items[-1].title == "Title number 199999"
+
+
+def test_press_contact_before_the_first_item_is_not_a_caption(settings: Settings) -> None:
+    page = """Newsroom
+
+Jordan Ellis, Senior Press Officer
+
+March 3, 2020 • Press Release
+
+First Title
+
+A first summary that runs on for a while.
+
+Photo by Someone/Agency
+
+March 1, 2020 • Update
+
+Second Title
+"""
+    items = parse_text(page, settings)
+    assert [(i["title"], i["image_caption"]) for i in items] == [
+        ("First Title", None),
+        ("Second Title", "Photo by Someone/Agency"),
+    ]
+
+
+def test_cut_off_title_at_the_end_is_skipped_with_a_warning(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = """March 3, 2020 • Press Release
+
+Whole Title
+
+A summary.
+
+March 1, 2020 • Update
+
+Governor Signs the Coastal Protection Act, Extending…
+"""
+    items = parse_text(page, settings)
+    assert [i["title"] for i in items] == ["Whole Title"]
+    assert "page.txt:9: item" in caplog.text and "cut off" in caplog.text

@@ -3,7 +3,7 @@ configuration that names the sources."""
 
 from __future__ import annotations
 
-import logging
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -28,7 +28,7 @@ ARCHIVE = ROOT / "config/newsroom/archive.html"
 
 
 def test_html_page_gives_items_with_links(settings: Settings) -> None:
-    items = read_path(str(ARCHIVE), settings)
+    items = read_path(str(ARCHIVE), settings, base_url="https://harbourlight.example/newsroom/")
     assert [(i.type, i.title, i.published.date().isoformat(), i.url) for i in items] == [
         (
             "press-releases",
@@ -57,21 +57,6 @@ def test_html_page_gives_items_with_links(settings: Settings) -> None:
         == "Loggers at 30 stations show the bay’s August average rising 0.4 °C a decade…"
     )
     assert items[0].key == items[0].url
-
-
-def test_html_and_text_renderings_agree(settings: Settings) -> None:
-    text = (ROOT / "tests/data/seeds/004_1656c6016ec3f8c5.txt").read_text()
-    blocks = [b.strip() for b in text.split("\n\n") if b.strip()]
-    page = (
-        "<html><body><nav>Menu</nav>"
-        + "".join(f"<p>{line}</p>" for block in blocks for line in block.splitlines())
-        + "<footer>© footer</footer></body></html>"
-    )
-    from_html = parse_document(page.encode(), "html", settings, "page.html")
-    from_text = read_path(str(ROOT / "tests/data/seeds/004_1656c6016ec3f8c5.txt"), settings)
-    assert [(i.title, i.summary, i.image_caption, i.type) for i in from_html] == [
-        (i.title, i.summary, i.image_caption, i.type) for i in from_text
-    ]
 
 
 class _Newsroom(BaseHTTPRequestHandler):
@@ -180,17 +165,18 @@ def test_malformed_upstream_feed_is_a_clear_error(settings: Settings, document: 
         parse_document(document, "feed", settings, "up.xml")
 
 
-def test_feed_entries_without_dates_are_skipped(
-    settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_feed_entries_without_dates_are_kept_and_marked(settings: Settings) -> None:
     atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>x</id>
-    <updated>2026-11-01T00:00:00Z</updated>
     <entry><title>No date</title><id>a</id></entry>
     <entry><title>Dated</title><id>b</id><updated>2026-11-01T00:00:00Z</updated></entry></feed>"""
-    with caplog.at_level(logging.WARNING):
-        items = parse_document(atom, "feed", settings, "up.atom")
-    assert [i.title for i in items] == ["Dated"]
-    assert "up.atom: entry 1 has no date" in caplog.text
+    items = parse_document(atom, "feed", settings, "up.atom")
+    assert [(i.title, i.undated) for i in items] == [("No date", True), ("Dated", False)]
+    today = datetime.now(settings.timezone).date()
+    assert items[0].published == datetime(
+        today.year, today.month, today.day, tzinfo=settings.timezone
+    )
+    assert items[1].published == datetime(2026, 11, 1, tzinfo=UTC)
+    assert items[0].url is None
 
 
 def write_config(tmp_path: Path, change: tuple[str, str] | None = None) -> Path:
@@ -248,3 +234,46 @@ def test_bad_setting_is_named(
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_settings({"DIGEST_CONFIG": str(tmp_path / "none.toml")})
+
+
+@pytest.mark.parametrize(
+    ("entry", "setting"),
+    [
+        ('selectors = { title = "h2" }', "sources[1].selectors"),
+        ('selectors = { item = "li", colour = "b" }', "sources[1].selectors"),
+        ('selectors = { item = "li[" }', "sources[1].selectors.item"),
+        ('date_format = "dd.mm.yyyy"', "sources[1].date_format"),
+        ('base_url = "ftp://example.org/"', "sources[1].base_url"),
+        ("day_first = 1", "sources[1].day_first"),
+    ],
+)
+def test_bad_page_reading_setting_is_named(tmp_path: Path, entry: str, setting: str) -> None:
+    anchor = 'location = "config/newsroom/archive.html"'
+    change = (anchor, f"{anchor}\n{entry}")
+    if entry.startswith("base_url"):
+        change = ('base_url = "https://harbourlight.example/newsroom/"', entry)
+    path = write_config(tmp_path, change)
+    with pytest.raises(ConfigError, match=re.escape(setting)):
+        load_settings({"DIGEST_CONFIG": str(path)})
+
+
+def test_page_reading_settings_are_read(tmp_path: Path) -> None:
+    anchor = 'location = "config/newsroom/archive.html"'
+    extra = 'selectors = { item = "article", date = "time" }\ndate_format = "%d.%m.%Y"\n'
+    extra += 'language = "de"\nday_first = true'
+    path = write_config(tmp_path, (anchor, f"{anchor}\n{extra}"))
+    source = load_settings({"DIGEST_CONFIG": str(path)}).source("archive")
+    assert dict(source.selectors) == {"item": "article", "date": "time"}
+    assert (source.date_format, source.language, source.day_first) == ("%d.%m.%Y", "de", True)
+    assert source.base_url == "https://harbourlight.example/newsroom/"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_feed_with_a_byte_order_mark(encoding: str, settings: Settings) -> None:
+    rss = f"""<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel>
+    <title>t</title><link>https://example.org/news/</link><description>d</description>
+    <item><title>Caf\u00e9 &amp; co &eacute; &nosuch;</title><link>a/1</link>
+    <pubDate>Mon, 16 Nov 2026 14:00:00 GMT</pubDate></item></channel></rss>"""
+    (item,) = parse_document(rss.encode(encoding), "feed", settings, "up.rss")
+    assert item.title == "Café & co é"
+    assert item.url == "https://example.org/news/a/1"

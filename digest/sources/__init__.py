@@ -1,5 +1,5 @@
-"""Sources: where items come from. Each kind has a module; this one reads files and URLs
-and hands their bytes to the right parser."""
+"""Sources: where items come from. Each kind has a module that turns bytes and the address
+they came from into Items; this one reads files and URLs and picks the module by kind."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest.config import Settings, SourceConfig
 from digest.errors import SourceError
 from digest.model import Item
 from digest.sources.listing import lines_from_text, parse_listing
+
+if TYPE_CHECKING:
+    from digest.sources.html import Explain
 
 log = logging.getLogger(__name__)
 USER_AGENT = "newsroom-digest/0.1"
@@ -63,34 +67,25 @@ def parse_document(
     origin: str,
     source: SourceConfig | None = None,
     base_url: str | None = None,
+    charset: str | None = None,
+    explain: Explain | None = None,
 ) -> list[Item]:
-    """Items of one document of the given kind (listing, html or feed)."""
-    name = source.name if source else ""
-    base_url = base_url or settings.newsroom_url
+    """Items of one document of the given kind (listing, html or feed); `base_url` is the
+    address the document came from, which its relative links resolve against."""
+    if not data.strip():
+        raise SourceError(f"{origin}: empty input, nothing to read")
     if kind == "feed":
         from digest.sources.feed import parse_feed
 
-        if not data.strip():
-            raise SourceError(f"{origin}: empty input, no feed to read")
-        check_not_binary(data, origin)
-        return parse_feed(data, source or SourceConfig(name, "feed", origin), settings, origin)
+        return parse_feed(
+            data, source or SourceConfig("", "feed", origin), settings, origin, base_url
+        )
     if kind == "html":
-        from digest.sources.html import lines_from_html
+        from digest.sources.html import parse_html
 
-        if not data.strip():
-            raise SourceError(f"{origin}: empty input, no page to read")
-        check_not_binary(data, origin)
-        return parse_listing(lines_from_html(_html_text(data)), settings, origin, name, base_url)
+        return parse_html(data, settings, origin, source, base_url, charset, explain)
+    name = source.name if source else ""
     return parse_listing(lines_from_text(decode_text(data, origin)), settings, origin, name)
-
-
-def _html_text(data: bytes) -> str | bytes:
-    """UTF-8 when the bytes are UTF-8 (most pages, whatever they declare), else the bytes
-    for lxml to decode by the page's own charset declaration."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data
 
 
 def kind_of_path(path: str) -> str:
@@ -103,9 +98,19 @@ def kind_of_path(path: str) -> str:
     return "listing"
 
 
-def read_path(path: str, settings: Settings, kind: str | None = None) -> list[Item]:
-    """Items of one file; unreadable files raise SourceError."""
-    return parse_document(_read_bytes(path), kind or kind_of_path(path), settings, path)
+def read_path(
+    path: str,
+    settings: Settings,
+    kind: str | None = None,
+    base_url: str | None = None,
+    explain: Explain | None = None,
+) -> list[Item]:
+    """Items of one file; unreadable files raise SourceError. `base_url` is the page's
+    own address for a saved page (its links resolve against it)."""
+    data = _read_bytes(path)
+    return parse_document(
+        data, kind or kind_of_path(path), settings, path, base_url=base_url, explain=explain
+    )
 
 
 def read_source(
@@ -119,7 +124,11 @@ def read_source(
     errors: list[str] = []
     for path in _paths(source):
         try:
-            items.extend(parse_document(_read_bytes(path), source.kind, settings, path, source))
+            items.extend(
+                parse_document(
+                    _read_bytes(path), source.kind, settings, path, source, source.base_url
+                )
+            )
         except SourceError as exc:
             log.error("%s", exc)
             errors.append(str(exc))
@@ -160,7 +169,13 @@ def _read_url(source: SourceConfig, settings: Settings, validators: Validators) 
             f"source {source.name}: {source.location} answered HTTP {response.status_code}"
         )
     items = parse_document(
-        response.content, source.kind, settings, source.location, source, str(response.url)
+        response.content,
+        source.kind,
+        settings,
+        source.location,
+        source,
+        str(response.url),
+        response.charset_encoding,
     )
     return SourceRead(
         items,

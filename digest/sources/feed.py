@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import calendar
+import html
 import logging
+import re
 from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import lxml.html
@@ -13,7 +16,10 @@ from lxml import etree
 from digest.config import Settings, SourceConfig
 from digest.errors import SourceError
 from digest.model import Item
-from digest.text import clean_line, clean_text, fingerprint
+from digest.text import bom_encoding, clean_line, clean_text, fingerprint
+
+_DECLARED_ENCODING = re.compile(r"""(<\?xml[^>]*encoding\s*=\s*["'])[^"']*(["'])""")
+_UNDEFINED_ENTITY = re.compile(r"&[A-Za-z][A-Za-z0-9]{1,31};")
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +37,24 @@ def html_to_text(html: str) -> str:
     return clean_text(fragment.text_content())
 
 
-def parse_feed(data: bytes, source: SourceConfig, settings: Settings, origin: str) -> list[Item]:
+def parse_feed(
+    data: bytes,
+    source: SourceConfig,
+    settings: Settings,
+    origin: str,
+    base_url: str | None = None,
+    now: datetime | None = None,
+) -> list[Item]:
     """Items of an RSS/Atom document; categories map to item types through the source's
-    `categories` table or a type's own label. A document feedparser cannot read at all
-    raises SourceError; a recoverable problem is a warning."""
+    `categories` table or a type's own label. Relative links resolve against xml:base, the
+    feed's own link, or `base_url` (where it was fetched from); an entry with no date is kept,
+    dated the day it is seen (`now`) and marked `undated`. A document feedparser cannot read at
+    all raises SourceError; a recoverable problem is a warning."""
+    data = _utf8(data)
+    location = base_url or (origin if urlsplit(origin).scheme in ("http", "https") else "")
     parsed = feedparser.parse(data)
+    feed_link = parsed.feed.get("link") or ""
+    base = urljoin(location, feed_link) if feed_link else location
     if parsed.bozo and not parsed.entries:
         problem = parsed.get("bozo_exception", "not a feed")
         raise SourceError(f"{origin}: not a readable RSS/Atom feed: {problem}")
@@ -43,18 +62,17 @@ def parse_feed(data: bytes, source: SourceConfig, settings: Settings, origin: st
         log.warning("%s: feed has problems, reading what it can: %s", origin, parsed.bozo_exception)
     items = []
     for position, entry in enumerate(parsed.entries, 1):
-        title = clean_line(html_to_text(entry.get("title", "")))
+        title = clean_line(_UNDEFINED_ENTITY.sub(_entity, html_to_text(entry.get("title", ""))))
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        if not title or not stamp:
-            log.warning(
-                "%s: entry %d has no %s; skipped",
-                origin,
-                position,
-                "title" if not title else "date",
-            )
+        if not title:
+            log.warning("%s: entry %d has no title; skipped", origin, position)
             continue
-        published = datetime.fromtimestamp(calendar.timegm(stamp), UTC)
-        url = entry.get("link") or None
+        if stamp:
+            published = datetime.fromtimestamp(calendar.timegm(stamp), UTC)
+        else:
+            published = _seen_day(now, settings)
+            log.info("%s: entry %d has no date; dated when first seen", origin, position)
+        url = _link(_entry_href(entry), base, origin)
         categories = tuple(clean_line(tag.get("term") or "") for tag in entry.get("tags", []))
         summary = html_to_text(entry.get("summary", "")) or None
         items.append(
@@ -67,6 +85,7 @@ def parse_feed(data: bytes, source: SourceConfig, settings: Settings, origin: st
                 url=url,
                 source=source.name,
                 categories=tuple(c for c in categories if c),
+                undated=not stamp,
             )
         )
     if parsed.bozo and not items:
@@ -74,6 +93,56 @@ def parse_feed(data: bytes, source: SourceConfig, settings: Settings, origin: st
             f"{origin}: malformed feed with no readable entry: {parsed.bozo_exception}"
         )
     return items
+
+
+def _seen_day(now: datetime | None, settings: Settings) -> datetime:
+    """The date an undated entry is given: the day it is seen, at midnight in the newsroom's
+    zone like a listing's dates, so that polls on one day agree."""
+    day = (now or datetime.now(UTC)).astimezone(settings.timezone).date()
+    return datetime(day.year, day.month, day.day, tzinfo=settings.timezone)
+
+
+def _utf8(data: bytes) -> bytes:
+    """A feed with a UTF-16/32 byte-order mark as UTF-8 (feedparser reads UTF-8 best), its
+    XML declaration saying so."""
+    encoding = bom_encoding(data)
+    if encoding is None or encoding == "utf-8":
+        return data
+    text = data.decode(encoding, errors="replace").lstrip("\ufeff")
+    text = _DECLARED_ENCODING.sub(r"\1utf-8\2", text, count=1)
+    return text.encode("utf-8")
+
+
+def _entry_href(entry: feedparser.FeedParserDict) -> str:
+    """An entry's own link; a GUID counts only when it is itself an absolute web address
+    (feedparser also offers a relative Atom id such as `a` as the link)."""
+    if entry.get("links"):
+        return entry.get("link") or ""
+    guid = entry.get("id") or ""
+    if entry.get("guidislink") and urlsplit(guid).scheme in ("http", "https"):
+        return guid
+    return ""
+
+
+def _entity(match: re.Match[str]) -> str:
+    """A named entity feedparser left as text: its character when HTML defines it, else
+    nothing (never the literal `&name;`)."""
+    return html.unescape(match[0]) if html.unescape(match[0]) != match[0] else ""
+
+
+def _link(href: str, base: str, origin: str) -> str | None:
+    href = href.strip()
+    if not href:
+        return None
+    url = urljoin(base, href) if base else href
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url
+    if parts.scheme:
+        log.warning("%s: link %s is not http(s); dropped", origin, href[:60])
+    else:
+        log.warning("%s: relative link %s and no feed address to resolve it", origin, href[:60])
+    return None
 
 
 def _type_for(categories: tuple[str, ...], source: SourceConfig, settings: Settings) -> str | None:

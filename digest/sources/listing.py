@@ -17,39 +17,13 @@ from datetime import date, datetime
 from urllib.parse import urldefrag, urljoin
 
 from digest.config import Settings
+from digest.dates import find_date
 from digest.model import Item, ItemType
 from digest.text import clean_line, fingerprint
 
 log = logging.getLogger(__name__)
 
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
-_DATE = (
-    r"(?:(?P<month>[A-Za-z]+)\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})"
-    r"|(?P<day2>\d{1,2})\s+(?P<month2>[A-Za-z]+)\.?,?\s+(?P<year2>\d{4})"
-    r"|(?P<iso>\d{4}-\d{2}-\d{2}))"
-)
-DATE_LINE = re.compile(rf"^{_DATE}$")
-HEADER_LINE = re.compile(rf"^{_DATE}\s*[•·|–—]\s*(?P<rest>\S.{{0,60}})$")
+HEADER_REST = re.compile(r"^\s*[•·|–—]\s*(?P<rest>\S.{0,60})$")
 PROSE_ENDINGS = (".", "…", ":", ";")
 PROSE_LENGTH = 140
 MAX_ICON_WORDS = 4
@@ -72,23 +46,19 @@ def lines_from_text(text: str) -> list[Line]:
 
 def parse_date(text: str) -> date | None:
     """The date a line consists of, or None when the line is anything more than a date."""
-    match = DATE_LINE.match(text)
-    return _date_from(match) if match else None
+    found = find_date(text)
+    if found and found.start == 0 and found.end == len(text.rstrip(".")):
+        return found.value
+    return None
 
 
-def _date_from(match: re.Match[str]) -> date | None:
-    if match["iso"]:
-        try:
-            return date.fromisoformat(match["iso"])
-        except ValueError:
-            return None
-    month = MONTHS.get((match["month"] or match["month2"]).casefold())
-    if month is None:
+def parse_header(text: str) -> tuple[date, str] | None:
+    """The date and type words of a header line `Month D, YYYY • Type`, or None."""
+    found = find_date(text)
+    if found is None or found.start != 0:
         return None
-    try:
-        return date(int(match["year"] or match["year2"]), month, int(match["day"] or match["day2"]))
-    except ValueError:
-        return None
+    rest = HEADER_REST.match(text[found.end :])
+    return (found.value, rest["rest"]) if rest else None
 
 
 def match_type(text: str, types: Sequence[ItemType]) -> ItemType | None:
@@ -103,6 +73,27 @@ def match_type(text: str, types: Sequence[ItemType]) -> ItemType | None:
             if len(icon) <= MAX_ICON_WORDS and all(word.isalpha() for word in icon):
                 return item_type
     return None
+
+
+CONTACT_LINE = re.compile(
+    r"^[^\W\d][\w.'’ -]{1,60},\s+(?:[\w-]+\s+){0,4}(?:officer|director|manager|spokes\w*"
+    r"|secretary|contact|coordinator|head|specialist|advis[eo]r|lead|press|media|communications)"
+    r"\b[\w ,&-]{0,60}$"
+    r"|@[\w-]+\.\w|\+?\d[\d ().-]{7,}\d$",
+    re.IGNORECASE,
+)
+CUT_OFF_ENDINGS = ("…", "...", ",", "-", "–", "—", ":", "(", "/", "&")
+
+
+def looks_like_contact(text: str) -> bool:
+    """Whether a line names a press contact (`Name, Senior Press Officer`, an address or a
+    phone number) rather than captioning a photo."""
+    return bool(CONTACT_LINE.search(text))
+
+
+def looks_cut_off(title: str) -> bool:
+    """Whether a title ends mid-sentence, as a page cut off in transit leaves it."""
+    return title.endswith(CUT_OFF_ENDINGS) or title.count("(") > title.count(")")
 
 
 def looks_like_prose(text: str) -> bool:
@@ -135,12 +126,16 @@ class ListingParser:
         for line in lines:
             if line.text in self.settings.boilerplate:
                 continue
-            header = HEADER_LINE.match(line.text)
-            published = parse_date(line.text)
-            if header and (day := _date_from(header)):
+            header = parse_header(line.text)
+            published = parse_date(line.text) if header is None else None
+            if header:
+                day, rest = header
                 self._close_header()
-                item_type = self._header_type(header["rest"], line)
-                self.header = _Header(line, day, item_type, captions=self.pending)
+                item_type = self._header_type(rest, line)
+                captions = self.pending
+                if not self.items:
+                    captions = [c for c in captions if not looks_like_contact(c.text)]
+                self.header = _Header(line, day, item_type, captions=captions)
                 self.pending = []
             elif published:
                 self._close_header()
@@ -150,7 +145,7 @@ class ListingParser:
                 self.header.title = line
             else:
                 self.pending.append(line)
-        self._close_header()
+        self._close_header(at_end=True)
         self._skip_undated()
         if not self.items:
             log.warning("%s: no items found", self.origin)
@@ -162,16 +157,24 @@ class ListingParser:
             log.warning("%s:%d: unknown item type %r", self.origin, line.number, rest)
         return item_type
 
-    def _close_header(self) -> None:
+    def _close_header(self, at_end: bool = False) -> None:
         """Finish a header-layout item: the line after its title is its summary when it reads
         as prose or when more lines follow than a caption can have; the rest stays pending
-        as the next item's caption."""
+        as the next item's caption. A page that ends on a cut-off title loses that item."""
         header, self.header = self.header, None
         if header is None:
             return
         if header.title is None:
             log.warning(
                 "%s:%d: dated header with no title; skipped", self.origin, header.line.number
+            )
+            return
+        if at_end and not self.pending and looks_cut_off(header.title.text):
+            log.warning(
+                "%s:%d: item %r is cut off (page ends inside its title); skipped",
+                self.origin,
+                header.title.number,
+                header.title.text[:80],
             )
             return
         summary = None

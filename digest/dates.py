@@ -1,0 +1,226 @@
+"""Reading the date of an item from the text around it, shared by every source.
+
+Numeric forms (ISO, US month-first, day-first where the page is configured for it, CJK
+`2024年3月12日`) are read by pattern; month names come from Babel's CLDR locale data for
+the page's language (English always), so no month table is kept here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+
+# Languages whose month names are tried when a page does not say its language.
+DEFAULT_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl", "ru")
+MIN_YEAR, MAX_YEAR = 1900, 2100
+
+_ISO = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
+_YMD = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?![\d/.]\d)")
+_NUMERIC = re.compile(r"(?<![\d/.])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d/])")
+_YEARISH = re.compile(r"\d\d")
+_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
+_CJK = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A date found in a text, and where: text[start:end] is the date's own wording."""
+
+    value: date
+    start: int
+    end: int
+
+
+def find_date(
+    text: str, language: str | None = None, day_first: bool = False, fmt: str | None = None
+) -> Found | None:
+    """The first date written in `text` (anywhere in it), or None. `language` adds that
+    language's month names to English; `day_first` reads 11/02/2026 as 11 February;
+    `fmt` (strptime) is a source's own date format, tried first."""
+    if fmt and (found := _by_format(text, fmt)):
+        return found
+    if not _YEARISH.search(text):
+        return None
+    candidates = [
+        found
+        for found in (
+            _first(_ISO, text, lambda m: (m[1], m[2], m[3])),
+            _first(_YMD, text, lambda m: (m[1], m[2], m[3])),
+            _first(_CJK, text, lambda m: (m[1], m[2], m[3])),
+            _numeric(text, day_first),
+            _named(text, language),
+        )
+        if found
+    ]
+    return min(candidates, key=lambda f: f.start) if candidates else None
+
+
+def parse_date_text(text: str, **options: object) -> date | None:
+    """The date a short text consists of (a date alone, maybe with a label), or None."""
+    found = find_date(text, **options)  # type: ignore[arg-type]
+    return found.value if found else None
+
+
+def date_from_attribute(value: str) -> date | None:
+    """The date of a machine-readable attribute (`<time datetime>`, `content`), or None."""
+    value = value.strip()
+    match = _ISO.match(value)
+    if match:
+        return _make(match[1], match[2], match[3])
+    try:
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        return None
+
+
+def _make(year: str | int, month: str | int, day: str | int) -> date | None:
+    year, month, day = int(year), int(month), int(day)
+    if year < 100:
+        year += 2000 if year < 70 else 1900
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _first(pattern: re.Pattern[str], text: str, parts) -> Found | None:  # type: ignore[no-untyped-def]
+    for match in pattern.finditer(text):
+        if value := _make(*parts(match)):
+            return Found(value, match.start(), match.end())
+    return None
+
+
+def _numeric(text: str, day_first: bool) -> Found | None:
+    for match in _NUMERIC.finditer(text):
+        first, second, year = int(match[1]), int(match[3]), match[4]
+        if match[2] == "." and len(year) == 2:
+            continue
+        day_first_here = day_first or match[2] == "."
+        day, month = (first, second) if day_first_here or first > 12 else (second, first)
+        if second > 12 and first <= 12:
+            day, month = second, first
+        if value := _make(year, month, day):
+            return Found(value, match.start(), match.end())
+    return None
+
+
+def _named(text: str, language: str | None) -> Found | None:
+    if not any(ch.isalpha() for ch in text):
+        return None
+    months, pattern = _month_pattern(_languages(language))
+    for year in _YEAR.finditer(text):
+        start = max(0, year.start() - 48)
+        if found := _named_near(text, start, year.end(), months, pattern):
+            return found
+    return None
+
+
+def _named_near(
+    text: str, start: int, end: int, months: dict[str, int], pattern: re.Pattern[str]
+) -> Found | None:
+    """A named-month date ending at the year text[..end], looked for only just before it."""
+    for match in pattern.finditer(text, start, end):
+        name = (match["m1"] or match["m2"]).casefold().rstrip(".")
+        month = months.get(name)
+        if month and (
+            value := _make(match["y1"] or match["y2"], month, match["d1"] or match["d2"])
+        ):
+            return Found(value, match.start(), match.end())
+    return None
+
+
+def _languages(language: str | None) -> tuple[str, ...]:
+    if not language:
+        return DEFAULT_LANGUAGES
+    base = language.replace("_", "-").split("-")[0].casefold()
+    return ("en", base) if base != "en" else ("en",)
+
+
+@lru_cache(maxsize=64)
+def _month_pattern(languages: tuple[str, ...]) -> tuple[dict[str, int], re.Pattern[str]]:
+    months: dict[str, int] = {}
+    for language in languages:
+        for name, number in _month_names(language).items():
+            months.setdefault(name, number)
+    names = "|".join(re.escape(n) for n in sorted(months, key=len, reverse=True))
+    day = r"(?:[0-3]?\d)"
+    ordinal = r"(?:st|nd|rd|th|er|ᵉʳ|º|°|\.)?"
+    glue = r"(?:\s+(?:de|del|di|du)\s+|[\s,.\-]+)"
+    pattern = re.compile(
+        rf"(?<!\w)(?:(?P<m1>{names})\.?\s*(?P<d1>{day}){ordinal},?\s+(?P<y1>\d{{4}})"
+        rf"|(?P<d2>{day}){ordinal}{glue}(?P<m2>{names})\.?,?{glue}(?P<y2>\d{{4}}))(?!\d)",
+        re.IGNORECASE,
+    )
+    return months, pattern
+
+
+@lru_cache(maxsize=32)
+def _month_names(language: str) -> dict[str, int]:
+    """Month names and abbreviations of one language, folded, from CLDR (via Babel)."""
+    from babel.core import UnknownLocaleError
+    from babel.dates import get_month_names
+
+    names: dict[str, int] = {}
+    try:
+        for width in ("wide", "abbreviated"):
+            for context in ("format", "stand-alone"):
+                for number, name in get_month_names(width, context, language).items():
+                    folded = name.casefold().rstrip(".")
+                    if len(folded) >= 3 or width == "wide":
+                        names.setdefault(folded, number)
+    except (UnknownLocaleError, ValueError):
+        return {}
+    if language == "en":
+        names.setdefault("sept", 9)
+    return names
+
+
+def _by_format(text: str, fmt: str) -> Found | None:
+    pieces = {
+        "%d": r"\d{1,2}",
+        "%m": r"\d{1,2}",
+        "%Y": r"\d{4}",
+        "%y": r"\d{2}",
+        "%b": r"[^\W\d_]+\.?",
+        "%B": r"[^\W\d_]+",
+        "%H": r"\d{1,2}",
+        "%M": r"\d{2}",
+        "%S": r"\d{2}",
+        "%p": r"[AaPp][Mm]",
+        "%j": r"\d{1,3}",
+    }
+    regex = "".join(
+        pieces.get(token, re.escape(token)) for token in re.findall(r"%.|[^%]+", fmt)
+    ).replace(r"\ ", r"\s+")
+    for match in re.finditer(regex, text):
+        try:
+            value = datetime.strptime(" ".join(match[0].split()), " ".join(fmt.split())).date()
+        except ValueError:
+            continue
+        if MIN_YEAR <= value.year <= MAX_YEAR:
+            return Found(value, match.start(), match.end())
+    return None
+
+
+def is_weekday(text: str) -> bool:
+    """Whether a word is a weekday name (or its abbreviation) in one of the languages read."""
+    return text.casefold().rstrip(".") in _weekday_names()
+
+
+@lru_cache(maxsize=1)
+def _weekday_names() -> frozenset[str]:
+    from babel.dates import get_day_names
+
+    names = set()
+    for language in (*DEFAULT_LANGUAGES, "ja", "zh"):
+        for width in ("wide", "abbreviated"):
+            for context in ("format", "stand-alone"):
+                names.update(
+                    n.casefold().rstrip(".")
+                    for n in get_day_names(width, context, language).values()
+                )
+    return frozenset(names)

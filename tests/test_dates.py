@@ -1,0 +1,94 @@
+"""The shared date reader: every written form of a date the sources meet, and no date
+found in text that has none."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from digest.dates import find_date, is_weekday
+
+DAYS = st.dates(min_value=date(1990, 1, 1), max_value=date(2099, 12, 31))
+
+
+@given(
+    day=DAYS,
+    form=st.sampled_from(
+        [
+            "%B %-d, %Y",
+            "%b %-d, %Y",
+            "%-d %B %Y",
+            "%Y-%m-%d",
+            "%-m/%-d/%Y",
+            "%m/%d/%Y",
+            "%A, %B %-d, %Y",
+        ]
+    ),
+)
+def test_english_and_numeric_forms(day: date, form: str) -> None:
+    text = f"Posted {day.strftime(form)} by the press office"
+    found = find_date(text)
+    assert found is not None and found.value == day
+    assert str(day.year) in text[found.start : found.end]
+
+
+@given(day=DAYS)
+def test_day_first_forms(day: date) -> None:
+    assert find_date(day.strftime("%d.%m.%Y")).value == day  # type: ignore[union-attr]
+    assert find_date(day.strftime("%d/%m/%Y"), day_first=True).value == day  # type: ignore[union-attr]
+    assert find_date(f"{day.year}年{day.month}月{day.day}日").value == day  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("1er mars 2024", "fr", date(2024, 3, 1)),
+        ("12. März 2024", "de", date(2024, 3, 12)),
+        ("12 de marzo de 2024", "es", date(2024, 3, 12)),
+        ("12 marzo 2024", "it", date(2024, 3, 12)),
+        ("12 de março de 2024", "pt-BR", date(2024, 3, 12)),
+        ("12 maart 2024", "nl", date(2024, 3, 12)),
+        ("12 марта 2024 г.", "ru", date(2024, 3, 12)),
+        ("Sept. 4, 2024", "en", date(2024, 9, 4)),
+        ("Posted in Homepage, Media Release on February 2, 2026", None, date(2026, 2, 2)),
+    ],
+)
+def test_month_names(text: str, language: str | None, expected: date) -> None:
+    found = find_date(text, language)
+    assert found is not None and found.value == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Displaying 1 - 25 of 11174",
+        "Version 1.2.3",
+        "Call 555-0142",
+        "Next ›",
+        "13/13/2024",
+        "February 30, 2024",
+        "Room 12 May Hall",
+    ],
+)
+def test_no_date(text: str) -> None:
+    assert find_date(text) is None
+
+
+def test_source_date_format() -> None:
+    found = find_date("ref 03|12|2024 x", fmt="%d|%m|%Y")
+    assert found is not None and found.value == date(2024, 12, 3)
+
+
+def test_weekdays() -> None:
+    assert is_weekday("woensdag") and is_weekday("Tue.") and not is_weekday("Press release")
+
+
+@hypothesis_settings(max_examples=200)
+@given(st.text(max_size=400))
+def test_any_text_is_safe(text: str) -> None:
+    found = find_date(text)
+    assert found is None or 0 <= found.start < found.end <= len(text)
