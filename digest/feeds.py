@@ -123,7 +123,7 @@ def caption_and_credit(caption: str | None) -> tuple[str | None, str | None]:
 
 def image_url(item: Item) -> str | None:
     """The item's photo URL when it is a usable http(s) URL."""
-    return web_url(item.image_url)
+    return web_url(item.image)
 
 
 def _body(item: Item) -> str:

@@ -40,7 +40,6 @@ class Item:
     updated: datetime | None = None
     categories: tuple[str, ...] = field(default_factory=tuple)
     page: str | None = None
-    image_url: str | None = None
     first_seen: datetime | None = None
     embargo_until: datetime | None = None
     corrections: tuple[str, ...] = ()

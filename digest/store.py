@@ -174,7 +174,7 @@ def _row_values(item: Item) -> dict[str, Any]:
         "summary": item.summary and clean_text(item.summary),
         "url": item.url,
         "image_caption": item.image_caption and clean_text(item.image_caption),
-        "image_url": item.image_url,
+        "image_url": item.image,
         "categories": json.dumps(list(item.categories), ensure_ascii=False),
         "published": item.published,
     }
@@ -194,7 +194,7 @@ def item_from_row(row: Any) -> Item:
         updated=row.updated,
         categories=tuple(json.loads(row.categories)),
         page=row.page,
-        image_url=row.image_url,
+        image=row.image_url,
         first_seen=row.first_seen,
         embargo_until=getattr(row, "embargo_until", None),
     )

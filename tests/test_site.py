@@ -409,7 +409,7 @@ def test_photo_with_an_image_url_goes_out_as_media_rss(engine: Engine, settings:
         type="updates",
         summary="Summary.",
         url="https://harbourlight.example/newsroom/photo/",
-        image_url="https://harbourlight.example/img/1.jpg",
+        image="https://harbourlight.example/img/1.jpg",
         image_caption="Volunteers on the dune\nPhoto by A. Person/Agency",
         source="t",
     )
@@ -418,18 +418,18 @@ def test_photo_with_an_image_url_goes_out_as_media_rss(engine: Engine, settings:
     for fmt in ("atom", "rss"):
         document = etree.parse(str(settings.output_dir / f"feeds/updates.{fmt}"))
         (content,) = document.xpath("//media:content", namespaces=NS)
-        assert content.get("url") == item.image_url
+        assert content.get("url") == item.image
         assert content.findtext("media:description", namespaces=NS) == "Volunteers on the dune"
         assert content.findtext("media:credit", namespaces=NS) == "Photo by A. Person/Agency"
     parsed = feedparser.parse((settings.output_dir / "feeds/updates.rss").read_bytes())
-    assert parsed.entries[0].media_content[0]["url"] == item.image_url
+    assert parsed.entries[0].media_content[0]["url"] == item.image
     write_site(engine, settings, now=NOW)
     assert urlsplit(item.url).path  # the original is linked from the item page
     page = html.parse(
         str(settings.output_dir / "items" / public_items(engine, NOW)[0].page / "index.html")
     )
     assert page.xpath("//a[@href=$u]", u=item.url)
-    assert page.xpath("//meta[@property='og:image']/@content") == [item.image_url]
+    assert page.xpath("//meta[@property='og:image']/@content") == [item.image]
 
 
 def test_publish_rewrites_only_the_pages_that_changed(engine: Engine, settings: Settings) -> None:
