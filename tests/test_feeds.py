@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from digest import jobs
 from digest.config import Settings
-from digest.feeds import entry_id, entry_updated, feed_specs, write_feeds
+from digest.feeds import entry_id, entry_updated, feed_specs, image_url, write_feeds
 from digest.links import item_page_url
 from digest.model import Item
 from digest.store import latest_items, upsert_items
@@ -75,7 +75,9 @@ def test_every_feed_round_trips_through_feedparser(
                 assert entry.author == settings.newsroom_name
                 if item.summary:
                     assert " ".join(item.summary.split()) in " ".join(text.split())
-                if item.image_caption:
+                if image_url(item):  # the caption and credit travel as Media RSS
+                    assert entry.media_content[0]["url"] == item.image
+                elif item.image_caption:
                     body = entry.content[0].value if fmt == "atom" else text
                     assert item.image_caption.split("\n")[-1].strip("() ") in " ".join(body.split())
 
