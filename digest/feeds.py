@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from feedgen.feed import FeedGenerator
 from jinja2 import Environment, select_autoescape
 from lxml import etree
@@ -618,6 +617,8 @@ def ping_hub(
 
 
 def _notify(hub: str, topics: list[str], backoff: float) -> None:
+    import httpx  # only with a hub: httpx loads rich and pygments
+
     with httpx.Client(timeout=10.0) as client:
         for topic in topics:
             for attempt in range(1, HUB_ATTEMPTS + 1):
