@@ -533,8 +533,8 @@ def public_items(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[Item]:
-    """Publishable items, of one type or all, newest first; optionally published in
-    [start, end), paged by limit and offset."""
+    """Publishable items with their correction notes, of one type or all, newest first;
+    optionally published in [start, end), paged by limit and offset."""
     query = select(items).where(publishable(now))
     if item_type is not None:
         query = query.where(items.c.type == item_type)
@@ -546,7 +546,18 @@ def public_items(
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as conn:
-        return [item_from_row(row) for row in conn.execute(query)]
+        rows = conn.execute(query).all()
+        notes: dict[int, list[str]] = {}
+        for start in range(0, len(rows), KEY_BATCH):
+            batch = [row.id for row in rows[start : start + KEY_BATCH]]
+            found = conn.execute(
+                select(corrections.c.item_id, corrections.c.note)
+                .where(corrections.c.item_id.in_(batch))
+                .order_by(corrections.c.at, corrections.c.id)
+            )
+            for item_id, note in found:
+                notes.setdefault(item_id, []).append(note)
+    return [replace(item_from_row(row), corrections=tuple(notes.get(row.id, ()))) for row in rows]
 
 
 def count_public_items(engine: Engine, now: datetime, item_type: str | None = None) -> int:
