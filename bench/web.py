@@ -1,6 +1,7 @@
 """Feed requests per second from the web process (`digest serve`, one uvicorn worker),
 side by side with nginx serving the same folder: full responses and 304s for
-If-None-Match, measured with wrk on 127.0.0.1.
+If-None-Match, measured with wrk on 127.0.0.1 in the same run, printed as ratios to nginx
+with p99 latencies (goals: at least 0.25 of nginx for each, p99 at most 5 ms).
 
 Run: .venv/bin/python bench/web.py [--seconds 10] [--connections 32]
 Needs nginx and wrk (Debian packages; `make bench` installs them when absent).
@@ -58,14 +59,29 @@ def wait_until_up(url: str) -> str:
     raise SystemExit(f"{url} did not come up")
 
 
-def wrk(url: str, seconds: int, connections: int, etag: str | None = None) -> tuple[float, str]:
+GOAL_RATIO = 0.25
+GOAL_P99_MS = 5.0
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def milliseconds(figure: str) -> float:
+    """wrk's latency figure (e.g. 812.00us, 2.31ms, 1.02s) in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", figure)
+    if match is None:
+        raise SystemExit(f"cannot read wrk's latency figure {figure!r}")
+    return float(match[1]) * UNITS_MS[match[2]]
+
+
+def wrk(url: str, seconds: int, connections: int, etag: str | None = None) -> tuple[float, float]:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if etag:
         command[1:1] = ["-H", f"If-None-Match: {etag}"]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p99 = re.search(r"99%\s+(\S+)", output).group(1)
-    return rate, p99
+    p99 = re.search(r"99%\s+(\S+)", output)
+    if p99 is None:
+        raise SystemExit(f"wrk printed no p99:\n{output}")
+    return rate, milliseconds(p99.group(1))
 
 
 def main() -> None:
@@ -83,6 +99,7 @@ def main() -> None:
             **os.environ,
             "DIGEST_FEEDS_OUTPUT": str(public),
             "DATABASE_URL": f"sqlite:///{folder}/bench.db",
+            "WEB_CONCURRENCY": "1",
         }
         digest = str(Path(sys.executable).parent / "digest")
         subprocess.run([digest, "publish"], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -109,13 +126,25 @@ def main() -> None:
                 f"GET /{FEED} ({(public / FEED).stat().st_size:,} bytes), wrk -t2 "
                 f"-c{args.connections} -d{args.seconds}s on 127.0.0.1"
             )
-            print(f"{'server':<22} {'response':<9} {'requests/s':>11} {'p99':>9}")
+            print(f"{'server':<22} {'response':<9} {'requests/s':>11} {'p99':>10}")
+            results: dict[tuple[str, str], tuple[float, float]] = {}
             for name, port in (("digest serve", web_port), ("nginx", nginx_port)):
                 url = f"http://127.0.0.1:{port}/{FEED}"
                 etag = wait_until_up(url)
                 for kind, tag in (("200 full", None), ("304", etag)):
                     rate, p99 = wrk(url, args.seconds, args.connections, tag)
-                    print(f"{name:<22} {kind:<9} {rate:>11,.0f} {p99:>9}")
+                    results[name, kind] = rate, p99
+                    print(f"{name:<22} {kind:<9} {rate:>11,.0f} {p99:>8.2f}ms")
+            print()
+            for kind in ("200 full", "304"):
+                ours, theirs = results["digest serve", kind], results["nginx", kind]
+                ratio = ours[0] / theirs[0]
+                verdict = "met" if ratio >= GOAL_RATIO and ours[1] <= GOAL_P99_MS else "NOT met"
+                print(
+                    f"{kind:<9} digest serve / nginx = {ratio:.2f}  "
+                    f"(goal >= {GOAL_RATIO}, p99 {ours[1]:.2f} ms, goal <= {GOAL_P99_MS} ms: "
+                    f"{verdict})"
+                )
         finally:
             for server in servers:
                 server.terminate()

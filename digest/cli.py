@@ -145,17 +145,24 @@ def parse_record(settings: Settings, item: Item) -> dict[str, str | None]:
 
 @main.command()
 @click.option("--source", "names", multiple=True, help="A configured source (repeatable).")
+@click.option(
+    "--base-url",
+    help="The address saved pages were fetched from; their relative links resolve against it.",
+)
 @click.argument("paths", nargs=-1)
-def ingest(names: tuple[str, ...], paths: tuple[str, ...]) -> None:
+def ingest(names: tuple[str, ...], paths: tuple[str, ...], base_url: str | None) -> None:
     """Store items from configured sources (default: all) or from files.
 
-    Example: digest ingest --source newsroom"""
+    Example: digest ingest --source newsroom
+    Example: digest ingest saved/news.html --base-url https://example.org/news/"""
     from digest import jobs
 
+    if base_url is not None:
+        _check_base_url(base_url, paths)
     settings = _settings()
     engine = _store(settings)
     if paths:
-        report = jobs.ingest_paths(engine, settings, paths)
+        report = jobs.ingest_paths(engine, settings, paths, base_url=base_url)
     else:
         report = _run(lambda: jobs.ingest_sources(engine, settings, names or None))
     for name, counts in report.results.items():
@@ -166,6 +173,20 @@ def ingest(names: tuple[str, ...], paths: tuple[str, ...]) -> None:
     click.echo(f"total: {total.new} new, {total.updated} updated, {total.unchanged} unchanged")
     if report.errors:
         sys.exit(1)
+
+
+def _check_base_url(base_url: str, paths: tuple[str, ...]) -> None:
+    """`--base-url` names where saved files came from: it needs files, and an http(s)
+    address with a host."""
+    from urllib.parse import urlsplit
+
+    if not paths:
+        raise click.UsageError("--base-url is for files given by path, not configured sources")
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"{base_url!r} is not an http(s) address with a host", param_hint="--base-url"
+        )
 
 
 @main.command()
@@ -229,7 +250,7 @@ def subscribers_import(file: Path) -> None:
 
     settings = _settings()
     engine = _store(settings)
-    report = _run(lambda: import_csv(engine, settings, file, datetime.now(UTC)))
+    report = _stored(settings, lambda: import_csv(engine, settings, file, datetime.now(UTC)))
     for line, reason in report.errors:
         click.echo(f"error: {file}:{line}: {reason}", err=True)
     click.echo(
@@ -264,7 +285,8 @@ def subscribers_add(
             email, name, outlet, parse_types(types, settings), weekly, breaking, cadence=cadence
         )
     )
-    click.echo(f"{email}: {_run(lambda: add_subscriber(engine, subscriber, datetime.now(UTC)))}")
+    outcome = _stored(settings, lambda: add_subscriber(engine, subscriber, datetime.now(UTC)))
+    click.echo(f"{email}: {outcome}")
 
 
 @subscribers_group.command(name="list")
@@ -585,12 +607,25 @@ def correction(item: str, actor: str | None) -> None:
 
 
 @main.command(name="send")
-def send_command() -> None:
+@click.option(
+    "--requeue",
+    "requeue",
+    type=int,
+    metavar="MAILING",
+    help="First put this mailing's failed deliveries back (never bounced or unsubscribed).",
+)
+def send_command(requeue: int | None) -> None:
     """Resume every mailing with pending or retry-due deliveries.
 
-    Example: SMTP_URL=smtp://user:pass@relay:587 digest send"""
+    Example: SMTP_URL=smtp://user:pass@relay:587 digest send --requeue 12"""
     settings = _settings()
-    _send(_store(settings), settings, None)
+    engine = _store(settings)
+    if requeue is not None:
+        from digest.sender import requeue_failed
+
+        count = _stored(settings, lambda: requeue_failed(engine, requeue, datetime.now(UTC)))
+        click.echo(f"mailing {requeue}: {count} failed deliveries queued again")
+    _send(engine, settings, None)
 
 
 @main.command()
@@ -664,22 +699,36 @@ def _listen_address(host: str | None, port: int | None) -> tuple[str, int]:
 @click.option("--host", help="Default: 0.0.0.0 when $PORT is set, else 127.0.0.1.")
 @click.option("--port", type=int, help="Default: $PORT, else 8000.")
 def serve(host: str | None, port: int | None) -> None:
-    """Run the web process: feeds, subscriber pages and /healthz.
+    """Run the web process: feeds, pages, subscriber pages and /healthz, with
+    WEB_CONCURRENCY worker processes (default 1).
 
     Example: PORT=8000 digest serve"""
     import uvicorn
 
-    from digest.web import create_app
+    from digest.web import create_app, server_options
+
+    settings = _production_settings()
+    address, number = _listen_address(host, port)
+    options = server_options(settings) | {"host": address, "port": number}
+    if settings.web_concurrency > 1:
+        uvicorn.run(
+            "digest.web:from_environment",
+            factory=True,
+            workers=settings.web_concurrency,
+            **options,
+        )
+        return
+    uvicorn.run(create_app(settings, _store(settings)), **options)
+
+
+def _production_settings() -> Settings:
+    """Settings for a long-running process: refused without SECRET_KEY for a public
+    BASE_URL (every process must sign links with the same key)."""
+    from digest.config import check_production_secret
 
     settings = _settings()
-    address, number = _listen_address(host, port)
-    uvicorn.run(
-        create_app(settings, _store(settings)),
-        host=address,
-        port=number,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-    )
+    _run(lambda: check_production_secret(settings))
+    return settings
 
 
 @main.command()
@@ -690,7 +739,7 @@ def clock() -> None:
     Example: DATABASE_URL=postgresql://user@host/db digest clock"""
     from digest.schedule import ClockProcess
 
-    settings = _settings()
+    settings = _production_settings()
     process = ClockProcess(settings, _store(settings))
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -712,9 +761,9 @@ def run(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from digest.schedule import ClockProcess
-    from digest.web import create_app
+    from digest.web import create_app, server_options
 
-    settings = _settings()
+    settings = _production_settings()
     engine = _store(settings)
     address, number = _listen_address(host, port)
     process = ClockProcess(settings, engine)
@@ -727,7 +776,10 @@ def run(host: str | None, port: int | None) -> None:
         process.stop()
         click.echo("clock stopped", err=True)
 
-    uvicorn.run(create_app(settings, engine, with_clock), host=address, port=number)
+    uvicorn.run(
+        create_app(settings, engine, with_clock),
+        **server_options(settings) | {"host": address, "port": number},
+    )
 
 
 def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
@@ -735,15 +787,18 @@ def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
     from rich.progress import Progress
 
     from digest import jobs
-    from digest.sender import pending_count
+    from digest.sender import held_elsewhere, pending_count
 
     total = pending_count(engine, datetime.now(UTC), mailing_id)["due"]
     console = Console(stderr=True)
     if console.is_terminal and total:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("sending", total=total)
-            summary = jobs.send(
-                engine, settings, mailing_id, on_result=lambda _status: progress.advance(task)
+            summary = _stored(
+                settings,
+                lambda: jobs.send(
+                    engine, settings, mailing_id, on_result=lambda _status: progress.advance(task)
+                ),
             )
     else:
         done = 0
@@ -754,11 +809,30 @@ def _send(engine: Engine, settings: Settings, mailing_id: int | None) -> None:
             if done % 100 == 0 or done == total:
                 click.echo(f"progress: {done}/{total}", err=True)
 
-        summary = jobs.send(engine, settings, mailing_id, on_result=log_line)
-    waiting = pending_count(engine, datetime.now(UTC), mailing_id)["later"]
+        summary = _stored(
+            settings, lambda: jobs.send(engine, settings, mailing_id, on_result=log_line)
+        )
+    now = datetime.now(UTC)
+    waiting = pending_count(engine, now, mailing_id)["later"]
     click.echo(f"sent: {summary.sent}  failed: {summary.failed}  waiting for retry: {waiting}")
+    if summary.paused:
+        click.echo(
+            f"relay unavailable: {summary.paused}; the deliveries stay pending and no attempt "
+            "was counted against the recipients; `digest send` (or the clock) tries again",
+            err=True,
+        )
+    for held in held_elsewhere(engine, now, mailing_id):
+        state = {False: "a process that is no longer running", True: "a running process"}
+        click.echo(
+            f"held: {held.count} deliveries still sending under {held.holder} "
+            f"({state.get(held.holder_alive, 'another sender')}); retried after "
+            f"{held.retry_at.isoformat(timespec='seconds')} when its lease runs out",
+            err=True,
+        )
     if not settings.smtp_url and summary.sent:
         click.echo(f"outbox: {settings.sender.outbox.resolve()}")
+    if summary.paused:
+        sys.exit(1)
 
 
 def _store(settings: Settings) -> Engine:
@@ -773,6 +847,25 @@ def _run(work: Callable[[], T]) -> T:
         return work()
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _stored(settings: Settings, work: Callable[[], T]) -> T:
+    """Run work that writes to the store; a store that cannot be written (a full disk,
+    a lost database) becomes an `error:` line saying what is safe, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return _run(work)
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        click.echo(
+            f"error: the store {_redacted(settings.database_url)} could not be written: "
+            f"{reason}. Nothing stored before was lost: the unfinished change was rolled "
+            "back, and deliveries not recorded as sent are sent again by the next "
+            "`digest send`. Free space (or fix the database) and run the command again.",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _redacted(url: str) -> str:

@@ -32,7 +32,10 @@ DEPLOYMENT_VARIABLES = {
     "SECRET_KEY": ("site", "secret_key"),
     "ADMIN_PASSWORD": ("site", "admin_password"),
     "WEBSUB_HUB_URL": ("site", "websub_hub_url"),
+    "TRUSTED_PROXIES": ("site", "trusted_proxies"),
+    "WEB_CONCURRENCY": ("site", "web_concurrency"),
 }
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 SECRET_FILE = Path("var/secret_key")
 
 
@@ -50,6 +53,7 @@ class SourceConfig:
     language: str | None = None
     day_first: bool = False
     base_url: str | None = None
+    embargo_element: str | None = None
 
     @property
     def is_url(self) -> bool:
@@ -87,6 +91,10 @@ class SenderSettings:
     lease_seconds: float
     timeout_seconds: float
     outbox: Path
+    record_batch: int = 20
+    relay_backoff_seconds: float = 10.0
+    relay_wait_seconds: float = 120.0
+    smtputf8: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,9 @@ class Settings:
     smtp_url: str | None = None
     contact_email: str | None = None
     websub_hub_url: str | None = None
+    secret_key_generated: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    web_concurrency: int = 1
     breaking: BreakingSettings = BreakingSettings()
     cadence: CadenceSettings = CadenceSettings()
 
@@ -306,6 +317,9 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         email=_email_settings(check, name, contact_email, newsroom_url),
         sender=_sender_settings(check),
         secret_key=check.text("site", "secret_key", "") or _local_secret(),
+        secret_key_generated=not check.text("site", "secret_key", ""),
+        trusted_proxies=_trusted_proxies(check),
+        web_concurrency=check.positive("site", "web_concurrency", 1),
         schedule=_schedule_settings(check),
         feed_refresh_seconds=check.positive("feeds", "refresh_seconds", 30),
         admin_password=check.text("site", "admin_password", "") or None,
@@ -396,12 +410,16 @@ def _sender_settings(check: _Checker) -> SenderSettings:
         connections=check.positive("sender", "connections", 4),
         rate=float(check.positive("sender", "rate", 50)),
         per_connection=check.positive("sender", "per_connection", 100),
-        batch=check.positive("sender", "batch", 50),
+        batch=check.positive("sender", "batch", 200),
         max_attempts=check.positive("sender", "max_attempts", 5),
         backoff_seconds=float(check.positive("sender", "backoff_seconds", 60)),
         lease_seconds=float(check.positive("sender", "lease_seconds", 300)),
         timeout_seconds=float(check.positive("sender", "timeout_seconds", 30)),
         outbox=Path(check.text("sender", "outbox", "outbox")),
+        record_batch=check.positive("sender", "record_batch", 20),
+        relay_backoff_seconds=float(check.positive("sender", "relay_backoff_seconds", 10)),
+        relay_wait_seconds=float(check.positive("sender", "relay_wait_seconds", 120)),
+        smtputf8=str(check.value("sender", "smtputf8", False)).casefold() in ("yes", "true", "1"),
     )
 
 
@@ -436,16 +454,71 @@ def _smtp_url(check: _Checker) -> str | None:
 
 
 def _local_secret() -> str:
-    """The secret for signed links when SECRET_KEY is unset: made once and kept in
-    var/secret_key, so links in sent emails keep working across restarts."""
+    """The secret for signed links when SECRET_KEY is unset (local use only): made once and
+    kept in var/secret_key, so links keep working across restarts. The file appears whole
+    or not at all (a hard link of a finished temporary file), so processes starting
+    together all read the one key."""
     try:
-        return SECRET_FILE.read_text().strip()
+        secret = SECRET_FILE.read_text().strip()
     except FileNotFoundError:
-        SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_urlsafe(32)
-        SECRET_FILE.write_text(secret + "\n")
-        SECRET_FILE.chmod(0o600)
+        secret = ""
+    if secret:
         return secret
+    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    draft = SECRET_FILE.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    draft.write_text(secrets.token_urlsafe(32) + "\n")
+    draft.chmod(0o600)
+    try:
+        os.link(draft, SECRET_FILE)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return SECRET_FILE.read_text().strip()
+
+
+def is_local_url(url: str) -> bool:
+    """Whether a URL points at this machine only (a developer's BASE_URL)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in LOCAL_HOSTS or host.endswith(".localhost")
+
+
+def check_production_secret(settings: Settings) -> None:
+    """Refuse to run a long-lived process for a public BASE_URL without SECRET_KEY: each
+    machine would make its own key, and links signed by one process would fail on another."""
+    if is_local_url(settings.base_url):
+        return
+    if settings.secret_key_generated:
+        raise ConfigError(
+            f"SECRET_KEY is not set, and BASE_URL ({settings.base_url}) is not local: every "
+            "process serving it must sign links with the same key. Set SECRET_KEY in the "
+            "environment of every process (make one with: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
+    if len(settings.secret_key) < 16:
+        raise ConfigError("SECRET_KEY is too short for production: use at least 16 characters")
+
+
+def _trusted_proxies(check: _Checker) -> tuple[str, ...]:
+    """The addresses (IPs or networks, or "*") whose X-Forwarded-For/-Proto is believed."""
+    import ipaddress
+
+    raw = check.value("site", "trusted_proxies", "")
+    entries = raw if isinstance(raw, list) else str(raw).split(",")
+    proxies = []
+    for entry in (str(e).strip() for e in entries):
+        if not entry:
+            continue
+        if entry != "*":
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise check.error(
+                    "site.trusted_proxies",
+                    f"{entry!r} is not an IP address or network (or '*')",
+                ) from None
+        proxies.append(entry)
+    return tuple(proxies)
 
 
 def database_url(url: str) -> str:
@@ -523,6 +596,9 @@ def _sources(raw: Any, check: _Checker) -> tuple[SourceConfig, ...]:
 SELECTOR_FIELDS = ("item", "title", "link", "date", "summary", "type", "image")
 
 
+EMBARGO_ELEMENT = re.compile(r"^[A-Za-z_][\w.-]*(:[A-Za-z_][\w.-]*)?$")
+
+
 def _page_reading(entry: Mapping[str, Any], where: str, check: _Checker) -> dict[str, Any]:
     """A source's hints for reading its pages: CSS selectors, date format, language,
     day-first numeric dates and the address relative links resolve against."""
@@ -544,7 +620,7 @@ def _page_reading(entry: Mapping[str, Any], where: str, check: _Checker) -> dict
         except SelectorError as exc:
             raise check.error(f"{where}.selectors.{name}", f"bad CSS selector: {exc}") from None
     options: dict[str, Any] = {"selectors": dict(selectors)}
-    for key in ("date_format", "language", "base_url"):
+    for key in ("date_format", "language", "base_url", "embargo_element"):
         value = entry.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise check.error(f"{where}.{key}", "must be a non-empty string")
@@ -553,6 +629,10 @@ def _page_reading(entry: Mapping[str, Any], where: str, check: _Checker) -> dict
         raise check.error(f"{where}.date_format", "must be a strptime format such as %d.%m.%Y")
     if options["base_url"] and urlsplit(options["base_url"]).scheme not in ("http", "https"):
         raise check.error(f"{where}.base_url", "must be an http(s) URL")
+    if options["embargo_element"] and not EMBARGO_ELEMENT.match(options["embargo_element"]):
+        raise check.error(
+            f"{where}.embargo_element", "must be an element name such as dcterms:available"
+        )
     day_first = entry.get("day_first", False)
     if not isinstance(day_first, bool):
         raise check.error(f"{where}.day_first", "must be true or false")

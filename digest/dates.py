@@ -8,6 +8,7 @@ the page's language (English always), so no month table is kept here.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -21,6 +22,8 @@ _YMD = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?![\d/.]\d)")
 _NUMERIC = re.compile(r"(?<![\d/.])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d/])")
 _YEARISH = re.compile(r"\d\d")
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
+# Korean and Hungarian style `2024. 3. 12.`: year first, each part closed by a dot and a space.
+_YMD_SPACED = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.?(?!\d)")
 _CJK = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
 
 
@@ -34,10 +37,15 @@ class Found:
 
 
 def find_date(
-    text: str, language: str | None = None, day_first: bool = False, fmt: str | None = None
+    text: str,
+    language: str | None = None,
+    day_first: bool = False,
+    fmt: str | None = None,
+    month_first: bool = False,
 ) -> Found | None:
     """The first date written in `text` (anywhere in it), or None. `language` adds that
     language's month names to English; `day_first` reads 11/02/2026 as 11 February;
+    `month_first` (the page's own dates show it) reads dotted 02.11.26 as February 11;
     `fmt` (strptime) is a source's own date format, tried first."""
     if fmt and (found := _by_format(text, fmt)):
         return found
@@ -48,13 +56,27 @@ def find_date(
         for found in (
             _first(_ISO, text, lambda m: (m[1], m[2], m[3])),
             _first(_YMD, text, lambda m: (m[1], m[2], m[3])),
+            _first(_YMD_SPACED, text, lambda m: (m[1], m[2], m[3])),
             _first(_CJK, text, lambda m: (m[1], m[2], m[3])),
-            _numeric(text, day_first),
+            _numeric(text, day_first, month_first),
             _named(text, language),
         )
         if found
     ]
     return min(candidates, key=lambda f: f.start) if candidates else None
+
+
+def numeric_order(texts: Iterable[str]) -> bool | None:
+    """Which way a page writes its numeric dates, from the ones only one reading allows:
+    True day first (`13/02/2026`), False month first (`02.13.26`), None when nothing shows
+    it or the page shows both."""
+    day_first = month_first = False
+    for text in texts:
+        for match in _NUMERIC.finditer(text):
+            first, second = int(match[1]), int(match[3])
+            day_first |= 12 < first <= 31 and second <= 12
+            month_first |= 12 < second <= 31 and first <= 12
+    return day_first if day_first != month_first else None
 
 
 def parse_date_text(text: str, **options: object) -> date | None:
@@ -94,12 +116,12 @@ def _first(pattern: re.Pattern[str], text: str, parts) -> Found | None:  # type:
     return None
 
 
-def _numeric(text: str, day_first: bool) -> Found | None:
+def _numeric(text: str, day_first: bool, month_first: bool = False) -> Found | None:
     for match in _NUMERIC.finditer(text):
         first, second, year = int(match[1]), int(match[3]), match[4]
-        if match[2] == "." and len(year) == 2:
+        if match[2] == "." and len(year) == 2 and not (day_first or month_first):
             continue
-        day_first_here = day_first or match[2] == "."
+        day_first_here = day_first or (match[2] == "." and not month_first)
         day, month = (first, second) if day_first_here or first > 12 else (second, first)
         if second > 12 and first <= 12:
             day, month = second, first

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
@@ -131,15 +131,20 @@ def ingest_sources(
 
 
 def ingest_paths(
-    engine: Engine, settings: Settings, paths: Iterable[str], now: datetime | None = None
+    engine: Engine,
+    settings: Settings,
+    paths: Iterable[str],
+    now: datetime | None = None,
+    base_url: str | None = None,
 ) -> IngestReport:
     """Store the items of files given by path (kind from the file name); a file that cannot
-    be read is reported and the rest are stored."""
+    be read is reported and the rest are stored. `base_url` is the address a saved page
+    came from, so its relative links resolve as they did on the site."""
     now = now or _now()
     report = IngestReport()
     for path in paths:
         try:
-            items = read_path(path, settings)
+            items = read_path(path, settings, base_url=base_url)
         except SourceError as exc:
             log.error("%s", exc)
             report.errors[path] = str(exc)
@@ -217,9 +222,10 @@ def send(
     factory: Callable[[], Transport] | None = None,
     on_result: Callable[[str], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> SendSummary:
     """Send every delivery that is due (of one mailing, or of all), until done or told to
-    stop."""
+    stop. `sleep` is how a relay pause waits (tests pass one that takes no time)."""
     from digest.sender import send_pending, utc_now
 
     return asyncio.run(
@@ -231,6 +237,7 @@ def send(
             mailing_id=mailing_id,
             on_result=on_result,
             should_stop=should_stop,
+            sleep=sleep or asyncio.sleep,
         )
     )
 

@@ -42,6 +42,8 @@ from digest.store import (
 EMPTY, SENDING, DONE = "empty", "sending", "done"
 AWAITING, SCHEDULED, PAUSED, CANCELLED = "awaiting approval", "scheduled", "paused", "cancelled"
 HELD = "held"
+# The sender found the relay down: deliveries wait, no attempt spent (digest.sender).
+RELAY_WAIT = "waiting for relay"
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,7 @@ def plan_digest(
             conn.execute(
                 select(mailings.c.item_key).where(
                     mailings.c.kind == "breaking",
-                    mailings.c.status.in_((SENDING, PAUSED, DONE)),
+                    mailings.c.status.in_((SENDING, PAUSED, RELAY_WAIT, DONE)),
                     mailings.c.item_key.in_([row.key for row in rows]),
                 )
             ).scalars()

@@ -18,6 +18,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 
 import dkim
+from email_validator import EmailNotValidError, validate_email
 
 from digest.config import Settings
 from digest.links import signed_link
@@ -51,6 +52,19 @@ class Recipient:
     subscriber_id: int
     email: str
     name: str = ""
+
+
+def envelope_address(address: str) -> tuple[str, bool]:
+    """The address as the envelope and the To header carry it: an internationalised
+    domain in its IDNA (xn--) form; and whether it still needs SMTPUTF8 (RFC 6531), which
+    only a non-ASCII local part does. ValueError when the domain has no IDNA form."""
+    if address.isascii():
+        return address, False
+    try:
+        valid = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{address}: {exc}") from None
+    return f"{valid.local_part}@{valid.ascii_domain}", not valid.local_part.isascii()
 
 
 def message_id(settings: Settings, mailing_id: int, subscriber_id: int) -> str:
@@ -135,7 +149,7 @@ def personal_message(template: MessageTemplate, recipient: Recipient, now: datet
     mailto = f"mailto:{settings.email.unsubscribe_address}?subject=unsubscribe%20{token}"
     fill = {"name": name, "email": email, "preferences": preferences, "unsubscribe": unsubscribe}
     head = (
-        f"To: {formataddr((name, email), charset='utf-8')}\r\n"
+        f"To: {_to_header(name, email)}\r\n"
         f"Date: {format_datetime(now)}\r\n"
         f"Message-ID: {message_id(settings, template.mailing_id, sid)}\r\n"
         f"List-Unsubscribe: <{unsubscribe}>, <{mailto}>\r\n"
@@ -147,6 +161,19 @@ def personal_message(template: MessageTemplate, recipient: Recipient, now: datet
     if settings.email.dkim_key:
         return dkim_signature(settings, message) + message
     return message
+
+
+def _to_header(name: str, email: str) -> str:
+    """The To header: the name encoded for 7-bit transport; the address in IDNA form, left
+    in UTF-8 only when its local part needs SMTPUTF8 (RFC 6532)."""
+    address, _utf8 = envelope_address(email)
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    if not name:
+        return address
+    placeholder = "x@x.invalid"
+    display = formataddr((name, placeholder), charset="utf-8").removesuffix(f"<{placeholder}>")
+    return f"{display}<{address}>"
 
 
 def dkim_signature(settings: Settings, message: bytes) -> bytes:

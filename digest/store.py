@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
     func,
     or_,
     select,
@@ -92,6 +94,7 @@ items = Table(
     Column("page", String(100), nullable=False, default=_default_page),
     Column("image_url", Text),
     Column("embargo_until", UTCDateTime),
+    Column("undated", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_items_published", "published", "id"),
     Index("ix_items_page", "page", unique=True),
     Index("ix_items_type_published", "type", "published", "id"),
@@ -177,6 +180,7 @@ def _row_values(item: Item) -> dict[str, Any]:
         "image_url": item.image,
         "categories": json.dumps(list(item.categories), ensure_ascii=False),
         "published": item.published,
+        "undated": item.undated,
     }
 
 
@@ -197,6 +201,7 @@ def item_from_row(row: Any) -> Item:
         image=row.image_url,
         first_seen=row.first_seen,
         embargo_until=getattr(row, "embargo_until", None),
+        undated=bool(getattr(row, "undated", False)),
     )
 
 
@@ -209,7 +214,8 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
     changes nothing; with changed content it is updated and its `updated` time bumped, its
     key and id kept. An item with no URL or GUID whose title was edited is recognised by its
     source, date and summary (or a close title), and keeps its key too. When the batch holds
-    several versions of one item (snapshots in order), the last one wins."""
+    several versions of one item (snapshots in order), the last one wins. An `undated` item
+    keeps the date it was first stored with, so it is not "updated" on every later day."""
     incoming = list(new_items)
     with engine.begin() as conn:
         stored = _rows_by_key(conn, list({item.key for item in incoming}))
@@ -231,6 +237,8 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
             row = stored.get(item.key)
             if item.embargo_until is not None:
                 values["embargo_until"] = item.embargo_until
+            if row is not None and item.undated:
+                values["published"] = row["published"]
             if row is None:
                 values |= {"updated": item.updated or item.published, "first_seen": stamp}
                 conn.execute(items.insert().values(**values))
@@ -381,6 +389,8 @@ subscribers = Table(
     Column("cadence", String(10), nullable=False, default="weekly", server_default="weekly"),
     Index("ix_subscribers_status", "status", "types_key"),
 )
+# One address is one subscriber whatever its letter case (migration 0003_sender_identity).
+Index("ux_subscribers_email_lower", func.lower(subscribers.c.email), unique=True)
 
 mailings = Table(
     "mailings",
@@ -712,6 +722,15 @@ def _search_filter(engine: Engine, words: list[str]) -> Any:
             "coalesce(items.summary, '')) @@ to_tsquery('simple', :tsquery)"
         ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
     return items.c.id.in_(_search_matches(engine, words))
+
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("bucket", String(200), primary_key=True),
+    Column("tat", BigInteger, nullable=False),
+    Index("ix_rate_limits_tat", "tat"),
+)
 
 
 def set_embargo(engine: Engine, key: str, until: datetime | None) -> bool:

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, String, func, literal, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from digest.config import Settings
 from digest.errors import DigestError
@@ -36,6 +37,39 @@ def normalise_email(raw: str) -> str:
         return validate_email(raw.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise SubscriberError(f"invalid email address {raw.strip()!r}: {exc}") from None
+
+
+def same_address(email: str) -> ColumnElement[bool]:
+    """The condition that finds an address whatever its letter case: one address is one
+    subscriber (the unique index on lower(email) holds it), stored as first typed."""
+    return func.lower(subscribers.c.email) == func.lower(literal(email, String))
+
+
+def check_sendable(settings: Settings, email: str) -> None:
+    """Refuse, at subscribe time, an address the configured relay cannot take: a non-ASCII
+    local part needs SMTPUTF8 (RFC 6531), which `sender.smtputf8` says the relay lacks.
+    Internationalised domains always work (they go out in IDNA form)."""
+    local = email.rpartition("@")[0]
+    if settings.smtp_url and not settings.sender.smtputf8 and not local.isascii():
+        raise SubscriberError(
+            f"{email}: this list's mail server cannot deliver to addresses with non-ASCII "
+            "characters before the @; please use another address"
+        )
+
+
+# Spreadsheet formula injection (OWASP "CSV Injection"): a cell starting with one of these
+# is read as a formula by Excel, LibreOffice and Google Sheets.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(cell: str) -> str:
+    """A CSV cell a spreadsheet will not run: a leading apostrophe before a formula start."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def undefuse(cell: str) -> str:
+    """The cell as it was before `defuse` (so an export imports back unchanged)."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
 
 
 def parse_types(raw: str, settings: Settings) -> tuple[str, ...]:
@@ -95,7 +129,7 @@ def save_subscriber(conn: Connection, subscriber: Subscriber, now: datetime) -> 
         "breaking": subscriber.breaking,
         "cadence": subscriber.cadence,
     }
-    row = conn.execute(select(subscribers).where(subscribers.c.email == subscriber.email)).first()
+    row = conn.execute(select(subscribers).where(same_address(subscriber.email))).first()
     if row is None:
         conn.execute(
             subscribers.insert().values(
@@ -103,6 +137,7 @@ def save_subscriber(conn: Connection, subscriber: Subscriber, now: datetime) -> 
             )
         )
         return "added"
+    values["email"] = row.email
     status = row.status if row.status in INACTIVE else subscriber.status
     if all(getattr(row, k) == v for k, v in values.items()) and status == row.status:
         return "unchanged"
@@ -141,13 +176,20 @@ def import_csv(engine: Engine, settings: Settings, path: Path, now: datetime) ->
     report = ImportReport()
     seen: set[str] = set()
     with engine.begin() as conn:
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                report.errors.append((reader.line_num + 1, f"unreadable CSV: {exc}"))
+                continue
             line = reader.line_num
             try:
                 subscriber = subscriber_from_row(row, settings)
-                if subscriber.email in seen:
+                if subscriber.email.lower() in seen:
                     raise SubscriberError(f"{subscriber.email} appears twice in the file")
-                seen.add(subscriber.email)
+                seen.add(subscriber.email.lower())
             except SubscriberError as exc:
                 report.errors.append((line, str(exc)))
                 continue
@@ -160,6 +202,7 @@ def subscriber_from_row(row: dict[str, str | None], settings: Settings) -> Subsc
     """A subscriber from one CSV row, validated."""
     if None in row:
         raise SubscriberError("more fields than the header has columns")
+    row = {key: undefuse(value) if value else value for key, value in row.items()}
     return Subscriber(
         email=normalise_email(row.get("email") or ""),
         name=clean_line(row.get("name") or ""),
@@ -193,7 +236,7 @@ def remove_subscriber(engine: Engine, email: str, now: datetime) -> bool:
     with engine.begin() as conn:
         result = conn.execute(
             subscribers.update()
-            .where(subscribers.c.email == normalise_email(email))
+            .where(same_address(normalise_email(email)))
             .values(status="unsubscribed", updated=now)
         )
         return result.rowcount > 0
@@ -225,7 +268,7 @@ def export_csv(rows: Iterable[Subscriber], settings: Settings, out: TextIO) -> i
         labels = [t.label for slug in sub.types if (t := settings.type_by_slug(slug))]
         flags = ["yes" if sub.weekly else "no", "yes" if sub.breaking else "no"]
         row = [sub.email, sub.name, sub.outlet, "; ".join(labels), *flags, sub.cadence]
-        writer.writerow([*row, sub.status])
+        writer.writerow([defuse(cell) for cell in (*row, sub.status)])
         count += 1
     return count
 
@@ -265,10 +308,10 @@ def request_subscription(engine: Engine, subscriber: Subscriber, now: datetime) 
     Returns the stored subscriber."""
     email = normalise_email(subscriber.email)
     with engine.begin() as conn:
-        row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+        row = conn.execute(select(subscribers).where(same_address(email))).first()
         if row is None:
             save_subscriber(conn, replace(subscriber, email=email, status="pending"), now)
-            row = conn.execute(select(subscribers).where(subscribers.c.email == email)).one()
+            row = conn.execute(select(subscribers).where(same_address(email))).one()
     return _subscriber(row)
 
 

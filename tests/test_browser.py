@@ -89,6 +89,7 @@ def test_press_contact_journey(
     page.uncheck("#type-reports")
     page.uncheck("#breaking")
     shot(page, tmp_path, "1-subscribe")
+    page.wait_for_timeout(2_100)  # a person takes a moment; the form refuses faster answers
     page.click("button[type=submit]")
     page.wait_for_selector("text=Check your inbox")
     shot(page, tmp_path, "2-check-inbox")

@@ -133,3 +133,25 @@ def test_press_list_weekly_and_breaking_commands(tmp_path: Path, smtp_server) ->
     unknown = run("breaking", "no-such-item", "--yes", tmp_path=tmp_path, **smtp)
     assert unknown.returncode != 0 and "no-such-item" in unknown.stderr
     assert "sent: 0" in run("send", tmp_path=tmp_path, **smtp).stdout
+
+
+def test_ingest_saved_page_with_base_url_keeps_its_links(tmp_path: Path) -> None:
+    import sqlite3
+
+    page = ROOT / "tests/data/html/ghost-casper-dev-blog.html"
+    expected = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
+    result = run("ingest", str(page), "--base-url", expected["url"], tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(expected['items'])} new" in result.stdout
+    with sqlite3.connect(tmp_path / "digest.db") as db:
+        urls = {row[0] for row in db.execute("SELECT url FROM items")}
+    assert urls == {item["url"] for item in expected["items"]}
+
+
+def test_ingest_base_url_must_be_a_web_address_for_files(tmp_path: Path) -> None:
+    page = str(ROOT / "tests/data/html/ghost-casper-dev-blog.html")
+    bad = run("ingest", page, "--base-url", "javascript:alert(1)", tmp_path=tmp_path)
+    assert bad.returncode == 2 and "--base-url" in bad.stderr and "http(s)" in bad.stderr
+    alone = run("ingest", "--base-url", "https://example.org/", tmp_path=tmp_path)
+    assert alone.returncode == 2 and "files given by path" in alone.stderr
+    assert not (tmp_path / "digest.db").exists()

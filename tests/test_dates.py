@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from digest.dates import find_date, is_weekday
+from digest.dates import find_date, is_weekday, numeric_order
 
 DAYS = st.dates(min_value=date(1990, 1, 1), max_value=date(2099, 12, 31))
 
@@ -76,6 +76,32 @@ def test_month_names(text: str, language: str | None, expected: date) -> None:
 )
 def test_no_date(text: str) -> None:
     assert find_date(text) is None
+
+
+@given(day=DAYS)
+def test_korean_spaced_year_first(day: date) -> None:
+    text = f"작성일 {day.year}. {day.month}. {day.day}. 조회 211"
+    assert find_date(text).value == day  # type: ignore[union-attr]
+
+
+def test_dotted_two_digit_year_follows_the_page_order() -> None:
+    assert find_date("02.11.26") is None
+    assert find_date("02.11.26", month_first=True).value == date(2026, 2, 11)  # type: ignore[union-attr]
+    assert find_date("02.11.26", day_first=True).value == date(2026, 11, 2)  # type: ignore[union-attr]
+    assert find_date("02.11.2026", month_first=True).value == date(2026, 2, 11)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (["02.11.26", "01.13.26"], False),
+        (["13/02/2026", "02/03/2026"], True),
+        (["02/03/2026", "Version 1.2"], None),
+        (["13/02/2026", "02/13/2026"], None),
+    ],
+)
+def test_numeric_order_of_a_page(texts: list[str], expected: bool | None) -> None:
+    assert numeric_order(texts) is expected
 
 
 def test_source_date_format() -> None:

@@ -165,3 +165,65 @@ def test_a_source_can_embargo_an_item_it_gave_before(engine: Engine) -> None:
     upsert_items(engine, [first], now)
     assert latest_items(engine, None, 10, now=now) == [], "a source without a time keeps it"
     assert [i.title for i in latest_items(engine, None, 10, now=later)] == ["Seen Twice"]
+
+
+EMBARGO_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:dcterms="http://purl.org/dc/terms/"
+     xmlns:press="https://press.example.org/ns"><channel><title>Wire</title>
+<link>https://wire.example.org/</link>
+<item><title>Embargoed study</title><link>/s/1</link>
+<pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate>
+<dcterms:available>2026-11-23T14:00:00Z</dcterms:available>
+<press:embargo>Mon, 23 Nov 2026 16:00:00 +0100</press:embargo></item>
+<item><title>Open story</title><link>/s/2</link>
+<pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate></item>
+<item><title>Garbled embargo</title><link>/s/3</link>
+<pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate>
+<dcterms:available>after lunch</dcterms:available></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize(
+    ("element", "lifts"),
+    [
+        ("dcterms:available", datetime(2026, 11, 23, 14, 0, tzinfo=UTC)),
+        ("press:embargo", datetime(2026, 11, 23, 15, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_feed_source_names_its_embargo_element(
+    engine: Engine,
+    settings: Settings,
+    element: str,
+    lifts: datetime,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from digest.config import SourceConfig
+    from digest.sources.feed import parse_feed
+
+    source = SourceConfig(
+        name="wire", kind="feed", location="https://wire.example.org/rss", embargo_element=element
+    )
+    parsed = parse_feed(EMBARGO_FEED.encode(), source, settings, "wire.rss")
+    assert [(i.title, i.embargo_until) for i in parsed] == [
+        ("Embargoed study", lifts),
+        ("Open story", None),
+        ("Garbled embargo", None),
+    ]
+    if element == "dcterms:available":
+        assert "after lunch" in caplog.text and "no embargo" in caplog.text
+    before = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    upsert_items(engine, parsed, before)
+    public = {i.title for i in latest_items(engine, None, 10, now=before)}
+    assert public == {"Open story", "Garbled embargo"}
+    after = {i.title for i in latest_items(engine, None, 10, now=lifts)}
+    assert "Embargoed study" in after
+
+
+def test_a_feed_without_the_setting_has_no_embargo(settings: Settings) -> None:
+    from digest.config import SourceConfig
+    from digest.sources.feed import parse_feed
+
+    source = SourceConfig(name="wire", kind="feed", location="https://wire.example.org/rss")
+    assert all(
+        i.embargo_until is None for i in parse_feed(EMBARGO_FEED.encode(), source, settings, "w")
+    )

@@ -231,6 +231,108 @@ def test_date_and_type_after_the_summary(settings: Settings) -> None:
     ]
 
 
+def test_table_type_only_from_a_type_column(settings: Settings) -> None:
+    listing = (
+        "<table><thead><tr><th>No.</th><th>Title</th><th>Department</th><th>Date</th>"
+        "<th>Views</th></tr></thead><tbody>"
+        + "".join(
+            f"<tr><td>{100 + n}</td><td><a href='v?id={n}'>Notice {n} on the budget</a></td>"
+            f"<td>Finance</td><td>2024. 3. 1{n}.</td><td>2{n}1</td></tr>"
+            for n in (2, 1)
+        )
+        + "</tbody></table>"
+    )
+    items = parse(chrome(listing), settings, lang="ko")
+    assert rows(items) == [
+        ("Notice 2 on the budget", "2024-03-12", f"{PAGE_URL}v?id=2"),
+        ("Notice 1 on the budget", "2024-03-11", f"{PAGE_URL}v?id=1"),
+    ]
+    assert [(i.label, i.summary) for i in items] == [(None, None), (None, None)]
+
+
+def test_month_first_dotted_dates_from_the_page_itself(settings: Settings) -> None:
+    listing = "".join(
+        f'<div class="row"><span class="d">{day}</span><a href="/p/{n}">Senator item {n}</a></div>'
+        for n, day in enumerate(["02.11.26", "01.13.26", "12.03.25"])
+    )
+    assert [i.published.date().isoformat() for i in parse(chrome(listing), settings)] == [
+        "2026-02-11",
+        "2026-01-13",
+        "2025-12-03",
+    ]
+
+
+def test_whole_item_link_keeps_title_summary_and_read_more_apart(settings: Settings) -> None:
+    listing = "".join(
+        f'<div class="item"><a href="/n/{n}/"><div class="inner"><p class="date">1{n} Feb 2026</p>'
+        f'<p class="heading">Library news item {n}</p><div class="text"><p>What happened {n}.</p>'
+        '</div><p class="link"><span class="btn">Read more</span></p></div></a></div>'
+        for n in (2, 1)
+    )
+    items = parse(chrome(listing), settings)
+    assert [(i.title, i.summary, i.label, i.url) for i in items] == [
+        (f"Library news item {n}", f"What happened {n}.", None, f"https://news.example.org/n/{n}/")
+        for n in (2, 1)
+    ]
+
+
+def test_heading_inside_the_link_with_author_link_and_reading_time(settings: Settings) -> None:
+    listing = "".join(
+        f'<article><div><a href="/@writer{n}"><img src="/a.jpg" alt=""></a>'
+        f'<p><a href="/@writer{n}">Writer {n}</a></p></div>'
+        f'<div><a href="/blog/post-{n}?source=home"><h2>Blog post {n} title</h2></a>'
+        f"<h3>Subtitle of post {n}.</h3></div>"
+        f"<span><span>Feb 1{n}, 2026</span><div>·</div><span>{n + 3} min read</span></span>"
+        "</article>"
+        for n in (2, 1)
+    )
+    items = parse(chrome(listing), settings)
+    assert [(i.title, i.url, i.summary) for i in items] == [
+        (
+            f"Blog post {n} title",
+            f"https://news.example.org/blog/post-{n}?source=home",
+            f"Subtitle of post {n}.",
+        )
+        for n in (2, 1)
+    ]
+
+
+def test_type_beside_the_date_keeps_the_page_words(settings: Settings) -> None:
+    listing = (
+        "<ul>"
+        + "".join(
+            f'<li><article><div class="css-70qvj9"><span class="css-1ty6nbl">{label}</span>'
+            f'<span aria-hidden="true">·</span><p class="css-bzz4g3">1{n} Feb 2026</p></div>'
+            f'<h3><a href="/n/{n}">Story {n} on the grid</a></h3>'
+            f"<p>Summary {n} of the story.</p></article></li>"
+            for n, label in enumerate(["Service update", "Press release", "Statement"])
+        )
+        + "</ul>"
+    )
+    items = parse(chrome(listing), settings)
+    assert [(i.label, i.summary) for i in items] == [
+        ("Service update", "Summary 0 of the story."),
+        ("Press release", "Summary 1 of the story."),
+        ("Statement", "Summary 2 of the story."),
+    ]
+
+
+def test_counters_and_authors_are_not_summaries(settings: Settings) -> None:
+    listing = "".join(
+        f'<div data-hook="post-list-item"><div data-hook="post-metadata"><ul>'
+        f'<li><span data-hook="user-name">The Bakery</span></li><li><span>Feb 1{n}, 2026</span>'
+        f'</li><li><span>{n} min read</span></li></ul></div><a href="/post/{n}" '
+        f'data-hook="post-title"><h2><p>Bakery post {n}</p></h2></a>'
+        f'<div data-hook="post-footer"><span>10{n} views</span><span>0 comments</span></div>'
+        f"<button><span>{n}</span></button></div>"
+        for n in (2, 1)
+    )
+    items = parse(chrome(listing), settings)
+    assert [(i.title, i.summary, i.label) for i in items] == [
+        (f"Bakery post {n}", None, None) for n in (2, 1)
+    ]
+
+
 def test_articles_keep_their_own_header(settings: Settings) -> None:
     listing = "".join(
         f'<article class="post"><header class="entry-header"><h2 class="entry-title">'
@@ -605,3 +707,12 @@ def test_any_listing_in_a_known_layout(
         for n, (title, day, summary) in enumerate(entries)
     ]
     assert [(i.title, i.published.date(), i.url, i.summary) for i in items] == expected
+
+
+def test_dateline_or_byline_beside_the_date_is_not_a_type(settings: Settings) -> None:
+    listing = "".join(
+        f'<div class="row"><div><span>{where}</span> <span>Feb 1{n}, 2026</span></div>'
+        f'<h3><a href="/n/{n}">Story {n} from the capital</a></h3></div>'
+        for n, where in enumerate(["Washington, DC", "By Jane Doe", "Read more"])
+    )
+    assert [i.label for i in parse(chrome(listing), settings)] == [None, None, None]

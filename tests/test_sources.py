@@ -245,6 +245,8 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
         ('date_format = "dd.mm.yyyy"', "sources[1].date_format"),
         ('base_url = "ftp://example.org/"', "sources[1].base_url"),
         ("day_first = 1", "sources[1].day_first"),
+        ('embargo_element = "x:y:z"', "sources[1].embargo_element"),
+        ('embargo_element = "<embargo>"', "sources[1].embargo_element"),
     ],
 )
 def test_bad_page_reading_setting_is_named(tmp_path: Path, entry: str, setting: str) -> None:
@@ -260,12 +262,13 @@ def test_bad_page_reading_setting_is_named(tmp_path: Path, entry: str, setting: 
 def test_page_reading_settings_are_read(tmp_path: Path) -> None:
     anchor = 'location = "config/newsroom/archive.html"'
     extra = 'selectors = { item = "article", date = "time" }\ndate_format = "%d.%m.%Y"\n'
-    extra += 'language = "de"\nday_first = true'
+    extra += 'language = "de"\nday_first = true\nembargo_element = "dcterms:available"'
     path = write_config(tmp_path, (anchor, f"{anchor}\n{extra}"))
     source = load_settings({"DIGEST_CONFIG": str(path)}).source("archive")
     assert dict(source.selectors) == {"item": "article", "date": "time"}
     assert (source.date_format, source.language, source.day_first) == ("%d.%m.%Y", "de", True)
     assert source.base_url == "https://harbourlight.example/newsroom/"
+    assert source.embargo_element == "dcterms:available"
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])

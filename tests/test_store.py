@@ -113,3 +113,58 @@ def read_path_text(settings: Settings, text: str) -> list:
         return read_path(handle.name, settings)
     finally:
         Path(handle.name).unlink()
+
+
+UNDATED_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Upstream</title><link>https://up.example.org/</link>
+<item><title>Undated notice with a link</title><link>/notices/1</link></item>
+<item><title>Undated notice with nothing else</title><description>Only a title.</description></item>
+<item><title>Dated notice</title><link>/notices/2</link>
+<pubDate>Tue, 10 Nov 2026 09:00:00 GMT</pubDate></item>
+</channel></rss>"""
+
+
+def test_undated_feed_entries_keep_the_day_first_seen(engine: Engine, settings: Settings) -> None:
+    from digest.config import SourceConfig
+    from digest.sources.feed import parse_feed
+    from digest.store import item_from_row
+
+    source = SourceConfig(name="upstream", kind="feed", location="https://up.example.org/rss")
+    day_one = parse_feed(UNDATED_FEED.encode(), source, settings, "rss", now=NOW)
+    assert upsert_items(engine, day_one, NOW).new == 3
+    first = stored_rows(engine)
+    later = NOW + timedelta(days=3)
+    day_four = parse_feed(UNDATED_FEED.encode(), source, settings, "rss", now=later)
+    counts = upsert_items(engine, day_four, later)
+    assert (counts.new, counts.updated, counts.unchanged) == (0, 0, 3)
+    rows = stored_rows(engine)
+    assert rows == first
+    undated = {row["title"]: row for row in rows.values() if row["undated"]}
+    assert set(undated) == {"Undated notice with a link", "Undated notice with nothing else"}
+    seen = NOW.astimezone(settings.timezone).date()
+    assert {row["published"].astimezone(settings.timezone).date() for row in undated.values()} == {
+        seen
+    }
+    with engine.connect() as conn:
+        items = [item_from_row(r) for r in conn.execute(select(items_table))]
+    assert sorted(i.title for i in items if i.undated) == sorted(undated)
+
+
+def test_undated_entry_that_gains_a_date_is_updated(engine: Engine, settings: Settings) -> None:
+    from digest.config import SourceConfig
+    from digest.sources.feed import parse_feed
+
+    source = SourceConfig(name="upstream", kind="feed", location="https://up.example.org/rss")
+    upsert_items(engine, parse_feed(UNDATED_FEED.encode(), source, settings, "rss", now=NOW), NOW)
+    dated = UNDATED_FEED.replace(
+        "<link>/notices/1</link>",
+        "<link>/notices/1</link><pubDate>Mon, 16 Nov 2026 08:00:00 GMT</pubDate>",
+    )
+    later = NOW + timedelta(days=1)
+    counts = upsert_items(
+        engine, parse_feed(dated.encode(), source, settings, "rss", now=later), later
+    )
+    assert counts.updated == 1
+    row = stored_rows(engine)["https://up.example.org/notices/1"]
+    assert not row["undated"]
+    assert row["published"].date().isoformat() == "2026-11-16"

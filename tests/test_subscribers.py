@@ -126,3 +126,166 @@ def test_signed_links_cannot_be_forged_or_reused() -> None:
     expiring = sign("secret", "confirm", 7, "ana@example.org", NOW + timedelta(hours=1))
     assert verify("secret", "confirm", expiring, 7, "ana@example.org", NOW)
     assert not verify("secret", "confirm", expiring, 7, "ana@example.org", NOW + timedelta(hours=2))
+
+
+def test_one_address_is_one_subscriber_whatever_its_case(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    from digest.model import Subscriber
+    from digest.subscribers import add_subscriber, request_subscription
+
+    assert add_subscriber(engine, Subscriber(email="Ana@Example.com", name="Ana"), NOW) == "added"
+    assert add_subscriber(engine, Subscriber(email="ana@example.com", name="Ana R"), NOW) == (
+        "updated"
+    )
+    stored = request_subscription(engine, Subscriber(email="ANA@EXAMPLE.COM"), NOW)
+    assert stored.email == "Ana@example.com", "kept as first typed (domain normalised)"
+    path = write(tmp_path, "email,name\nana@example.com,Ana\nANA@example.com,Twice\n")
+    report = import_csv(engine, settings, path, NOW)
+    assert report.added == 0 and "appears twice" in dict(report.errors)[3]
+    assert remove_subscriber(engine, "aNa@example.com", NOW)
+    people = list(iter_subscribers(engine))
+    assert [(p.email, p.status) for p in people] == [("Ana@example.com", "unsubscribed")]
+
+
+def test_migration_merges_case_duplicates_and_keeps_the_strictest_status(
+    engine: Engine,
+) -> None:
+    from alembic import command
+    from sqlalchemy import func, insert, select
+
+    from digest.store import _alembic_config, create_schema, deliveries, mailings, subscribers
+
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0002_press")
+    people = [
+        ("Ana@Example.com", "active"),
+        ("ana@example.com", "unsubscribed"),
+        ("ANA@example.com", "pending"),
+        ("ben@example.com", "active"),
+        ("Ben@example.com", "bounced"),
+        ("cy@example.com", "pending"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(subscribers),
+            [
+                {"email": email, "status": status, "created": NOW, "updated": NOW}
+                for email, status in people
+            ],
+        )
+        mailing = conn.execute(
+            insert(mailings).values(kind="weekly", ident="w", status="done", created=NOW)
+        ).inserted_primary_key[0]
+        ids = dict(conn.execute(select(subscribers.c.email, subscribers.c.id)).all())
+        conn.execute(
+            insert(deliveries),
+            [
+                {
+                    "mailing_id": mailing,
+                    "subscriber_id": ids[email],
+                    "email": email,
+                    "types_key": "*",
+                    "next_attempt": NOW,
+                }
+                for email in ("Ana@Example.com", "ana@example.com", "Ben@example.com")
+            ],
+        )
+    create_schema(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(select(subscribers.c.email, subscribers.c.status)).all()
+        kept = sorted(rows)
+        moved = conn.execute(
+            select(deliveries.c.subscriber_id, func.count()).group_by(deliveries.c.subscriber_id)
+        ).all()
+    assert kept == [
+        ("Ana@Example.com", "unsubscribed"),
+        ("ben@example.com", "bounced"),
+        ("cy@example.com", "pending"),
+    ]
+    assert sorted(moved) == sorted([(ids["Ana@Example.com"], 1), (ids["ben@example.com"], 1)])
+    with pytest.raises(Exception, match=r"(?i)unique"), engine.begin() as conn:
+        conn.execute(insert(subscribers).values(email="CY@example.com", created=NOW, updated=NOW))
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_export_defuses_spreadsheet_formulas(
+    engine: Engine, settings: Settings, tmp_path: Path, start: str
+) -> None:
+    import csv
+
+    from digest.model import Subscriber
+    from digest.subscribers import add_subscriber
+
+    formula = f'{start}HYPERLINK("http://evil.example","x")'
+    add_subscriber(engine, Subscriber(email="a@example.org", name=formula, outlet="+1"), NOW)
+    out = io.StringIO()
+    export_csv(iter_subscribers(engine), settings, out)
+    (_, row) = list(csv.reader(io.StringIO(out.getvalue())))
+    name, outlet = row[1], row[2]
+    if start in "\t\r":
+        assert not name.startswith(start), "clean_line already strips control characters"
+    else:
+        assert name == "'" + formula
+    assert outlet == "'+1"
+    for cell in row:
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    path = tmp_path / "round.csv"
+    path.write_text(out.getvalue())
+    import_csv(engine, settings, path, NOW)
+    (back,) = list(iter_subscribers(engine))
+    assert back.outlet == "+1"
+
+
+def test_a_huge_csv_field_is_one_bad_line_and_keeps_the_good_rows(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    huge = "x" * 131_073
+    path = write(
+        tmp_path,
+        f"email,name\na@example.org,Ana\nb@example.org,{huge}\nc@example.org,Cy\n",
+    )
+    report = import_csv(engine, settings, path, NOW)
+    assert report.added == 2
+    ((line, reason),) = report.errors
+    assert line == 3 and "field larger than field limit" in reason
+    assert {s.email for s in iter_subscribers(engine)} == {"a@example.org", "c@example.org"}
+
+
+def test_a_full_disk_gives_an_error_line_not_a_traceback(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine as EngineClass
+
+    from digest.cli import main
+    from digest.store import connect, create_schema
+
+    database = tmp_path / "full.db"
+    store = connect(f"sqlite:///{database}")
+    create_schema(store)
+    store.dispose()
+    lines = "".join(f"reader{n}@example.org,{'Reader ' * 40}{n}\n" for n in range(3000))
+    path = write(tmp_path, "email,name\n" + lines)
+
+    def tiny_disk(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+        cursor.execute(f"PRAGMA max_page_count = {pages + 5}")
+        cursor.close()
+
+    event.listen(EngineClass, "connect", tiny_disk)
+    try:
+        result = CliRunner().invoke(
+            main,
+            ["subscribers", "import", str(path)],
+            env={"DATABASE_URL": f"sqlite:///{database}"},
+        )
+    finally:
+        event.remove(EngineClass, "connect", tiny_disk)
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert f"error: the store sqlite:///{database} could not be written" in result.output
+    assert "full" in result.output and "Nothing stored before was lost" in result.output

@@ -1,12 +1,15 @@
-"""The web process over HTTP: feeds with ETag/304/gzip, and the press contacts' pages with
-signed links, CSRF and RFC 8058 one-click unsubscribe."""
+"""The web process over HTTP, served by uvicorn with the options and protocol `digest serve`
+uses: feeds with ETag/304/gzip, and the press contacts' pages with signed links, CSRF and
+RFC 8058 one-click unsubscribe."""
 
 from __future__ import annotations
 
 import gzip
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import Engine
 
 from digest import jobs
@@ -23,11 +27,32 @@ from digest.links import sign
 from digest.model import Item, Subscriber
 from digest.store import upsert_items
 from digest.subscribers import add_subscriber, iter_subscribers
-from digest.web import create_app
+from digest.web import create_app, server_options
+from digest.web.forms import form_stamp
 
-from .conftest import SMTPRecorder, serve
+from .conftest import SMTPRecorder, free_port
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@contextmanager
+def served(app: object, settings: Settings) -> Iterator[str]:
+    """The app under uvicorn with the options of `digest serve`, on an ephemeral port."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    for name, value in server_options(settings).items():
+        setattr(config, name, value)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -47,7 +72,7 @@ def client(engine: Engine, web_settings: Settings) -> Iterator[httpx.Client]:
     jobs.ingest_sources(engine, web_settings, now=NOW)
     write_feeds(engine, web_settings)
     with (
-        serve(create_app(web_settings, engine)) as base_url,
+        served(create_app(web_settings, engine), web_settings) as base_url,
         httpx.Client(base_url=base_url) as http,
     ):
         yield http
@@ -65,6 +90,13 @@ def csrf_of(page: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page)
     assert match, "every form carries a CSRF token"
     return match.group(1)
+
+
+def filled(page: str, secret: str = "web-test", **fields: object) -> dict[str, object]:
+    """The subscribe form's fields as a person sends them: its CSRF token, and a start time
+    ten seconds ago (the form refuses answers faster than a person types)."""
+    assert 'name="started"' in page, "the form carries a signed start time"
+    return {"csrf": csrf_of(page), "started": form_stamp(secret, time.time() - 10), **fields}
 
 
 @pytest.mark.parametrize(
@@ -119,6 +151,9 @@ def test_changed_feed_gets_a_new_etag(
         NOW,
     )
     write_feeds(engine, web_settings, changed_types={"reports"})
+    wait_for(
+        lambda: client.get("/feeds/reports.atom", headers={"If-None-Match": old}).status_code == 200
+    )
     fresh = client.get("/feeds/reports.atom", headers={"If-None-Match": old})
     assert fresh.status_code == 200 and b"New Report" in fresh.content
     assert fresh.headers["etag"] != old
@@ -137,13 +172,13 @@ def test_subscribe_confirm_preferences_unsubscribe(
     assert form.status_code == 200
     answer = client.post(
         "/subscribe",
-        data={
-            "csrf": csrf_of(form.text),
-            "email": "Ana@Example.ORG",
-            "name": "Ana",
-            "types": ["reports", "updates"],
-            "weekly": "yes",
-        },
+        data=filled(
+            form.text,
+            email="Ana@Example.ORG",
+            name="Ana",
+            types=["reports", "updates"],
+            weekly="yes",
+        ),
     )
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     (subscriber,) = iter_subscribers(engine)
@@ -181,7 +216,7 @@ def test_same_answer_for_a_known_address(
     answers = []
     for email in ("known@example.org", "new@example.org"):
         form = client.get("/subscribe")
-        response = client.post("/subscribe", data={"csrf": csrf_of(form.text), "email": email})
+        response = client.post("/subscribe", data=filled(form.text, email=email))
         answers.append((response.status_code, response.text.replace(email, "ADDRESS")))
     assert answers[0] == answers[1]
     statuses = {s.email: s.status for s in iter_subscribers(engine)}
@@ -266,7 +301,10 @@ def test_web_process_rebuilds_stale_feeds_from_the_store(
 ) -> None:
     own_folder = replace(web_settings, output_dir=tmp_path / "web-copy", feed_refresh_seconds=1)
     jobs.ingest_sources(engine, own_folder, now=NOW)
-    with serve(create_app(own_folder, engine)) as base_url, httpx.Client(base_url=base_url) as web:
+    with (
+        served(create_app(own_folder, engine), own_folder) as base_url,
+        httpx.Client(base_url=base_url) as web,
+    ):
         first = web.get("/feeds/reports.atom")
         assert first.status_code == 200, "built on first request, no shared disk needed"
         upsert_items(
@@ -283,3 +321,30 @@ def test_web_process_rebuilds_stale_feeds_from_the_store(
             NOW,
         )
         wait_for(lambda: b"Late Report" in web.get("/feeds/reports.atom").content)
+
+
+def test_memory_path_speaks_http_1_0_1_1_pipelining_and_head(client: httpx.Client) -> None:
+    import socket
+
+    body = client.get("/feeds/all.atom", headers={"Accept-Encoding": "identity"}).content
+    host, port = str(client.base_url).removeprefix("http://").rstrip("/").split(":")
+
+    def exchange(request: bytes) -> bytes:
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            return answer
+
+    old = exchange(b"GET /feeds/all.atom HTTP/1.0\r\n\r\n")
+    assert old.startswith(b"HTTP/1.1 200") and old.endswith(body), "closed after one answer"
+    assert b"\r\nconnection: close\r\n" in old.lower()
+    two = exchange(
+        b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"HEAD /feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert two.count(b"HTTP/1.1 200 OK\r\n") == 3
+    assert two.count(body) == 1, "HEAD sends no body"
+    assert two.rstrip().endswith(b"}"), "the dynamic answer comes last, in order"

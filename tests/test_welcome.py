@@ -18,7 +18,7 @@ from digest.subscribers import iter_subscribers
 from digest.web import create_app
 
 from .conftest import SMTPRecorder, serve
-from .test_web import csrf_of, wait_for
+from .test_web import csrf_of, filled, wait_for
 
 Server = tuple[SMTPRecorder, int]
 
@@ -43,13 +43,14 @@ def test_confirmation_brings_one_welcome_and_the_preferences_set_the_cadence(
     form = site.get("/subscribe")
     site.post(
         "/subscribe",
-        data={
-            "csrf": csrf_of(form.text),
-            "email": "bo@example.org",
-            "types": ["reports", "updates"],
-            "weekly": "yes",
-            "breaking": "yes",
-        },
+        data=filled(
+            form.text,
+            "welcome-test",
+            email="bo@example.org",
+            types=["reports", "updates"],
+            weekly="yes",
+            breaking="yes",
+        ),
     )
     wait_for(lambda: recorder.messages)
     first = message_from_bytes(recorder.messages[0][2], policy=policy.default)
@@ -68,8 +69,10 @@ def test_confirmation_brings_one_welcome_and_the_preferences_set_the_cadence(
     assert "feeds/press-releases.atom" not in body
     preferences = re.search(r"http://127\.0\.0\.1:8000(/preferences/\S+)", body).group(1)
 
-    page = site.get(confirm)
-    site.post(confirm, data={"csrf": csrf_of(page.text)})
+    again = site.get(confirm)
+    assert "already on the press list" in again.text, "a confirmation link works once"
+    replay = site.post(confirm, data={"csrf": csrf_of(page.text)})
+    assert replay.status_code == 200 and "already on the press list" in replay.text
     with engine.connect() as conn:
         kinds = list(conn.execute(select(mailings.c.kind).order_by(mailings.c.id)).scalars())
     assert kinds == ["confirm", "welcome"], "a second confirmation brings no second welcome"

@@ -6,7 +6,9 @@ import calendar
 import html
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -77,7 +79,7 @@ def parse_feed(
         summary = html_to_text(entry.get("summary", "")) or None
         items.append(
             Item(
-                key=entry.get("id") or url or fingerprint(title, published.date()),
+                key=entry.get("id") or url or fingerprint(title, _key_day(stamp, published)),
                 title=title,
                 published=published,
                 type=_type_for(categories, source, settings),
@@ -86,6 +88,7 @@ def parse_feed(
                 source=source.name,
                 categories=tuple(c for c in categories if c),
                 undated=not stamp,
+                embargo_until=_embargo(entry, source, settings, origin, position),
             )
         )
     if parsed.bozo and not items:
@@ -93,6 +96,43 @@ def parse_feed(
             f"{origin}: malformed feed with no readable entry: {parsed.bozo_exception}"
         )
     return items
+
+
+def _embargo(
+    entry: Any, source: SourceConfig, settings: Settings, origin: str, position: int
+) -> datetime | None:
+    """The time an entry may first be published, from the element the source names in
+    `embargo_element` (`dcterms:available`, `embargo`); ISO 8601 or RFC 822, a time without
+    a zone read in the newsroom's. An unreadable value is a warning, not an embargo."""
+    if not source.embargo_element:
+        return None
+    raw = entry.get(source.embargo_element.replace(":", "_").casefold())
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    value = raw.strip()
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            log.warning(
+                "%s: entry %d: %s %r is not a date and time; no embargo",
+                origin,
+                position,
+                source.embargo_element,
+                value[:60],
+            )
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=settings.timezone)
+    return when.astimezone(UTC)
+
+
+def _key_day(stamp: object, published: datetime) -> date:
+    """The day in an entry's fingerprint: its own date, or for an undated entry a fixed
+    day, so that it keeps one key however many days it is seen."""
+    return published.date() if stamp else date.min
 
 
 def _seen_day(now: datetime | None, settings: Settings) -> datetime:

@@ -8,7 +8,8 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -16,7 +17,7 @@ import lxml.html
 from lxml import etree
 
 from digest.config import Settings, SourceConfig
-from digest.dates import Found, date_from_attribute, find_date, is_weekday
+from digest.dates import Found, date_from_attribute, find_date, is_weekday, numeric_order
 from digest.errors import SourceError
 from digest.model import Item, ItemType
 from digest.text import clean_line, decode_document, fingerprint
@@ -66,8 +67,10 @@ READ_MORE = re.compile(
 )
 # Lines that describe an item rather than summarise it (bylines, hit counts, share links).
 META_CLASS = re.compile(
-    r"(^|[-_ ])(meta|info|byline|author|createdby|hits|submitted|share|sharing|social"
-    r"|breadcrumbs?|pager|pagination|tags|readmore|more-link)($|[-_ ])",
+    r"(^|[-_ ])(meta|metadata|info|byline|author|createdby|hits|submitted|share|sharing|social"
+    r"|breadcrumbs?|pager|pagination|tags|readmore|more-link|footer|user-?name|avatar"
+    r"|(view|comment|like|share)s?-?counts?|counters?|stats|read-?time|time-to-read"
+    r"|reading-?time|like-button)($|[-_ ])",
     re.IGNORECASE,
 )
 SUMMARY_CLASS = re.compile(
@@ -80,6 +83,15 @@ HIDDEN_CLASS = re.compile(
     r"|hidden|d-none|u-hidden|show-for-sr)$",
     re.IGNORECASE,
 )
+BYLINE = re.compile(r"(by|von|par|por|di|door|av|przez)\s", re.IGNORECASE)
+BYLINE_CLASS = re.compile(r"author|byline|user-?name|writer|avatar", re.IGNORECASE)
+TYPE_HEADER = re.compile(
+    r"\b(type|category|kind|genre|format|typ|art|kategorie|catégorie|tipo|categor[ií]a|soort"
+    r"|categorie|rodzaj|kategoria|тип|категория)\b|분류|구분|種別|类型|類型|分类|分類",
+    re.IGNORECASE,
+)
+ICON_CLASS = re.compile(r"(^|[-_ ])(icon|ico|glyph|fa|material-icons|bi)($|[-_ ])", re.I)
+TITLE_CLASS = re.compile(r"(^|[-_ ])(title|heading|headline|header)($|[-_ ])", re.I)
 TYPE_CLASS = re.compile(
     r"(^|[-_ ])(type|cat|category|categories|kicker|eyebrow|label|tag|tags|topic)s?($|[-_ ])",
     re.I,
@@ -93,6 +105,17 @@ STATEFUL_CLASS = re.compile(
     r"\d|^(first|last|odd|even|alt|active|current|selected|is-|has-|js-)|alternating|hover",
     re.IGNORECASE,
 )
+CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+CATEGORY_PATH = re.compile(
+    r"/(category|categories|tag|tags|topic|topics|type|types)/[^/]+/?$", re.IGNORECASE
+)
+# Lines that only count or time an item (`5 min read`, `211 views`, `0 comments`, `6`).
+COUNTER_LINE = re.compile(
+    r"^(?:[\d.,]+\s*[km]?"
+    r"|(?:[\d.,]+\s*[km]?\s*(?:min(?:ute)?s?(?:\s+read)?|views?|comments?|likes?|shares?"
+    r"|reads?|replies|reactions?)\s*[·•|,]?\s*){1,4})$",
+    re.IGNORECASE,
+)
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 MAX_DATE_TEXT = 300
 MAX_PARTIAL_DATE = 20
@@ -101,6 +124,8 @@ MAX_YEAR_HEADING = 40
 YEAR_HEADING = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
 PROSE_AROUND_DATE = 60
 MAX_TYPE_WORDS = 5
+# A table cell shorter than this is a column value (department, count), not a summary.
+MIN_CELL_SUMMARY_WORDS = 4
 
 
 @dataclass
@@ -120,6 +145,7 @@ class _Options:
     language: str | None
     day_first: bool
     date_format: str | None
+    month_first: bool = False
 
 
 @dataclass
@@ -157,6 +183,7 @@ def parse_html(
     )
     page = _Page(root, options)
     _strip_chrome(root)
+    page.options = _date_order(root, options)
     _mark_dates(page)
     explain = explain or Explain()
     explain.add(f"{origin}: base URL {base or '(none: relative links are dropped)'}")
@@ -193,6 +220,18 @@ def _document(text: str, origin: str) -> etree._Element:
     if root is None:
         raise SourceError(f"{origin}: not a readable HTML page")
     return root
+
+
+def _date_order(root: etree._Element, options: _Options) -> _Options:
+    """The options with the page's numeric date order when its own dates show it (a date
+    such as `01.13.26` can only be month first) and the source does not set it."""
+    if options.day_first or options.date_format:
+        return options
+    texts = (t for t in root.itertext() if len(t) <= MAX_DATE_TEXT)
+    order = numeric_order(texts)
+    if order is None:
+        return options
+    return replace(options, day_first=order, month_first=not order)
 
 
 def _base(root: etree._Element, page_url: str | None) -> str | None:
@@ -240,6 +279,22 @@ def _strip_chrome(root: etree._Element) -> None:
 
 def _inside_item(element: etree._Element) -> bool:
     return any(_tag(a) in ("article", "li", "tr") for a in element.iterancestors())
+
+
+def _marks(element: etree._Element) -> str:
+    """The names an element's markup gives it (class, and the `data-hook`/`data-testid`
+    that hashed-class CMSs use), with camelCase words split: `CategoryLink_link` reads
+    as `Category-Link_link`."""
+    names = " ".join(
+        element.get(name) or "" for name in ("class", "data-hook", "data-testid")
+    ).strip()
+    return CAMEL.sub("-", names) if names else ""
+
+
+def _category_link(element: etree._Element) -> bool:
+    """Whether an element is a link to a category or tag archive (`/category/…`)."""
+    href = element.get("href") if _tag(element) == "a" else None
+    return bool(href and CATEGORY_PATH.search(urlsplit(href.strip()).path))
 
 
 def _tag(element: etree._Element) -> str:
@@ -314,7 +369,9 @@ def _dates_item(element: etree._Element, text: str, found: Found) -> bool:
 
 
 def _find(text: str, options: _Options) -> Found | None:
-    return find_date(text, options.language, options.day_first, options.date_format)
+    return find_date(
+        text, options.language, options.day_first, options.date_format, options.month_first
+    )
 
 
 def _text(element: etree._Element, skip: Iterable[etree._Element] = ()) -> str:
@@ -619,21 +676,50 @@ def _title_and_link(
     if heading is not None:
         link = next(iter(_link_anchors(heading)), None)
         if link is None:
+            link = next(
+                (a for a in heading.iterancestors("a") if (a.get("href") or "").strip()), None
+            )
+        if link is None:
             bare = [a for e in block for a in e.iter("a") if (a.get("href") or "").strip()]
             link = titled[0] if titled else next(iter(anchors + bare), None)
         return heading, link
     if not titled:
         return None, None
     best = max(titled, key=_title_weight)
-    return best, best
+    return _title_line(best), best
+
+
+def _title_line(anchor: etree._Element) -> etree._Element:
+    """The title inside a link that wraps a whole item (date, title, summary, `Read more`
+    as separate lines): the line marked as a title or heading, else its first line that is
+    neither a date, a label nor a `Read more`."""
+    lines = [
+        e
+        for e in anchor.iterdescendants()
+        if _tag(e) not in INLINE
+        and not any(_tag(d) not in INLINE and _text(d) for d in e.iterdescendants())
+        and _text(e)
+    ]
+    if len(lines) < 2:
+        return anchor
+    marked = [e for e in lines if TITLE_CLASS.search(_marks(e))]
+    plain = [
+        e
+        for e in lines
+        if not READ_MORE.search(_text(e))
+        and not _mostly_date(_text(e))
+        and not TYPE_CLASS.search(_marks(e))
+        and not META_CLASS.search(_marks(e))
+    ]
+    return (marked or plain or [anchor])[0]
 
 
 def _title_weight(anchor: etree._Element) -> float:
     text = _text(anchor)
     weight = float(len(text))
-    if TYPE_CLASS.search(anchor.get("class") or ""):
+    if TYPE_CLASS.search(_marks(anchor)):
         weight /= 10
-    if "title" in (anchor.get("class") or "").casefold():
+    if "title" in _marks(anchor).casefold():
         weight *= 3
     parent = anchor.getparent()
     while parent is not None and _tag(parent) in INLINE:
@@ -758,12 +844,17 @@ def _type(
             continue
         if byline is not None and byline in element.iterancestors():
             continue
-        text = _text(element)
+        text = _text(element, _icons(element))
         if not text or len(text.split()) > MAX_TYPE_WORDS:
             continue
         configured = _configured_type(settings, text)
         rel = (element.get("rel") or "").casefold().split()
-        typed = configured or TYPE_CLASS.search(element.get("class") or "") or "category" in rel
+        typed = (
+            configured
+            or TYPE_CLASS.search(_marks(element))
+            or "category" in rel
+            or _category_link(element)
+        )
         if typed and not any(e is date_el for e in element.iter()):
             label = _label_of(element, text)
             return element, _page_label(settings, label) if configured else label
@@ -772,23 +863,79 @@ def _type(
         if (
             text
             and len(text.split()) <= MAX_TYPE_WORDS
+            and _short_label(text)
             and not _has_date(text)
             and not set(cell.iter()) & in_title
             and not _link_anchors(cell)
+            and _type_column(cell)
         ):
             return cell, text
     if date_el is not None:
         line = _line_of(date_el)
         holder = line.getparent()
-        if holder is not None and META_CLASS.search(holder.get("class") or ""):
+        if (
+            holder is not None
+            and not set(holder.iter()) & in_title
+            and (META_CLASS.search(_marks(holder)) or _meta_row(holder, line))
+        ):
             for sibling in holder:
                 text = _text(sibling) if sibling is not line else ""
-                if _short_label(text) and not set(sibling.iter()) & in_title:
+                if (
+                    _short_label(text)
+                    and ":" not in text
+                    and "," not in text
+                    and not BYLINE.match(text)
+                    and not any(BYLINE_CLASS.search(_marks(e)) for e in sibling.iter())
+                ):
                     return sibling, _page_label(settings, text)
         label = _rest_of_line(line, title_el)
         if label:
             return None, _page_label(settings, label)
     return None, None
+
+
+def _column_header(cell: etree._Element) -> str | None:
+    """The header text of a table cell's column, or None when its table has no header."""
+    row = cell.getparent()
+    table = next((a for a in cell.iterancestors("table")), None)
+    if row is None or table is None:
+        return None
+    header = next(
+        (
+            r
+            for r in table.iter("tr")
+            if r is not row and any(_tag(c) == "th" for c in r) and r.find("td") is None
+        ),
+        None,
+    )
+    if header is None:
+        return None
+    cells = [c for c in header if _tag(c) in ("td", "th")]
+    index = [c for c in row if _tag(c) in ("td", "th")].index(cell)
+    return _text(cells[index]) if index < len(cells) else ""
+
+
+def _type_column(cell: etree._Element) -> bool:
+    """Whether a table cell may be the item's type: its column is headed as one (`Type`,
+    `Category`, `구분`), or the table has no header row."""
+    header = _column_header(cell)
+    return header is None or bool(TYPE_HEADER.search(header))
+
+
+def _icons(element: etree._Element) -> list[etree._Element]:
+    """An element's icons (`<span class="icon">Sheet of paper</span>`), whose words are
+    not part of the label beside them."""
+    return [
+        e
+        for e in element.iterdescendants()
+        if ICON_CLASS.search(_marks(e)) or e.get("aria-hidden") == "true"
+    ]
+
+
+def _meta_row(holder: etree._Element, line: etree._Element) -> bool:
+    """Whether the element around a date holds only it and a label or two, as in
+    `<div><span>Statement</span> · <p>30 Jan 2026</p></div>`."""
+    return len(_text(holder).split()) <= len(_text(line).split()) + MAX_TYPE_WORDS + 1
 
 
 def _rest_of_line(line: etree._Element, title_el: etree._Element) -> str | None:
@@ -813,8 +960,9 @@ def _rest_of_line(line: etree._Element, title_el: etree._Element) -> str | None:
 def _short_label(text: str) -> bool:
     """Whether a text can be a type label: a few words, no digits (not a time or a count)."""
     return (
-        bool(text)
+        any(c.isalpha() for c in text)
         and len(text.split()) <= MAX_TYPE_WORDS
+        and not READ_MORE.search(text)
         and not any(c.isdigit() for c in text)
         and not is_weekday(text)
     )
@@ -824,7 +972,10 @@ def _page_label(settings: Settings, text: str) -> str:
     """A type label as the page words it; icon words before a configured label are dropped."""
     configured = _configured_type(settings, text)
     if configured and text.casefold() != configured.label.casefold():
-        return configured.label
+        prefix = text[: len(text) - len(configured.label)]
+        if text.casefold().endswith(configured.label.casefold()) and prefix.strip().islower():
+            return configured.label
+        return text if settings.type_by_label(text) is None else configured.label
     return text
 
 
@@ -906,17 +1057,24 @@ def _summary(
         return (_text(element) or None) if element is not None else None
     lines: list[str] = []
     marked = [
-        e
-        for e in _in_block(block)
-        if SUMMARY_CLASS.search(e.get("class") or "") and not set(e.iter()) & used
+        e for e in _in_block(block) if SUMMARY_CLASS.search(_marks(e)) and not set(e.iter()) & used
     ]
+    subtitles = _subtitles(block, used)
+    used = used | {
+        cell
+        for row in block
+        if _tag(row) == "tr"
+        for cell in row
+        if len(_text(cell).split()) < MIN_CELL_SUMMARY_WORDS
+    }
     for element in marked[:1] or block:
-        _summary_lines(element, used, lines)
+        _summary_lines(element, used, lines, subtitles)
     links = {_text(a) for a in _in_block(block) if _tag(a) == "a"}
     lines = [
         line
         for line in lines
         if line.strip(SEPARATORS)
+        and not COUNTER_LINE.match(line)
         and not READ_MORE.search(line)
         and not _mostly_date(line)
         and line not in links
@@ -924,8 +1082,29 @@ def _summary(
     return "\n".join(lines) or None
 
 
+def _subtitles(
+    block: list[etree._Element], used: set[etree._Element | None]
+) -> set[etree._Element]:
+    """Headings of a lower rank right after a heading title: a subtitle (`<h2>` title,
+    `<h3>` dek) is the item's summary, not another title."""
+    order = list(_in_block(block))
+    titles = [e for e in order if e in used and _tag(e) in HEADINGS]
+    if not titles:
+        return set()
+    title = titles[0]
+    after = order[order.index(title) + 1 :]
+    return {
+        e
+        for e in after
+        if _tag(e) in HEADINGS and _tag(e) > _tag(title) and title not in e.iterancestors()
+    }
+
+
 def _summary_lines(
-    root: etree._Element, used: set[etree._Element | None], lines: list[str]
+    root: etree._Element,
+    used: set[etree._Element | None],
+    lines: list[str],
+    subtitles: AbstractSet[etree._Element] = frozenset(),
 ) -> None:
     """Text lines of a block outside its title, date, type, link and pictures; a line that
     held the date or the type (a byline such as `Posted on …`) is left out whole."""
@@ -952,8 +1131,8 @@ def _summary_lines(
         if (
             node in used
             or tag in ("figure", "figcaption", "img", "picture", "dl")
-            or tag in HEADINGS
-            or META_CLASS.search(node.get("class") or "")
+            or (tag in HEADINGS and node not in subtitles)
+            or (META_CLASS.search(_marks(node)) and not set(node.iter()) & used)
         ):
             if node in used and tag in INLINE:
                 tainted = True

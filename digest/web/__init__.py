@@ -1,29 +1,45 @@
-"""The web process: feeds and the index from the output folder, the press contacts' pages,
-and /healthz. A thin shell over digest.jobs."""
+"""The web process: the output folder (feeds, the index, pages) served from memory by a
+raw ASGI handler, then the Starlette app for the press contacts' pages, the staff console
+and /healthz, behind a body limit and security headers. A thin shell over digest.jobs."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, quote_from_bytes
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import Lifespan
+from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from digest import jobs
-from digest.config import Settings
-from digest.feeds import FEEDS_FOLDER, TEMPLATES
+from digest.config import Settings, check_production_secret, load_settings
+from digest.feeds import TEMPLATES
 from digest.store import items_stamp, sources
 from digest.web import admin, public
 from digest.web import site as public_site
 from digest.web.forms import Pages
-from digest.web.static import StaticFiles
+from digest.web.security import (
+    BodyLimit,
+    SecureHeaders,
+    TrustedProxies,
+    common_headers,
+    page_headers,
+)
+from digest.web.static import Entry, StaticFiles, file_for
+
+SAFE = "".join(chr(c) for c in range(33, 127))
+MAX_CONCURRENCY = 1000
+KEEP_ALIVE_SECONDS = 5
 
 
 class FeedRefresher:
@@ -31,9 +47,12 @@ class FeedRefresher:
     per `feeds.refresh_seconds`: a web process on a machine of its own (no disk shared
     with the clock) still serves fresh feeds, and an unchanged store costs one query."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, files: StaticFiles | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        self.files = files
         self.lock = threading.Lock()
         self.checked = -float("inf")
         self.stamp: tuple[object, ...] | None = None
@@ -51,31 +70,50 @@ class FeedRefresher:
             if stamp != self.stamp:
                 jobs.publish_feeds(self.engine, self.settings)
                 self.stamp = stamp
+                if self.files is not None:
+                    self.files.invalidate()
             self.checked = time.monotonic()
+
+
+class WebApp:
+    """The ASGI application: GET and HEAD of a file of the output folder are answered from
+    memory before anything else runs; every other request goes to Starlette."""
+
+    def __init__(self, files: StaticFiles, refresh: FeedRefresher, dynamic: ASGIApp) -> None:
+        self.files = files
+        self.refresh = refresh
+        self.dynamic = dynamic
+
+    def in_memory(self, path: str) -> Entry | None:
+        """The output-folder file for a path when it can be answered from memory at once
+        (unchanged on disk, no feed refresh due); else None."""
+        if self.refresh.due():
+            return None
+        return self.files.fresh(path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            if self.refresh.due():
+                await run_in_threadpool(self.refresh)
+            if await self.files(scope, receive, send):
+                return
+        if scope["type"] == "http" and not scope.get("query_string", b"").isascii():
+            scope = scope | {"query_string": quote_from_bytes(scope["query_string"], SAFE).encode()}
+        await self.dynamic(scope, receive, send)
 
 
 def create_app(
     settings: Settings, engine: Engine, lifespan: Lifespan[Starlette] | None = None
-) -> Starlette:
-    """The Starlette application for these settings and this store; `lifespan` runs
-    around it (digest run starts and stops the clock there)."""
-    files = StaticFiles(settings.output_dir)
+) -> WebApp:
+    """The web application for these settings and this store; `lifespan` runs around it
+    (digest run starts and stops the clock there)."""
+    page, common = page_headers(settings), common_headers(settings)
+    files = StaticFiles(
+        settings.output_dir,
+        lambda media_type: page if media_type.startswith("text/html") else common,
+    )
     pages = Pages(settings, TEMPLATES)
-    refresh = FeedRefresher(settings, engine)
-
-    async def served(request: Request, name: str) -> Response:
-        if refresh.due():
-            await run_in_threadpool(refresh)
-        return files.response(request, name)
-
-    async def index(request: Request) -> Response:
-        return await served(request, "index.html")
-
-    async def feed(request: Request) -> Response:
-        return await served(request, f"{FEEDS_FOLDER}/{request.path_params['name']}")
-
-    async def opml(request: Request) -> Response:
-        return await served(request, "feeds.opml")
+    refresh = FeedRefresher(settings, engine, files)
 
     async def healthz(request: Request) -> Response:
         try:
@@ -87,14 +125,66 @@ def create_app(
         age = (datetime.now(UTC) - last_poll).total_seconds() if last_poll else None
         return JSONResponse({"ok": True, "store": "reachable", "last_poll_age_seconds": age})
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 400
+        if status == 404 and request.method in ("GET", "HEAD"):
+            index = file_for(files.root, request.url.path + "/")
+            if index and not request.url.path.endswith("/") and os.path.isfile(index):
+                folder = quote(request.url.path[1:], safe="/")
+                return RedirectResponse(f"{settings.base_url}{folder}/", 301)
+        if status == 404:
+            return pages.refuse(request, 404, "There is no page at this address.")
+        if status == 405:
+            response = pages.refuse(request, 405, "This page does not take that method.")
+            response.headers.update(getattr(exc, "headers", None) or {})
+            return response
+        detail = getattr(exc, "detail", "") or "The request could not be read."
+        response = pages.refuse(request, status, detail)
+        if status == 413:
+            response.headers["Connection"] = "close"
+        return response
+
     routes = [
-        Route("/", index, methods=["GET", "HEAD"]),
-        Route("/index.html", index, methods=["GET", "HEAD"]),
-        Route("/feeds/{name}", feed, methods=["GET", "HEAD"]),
-        Route("/feeds.opml", opml, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         *public_site.routes(settings, engine),
         *public.routes(settings, engine, pages),
         *admin.routes(settings, engine, pages),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    starlette = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: refused}
+    )
+    starlette.router.redirect_slashes = False
+    dynamic = SecureHeaders(BodyLimit(starlette), settings)
+    return WebApp(files, refresh, TrustedProxies(dynamic, settings.trusted_proxies))
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for the web process: its own proxy-header handling off (the app
+    believes X-Forwarded-For only from TRUSTED_PROXIES), limits on connections, idle
+    keep-alive, request head size and time, and the fastest event loop and HTTP parser
+    installed (uvloop, httptools)."""
+    from digest.web.server import MAX_HEADER_BYTES
+
+    options: dict[str, Any] = {
+        "proxy_headers": False,
+        "limit_concurrency": MAX_CONCURRENCY,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "server_header": False,
+        "access_log": False,
+    }
+    try:
+        import uvloop  # noqa: F401
+
+        from digest.web.server import GuardedHttpToolsProtocol
+    except ImportError:
+        return options | {"http": "h11"}
+    return options | {"http": GuardedHttpToolsProtocol, "loop": "uvloop"}
+
+
+def from_environment() -> WebApp:
+    """The app as `digest serve` runs it in each worker: settings and store from the
+    environment (uvicorn's factory for WEB_CONCURRENCY workers)."""
+    settings = load_settings()
+    check_production_secret(settings)
+    return create_app(settings, jobs.open_store(settings))

@@ -1,17 +1,32 @@
-"""Feeds and the index page from the output folder, cheap to poll: strong ETags from the
-content, Last-Modified from the file, 304 for If-None-Match / If-Modified-Since, HEAD,
-Cache-Control, and a gzip copy made once per version of a file."""
+"""The output folder served from memory: feeds, the index, and any page or asset written
+there later (item pages as items/…/index.html, archive pages, .html files).
+
+Each file is read once per version into an entry holding its bytes, a gzip and a brotli
+copy, and the complete header lists of its 200 and 304 answers (strong ETag per encoding,
+Last-Modified, Content-Length, Cache-Control with max-age and stale-while-revalidate,
+security headers). A raw ASGI handler answers GET and HEAD from that table before Starlette
+sees the request; a file is looked at on disk (one stat) at most every CHECK_SECONDS
+(10 ms), so a rewritten feed is served at once while a busy path costs one system call
+per 10 ms, not several per request."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+try:
+    import brotli
+except ImportError:  # pragma: no cover - brotli is a dependency; gzip alone still works
+    brotli = None
 
 MEDIA_TYPES = {
     ".atom": "application/atom+xml; charset=utf-8",
@@ -19,84 +34,296 @@ MEDIA_TYPES = {
     ".json": "application/feed+json; charset=utf-8",
     ".opml": "text/x-opml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
 }
-CACHE_CONTROL = "public, max-age=300"
+COMPRESSIBLE = {".atom", ".rss", ".json", ".opml", ".html", ".xml", ".txt", ".css", ".js", ".svg"}
+CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=600, stale-if-error=86400"
+CHECK_SECONDS = 0.01
+MAX_ENTRIES = 20_000
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_PATH = 1024
+MIN_COMPRESS = 256
+
+Headers = list[tuple[bytes, bytes]]
 
 
 @dataclass(frozen=True)
-class _Version:
+class Variant:
+    """One encoding of a file: its body and the headers of its 200 and 304 answers, as
+    ASGI header lists and as ready HTTP/1.1 heads (status line and header lines)."""
+
     body: bytes
-    gzipped: bytes
-    etag: str
-    last_modified: str
+    etag: bytes
+    full: Headers
+    not_modified: Headers
+    raw_full: bytes
+    raw_not_modified: bytes
+
+
+def _raw_head(status: bytes, headers: Headers) -> bytes:
+    return status + b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+
+
+@dataclass
+class Entry:
+    """One file of the folder as it is served, and the disk state it was read from."""
+
+    file: str
+    stamp: tuple[int, int, int]
+    checked: float
+    last_modified: bytes
     modified: float
+    identity: Variant
+    gzip: Variant | None
+    br: Variant | None
+
+
+def file_for(root: str, path: str) -> str | None:
+    """The file a URL path names inside `root` (a directory's index.html), or None for a
+    path that may not be served: hidden or dot segments, NUL, backslashes, no known type."""
+    if len(path) > MAX_PATH or not path.startswith("/") or "\x00" in path or "\\" in path:
+        return None
+    parts = path[1:].split("/")
+    if parts[-1] == "":
+        parts[-1] = "index.html"
+    if any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        return None
+    if os.path.splitext(parts[-1])[1].lower() not in MEDIA_TYPES:
+        return None
+    return os.path.join(root, *parts)
+
+
+def _compressed(suffix: str, body: bytes) -> tuple[bytes | None, bytes | None]:
+    if suffix not in COMPRESSIBLE or len(body) < MIN_COMPRESS:
+        return None, None
+    zipped = gzip.compress(body, compresslevel=9, mtime=0)
+    squeezed = brotli.compress(body, quality=11 if len(body) < 1 << 20 else 5) if brotli else None
+    return zipped, squeezed
 
 
 class StaticFiles:
-    """Serves the files of one folder that have a known media type; each file's bytes,
-    gzip copy and ETag are kept in memory until the file changes."""
+    """The in-memory table of one folder's files and the ASGI handler that serves it.
+    `extra_headers(media_type)` gives the security headers for a type of file."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder.resolve()
-        self.versions: dict[Path, tuple[int, int, _Version]] = {}
+    def __init__(self, folder: Path, extra_headers: Callable[[str], Headers]) -> None:
+        self.folder = folder
+        self.extra_headers = extra_headers
+        self.entries: dict[str, Entry] = {}
+        self.missing: dict[str, float] = {}
+        self.encodings: dict[bytes, tuple[bool, bool]] = {}
 
-    def _version(self, path: Path) -> _Version | None:
-        try:
-            stat = path.stat()
-        except OSError:
-            return None
-        cached = self.versions.get(path)
-        if cached and cached[0] == stat.st_mtime_ns and cached[1] == stat.st_size:
-            return cached[2]
-        body = path.read_bytes()
-        version = _Version(
+    @property
+    def root(self) -> str:
+        return os.path.realpath(self.folder)
+
+    def invalidate(self) -> None:
+        """Look at every file on disk again at its next request (after a publish)."""
+        for entry in self.entries.values():
+            entry.checked = -CHECK_SECONDS
+        self.missing.clear()
+
+    def _variant(
+        self, body: bytes, etag: bytes, media_type: str, entry_headers: Headers, encoding: bytes
+    ) -> Variant:
+        shared = [
+            (b"etag", etag),
+            *entry_headers,
+        ]
+        full = [
+            (b"content-type", media_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *shared,
+        ]
+        if encoding:
+            full.append((b"content-encoding", encoding))
+        extra = self.extra_headers(media_type)
+        return Variant(
             body=body,
-            gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-            last_modified=formatdate(stat.st_mtime, usegmt=True),
-            modified=int(stat.st_mtime),
+            etag=etag,
+            full=full + extra,
+            not_modified=shared + extra,
+            raw_full=_raw_head(b"HTTP/1.1 200 OK\r\n", full + extra),
+            raw_not_modified=_raw_head(b"HTTP/1.1 304 Not Modified\r\n", shared + extra),
         )
-        self.versions[path] = (stat.st_mtime_ns, stat.st_size, version)
-        return version
 
-    def response(self, request: Request, name: str) -> Response:
-        """The response for GET or HEAD of one file of the folder."""
-        path = (self.folder / name).resolve()
-        media_type = MEDIA_TYPES.get(path.suffix)
-        if media_type is None or not path.is_relative_to(self.folder):
-            return Response("Not found\n", status_code=404, media_type="text/plain")
-        version = self._version(path)
-        if version is None:
-            return Response("Not found\n", status_code=404, media_type="text/plain")
-        wants_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
-        etag = version.etag[:-1] + '-gz"' if wants_gzip else version.etag
-        headers = {
-            "ETag": etag,
-            "Last-Modified": version.last_modified,
-            "Cache-Control": CACHE_CONTROL,
-            "Vary": "Accept-Encoding",
-        }
-        if _not_modified(request, etag, version.modified):
-            return Response(status_code=304, headers=headers)
-        body = version.gzipped if wants_gzip else version.body
-        if wants_gzip:
-            headers["Content-Encoding"] = "gzip"
-        headers["Content-Length"] = str(len(body))
-        if request.method == "HEAD":
-            return Response(status_code=200, headers=headers, media_type=media_type)
-        return Response(body, headers=headers, media_type=media_type)
-
-
-def _not_modified(request: Request, etag: str, modified: float) -> bool:
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-        return "*" in tags or etag in tags
-    if_modified_since = request.headers.get("if-modified-since")
-    if if_modified_since:
+    def load(self, path: str, previous: Entry | None) -> Entry | None:
+        """Read (or re-check) the file behind a URL path; None when there is none."""
+        file = previous.file if previous else file_for(self.root, path)
+        if file is None:
+            return None
         try:
-            since = parsedate_to_datetime(if_modified_since).timestamp()
-        except (TypeError, ValueError, IndexError):
+            status = os.stat(file)
+            if previous and (status.st_mtime_ns, status.st_size, status.st_ino) == previous.stamp:
+                previous.checked = time.monotonic()
+                return previous
+            real = os.path.realpath(file)
+            if not real.startswith(self.root + os.sep) or not os.path.isfile(real):
+                return None
+            if status.st_size > MAX_FILE_BYTES:
+                return None
+            with open(real, "rb") as handle:
+                status = os.fstat(handle.fileno())
+                body = handle.read()
+        except (OSError, ValueError, UnicodeError):
+            return None
+        suffix = os.path.splitext(file)[1].lower()
+        media_type = MEDIA_TYPES[suffix]
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        last_modified = formatdate(status.st_mtime, usegmt=True).encode()
+        entry_headers = [
+            (b"last-modified", last_modified),
+            (b"cache-control", CACHE_CONTROL.encode()),
+        ]
+        if suffix in COMPRESSIBLE:
+            entry_headers.append((b"vary", b"Accept-Encoding"))
+        zipped, squeezed = _compressed(suffix, body)
+        return Entry(
+            file=file,
+            stamp=(status.st_mtime_ns, len(body), status.st_ino),
+            checked=time.monotonic(),
+            last_modified=last_modified,
+            modified=int(status.st_mtime),
+            identity=self._variant(body, f'"{digest}"'.encode(), media_type, entry_headers, b""),
+            gzip=self._variant(
+                zipped, f'"{digest}-gz"'.encode(), media_type, entry_headers, b"gzip"
+            )
+            if zipped
+            else None,
+            br=self._variant(squeezed, f'"{digest}-br"'.encode(), media_type, entry_headers, b"br")
+            if squeezed
+            else None,
+        )
+
+    def _store(self, path: str, entry: Entry | None) -> None:
+        if entry is None:
+            self.entries.pop(path, None)
+            if len(self.missing) > MAX_ENTRIES:
+                self.missing.clear()
+            self.missing[path] = time.monotonic()
+            return
+        if path not in self.entries and len(self.entries) >= MAX_ENTRIES:
+            self.entries.pop(next(iter(self.entries)))
+        self.entries[path] = entry
+
+    def fresh(self, path: str) -> Entry | None:
+        """The entry for a URL path if its file is unchanged on disk (looked at, one stat,
+        at most every CHECK_SECONDS); None when it is not in the table or must be read again.
+        The server's own fast path answers these without the ASGI machinery."""
+        entry = self.entries.get(path)
+        if entry is None:
+            return None
+        now = time.monotonic()
+        if now - entry.checked < CHECK_SECONDS:
+            return entry
+        try:
+            status = os.stat(entry.file)
+        except (OSError, ValueError):
+            return None
+        if (status.st_mtime_ns, status.st_size, status.st_ino) != entry.stamp:
+            return None
+        entry.checked = now
+        return entry
+
+    async def lookup(self, path: str) -> Entry | None:
+        """The entry for a URL path, re-checked on disk at most every CHECK_SECONDS."""
+        entry = self.entries.get(path)
+        now = time.monotonic()
+        if entry is not None and now - entry.checked < CHECK_SECONDS:
+            return entry
+        if entry is None:
+            missed = self.missing.get(path)
+            if missed is not None and now - missed < CHECK_SECONDS:
+                return None
+            if file_for(self.root, path) is None:
+                return None
+        loaded = await asyncio.to_thread(self.load, path, entry)
+        self._store(path, loaded)
+        return loaded
+
+    def _accepts(self, header: bytes) -> tuple[bool, bool]:
+        """(brotli, gzip) accepted by an Accept-Encoding value (q=0 refuses)."""
+        known = self.encodings.get(header)
+        if known is not None:
+            return known
+        accepted = set()
+        for part in header.lower().split(b","):
+            name, _, params = part.strip().partition(b";")
+            quality = 1.0
+            for param in params.split(b";"):
+                key, _, value = param.strip().partition(b"=")
+                if key == b"q":
+                    try:
+                        quality = float(value)
+                    except ValueError:
+                        quality = 0.0
+            if quality > 0:
+                accepted.add(name.strip())
+        result = (b"br" in accepted, b"gzip" in accepted or b"*" in accepted)
+        if len(self.encodings) > 256:
+            self.encodings.clear()
+        self.encodings[header] = result
+        return result
+
+    def choose(self, entry: Entry, headers: Headers) -> tuple[int, Variant]:
+        """The status (200 or 304) and encoding to answer a request with these headers."""
+        accept = if_none_match = if_modified_since = None
+        for name, value in headers:
+            if name == b"accept-encoding":
+                accept = value
+            elif name == b"if-none-match":
+                if_none_match = value
+            elif name == b"if-modified-since":
+                if_modified_since = value
+        variant = entry.identity
+        if accept:
+            wants_br, wants_gzip = self._accepts(accept)
+            if wants_br and entry.br:
+                variant = entry.br
+            elif wants_gzip and entry.gzip:
+                variant = entry.gzip
+        if _not_modified(variant.etag, entry, if_none_match, if_modified_since):
+            return 304, variant
+        return 200, variant
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer a GET or HEAD from the table; False (nothing sent) when the path is not
+        a file of the folder, so the caller passes the request on."""
+        entry = await self.lookup(scope["path"])
+        if entry is None:
             return False
-        return modified <= since
+        status, variant = self.choose(entry, scope["headers"])
+        headers = variant.full if status == 200 else variant.not_modified
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        body = variant.body if status == 200 and scope["method"] != "HEAD" else b""
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+
+def _not_modified(
+    etag: bytes, entry: Entry, if_none_match: bytes | None, if_modified_since: bytes | None
+) -> bool:
+    if if_none_match is not None:
+        if if_none_match == etag:
+            return True
+        tags = [tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")]
+        return b"*" in tags or etag in tags
+    if if_modified_since:
+        if if_modified_since == entry.last_modified:
+            return True
+        try:
+            since = parsedate_to_datetime(if_modified_since.decode("latin-1")).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False
+        return entry.modified <= since
     return False

@@ -1,7 +1,7 @@
 """site: item page names, photo URLs, and full-text search over titles and summaries
 
-Revision ID: 0003_site
-Revises: 0002_press
+Revision ID: 0004_site
+Revises: 0003_sender_identity
 Create Date: 2026-11-30
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from digest.links import page_name
 
-revision = "0003_site"
-down_revision = "0002_press"
+revision = "0004_site"
+down_revision = "0003_sender_identity"
 branch_labels = None
 depends_on = None
 

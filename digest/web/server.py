@@ -1,0 +1,166 @@
+"""uvicorn's fast HTTP protocol (httptools) with the two limits it lacks: the size of a
+request head (431 past MAX_HEADER_BYTES) and the time a client may take to send it (408
+and close after HEADER_SECONDS), so a slow or endless head cannot hold a connection or
+memory; and the fastest path for the output folder: a GET or HEAD of a file the app holds
+in memory is answered right where the request head is parsed, with one write of a
+prepared head and body, without starting an ASGI task. Everything else is uvicorn's."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEADER_BYTES = 16 * 1024
+HEADER_SECONDS = 10.0
+REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """HttpToolsProtocol that refuses request heads that are too big or too slow."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.head_timer: asyncio.TimerHandle | None = None
+        self._open_head()
+
+    def _open_head(self) -> None:
+        """Wait for the next request head: an idle connection is closed after the
+        keep-alive timeout, a head begun but not finished gets 408 after HEADER_SECONDS.
+        One timer per connection, re-armed only when it fires (no timer per request)."""
+        self.head_open = True
+        self.head_size = 0
+        self.head_since = self.loop.time()
+        if self.head_timer is None:
+            self.head_timer = self.loop.call_later(self.timeout_keep_alive, self._check_head)
+
+    def _check_head(self) -> None:
+        self.head_timer = None
+        if not self.head_open or self.transport.is_closing():
+            return
+        limit = HEADER_SECONDS if self.head_size else self.timeout_keep_alive
+        waited = self.loop.time() - self.head_since
+        if waited < limit:
+            self.head_timer = self.loop.call_later(limit - waited, self._check_head)
+        elif self.head_size:
+            self._refuse(408)
+        else:
+            self.transport.close()
+
+    def _disarm_head_timer(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _refuse(self, status: int) -> None:
+        reason = REASONS[status]
+        body = reason + b"\n"
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, reason, len(body), body)
+        )
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.head_open:
+            if not self.head_size:
+                self.head_since = self.loop.time()
+            end = data.find(b"\r\n\r\n")
+            self.head_size += len(data) if end < 0 else end + 4
+            if self.head_size > MAX_HEADER_BYTES:
+                self._disarm_head_timer()
+                if not self.transport.is_closing():
+                    self._refuse(431)
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self.answered = False
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self.head_open = False
+        if self._answer_from_memory():
+            self.answered = True
+            return
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not getattr(self, "answered", False):
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not getattr(self, "answered", False):
+            super().on_message_complete()
+
+    def _web_app(self) -> Any:
+        from digest.web import WebApp
+
+        app = self.app
+        while not isinstance(app, WebApp) and hasattr(app, "app"):
+            app = app.app
+        return app if isinstance(app, WebApp) else None
+
+    def _answer_from_memory(self) -> bool:
+        """Answer a GET or HEAD of an in-memory file at once; False to go the ASGI way."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            return False
+        if self.parser.should_upgrade():
+            return False
+        method = self.parser.get_method()
+        if method != b"GET" and method != b"HEAD":
+            return False
+        web = getattr(self, "web", False)
+        if web is False:
+            web = self.web = self._web_app()
+        if web is None:
+            return False
+        try:
+            path = httptools.parse_url(self.url).path.decode("ascii")
+        except (httptools.HttpParserInvalidURLError, UnicodeDecodeError):
+            return False
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        entry = web.in_memory(path)
+        if entry is None:
+            return False
+        for name, _ in self.headers:
+            if name == b"content-length" or name == b"transfer-encoding":
+                return False
+        status, variant = web.files.choose(entry, self.headers)
+        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        parts = [variant.raw_full if status == 200 else variant.raw_not_modified]
+        parts.extend(
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        )
+        if not keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        if status == 200 and method == b"GET":
+            parts.append(variant.body)
+        self.transport.write(b"".join(parts))
+        if not keep_alive:
+            self.transport.close()
+            return True
+        self.on_response_complete()
+        return True
+
+    def on_response_complete(self) -> None:
+        """uvicorn's own, except that the keep-alive wait is the head timer's job (no
+        timer is made and cancelled per request)."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._open_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
