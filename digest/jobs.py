@@ -163,17 +163,19 @@ def publish_feeds(
     out: Path | None = None,
     changed_types: Iterable[str | None] | None = None,
     full: bool = False,
+    pages: Iterable[str] = (),
 ) -> list[FeedFile]:
     """Write the feeds (all, or those of the changed types) and the public pages to the
-    output folder; `full` renders every item page again (else only changed or missing
-    ones)."""
+    output folder; `full` renders every item page again (else only those of items changed
+    since the last run, and of `pages`: items whose embargo was lifted by hand or that got
+    a correction note)."""
     from digest.feeds import month_stats, write_feeds
     from digest.site import write_site
 
     now = _now()
     stats = month_stats(engine, settings, now)
     files = write_feeds(engine, settings, out, changed_types, now, full, stats)
-    return files + write_site(engine, settings, out, now, full, stats)
+    return files + write_site(engine, settings, out, now, full, stats, pages)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from digest.store import (
     public_items,
     publishable,
     search_items,
+    withheld_pages,
 )
 from digest.store import correction_notes as store_correction_notes
 
@@ -476,6 +477,11 @@ def write_site(
         ]
         pages = {page for page, _, _ in changes} | named
         files += write_item_pages(engine, settings, pages, out, now)
+        for page, item_type, published in withheld_pages(engine, now):
+            path = out / "items" / page / "index.html"
+            if path.exists():
+                path.unlink()
+                changes.append((page, item_type, published))
         for _page, item_type, published in changes:
             for key in {None, item_type} & touched.keys():
                 touched[key].add(month_of(settings, published))

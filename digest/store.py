@@ -622,10 +622,20 @@ def public_time_stats(
 def public_changes_since(
     engine: Engine, now: datetime, since: datetime
 ) -> list[tuple[str, str | None, datetime]]:
-    """(page, type, published) of publishable items first seen or edited after `since`."""
-    query = select(items.c.page, items.c.type, items.c.published).where(
-        or_(items.c.updated > since, items.c.first_seen > since), publishable(now)
+    """(page, type, published) of publishable items first seen, edited or released from an
+    embargo after `since`."""
+    changed = or_(
+        items.c.updated > since, items.c.first_seen > since, items.c.embargo_until > since
     )
+    query = select(items.c.page, items.c.type, items.c.published).where(changed, publishable(now))
+    with engine.connect() as conn:
+        return [(row.page, row.type, row.published) for row in conn.execute(query)]
+
+
+def withheld_pages(engine: Engine, now: datetime) -> list[tuple[str, str | None, datetime]]:
+    """(page, type, published) of items that are not publishable now (the same one
+    condition, negated): their static pages must not exist."""
+    query = select(items.c.page, items.c.type, items.c.published).where(~publishable(now))
     with engine.connect() as conn:
         return [(row.page, row.type, row.published) for row in conn.execute(query)]
 
