@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from urllib.parse import quote
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -54,6 +55,11 @@ def routes(settings: Settings, engine: Engine) -> list[BaseRoute]:
             return await run_in_threadpool(handler, request)
 
         return endpoint
+
+    def slash(request: Request) -> Response:
+        """A folder address without its slash: the same address with it (BASE_URL's host,
+        never the request's)."""
+        return RedirectResponse(base + quote(request.url.path[1:], safe="/") + "/", 301)
 
     def item(request: Request) -> Response:
         name = request.path_params["name"]
@@ -106,16 +112,16 @@ def routes(settings: Settings, engine: Engine) -> list[BaseRoute]:
     methods = ["GET", "HEAD"]
     return [
         Route("/items/{name}/", threaded(item), methods=methods),
-        Route("/items/{name}", threaded(item), methods=methods),
+        Route("/items/{name}", slash, methods=methods),
         Route("/news/", threaded(archive), methods=methods),
-        Route("/news", threaded(archive), methods=methods),
+        Route("/news", slash, methods=methods),
         Route("/news/{a}/", threaded(archive), methods=methods),
-        Route("/news/{a}", threaded(archive), methods=methods),
+        Route("/news/{a}", slash, methods=methods),
         Route("/news/{a}/{b}/", threaded(archive), methods=methods),
-        Route("/news/{a}/{b}", threaded(archive), methods=methods),
+        Route("/news/{a}/{b}", slash, methods=methods),
         Route("/search", threaded(search), methods=methods),
         Route("/digests/", threaded(digests), methods=methods),
-        Route("/digests", threaded(digests), methods=methods),
+        Route("/digests", slash, methods=methods),
         Route("/digests/{name}/", threaded(digest), methods=methods),
-        Route("/digests/{name}", threaded(digest), methods=methods),
+        Route("/digests/{name}", slash, methods=methods),
     ]
