@@ -202,7 +202,7 @@ def feeds(out: Path | None) -> None:
     from digest import jobs
 
     settings = _settings()
-    for feed_file in jobs.publish_feeds(_store(settings), settings, out):
+    for feed_file in jobs.publish_feeds(_store(settings), settings, out, full=True):
         click.echo(f"{feed_file.path}{'' if feed_file.written else '  (unchanged)'}")
 
 

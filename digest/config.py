@@ -31,6 +31,7 @@ DEPLOYMENT_VARIABLES = {
     "SMTP_URL": ("sender", "smtp_url"),
     "SECRET_KEY": ("site", "secret_key"),
     "ADMIN_PASSWORD": ("site", "admin_password"),
+    "WEBSUB_HUB_URL": ("site", "websub_hub_url"),
     "TRUSTED_PROXIES": ("site", "trusted_proxies"),
     "WEB_CONCURRENCY": ("site", "web_concurrency"),
 }
@@ -156,6 +157,7 @@ class Settings:
     admin_password: str | None = None
     smtp_url: str | None = None
     contact_email: str | None = None
+    websub_hub_url: str | None = None
     secret_key_generated: bool = False
     trusted_proxies: tuple[str, ...] = ()
     web_concurrency: int = 1
@@ -322,6 +324,9 @@ def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Set
         feed_refresh_seconds=check.positive("feeds", "refresh_seconds", 30),
         admin_password=check.text("site", "admin_password", "") or None,
         smtp_url=_smtp_url(check),
+        websub_hub_url=check.url("site", "websub_hub_url", "http://unset/")
+        if check.text("site", "websub_hub_url", "")
+        else None,
         breaking=_breaking_settings(check),
         cadence=_cadence_settings(check),
     )

@@ -6,12 +6,17 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 import os
+import re
 import tempfile
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from feedgen.feed import FeedGenerator
 from jinja2 import Environment, select_autoescape
@@ -19,14 +24,23 @@ from lxml import etree
 from sqlalchemy import Engine
 
 from digest.config import Settings
+from digest.links import item_link, web_url
 from digest.model import Item
 from digest.resources import packaged_templates, template_loader
-from digest.store import latest_items
+from digest.store import public_items, public_time_stats
 from digest.text import clean_line, clean_text
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = packaged_templates()
 FEEDS_FOLDER = "feeds"
+ARCHIVE_FOLDER = "feeds/archive"
 ALL = "all"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+HUB_ATTEMPTS = 5
+HUB_BACKOFF_SECONDS = 1.0
 UNTITLED = "(untitled)"
 FORMATS = {
     "atom": ("Atom", "application/atom+xml"),
@@ -45,6 +59,10 @@ class FeedSpec:
 
     def path(self, fmt: str) -> str:
         return f"{FEEDS_FOLDER}/{self.slug}.{fmt}"
+
+    def archive_path(self, month: str) -> str:
+        """The RFC 5005 archive document of one month (YYYY-MM) of this feed (Atom)."""
+        return f"{ARCHIVE_FOLDER}/{self.slug}/{month}.atom"
 
 
 def feed_specs(settings: Settings) -> list[FeedSpec]:
@@ -72,53 +90,122 @@ def entry_title(item: Item) -> str:
     return clean_line(item.title) or UNTITLED
 
 
+CREDIT_LINE = re.compile(
+    r"^\(?\s*(?:photo(?:graph)?\s*(?:credit|by)?|image\s*credit|credit|©)\b", re.IGNORECASE
+)
+CREDIT_AGENCY = re.compile(r"(?:getty images|/afp\b|\bafp/|reuters|ap photo)", re.IGNORECASE)
+TRAILING_CREDIT = re.compile(r"\s*\((?:photo|credit)[^()]*\)\s*$", re.IGNORECASE)
+CREDIT_AGENCY_MAX = 80
+
+
+def caption_and_credit(caption: str | None) -> tuple[str | None, str | None]:
+    """A photo caption split into its description and its credit ("Photo by …", an agency
+    line, or a trailing "(Photo by …)"); either can be None."""
+    if not caption:
+        return None, None
+    lines = [line.strip() for line in clean_text(caption).split("\n") if line.strip()]
+    described, credits = [], []
+    for line in lines:
+        short_agency = len(line) <= CREDIT_AGENCY_MAX and CREDIT_AGENCY.search(line)
+        if CREDIT_LINE.match(line) or short_agency:
+            credits.append(line.strip("() "))
+            continue
+        tail: list[str] = []
+        while match := TRAILING_CREDIT.search(line):
+            tail.insert(0, match.group(0).strip().strip("() "))
+            line = line[: match.start()]
+        if line.strip():
+            described.append(line.strip())
+        credits += tail
+    return " ".join(described) or None, " ".join(credits) or None
+
+
+def image_url(item: Item) -> str | None:
+    """The item's photo URL when it is a usable http(s) URL."""
+    return web_url(item.image)
+
+
 def _body(item: Item) -> str:
-    """The entry's full text: summary, then the photo caption."""
+    """The entry's full text: summary, then (when no image URL carries them as Media RSS)
+    the photo caption and credit."""
     parts = [item.summary or item.title]
-    if item.image_caption:
-        parts.append(f"Photo: {item.image_caption}")
+    if item.image_caption and image_url(item) is None:
+        described, credit = caption_and_credit(item.image_caption)
+        if described:
+            parts.append(f"Photo: {described}")
+        if credit:
+            parts.append(f"Credit: {credit}")
     parts += [f"Correction: {note}" for note in item.corrections]
     return "\n\n".join(clean_text(part) for part in parts)
 
 
-def _feed_updated(settings: Settings, entries: list[Item]) -> datetime:
-    if entries:
-        return max(item.updated or item.published for item in entries)
+def entry_updated(item: Item) -> datetime:
+    """When the entry last changed in our records: when we first saw the item, or when its
+    content last changed, whichever is later (never the bare midnight of a date-only item)."""
+    updated = item.updated or item.published
+    return max(updated, item.first_seen) if item.first_seen else updated
+
+
+def unique_updates(entries: Sequence[Item]) -> list[datetime]:
+    """Each entry's `updated`, made unique within one feed: a value already taken by an
+    entry listed earlier moves on by a microsecond (a collision only happens between items
+    stored in one instant, so the time stays honest)."""
+    taken: set[datetime] = set()
+    result = []
+    for item in entries:
+        value = entry_updated(item)
+        while value in taken:
+            value += timedelta(microseconds=1)
+        taken.add(value)
+        result.append(value)
+    return result
+
+
+def _feed_updated(settings: Settings, updates: list[datetime]) -> datetime:
+    if updates:
+        return max(updates)
     return datetime.fromisoformat((settings.tag_date + "-01-01")[:10]).replace(tzinfo=UTC)
 
 
-def _generator(settings: Settings, spec: FeedSpec, fmt: str, entries: list[Item]) -> FeedGenerator:
+def _generator(
+    settings: Settings,
+    spec: FeedSpec,
+    fmt: str,
+    entries: list[Item],
+    self_url: str | None = None,
+    ident: str | None = None,
+) -> FeedGenerator:
     generator = FeedGenerator()
-    generator.id(feed_id(settings, spec))
+    generator.id(ident or feed_id(settings, spec))
     generator.title(spec.title)
     author = {"name": settings.newsroom_name, "uri": settings.newsroom_url}
     if settings.contact_email:
         author["email"] = settings.contact_email
     generator.author(author)
-    generator.link(href=settings.base_url + spec.path(fmt), rel="self", type=FORMATS[fmt][1])
-    generator.link(href=settings.newsroom_url, rel="alternate")
+    self_url = self_url or settings.base_url + spec.path(fmt)
+    generator.link(href=self_url, rel="self", type=FORMATS[fmt][1])
+    generator.link(href=settings.newsroom_url, rel="alternate", type="text/html")
     generator.language(settings.language)
     generator.description(f"{spec.title}: the newest {settings.feed_size} items.")
-    updated = _feed_updated(settings, entries)
+    updates = unique_updates(entries)
+    updated = _feed_updated(settings, updates)
     generator.updated(updated)
     generator.lastBuildDate(updated)
     if fmt == "rss":
         generator.load_extension("dc", atom=False, rss=True)
-    for item in entries:
+    for item, item_updated in zip(entries, updates, strict=True):
         entry = generator.add_entry(order="append")
         entry.id(entry_id(settings, item.key))
         entry.title(entry_title(item))
         entry.published(item.published)
-        entry.updated(item.updated or item.published)
-        if item.url:
-            entry.link(href=item.url, rel="alternate")
+        entry.updated(item_updated)
+        entry.link(href=item_link(settings, item), rel="alternate", type="text/html")
         label = _type_label(settings, item)
         if label:
             entry.category(term=label, label=label)
         if fmt == "atom":
             entry.author({"name": settings.newsroom_name, "uri": settings.newsroom_url})
-            if item.summary:
-                entry.summary(clean_text(item.summary), type="text")
+            entry.summary(clean_text(item.summary or entry_title(item)), type="text")
             entry.content(_body(item), type="text")
         else:
             entry.guid(entry_id(settings, item.key), permalink=False)
@@ -132,14 +219,103 @@ def _type_label(settings: Settings, item: Item) -> str | None:
     return item_type.label if item_type else None
 
 
-def render_atom(settings: Settings, spec: FeedSpec, entries: list[Item]) -> bytes:
-    """The Atom 1.0 document of a feed."""
-    return _generator(settings, spec, "atom", entries).atom_str(pretty=True, encoding="utf-8")
+def render_atom(
+    settings: Settings,
+    spec: FeedSpec,
+    entries: list[Item],
+    archive: ArchiveLinks | None = None,
+) -> bytes:
+    """The Atom 1.0 document of a feed: the subscription document, or (with `archive` for a
+    month) an RFC 5005 archive document marked fh:archive."""
+    month = archive.month if archive else None
+    self_url = settings.base_url + spec.archive_path(month) if month else None
+    ident = f"{feed_id(settings, spec)}/archive/{month}" if month else None
+    generator = _generator(settings, spec, "atom", entries, self_url, ident)
+    document = generator.atom_str(pretty=True, encoding="utf-8")
+    return _decorate(settings, spec, "atom", document, entries, archive)
 
 
 def render_rss(settings: Settings, spec: FeedSpec, entries: list[Item]) -> bytes:
     """The RSS 2.0 document of a feed."""
-    return _generator(settings, spec, "rss", entries).rss_str(pretty=True, encoding="utf-8")
+    document = _generator(settings, spec, "rss", entries).rss_str(pretty=True, encoding="utf-8")
+    return _decorate(settings, spec, "rss", document, entries, None)
+
+
+@dataclass(frozen=True)
+class ArchiveLinks:
+    """Where a feed document sits in its RFC 5005 history: its own month (None for the
+    subscription document) and the months before and after it that have archives."""
+
+    month: str | None
+    prev_month: str | None = None
+    next_month: str | None = None
+
+
+def _decorate(
+    settings: Settings,
+    spec: FeedSpec,
+    fmt: str,
+    document: bytes,
+    entries: list[Item],
+    archive: ArchiveLinks | None,
+) -> bytes:
+    """What feedgen cannot write: WebSub hub links, RFC 5005 history links and fh:archive,
+    and Media RSS (media:content, media:description, media:credit) for items with a photo."""
+    namespaces = {"atom": ATOM_NS, "media": MEDIA_NS, "fh": HISTORY_NS}
+    root = etree.fromstring(document, etree.XMLParser(remove_blank_text=True))
+    if fmt == "rss":
+        root = _with_namespaces(root, {"atom": ATOM_NS, "media": MEDIA_NS})
+    head = root if fmt == "atom" else root.find("channel")
+    assert head is not None
+    links: list[tuple[str, str]] = []
+    if settings.websub_hub_url and (archive is None or archive.month is None):
+        links.append(("hub", settings.websub_hub_url))
+    if archive is not None:
+        if archive.prev_month:
+            links.append(
+                ("prev-archive", settings.base_url + spec.archive_path(archive.prev_month))
+            )
+        if archive.next_month:
+            links.append(
+                ("next-archive", settings.base_url + spec.archive_path(archive.next_month))
+            )
+        if archive.month:
+            links.append(("current", settings.base_url + spec.path("atom")))
+    anchor = head.find("atom:link", namespaces)
+    position = list(head).index(anchor) + 1 if anchor is not None else len(head)
+    for rel, href in reversed(links):
+        head.insert(position, etree.Element(f"{{{ATOM_NS}}}link", rel=rel, href=href))
+    if archive is not None and archive.month:
+        root.insert(0, etree.Element(f"{{{HISTORY_NS}}}archive", nsmap={"fh": HISTORY_NS}))
+    photos = {entry_id(settings, item.key): item for item in entries if image_url(item)}
+    if photos:
+        ident = "atom:id" if fmt == "atom" else "guid"
+        for element in root.iter(f"{{{ATOM_NS}}}entry" if fmt == "atom" else "item"):
+            found = element.find(ident, namespaces)
+            item = photos.get(found.text) if found is not None else None
+            if item is not None:
+                _add_media(element, item)
+    etree.indent(root, space="  ")
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+def _with_namespaces(root: etree._Element, namespaces: dict[str, str]) -> etree._Element:
+    """The same document with these prefixes declared on its root element."""
+    merged = {**root.nsmap, **namespaces}
+    copy = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=merged)
+    copy.text = root.text
+    copy.extend(list(root))
+    return copy
+
+
+def _add_media(element: etree._Element, item: Item) -> None:
+    url = image_url(item)
+    content = etree.SubElement(element, f"{{{MEDIA_NS}}}content", url=url or "", medium="image")
+    described, credit = caption_and_credit(item.image_caption)
+    if described:
+        etree.SubElement(content, f"{{{MEDIA_NS}}}description", type="plain").text = described
+    if credit:
+        etree.SubElement(content, f"{{{MEDIA_NS}}}credit").text = credit
 
 
 def render_json(settings: Settings, spec: FeedSpec, entries: list[Item]) -> bytes:
@@ -153,21 +329,27 @@ def render_json(settings: Settings, spec: FeedSpec, entries: list[Item]) -> byte
         "description": f"{spec.title}: the newest {settings.feed_size} items.",
         "language": settings.language,
         "authors": [{"name": settings.newsroom_name, "url": settings.newsroom_url}],
-        "items": [_json_item(settings, item) for item in entries],
+        "items": [
+            _json_item(settings, item, updated)
+            for item, updated in zip(entries, unique_updates(entries), strict=True)
+        ],
     }
+    if settings.websub_hub_url:
+        feed["hubs"] = [{"type": "WebSub", "url": settings.websub_hub_url}]
     return json.dumps(feed, ensure_ascii=False, indent=2).encode() + b"\n"
 
 
-def _json_item(settings: Settings, item: Item) -> dict[str, object]:
+def _json_item(settings: Settings, item: Item, updated: datetime) -> dict[str, object]:
     entry: dict[str, object] = {"id": entry_id(settings, item.key)}
-    if item.url:
-        entry["url"] = item.url
+    entry["url"] = item_link(settings, item)
     entry["title"] = entry_title(item)
     entry["content_text"] = _body(item)
     if item.summary:
         entry["summary"] = clean_text(item.summary)
     entry["date_published"] = item.published.isoformat()
-    entry["date_modified"] = (item.updated or item.published).isoformat()
+    entry["date_modified"] = updated.isoformat()
+    if image_url(item):
+        entry["image"] = image_url(item)
     label = _type_label(settings, item)
     if label:
         entry["tags"] = [label]
@@ -221,9 +403,10 @@ def render_index(settings: Settings) -> bytes:
     return page.encode()
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
+def write_if_changed(path: Path, data: bytes, durable: bool = True) -> bool:
     """Write `data` to `path` atomically (temp file, fsync, rename) unless the file already
-    holds exactly these bytes, so its modification time stays honest. True when written."""
+    holds exactly these bytes, so its modification time stays honest. True when written.
+    Pages that can be rendered again from the store skip the fsync (`durable` False)."""
     try:
         if path.read_bytes() == data:
             return False
@@ -235,7 +418,8 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
@@ -252,27 +436,206 @@ class FeedFile:
     written: bool
 
 
+def month_of(settings: Settings, moment: datetime) -> str:
+    """The month (YYYY-MM, in the newsroom's time zone) an item's archive document is."""
+    return moment.astimezone(settings.timezone).strftime("%Y-%m")
+
+
+def month_bounds(settings: Settings, month: str) -> tuple[datetime, datetime]:
+    """The first instant of a month (YYYY-MM) in the newsroom's time zone, and of the next."""
+    year, number = (int(part) for part in month.split("-"))
+    start = datetime(year, number, 1, tzinfo=settings.timezone)
+    following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=settings.timezone)
+    return start, following
+
+
+MonthStats = dict[str | None, dict[str, tuple[datetime, int]]]
+
+
+def month_stats(engine: Engine, settings: Settings, now: datetime) -> MonthStats:
+    """For every feed (a type, or None for all items): each month (newsroom time zone)
+    that has items, with the latest change (first seen or edited) of its items and how
+    many there are. One grouped query over the store (by hour, or by minute in a zone
+    whose offset is not whole hours)."""
+    offset = now.astimezone(settings.timezone).utcoffset()
+    minutes = offset is not None and offset.total_seconds() % 3600 != 0
+    raw: dict[str | None, dict[str, tuple[Any, int]]] = {None: {}} | {
+        t.slug: {} for t in settings.types
+    }
+    months: dict[str, str] = {}
+    for item_type, bucket, edited, seen, count in public_time_stats(engine, now, minutes):
+        month = months.get(bucket)
+        if month is None:
+            start = datetime.fromisoformat(bucket + ("" if minutes else ":00")).replace(tzinfo=UTC)
+            month = months[bucket] = month_of(settings, start)
+        changed = max(edited, seen)
+        for key in {None, item_type} & raw.keys():
+            latest, total = raw[key].get(month, (changed, 0))
+            raw[key][month] = (max(latest, changed), total + count)
+    return {
+        key: {month: (_as_time(latest), total) for month, (latest, total) in found.items()}
+        for key, found in raw.items()
+    }
+
+
+def _as_time(value: Any) -> datetime:
+    """A time as the driver returned it from max() (text on SQLite), as aware UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def archive_months(settings: Settings, months: Iterable[str], newest: list[Item]) -> list[str]:
+    """The months (oldest first) that get an archive document: every month with items up
+    to the month of the oldest entry of the subscription document; none when that document
+    holds every item."""
+    if len(newest) < settings.feed_size:
+        return []
+    last = month_of(settings, newest[-1].published)
+    return sorted(month for month in months if month <= last)
+
+
 def write_feeds(
     engine: Engine,
     settings: Settings,
     out: Path | None = None,
     changed_types: Iterable[str | None] | None = None,
+    now: datetime | None = None,
+    full: bool = False,
+    stats: MonthStats | None = None,
 ) -> list[FeedFile]:
-    """Write the feeds, the OPML list and the index page to the output folder. With
-    `changed_types`, only the feeds of those types and the all-items feed are rebuilt."""
+    """Write the feeds, their RFC 5005 archives, the OPML list and the index page to the
+    output folder. With `changed_types`, only the feeds of those types and the all-items
+    feed are rebuilt. An archive month is rendered again only when one of its items changed
+    after its file was written, or a neighbour month appeared (`full`: every month). When
+    a hub is configured, it is told (in the background) about every subscription feed
+    that changed."""
     out = out or settings.output_dir
+    now = now or datetime.now(UTC)
     wanted = None if changed_types is None else set(changed_types)
     files = []
+    changed_urls = []
+    history = stats
     for spec in feed_specs(settings):
         if wanted is not None and spec.item_type is not None and spec.item_type not in wanted:
             continue
-        entries = latest_items(engine, spec.item_type, settings.feed_size)
+        entries = public_items(engine, now, spec.item_type, settings.feed_size)
+        months: list[str] = []
+        if len(entries) >= settings.feed_size:
+            history = history if history is not None else month_stats(engine, settings, now)
+            months = archive_months(settings, history[spec.item_type], entries)
         for fmt, render in RENDERERS.items():
             path = out / spec.path(fmt)
-            files.append(FeedFile(path, write_if_changed(path, render(settings, spec, entries))))
+            if fmt == "atom":
+                data = render_atom(
+                    settings, spec, entries, ArchiveLinks(None, months[-1] if months else None)
+                )
+            else:
+                data = render(settings, spec, entries)
+            written = write_if_changed(path, data)
+            files.append(FeedFile(path, written))
+            if written:
+                changed_urls.append(settings.base_url + spec.path(fmt))
+        if months and history is not None:
+            stale = _stale_months(settings, spec, out, months, history[spec.item_type], full)
+            files += _write_archives(engine, settings, spec, out, months, stale, now)
+    from digest.site import render_home
+
     for name, data in (
         ("feeds.opml", render_opml(settings)),
-        ("index.html", render_index(settings)),
+        ("index.html", render_home(engine, settings, now)),
     ):
         files.append(FeedFile(out / name, write_if_changed(out / name, data)))
+    if changed_urls:
+        ping_hub(settings, changed_urls)
     return files
+
+
+def _stale_months(
+    settings: Settings,
+    spec: FeedSpec,
+    out: Path,
+    months: list[str],
+    changes: dict[str, tuple[datetime, int]],
+    full: bool,
+) -> set[str]:
+    """The archive months to render again: missing or older than their items' latest
+    change, their neighbours (whose links may change), and the newest archive."""
+    if full:
+        return set(months)
+    stale = {months[-1]}
+    for position, month in enumerate(months):
+        path = out / spec.archive_path(month)
+        try:
+            written = path.stat().st_mtime
+        except FileNotFoundError:
+            written = None
+        if written is None or written < changes[month][0].timestamp():
+            stale |= set(months[max(0, position - 1) : position + 2])
+    return stale
+
+
+def _write_archives(
+    engine: Engine,
+    settings: Settings,
+    spec: FeedSpec,
+    out: Path,
+    months: list[str],
+    stale: set[str],
+    now: datetime,
+) -> list[FeedFile]:
+    files = []
+    for position, month in enumerate(months):
+        if month not in stale:
+            continue
+        start, end = month_bounds(settings, month)
+        entries = public_items(engine, now, spec.item_type, start=start, end=end)
+        links = ArchiveLinks(
+            month,
+            months[position - 1] if position > 0 else None,
+            months[position + 1] if position + 1 < len(months) else None,
+        )
+        path = out / spec.archive_path(month)
+        data = render_atom(settings, spec, entries, links)
+        files.append(FeedFile(path, write_if_changed(path, data, durable=False)))
+    return files
+
+
+def ping_hub(
+    settings: Settings, topics: Sequence[str], backoff: float = HUB_BACKOFF_SECONDS
+) -> threading.Thread | None:
+    """Tell the WebSub hub (WEBSUB_HUB_URL) that these feeds changed: one POST
+    hub.mode=publish per topic, retried with backoff, in a background thread so a slow or
+    failing hub never holds up a publish. Returns the thread (None without a hub)."""
+    hub = settings.websub_hub_url
+    if not hub:
+        return None
+    thread = threading.Thread(
+        target=_notify, args=(hub, list(topics), backoff), name="websub-ping", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _notify(hub: str, topics: list[str], backoff: float) -> None:
+    import httpx  # only with a hub: httpx loads rich and pygments
+
+    with httpx.Client(timeout=10.0) as client:
+        for topic in topics:
+            for attempt in range(1, HUB_ATTEMPTS + 1):
+                try:
+                    response = client.post(hub, data={"hub.mode": "publish", "hub.url": topic})
+                    if response.status_code < 300:
+                        break
+                    problem = f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+                if attempt == HUB_ATTEMPTS:
+                    log.warning(
+                        "WebSub hub %s: gave up on %s after %d attempts (%s)",
+                        hub,
+                        topic,
+                        attempt,
+                        problem,
+                    )
+                else:
+                    time.sleep(backoff * 2 ** (attempt - 1))

@@ -162,11 +162,20 @@ def publish_feeds(
     settings: Settings,
     out: Path | None = None,
     changed_types: Iterable[str | None] | None = None,
+    full: bool = False,
+    pages: Iterable[str] = (),
 ) -> list[FeedFile]:
-    """Write the feeds (all, or those of the changed types) to the output folder."""
-    from digest.feeds import write_feeds
+    """Write the feeds (all, or those of the changed types) and the public pages to the
+    output folder; `full` renders every item page again (else only those of items changed
+    since the last run, and of `pages`: items whose embargo was lifted by hand or that got
+    a correction note)."""
+    from digest.feeds import month_stats, write_feeds
+    from digest.site import write_site
 
-    return write_feeds(engine, settings, out, changed_types)
+    now = _now()
+    stats = month_stats(engine, settings, now)
+    files = write_feeds(engine, settings, out, changed_types, now, full, stats)
+    return files + write_site(engine, settings, out, now, full, stats, pages)
 
 
 @dataclass(frozen=True)
@@ -194,7 +203,8 @@ def _feeds_missing(settings: Settings) -> bool:
 
     out = settings.output_dir
     paths = [out / spec.path(fmt) for spec in feed_specs(settings) for fmt in RENDERERS]
-    return not all(path.exists() for path in [*paths, out / "index.html", out / "feeds.opml"])
+    pages = [out / "index.html", out / "feeds.opml", out / "news" / "index.html"]
+    return not all(path.exists() for path in [*paths, *pages])
 
 
 def transport_factory(settings: Settings) -> Callable[[], Transport]:
@@ -237,10 +247,14 @@ def send(
 def weekly_digest(
     engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
 ) -> Mailing:
-    """Create (once) the weekly digest as of a day; sending is `send`."""
+    """Create (once) the weekly digest as of a day, and write its web version; sending is
+    `send`."""
     from digest.mailings import create_weekly
+    from digest.site import write_digest_pages
 
-    return create_weekly(engine, settings, as_of, now or _now())
+    mailing = create_weekly(engine, settings, as_of, now or _now())
+    write_digest_pages(engine, settings)
+    return mailing
 
 
 def daily_digest(
@@ -254,10 +268,14 @@ def daily_digest(
 def breaking_alert(
     engine: Engine, settings: Settings, item: Item, now: datetime | None = None
 ) -> Mailing:
-    """Create (once) the breaking alert for an item; sending is `send`."""
+    """Create (once) the breaking alert for an item, and write its web version; sending is
+    `send`."""
     from digest.mailings import create_breaking
+    from digest.site import write_digest_pages
 
-    return create_breaking(engine, settings, item, now or _now())
+    mailing = create_breaking(engine, settings, item, now or _now())
+    write_digest_pages(engine, settings)
+    return mailing
 
 
 def item_for(engine: Engine, key_or_url: str) -> Item:

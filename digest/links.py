@@ -1,4 +1,5 @@
-"""Signed links for subscribers: preferences, unsubscribe and confirmation.
+"""Links: signed links for subscribers (preferences, unsubscribe, confirmation), and the
+public URLs of items and of the web versions of emails; only http(s) URLs leave here.
 
 A token is `<subscriber id>.<expiry or 0>.<signature>`; the signature is an HMAC-SHA256,
 keyed with SECRET_KEY, over the purpose, the id, the subscriber's current address and the
@@ -11,9 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+import unicodedata
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from digest.config import Settings
+from digest.model import Item
 
 PURPOSES = ("preferences", "unsubscribe", "confirm")
 
@@ -68,3 +73,81 @@ def signed_link(
     unsubscribe/<token> or confirm/<token>."""
     token = sign(settings.secret_key, purpose, subscriber_id, email, expires)
     return f"{settings.base_url}{purpose}/{token}"
+
+
+PAGE_HASH_LENGTH = 12
+SLUG_WORDS_MAX = 60
+WEB_SCHEMES = ("http", "https")
+
+
+def page_hash(key: str) -> str:
+    """The fixed first part of an item's page path: a short hash of its key, which never
+    changes (an edit keeps the key)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:PAGE_HASH_LENGTH]
+
+
+def slugify(text: str, limit: int = SLUG_WORDS_MAX) -> str:
+    """Lower-case ASCII words joined by hyphens, cut at a word boundary: 'Café opens — 2026'
+    becomes 'cafe-opens-2026'."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    words = re.findall(r"[a-z0-9]+", folded)
+    slug = ""
+    for word in words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > limit:
+            break
+        slug = candidate
+    return slug or (words[0][:limit] if words else "")
+
+
+def page_name(key: str, title: str) -> str:
+    """An item's page name, fixed when the item is first stored: `<hash>-<title slug>`.
+    A later title edit keeps the name (the page stays where it is)."""
+    slug = slugify(title)
+    return f"{page_hash(key)}-{slug}" if slug else page_hash(key)
+
+
+def web_url(url: str | None) -> str | None:
+    """The URL when it is an absolute http(s) URL with a host, else None: nothing else
+    (javascript:, data:, mailto:, relative paths) is ever emitted as a link."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
+        return None
+    if any(ch in url for ch in '\r\n\t\x00 "<>'):
+        return None
+    return url.strip()
+
+
+def item_page_url(settings: Settings, page: str) -> str:
+    """The absolute URL of an item's own page (a directory URL, with the trailing slash)."""
+    return f"{settings.base_url}items/{page}/"
+
+
+def item_link(settings: Settings, item: Item) -> str:
+    """Where an item's title links in feeds, emails and pages: its original URL when it has
+    a usable one, else its own page."""
+    return web_url(item.url) or item_page_url(settings, item_page(item))
+
+
+def item_page(item: Item) -> str:
+    """An item's page name: the stored one, or (an item not stored yet) the one it would
+    get."""
+    return item.page or page_name(item.key, item.title)
+
+
+def digest_page(kind: str, ident: str) -> str:
+    """The page name of a mailing's web version: `weekly-<day>` for a weekly digest,
+    `breaking-<item hash>` for a breaking alert."""
+    if kind == "weekly":
+        return "weekly-" + ident.removeprefix("weekly:")
+    return "breaking-" + page_hash(ident.removeprefix("breaking:"))
+
+
+def digest_url(settings: Settings, kind: str, ident: str) -> str:
+    """The absolute URL of a mailing's web version."""
+    return f"{settings.base_url}digests/{digest_page(kind, ident)}/"

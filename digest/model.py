@@ -39,6 +39,8 @@ class Item:
     source: str = ""
     updated: datetime | None = None
     categories: tuple[str, ...] = field(default_factory=tuple)
+    page: str | None = None
+    first_seen: datetime | None = None
     embargo_until: datetime | None = None
     corrections: tuple[str, ...] = ()
     label: str | None = None

@@ -14,6 +14,7 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from digest.config import Settings
 from digest.feeds import ALL, FeedSpec
+from digest.links import digest_url, item_link
 from digest.model import ALL_TYPES, Item, Subscriber
 from digest.resources import template_loader
 
@@ -56,6 +57,8 @@ def _environment(settings: Settings) -> Environment:
     environment.filters["type_label"] = lambda slug: (
         t.label if (t := settings.type_by_slug(slug)) else ""
     )
+    environment.globals["item_link"] = lambda item: item_link(settings, item)
+    environment.globals["digest_url"] = lambda kind, ident: digest_url(settings, kind, ident)
     return environment
 
 

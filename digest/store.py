@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,8 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -64,6 +67,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 metadata = MetaData()
 
+
+def _default_page(context: Any) -> str:
+    """A new item's page name, from its key and its first title (digest.links.page_name)."""
+    from digest.links import page_name
+
+    values = context.get_current_parameters()
+    return page_name(values["key"], values["title"])
+
+
 items = Table(
     "items",
     metadata,
@@ -79,9 +91,12 @@ items = Table(
     Column("published", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("first_seen", UTCDateTime, nullable=False),
+    Column("page", String(100), nullable=False, default=_default_page),
+    Column("image_url", Text),
     Column("embargo_until", UTCDateTime),
     Column("undated", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_items_published", "published", "id"),
+    Index("ix_items_page", "page", unique=True),
     Index("ix_items_type_published", "type", "published", "id"),
     Index("ix_items_source_published", "source", "published"),
 )
@@ -98,6 +113,7 @@ sources = Table(
 )
 
 CONTENT_FIELDS = ("title", "summary", "url", "image_caption", "type", "categories", "published")
+CONTENT_FIELDS += ("image_url",)
 
 
 def connect(url: str) -> Engine:
@@ -162,6 +178,7 @@ def _row_values(item: Item) -> dict[str, Any]:
         "summary": item.summary and clean_text(item.summary),
         "url": item.url,
         "image_caption": item.image_caption and clean_text(item.image_caption),
+        "image_url": item.image,
         "categories": json.dumps(list(item.categories), ensure_ascii=False),
         "published": item.published,
         "undated": item.undated,
@@ -181,6 +198,9 @@ def item_from_row(row: Any) -> Item:
         source=row.source,
         updated=row.updated,
         categories=tuple(json.loads(row.categories)),
+        page=row.page,
+        image=row.image_url,
+        first_seen=row.first_seen,
         embargo_until=getattr(row, "embargo_until", None),
         undated=bool(getattr(row, "undated", False)),
     )
@@ -211,7 +231,9 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
             latest[item.key] = item
         stored |= _rows_by_key(conn, [key for key in latest if key not in stored])
         counts = IngestCounts()
-        for item in latest.values():
+        for position, item in enumerate(latest.values()):
+            # one microsecond apart in page order: no two items share a first-seen or edit time
+            stamp = now + timedelta(microseconds=position)
             values = _row_values(item)
             row = stored.get(item.key)
             if item.embargo_until is not None:
@@ -219,7 +241,7 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
             if row is not None and item.undated:
                 values["published"] = row["published"]
             if row is None:
-                values |= {"updated": item.updated or item.published, "first_seen": now}
+                values |= {"updated": item.updated or item.published, "first_seen": stamp}
                 conn.execute(items.insert().values(**values))
                 counts += IngestCounts(new=1, changed_types=frozenset({item.type}))
             elif _same_content(row, values):
@@ -231,7 +253,7 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
                         .values(embargo_until=values["embargo_until"])
                     )
             else:
-                values["updated"] = max(now, item.published)
+                values["updated"] = max(stamp, item.published)
                 conn.execute(items.update().where(items.c.key == item.key).values(**values))
                 record_change(conn, row, values, now)
                 counts += IngestCounts(updated=1, changed_types=frozenset({item.type, row["type"]}))
@@ -548,6 +570,210 @@ signin_failures = Table(
     Column("at", UTCDateTime, nullable=False),
     Index("ix_signin_failures_scope", "scope", "at"),
 )
+
+
+# Public reads for the site and the feeds: each goes through publishable(now).
+
+
+def public_items(
+    engine: Engine,
+    now: datetime,
+    item_type: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Item]:
+    """Publishable items with their correction notes, of one type or all, newest first;
+    optionally published in [start, end), paged by limit and offset."""
+    query = select(items).where(publishable(now))
+    if item_type is not None:
+        query = query.where(items.c.type == item_type)
+    if start is not None:
+        query = query.where(items.c.published >= start)
+    if end is not None:
+        query = query.where(items.c.published < end)
+    query = query.order_by(items.c.published.desc(), items.c.id.desc()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+        notes: dict[int, list[str]] = {}
+        for start in range(0, len(rows), KEY_BATCH):
+            batch = [row.id for row in rows[start : start + KEY_BATCH]]
+            found = conn.execute(
+                select(corrections.c.item_id, corrections.c.note)
+                .where(corrections.c.item_id.in_(batch))
+                .order_by(corrections.c.at, corrections.c.id)
+            )
+            for item_id, note in found:
+                notes.setdefault(item_id, []).append(note)
+    return [replace(item_from_row(row), corrections=tuple(notes.get(row.id, ()))) for row in rows]
+
+
+def count_public_items(engine: Engine, now: datetime, item_type: str | None = None) -> int:
+    """How many publishable items there are, of one type or all."""
+    query = select(func.count()).select_from(items).where(publishable(now))
+    if item_type is not None:
+        query = query.where(items.c.type == item_type)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one()
+
+
+def public_item_by_page(engine: Engine, now: datetime, page_hash: str) -> Item | None:
+    """The publishable item whose page name starts with this hash."""
+    # a range on the unique index: the name itself and "<hash>-…" ("." follows "-")
+    query = select(items).where(
+        items.c.page >= page_hash, items.c.page < page_hash + ".", publishable(now)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query.limit(1)).first()
+    return item_from_row(row) if row else None
+
+
+def public_time_stats(
+    engine: Engine, now: datetime, minutes: bool = False
+) -> list[tuple[str | None, str, Any, Any, int]]:
+    """(type, UTC hour (or minute) as "YYYY-MM-DD HH[:MM]", latest edit, latest first-seen,
+    count) of publishable
+    items, grouped in the database by type and hour of publication: what archive months
+    and their counts are made from, in one query whose rows do not grow with items
+    published in the same hour. The two latest times come as the driver gives them."""
+    if engine.dialect.name == "postgresql":
+        bucket = func.to_char(
+            items.c.published, "YYYY-MM-DD HH24:MI" if minutes else "YYYY-MM-DD HH24"
+        )
+    else:
+        bucket = func.substr(items.c.published, 1, 16 if minutes else 13)
+    query = (
+        select(
+            items.c.type,
+            bucket,
+            type_coerce(func.max(items.c.updated), String),
+            type_coerce(func.max(items.c.first_seen), String),
+            func.count(),
+        )
+        .where(publishable(now))
+        .group_by(items.c.type, bucket)
+    )
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+
+
+def public_changes_since(
+    engine: Engine, now: datetime, since: datetime
+) -> list[tuple[str, str | None, datetime]]:
+    """(page, type, published) of publishable items first seen, edited or released from an
+    embargo after `since`."""
+    changed = or_(
+        items.c.updated > since, items.c.first_seen > since, items.c.embargo_until > since
+    )
+    query = select(items.c.page, items.c.type, items.c.published).where(changed, publishable(now))
+    with engine.connect() as conn:
+        return [(row.page, row.type, row.published) for row in conn.execute(query)]
+
+
+def withheld_pages(engine: Engine, now: datetime) -> list[tuple[str, str | None, datetime]]:
+    """(page, type, published) of items that are not publishable now (the same one
+    condition, negated): their static pages must not exist."""
+    query = select(items.c.page, items.c.type, items.c.published).where(~publishable(now))
+    with engine.connect() as conn:
+        return [(row.page, row.type, row.published) for row in conn.execute(query)]
+
+
+def iter_public_items(
+    engine: Engine, now: datetime, pages: Iterable[str] | None = None
+) -> Iterator[Item]:
+    """Every publishable item (or those with these page names), streamed."""
+    query = select(items).where(publishable(now))
+    if pages is None:
+        with engine.connect() as conn:
+            for row in conn.execution_options(stream_results=True, yield_per=1000).execute(query):
+                yield item_from_row(row)
+        return
+    wanted = list(pages)
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), KEY_BATCH):
+            batch = wanted[start : start + KEY_BATCH]
+            for row in conn.execute(query.where(items.c.page.in_(batch))):
+                yield item_from_row(row)
+
+
+SEARCH_OBJECTS = ("items_fts", "ix_items_search")
+SEARCH_WORD = re.compile(r"\w+")
+SEARCH_WORDS_MAX = 8
+
+
+def declared_in_metadata(obj: Any, name: str | None, type_: str, *args: Any) -> bool:
+    """Alembic's include_object: the full-text search objects (an FTS5 table and its shadow
+    tables on SQLite, a GIN expression index on PostgreSQL) live only in migrations."""
+    return not (name or "").startswith(SEARCH_OBJECTS)
+
+
+def search_words(query: str) -> list[str]:
+    """The words of a search box entry, lower-cased: everything else (quotes, operators,
+    column filters) is dropped, so no input reaches the full-text syntax."""
+    return [word.casefold() for word in SEARCH_WORD.findall(query)][:SEARCH_WORDS_MAX]
+
+
+def _search_matches(engine: Engine, words: list[str], limit: int | None = None) -> Any:
+    """The ids of items matching every word (as prefixes), from the full-text index."""
+    cap = f" LIMIT {int(limit)}" if limit is not None else ""
+    if engine.dialect.name == "postgresql":
+        # OFFSET 0 keeps the planner on the GIN index instead of walking the date index and
+        # computing every row's tsvector
+        return text(
+            "SELECT id FROM (SELECT id FROM items WHERE to_tsvector('simple', "
+            "coalesce(title, '') || ' ' || coalesce(summary, '')) @@ "
+            f"to_tsquery('simple', :tsquery) OFFSET 0{cap}) AS matched"
+        ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
+    return text(f"SELECT rowid FROM items_fts WHERE items_fts MATCH :match{cap}").bindparams(
+        match=" ".join('"' + word.replace('"', "") + '"*' for word in words)
+    )
+
+
+SEARCH_COUNT_MAX = 1000
+
+
+def search_items(
+    engine: Engine, now: datetime, query: str, limit: int, offset: int = 0
+) -> tuple[list[Item], int]:
+    """Publishable items whose title or summary has every word of the query (each as a
+    prefix), newest first, and how many were found (counted up to SEARCH_COUNT_MAX + 1:
+    more means "over a thousand"). The database's own full-text index answers (SQLite
+    FTS5, PostgreSQL tsvector with GIN)."""
+    words = search_words(query)
+    if not words:
+        return [], 0
+    capped = _search_matches(engine, words, SEARCH_COUNT_MAX + 1 + offset)
+    counted = select(items.c.id).where(items.c.id.in_(capped), publishable(now))
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+        total = min(total, SEARCH_COUNT_MAX + 1)
+        # few matches: sort them; many: walk the date index and stop at the page's end
+        matches = _search_matches(engine, words) if total <= SEARCH_COUNT_MAX else None
+        condition = (
+            items.c.id.in_(matches) if matches is not None else _search_filter(engine, words)
+        )
+        found = (
+            select(items)
+            .where(condition, publishable(now))
+            .order_by(items.c.published.desc(), items.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [item_from_row(row) for row in conn.execute(found)], total
+
+
+def _search_filter(engine: Engine, words: list[str]) -> Any:
+    """The match as a row condition (for many matches: checked row by row in date order)."""
+    if engine.dialect.name == "postgresql":
+        return text(
+            "to_tsvector('simple', coalesce(items.title, '') || ' ' || "
+            "coalesce(items.summary, '')) @@ to_tsquery('simple', :tsquery)"
+        ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
+    return items.c.id.in_(_search_matches(engine, words))
+
 
 rate_limits = Table(
     "rate_limits",

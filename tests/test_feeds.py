@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 
 from digest import jobs
 from digest.config import Settings
-from digest.feeds import entry_id, feed_specs, write_feeds
+from digest.feeds import entry_id, entry_updated, feed_specs, image_url, write_feeds
+from digest.links import item_page_url
 from digest.model import Item
 from digest.store import latest_items, upsert_items
 
@@ -57,24 +58,28 @@ def test_every_feed_round_trips_through_feedparser(
                 assert entry.id == entry_id(settings, item.key)
                 assert entry.id.startswith("tag:harbourlight.example,2026-01-01:")
                 assert entry.title == item.title
-                if item.url:
-                    assert entry.link == item.url
-                else:  # feedparser falls back to the id as the link when there is none
-                    assert entry.get("link") in (None, entry.id)
+                assert entry.link == (item.url or item_page_url(settings, item.page))
                 assert datetime(*entry.published_parsed[:6], tzinfo=UTC) == item.published
                 label = settings.type_by_slug(item.type)
                 tags = [tag.term for tag in entry.get("tags", [])]
                 assert tags == ([label.label] if label else [])
                 text = html.fromstring(f"<div>{entry.summary}</div>").text_content()
                 if fmt == "atom":
-                    assert datetime(*entry.updated_parsed[:6], tzinfo=UTC) == item.updated
-                    assert entry.summary == (item.summary or entry.summary)
+                    updated = datetime.fromisoformat(entry.updated)
+                    assert (
+                        entry_updated(item)
+                        <= updated
+                        < entry_updated(item) + timedelta(milliseconds=1)
+                    )
+                    assert entry.summary == (item.summary or item.title)
                 assert entry.author == settings.newsroom_name
                 if item.summary:
                     assert " ".join(item.summary.split()) in " ".join(text.split())
-                if item.image_caption:
+                if image_url(item):  # the caption and credit travel as Media RSS
+                    assert entry.media_content[0]["url"] == item.image
+                elif item.image_caption:
                     body = entry.content[0].value if fmt == "atom" else text
-                    assert item.image_caption.split("\n")[-1] in body
+                    assert item.image_caption.split("\n")[-1].strip("() ") in " ".join(body.split())
 
 
 def test_atom_feeds_validate_against_rfc4287_schema(published: Path, settings: Settings) -> None:
@@ -102,7 +107,7 @@ def test_json_feed_1_1(published: Path, settings: Settings, engine: Engine) -> N
     for entry, item in zip(feed["items"], newest, strict=True):
         assert entry["title"] == item.title
         assert datetime.fromisoformat(entry["date_published"]) == item.published
-        assert entry.get("url") == item.url
+        assert entry["url"] == (item.url or item_page_url(settings, item.page))
         assert entry["_newsroom"]["image_caption"] == item.image_caption
         assert entry["content_text"]
 
@@ -154,6 +159,7 @@ def test_unchanged_feeds_are_not_rewritten(
         "all.atom",
         "all.rss",
         "all.json",
+        "index.html",  # the home page lists the latest items
     }
     assert (published / "feeds/updates.atom").stat().st_mtime == old
 

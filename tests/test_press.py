@@ -398,8 +398,11 @@ def test_feeds_show_a_correction_and_bump_updated(engine: Engine, settings: Sett
     path = settings.output_dir / "feeds" / "all.atom"
     (before,) = feedparser.parse(path.read_bytes()).entries
     stamp = items_stamp(engine, NOW)
-    jobs.add_correction(engine, news.key, "The survey covered 12 km, not 21 km.", "Alice", NOW)
-    assert items_stamp(engine, NOW) != stamp, "the web process will rewrite its feeds"
+    # an hour after the item was first seen: feeds date an entry by its first sighting or
+    # its last change, whichever is later
+    later = NOW + timedelta(hours=1)
+    jobs.add_correction(engine, news.key, "The survey covered 12 km, not 21 km.", "Alice", later)
+    assert items_stamp(engine, later) != stamp, "the web process will rewrite its feeds"
     jobs.publish_feeds(engine, settings)
     (after,) = feedparser.parse(path.read_bytes()).entries
     assert after.id == before.id

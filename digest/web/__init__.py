@@ -26,6 +26,7 @@ from digest.config import Settings, check_production_secret, load_settings
 from digest.feeds import TEMPLATES
 from digest.store import items_stamp, sources
 from digest.web import admin, public
+from digest.web import site as public_site
 from digest.web.forms import Pages
 from digest.web.security import (
     BodyLimit,
@@ -145,6 +146,7 @@ def create_app(
 
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        *public_site.routes(settings, engine),
         *public.routes(settings, engine, pages),
         *admin.routes(settings, engine, pages),
     ]

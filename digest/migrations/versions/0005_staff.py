@@ -1,7 +1,7 @@
 """staff accounts, server-side sessions, the sign-in throttle, a source's last good read
 
-Revision ID: 0004_staff
-Revises: 0003_sender_identity
+Revision ID: 0005_staff
+Revises: 0004_site
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_staff"
-down_revision = "0003_sender_identity"
+revision = "0005_staff"
+down_revision = "0004_site"
 branch_labels = None
 depends_on = None
 

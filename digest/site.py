@@ -1,0 +1,528 @@
+"""The public pages: the home page, item pages, the news archive (everything and per type,
+month by month), search results and the web versions of the emails. Each page is rendered
+by one function here, written as a static file under the output folder by `write_site`
+and served by the web app alike (digest.web.site)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from jinja2 import Environment, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from sqlalchemy import Engine, select
+
+from digest.config import Settings
+from digest.feeds import (
+    FORMATS,
+    FeedFile,
+    MonthStats,
+    caption_and_credit,
+    entry_updated,
+    feed_specs,
+    image_url,
+    month_bounds,
+    month_of,
+    month_stats,
+    write_if_changed,
+)
+from digest.links import digest_page, item_link, item_page, item_page_url, page_hash, web_url
+from digest.model import Item
+from digest.render import long_date
+from digest.resources import template_loader
+from digest.store import (
+    SEARCH_COUNT_MAX,
+    item_from_row,
+    items,
+    iter_public_items,
+    mailing_items,
+    mailings,
+    public_changes_since,
+    public_item_by_page,
+    public_items,
+    publishable,
+    search_items,
+    withheld_pages,
+)
+from digest.store import correction_notes as store_correction_notes
+
+LATEST = 20
+SEARCH_PAGE_SIZE = 20
+DIGEST_KINDS = {"weekly": "Weekly digest", "breaking": "Breaking news"}
+SENT_STATUSES = ("sending", "done")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A correction note shown on an item's page: when, and what was corrected."""
+
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """A rendered public page: its path under BASE_URL (a directory URL) and its bytes."""
+
+    path: str
+    body: bytes
+
+    @property
+    def file(self) -> str:
+        return self.path + "index.html"
+
+
+def correction_notes(engine: Engine, item: Item) -> Sequence[Note]:
+    """The correction notes of an item, oldest first, as its page shows them."""
+    return [Note(row["at"], row["note"]) for row in store_correction_notes(engine, item.key)]
+
+
+_ENVIRONMENTS: dict[int, tuple[Settings, Environment]] = {}
+
+
+def _environment(settings: Settings) -> Environment:
+    cached = _ENVIRONMENTS.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    environment = Environment(
+        loader=template_loader(""),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["longdate"] = lambda value: long_date(value, settings)
+    environment.filters["type_label"] = lambda slug: (
+        t.label if (t := settings.type_by_slug(slug)) else ""
+    )
+    environment.globals["item_link"] = lambda item: item_link(settings, item)
+    environment.globals["page_url"] = lambda item: item_page_url(settings, item_page(item))
+    _ENVIRONMENTS[id(settings)] = (settings, environment)
+    return environment
+
+
+def _render(settings: Settings, template: str, **context: Any) -> bytes:
+    context.setdefault("canonical", None)
+    context.setdefault("feeds", _feed_links(settings, None))
+    context.setdefault("query", None)
+    page = (
+        _environment(settings).get_template(f"site/{template}").render(settings=settings, **context)
+    )
+    return page.encode()
+
+
+def _feed_links(
+    settings: Settings, item_type: str | None, every: bool = False
+) -> list[dict[str, str]]:
+    """Autodiscovery links: the feeds of one type (and of everything), of everything, or
+    (`every`) all feeds."""
+    specs = [spec for spec in feed_specs(settings) if every or spec.item_type in (None, item_type)]
+    specs.sort(key=lambda spec: spec.item_type is None)
+    return [
+        {
+            "title": f"{spec.title} ({name})",
+            "format": name,
+            "type": media,
+            "href": settings.base_url + spec.path(fmt),
+        }
+        for spec in specs
+        for fmt, (name, media) in FORMATS.items()
+    ]
+
+
+def _month_label(month: str) -> str:
+    return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
+
+
+def render_home(engine: Engine, settings: Settings, now: datetime) -> bytes:
+    """The index page: the latest items, and every feed with autodiscovery links."""
+    groups = [
+        {
+            "label": "All items" if spec.item_type is None else spec.title.rsplit(" — ", 1)[-1],
+            "links": [
+                {"format": name, "type": media, "href": settings.base_url + spec.path(fmt)}
+                for fmt, (name, media) in FORMATS.items()
+            ],
+        }
+        for spec in feed_specs(settings)
+    ]
+    return _render(
+        settings,
+        "home.html",
+        items=public_items(engine, now, limit=LATEST),
+        feed_groups=groups,
+        opml=settings.base_url + "feeds.opml",
+        canonical=settings.base_url,
+        feeds=_feed_links(settings, None, every=True),
+    )
+
+
+def item_json_ld(settings: Settings, item: Item, url: str) -> str:
+    """schema.org NewsArticle for an item page, safe inside a <script> element."""
+    organisation = {"@type": "Organization", "name": settings.newsroom_name}
+    organisation["url"] = settings.newsroom_url
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": item.title,
+        "datePublished": item.published.isoformat(),
+        "dateModified": entry_updated(item).isoformat(),
+        "url": url,
+        "mainEntityOfPage": url,
+        "author": organisation,
+        "publisher": organisation,
+    }
+    if item.summary:
+        data["description"] = item.summary
+    if image_url(item):
+        data["image"] = image_url(item)
+    if (item_type := settings.type_by_slug(item.type)) is not None:
+        data["articleSection"] = item_type.label
+    if web_url(item.url):
+        data["isBasedOn"] = item.url
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> Page:
+    """An item's own page: title, type, date, summary, photo caption and credit, the link
+    to the original, correction notes; NewsArticle JSON-LD, Open Graph, Twitter card,
+    canonical link and the autodiscovery links of its type's feeds."""
+    page = item_page(item)
+    url = item_page_url(settings, page)
+    caption, credit = caption_and_credit(item.image_caption)
+    original = web_url(item.url)
+    body = _render(
+        settings,
+        "item.html",
+        item=item,
+        canonical=url,
+        description=(item.summary or item.title)[:300],
+        modified=entry_updated(item),
+        image=image_url(item),
+        caption=caption,
+        credit=credit,
+        original=original,
+        original_host=urlsplit(original).hostname if original else None,
+        notes=list(notes),
+        json_ld=Markup(item_json_ld(settings, item, url)),
+        feeds=_feed_links(settings, item.type),
+    )
+    return Page(f"items/{page}/", body)
+
+
+def render_not_found(settings: Settings) -> bytes:
+    """The 404 page."""
+    return _render(settings, "not_found.html")
+
+
+def find_item_page(engine: Engine, now: datetime, name: str) -> Item | None:
+    """The publishable item a page name (or only its hash part) points at."""
+    head = name.split("-", 1)[0].lower()
+    if len(head) != len(page_hash("")) or not all(c in "0123456789abcdef" for c in head):
+        return None
+    return public_item_by_page(engine, now, head)
+
+
+def archive_path(item_type: str | None, month: str | None = None) -> str:
+    """The path of an archive page: news/, news/<type>/, news/<month>/, news/<type>/<month>/."""
+    parts = ["news", *(p for p in (item_type, month) if p)]
+    return "/".join(parts) + "/"
+
+
+def _months(
+    engine: Engine, settings: Settings, now: datetime, item_type: str | None
+) -> list[tuple[str, int]]:
+    """Months with items, newest first, with their counts."""
+    stats = month_stats(engine, settings, now).get(item_type, {})
+    return sorted(((m, count) for m, (_latest, count) in stats.items()), reverse=True)
+
+
+def render_archive(
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    item_type: str | None,
+    month: str | None = None,
+    months: list[tuple[str, int]] | None = None,
+) -> Page | None:
+    """An archive page, newest first: the latest items with every month listed (no month),
+    or one month's items with links to the months before and after it (a stable page), of
+    one type or all, with the feeds' links. None for an unknown type or an empty month."""
+    known = settings.type_by_slug(item_type)
+    if item_type is not None and known is None:
+        return None
+    months = months if months is not None else _months(engine, settings, now, item_type)
+    names = [m for m, _count in months]
+    newer = older = None
+    if month is not None:
+        if month not in names:
+            return None
+        position = names.index(month)
+        newer = names[position - 1] if position > 0 else None
+        older = names[position + 1] if position + 1 < len(names) else None
+        start, end = month_bounds(settings, month)
+        found = public_items(engine, now, item_type, start=start, end=end)
+    else:
+        found = public_items(engine, now, item_type, limit=LATEST)
+
+    def link(m: str | None) -> dict[str, str] | None:
+        if m is None:
+            return None
+        return {"label": _month_label(m), "href": settings.base_url + archive_path(item_type, m)}
+
+    title = known.feed_title if known else "All news"
+    heading = f"{title}, {_month_label(month)}" if month else title
+    body = _render(
+        settings,
+        "archive.html",
+        heading=heading,
+        items=found,
+        month=month,
+        months=[]
+        if month
+        else [
+            {
+                "month": m,
+                "label": _month_label(m),
+                "count": count,
+                "href": settings.base_url + archive_path(item_type, m),
+            }
+            for m, count in months
+        ],
+        newer=link(newer),
+        older=link(older),
+        index=settings.base_url + archive_path(item_type),
+        title=title,
+        canonical=settings.base_url + archive_path(item_type, month),
+        feeds=_feed_links(settings, item_type),
+    )
+    return Page(archive_path(item_type, month), body)
+
+
+def render_search(
+    engine: Engine, settings: Settings, now: datetime, query: str, page: int = 1
+) -> bytes:
+    """Search results over titles and summaries (the database's full-text index)."""
+    query = " ".join(query.split())[:200]
+    page = max(1, page)
+    found, total = search_items(engine, now, query, SEARCH_PAGE_SIZE, (page - 1) * SEARCH_PAGE_SIZE)
+    pages = max(1, -(-min(total, SEARCH_COUNT_MAX) // SEARCH_PAGE_SIZE))
+    return _render(
+        settings,
+        "search.html",
+        query=query,
+        items=found,
+        total=total,
+        page=page,
+        pages=pages,
+        page_href=lambda n: settings.base_url + "search?" + urlencode({"q": query, "page": n}),
+    )
+
+
+@dataclass(frozen=True)
+class SentDigest:
+    """A sent weekly digest or breaking alert, as its web version shows it."""
+
+    id: int
+    kind: str
+    ident: str
+    subject: str
+    sent: datetime
+
+    @property
+    def page(self) -> str:
+        return digest_page(self.kind, self.ident)
+
+
+def sent_digests(engine: Engine, now: datetime) -> list[SentDigest]:
+    """Weekly digests and breaking alerts that went out, newest first."""
+    query = (
+        select(mailings)
+        .where(mailings.c.kind.in_(DIGEST_KINDS), mailings.c.status.in_(SENT_STATUSES))
+        .order_by(mailings.c.created.desc(), mailings.c.id.desc())
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [SentDigest(r.id, r.kind, r.ident, r.subject, r.created) for r in rows]
+
+
+def _digest_items(engine: Engine, now: datetime, mailing_id: int) -> list[Item]:
+    query = (
+        select(items)
+        .join(mailing_items, mailing_items.c.item_id == items.c.id)
+        .where(mailing_items.c.mailing_id == mailing_id, publishable(now))
+        .order_by(items.c.published.desc(), items.c.id.desc())
+    )
+    with engine.connect() as conn:
+        return [item_from_row(row) for row in conn.execute(query)]
+
+
+def render_digest(engine: Engine, settings: Settings, now: datetime, digest: SentDigest) -> Page:
+    """The web version of a sent email: its subject and items grouped by type as the
+    email has them, each linking to the original or the item's page; no subscriber's name
+    or signed link."""
+    found = _digest_items(engine, now, digest.id)
+    order: list[str | None] = [t.slug for t in settings.types] + [None]
+    groups = []
+    for slug in order:
+        entries = [item for item in found if item.type == slug]
+        if entries:
+            known = settings.type_by_slug(slug)
+            groups.append(
+                {"title": known.feed_title if known else "Other news", "entries": entries}
+            )
+    body = _render(
+        settings,
+        "digest.html",
+        subject=digest.subject,
+        kind_label=DIGEST_KINDS[digest.kind],
+        sent=digest.sent,
+        groups=groups,
+        canonical=f"{settings.base_url}digests/{digest.page}/",
+    )
+    return Page(f"digests/{digest.page}/", body)
+
+
+def find_digest(engine: Engine, now: datetime, name: str) -> SentDigest | None:
+    """The sent digest whose web version has this page name."""
+    return next((d for d in sent_digests(engine, now) if d.page == name), None)
+
+
+def render_digests(settings: Settings, digests: Iterable[SentDigest]) -> Page:
+    """The list of past digests and alerts."""
+    body = _render(
+        settings,
+        "digests.html",
+        digests=[
+            {
+                "href": f"{settings.base_url}digests/{d.page}/",
+                "subject": d.subject,
+                "kind_label": DIGEST_KINDS[d.kind],
+                "sent": d.sent,
+            }
+            for d in digests
+        ],
+        canonical=settings.base_url + "digests/",
+    )
+    return Page("digests/", body)
+
+
+def write_item_pages(
+    engine: Engine,
+    settings: Settings,
+    pages: Iterable[str] | None,
+    out: Path | None = None,
+    now: datetime | None = None,
+) -> list[FeedFile]:
+    """Render the pages of these items (by page name; None: every publishable item) and
+    write those that changed. What a change that is not an edit calls (an embargo lifting,
+    a correction note): a listed page whose item is no longer public is removed."""
+    out = out or settings.output_dir
+    now = now or datetime.now(UTC)
+    wanted = None if pages is None else set(pages)
+    files = []
+    for item in iter_public_items(engine, now, wanted):
+        page = render_item(settings, item, correction_notes(engine, item))
+        written = write_if_changed(out / page.file, page.body, durable=False)
+        files.append(FeedFile(out / page.file, written))
+        if wanted is not None:
+            wanted.discard(item_page(item))
+    for gone in wanted or ():
+        (out / "items" / gone / "index.html").unlink(missing_ok=True)
+    return files
+
+
+WATERMARK = ".site-watermark"
+
+
+def write_site(
+    engine: Engine,
+    settings: Settings,
+    out: Path | None = None,
+    now: datetime | None = None,
+    full: bool = True,
+    stats: MonthStats | None = None,
+    also: Iterable[str] = (),
+) -> list[FeedFile]:
+    """Write every public page as a static file: items/<page>/index.html, the archive
+    (news/…), the digests (digests/…) and 404.html. With `full` False only the pages of
+    items first seen or edited since the last run (its time is kept in `.site-watermark`
+    in the folder), and of the items named in `also` (page names: an embargo that lifted,
+    a correction note), with the archive months they are in and those months'
+    neighbours, are rendered again; a page in `also` that is not public is removed."""
+    out = out or settings.output_dir
+    now = now or datetime.now(UTC)
+    stats = stats if stats is not None else month_stats(engine, settings, now)
+    files: list[FeedFile] = []
+
+    def write(path: str, body: bytes) -> None:
+        files.append(FeedFile(out / path, write_if_changed(out / path, body, durable=False)))
+
+    since = None if full else _read_watermark(out)
+    touched: dict[str | None, set[str]] = {key: set() for key in stats}
+    if since is None:
+        files += write_item_pages(engine, settings, None, out, now)
+        touched = {key: set(months) for key, months in stats.items()}
+    else:
+        changes = public_changes_since(engine, now, since)
+        named = set(also) - {page for page, _, _ in changes}
+        changes += [
+            (i.page or "", i.type, i.published) for i in iter_public_items(engine, now, named)
+        ]
+        pages = {page for page, _, _ in changes} | named
+        files += write_item_pages(engine, settings, pages, out, now)
+        for page, item_type, published in withheld_pages(engine, now):
+            path = out / "items" / page / "index.html"
+            if path.exists():
+                path.unlink()
+                changes.append((page, item_type, published))
+        for _page, item_type, published in changes:
+            for key in {None, item_type} & touched.keys():
+                touched[key].add(month_of(settings, published))
+    for spec in feed_specs(settings):
+        months = sorted(
+            ((m, count) for m, (_changed, count) in stats[spec.item_type].items()), reverse=True
+        )
+        names = [m for m, _count in months]
+        targets: set[str] = set()
+        for month in touched[spec.item_type] & set(names):
+            position = names.index(month)
+            targets |= set(names[max(0, position - 1) : position + 2])
+        for month in [None, *sorted(targets)]:
+            page = render_archive(engine, settings, now, spec.item_type, month, months)
+            if page is not None:
+                write(page.file, page.body)
+    files += write_digest_pages(engine, settings, out, now)
+    write("404.html", render_not_found(settings))
+    changed = [latest for months in stats.values() for latest, _count in months.values()]
+    if changed:
+        write_if_changed(out / WATERMARK, max(changed).isoformat().encode())
+    return files
+
+
+def _read_watermark(out: Path) -> datetime | None:
+    try:
+        return datetime.fromisoformat((out / WATERMARK).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def write_digest_pages(
+    engine: Engine, settings: Settings, out: Path | None = None, now: datetime | None = None
+) -> list[FeedFile]:
+    """Write the web version of every sent digest and alert, and their list."""
+    out = out or settings.output_dir
+    now = now or datetime.now(UTC)
+    digests = sent_digests(engine, now)
+    pages = [render_digest(engine, settings, now, digest) for digest in digests]
+    pages.append(render_digests(settings, digests))
+    return [
+        FeedFile(out / page.file, write_if_changed(out / page.file, page.body, durable=False))
+        for page in pages
+    ]
