@@ -576,7 +576,8 @@ def embargo_item(
     engine: Engine, item_key: str, until: datetime | None, actor: str, now: datetime | None = None
 ) -> Item:
     """Hold an item back from every public path until `until` (None lifts the embargo at
-    once); the feeds are rewritten by the next refresh, which notices the change."""
+    once: it is recorded as ending now, so the next publish sees the item as newly public
+    and writes its feeds and page)."""
     now = now or _now()
     item = item_for(engine, item_key)
     if until is not None and until.tzinfo is None:
@@ -585,9 +586,10 @@ def embargo_item(
         raise DigestError("say who is acting (a name for the audit log)")
     if until is not None and until <= now:
         raise DigestError(f"embargo time {until.isoformat()} is in the past; nothing changed")
-    if until is None and embargo_of(engine, item.key) is None:
+    current = embargo_of(engine, item.key)
+    if until is None and (current is None or current <= now):
         raise DigestError(f"{item.title!r} has no embargo; nothing to lift")
-    set_embargo(engine, item.key, until)
+    set_embargo(engine, item.key, until or now)
     detail = f"{item.title} until {until.isoformat()}" if until else f"{item.title}: lifted"
     _audit(engine, actor, "embargo", detail, now)
     return item

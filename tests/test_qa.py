@@ -17,7 +17,7 @@ from digest.checks import check_store
 from digest.config import BreakingSettings, Settings, SourceConfig
 from digest.errors import DigestError, SourceError
 from digest.sources import read_source
-from digest.store import embargo_of, upsert_items
+from digest.store import embargo_of, is_publishable, upsert_items
 
 from .test_cli import run
 from .test_email import item, subscribe
@@ -87,7 +87,8 @@ def test_lifting_an_embargo_that_is_not_there_says_so(engine: Engine) -> None:
         jobs.embargo_item(engine, news.key, None, "Alice", now=NOW)
     jobs.embargo_item(engine, news.key, NOW + timedelta(hours=1), "Alice", now=NOW)
     jobs.embargo_item(engine, news.key, None, "Alice", now=NOW)
-    assert embargo_of(engine, news.key) is None
+    assert embargo_of(engine, news.key) == NOW  # lifted: recorded as ending now
+    assert is_publishable(engine, news.key, NOW)
 
 
 def test_store_check_creates_no_database_file(settings: Settings, tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from digest import jobs
 from digest.config import Settings
+from digest.errors import DigestError
 from digest.feeds import (
     RENDERERS,
     caption_and_credit,
@@ -544,3 +545,20 @@ def test_embargoed_items_stay_off_every_page_and_notes_show(
         page = html.fromstring(client.get(page_url).content)
         (notes,) = page.xpath("//section[@id='corrections']")
         assert "The date was wrong." in notes.text_content() and notes.get("hidden") is None
+
+
+def test_an_embargo_lifted_by_hand_is_published_by_the_next_plain_publish(
+    settings: Settings, engine: Engine
+) -> None:
+    jobs.ingest_sources(engine, settings, now=NOW)
+    jobs.publish_feeds(engine, settings)
+    item = public_items(engine, datetime.now(UTC), limit=1)[0]
+    page = settings.output_dir / "items" / item.page / "index.html"
+    jobs.embargo_item(engine, item.key, datetime.now(UTC) + timedelta(days=1), "Ana")
+    jobs.publish_feeds(engine, settings)
+    assert not page.exists()
+    jobs.embargo_item(engine, item.key, None, "Ana")
+    jobs.publish_feeds(engine, settings)  # what the clock does next: no page named
+    assert page.exists() and item.title in page.read_text()
+    with pytest.raises(DigestError, match="no embargo"):
+        jobs.embargo_item(engine, item.key, None, "Ana")
