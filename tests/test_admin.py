@@ -944,3 +944,11 @@ def test_a_failed_read_keeps_the_last_successful_one(engine: Engine) -> None:
     record_poll(engine, "wire", {"polled_at": later, "result": "error: HTTP 503"})
     state = source_state(engine, "wire")
     assert state["polled_at"] == later and state["read_ok_at"] == NOW
+
+
+def test_a_mailing_id_beyond_the_column_is_a_404_not_a_500(site: str) -> None:
+    with signed_in(site) as client:
+        for path in ("/admin/mailings/99999999999", "/admin/mailings/99999999999/live"):
+            assert client.get(path).status_code == 404
+        stopped = post(client, "/admin/mailings/99999999999/cancel", "/admin/breaking")
+        assert stopped.status_code == 404

@@ -132,6 +132,10 @@ def humane_text(text: str, zone: Any) -> str:
     return ISO_MOMENT.sub(human, text)
 
 
+# The largest id an INTEGER column holds on every store (PostgreSQL's is 32-bit).
+MAX_ROW_ID = 2**31 - 1
+
+
 def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
     """The staff routes."""
     zone = settings.timezone
@@ -185,6 +189,8 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
 
     def guard(handler: Handler, right: str = "prepare") -> Callable[[Request], Awaitable[Response]]:
         async def guarded(request: Request) -> Response:
+            if request.path_params.get("id", 0) > MAX_ROW_ID:
+                return refuse(request, 404, "No such mailing.")
             member = current(request)
             if member is None:
                 if request.method == "GET":
