@@ -507,47 +507,46 @@ def approve_mailing(
     return mailing
 
 
+def _change_mailing(
+    engine: Engine,
+    mailing_id: int,
+    actor: str,
+    now: datetime | None,
+    change: Callable[[Engine, int], Mailing],
+    action: str,
+) -> Mailing:
+    """Apply a staff decision to a mailing and audit it; a state that does not allow it is
+    a DigestError naming why."""
+    _mailing_or_error(engine, mailing_id)
+    try:
+        mailing = change(engine, mailing_id)
+    except MailingStateError as exc:
+        raise DigestError(str(exc)) from None
+    detail = f"{mailing.subject} (mailing {mailing_id})"
+    _audit(engine, actor, action, detail, now or _now())
+    return mailing
+
+
 def cancel_mailing(
     engine: Engine, mailing_id: int, actor: str, now: datetime | None = None
 ) -> Mailing:
     """Cancel a mailing before anything has left (in its undo window, awaiting approval,
     or scheduled); DigestError once a message has gone."""
-    now = now or _now()
-    _mailing_or_error(engine, mailing_id)
-    try:
-        mailing = cancel(engine, mailing_id)
-    except MailingStateError as exc:
-        raise DigestError(str(exc)) from None
-    _audit(engine, actor, "cancel mailing", f"{mailing.subject} (mailing {mailing_id})", now)
-    return mailing
+    return _change_mailing(engine, mailing_id, actor, now, cancel, "cancel mailing")
 
 
 def pause_mailing(
     engine: Engine, mailing_id: int, actor: str, now: datetime | None = None
 ) -> Mailing:
     """Pause a sending mailing (a staff decision, not a relay outage)."""
-    now = now or _now()
-    _mailing_or_error(engine, mailing_id)
-    try:
-        mailing = pause(engine, mailing_id)
-    except MailingStateError as exc:
-        raise DigestError(str(exc)) from None
-    _audit(engine, actor, "pause mailing", f"{mailing.subject} (mailing {mailing_id})", now)
-    return mailing
+    return _change_mailing(engine, mailing_id, actor, now, pause, "pause mailing")
 
 
 def resume_mailing(
     engine: Engine, mailing_id: int, actor: str, now: datetime | None = None
 ) -> Mailing:
     """Resume a paused mailing where it stopped."""
-    now = now or _now()
-    _mailing_or_error(engine, mailing_id)
-    try:
-        mailing = resume(engine, mailing_id)
-    except MailingStateError as exc:
-        raise DigestError(str(exc)) from None
-    _audit(engine, actor, "resume mailing", f"{mailing.subject} (mailing {mailing_id})", now)
-    return mailing
+    return _change_mailing(engine, mailing_id, actor, now, resume, "resume mailing")
 
 
 def mailing_progress(engine: Engine, mailing_id: int) -> SendProgress:
