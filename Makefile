@@ -74,6 +74,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/search.py
+	$(BIN)/python bench/signin.py
 
 clean:
 	rm -rf var public outbox .pytest_cache
