@@ -51,17 +51,18 @@ def lines_from_text(text: str) -> list[Line]:
     return [line for line in lines if line.text]
 
 
-def parse_date(text: str) -> date | None:
-    """The date a line consists of, or None when the line is anything more than a date."""
-    found = find_date(text)
+def parse_date(text: str, language: str | None = None) -> date | None:
+    """The date a line consists of, or None when the line is anything more than a date.
+    `language` is the listing's (the newsroom's): its month names are read besides English."""
+    found = find_date(text, language)
     if found and found.start == 0 and found.end == len(text.rstrip(".")):
         return found.value
     return None
 
 
-def parse_header(text: str) -> tuple[date, str] | None:
+def parse_header(text: str, language: str | None = None) -> tuple[date, str] | None:
     """The date and type words of a header line `Month D, YYYY • Type`, or None."""
-    found = find_date(text)
+    found = find_date(text, language)
     if found is None or found.start != 0:
         return None
     rest = HEADER_REST.match(text[found.end :])
@@ -133,8 +134,8 @@ class ListingParser:
         for line in lines:
             if line.text in self.settings.boilerplate:
                 continue
-            header = parse_header(line.text)
-            published = parse_date(line.text) if header is None else None
+            header = parse_header(line.text, self.settings.language)
+            published = parse_date(line.text, self.settings.language) if header is None else None
             if header:
                 day, rest = header
                 self._close_header()
