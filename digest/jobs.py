@@ -11,7 +11,7 @@ from email import message_from_bytes
 from email.policy import default
 from email.utils import make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from digest.config import Settings
 from digest.errors import DigestError, SourceError
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 # list (email-validator) are imported by the jobs that use them, so each command starts fast.
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def open_store(settings: Settings) -> Engine:
@@ -216,6 +217,17 @@ def transport_factory(settings: Settings) -> Callable[[], Transport]:
     )
 
 
+def _run_async(coroutine: Awaitable[T]) -> T:
+    """Run a coroutine on uvloop when it is installed (it comes with uvicorn[standard]; the
+    sender spends most of its time in the event loop), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)  # type: ignore[arg-type]
+
+
 def send(
     engine: Engine,
     settings: Settings,
@@ -230,7 +242,7 @@ def send(
     stop. `sleep` is how a relay pause waits (tests pass one that takes no time)."""
     from digest.sender import send_pending, utc_now
 
-    return asyncio.run(
+    return _run_async(
         send_pending(
             engine,
             settings,
