@@ -260,6 +260,19 @@ def personalise(
     )
 
 
+def render_already(settings: Settings, preferences_url: str) -> Rendered:
+    """The notice for an address that subscribes again while already on the list: nothing
+    changed, and here is the link to its preferences."""
+    subject = f"You are already on the {settings.newsroom_name} press list"
+    context = {
+        "settings": settings,
+        "subject": subject,
+        "preheader": "Nothing has changed. Here is the link to your preferences.",
+        "preferences_url": preferences_url,
+    }
+    return _render(settings, "already", context, subject)
+
+
 def render_confirm(settings: Settings, confirm_url: str, hours: int) -> Rendered:
     """The double opt-in email: one link that confirms the subscription."""
     subject = f"Confirm your subscription to {settings.newsroom_name}"

@@ -36,7 +36,7 @@ from digest.limits import (
 from digest.links import signed_link, token_subscriber, verify
 from digest.mailings import Mailing, create_confirmation
 from digest.model import Subscriber
-from digest.render import _render
+from digest.render import render_already
 from digest.store import subscribers
 from digest.subscribers import (
     SubscriberError,
@@ -99,14 +99,8 @@ def subscription_mail(
         return None
     if stored.status == "unsubscribed":
         return jobs.subscribe(engine, settings, subscriber, now)
-    subject = f"You are already on the {settings.newsroom_name} press list"
-    context = {
-        "settings": settings,
-        "subject": subject,
-        "preheader": "Nothing has changed. Here is the link to your preferences.",
-        "preferences_url": signed_link(settings, "preferences", stored.id, stored.email),
-    }
-    body = _render(settings, "already", context, subject)
+    preferences = signed_link(settings, "preferences", stored.id, stored.email)
+    body = render_already(settings, preferences)
     return create_confirmation(engine, settings, stored.id, body, now)
 
 
