@@ -690,38 +690,38 @@ def cancel(engine: Engine, mailing_id: int) -> Mailing:
 def pause(engine: Engine, mailing_id: int) -> Mailing:
     """Stop a sending mailing: its unsent deliveries are held (messages already in flight
     finish and are recorded) until it is resumed."""
-    with engine.begin() as conn:
-        taken = conn.execute(
-            mailings.update()
-            .where(mailings.c.id == mailing_id, mailings.c.status == SENDING)
-            .values(status=PAUSED)
-        )
-        if not taken.rowcount:
-            raise MailingStateError(f"mailing {mailing_id} is not sending; nothing to pause")
-        conn.execute(
-            deliveries.update()
-            .where(deliveries.c.mailing_id == mailing_id, deliveries.c.status == "pending")
-            .values(status=HELD)
-        )
-    result = get_mailing(engine, mailing_id)
-    assert result is not None
-    return result
+    return _switch(engine, mailing_id, (SENDING, PAUSED), ("pending", HELD), "pause")
 
 
 def resume(engine: Engine, mailing_id: int) -> Mailing:
     """Let a paused mailing go on where it stopped."""
+    return _switch(engine, mailing_id, (PAUSED, SENDING), (HELD, "pending"), "resume")
+
+
+def _switch(
+    engine: Engine,
+    mailing_id: int,
+    mailing_states: tuple[str, str],
+    delivery_states: tuple[str, str],
+    verb: str,
+) -> Mailing:
+    """Move a mailing from one state to another and its waiting deliveries with it, in one
+    transaction; MailingStateError when the mailing is not in the first state."""
+    (mailing_from, mailing_to), (delivery_from, delivery_to) = mailing_states, delivery_states
     with engine.begin() as conn:
         taken = conn.execute(
             mailings.update()
-            .where(mailings.c.id == mailing_id, mailings.c.status == PAUSED)
-            .values(status=SENDING)
+            .where(mailings.c.id == mailing_id, mailings.c.status == mailing_from)
+            .values(status=mailing_to)
         )
         if not taken.rowcount:
-            raise MailingStateError(f"mailing {mailing_id} is not paused; nothing to resume")
+            raise MailingStateError(
+                f"mailing {mailing_id} is not {mailing_from}; nothing to {verb}"
+            )
         conn.execute(
             deliveries.update()
-            .where(deliveries.c.mailing_id == mailing_id, deliveries.c.status == HELD)
-            .values(status="pending")
+            .where(deliveries.c.mailing_id == mailing_id, deliveries.c.status == delivery_from)
+            .values(status=delivery_to)
         )
     result = get_mailing(engine, mailing_id)
     assert result is not None

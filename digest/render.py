@@ -14,7 +14,7 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from digest.config import Settings
 from digest.feeds import ALL, FeedSpec
-from digest.links import digest_url, item_link
+from digest.links import digest_url, item_link, item_page, item_page_url
 from digest.model import ALL_TYPES, Item, Subscriber
 from digest.resources import template_loader
 
@@ -44,14 +44,22 @@ def long_date(value: date | datetime, settings: Settings | None = None) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
-def _environment(settings: Settings) -> Environment:
+_ENVIRONMENTS: dict[tuple[int, str], tuple[Settings, Environment]] = {}
+
+
+def template_environment(settings: Settings, folder: str) -> Environment:
+    """The Jinja2 environment of one template folder ("email", or "" for the public site)
+    with the project's filters and link helpers, made once per settings and folder."""
+    cached = _ENVIRONMENTS.get((id(settings), folder))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
     environment = Environment(
-        loader=template_loader("email"),
+        loader=template_loader(folder),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=True,
+        keep_trailing_newline=folder == "email",
     )
     environment.filters["longdate"] = lambda value: long_date(value, settings)
     environment.filters["type_label"] = lambda slug: (
@@ -59,6 +67,8 @@ def _environment(settings: Settings) -> Environment:
     )
     environment.globals["item_link"] = lambda item: item_link(settings, item)
     environment.globals["digest_url"] = lambda kind, ident: digest_url(settings, kind, ident)
+    environment.globals["page_url"] = lambda item: item_page_url(settings, item_page(item))
+    _ENVIRONMENTS[(id(settings), folder)] = (settings, environment)
     return environment
 
 
@@ -237,7 +247,7 @@ def render_breaking(settings: Settings, item: Item, types_key: str) -> Rendered:
 
 
 def _render(settings: Settings, name: str, context: dict[str, object], subject: str) -> Rendered:
-    environment = _environment(settings)
+    environment = template_environment(settings, "email")
     document = environment.get_template(f"{name}.html").render(context)
     text = environment.get_template(f"{name}.txt").render(context)
     return Rendered(subject=subject, html=inline_css(document), text=text)

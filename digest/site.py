@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import Engine, select
 
@@ -31,10 +30,9 @@ from digest.feeds import (
     month_stats,
     write_if_changed,
 )
-from digest.links import digest_page, item_link, item_page, item_page_url, page_hash, web_url
+from digest.links import digest_page, item_page, item_page_url, page_hash, web_url
 from digest.model import Item
-from digest.render import long_date
-from digest.resources import template_loader
+from digest.render import template_environment
 from digest.store import (
     SEARCH_COUNT_MAX,
     item_from_row,
@@ -82,36 +80,14 @@ def correction_notes(engine: Engine, item: Item) -> Sequence[Note]:
     return [Note(row["at"], row["note"]) for row in store_correction_notes(engine, item.key)]
 
 
-_ENVIRONMENTS: dict[int, tuple[Settings, Environment]] = {}
-
-
-def _environment(settings: Settings) -> Environment:
-    cached = _ENVIRONMENTS.get(id(settings))
-    if cached is not None and cached[0] is settings:
-        return cached[1]
-    environment = Environment(
-        loader=template_loader(""),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.filters["longdate"] = lambda value: long_date(value, settings)
-    environment.filters["type_label"] = lambda slug: (
-        t.label if (t := settings.type_by_slug(slug)) else ""
-    )
-    environment.globals["item_link"] = lambda item: item_link(settings, item)
-    environment.globals["page_url"] = lambda item: item_page_url(settings, item_page(item))
-    _ENVIRONMENTS[id(settings)] = (settings, environment)
-    return environment
-
-
 def _render(settings: Settings, template: str, **context: Any) -> bytes:
     context.setdefault("canonical", None)
     context.setdefault("feeds", _feed_links(settings, None))
     context.setdefault("query", None)
     page = (
-        _environment(settings).get_template(f"site/{template}").render(settings=settings, **context)
+        template_environment(settings, "")
+        .get_template(f"site/{template}")
+        .render(settings=settings, **context)
     )
     return page.encode()
 

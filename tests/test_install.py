@@ -265,7 +265,7 @@ def test_user_templates_override_packaged_ones_file_by_file(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "templates" / "email").mkdir(parents=True)
     (tmp_path / "templates" / "email" / "_footer.txt").write_text("Restyled by the press office.")
-    environment = render._environment(settings)
+    environment = render.template_environment(settings, "email")
     footer = environment.get_template("_footer.txt")
     assert footer.render() == "Restyled by the press office."
     assert Path(footer.filename or "").resolve() == tmp_path / "templates/email/_footer.txt"
