@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from digest import jobs
+from digest import actions
 from digest.config import SourceConfig, load_settings
 from digest.feeds import write_feeds
 from digest.store import connect, create_schema, items
@@ -89,7 +89,7 @@ def measure(count: int, rounds: int, folder: Path) -> dict[str, float]:
             f"Update\n\nBenchmark item {n}\n\nA new item.\n\n{day:%B} {day.day}, 2026\n"
         )
         started = time.perf_counter()
-        report = jobs.publish(engine, settings)
+        report = actions.publish(engine, settings)
         timings.append(time.perf_counter() - started)
         assert report.ingest.total.new == 1 and any(f.written for f in report.files)
     engine.dispose()

@@ -1,7 +1,7 @@
 """The sender against its two baselines, in one run, against one sink: a minimal asyncio SMTP
 server on 127.0.0.1 (its own process) that accepts and drops every message.
 
-- engine: `digest weekly`'s sending path (jobs.send) with 4 connections, rate unlimited;
+- engine: `digest weekly`'s sending path (actions.send) with 4 connections, rate unlimited;
 - bare aiosmtplib: 4 connections, one prebuilt message of the same size, `sendmail` each;
 - naive: stdlib smtplib, a new connection and an `EmailMessage` per recipient (a sample).
 
@@ -57,12 +57,12 @@ def prepare(folder: Path, count: int) -> None:
     """A store with the sample newsroom, `count` active subscribers, and the mailing."""
     from sqlalchemy import insert
 
-    from digest import jobs
+    from digest import actions
     from digest.store import subscribers
 
     settings = settings_for(folder, 0)
-    engine = jobs.open_store(settings)
-    jobs.ingest_sources(engine, settings)
+    engine = actions.open_store(settings)
+    actions.ingest_sources(engine, settings)
     now = datetime.now(UTC)
     kinds = ["*", "press-releases", "reports,updates", "updates"]
     with engine.begin() as conn:
@@ -82,15 +82,15 @@ def prepare(folder: Path, count: int) -> None:
                 for n in range(start, min(count, start + 10_000))
             ]
             conn.execute(insert(subscribers), rows)
-    jobs.weekly_digest(engine, settings, WEEK, now)
+    actions.weekly_digest(engine, settings, WEEK, now)
 
 
 def reset(folder: Path) -> None:
     """Every delivery pending again, so the next round sends the same mailing."""
-    from digest import jobs
+    from digest import actions
     from digest.store import deliveries, mailings
 
-    engine = jobs.open_store(settings_for(folder, 0))
+    engine = actions.open_store(settings_for(folder, 0))
     with engine.begin() as conn:
         conn.execute(
             deliveries.update().values(
@@ -107,14 +107,14 @@ def median(results: list[dict[str, float]]) -> dict[str, float]:
 
 def sample_message(folder: Path) -> bytes:
     """One recipient's message of the mailing, as the engine builds it."""
-    from digest import jobs
+    from digest import actions
     from digest.mailings import mailing_body
     from digest.messages import Recipient, personal_message
     from digest.messages import prepare as prepare_template
     from digest.model import ALL_TYPES
 
     settings = settings_for(folder, 0)
-    engine = jobs.open_store(settings)
+    engine = actions.open_store(settings)
     template = prepare_template(settings, 1, mailing_body(engine, 1, ALL_TYPES))
     return personal_message(template, Recipient(1, "reader1@example.org", "Reader 1"), _now())
 
@@ -124,12 +124,12 @@ def _now() -> datetime:
 
 
 def run_engine(folder: Path, port: int) -> dict[str, float]:
-    from digest import jobs
+    from digest import actions
 
     settings = settings_for(folder, port)
-    engine = jobs.open_store(settings)
+    engine = actions.open_store(settings)
     cpu, wall = time.process_time(), time.perf_counter()
-    summary = jobs.send(engine, settings)
+    summary = actions.send(engine, settings)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {"sent": summary.sent, "wall": wall, "cpu": cpu}
 
@@ -168,14 +168,14 @@ def run_naive(folder: Path, port: int, sample: int) -> dict[str, float]:
     email package from the rendered body, and a new SMTP connection."""
     from email.message import EmailMessage
 
-    from digest import jobs
+    from digest import actions
     from digest.mailings import mailing_body
     from digest.model import ALL_TYPES
     from digest.render import personalise
     from digest.subscribers import iter_subscribers
 
     settings = settings_for(folder, port)
-    engine = jobs.open_store(settings)
+    engine = actions.open_store(settings)
     body = mailing_body(engine, 1, ALL_TYPES)
     everyone = list(iter_subscribers(engine))[:sample]
     cpu, wall = time.process_time(), time.perf_counter()

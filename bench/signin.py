@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from digest import jobs, staff
+from digest import actions, staff
 from digest.config import load_settings
 from digest.feeds import write_feeds
 from digest.web import create_app
@@ -79,8 +79,8 @@ def main() -> None:
             database_url=f"sqlite:///{folder}/digest.db",
             secret_key="bench",
         )
-        engine = jobs.open_store(settings)
-        jobs.ingest_sources(engine, settings)
+        engine = actions.open_store(settings)
+        actions.ingest_sources(engine, settings)
         write_feeds(engine, settings)
         _, token = staff.add_staff(engine, "ed@example.org", "Ed", "editor", datetime.now(UTC))
         staff.set_password_with_token(engine, token, "correct horse battery", datetime.now(UTC))

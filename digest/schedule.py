@@ -23,7 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import WEEKDAYS, Settings
 from digest.mailings import daily_ident, daily_period_end, find_mailing, weekly_ident
 from digest.sender import Clock as Now
@@ -125,7 +125,7 @@ class ClockProcess:
         return run
 
     def poll_and_publish(self) -> None:
-        report = jobs.publish(self.engine, self.settings, now=self.now())
+        report = actions.publish(self.engine, self.settings, now=self.now())
         written = sum(1 for f in report.files if f.written)
         total = report.ingest.total
         log.info("publish: %d new, %d updated; %d files written", total.new, total.updated, written)
@@ -134,7 +134,7 @@ class ClockProcess:
         as_of = weekly_due(self.settings, self.engine, self.now())
         if as_of is None:
             return
-        mailing = jobs.weekly_digest(self.engine, self.settings, as_of, self.now())
+        mailing = actions.weekly_digest(self.engine, self.settings, as_of, self.now())
         log.info("weekly digest %s: %s", as_of, mailing.status)
         self.sweep()
 
@@ -142,11 +142,11 @@ class ClockProcess:
         as_of = daily_due(self.settings, self.engine, self.now())
         if as_of is None:
             return
-        mailing = jobs.daily_digest(self.engine, self.settings, as_of, self.now())
+        mailing = actions.daily_digest(self.engine, self.settings, as_of, self.now())
         log.info("daily digest %s: %s", as_of, mailing.status)
 
     def sweep(self) -> None:
-        summary = jobs.send(
+        summary = actions.send(
             self.engine, self.settings, clock=self.now, should_stop=self.stopping.is_set
         )
         if summary.sent or summary.failed or summary.retrying:
@@ -159,11 +159,11 @@ class ClockProcess:
         that lifted (or was set), an edit or a correction from the console or the CLI."""
         stamp = items_stamp(self.engine, self.now())
         if stamp != self.stamp:
-            jobs.publish_feeds(self.engine, self.settings)
+            actions.publish_feeds(self.engine, self.settings)
             self.stamp = stamp
 
     def release(self) -> None:
-        released = jobs.release_held(self.engine, self.now())
+        released = actions.release_held(self.engine, self.now())
         if released:
             log.info("released held mailings %s", ", ".join(map(str, released)))
 

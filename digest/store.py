@@ -352,6 +352,19 @@ def find_item(engine: Engine, key_or_url: str) -> Item | None:
     return None
 
 
+def find_item_by_entry_hash(engine: Engine, entry_hash: str) -> Item | None:
+    """The item whose feed entry id ends in this hash (the first 32 hex digits of the
+    SHA-256 of its key): items without a URL have no other handle outside the store."""
+    import hashlib
+
+    with engine.connect() as conn:
+        keys = conn.execute(select(items.c.key)).scalars().all()
+    for key in keys:
+        if hashlib.sha256(key.encode()).hexdigest()[:32] == entry_hash:
+            return find_item(engine, key)
+    return None
+
+
 def count_items(engine: Engine) -> dict[str | None, int]:
     """How many items are stored, per type."""
     query = select(items.c.type, func.count()).group_by(items.c.type)

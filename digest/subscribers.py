@@ -315,6 +315,13 @@ def request_subscription(engine: Engine, subscriber: Subscriber, now: datetime) 
     return _subscriber(row)
 
 
+def status_changed_at(engine: Engine, subscriber_id: int) -> datetime | None:
+    """When a subscriber's row last changed (a status, a choice), or None if unknown."""
+    with engine.connect() as conn:
+        query = select(subscribers.c.updated).where(subscribers.c.id == subscriber_id)
+        return conn.execute(query).scalar()
+
+
 def count_by_status(engine: Engine) -> dict[str, int]:
     """How many subscribers have each status."""
     with engine.connect() as conn:

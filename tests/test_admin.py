@@ -22,7 +22,7 @@ import pyotp
 import pytest
 from sqlalchemy import Engine, select
 
-from digest import jobs, staff
+from digest import actions, staff
 from digest.config import Settings
 from digest.feeds import write_feeds
 from digest.model import Item, Subscriber
@@ -63,7 +63,7 @@ def make_account(engine: Engine, email: str, name: str, role: str) -> staff.Staf
 
 @pytest.fixture
 def site(engine: Engine, admin_settings: Settings) -> Iterator[str]:
-    jobs.ingest_sources(engine, admin_settings, now=NOW)
+    actions.ingest_sources(engine, admin_settings, now=NOW)
     upsert_items(
         engine,
         [Item(key=KEY, title=NASTY, published=NOW, type="updates", source="t")],
@@ -445,12 +445,12 @@ def test_roles_allow_exactly_what_they_say(
         "r1@example.org",
         "r2@example.org",
     ]
-    actions = {(e.actor, e.action) for e in audit_log(engine)}
-    assert ("Ed Itor (ed@example.org)", "breaking test") in actions
-    assert ("Sam Sender (sam@example.org)", "breaking request") in actions
-    assert ("Ada Admin (ada@example.org)", "staff added") in actions
-    assert ("Ada Admin (ada@example.org)", "staff role") in actions
-    assert not any(a == "Ed Itor (ed@example.org)" and w == "breaking request" for a, w in actions)
+    audited = {(e.actor, e.action) for e in audit_log(engine)}
+    assert ("Ed Itor (ed@example.org)", "breaking test") in audited
+    assert ("Sam Sender (sam@example.org)", "breaking request") in audited
+    assert ("Ada Admin (ada@example.org)", "staff added") in audited
+    assert ("Ada Admin (ada@example.org)", "staff role") in audited
+    assert not any(a == "Ed Itor (ed@example.org)" and w == "breaking request" for a, w in audited)
 
 
 def test_breaking_send_with_test_and_progress(
@@ -681,7 +681,7 @@ def test_guarded_breaking_send_in_the_console(
         for m, p in zip(recorder.messages, recorder.parsed(), strict=True)
     )
     assert received == [(f"r{n}@example.org", flag) for n in range(3) for flag in (False, True)]
-    actions = [(e.actor, e.action) for e in reversed(audit_log(engine))]
+    audited = [(e.actor, e.action) for e in reversed(audit_log(engine))]
     for expected in [
         ("Ed Itor (ed@example.org)", "breaking request"),
         ("Sam Sender (sam@example.org)", "approve mailing"),
@@ -690,7 +690,7 @@ def test_guarded_breaking_send_in_the_console(
         ("Ed Itor (ed@example.org)", "correction"),
         ("Sam Sender (sam@example.org)", "correction send"),
     ]:
-        assert expected in actions
+        assert expected in audited
 
 
 def test_press_list_search_edit_unsubscribe_import_export(site: str, engine: Engine) -> None:
@@ -752,9 +752,9 @@ def test_press_list_search_edit_unsubscribe_import_export(site: str, engine: Eng
         rows = exported.text.splitlines()
         assert rows[0].startswith("email,") and len(rows) == 1 + 6
         assert any(r.startswith("dana@courier.example,") and "unsubscribed" in r for r in rows)
-    actions = [(e.actor, e.action) for e in audit_log(engine)]
+    audited = [(e.actor, e.action) for e in audit_log(engine)]
     for action in ("add", "edit", "unsubscribe", "import", "export"):
-        assert ("Ada Admin (ada@example.org)", f"press list {action}") in actions
+        assert ("Ada Admin (ada@example.org)", f"press list {action}") in audited
 
 
 def test_dashboard_shows_next_sends_failures_and_sources_in_local_time(
@@ -801,7 +801,7 @@ def test_pause_and_resume_from_the_console(
     site: str, engine: Engine, admin_settings: Settings, smtp_server: tuple[SMTPRecorder, int]
 ) -> None:
     recorder, _ = smtp_server
-    mailing = jobs.request_breaking(admin_settings, engine, KEY, "Script")
+    mailing = actions.request_breaking(admin_settings, engine, KEY, "Script")
     where = f"/admin/mailings/{mailing.id}"
     with signed_in(site, "ed@example.org") as editor:
         assert 'id="pause"' not in editor.get(where).text
@@ -812,16 +812,16 @@ def test_pause_and_resume_from_the_console(
         assert paused.status_code == 303
         view = sender.get(where).text
         assert 'id="state">paused<' in view and 'id="resume"' in view
-        assert jobs.send(engine, admin_settings, mailing.id).sent == 0, "held while paused"
+        assert actions.send(engine, admin_settings, mailing.id).sent == 0, "held while paused"
         resumed = post(sender, f"{where}/resume", where)
         assert resumed.status_code == 303
         wait_for(lambda: 'id="state">done<' in sender.get(where).text)
         twice = post(sender, f"{where}/resume", where)
         assert twice.status_code == 400 and "not paused" in twice.text
     assert sorted(m[1][0] for m in recorder.messages) == [f"r{n}@example.org" for n in range(3)]
-    actions = [(e.actor, e.action) for e in audit_log(engine)]
-    assert ("Sam Sender (sam@example.org)", "pause mailing") in actions
-    assert ("Sam Sender (sam@example.org)", "resume mailing") in actions
+    audited = [(e.actor, e.action) for e in audit_log(engine)]
+    assert ("Sam Sender (sam@example.org)", "pause mailing") in audited
+    assert ("Sam Sender (sam@example.org)", "resume mailing") in audited
 
 
 CONSOLE_POSTS = [

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine
 
-from digest import jobs, staff
+from digest import actions, staff
 from digest.config import Settings
 from digest.feeds import write_feeds
 from digest.model import Subscriber
@@ -61,7 +61,7 @@ def site(
         sender=replace(settings.sender, rate=1000.0),
         breaking=replace(settings.breaking, undo_seconds=0),
     )
-    jobs.ingest_sources(engine, live, now=NOW)
+    actions.ingest_sources(engine, live, now=NOW)
     write_feeds(engine, live)
     with serve(create_app(live, engine), port) as base_url:
         yield base_url, live

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.model import Item
 from digest.schedule import daily_due, latest_daily_time
@@ -89,7 +89,7 @@ def test_skipped_days_lose_nothing_and_repeat_nothing(
         7,
     )
     assert daily_due(press, engine, thu + timedelta(minutes=1)) == THU
-    jobs.daily_digest(engine, press, THU, thu)
+    actions.daily_digest(engine, press, THU, thu)
     assert daily_due(press, engine, thu + timedelta(minutes=1)) is None
     send_at(engine, press, thu)
     first = digest_text(recorder, "daily@example.org", "Daily")
@@ -98,7 +98,7 @@ def test_skipped_days_lose_nothing_and_repeat_nothing(
     assert daily_due(press, engine, saturday) is None, "no daily digest at the weekend"
 
     monday = local(press, days[4], 7)
-    jobs.daily_digest(engine, press, days[4], monday)  # Friday's was skipped
+    actions.daily_digest(engine, press, days[4], monday)  # Friday's was skipped
     send_at(engine, press, monday)
     second = digest_text(recorder, "daily@example.org", "Daily")
     for name in ("Friday", "Saturday", "Sunday", "Monday"):
@@ -109,7 +109,7 @@ def test_skipped_days_lose_nothing_and_repeat_nothing(
         m for m in recorder.parsed() if m["To"].addresses[0].addr_spec == "weekly@example.org"
     ]
     assert to_weekly == [], "weekly readers get no daily digest"
-    jobs.weekly_digest(engine, press, days[3], monday)
+    actions.weekly_digest(engine, press, days[3], monday)
     send_at(engine, press, monday)
     weekly = digest_text(recorder, "weekly@example.org")
     assert "News of Thursday" in weekly and "News of Sunday" in weekly
@@ -140,7 +140,7 @@ def test_the_csv_and_the_preferences_carry_the_cadence(
 
 def test_a_daily_digest_of_nothing_is_empty(engine: Engine, press: Settings) -> None:
     subscribe(engine, "daily@example.org", cadence="daily")
-    mailing = jobs.daily_digest(engine, press, THU, local(press, THU, 7))
+    mailing = actions.daily_digest(engine, press, THU, local(press, THU, 7))
     assert mailing.status == "empty"
 
 
@@ -152,20 +152,20 @@ def test_corrections_reach_daily_and_weekly_readers_once_each(
     subscribe(engine, "weekly@example.org")
     first = news("Kelp Survey", local(press, THU, 5))
     upsert_items(engine, [first], local(press, THU, 5))
-    jobs.add_correction(engine, first.key, "Kelp covers 3 ha.", "Alice", local(press, THU, 6))
+    actions.add_correction(engine, first.key, "Kelp covers 3 ha.", "Alice", local(press, THU, 6))
     fri = THU + timedelta(days=1)
     upsert_items(engine, [news("Tide Table", local(press, fri, 5))], local(press, fri, 5))
-    jobs.daily_digest(engine, press, fri, local(press, fri, 7))
+    actions.daily_digest(engine, press, fri, local(press, fri, 7))
     send_at(engine, press, local(press, fri, 7))
     assert "Kelp covers 3 ha." in section(
         digest_text(recorder, "daily@example.org", "Daily"), "Corrections"
     )
     mon = THU + timedelta(days=4)
     upsert_items(engine, [news("Gull Count", local(press, mon, 5))], local(press, mon, 5))
-    jobs.daily_digest(engine, press, mon, local(press, mon, 7))
+    actions.daily_digest(engine, press, mon, local(press, mon, 7))
     send_at(engine, press, local(press, mon, 7))
     assert "Corrections" not in digest_text(recorder, "daily@example.org", "Daily")
-    jobs.weekly_digest(engine, press, THU + timedelta(days=3), local(press, mon, 9))
+    actions.weekly_digest(engine, press, THU + timedelta(days=3), local(press, mon, 9))
     send_at(engine, press, local(press, mon, 9))
     assert "Kelp covers 3 ha." in section(
         digest_text(recorder, "weekly@example.org"), "Corrections"

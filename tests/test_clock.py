@@ -125,7 +125,7 @@ def test_sigterm_mid_send_loses_nothing(
 ) -> None:
     recorder, port = smtp_server
     recorder.data_delay = 0.05
-    from digest import jobs
+    from digest import actions
 
     now = datetime.now(UTC)
     alert = Item(
@@ -138,7 +138,7 @@ def test_sigterm_mid_send_loses_nothing(
     upsert_items(engine, [alert], now)
     for n in range(40):
         add_subscriber(engine, Subscriber(email=f"r{n}@example.org"), now)
-    mailing = jobs.breaking_alert(engine, settings, alert, now)
+    mailing = actions.breaking_alert(engine, settings, alert, now)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env |= {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
@@ -170,7 +170,7 @@ def test_sigterm_mid_send_loses_nothing(
         assert conn.execute(select(leases)).first() is None, "the lease was released"
         attempts = set(conn.execute(select(deliveries.c.attempts)).scalars())
     assert attempts <= {0, 1}
-    jobs.send(engine, replace(settings, smtp_url=env["SMTP_URL"], secret_key="clock"))
+    actions.send(engine, replace(settings, smtp_url=env["SMTP_URL"], secret_key="clock"))
     assert delivery_counts(engine, mailing.id) == {"sent": 40}
     assert len({m[1][0] for m in recorder.messages}) == len(recorder.messages) == 40
 

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine
 
-from digest import jobs, staff
+from digest import actions, staff
 from digest.config import Settings
 from digest.feeds import write_feeds
 from digest.model import Subscriber
@@ -55,7 +55,7 @@ def console(
         sender=replace(settings.sender, rate=1000.0),
         breaking=replace(settings.breaking, approval=True, undo_seconds=UNDO_SECONDS),
     )
-    jobs.ingest_sources(engine, live, now=NOW)
+    actions.ingest_sources(engine, live, now=NOW)
     write_feeds(engine, live)
     for n in range(4):
         add_subscriber(engine, Subscriber(email=f"desk{n}@example.org"), NOW)
@@ -161,9 +161,9 @@ def test_editor_asks_sender_approves_undo_cancels_then_lets_go(
     table = sender.inner_text("#audit")
     assert "breaking request" in table and "approve mailing" not in table
     shot(sender, tmp_path, "7-audit")
-    actions = [(e.actor, e.action) for e in reversed(audit_log(engine))]
+    audited = [(e.actor, e.action) for e in reversed(audit_log(engine))]
     assert [
-        a for a in actions if a[1] in ("breaking request", "approve mailing", "cancel mailing")
+        a for a in audited if a[1] in ("breaking request", "approve mailing", "cancel mailing")
     ] == [
         ("Ed Itor (ed@example.org)", "breaking request"),
         ("Sam Sender (sam@example.org)", "approve mailing"),

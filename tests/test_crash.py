@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.mailings import Mailing, delivery_counts
 from digest.model import Item, Subscriber
@@ -73,7 +73,7 @@ def weekly_for_readers(engine: Engine, settings: Settings) -> Mailing:
     upsert_items(engine, [item], now)
     for n in range(RECIPIENTS):
         add_subscriber(engine, Subscriber(email=f"reader{n}@example.org", name=f"R {n}"), now)
-    return jobs.weekly_digest(engine, settings, now.astimezone(settings.timezone).date(), now)
+    return actions.weekly_digest(engine, settings, now.astimezone(settings.timezone).date(), now)
 
 
 def test_kill_9_mid_send_then_resume_delivers_to_everyone(

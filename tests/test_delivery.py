@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.mailings import delivery_counts, find_mailing
 from digest.model import Item, Subscriber
@@ -65,7 +65,7 @@ def breaking_to(engine: Engine, settings: Settings, addresses: list[str]) -> int
     upsert_items(engine, [alert_item()], NOW)
     for address in addresses:
         add_subscriber(engine, Subscriber(email=address, name="Reader"), NOW)
-    return jobs.breaking_alert(engine, settings, alert_item(), NOW).id
+    return actions.breaking_alert(engine, settings, alert_item(), NOW).id
 
 
 def start(recorder: SMTPRecorder, port: int, smtputf8: bool = False) -> Controller:
@@ -94,7 +94,7 @@ def test_international_addresses_never_hold_up_the_alert(
     try:
         config = settings_for(settings, port, tmp_path)
         mailing_id = breaking_to(engine, config, PLAIN + INTERNATIONAL)
-        summary = jobs.send(engine, config, clock=lambda: NOW)
+        summary = actions.send(engine, config, clock=lambda: NOW)
     finally:
         server.stop()
     received = Counter(rcpt for _, rcpts, _ in recorder.messages for rcpt in rcpts)
@@ -125,7 +125,7 @@ def test_relay_down_longer_than_the_retry_window_loses_no_one(
     mailing_id = breaking_to(engine, config, PLAIN)
     moments = [NOW + timedelta(minutes=m) for m in (0, 5, 30, 120, 600)]
     for moment in moments:
-        summary = jobs.send(engine, config, clock=lambda m=moment: m, sleep=no_wait)
+        summary = actions.send(engine, config, clock=lambda m=moment: m, sleep=no_wait)
         assert summary.sent == summary.failed == summary.retrying == 0
         assert summary.paused and "cannot connect" in summary.paused
         mailing = find_mailing(engine, f"breaking:{alert_item().key}")
@@ -137,7 +137,7 @@ def test_relay_down_longer_than_the_retry_window_loses_no_one(
     server = start(recorder, port)
     try:
         later = NOW + timedelta(hours=11)
-        summary = jobs.send(engine, config, clock=lambda: later, sleep=no_wait)
+        summary = actions.send(engine, config, clock=lambda: later, sleep=no_wait)
     finally:
         server.stop()
     assert summary.sent == len(PLAIN) and summary.paused is None
@@ -181,7 +181,7 @@ def test_a_relay_that_comes_back_mid_run_resumes_by_itself(
             real.append(start(recorder, port))
 
     try:
-        summary = jobs.send(engine, config, clock=lambda: NOW, sleep=sleep)
+        summary = actions.send(engine, config, clock=lambda: NOW, sleep=sleep)
     finally:
         for controller in real:
             controller.stop()
@@ -212,7 +212,7 @@ def test_a_stalled_relay_pauses_instead_of_timing_out_every_message(
     config = settings_for(settings, port, tmp_path, timeout_seconds=0.3, relay_wait_seconds=30.0)
     try:
         breaking_to(engine, config, recipients)
-        summary = jobs.send(engine, config, clock=lambda: NOW, sleep=no_wait)
+        summary = actions.send(engine, config, clock=lambda: NOW, sleep=no_wait)
     finally:
         controller.stop()
     assert summary.paused and "stalled" in summary.paused
@@ -232,7 +232,7 @@ def test_552_to_rcpt_is_temporary_and_claim_stops_at_max_attempts(
     try:
         config = settings_for(settings, port, tmp_path, max_attempts=3)
         breaking_to(engine, config, PLAIN[:2])
-        summary = jobs.send(engine, config, clock=lambda: NOW)
+        summary = actions.send(engine, config, clock=lambda: NOW)
     finally:
         server.stop()
     assert (summary.sent, summary.retrying, summary.failed) == (1, 1, 0)
@@ -258,10 +258,10 @@ def test_requeue_puts_failed_back_but_never_the_bounced(
     try:
         config = settings_for(settings, port, tmp_path)
         mailing_id = breaking_to(engine, config, PLAIN[:3])
-        jobs.send(engine, config, clock=lambda: NOW)
+        actions.send(engine, config, clock=lambda: NOW)
         assert delivery_counts(engine, mailing_id) == {"sent": 1, "failed": 2}
         assert requeue_failed(engine, mailing_id, NOW) == 1
-        again = jobs.send(engine, config, clock=lambda: NOW)
+        again = actions.send(engine, config, clock=lambda: NOW)
     finally:
         server.stop()
     assert again.sent == 1
@@ -319,7 +319,7 @@ def test_pipelined_transactions_keep_every_outcome(
     try:
         config = settings_for(settings, port, tmp_path)
         mailing_id = breaking_to(engine, config, PLAIN)
-        summary = jobs.send(engine, config, clock=lambda: NOW)
+        summary = actions.send(engine, config, clock=lambda: NOW)
     finally:
         server.stop()
     assert recorder.ehlo >= 1
@@ -430,7 +430,7 @@ def test_messages_go_over_starttls_with_a_login(
         config, smtp_url=f"smtp://{USER}:{PASSWORD.replace(' ', '%20')}@127.0.0.1:{port}"
     )
     mailing_id = breaking_to(engine, config, PLAIN[:4])
-    summary = jobs.send(engine, config, clock=lambda: NOW)
+    summary = actions.send(engine, config, clock=lambda: NOW)
     assert summary.sent == 4
     assert sorted(rcpt for _, rcpts, _ in recorder.messages for rcpt in rcpts) == PLAIN[:4]
     assert delivery_counts(engine, mailing_id) == {"sent": 4}

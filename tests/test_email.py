@@ -14,7 +14,7 @@ import pytest
 from lxml import html as lxml_html
 from sqlalchemy import Engine, select
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.links import token_subscriber, verify
 from digest.mailings import delivery_counts
@@ -105,8 +105,8 @@ def test_weekly_digest_arrives_right(
     subscribe(engine, "off@example.org", "Off", weekly=False)
     subscribe(engine, "gone@example.org", "Gone", status="unsubscribed")
 
-    mailing = jobs.weekly_digest(engine, smtp_settings, WEEK, NOW)
-    summary = jobs.send(engine, smtp_settings, mailing.id, clock=lambda: NOW)
+    mailing = actions.weekly_digest(engine, smtp_settings, WEEK, NOW)
+    summary = actions.send(engine, smtp_settings, mailing.id, clock=lambda: NOW)
     assert (summary.sent, summary.failed, summary.retrying) == (2, 0, 0)
     received = by_recipient(recorder)
     assert set(received) == {"ana@example.org", "reports@example.org"}
@@ -171,14 +171,14 @@ def test_mailings_are_created_once_and_sent_once(
 ) -> None:
     recorder, _ = smtp_server
     subscribe(engine, "ana@example.org", "Ana")
-    first = jobs.weekly_digest(engine, smtp_settings, WEEK, NOW)
-    second = jobs.weekly_digest(engine, smtp_settings, WEEK, NOW + timedelta(hours=2))
+    first = actions.weekly_digest(engine, smtp_settings, WEEK, NOW)
+    second = actions.weekly_digest(engine, smtp_settings, WEEK, NOW + timedelta(hours=2))
     assert first.id == second.id
-    jobs.send(engine, smtp_settings, clock=lambda: NOW)
-    jobs.send(engine, smtp_settings, clock=lambda: NOW)
+    actions.send(engine, smtp_settings, clock=lambda: NOW)
+    actions.send(engine, smtp_settings, clock=lambda: NOW)
     assert len(recorder.messages) == 1
     assert delivery_counts(engine, first.id) == {"sent": 1}
-    assert jobs.weekly_digest(engine, smtp_settings, WEEK, NOW).status == "done"
+    assert actions.weekly_digest(engine, smtp_settings, WEEK, NOW).status == "done"
 
 
 def test_empty_period_sends_nothing_and_says_so(
@@ -189,9 +189,9 @@ def test_empty_period_sends_nothing_and_says_so(
 ) -> None:
     recorder, _ = smtp_server
     subscribe(engine, "ana@example.org")
-    mailing = jobs.weekly_digest(engine, smtp_settings, date(2026, 12, 20), NOW)
+    mailing = actions.weekly_digest(engine, smtp_settings, date(2026, 12, 20), NOW)
     assert mailing.status == "empty"
-    jobs.send(engine, smtp_settings, clock=lambda: NOW)
+    actions.send(engine, smtp_settings, clock=lambda: NOW)
     assert recorder.messages == []
     assert delivery_counts(engine, mailing.id) == {}
 
@@ -200,11 +200,11 @@ def test_digest_periods_never_repeat_or_lose_items(
     engine: Engine, smtp_settings: Settings, newsroom: list[Item]
 ) -> None:
     subscribe(engine, "ana@example.org")
-    first = jobs.weekly_digest(engine, smtp_settings, WEEK, NOW)
+    first = actions.weekly_digest(engine, smtp_settings, WEEK, NOW)
     late = item("Late Arrival Dated Last Week", 21, "updates")
     upsert_items(engine, [late, item("Next Week News", 25, "reports")], NOW)
     skipped = date(2026, 12, 6)
-    later = jobs.weekly_digest(engine, smtp_settings, skipped, NOW)
+    later = actions.weekly_digest(engine, smtp_settings, skipped, NOW)
     from digest.mailings import plan_weekly
 
     titles = [i.title for i in plan_weekly(engine, smtp_settings, skipped).items]
@@ -227,9 +227,9 @@ def test_breaking_goes_to_matching_active_subscribers(
     subscribe(engine, "bounced@example.org", status="bounced")
     subscribe(engine, "pending@example.org", status="pending")
     alert = newsroom[0]
-    mailing = jobs.breaking_alert(engine, smtp_settings, alert, NOW)
-    assert jobs.breaking_alert(engine, smtp_settings, alert, NOW).id == mailing.id
-    jobs.send(engine, smtp_settings, clock=lambda: NOW)
+    mailing = actions.breaking_alert(engine, smtp_settings, alert, NOW)
+    assert actions.breaking_alert(engine, smtp_settings, alert, NOW).id == mailing.id
+    actions.send(engine, smtp_settings, clock=lambda: NOW)
     received = by_recipient(recorder)
     assert set(received) == {"all@example.org", "pr@example.org"}
     assert received["pr@example.org"]["Subject"] == f"Breaking: {alert.title}"
@@ -244,8 +244,8 @@ def test_header_injection_is_impossible(
     evil = item("Title\r\nBcc: victim@example.org", 20, "updates")
     upsert_items(engine, [evil], NOW)
     subscribe(engine, "ana@example.org", "Ana\r\nBcc: spy@example.org")
-    mailing = jobs.breaking_alert(engine, smtp_settings, evil, NOW)
-    jobs.send(engine, smtp_settings, mailing.id, clock=lambda: NOW)
+    mailing = actions.breaking_alert(engine, smtp_settings, evil, NOW)
+    actions.send(engine, smtp_settings, mailing.id, clock=lambda: NOW)
     (message,) = recorder.parsed()
     assert message["Bcc"] is None
     assert [rcpt for _, rcpt, _ in recorder.messages] == [["ana@example.org"]]
@@ -266,15 +266,15 @@ def test_outcomes_of_a_faulty_server(
     recorder.data_replies["busy@example.org"] = ["421 4.7.0 too busy"]
     recorder.data_replies["drop@example.org"] = ["drop"]
     recorder.data_replies["reject@example.org"] = ["554 5.7.1 message refused"]
-    mailing = jobs.weekly_digest(engine, smtp_settings, WEEK, NOW)
+    mailing = actions.weekly_digest(engine, smtp_settings, WEEK, NOW)
 
-    first = jobs.send(engine, smtp_settings, clock=lambda: NOW)
+    first = actions.send(engine, smtp_settings, clock=lambda: NOW)
     assert (first.sent, first.failed, first.retrying, first.bounced) == (1, 2, 3, 1)
     assert get_subscriber(engine, subscribe(engine, "hard@example.org")).status == "bounced"
     assert get_subscriber(engine, subscribe(engine, "reject@example.org")).status == "active"
-    early = jobs.send(engine, smtp_settings, clock=lambda: NOW + timedelta(seconds=30))
+    early = actions.send(engine, smtp_settings, clock=lambda: NOW + timedelta(seconds=30))
     assert early.sent == 0, "retries wait for their backoff"
-    later = jobs.send(engine, smtp_settings, clock=lambda: NOW + timedelta(minutes=5))
+    later = actions.send(engine, smtp_settings, clock=lambda: NOW + timedelta(minutes=5))
     assert later.sent == 3
     assert delivery_counts(engine, mailing.id) == {"sent": 4, "failed": 2}
     assert sorted(by_recipient(recorder)) == [
@@ -293,9 +293,9 @@ def test_retries_stop_at_the_limit(
     limited = replace(smtp_settings, sender=replace(smtp_settings.sender, max_attempts=3))
     subscribe(engine, "ana@example.org")
     recorder.rcpt_replies["ana@example.org"] = ["451 4.3.0 try later"] * 5
-    mailing = jobs.weekly_digest(engine, limited, WEEK, NOW)
+    mailing = actions.weekly_digest(engine, limited, WEEK, NOW)
     moments = [NOW, NOW + timedelta(minutes=2), NOW + timedelta(minutes=10)]
-    outcomes = [jobs.send(engine, limited, clock=lambda m=m: m) for m in moments]
+    outcomes = [actions.send(engine, limited, clock=lambda m=m: m) for m in moments]
     assert [(o.retrying, o.failed) for o in outcomes] == [(1, 0), (1, 0), (0, 1)]
     assert delivery_counts(engine, mailing.id) == {"failed": 1}
 
@@ -308,8 +308,8 @@ def test_outbox_transport_writes_one_file_per_message(
     )
     subscribe(engine, "ana@example.org")
     subscribe(engine, "ben@example.org")
-    jobs.weekly_digest(engine, outbox, WEEK, NOW)
-    assert jobs.send(engine, outbox, clock=lambda: NOW).sent == 2
+    actions.weekly_digest(engine, outbox, WEEK, NOW)
+    assert actions.send(engine, outbox, clock=lambda: NOW).sent == 2
     files = sorted((tmp_path / "out").glob("*.eml"))
     assert len(files) == 2
     parsed = [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
@@ -360,8 +360,8 @@ def test_connections_are_reused_up_to_their_cap(
     )
     for n in range(6):
         subscribe(engine, f"r{n}@example.org")
-    jobs.weekly_digest(engine, capped, WEEK, NOW)
-    assert jobs.send(engine, capped, clock=lambda: NOW).sent == 6
+    actions.weekly_digest(engine, capped, WEEK, NOW)
+    assert actions.send(engine, capped, clock=lambda: NOW).sent == 6
     assert len(set(recorder.peers)) == 3, "two messages per connection, then a new one"
 
 
@@ -371,8 +371,8 @@ def test_credentials_are_never_sent_without_tls(
     recorder, port = smtp_server
     with_password = replace(smtp_settings, smtp_url=f"smtp://user:secret@127.0.0.1:{port}")
     subscribe(engine, "ana@example.org")
-    jobs.weekly_digest(engine, with_password, WEEK, NOW)
-    summary = jobs.send(engine, with_password, clock=lambda: NOW, sleep=no_wait)
+    actions.weekly_digest(engine, with_password, WEEK, NOW)
+    summary = actions.send(engine, with_password, clock=lambda: NOW, sleep=no_wait)
     assert summary.sent == 0 and "refusing to send the password" in (summary.paused or "")
     assert recorder.messages == []
     with engine.connect() as conn:

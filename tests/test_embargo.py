@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import BreakingSettings, Settings
 from digest.model import Item
 from digest.schedule import ClockProcess
@@ -80,22 +80,22 @@ def test_nothing_leaks_before_the_embargo_and_it_appears_on_time(
     from_source = news("Source Embargoed Study", start - timedelta(hours=1), embargo_until=lifts)
     by_staff = news("Staff Embargoed Study", start - timedelta(hours=1))
     upsert_items(engine, [public, from_source, by_staff], start)
-    jobs.embargo_item(engine, by_staff.key, lifts, "Alice")
+    actions.embargo_item(engine, by_staff.key, lifts, "Alice")
     hidden = [from_source.title, by_staff.title]
 
     out = press.output_dir
     today = start.astimezone(press.timezone).date()
     with serve(create_app(press, engine)) as base_url, httpx.Client(base_url=base_url) as web:
-        jobs.publish_feeds(engine, press)
+        actions.publish_feeds(engine, press)
         before = public_texts(web, out)
         assert public.title in before["feeds/all.atom"]
-        weekly = jobs.weekly_digest(engine, press, today)
-        alert = jobs.request_breaking(press, engine, from_source.key, "Alice")
+        weekly = actions.weekly_digest(engine, press, today)
+        alert = actions.request_breaking(press, engine, from_source.key, "Alice")
         assert alert.status == "scheduled" and alert.send_after == lifts
         clock = ClockProcess(press, engine, holder="test-clock")
         clock.release()
         clock.republish_if_changed()
-        jobs.send(engine, press)
+        actions.send(engine, press)
         mail = [m.as_string() for m in recorder.parsed()]
         assert datetime.now(UTC) < lifts, "the machine was too slow to look before the embargo"
         for title in hidden:
@@ -115,8 +115,8 @@ def test_nothing_leaks_before_the_embargo_and_it_appears_on_time(
         assert {e.title for e in parsed.entries} >= {public.title, *hidden}
         alerts = [m for m in recorder.parsed() if m["Subject"].startswith("Breaking")]
         assert [m["Subject"] for m in alerts] == [f"Breaking: {from_source.title}"]
-        next_week = jobs.weekly_digest(engine, press, today + timedelta(days=7))
-        jobs.send(engine, press)
+        next_week = actions.weekly_digest(engine, press, today + timedelta(days=7))
+        actions.send(engine, press)
         digest = [m for m in recorder.parsed() if m["Subject"].startswith("Weekly")][-1]
         body = digest.get_body(("plain",)).get_content()
         assert by_staff.title in body and public.title not in body
@@ -131,7 +131,7 @@ def test_an_embargo_set_later_pulls_the_item_from_cached_feeds(
     upsert_items(engine, [item], now)
     with serve(create_app(press, engine)) as base_url, httpx.Client(base_url=base_url) as web:
         assert item.title in web.get("/feeds/all.atom").text
-        jobs.embargo_item(engine, item.key, now + timedelta(hours=1), "Alice")
+        actions.embargo_item(engine, item.key, now + timedelta(hours=1), "Alice")
         time.sleep(1.1)
         assert item.title not in web.get("/feeds/all.atom").text
         assert item.title not in web.get("/feeds/reports.json").text

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree, html
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.feeds import entry_id, entry_updated, feed_specs, image_url, write_feeds
 from digest.links import item_page_url
@@ -29,7 +29,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 @pytest.fixture
 def published(engine: Engine, settings: Settings) -> Path:
-    jobs.ingest_sources(engine, settings, now=NOW)
+    actions.ingest_sources(engine, settings, now=NOW)
     write_feeds(engine, settings)
     return settings.output_dir
 
@@ -192,7 +192,7 @@ def test_html_and_illegal_characters_in_input(engine: Engine, settings: Settings
 
 
 def test_publish_writes_only_what_changed(engine: Engine, settings: Settings) -> None:
-    first = jobs.publish(engine, settings, now=NOW)
+    first = actions.publish(engine, settings, now=NOW)
     assert all(f.written for f in first.files)
-    second = jobs.publish(engine, settings, now=NOW + timedelta(minutes=15))
+    second = actions.publish(engine, settings, now=NOW + timedelta(minutes=15))
     assert not any(f.written for f in second.files)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import BreakingSettings, Settings
 from digest.errors import DigestError
 from digest.model import Item
@@ -46,30 +46,30 @@ def alert(engine: Engine) -> Item:
 
 
 def send_at(engine: Engine, settings: Settings, at: datetime) -> None:
-    jobs.send(engine, settings, clock=lambda: at)
+    actions.send(engine, settings, clock=lambda: at)
 
 
 def test_undo_window_cancel_delivers_nothing(
     engine: Engine, press: Settings, smtp_server: Server, alert: Item
 ) -> None:
     recorder, _ = smtp_server
-    mailing = jobs.request_breaking(press, engine, alert.key, "Alice", now=NOW)
+    mailing = actions.request_breaking(press, engine, alert.key, "Alice", now=NOW)
     assert mailing.status == "scheduled"
     assert mailing.send_after == NOW + timedelta(seconds=120)
     send_at(engine, press, NOW + timedelta(seconds=60))
     assert recorder.messages == [], "nothing leaves inside the undo window"
-    assert jobs.mailing_progress(engine, mailing.id).pending == 3
-    cancelled = jobs.cancel_mailing(engine, mailing.id, "Bob", now=NOW + timedelta(seconds=90))
+    assert actions.mailing_progress(engine, mailing.id).pending == 3
+    cancelled = actions.cancel_mailing(engine, mailing.id, "Bob", now=NOW + timedelta(seconds=90))
     assert cancelled.status == "cancelled"
     later = NOW + timedelta(hours=1)
-    assert jobs.release_held(engine, later) == []
+    assert actions.release_held(engine, later) == []
     send_at(engine, press, later)
     assert recorder.messages == []
-    progress = jobs.mailing_progress(engine, mailing.id)
+    progress = actions.mailing_progress(engine, mailing.id)
     assert (progress.sent, progress.cancelled, progress.status) == (0, 3, "cancelled")
-    actions = [(e["actor"], e["action"]) for e in audit_log(engine)]
-    assert ("Alice", "breaking request") in actions and ("Bob", "cancel mailing") in actions
-    again = jobs.request_breaking(press, engine, alert.key, "Alice", now=later)
+    audited = [(e["actor"], e["action"]) for e in audit_log(engine)]
+    assert ("Alice", "breaking request") in audited and ("Bob", "cancel mailing") in audited
+    again = actions.request_breaking(press, engine, alert.key, "Alice", now=later)
     assert again.id != mailing.id, "a cancelled alert can be asked for again"
 
 
@@ -77,11 +77,11 @@ def test_undo_window_lets_it_go_once(
     engine: Engine, press: Settings, smtp_server: Server, alert: Item
 ) -> None:
     recorder, _ = smtp_server
-    mailing = jobs.request_breaking(press, engine, alert.key, "Alice", now=NOW)
-    assert jobs.request_breaking(press, engine, alert.key, "Alice", now=NOW).id == mailing.id
-    assert jobs.release_held(engine, NOW + timedelta(seconds=119)) == []
+    mailing = actions.request_breaking(press, engine, alert.key, "Alice", now=NOW)
+    assert actions.request_breaking(press, engine, alert.key, "Alice", now=NOW).id == mailing.id
+    assert actions.release_held(engine, NOW + timedelta(seconds=119)) == []
     due = NOW + timedelta(seconds=120)
-    assert jobs.release_held(engine, due) == [mailing.id]
+    assert actions.release_held(engine, due) == [mailing.id]
     send_at(engine, press, due)
     send_at(engine, press, due + timedelta(minutes=5))
     assert sorted(r[0] for _, r, _ in recorder.messages) == [
@@ -90,8 +90,8 @@ def test_undo_window_lets_it_go_once(
         "c@example.org",
     ]
     with pytest.raises(DigestError, match="is done; nothing to cancel"):
-        jobs.cancel_mailing(engine, mailing.id, "Bob")
-    progress = jobs.mailing_progress(engine, mailing.id)
+        actions.cancel_mailing(engine, mailing.id, "Bob")
+    progress = actions.mailing_progress(engine, mailing.id)
     assert (progress.sent, progress.pending, progress.status) == (3, 0, "done")
 
 
@@ -100,7 +100,7 @@ def test_zero_undo_seconds_sends_at_once(
 ) -> None:
     recorder, _ = smtp_server
     instant = replace(press, breaking=BreakingSettings(undo_seconds=0))
-    mailing = jobs.request_breaking(instant, engine, alert.key, "Alice", now=NOW)
+    mailing = actions.request_breaking(instant, engine, alert.key, "Alice", now=NOW)
     assert mailing.status == "sending"
     send_at(engine, instant, NOW)
     assert len(recorder.messages) == 3
@@ -111,23 +111,23 @@ def test_approval_by_a_second_sender(
 ) -> None:
     recorder, _ = smtp_server
     guarded = replace(press, breaking=BreakingSettings(undo_seconds=0, approval=True))
-    mailing = jobs.request_breaking(guarded, engine, alert.key, "Alice", now=NOW)
+    mailing = actions.request_breaking(guarded, engine, alert.key, "Alice", now=NOW)
     assert mailing.status == "awaiting approval"
     far = NOW + timedelta(days=2)
-    assert jobs.release_held(engine, far) == [], "never released unapproved"
+    assert actions.release_held(engine, far) == [], "never released unapproved"
     send_at(engine, guarded, far)
     assert recorder.messages == []
     with pytest.raises(DigestError, match="someone else must approve"):
-        jobs.approve_mailing(guarded, engine, mailing.id, "alice", now=NOW)
-    approved = jobs.approve_mailing(guarded, engine, mailing.id, "Bob", now=NOW)
+        actions.approve_mailing(guarded, engine, mailing.id, "alice", now=NOW)
+    approved = actions.approve_mailing(guarded, engine, mailing.id, "Bob", now=NOW)
     assert (approved.status, approved.approved_by) == ("sending", "Bob")
     with pytest.raises(DigestError, match="not awaiting approval"):
-        jobs.approve_mailing(guarded, engine, mailing.id, "Carol", now=NOW)
+        actions.approve_mailing(guarded, engine, mailing.id, "Carol", now=NOW)
     send_at(engine, guarded, NOW)
     send_at(engine, guarded, NOW + timedelta(minutes=1))
     assert len(recorder.messages) == 3, "an approved alert is delivered once"
-    actions = [(e["actor"], e["action"]) for e in audit_log(engine)]
-    assert ("Bob", "approve mailing") in actions
+    audited = [(e["actor"], e["action"]) for e in audit_log(engine)]
+    assert ("Bob", "approve mailing") in audited
 
 
 def test_approval_keeps_the_chosen_time_and_the_undo_window(
@@ -135,13 +135,13 @@ def test_approval_keeps_the_chosen_time_and_the_undo_window(
 ) -> None:
     guarded = replace(press, breaking=BreakingSettings(undo_seconds=120, approval=True))
     later = NOW + timedelta(hours=3)
-    mailing = jobs.request_breaking(guarded, engine, alert.key, "Alice", send_at=later, now=NOW)
-    approved = jobs.approve_mailing(guarded, engine, mailing.id, "Bob", now=NOW)
+    mailing = actions.request_breaking(guarded, engine, alert.key, "Alice", send_at=later, now=NOW)
+    approved = actions.approve_mailing(guarded, engine, mailing.id, "Bob", now=NOW)
     assert (approved.status, approved.send_after) == ("scheduled", later)
     other = item("Second Alert", 23, "updates")
     upsert_items(engine, [other], NOW)
-    second = jobs.request_breaking(guarded, engine, other.key, "Alice", now=NOW)
-    approved = jobs.approve_mailing(guarded, engine, second.id, "Bob", now=NOW)
+    second = actions.request_breaking(guarded, engine, other.key, "Alice", now=NOW)
+    approved = actions.approve_mailing(guarded, engine, second.id, "Bob", now=NOW)
     assert approved.send_after == NOW + timedelta(seconds=120)
 
 
@@ -150,32 +150,32 @@ def test_pause_and_resume(
 ) -> None:
     recorder, _ = smtp_server
     instant = replace(press, breaking=BreakingSettings(undo_seconds=0))
-    mailing = jobs.request_breaking(instant, engine, alert.key, "Alice", now=NOW)
-    assert jobs.pause_mailing(engine, mailing.id, "Bob", now=NOW).status == "paused"
+    mailing = actions.request_breaking(instant, engine, alert.key, "Alice", now=NOW)
+    assert actions.pause_mailing(engine, mailing.id, "Bob", now=NOW).status == "paused"
     with pytest.raises(DigestError, match="not sending"):
-        jobs.pause_mailing(engine, mailing.id, "Bob", now=NOW)
+        actions.pause_mailing(engine, mailing.id, "Bob", now=NOW)
     send_at(engine, instant, NOW)
     assert recorder.messages == []
-    progress = jobs.mailing_progress(engine, mailing.id)
+    progress = actions.mailing_progress(engine, mailing.id)
     assert (progress.status, progress.pending, progress.held) == ("paused", 3, 3)
-    assert jobs.resume_mailing(engine, mailing.id, "Carol", now=NOW).status == "sending"
+    assert actions.resume_mailing(engine, mailing.id, "Carol", now=NOW).status == "sending"
     send_at(engine, instant, NOW)
     assert len(recorder.messages) == 3
-    assert jobs.mailing_progress(engine, mailing.id).status == "done"
+    assert actions.mailing_progress(engine, mailing.id).status == "done"
 
 
 def test_bad_requests_say_what_is_wrong(engine: Engine, press: Settings, alert: Item) -> None:
     with pytest.raises(DigestError, match="no-such-item"):
-        jobs.request_breaking(press, engine, "no-such-item", "Alice", now=NOW)
+        actions.request_breaking(press, engine, "no-such-item", "Alice", now=NOW)
     with pytest.raises(DigestError, match="who"):
-        jobs.request_breaking(press, engine, alert.key, "  ", now=NOW)
+        actions.request_breaking(press, engine, alert.key, "  ", now=NOW)
     with pytest.raises(DigestError, match="no mailing has the id 999"):
-        jobs.cancel_mailing(engine, 999, "Bob")
+        actions.cancel_mailing(engine, 999, "Bob")
     with pytest.raises(DigestError, match="no time zone"):
-        jobs.request_breaking(press, engine, alert.key, "Alice", send_at=datetime(2026, 12, 1))
+        actions.request_breaking(press, engine, alert.key, "Alice", send_at=datetime(2026, 12, 1))
     with pytest.raises(DigestError, match="cannot read the time"):
-        jobs.local_time(press, "next tuesday")
-    local = jobs.local_time(press, "2026-12-01 09:30")
+        actions.local_time(press, "next tuesday")
+    local = actions.local_time(press, "2026-12-01 09:30")
     assert local.utcoffset() == timedelta(hours=-5)
 
 
@@ -185,9 +185,9 @@ def test_the_clock_sends_held_alerts_on_time_and_never_a_cancelled_one(
     recorder, _ = smtp_server
     other = item("Cancelled Alert", 23, "updates")
     upsert_items(engine, [other], NOW)
-    kept = jobs.request_breaking(press, engine, alert.key, "Alice", now=NOW)
-    dropped = jobs.request_breaking(press, engine, other.key, "Alice", now=NOW)
-    jobs.cancel_mailing(engine, dropped.id, "Bob", now=NOW)
+    kept = actions.request_breaking(press, engine, alert.key, "Alice", now=NOW)
+    dropped = actions.request_breaking(press, engine, other.key, "Alice", now=NOW)
+    actions.cancel_mailing(engine, dropped.id, "Bob", now=NOW)
     clock_now = [NOW + timedelta(seconds=30)]
     clock = ClockProcess(press, engine, now=lambda: clock_now[0], holder="test-clock")
     clock.run_due()
@@ -199,7 +199,7 @@ def test_the_clock_sends_held_alerts_on_time_and_never_a_cancelled_one(
     clock_now[0] = NOW + timedelta(seconds=150)
     clock.run_due()
     assert alerts() == [f"Breaking: {alert.title}"] * 3
-    assert jobs.mailing_progress(engine, kept.id).status == "done"
+    assert actions.mailing_progress(engine, kept.id).status == "done"
 
 
 def digest_text(recorder: SMTPRecorder, address: str, prefix: str = "Weekly") -> str:
@@ -228,9 +228,9 @@ def test_items_sent_as_alerts_are_not_repeated_as_news(
         breaking=BreakingSettings(undo_seconds=0),
         cadence=replace(press.cadence, alerts_in_digest=mode),
     )
-    jobs.request_breaking(settings, engine, alert.key, "Alice", now=NOW)
+    actions.request_breaking(settings, engine, alert.key, "Alice", now=NOW)
     send_at(engine, settings, NOW)
-    jobs.weekly_digest(engine, settings, NOW.date(), NOW)
+    actions.weekly_digest(engine, settings, NOW.date(), NOW)
     send_at(engine, settings, NOW)
     text = digest_text(recorder, "a@example.org")
     assert "Seabird Count" in section(text, "Updates")
@@ -240,7 +240,7 @@ def test_items_sent_as_alerts_are_not_repeated_as_news(
         assert text.count(alert.title) == 1
     else:
         assert alert.title not in text
-    nxt = jobs.weekly_digest(engine, settings, NOW.date() + timedelta(days=7), NOW)
+    nxt = actions.weekly_digest(engine, settings, NOW.date() + timedelta(days=7), NOW)
     assert nxt.status == "empty", "the alerted item is not carried to the next digest"
 
 
@@ -249,26 +249,26 @@ def test_corrections_reach_the_digest_once_and_the_alert_recipients_exactly(
 ) -> None:
     recorder, _ = smtp_server
     settings = replace(press, breaking=BreakingSettings(undo_seconds=0))
-    jobs.request_breaking(settings, engine, alert.key, "Alice", now=NOW)
+    actions.request_breaking(settings, engine, alert.key, "Alice", now=NOW)
     send_at(engine, settings, NOW)
     subscribe(engine, "late@example.org")
     from digest.subscribers import remove_subscriber
 
     remove_subscriber(engine, "c@example.org", NOW)
     with pytest.raises(DigestError, match="no correction yet"):
-        jobs.send_correction(settings, engine, alert.key, "Alice", now=NOW)
+        actions.send_correction(settings, engine, alert.key, "Alice", now=NOW)
     later = NOW + timedelta(hours=1)
     edited = replace(alert, title="Harbour Wall Breached at Two Points")
     upsert_items(engine, [edited], later)
-    jobs.add_correction(engine, alert.key, "The breach is 40 m long, not 400 m.", "Alice", later)
+    actions.add_correction(engine, alert.key, "The breach is 40 m long, not 400 m.", "Alice", later)
     from digest.store import correction_notes
 
     notes = [n["note"] for n in correction_notes(engine, alert.key)]
     assert notes[0].startswith("Title changed from “Harbour Wall Breached”")
     assert notes[1] == "The breach is 40 m long, not 400 m."
 
-    mailing = jobs.send_correction(settings, engine, alert.key, "Bob", now=later)
-    assert jobs.send_correction(settings, engine, alert.key, "Bob", now=later).id == mailing.id
+    mailing = actions.send_correction(settings, engine, alert.key, "Bob", now=later)
+    assert actions.send_correction(settings, engine, alert.key, "Bob", now=later).id == mailing.id
     before = len(recorder.messages)
     send_at(engine, settings, later)
     fixes = [m for m in recorder.parsed()[before:]]
@@ -280,23 +280,23 @@ def test_corrections_reach_the_digest_once_and_the_alert_recipients_exactly(
     assert "40 m long" in fixes[0].get_body(("plain",)).get_content()
 
     week = (later + timedelta(days=1)).date()
-    jobs.weekly_digest(engine, settings, week, later + timedelta(days=1))
+    actions.weekly_digest(engine, settings, week, later + timedelta(days=1))
     send_at(engine, settings, later + timedelta(days=1))
     text = digest_text(recorder, "late@example.org")
     fixes_section = section(text, "Corrections")
     assert "40 m long" in fixes_section and "Title changed" in fixes_section
     upsert_items(engine, [item("Next Week", 29, "updates")], later + timedelta(days=6))
-    jobs.weekly_digest(engine, settings, week + timedelta(days=7), later + timedelta(days=7))
+    actions.weekly_digest(engine, settings, week + timedelta(days=7), later + timedelta(days=7))
     send_at(engine, settings, later + timedelta(days=7))
     assert "Corrections" not in digest_text(recorder, "late@example.org")
 
 
 def test_a_correction_needs_a_sent_alert(engine: Engine, press: Settings, alert: Item) -> None:
-    jobs.add_correction(engine, alert.key, "Wrong date.", "Alice", NOW)
+    actions.add_correction(engine, alert.key, "Wrong date.", "Alice", NOW)
     with pytest.raises(DigestError, match="not sent as a breaking alert"):
-        jobs.send_correction(press, engine, alert.key, "Alice", now=NOW)
+        actions.send_correction(press, engine, alert.key, "Alice", now=NOW)
     with pytest.raises(DigestError, match="needs a note"):
-        jobs.add_correction(engine, alert.key, "   ", "Alice", NOW)
+        actions.add_correction(engine, alert.key, "   ", "Alice", NOW)
 
 
 def test_cli_guarded_send_embargo_and_correction(tmp_path: Path, smtp_server: Server) -> None:
@@ -394,16 +394,16 @@ def test_feeds_show_a_correction_and_bump_updated(engine: Engine, settings: Sett
 
     news = item("Dune Survey", 20, "reports")
     upsert_items(engine, [news], NOW)
-    jobs.publish_feeds(engine, settings)
+    actions.publish_feeds(engine, settings)
     path = settings.output_dir / "feeds" / "all.atom"
     (before,) = feedparser.parse(path.read_bytes()).entries
     stamp = items_stamp(engine, NOW)
     # an hour after the item was first seen: feeds date an entry by its first sighting or
     # its last change, whichever is later
     later = NOW + timedelta(hours=1)
-    jobs.add_correction(engine, news.key, "The survey covered 12 km, not 21 km.", "Alice", later)
+    actions.add_correction(engine, news.key, "The survey covered 12 km, not 21 km.", "Alice", later)
     assert items_stamp(engine, later) != stamp, "the web process will rewrite its feeds"
-    jobs.publish_feeds(engine, settings)
+    actions.publish_feeds(engine, settings)
     (after,) = feedparser.parse(path.read_bytes()).entries
     assert after.id == before.id
     assert after.updated_parsed > before.updated_parsed
@@ -417,11 +417,11 @@ def test_hostile_notes_and_names_stay_text(
 ) -> None:
     recorder, _ = smtp_server
     instant = replace(press, breaking=BreakingSettings(undo_seconds=0))
-    jobs.request_breaking(instant, engine, alert.key, "<b>Mallory</b>\r\nBcc: x@evil", now=NOW)
+    actions.request_breaking(instant, engine, alert.key, "<b>Mallory</b>\r\nBcc: x@evil", now=NOW)
     send_at(engine, instant, NOW)
     note = '<script>alert("x")</script>\r\nBcc: victim@example.org'
-    jobs.add_correction(engine, alert.key, note, "Alice", NOW)
-    jobs.send_correction(instant, engine, alert.key, "Alice", now=NOW)
+    actions.add_correction(engine, alert.key, note, "Alice", NOW)
+    actions.send_correction(instant, engine, alert.key, "Alice", now=NOW)
     before = len(recorder.messages)
     send_at(engine, instant, NOW)
     fixes = recorder.parsed()[before:]
@@ -439,7 +439,7 @@ def test_any_typed_time_is_read_or_refused_clearly(settings: Settings) -> None:
     @given(st.text(max_size=30))
     def check(text: str) -> None:
         try:
-            when = jobs.local_time(settings, text, NOW)
+            when = actions.local_time(settings, text, NOW)
         except DigestError as exc:
             assert repr(text) in str(exc)
         else:

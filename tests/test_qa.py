@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.checks import check_store
 from digest.config import BreakingSettings, Settings, SourceConfig
 from digest.errors import DigestError, SourceError
@@ -60,10 +60,10 @@ def test_a_breaking_alert_for_a_past_time_is_refused(engine: Engine, press: Sett
     upsert_items(engine, [news], NOW)
     subscribe(engine, "a@example.org")
     with pytest.raises(DigestError, match="in the past"):
-        jobs.request_breaking(
+        actions.request_breaking(
             press, engine, news.key, "Alice", send_at=NOW - timedelta(minutes=1), now=NOW
         )
-    mailing = jobs.request_breaking(press, engine, news.key, "Alice", now=NOW)
+    mailing = actions.request_breaking(press, engine, news.key, "Alice", now=NOW)
     assert mailing.status == "scheduled"
     assert mailing.send_after == NOW + timedelta(seconds=120)
 
@@ -74,7 +74,7 @@ def test_an_embargo_that_ended_in_the_past_is_refused(engine: Engine) -> None:
     news = item("Harbour Wall Breached", 23, "press-releases")
     upsert_items(engine, [news], NOW)
     with pytest.raises(DigestError, match="in the past"):
-        jobs.embargo_item(engine, news.key, NOW - timedelta(hours=1), "Alice", now=NOW)
+        actions.embargo_item(engine, news.key, NOW - timedelta(hours=1), "Alice", now=NOW)
     assert embargo_of(engine, news.key) is None
 
 
@@ -84,9 +84,9 @@ def test_lifting_an_embargo_that_is_not_there_says_so(engine: Engine) -> None:
     news = item("Harbour Wall Breached", 23, "press-releases")
     upsert_items(engine, [news], NOW)
     with pytest.raises(DigestError, match="has no embargo"):
-        jobs.embargo_item(engine, news.key, None, "Alice", now=NOW)
-    jobs.embargo_item(engine, news.key, NOW + timedelta(hours=1), "Alice", now=NOW)
-    jobs.embargo_item(engine, news.key, None, "Alice", now=NOW)
+        actions.embargo_item(engine, news.key, None, "Alice", now=NOW)
+    actions.embargo_item(engine, news.key, NOW + timedelta(hours=1), "Alice", now=NOW)
+    actions.embargo_item(engine, news.key, None, "Alice", now=NOW)
     assert embargo_of(engine, news.key) == NOW  # lifted: recorded as ending now
     assert is_publishable(engine, news.key, NOW)
 
@@ -181,9 +181,9 @@ def test_an_item_is_found_by_its_feed_entry_id(engine: Engine, settings: Setting
 
     news = item("Harbour Wall Breached", 23, "press-releases")
     upsert_items(engine, [news, item("Seabird Count", 20, "updates")], NOW)
-    assert jobs.item_for(engine, entry_id(settings, news.key)).key == news.key
+    assert actions.item_for(engine, entry_id(settings, news.key)).key == news.key
     with pytest.raises(DigestError, match="feed entry id"):
-        jobs.item_for(engine, entry_id(settings, "no-such-key"))
+        actions.item_for(engine, entry_id(settings, "no-such-key"))
 
 
 def test_init_where_nothing_can_be_written_is_an_error_not_a_traceback(tmp_path: Path) -> None:

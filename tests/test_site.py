@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from lxml import etree, html
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.feeds import (
@@ -70,9 +70,9 @@ def live(engine: Engine, settings: Settings, tmp_path: Path) -> Iterator[tuple[S
         base_url=f"http://127.0.0.1:{port}/",
         sender=replace(settings.sender, outbox=tmp_path / "outbox"),
     )
-    report = jobs.ingest_paths(engine, configured, SEED_FILES, now=NOW)
+    report = actions.ingest_paths(engine, configured, SEED_FILES, now=NOW)
     assert report.total.new > 10 and not report.errors
-    jobs.publish_feeds(engine, configured, full=True)
+    actions.publish_feeds(engine, configured, full=True)
     with serve(create_app(configured, engine), port) as url:
         yield configured, url
 
@@ -115,9 +115,9 @@ def test_every_link_in_every_feed_and_email_opens_the_item(
         add_subscriber(engine, Subscriber(email="desk@example.org", name="Desk"), NOW)
         newest = public_items(engine, NOW, limit=1)[0]
         as_of = newest.published.astimezone(settings.timezone).date()
-        weekly = jobs.weekly_digest(engine, settings, as_of, NOW)
-        alert = jobs.breaking_alert(engine, settings, newest, NOW)
-        summary = jobs.send(engine, settings, clock=lambda: NOW)
+        weekly = actions.weekly_digest(engine, settings, as_of, NOW)
+        alert = actions.breaking_alert(engine, settings, newest, NOW)
+        summary = actions.send(engine, settings, clock=lambda: NOW)
         assert summary.sent == 2
         messages = [
             message_from_bytes(p.read_bytes(), policy=policy.default)
@@ -296,7 +296,7 @@ def test_archive_pages_and_search_page(live: tuple[Settings, str], engine: Engin
 
 def test_rfc5005_archives_hold_the_whole_history(engine: Engine, settings: Settings) -> None:
     small = replace(settings, feed_size=3)
-    jobs.ingest_paths(engine, small, SEED_FILES, now=NOW)
+    actions.ingest_paths(engine, small, SEED_FILES, now=NOW)
     write_feeds(engine, small, now=NOW)
     for spec in feed_specs(small):
         expected = {i.key for i in public_items(engine, NOW, spec.item_type)}
@@ -373,7 +373,7 @@ def test_websub_hub_is_advertised_and_pinged(engine: Engine, settings: Settings)
             {"hub.mode": ["publish"], "hub.url": ["http://127.0.0.1:8000/feeds/all.atom"]}
         ]
         Hub.received = []
-        jobs.ingest_paths(engine, hubbed, SEED_FILES, now=NOW)
+        actions.ingest_paths(engine, hubbed, SEED_FILES, now=NOW)
         write_feeds(engine, hubbed, now=NOW)
         for spec in feed_specs(hubbed):
             atom = etree.parse(str(hubbed.output_dir / spec.path("atom")))
@@ -434,7 +434,7 @@ def test_photo_with_an_image_url_goes_out_as_media_rss(engine: Engine, settings:
 
 
 def test_publish_rewrites_only_the_pages_that_changed(engine: Engine, settings: Settings) -> None:
-    jobs.ingest_paths(engine, settings, SEED_FILES, now=NOW)
+    actions.ingest_paths(engine, settings, SEED_FILES, now=NOW)
     full = write_site(engine, settings, now=NOW)
     assert sum(f.written for f in full) > 20
     again = write_site(engine, settings, now=NOW, full=False)
@@ -528,7 +528,7 @@ def test_embargoed_items_stay_off_every_page_and_notes_show(
     page_url = item_page_url(settings, item.page)
     future = datetime.now(UTC) + timedelta(days=3)
     assert set_embargo(engine, item.key, future)
-    jobs.publish_feeds(engine, settings)  # what the clock and the web process do next
+    actions.publish_feeds(engine, settings)  # what the clock and the web process do next
     assert not (settings.output_dir / "items" / item.page / "index.html").exists()
     with httpx.Client() as client:
         assert client.get(page_url).status_code == 404
@@ -538,10 +538,10 @@ def test_embargoed_items_stay_off_every_page_and_notes_show(
         write_site(engine, settings, full=False, also=[item.page])
         assert not (settings.output_dir / "items" / item.page / "index.html").exists()
         assert set_embargo(engine, item.key, None)  # lifted by hand: the page is named
-        jobs.publish_feeds(engine, settings, changed_types={item.type}, pages=[item.page])
+        actions.publish_feeds(engine, settings, changed_types={item.type}, pages=[item.page])
         assert (settings.output_dir / "items" / item.page / "index.html").exists()
         assert add_correction_note(engine, item.key, "The date was wrong.", "staff", NOW)
-        jobs.publish_feeds(engine, settings, pages=[item.page])
+        actions.publish_feeds(engine, settings, pages=[item.page])
         page = html.fromstring(client.get(page_url).content)
         (notes,) = page.xpath("//section[@id='corrections']")
         assert "The date was wrong." in notes.text_content() and notes.get("hidden") is None
@@ -550,15 +550,15 @@ def test_embargoed_items_stay_off_every_page_and_notes_show(
 def test_an_embargo_lifted_by_hand_is_published_by_the_next_plain_publish(
     settings: Settings, engine: Engine
 ) -> None:
-    jobs.ingest_sources(engine, settings, now=NOW)
-    jobs.publish_feeds(engine, settings)
+    actions.ingest_sources(engine, settings, now=NOW)
+    actions.publish_feeds(engine, settings)
     item = public_items(engine, datetime.now(UTC), limit=1)[0]
     page = settings.output_dir / "items" / item.page / "index.html"
-    jobs.embargo_item(engine, item.key, datetime.now(UTC) + timedelta(days=1), "Ana")
-    jobs.publish_feeds(engine, settings)
+    actions.embargo_item(engine, item.key, datetime.now(UTC) + timedelta(days=1), "Ana")
+    actions.publish_feeds(engine, settings)
     assert not page.exists()
-    jobs.embargo_item(engine, item.key, None, "Ana")
-    jobs.publish_feeds(engine, settings)  # what the clock does next: no page named
+    actions.embargo_item(engine, item.key, None, "Ana")
+    actions.publish_feeds(engine, settings)  # what the clock does next: no page named
     assert page.exists() and item.title in page.read_text()
     with pytest.raises(DigestError, match="no embargo"):
-        jobs.embargo_item(engine, item.key, None, "Ana")
+        actions.embargo_item(engine, item.key, None, "Ana")

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.model import Subscriber
 from digest.store import public_items
@@ -47,14 +47,14 @@ def site(engine: Engine, settings: Settings, tmp_path: Path) -> Iterator[tuple[s
         base_url=f"http://127.0.0.1:{port}/",
         sender=replace(settings.sender, outbox=tmp_path / "outbox"),
     )
-    jobs.ingest_sources(engine, live, now=NOW)
+    actions.ingest_sources(engine, live, now=NOW)
     add_subscriber(engine, Subscriber(email="desk@example.org"), NOW)
-    jobs.weekly_digest(engine, live, WEEK, NOW)
+    actions.weekly_digest(engine, live, WEEK, NOW)
     # Playwright's loop runs in this thread: the sender gets a thread of its own
-    sender = threading.Thread(target=jobs.send, args=(engine, live), kwargs={"clock": lambda: NOW})
+    sender = threading.Thread(target=actions.send, args=(engine, live), kwargs={"clock": lambda: NOW})
     sender.start()
     sender.join()
-    jobs.publish_feeds(engine, live, full=True)
+    actions.publish_feeds(engine, live, full=True)
     with serve(create_app(live, engine), port) as base_url:
         yield base_url, live
 

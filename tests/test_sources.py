@@ -16,7 +16,7 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings, SourceConfig, load_settings
 from digest.errors import ConfigError, SourceError
 from digest.sources import Validators, parse_document, read_path, read_source
@@ -106,13 +106,13 @@ def test_conditional_get_costs_a_304(
 ) -> None:
     source = SourceConfig("web", "html", newsroom_server + "/newsroom/")
     settings = replace(settings, sources=(source,))
-    first = jobs.ingest_sources(engine, settings, now=datetime(2026, 11, 1, tzinfo=UTC))
+    first = actions.ingest_sources(engine, settings, now=datetime(2026, 11, 1, tzinfo=UTC))
     assert first.total.new == 3
     state = source_state(engine, "web")
     assert state["etag"] == '"v1"' and state["last_modified"]
     items = read_source(source, settings).items
     assert items[0].url == newsroom_server + "/newsroom/2026/08/osprey-platforms/"
-    second = jobs.ingest_sources(engine, settings, now=datetime(2026, 11, 2, tzinfo=UTC))
+    second = actions.ingest_sources(engine, settings, now=datetime(2026, 11, 2, tzinfo=UTC))
     assert second.total.new == second.total.unchanged == 0
     assert _Newsroom.requests[-1]["if-none-match"] == '"v1"'
     assert _Newsroom.requests[-1]["if-modified-since"] == state["last_modified"]
@@ -123,9 +123,9 @@ def test_http_error_is_recorded_and_loses_nothing(
     newsroom_server: str, settings: Settings, engine: Engine
 ) -> None:
     good = SourceConfig("web", "html", newsroom_server + "/newsroom/")
-    jobs.ingest_sources(engine, replace(settings, sources=(good,)))
+    actions.ingest_sources(engine, replace(settings, sources=(good,)))
     broken = SourceConfig("web", "html", newsroom_server + "/broken")
-    report = jobs.ingest_sources(engine, replace(settings, sources=(broken,)))
+    report = actions.ingest_sources(engine, replace(settings, sources=(broken,)))
     assert "HTTP 500" in report.errors["web"]
     assert sum(count_items(engine).values()) == 3
     assert source_state(engine, "web")["result"].startswith("error:")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.sources import read_path
 from digest.store import items as items_table
@@ -23,10 +23,10 @@ def stored_rows(engine: Engine) -> dict[str, dict[str, object]]:
 
 
 def test_reingest_changes_nothing(engine: Engine, settings: Settings) -> None:
-    first = jobs.ingest_sources(engine, settings, now=NOW)
+    first = actions.ingest_sources(engine, settings, now=NOW)
     assert first.total.new == 22 and not first.errors
     before = stored_rows(engine)
-    again = jobs.ingest_sources(engine, settings, now=NOW + timedelta(hours=1))
+    again = actions.ingest_sources(engine, settings, now=NOW + timedelta(hours=1))
     assert (again.total.new, again.total.updated) == (0, 0)
     assert again.total.unchanged == first.total.new
     assert not again.total.changed_types
@@ -85,11 +85,11 @@ def test_item_dropping_off_a_rolling_page_stays(engine: Engine, settings: Settin
 def test_unreadable_page_leaves_stored_items_untouched(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    jobs.ingest_sources(engine, settings, now=NOW)
+    actions.ingest_sources(engine, settings, now=NOW)
     before = stored_rows(engine)
     for name, content in [("empty.txt", b""), ("junk.txt", bytes(range(256)) * 10)]:
         (tmp_path / name).write_bytes(content)
-    report = jobs.ingest_paths(
+    report = actions.ingest_paths(
         engine, settings, [str(tmp_path / "empty.txt"), str(tmp_path / "junk.txt")]
     )
     assert set(report.errors) == {str(tmp_path / "empty.txt"), str(tmp_path / "junk.txt")}
@@ -97,7 +97,7 @@ def test_unreadable_page_leaves_stored_items_untouched(
 
 
 def test_latest_items_are_newest_first_and_limited(engine: Engine, settings: Settings) -> None:
-    jobs.ingest_sources(engine, settings, now=NOW)
+    actions.ingest_sources(engine, settings, now=NOW)
     newest = latest_items(engine, None, 5)
     assert len(newest) == 5
     assert [i.published for i in newest] == sorted((i.published for i in newest), reverse=True)

@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.feeds import write_feeds
 from digest.links import sign
@@ -69,7 +69,7 @@ def web_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int]) -> S
 @pytest.fixture
 def client(engine: Engine, web_settings: Settings) -> Iterator[httpx.Client]:
     """An HTTP client of the app served by uvicorn on 127.0.0.1 and an ephemeral port."""
-    jobs.ingest_sources(engine, web_settings, now=NOW)
+    actions.ingest_sources(engine, web_settings, now=NOW)
     write_feeds(engine, web_settings)
     with (
         served(create_app(web_settings, engine), web_settings) as base_url,
@@ -300,7 +300,7 @@ def test_web_process_rebuilds_stale_feeds_from_the_store(
     engine: Engine, web_settings: Settings, tmp_path: Path
 ) -> None:
     own_folder = replace(web_settings, output_dir=tmp_path / "web-copy", feed_refresh_seconds=1)
-    jobs.ingest_sources(engine, own_folder, now=NOW)
+    actions.ingest_sources(engine, own_folder, now=NOW)
     with (
         served(create_app(own_folder, engine), own_folder) as base_url,
         httpx.Client(base_url=base_url) as web,

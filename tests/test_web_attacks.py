@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.feeds import write_feeds
@@ -47,7 +47,7 @@ def live(settings: Settings, smtp_server: tuple[SMTPRecorder, int]) -> Settings:
 
 
 def start(engine: Engine, settings: Settings) -> object:
-    jobs.ingest_sources(engine, settings, now=NOW)
+    actions.ingest_sources(engine, settings, now=NOW)
     write_feeds(engine, settings)
     return create_app(settings, engine)
 

@@ -20,7 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.feeds import write_feeds
 from digest.model import Subscriber
@@ -108,7 +108,7 @@ def app(settings: Settings) -> Iterator[object]:
     )
     engine: Engine = connect(live.database_url)
     create_schema(engine)
-    jobs.ingest_sources(engine, live, now=NOW)
+    actions.ingest_sources(engine, live, now=NOW)
     write_feeds(engine, live)
     add_subscriber(engine, Subscriber(email="ana@example.org"), NOW)
     yield create_app(live, engine)

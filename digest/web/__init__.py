@@ -1,6 +1,6 @@
 """The web process: the output folder (feeds, the index, pages) served from memory by a
 raw ASGI handler, then the Starlette app for the press contacts' pages, the staff console
-and /healthz, behind a body limit and security headers. A thin shell over digest.jobs."""
+and /healthz, behind a body limit and security headers. A thin shell over digest.actions."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings, check_production_secret, load_settings
 from digest.feeds import TEMPLATES
 from digest.store import items_stamp, sources
@@ -68,7 +68,7 @@ class FeedRefresher:
                 return
             stamp = items_stamp(self.engine)
             if stamp != self.stamp:
-                jobs.publish_feeds(self.engine, self.settings)
+                actions.publish_feeds(self.engine, self.settings)
                 self.stamp = stamp
                 if self.files is not None:
                     self.files.invalidate()
@@ -187,4 +187,4 @@ def from_environment() -> WebApp:
     environment (uvicorn's factory for WEB_CONCURRENCY workers)."""
     settings = load_settings()
     check_production_secret(settings)
-    return create_app(settings, jobs.open_store(settings))
+    return create_app(settings, actions.open_store(settings))

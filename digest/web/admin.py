@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from digest import jobs, staff
+from digest import actions, staff
 from digest.config import WEEKDAYS, Settings
 from digest.errors import DigestError
 from digest.feeds import TEMPLATES, feed_specs
@@ -688,7 +688,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             return refuse(request, 404, "No such item.")
         address = form.get("address", "").strip() or member.email
         try:
-            await run_in_threadpool(jobs.send_test, settings, item, address)
+            await run_in_threadpool(actions.send_test, settings, item, address)
         except DigestError as exc:
             return breaking_view(request, member, item, f"The test could not be sent: {exc}", 400)
         audit(member, "breaking test", f"{item.title} → {address}")
@@ -697,7 +697,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
     def to_mailing(mailing_id: int, sending: bool) -> Response:
         response = RedirectResponse(f"/admin/mailings/{mailing_id}", status_code=303)
         if sending:
-            response.background = BackgroundTask(jobs.send, engine, settings, mailing_id)
+            response.background = BackgroundTask(actions.send, engine, settings, mailing_id)
         return response
 
     async def breaking_send(request: Request, member: StaffMember, form: Form) -> Response:
@@ -718,14 +718,14 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         send_at = None
         if form.get("send_at", "").strip():
             try:
-                send_at = jobs.local_time(settings, form["send_at"][:40], now())
+                send_at = actions.local_time(settings, form["send_at"][:40], now())
             except DigestError as exc:
                 return breaking_view(request, member, item, str(exc), 400)
             if send_at <= now():
                 when = human_time(send_at, zone)
                 return breaking_view(request, member, item, f"{when} has passed.", 400)
         try:
-            mailing = jobs.request_breaking(settings, engine, item.key, member.label, send_at)
+            mailing = actions.request_breaking(settings, engine, item.key, member.label, send_at)
         except DigestError as exc:
             return breaking_view(request, member, item, str(exc), 400)
         return to_mailing(mailing.id, mailing.status == SENDING)
@@ -735,10 +735,10 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
     ) -> Response:
         try:
             if release_due(engine, now(), mailing_id):
-                background = BackgroundTask(jobs.send, engine, settings, mailing_id)
+                background = BackgroundTask(actions.send, engine, settings, mailing_id)
             else:
                 background = None
-            progress = jobs.mailing_progress(engine, mailing_id)
+            progress = actions.mailing_progress(engine, mailing_id)
         except DigestError:
             return refuse(request, 404, "No such mailing.")
         left = (
@@ -775,13 +775,13 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             mailing_id = int(request.path_params["id"])
             try:
                 if action == "approve":
-                    mailing = jobs.approve_mailing(settings, engine, mailing_id, member.label)
+                    mailing = actions.approve_mailing(settings, engine, mailing_id, member.label)
                 elif action == "cancel":
-                    mailing = jobs.cancel_mailing(engine, mailing_id, member.label)
+                    mailing = actions.cancel_mailing(engine, mailing_id, member.label)
                 elif action == "pause":
-                    mailing = jobs.pause_mailing(engine, mailing_id, member.label)
+                    mailing = actions.pause_mailing(engine, mailing_id, member.label)
                 else:
-                    mailing = jobs.resume_mailing(engine, mailing_id, member.label)
+                    mailing = actions.resume_mailing(engine, mailing_id, member.label)
             except DigestError as exc:
                 return mailing_view(request, member, mailing_id, "mailing.html", str(exc))
             return to_mailing(mailing.id, mailing.status == SENDING)
@@ -795,10 +795,10 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         until = None
         if form.get("action") != "lift":
             try:
-                until = jobs.local_time(settings, form.get("until", "")[:40], now())
+                until = actions.local_time(settings, form.get("until", "")[:40], now())
             except DigestError as exc:
                 return breaking_view(request, member, item, str(exc), 400)
-        jobs.embargo_item(engine, item.key, until, member.label)
+        actions.embargo_item(engine, item.key, until, member.label)
         return RedirectResponse(f"/admin/breaking?item={quote(item.key, safe='')}", 303)
 
     async def item_correction(request: Request, member: StaffMember, form: Form) -> Response:
@@ -806,7 +806,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         if item is None:
             return refuse(request, 404, "No such item.")
         try:
-            jobs.add_correction(engine, item.key, form.get("note", "")[:2000], member.label)
+            actions.add_correction(engine, item.key, form.get("note", "")[:2000], member.label)
         except DigestError as exc:
             return breaking_view(request, member, item, str(exc), 400)
         return RedirectResponse(f"/admin/breaking?item={quote(item.key, safe='')}", 303)
@@ -816,7 +816,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         if item is None:
             return refuse(request, 404, "No such item.")
         try:
-            mailing = jobs.send_correction(settings, engine, item.key, member.label)
+            mailing = actions.send_correction(settings, engine, item.key, member.label)
         except DigestError as exc:
             return breaking_view(request, member, item, str(exc), 400)
         return to_mailing(mailing.id, mailing.status == SENDING)

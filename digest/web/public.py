@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from digest import jobs
+from digest import actions
 from digest.config import Settings
 from digest.limits import (
     CONFIRM_PER_ADDRESS,
@@ -94,11 +94,11 @@ def subscription_mail(
     if stored.status == "pending":
         if limited(engine, CONFIRM_PER_ADDRESS, address):
             return None
-        return jobs.subscribe(engine, settings, subscriber, now)
+        return actions.subscribe(engine, settings, subscriber, now)
     if limited(engine, NOTICE_PER_ADDRESS, address):
         return None
     if stored.status == "unsubscribed":
-        return jobs.subscribe(engine, settings, subscriber, now)
+        return actions.subscribe(engine, settings, subscriber, now)
     preferences = signed_link(settings, "preferences", stored.id, stored.email)
     body = render_already(settings, preferences)
     return create_confirmation(engine, settings, stored.id, body, now)
@@ -109,7 +109,7 @@ def send_after_answer(engine: Engine, settings: Settings, mailing_id: int) -> No
     (the delivery stays recorded for the clock's retry sweep), never raised into the
     server."""
     try:
-        jobs.send(engine, settings, mailing_id)
+        actions.send(engine, settings, mailing_id)
     except Exception:
         log.exception("sending mailing %s after a subscribe request failed", mailing_id)
 
@@ -191,7 +191,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             return True
         if subscriber.status != "unsubscribed":
             return False
-        issued = int(token.split(".")[1]) - jobs.CONFIRM_HOURS * 3600
+        issued = int(token.split(".")[1]) - actions.CONFIRM_HOURS * 3600
         with engine.connect() as conn:
             updated = conn.execute(
                 select(subscribers.c.updated).where(subscribers.c.id == subscriber.id)
@@ -222,7 +222,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
         if used:
             return pages.refuse(request, 410, USED_LINK)
         set_status(engine, subscriber.id or 0, "active", now())
-        greeting = jobs.welcome(engine, settings, subscriber.id or 0, now())
+        greeting = actions.welcome(engine, settings, subscriber.id or 0, now())
         response = pages.render(
             request,
             "message.html",
@@ -231,7 +231,7 @@ def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
             link=preferences,
         )
         if greeting is not None:
-            response.background = BackgroundTask(jobs.send, engine, settings, greeting.id)
+            response.background = BackgroundTask(actions.send, engine, settings, greeting.id)
         return response
 
     async def preferences_page(request: Request) -> Response:

@@ -1,0 +1,68 @@
+"""Writing what the store holds to the public folder: feeds, pages, archives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from digest.actions.common import utc_now
+from digest.actions.ingest import IngestReport, ingest_sources
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from digest.config import Settings
+    from digest.feeds import FeedFile
+
+
+def publish_feeds(
+    engine: Engine,
+    settings: Settings,
+    out: Path | None = None,
+    changed_types: Iterable[str | None] | None = None,
+    full: bool = False,
+    pages: Iterable[str] = (),
+) -> list[FeedFile]:
+    """Write the feeds (all, or those of the changed types) and the public pages to the
+    output folder; `full` renders every item page again (else only those of items changed
+    since the last run, and of `pages`: items whose embargo was lifted by hand or that got
+    a correction note)."""
+    from digest.feeds import month_stats, write_feeds
+    from digest.site import write_site
+
+    now = utc_now()
+    stats = month_stats(engine, settings, now)
+    files = write_feeds(engine, settings, out, changed_types, now, full, stats)
+    return files + write_site(engine, settings, out, now, full, stats, pages)
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    """An ingest of every source and the feed files it led to."""
+
+    ingest: IngestReport
+    files: list[FeedFile]
+
+
+def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> PublishReport:
+    """Ingest every configured source, then rewrite the feeds whose items changed (every
+    feed when one is missing from the output folder)."""
+    report = ingest_sources(engine, settings, now=now)
+    changed = report.total.changed_types
+    if _feeds_missing(settings):
+        return PublishReport(report, publish_feeds(engine, settings))
+    if not changed:
+        return PublishReport(report, [])
+    return PublishReport(report, publish_feeds(engine, settings, changed_types=changed))
+
+
+def _feeds_missing(settings: Settings) -> bool:
+    from digest.feeds import RENDERERS, feed_specs
+
+    out = settings.output_dir
+    paths = [out / spec.path(fmt) for spec in feed_specs(settings) for fmt in RENDERERS]
+    pages = [out / "index.html", out / "feeds.opml", out / "news" / "index.html"]
+    return not all(path.exists() for path in [*paths, *pages])

@@ -1,0 +1,111 @@
+"""`digest mailing` and `digest items`: staff decisions on mailings and items."""
+
+from __future__ import annotations
+
+import click
+
+from digest.commands.common import AS_OPTION, acting, configured, follow, run_action, store
+
+
+@click.group(name="mailing")
+def mailing_group() -> None:
+    """Approve, cancel, pause, resume and watch mailings.
+
+    Example: digest mailing status 12"""
+
+
+def _mailing_action(name: str, help_text: str) -> None:
+    example = f"Example: digest mailing {name} 12 --as ana@example.org"
+
+    @mailing_group.command(name=name, help=f"{help_text}\n\n{example}")
+    @click.argument("mailing_id", type=int)
+    @AS_OPTION
+    def command(mailing_id: int, actor: str | None) -> None:
+        from digest import actions
+
+        settings = configured()
+        engine = store(settings)
+        who = acting(actor, engine, "prepare" if name == "cancel" else "send")
+        if name == "approve":
+            mailing = run_action(lambda: actions.approve_mailing(settings, engine, mailing_id, who))
+        else:
+            change = getattr(actions, f"{name}_mailing")
+            mailing = run_action(lambda: change(engine, mailing_id, who))
+        click.echo(f"mailing {mailing.id}: {mailing.status}")
+        if name == "approve":
+            follow(engine, settings, mailing, who, False)
+
+
+_mailing_action("approve", "Approve a mailing someone else requested.")
+_mailing_action("cancel", "Cancel a mailing before anything has left.")
+_mailing_action("pause", "Pause a mailing that is sending.")
+_mailing_action("resume", "Resume a paused mailing.")
+
+
+@mailing_group.command(name="status")
+@click.argument("mailing_id", type=int)
+def mailing_status(mailing_id: int) -> None:
+    """Print a mailing's state and its sent / pending / retrying / failed counts.
+
+    Example: digest mailing status 12"""
+    from digest import actions
+
+    settings = configured()
+    progress = run_action(lambda: actions.mailing_progress(store(settings), mailing_id))
+    click.echo(f"mailing {progress.mailing_id} ({progress.kind}): {progress.subject}")
+    click.echo(f"status: {progress.status}")
+    if progress.send_after:
+        when = progress.send_after.astimezone(settings.timezone)
+        click.echo(f"goes at: {when:%a %d %b %Y, %H:%M %Z}")
+    click.echo(
+        f"sent: {progress.sent}  pending: {progress.pending}  retrying: {progress.retrying}  "
+        f"failed: {progress.failed}"
+    )
+
+
+@click.group(name="items")
+def items_group() -> None:
+    """Embargo and correct stored items.
+
+    Example: digest items embargo https://example.org/news/item --until '2026-12-01 09:00'"""
+
+
+@items_group.command(name="embargo")
+@click.argument("item")
+@click.option("--until", "until", help="'YYYY-MM-DD HH:MM' in the newsroom's zone.")
+@click.option("--lift", is_flag=True, help="Lift the embargo now.")
+@AS_OPTION
+def items_embargo(item: str, until: str | None, lift: bool, actor: str | None) -> None:
+    """Keep an item out of every feed, page and email until a time.
+
+    Example: digest items embargo https://example.org/news/item --until '2026-12-01 09:00'"""
+    from digest import actions
+
+    if (until is None) == (not lift):
+        raise click.UsageError("give either --until TIME or --lift")
+    settings = configured()
+    engine = store(settings)
+    who = acting(actor, engine, "prepare")
+    when = run_action(lambda: actions.local_time(settings, until)) if until else None
+    found = run_action(lambda: actions.embargo_item(engine, item, when, who))
+    if when is None:
+        click.echo(f"{found.title}: embargo lifted")
+    else:
+        local = when.astimezone(settings.timezone)
+        click.echo(f"{found.title}: embargoed until {local:%a %d %b %Y, %H:%M %Z}")
+
+
+@items_group.command(name="correct")
+@click.argument("item")
+@click.option("--note", required=True, help="What was wrong and what is right.")
+@AS_OPTION
+def items_correct(item: str, note: str, actor: str | None) -> None:
+    """Add a correction note to an item (the next digest lists it; feeds show it updated).
+
+    Example: digest items correct https://example.org/news/item --note 'The date was wrong.'"""
+    from digest import actions
+
+    settings = configured()
+    engine = store(settings)
+    found = run_action(lambda: actions.add_correction(engine, item, note, acting(actor, engine)))
+    click.echo(f"{found.title}: correction noted")
