@@ -51,7 +51,9 @@ def site(engine: Engine, settings: Settings, tmp_path: Path) -> Iterator[tuple[s
     add_subscriber(engine, Subscriber(email="desk@example.org"), NOW)
     actions.weekly_digest(engine, live, WEEK, NOW)
     # Playwright's loop runs in this thread: the sender gets a thread of its own
-    sender = threading.Thread(target=actions.send, args=(engine, live), kwargs={"clock": lambda: NOW})
+    sender = threading.Thread(
+        target=actions.send, args=(engine, live), kwargs={"clock": lambda: NOW}
+    )
     sender.start()
     sender.join()
     actions.publish_feeds(engine, live, full=True)
