@@ -514,10 +514,6 @@ class MailingProgress:
     def total(self) -> int:
         return sum(self.counts.values())
 
-    @property
-    def finished(self) -> int:
-        return self.counts.get("sent", 0) + self.counts.get("failed", 0)
-
 
 def recent_mailings(engine: Engine, limit: int = 20) -> list[MailingProgress]:
     """The newest mailings with their delivery counts by status."""
