@@ -33,8 +33,7 @@ from digest.web import create_app
 from digest.web.admin import human_time, humane_text
 from digest.web.auth import HASH_WORKERS
 
-from .conftest import SMTPRecorder, serve
-from .test_web import csrf_of, wait_for
+from .helpers import SMTPRecorder, csrf_of, run, serve, served, wait_for
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NASTY = "Tide <script>alert('x')</script> Warning"
@@ -300,7 +299,6 @@ def test_rotating_x_forwarded_for_does_not_escape_the_throttle(
 ) -> None:
     """Served as `digest serve` serves it: no proxy is trusted by default, so a forged
     X-Forwarded-For is not the client."""
-    from .test_web import served
 
     app = create_app(admin_settings, engine)
     with served(app, admin_settings) as site, httpx.Client(base_url=site) as client:
@@ -532,7 +530,6 @@ def test_every_staff_command_help_has_an_example() -> None:
 
 
 def test_cli_checks_the_role_of_the_account_named_with_as(tmp_path: Path) -> None:
-    from .test_cli import run
 
     def digest(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return run(*args, tmp_path=tmp_path, BASE_URL="https://press.example/", **env)

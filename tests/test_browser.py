@@ -13,7 +13,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import Engine
 
 from digest import jobs, staff
@@ -23,27 +23,9 @@ from digest.model import Subscriber
 from digest.subscribers import add_subscriber, iter_subscribers
 from digest.web import create_app
 
-from .conftest import SMTPRecorder, free_port, serve
-from .test_web import wait_for
+from .helpers import SMTPRecorder, free_port, serve, shot, wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -65,11 +47,6 @@ def site(
     write_feeds(engine, live)
     with serve(create_app(live, engine), port) as base_url:
         yield base_url, live
-
-
-def shot(page: Page, folder: Path, name: str) -> None:
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-    assert (folder / f"{name}.png").stat().st_size > 1000
 
 
 def test_press_contact_journey(

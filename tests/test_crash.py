@@ -23,7 +23,7 @@ from digest.model import Item, Subscriber
 from digest.store import deliveries, upsert_items
 from digest.subscribers import add_subscriber
 
-from .conftest import ROOT, SMTPRecorder
+from .helpers import ROOT, SMTPRecorder
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 RECIPIENTS = 60

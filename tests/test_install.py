@@ -24,7 +24,7 @@ from digest.newsroom import create_newsroom
 from digest.resources import packaged_config, packaged_templates
 from digest.subscribers import CSV_COLUMNS
 
-from .conftest import ROOT, SEEDS, free_port
+from .helpers import ROOT, SEEDS, free_port
 
 SAMPLE_WEEK = "2026-11-22"
 

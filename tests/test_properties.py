@@ -17,7 +17,7 @@ from digest.model import Item
 from digest.sources.listing import lines_from_text, parse_listing
 from digest.text import clean_line
 
-from .test_feeds import ATOM_SCHEMA
+from .helpers import ATOM_SCHEMA
 
 any_text = st.text(st.characters(codec="utf-8"), max_size=200)
 

@@ -49,7 +49,7 @@ from digest.store import (
 from digest.subscribers import add_subscriber
 from digest.web import create_app
 
-from .conftest import SEEDS, free_port, serve
+from .helpers import SEEDS, free_port, serve
 
 ATOM_SCHEMA = etree.RelaxNG(etree.parse(str(Path(__file__).parent / "data" / "atom.rng")))
 NS = {

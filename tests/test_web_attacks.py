@@ -27,8 +27,7 @@ from digest.subscribers import add_subscriber, iter_subscribers
 from digest.web import create_app, server_options
 from digest.web.forms import form_stamp
 
-from .conftest import SMTPRecorder
-from .test_web import csrf_of, served, wait_for
+from .helpers import SMTPRecorder, csrf_of, served, wait_for
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SECRET = "web-attack-test"

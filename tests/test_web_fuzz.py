@@ -29,7 +29,7 @@ from digest.subscribers import add_subscriber
 from digest.web import create_app
 from digest.web.auth import hash_password
 
-from .test_web import served
+from .helpers import served
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ROUTES = [

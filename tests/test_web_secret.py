@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import ROOT, free_port
+from .helpers import ROOT, free_port
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 
