@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -24,6 +24,7 @@ from digest.store import connect, create_schema  # noqa: E402
 from .helpers import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
+    PATIENCE,
     POSTGRES_URL,
     ROOT,
     SMTPRecorder,
@@ -34,7 +35,7 @@ from .helpers import (  # noqa: E402
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 # Tests never time the machine: hypothesis's per-example deadline (200 ms) and its
 # "too slow" health check fail on a loaded machine while proving nothing about the code.
@@ -143,6 +144,27 @@ def relay(
     controller.stop()
 
 
+class _PatientBrowser:
+    """A Playwright browser whose new pages and contexts wait up to PATIENCE for anything
+    (Playwright's default is 30 s): a wait ends as soon as its condition holds."""
+
+    def __init__(self, browser: Browser) -> None:
+        self._browser = browser
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+    def new_page(self, **options: Any) -> Page:
+        page = self._browser.new_page(**options)
+        page.set_default_timeout(PATIENCE * 1000)
+        return page
+
+    def new_context(self, **options: Any) -> BrowserContext:
+        context = self._browser.new_context(**options)
+        context.set_default_timeout(PATIENCE * 1000)
+        return context
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright, one per test module."""
@@ -150,5 +172,5 @@ def browser() -> Iterator[Browser]:
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
+        yield cast("Browser", _PatientBrowser(chromium))
         chromium.close()

@@ -138,7 +138,7 @@ def test_staff_breaking_news_send(
     wait_for(lambda: [m for m in recorder.messages if m[1] == ["jo@example.org"]])
     assert page.inner_text("#recipient-count") == "4"
     page.click("text=Send to 4 recipients")
-    page.wait_for_selector("#state:has-text('done')", timeout=30_000)
+    page.wait_for_selector("#state:has-text('done')", timeout=60_000)
     shot(page, tmp_path, "4-progress-done")
     assert "4 of 4" in page.inner_text("#progress")
     wait_for(lambda: len(recorder.messages) == 5)

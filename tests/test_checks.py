@@ -47,7 +47,7 @@ def plain_relay() -> Iterator[int]:
 
 
 def with_smtp(settings: Settings, url: str) -> Settings:
-    return replace(settings, smtp_url=url, sender=replace(settings.sender, timeout_seconds=5))
+    return replace(settings, smtp_url=url, sender=replace(settings.sender, timeout_seconds=60))
 
 
 def test_smtp_check_does_ehlo_starttls_and_login_and_sends_nothing(

@@ -185,7 +185,7 @@ def test_a_relay_that_comes_back_mid_run_resumes_by_itself(
         for controller in real:
             controller.stop()
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
+        thread.join(timeout=60)
     assert summary.relay_pauses >= 1 and summary.paused is None
     assert summary.sent == len(PLAIN)
     assert sorted(rcpt for _, rcpts, _ in recorder.messages for rcpt in rcpts) == sorted(PLAIN)
@@ -201,7 +201,7 @@ def test_a_stalled_relay_pauses_instead_of_timing_out_every_message(
 
         async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
             self.data_commands += 1
-            await asyncio.sleep(3)
+            await asyncio.sleep(60)
             return "250 late"
 
     handler, port = Stalled(), free_port()

@@ -45,7 +45,7 @@ def wait_for(url: str, seconds: float = 60) -> httpx.Response:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            return httpx.get(url, timeout=5)
+            return httpx.get(url, timeout=30)
         except httpx.TransportError:
             if time.monotonic() > deadline:
                 raise
@@ -155,7 +155,7 @@ def test_built_wheel_works_from_an_empty_folder(tmp_path: Path) -> None:
         subscribe = wait_for(f"http://127.0.0.1:{port}/subscribe")
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
     assert subscribe.status_code == 200 and "<form" in subscribe.text
 
     site_packages = next((venv / "lib").glob("python3*/site-packages"))

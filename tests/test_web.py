@@ -284,7 +284,7 @@ def test_memory_path_speaks_http_1_0_1_1_pipelining_and_head(client: httpx.Clien
     host, port = str(client.base_url).removeprefix("http://").rstrip("/").split(":")
 
     def exchange(request: bytes) -> bytes:
-        with socket.create_connection((host, int(port)), timeout=10) as sock:
+        with socket.create_connection((host, int(port)), timeout=60) as sock:
             sock.sendall(request)
             answer = b""
             while chunk := sock.recv(65536):
