@@ -473,7 +473,9 @@ def test_publish_rewrites_only_the_pages_that_changed(engine: Engine, settings: 
 
 
 @hypothesis_settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     url=st.one_of(
