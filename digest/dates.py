@@ -79,12 +79,6 @@ def numeric_order(texts: Iterable[str]) -> bool | None:
     return day_first if day_first != month_first else None
 
 
-def parse_date_text(text: str, **options: object) -> date | None:
-    """The date a short text consists of (a date alone, maybe with a label), or None."""
-    found = find_date(text, **options)  # type: ignore[arg-type]
-    return found.value if found else None
-
-
 def date_from_attribute(value: str) -> date | None:
     """The date of a machine-readable attribute (`<time datetime>`, `content`), or None."""
     value = value.strip()

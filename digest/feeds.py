@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from feedgen.feed import FeedGenerator
-from jinja2 import Environment, select_autoescape
 from lxml import etree
 from sqlalchemy import Engine
 
 from digest.config import Settings
 from digest.links import item_link, web_url
 from digest.model import Item
-from digest.resources import packaged_templates, template_loader
+from digest.resources import packaged_templates
 from digest.store import public_items, public_time_stats
 from digest.text import clean_line, clean_text
 
@@ -381,26 +380,6 @@ def render_opml(settings: Settings) -> bytes:
                 htmlUrl=settings.newsroom_url,
             )
     return etree.tostring(opml, xml_declaration=True, encoding="utf-8", pretty_print=True)
-
-
-def render_index(settings: Settings) -> bytes:
-    """The feeds' index page: autodiscovery links and a subscribe link for every feed."""
-    environment = Environment(loader=template_loader(""), autoescape=select_autoescape(["html"]))
-    feeds = [
-        {
-            "title": spec.title,
-            "label": "All items" if spec.item_type is None else spec.title.rsplit(" — ", 1)[-1],
-            "links": [
-                {"format": name, "type": media, "href": settings.base_url + spec.path(fmt)}
-                for fmt, (name, media) in FORMATS.items()
-            ],
-        }
-        for spec in feed_specs(settings)
-    ]
-    page = environment.get_template("feeds/index.html").render(
-        settings=settings, feeds=feeds, opml=settings.base_url + "feeds.opml"
-    )
-    return page.encode()
 
 
 def write_if_changed(path: Path, data: bytes, durable: bool = True) -> bool:

@@ -147,14 +147,6 @@ def plan_weekly(
     return plan_digest(engine, settings, "weekly", as_of, now)
 
 
-def plan_daily(
-    engine: Engine, settings: Settings, as_of: date, now: datetime | None = None
-) -> WeeklyPlan:
-    """The items the daily digest of `as_of` covers (up to its configured time), with the
-    same guarantees as the weekly one: a skipped day loses nothing, no item goes twice."""
-    return plan_digest(engine, settings, "daily", as_of, now)
-
-
 def _listed_in(kind: str) -> Any:
     """The column that says which digest of this cadence listed a correction."""
     return corrections.c.digest_mailing_id if kind == "weekly" else corrections.c.daily_mailing_id
@@ -521,10 +513,6 @@ class MailingProgress:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
-
-    @property
-    def finished(self) -> int:
-        return self.counts.get("sent", 0) + self.counts.get("failed", 0)
 
 
 def recent_mailings(engine: Engine, limit: int = 20) -> list[MailingProgress]:

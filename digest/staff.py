@@ -184,13 +184,6 @@ def find_staff(engine: Engine, email: str) -> StaffMember | None:
     return _member(row) if row else None
 
 
-def staff_by_id(engine: Engine, staff_id: int) -> StaffMember | None:
-    """The account with this id."""
-    with engine.connect() as conn:
-        row = conn.execute(select(staff).where(staff.c.id == staff_id)).first()
-    return _member(row) if row else None
-
-
 def list_staff(engine: Engine) -> list[StaffMember]:
     """Every account, active ones first, by email."""
     with engine.connect() as conn:

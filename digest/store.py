@@ -334,14 +334,6 @@ def latest_items(
     return [replace(item_from_row(row), corrections=tuple(notes.get(row.id, ()))) for row in rows]
 
 
-def iter_items(engine: Engine) -> Iterator[Item]:
-    """Every stored item, oldest first, streamed."""
-    query = select(items).order_by(items.c.published, items.c.id)
-    with engine.connect() as conn:
-        for row in conn.execution_options(stream_results=True, yield_per=1000).execute(query):
-            yield item_from_row(row)
-
-
 def find_item(engine: Engine, key_or_url: str) -> Item | None:
     """The item with this key, or else with this URL."""
     with engine.connect() as conn:
@@ -622,15 +614,6 @@ def public_items(
             for item_id, note in found:
                 notes.setdefault(item_id, []).append(note)
     return [replace(item_from_row(row), corrections=tuple(notes.get(row.id, ()))) for row in rows]
-
-
-def count_public_items(engine: Engine, now: datetime, item_type: str | None = None) -> int:
-    """How many publishable items there are, of one type or all."""
-    query = select(func.count()).select_from(items).where(publishable(now))
-    if item_type is not None:
-        query = query.where(items.c.type == item_type)
-    with engine.connect() as conn:
-        return conn.execute(query).scalar_one()
 
 
 def public_item_by_page(engine: Engine, now: datetime, page_hash: str) -> Item | None:

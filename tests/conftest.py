@@ -1,25 +1,48 @@
-"""Shared fixtures: settings on the sample newsroom, and a real store on SQLite and PostgreSQL."""
+"""Shared fixtures: settings on the sample newsroom, a real store on SQLite and PostgreSQL,
+real SMTP servers (plain, and STARTTLS with AUTH) and Chromium. Plain helpers are in helpers.py."""
 
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
-from sqlalchemy import Engine, text
 
-from digest.config import Settings, load_settings
-from digest.store import connect, create_schema, metadata
+pytest.register_assert_rewrite("tests.helpers")
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = Path(__file__).resolve().parent / "data" / "seeds"
-DATA = Path(__file__).resolve().parent / "data"
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
+
+from digest.config import Settings, load_settings  # noqa: E402
+from digest.store import connect, create_schema  # noqa: E402
+
+from .helpers import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PATIENCE,
+    POSTGRES_URL,
+    ROOT,
+    SMTPRecorder,
+    free_port,
+    fresh_postgres,
+    openssl,
+    smtp_authenticate,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+# Tests never time the machine: hypothesis's per-example deadline (200 ms) and its
+# "too slow" health check fail on a loaded machine while proving nothing about the code.
+hypothesis_settings.register_profile(
+    "digest", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("digest")
 
 
 @pytest.fixture(autouse=True)
@@ -56,16 +79,6 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-def fresh_postgres(url: str) -> Engine:
-    """An empty store in this run's PostgreSQL schema."""
-    engine = connect(url)
-    metadata.drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    create_schema(engine)
-    return engine
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Engine]:
     """A real, empty store: an SQLite file, or the PostgreSQL `test` database."""
@@ -76,57 +89,6 @@ def engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Engin
         store = fresh_postgres(request.getfixturevalue("postgres_url"))
     yield store
     store.dispose()
-
-
-class SMTPRecorder:
-    """An aiosmtpd handler that keeps every message and can be told to fail: per recipient,
-    a list of replies used one per attempt at RCPT or DATA ('drop' closes the connection
-    in the middle of DATA)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.rcpt_replies: dict[str, list[str]] = {}
-        self.data_replies: dict[str, list[str]] = {}
-        self.data_delay = 0.0
-        self.peers: list[tuple[str, int]] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        replies = self.rcpt_replies.get(address)
-        if replies:
-            return replies.pop(0)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        import asyncio
-
-        if self.data_delay:
-            await asyncio.sleep(self.data_delay)
-        replies = self.data_replies.get(envelope.rcpt_tos[0])
-        if replies:
-            reply = replies.pop(0)
-            if reply == "drop":
-                server.transport.close()
-                return "250 never heard"
-            return reply
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        self.peers.append(session.peer)
-        return "250 2.0.0 queued"
-
-    def parsed(self) -> list:
-        from email import message_from_bytes, policy
-
-        return [
-            message_from_bytes(content, policy=policy.default) for _, _, content in self.messages
-        ]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -142,25 +104,73 @@ def smtp_server() -> Iterator[tuple[SMTPRecorder, int]]:
     controller.stop()
 
 
-@contextmanager
-def serve(app: object, port: int | None = None) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on 127.0.0.1 and an ephemeral port; yields its URL."""
-    import threading
-    import time
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate and its key for 127.0.0.1."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        "-keyout", str(key), "-out", str(cert),
+    )  # fmt: skip
+    return cert, key
 
-    import uvicorn
 
-    port = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+@pytest.fixture
+def relay(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SMTPRecorder, int]]:
+    """A relay that requires STARTTLS before AUTH; the client trusts its certificate."""
+    from aiosmtpd.controller import Controller
+
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    recorder = SMTPRecorder()
+    port = free_port()
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=smtp_authenticate,
+        auth_require_tls=True,
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    controller.start()
+    yield recorder, port
+    controller.stop()
+
+
+class _PatientBrowser:
+    """A Playwright browser whose new pages and contexts wait up to PATIENCE for anything
+    (Playwright's default is 30 s): a wait ends as soon as its condition holds."""
+
+    def __init__(self, browser: Browser) -> None:
+        self._browser = browser
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+    def new_page(self, **options: Any) -> Page:
+        page = self._browser.new_page(**options)
+        page.set_default_timeout(PATIENCE * 1000)
+        return page
+
+    def new_context(self, **options: Any) -> BrowserContext:
+        context = self._browser.new_context(**options)
+        context.set_default_timeout(PATIENCE * 1000)
+        return context
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield cast("Browser", _PatientBrowser(chromium))
+        chromium.close()

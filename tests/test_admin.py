@@ -33,8 +33,7 @@ from digest.web import create_app
 from digest.web.admin import human_time, humane_text
 from digest.web.auth import HASH_WORKERS
 
-from .conftest import SMTPRecorder, serve
-from .test_web import csrf_of, wait_for
+from .helpers import SMTPRecorder, csrf_of, run, serve, served, wait_for
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NASTY = "Tide <script>alert('x')</script> Warning"
@@ -300,7 +299,6 @@ def test_rotating_x_forwarded_for_does_not_escape_the_throttle(
 ) -> None:
     """Served as `digest serve` serves it: no proxy is trusted by default, so a forged
     X-Forwarded-For is not the client."""
-    from .test_web import served
 
     app = create_app(admin_settings, engine)
     with served(app, admin_settings) as site, httpx.Client(base_url=site) as client:
@@ -329,7 +327,7 @@ def test_hashing_never_holds_the_event_loop(
 
     def held(stored: str, given: str) -> bool:
         inside.release()
-        assert release.wait(30)
+        assert release.wait(60)
         return real(stored, given)
 
     monkeypatch.setattr(staff, "verify_password", held)
@@ -349,8 +347,8 @@ def test_hashing_never_holds_the_event_loop(
         with ThreadPoolExecutor(20) as pool:
             guesses = [pool.submit(guess, n) for n in range(20)]
             for _ in range(HASH_WORKERS):
-                assert inside.acquire(timeout=30), "guesses reach the password check"
-            feed = httpx.get(base_url + "feeds/all.atom", timeout=10)
+                assert inside.acquire(timeout=60), "guesses reach the password check"
+            feed = httpx.get(base_url + "feeds/all.atom", timeout=60)
             assert feed.status_code == 200, "the feed is served while the hashes wait"
             early = [g.result() for g in guesses if g.done()]
             assert not early, f"no guess finished before the feed: {early}"
@@ -532,7 +530,6 @@ def test_every_staff_command_help_has_an_example() -> None:
 
 
 def test_cli_checks_the_role_of_the_account_named_with_as(tmp_path: Path) -> None:
-    from .test_cli import run
 
     def digest(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return run(*args, tmp_path=tmp_path, BASE_URL="https://press.example/", **env)

@@ -13,7 +13,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import Engine
 
 from digest import actions, staff
@@ -23,27 +23,9 @@ from digest.model import Subscriber
 from digest.subscribers import add_subscriber, iter_subscribers
 from digest.web import create_app
 
-from .conftest import SMTPRecorder, free_port, serve
-from .test_web import wait_for
+from .helpers import SMTPRecorder, free_port, serve, shot, wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -65,11 +47,6 @@ def site(
     write_feeds(engine, live)
     with serve(create_app(live, engine), port) as base_url:
         yield base_url, live
-
-
-def shot(page: Page, folder: Path, name: str) -> None:
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-    assert (folder / f"{name}.png").stat().st_size > 1000
 
 
 def test_press_contact_journey(
@@ -161,7 +138,7 @@ def test_staff_breaking_news_send(
     wait_for(lambda: [m for m in recorder.messages if m[1] == ["jo@example.org"]])
     assert page.inner_text("#recipient-count") == "4"
     page.click("text=Send to 4 recipients")
-    page.wait_for_selector("#state:has-text('done')", timeout=30_000)
+    page.wait_for_selector("#state:has-text('done')", timeout=60_000)
     shot(page, tmp_path, "4-progress-done")
     assert "4 of 4" in page.inner_text("#progress")
     wait_for(lambda: len(recorder.messages) == 5)

@@ -24,9 +24,7 @@ from digest.subscribers import (
     set_preferences,
 )
 
-from .conftest import SMTPRecorder
-from .test_email import subscribe
-from .test_press import digest_text, section, send_at
+from .helpers import SMTPRecorder, digest_text, section, send_at, subscribe
 
 Server = tuple[SMTPRecorder, int]
 THU = date(2026, 11, 19)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import pty
-import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,59 +31,7 @@ from digest.config import Settings, SourceConfig
 from digest.newsroom import create_newsroom
 from digest.store import connect, count_items, create_schema
 
-from .conftest import SMTPRecorder, free_port
-
-USER, PASSWORD = "press", "s3cret pass"
-
-
-def openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-        "-keyout", str(key), "-out", str(cert),
-    )  # fmt: skip
-    return cert, key
-
-
-def _authenticate(server, session, envelope, mechanism, auth_data):  # aiosmtpd's signature
-    from aiosmtpd.smtp import AuthResult
-
-    good = auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
-    return AuthResult(success=good, handled=good)
-
-
-@pytest.fixture
-def relay(
-    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[SMTPRecorder, int]]:
-    """A relay that requires STARTTLS before AUTH; the client trusts its certificate."""
-    from aiosmtpd.controller import Controller
-
-    cert, key = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    recorder = SMTPRecorder()
-    port = free_port()
-    controller = Controller(
-        recorder,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=context,
-        require_starttls=True,
-        authenticator=_authenticate,
-        auth_require_tls=True,
-    )
-    controller.start()
-    yield recorder, port
-    controller.stop()
+from .helpers import SMTP_USER, SMTPRecorder, free_port, openssl
 
 
 @pytest.fixture
@@ -100,14 +47,14 @@ def plain_relay() -> Iterator[int]:
 
 
 def with_smtp(settings: Settings, url: str) -> Settings:
-    return replace(settings, smtp_url=url, sender=replace(settings.sender, timeout_seconds=5))
+    return replace(settings, smtp_url=url, sender=replace(settings.sender, timeout_seconds=60))
 
 
 def test_smtp_check_does_ehlo_starttls_and_login_and_sends_nothing(
     settings: Settings, relay: tuple[SMTPRecorder, int]
 ) -> None:
     recorder, port = relay
-    result = check_smtp(with_smtp(settings, f"smtp://{USER}:s3cret%20pass@127.0.0.1:{port}"))
+    result = check_smtp(with_smtp(settings, f"smtp://{SMTP_USER}:s3cret%20pass@127.0.0.1:{port}"))
     assert result.status == "ok", result.detail
     assert (
         result.detail
@@ -120,7 +67,7 @@ def test_smtp_check_reports_a_refused_login(
     settings: Settings, relay: tuple[SMTPRecorder, int]
 ) -> None:
     _, port = relay
-    result = check_smtp(with_smtp(settings, f"smtp://{USER}:wrong@127.0.0.1:{port}"))
+    result = check_smtp(with_smtp(settings, f"smtp://{SMTP_USER}:wrong@127.0.0.1:{port}"))
     assert result.status == "fail"
     assert "login refused (535" in result.detail and "SMTP_URL" in result.detail
 
@@ -128,7 +75,7 @@ def test_smtp_check_reports_a_refused_login(
 def test_smtp_check_refuses_to_send_a_password_without_tls(
     settings: Settings, plain_relay: int
 ) -> None:
-    result = check_smtp(with_smtp(settings, f"smtp://{USER}:x@127.0.0.1:{plain_relay}"))
+    result = check_smtp(with_smtp(settings, f"smtp://{SMTP_USER}:x@127.0.0.1:{plain_relay}"))
     assert result.status == "fail"
     assert "offers no STARTTLS" in result.detail
 
@@ -322,7 +269,7 @@ def test_store_check_sees_a_store_from_before_migrations(
 ) -> None:
     import sqlite3
 
-    from .conftest import DATA
+    from .helpers import DATA
 
     database = tmp_path / "old.db"
     with sqlite3.connect(database) as conn:
@@ -340,7 +287,7 @@ def test_checks_run_from_async_code_without_blocking_the_loop(
     from digest.checks import run_checks_async
 
     _, port = relay
-    smtp = with_smtp(settings, f"smtp://{USER}:s3cret%20pass@127.0.0.1:{port}")
+    smtp = with_smtp(settings, f"smtp://{SMTP_USER}:s3cret%20pass@127.0.0.1:{port}")
 
     async def console() -> tuple[list, object]:
         inline = check_smtp(smtp)  # called directly inside a running loop

@@ -3,30 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from .conftest import DATA, ROOT, SEEDS
-
-DIGEST = str(Path(sys.executable).parent / "digest")
-
-
-def run(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("DIGEST_") and key not in ("BASE_URL", "DATABASE_URL")
-    }
-    environment |= {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}",
-        "DIGEST_FEEDS_OUTPUT": str(tmp_path / "public"),
-        **env,
-    }
-    return subprocess.run(
-        [DIGEST, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
-    )
+from .helpers import DATA, ROOT, SEEDS, run
 
 
 def test_parse_json_prints_items_in_page_order(tmp_path: Path) -> None:

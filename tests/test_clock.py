@@ -23,7 +23,7 @@ from digest.schedule import LEASE, ClockProcess, latest_weekly_time, weekly_due
 from digest.store import deliveries, leases, upsert_items
 from digest.subscribers import add_subscriber
 
-from .conftest import ROOT, SMTPRecorder
+from .helpers import ROOT, SMTPRecorder
 
 NEW_YORK = ZoneInfo("America/New_York")
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=NEW_YORK)
@@ -176,7 +176,7 @@ def test_sigterm_mid_send_loses_nothing(
 
 
 def test_digest_run_serves_and_schedules_then_stops_cleanly(engine: Engine, tmp_path: Path) -> None:
-    from .conftest import free_port
+    from .helpers import free_port
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}

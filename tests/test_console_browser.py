@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine
 
 from digest import actions, staff
@@ -25,20 +25,11 @@ from digest.store import audit_log, latest_items
 from digest.subscribers import add_subscriber
 from digest.web import create_app
 
-from .conftest import SMTPRecorder, free_port, serve
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, NOW, shot
-from .test_web import wait_for
+from .helpers import SMTPRecorder, free_port, serve, shot, wait_for
 
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 UNDO_SECONDS = 8
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

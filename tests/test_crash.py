@@ -23,7 +23,7 @@ from digest.model import Item, Subscriber
 from digest.store import deliveries, upsert_items
 from digest.subscribers import add_subscriber
 
-from .conftest import ROOT, SMTPRecorder
+from .helpers import ROOT, SMTPRecorder
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 RECIPIENTS = 60
@@ -88,7 +88,7 @@ def test_kill_9_mid_send_then_resume_delivers_to_everyone(
     while len(recorder.messages) < RECIPIENTS // 3 and time.monotonic() < deadline:
         time.sleep(0.01)
     first.send_signal(signal.SIGKILL)
-    first.wait(timeout=10)
+    first.wait(timeout=60)
     assert first.returncode == -signal.SIGKILL
     received_before = len(recorder.messages)
     assert 0 < received_before < RECIPIENTS, "the kill must land mid-send"
@@ -142,7 +142,7 @@ def test_repeated_kills_keep_the_duplicate_bound_and_are_reported(
         while len(recorder.messages) < target and time.monotonic() < deadline:
             time.sleep(0.005)
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
+        process.wait(timeout=60)
         kills += 1
         report = sender(engine, port, lease=1)
         _, err = report.communicate(timeout=120)
@@ -170,7 +170,7 @@ def test_an_immediate_send_after_kill_9_reports_the_held_rows(
     while len(recorder.messages) < 5 and time.monotonic() < deadline:
         time.sleep(0.01)
     first.send_signal(signal.SIGKILL)
-    first.wait(timeout=10)
+    first.wait(timeout=60)
     second = sender(engine, port, lease=300)
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, err

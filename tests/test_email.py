@@ -19,30 +19,16 @@ from digest.config import Settings
 from digest.links import token_subscriber, verify
 from digest.mailings import delivery_counts
 from digest.messages import Recipient
-from digest.model import Item, Subscriber
-from digest.store import deliveries, subscribers, upsert_items
-from digest.subscribers import add_subscriber, get_subscriber
+from digest.model import Item
+from digest.store import deliveries, upsert_items
+from digest.subscribers import get_subscriber
 
-from .conftest import SMTPRecorder
+from .helpers import SMTPRecorder, item, subscribe
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 Server = tuple[SMTPRecorder, int]
 LIST_ID = "press.harbourlight.example"
 WEEK = date(2026, 11, 22)
-
-
-def item(title: str, day: int, item_type: str | None, month: int = 11, **more: str) -> Item:
-    slug = re.sub(r"\W+", "-", title)
-    return Item(
-        key=f"https://harbourlight.example/newsroom/{month}-{day}-{slug}",
-        title=title,
-        published=datetime(2026, month, day, tzinfo=UTC) + timedelta(hours=15),
-        type=item_type,
-        summary=more.get("summary", f"Summary of {title}."),
-        url=f"https://harbourlight.example/newsroom/{day}/",
-        image_caption=more.get("caption"),
-        source="test",
-    )
 
 
 @pytest.fixture
@@ -74,14 +60,6 @@ def newsroom(engine: Engine) -> list[Item]:
     older = [item("Last Month's News", 20, "press-releases", month=10)]
     upsert_items(engine, week + older, NOW)
     return week
-
-
-def subscribe(engine: Engine, email: str, name: str = "", **options: object) -> int:
-    add_subscriber(engine, Subscriber(email=email, name=name, **options), NOW)  # type: ignore[arg-type]
-    with engine.connect() as conn:
-        return conn.execute(
-            select(subscribers.c.id).where(subscribers.c.email == email)
-        ).scalar_one()
 
 
 async def no_wait(seconds: float) -> None:

@@ -21,8 +21,7 @@ from digest.schedule import ClockProcess
 from digest.store import items_stamp, latest_items, publishable, upsert_items
 from digest.web import create_app
 
-from .conftest import SMTPRecorder, serve
-from .test_email import subscribe
+from .helpers import SMTPRecorder, serve, subscribe
 
 Server = tuple[SMTPRecorder, int]
 EMBARGO_SECONDS = 15

@@ -20,10 +20,9 @@ from digest.links import item_page_url
 from digest.model import Item
 from digest.store import latest_items, upsert_items
 
-from .conftest import DATA
+from .helpers import ATOM_SCHEMA
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-ATOM_SCHEMA = etree.RelaxNG(etree.parse(str(DATA / "atom.rng")))
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 

@@ -24,7 +24,7 @@ from digest.sources.html import Explain
 from digest.text import clean_line
 
 from .corpus import html_pages, score_page
-from .test_cli import run
+from .helpers import run
 
 PAGE_URL = "https://news.example.org/newsroom/"
 

@@ -24,7 +24,7 @@ from digest.newsroom import create_newsroom
 from digest.resources import packaged_config, packaged_templates
 from digest.subscribers import CSV_COLUMNS
 
-from .conftest import ROOT, SEEDS, free_port
+from .helpers import ROOT, SEEDS, free_port
 
 SAMPLE_WEEK = "2026-11-22"
 
@@ -45,7 +45,7 @@ def wait_for(url: str, seconds: float = 60) -> httpx.Response:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            return httpx.get(url, timeout=5)
+            return httpx.get(url, timeout=30)
         except httpx.TransportError:
             if time.monotonic() > deadline:
                 raise
@@ -155,7 +155,7 @@ def test_built_wheel_works_from_an_empty_folder(tmp_path: Path) -> None:
         subscribe = wait_for(f"http://127.0.0.1:{port}/subscribe")
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
     assert subscribe.status_code == 200 and "<form" in subscribe.text
 
     site_packages = next((venv / "lib").glob("python3*/site-packages"))
@@ -273,22 +273,23 @@ def test_user_templates_override_packaged_ones_file_by_file(
     assert Path(weekly.filename or "").is_relative_to(packaged_templates())
 
 
-def test_user_templates_override_web_pages_and_the_feed_index(
+def test_user_templates_override_web_pages_and_the_index_page(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings
 ) -> None:
-    from digest.feeds import TEMPLATES, render_index
+    from digest import render
     from digest.web.forms import Pages
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "templates" / "web").mkdir(parents=True)
     (tmp_path / "templates" / "web" / "message.html").write_text("<p>ours</p>")
-    pages = Pages(settings, TEMPLATES).environment
+    pages = Pages(settings, packaged_templates()).environment
     assert pages.get_template("message.html").render() == "<p>ours</p>"
     base = Path(pages.get_template("base.html").filename or "")
     assert base.is_relative_to(packaged_templates())
-    (tmp_path / "templates" / "feeds").mkdir()
-    (tmp_path / "templates" / "feeds" / "index.html").write_text("{{ settings.newsroom_name }}!")
-    assert render_index(settings) == f"{settings.newsroom_name}!".encode()
+    (tmp_path / "templates" / "site").mkdir()
+    (tmp_path / "templates" / "site" / "home.html").write_text("{{ settings.newsroom_name }}!")
+    home = render.template_environment(settings, "").get_template("site/home.html")
+    assert home.render(settings=settings) == f"{settings.newsroom_name}!"
 
 
 def test_shell_completion_script_is_offered() -> None:

@@ -15,7 +15,7 @@ from digest.errors import SourceError
 from digest.sources import read_path
 from digest.sources.listing import lines_from_text, parse_date, parse_listing
 
-from .conftest import DATA, SEEDS
+from .helpers import DATA, SEEDS
 
 
 def parse_text(text: str, settings: Settings) -> list[dict[str, object]]:

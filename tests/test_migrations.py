@@ -16,7 +16,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, DateTime, Engine, MetaData, func, select, text
 
 from digest.store import _alembic_config, connect, create_schema, declared_in_metadata, metadata
-from tests.conftest import DATA, ROOT
+
+from .helpers import DATA, ROOT
 
 RELEASE = DATA / "release-0.1"
 

@@ -17,8 +17,7 @@ from digest.model import Item
 from digest.schedule import ClockProcess
 from digest.store import audit_log, items_stamp, upsert_items
 
-from .conftest import SMTPRecorder
-from .test_email import item, subscribe
+from .helpers import DIGEST, ROOT, SMTPRecorder, digest_text, item, run, section, send_at, subscribe
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 Server = tuple[SMTPRecorder, int]
@@ -43,10 +42,6 @@ def alert(engine: Engine) -> Item:
     for address in ("a@example.org", "b@example.org", "c@example.org"):
         subscribe(engine, address)
     return news
-
-
-def send_at(engine: Engine, settings: Settings, at: datetime) -> None:
-    actions.send(engine, settings, clock=lambda: at)
 
 
 def test_undo_window_cancel_delivers_nothing(
@@ -202,22 +197,6 @@ def test_the_clock_sends_held_alerts_on_time_and_never_a_cancelled_one(
     assert actions.mailing_progress(engine, kept.id).status == "done"
 
 
-def digest_text(recorder: SMTPRecorder, address: str, prefix: str = "Weekly") -> str:
-    found = [
-        m
-        for m in recorder.parsed()
-        if m["Subject"].startswith(prefix) and m["To"].addresses[0].addr_spec == address
-    ]
-    assert found, f"no {prefix} email to {address}"
-    return found[-1].get_body(("plain",)).get_content()
-
-
-def section(text: str, title: str) -> str:
-    """The lines of a plain-text digest section, up to the next section or the footer."""
-    after = text.split(f"== {title} ==", 1)[1]
-    return after.split("==", 1)[0].split("\n--\n", 1)[0]
-
-
 @pytest.mark.parametrize("mode", ["list", "omit"])
 def test_items_sent_as_alerts_are_not_repeated_as_news(
     engine: Engine, press: Settings, smtp_server: Server, alert: Item, mode: str
@@ -300,7 +279,6 @@ def test_a_correction_needs_a_sent_alert(engine: Engine, press: Settings, alert:
 
 
 def test_cli_guarded_send_embargo_and_correction(tmp_path: Path, smtp_server: Server) -> None:
-    from .test_cli import run
 
     recorder, port = smtp_server
     env = {
@@ -367,7 +345,6 @@ def test_cli_guarded_send_embargo_and_correction(tmp_path: Path, smtp_server: Se
 
 
 def test_cli_undo_window_and_cancel(tmp_path: Path, smtp_server: Server) -> None:
-    from .test_cli import run
 
     recorder, port = smtp_server
     env = {
@@ -452,8 +429,6 @@ def test_cli_ctrl_c_in_the_undo_window_cancels(tmp_path: Path, smtp_server: Serv
     import os
     import signal
     import subprocess
-
-    from .test_cli import DIGEST, ROOT, run
 
     recorder, port = smtp_server
     env = {

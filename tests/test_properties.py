@@ -17,7 +17,7 @@ from digest.model import Item
 from digest.sources.listing import lines_from_text, parse_listing
 from digest.text import clean_line
 
-from .test_feeds import ATOM_SCHEMA
+from .helpers import ATOM_SCHEMA
 
 any_text = st.text(st.characters(codec="utf-8"), max_size=200)
 
@@ -32,14 +32,20 @@ def feedparser_view(text: str) -> str:
 
 
 @given(page=any_text)
-@hypothesis_settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=300,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 def test_parser_survives_any_text(page: str, settings: Settings) -> None:
     for item in parse_listing(lines_from_text(page), settings, "fuzz.txt"):
         assert item.title and item.title == clean_line(item.title)
 
 
 @given(title=any_text, summary=any_text, caption=any_text)
-@hypothesis_settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=150,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 def test_feeds_stay_valid_for_any_text(
     title: str, summary: str, caption: str, settings: Settings
 ) -> None:
@@ -64,7 +70,10 @@ def test_feeds_stay_valid_for_any_text(
 
 
 @given(name=any_text, title=any_text)
-@hypothesis_settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 def test_any_name_and_title_make_a_well_formed_message(
     name: str, title: str, settings: Settings
 ) -> None:

@@ -19,8 +19,7 @@ from digest.errors import DigestError, SourceError
 from digest.sources import read_source
 from digest.store import embargo_of, is_publishable, upsert_items
 
-from .test_cli import run
-from .test_email import item, subscribe
+from .helpers import item, run, subscribe
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 

@@ -49,7 +49,7 @@ from digest.store import (
 from digest.subscribers import add_subscriber
 from digest.web import create_app
 
-from .conftest import SEEDS, free_port, serve
+from .helpers import SEEDS, free_port, serve
 
 ATOM_SCHEMA = etree.RelaxNG(etree.parse(str(Path(__file__).parent / "data" / "atom.rng")))
 NS = {
@@ -473,7 +473,9 @@ def test_publish_rewrites_only_the_pages_that_changed(engine: Engine, settings: 
 
 
 @hypothesis_settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     url=st.one_of(

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import Engine
 
 from digest import actions
@@ -22,20 +22,11 @@ from digest.store import public_items
 from digest.subscribers import add_subscriber
 from digest.web import create_app
 
-from .conftest import free_port, serve
-from .test_browser import CHROMIUM, CHROMIUM_ARGS
+from .helpers import free_port, serve
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 WEEK = date(2026, 11, 22)
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from digest.errors import ConfigError, SourceError
 from digest.sources import Validators, parse_document, read_path, read_source
 from digest.store import count_items, source_state
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 ARCHIVE = ROOT / "config/newsroom/archive.html"
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import gzip
 import re
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -17,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
 from digest import actions
@@ -27,32 +23,11 @@ from digest.links import sign
 from digest.model import Item, Subscriber
 from digest.store import upsert_items
 from digest.subscribers import add_subscriber, iter_subscribers
-from digest.web import create_app, server_options
-from digest.web.forms import form_stamp
+from digest.web import create_app
 
-from .conftest import SMTPRecorder, free_port
+from .helpers import SMTPRecorder, csrf_of, filled, served, wait_for
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-@contextmanager
-def served(app: object, settings: Settings) -> Iterator[str]:
-    """The app under uvicorn with the options of `digest serve`, on an ephemeral port."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    for name, value in server_options(settings).items():
-        setattr(config, name, value)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -76,27 +51,6 @@ def client(engine: Engine, web_settings: Settings) -> Iterator[httpx.Client]:
         httpx.Client(base_url=base_url) as http,
     ):
         yield http
-
-
-def wait_for(condition: Callable[[], object], seconds: float = 10) -> None:
-    """Wait for work the server does after answering (the confirmation email)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
-
-
-def csrf_of(page: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match, "every form carries a CSRF token"
-    return match.group(1)
-
-
-def filled(page: str, secret: str = "web-test", **fields: object) -> dict[str, object]:
-    """The subscribe form's fields as a person sends them: its CSRF token, and a start time
-    ten seconds ago (the form refuses answers faster than a person types)."""
-    assert 'name="started"' in page, "the form carries a signed start time"
-    return {"csrf": csrf_of(page), "started": form_stamp(secret, time.time() - 10), **fields}
 
 
 @pytest.mark.parametrize(
@@ -330,7 +284,7 @@ def test_memory_path_speaks_http_1_0_1_1_pipelining_and_head(client: httpx.Clien
     host, port = str(client.base_url).removeprefix("http://").rstrip("/").split(":")
 
     def exchange(request: bytes) -> bytes:
-        with socket.create_connection((host, int(port)), timeout=10) as sock:
+        with socket.create_connection((host, int(port)), timeout=60) as sock:
             sock.sendall(request)
             answer = b""
             while chunk := sock.recv(65536):

@@ -27,8 +27,7 @@ from digest.subscribers import add_subscriber, iter_subscribers
 from digest.web import create_app, server_options
 from digest.web.forms import form_stamp
 
-from .conftest import SMTPRecorder
-from .test_web import csrf_of, served, wait_for
+from .helpers import SMTPRecorder, csrf_of, served, wait_for
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SECRET = "web-attack-test"
@@ -291,7 +290,7 @@ def raw_exchange(url: str, head: bytes, body_chunks: Iterator[bytes]) -> tuple[b
     returns the answer and how many body bytes were sent before that."""
     host, port = url.removeprefix("http://").rstrip("/").split(":")
     sent = 0
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
         sock.sendall(head)
         sock.setblocking(False)
         answer = b""
@@ -497,7 +496,7 @@ def test_request_heads_are_limited_in_size_and_time(
         host, port = url.removeprefix("http://").rstrip("/").split(":")
 
         def exchange(head: bytes) -> bytes:
-            with socket.create_connection((host, int(port)), timeout=10) as sock:
+            with socket.create_connection((host, int(port)), timeout=60) as sock:
                 sock.sendall(head)
                 answer = b""
                 while chunk := sock.recv(65536):

@@ -29,7 +29,7 @@ from digest.subscribers import add_subscriber
 from digest.web import create_app
 from digest.web.auth import hash_password
 
-from .test_web import served
+from .helpers import served
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ROUTES = [
@@ -273,7 +273,7 @@ def test_raw_bytes_to_uvicorn_never_get_a_5xx(
     head = line + b"Host: 127.0.0.1\r\nConnection: close\r\n"
     head += b"".join(name + b": " + value + b"\r\n" for name, value in headers)
     head += b"Content-Length: %d\r\n\r\n" % len(body)
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
         try:
             sock.sendall(head + body)
         except ConnectionError:

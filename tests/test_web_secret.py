@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import ROOT, free_port
+from .helpers import ROOT, free_port
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 
@@ -69,7 +69,7 @@ def test_a_local_base_url_runs_on_the_generated_key(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 health = httpx.get(f"http://127.0.0.1:{port}/healthz")
@@ -81,7 +81,7 @@ def test_a_local_base_url_runs_on_the_generated_key(tmp_path: Path) -> None:
         assert health.status_code == 200
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
 
 
 def test_processes_making_the_local_key_together_share_it(tmp_path: Path) -> None:

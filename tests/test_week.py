@@ -25,9 +25,7 @@ from digest.schedule import ClockProcess
 from digest.subscribers import add_subscriber
 from digest.web import create_app
 
-from .conftest import SMTPRecorder, free_port, fresh_postgres, serve
-from .test_feeds import ATOM_SCHEMA
-from .test_web import csrf_of, wait_for
+from .helpers import ATOM_SCHEMA, SMTPRecorder, csrf_of, free_port, fresh_postgres, serve, wait_for
 
 NEW_YORK = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 24, 10, 0, tzinfo=NEW_YORK)  # a Tuesday

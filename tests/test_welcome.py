@@ -17,8 +17,7 @@ from digest.store import mailings
 from digest.subscribers import iter_subscribers
 from digest.web import create_app
 
-from .conftest import SMTPRecorder, serve
-from .test_web import csrf_of, filled, wait_for
+from .helpers import SMTPRecorder, csrf_of, filled, serve, wait_for
 
 Server = tuple[SMTPRecorder, int]
 

@@ -1,0 +1,268 @@
+"""Plain helpers shared by the test modules (fixtures live in conftest.py): paths, a real
+SMTP handler, servers on ephemeral ports, waiting without assuming a fast machine, the
+installed `digest` script, and small builders of items, subscribers and forms."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lxml import etree
+from sqlalchemy import Engine, select, text
+
+from digest.config import Settings
+from digest.model import Item, Subscriber
+from digest.store import connect, create_schema, metadata, subscribers
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SEEDS = DATA / "seeds"
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+DIGEST = str(Path(sys.executable).parent / "digest")
+ATOM_SCHEMA = etree.RelaxNG(etree.parse(str(DATA / "atom.rng")))
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SMTP_USER, SMTP_PASSWORD = "press", "s3cret pass"
+SUBSCRIBED = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+# How long a test waits for something that happens in another thread or process before it
+# gives up: generous, since a wait returns as soon as the condition holds.
+PATIENCE = 60.0
+
+
+def wait_for(condition: Callable[[], object], seconds: float = PATIENCE) -> None:
+    """Wait for work done after an answer (the confirmation email, a delivery), polling
+    until `condition()` is true; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_postgres(url: str) -> Engine:
+    """An empty store in this run's PostgreSQL schema."""
+    engine = connect(url)
+    metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    create_schema(engine)
+    return engine
+
+
+class SMTPRecorder:
+    """An aiosmtpd handler that keeps every message and can be told to fail: per recipient,
+    a list of replies used one per attempt at RCPT or DATA ('drop' closes the connection
+    in the middle of DATA)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.rcpt_replies: dict[str, list[str]] = {}
+        self.data_replies: dict[str, list[str]] = {}
+        self.data_delay = 0.0
+        self.peers: list[tuple[str, int]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        replies = self.rcpt_replies.get(address)
+        if replies:
+            return replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        replies = self.data_replies.get(envelope.rcpt_tos[0])
+        if replies:
+            reply = replies.pop(0)
+            if reply == "drop":
+                server.transport.close()
+                return "250 never heard"
+            return reply
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.peers.append(session.peer)
+        return "250 2.0.0 queued"
+
+    def parsed(self) -> list:
+        """The messages received so far, parsed."""
+        from email import message_from_bytes, policy
+
+        return [
+            message_from_bytes(content, policy=policy.default) for _, _, content in self.messages
+        ]
+
+
+def smtp_authenticate(server, session, envelope, mechanism, auth_data):  # aiosmtpd's signature
+    """aiosmtpd authenticator accepting only SMTP_USER with SMTP_PASSWORD."""
+    from aiosmtpd.smtp import AuthResult
+
+    good = auth_data.login == SMTP_USER.encode() and auth_data.password == SMTP_PASSWORD.encode()
+    return AuthResult(success=good, handled=good)
+
+
+def openssl(*args: str) -> None:
+    """Run the openssl command line (keys and certificates for TLS and DKIM)."""
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=120)
+
+
+@contextmanager
+def _running(server: object) -> Iterator[None]:
+    """A uvicorn server run in a thread for the length of the block."""
+    thread = threading.Thread(target=server.run, daemon=True)  # type: ignore[attr-defined]
+    thread.start()
+    deadline = time.monotonic() + PATIENCE
+    while not server.started and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True  # type: ignore[attr-defined]
+        thread.join(timeout=PATIENCE)
+
+
+@contextmanager
+def serve(app: object, port: int | None = None) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on 127.0.0.1 and an ephemeral port; yields its URL."""
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    with _running(server):
+        yield f"http://127.0.0.1:{port}/"
+
+
+@contextmanager
+def served(app: object, settings: Settings) -> Iterator[str]:
+    """The app under uvicorn with the options of `digest serve`, on an ephemeral port."""
+    import uvicorn
+
+    from digest.web import server_options
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    for name, value in server_options(settings).items():
+        setattr(config, name, value)
+    with _running(uvicorn.Server(config)):
+        yield f"http://127.0.0.1:{port}/"
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token of the (first) form on a page."""
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "every form carries a CSRF token"
+    return match.group(1)
+
+
+def filled(page: str, secret: str = "web-test", **fields: object) -> dict[str, object]:
+    """The subscribe form's fields as a person sends them: its CSRF token, and a start time
+    ten seconds ago (the form refuses answers faster than a person types)."""
+    from digest.web.forms import form_stamp
+
+    assert 'name="started"' in page, "the form carries a signed start time"
+    return {"csrf": csrf_of(page), "started": form_stamp(secret, time.time() - 10), **fields}
+
+
+def run(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed `digest` script run from the project root with a store and output in
+    `tmp_path`, and no DIGEST_* variables from the caller's environment."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("DIGEST_") and key not in ("BASE_URL", "DATABASE_URL")
+    }
+    environment |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}",
+        "DIGEST_FEEDS_OUTPUT": str(tmp_path / "public"),
+        **env,
+    }
+    return subprocess.run(
+        [DIGEST, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300
+    )
+
+
+def item(title: str, day: int, item_type: str | None, month: int = 11, **more: str) -> Item:
+    """A Harbourlight item of 2026 published at 15:00 UTC on that day."""
+    slug = re.sub(r"\W+", "-", title)
+    return Item(
+        key=f"https://harbourlight.example/newsroom/{month}-{day}-{slug}",
+        title=title,
+        published=datetime(2026, month, day, tzinfo=UTC) + timedelta(hours=15),
+        type=item_type,
+        summary=more.get("summary", f"Summary of {title}."),
+        url=f"https://harbourlight.example/newsroom/{day}/",
+        image_caption=more.get("caption"),
+        source="test",
+    )
+
+
+def subscribe(engine: Engine, email: str, name: str = "", **options: object) -> int:
+    """Add a press contact (subscribed at SUBSCRIBED) and return its id."""
+    from digest.subscribers import add_subscriber
+
+    add_subscriber(engine, Subscriber(email=email, name=name, **options), SUBSCRIBED)  # type: ignore[arg-type]
+    with engine.connect() as conn:
+        return conn.execute(
+            select(subscribers.c.id).where(subscribers.c.email == email)
+        ).scalar_one()
+
+
+def send_at(engine: Engine, settings: Settings, at: datetime) -> None:
+    """Run the sender once with its clock fixed at `at`."""
+    from digest import actions
+
+    actions.send(engine, settings, clock=lambda: at)
+
+
+def digest_text(recorder: SMTPRecorder, address: str, prefix: str = "Weekly") -> str:
+    """The plain-text body of the last email to `address` whose subject starts with `prefix`."""
+    found = [
+        m
+        for m in recorder.parsed()
+        if m["Subject"].startswith(prefix) and m["To"].addresses[0].addr_spec == address
+    ]
+    assert found, f"no {prefix} email to {address}"
+    return found[-1].get_body(("plain",)).get_content()
+
+
+def section(text: str, title: str) -> str:
+    """The lines of a plain-text digest section, up to the next section or the footer."""
+    after = text.split(f"== {title} ==", 1)[1]
+    return after.split("==", 1)[0].split("\n--\n", 1)[0]
+
+
+def shot(page: Page, folder: Path, name: str) -> None:
+    """Save a full-page screenshot of `page` as `folder/name.png`."""
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    assert (folder / f"{name}.png").stat().st_size > 1000
