@@ -7,7 +7,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -22,6 +22,7 @@ from digest.web.forms import CSRF_COOKIE, read_form
 OPEN = "open"
 SELF = "self"
 PREPARE, SEND, ADMIN = "prepare", "send", "admin"
+FOREIGN = "This form was sent from another site."
 ROLE_REFUSAL = "Your role ({role}) cannot do this: it needs {needed}."
 # The largest id an INTEGER column holds on every store (PostgreSQL's is 32-bit).
 MAX_ROW_ID = 2**31 - 1
@@ -83,9 +84,6 @@ def cookie_csrf_ok(console: Console, request: Request, form: Form) -> bool:
     return token.isascii() and cookie.isascii() and console.pages.csrf_ok(request, form)
 
 
-FOREIGN = "This form was sent from another site."
-
-
 async def guarded(rule: Rule, console: Console, request: Request) -> Response:
     """Answer a console request as its rule says: refuse what the rule does not allow,
     else run the handler with the member and the checked form."""
@@ -108,8 +106,7 @@ async def guarded(rule: Rule, console: Console, request: Request) -> Response:
     refused = _role_refusal(rule, console, request, member)
     if refused is not None:
         return refused
-    assert not isinstance(rule.handler, Door)
-    return await rule.handler(request, console, member, form)  # type: ignore[call-arg]
+    return await cast(Handler, rule.handler)(request, console, member, form)
 
 
 def _role_refusal(
@@ -129,7 +126,7 @@ def _role_refusal(
 
 async def _open(rule: Rule, console: Console, request: Request) -> Response:
     if not isinstance(rule.handler, Door):
-        return await rule.handler(request, console)  # type: ignore[call-arg]
+        return await cast(Plain, rule.handler)(request, console)
     door = rule.handler
     context = door.gate(request, console)
     if isinstance(context, Response):
