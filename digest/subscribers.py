@@ -259,6 +259,15 @@ def get_subscriber(engine: Engine, subscriber_id: int) -> Subscriber | None:
         return _subscriber(row) if row else None
 
 
+def last_changed(engine: Engine, subscriber_id: int) -> datetime | None:
+    """When this subscriber's row last changed (None for an unknown id): a confirm link
+    made before that change is spent."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(subscribers.c.updated).where(subscribers.c.id == subscriber_id)
+        ).scalar()
+
+
 def export_csv(rows: Iterable[Subscriber], settings: Settings, out: TextIO) -> int:
     """Write subscribers as CSV with the import columns plus status; returns the count."""
     writer = csv.writer(out)
@@ -313,13 +322,6 @@ def request_subscription(engine: Engine, subscriber: Subscriber, now: datetime) 
             save_subscriber(conn, replace(subscriber, email=email, status="pending"), now)
             row = conn.execute(select(subscribers).where(same_address(email))).one()
     return _subscriber(row)
-
-
-def status_changed_at(engine: Engine, subscriber_id: int) -> datetime | None:
-    """When a subscriber's row last changed (a status, a choice), or None if unknown."""
-    with engine.connect() as conn:
-        query = select(subscribers.c.updated).where(subscribers.c.id == subscriber_id)
-        return conn.execute(query).scalar()
 
 
 def count_by_status(engine: Engine) -> dict[str, int]:

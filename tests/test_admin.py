@@ -30,8 +30,8 @@ from digest.store import audit_log, connect, upsert_items
 from digest.store import staff as staff_table
 from digest.subscribers import add_subscriber
 from digest.web import create_app
-from digest.web.admin import human_time, humane_text
 from digest.web.auth import HASH_WORKERS
+from digest.web.console.common import human_time, humane_text
 
 from .helpers import SMTPRecorder, csrf_of, run, serve, served, wait_for
 

@@ -167,6 +167,22 @@ def send_test(
     return asyncio.run(deliver())
 
 
+def test_alert(
+    settings: Settings,
+    engine: Engine,
+    item: Item,
+    address: str,
+    who: Who,
+    factory: Callable[[], Transport] | None = None,
+) -> str:
+    """A member of staff sends themselves (or one address) a copy of an item's alert, to
+    check it before it goes; audited, nothing else recorded. Returns the relay's reply."""
+    actor = require(who, "prepare")
+    reply = send_test(settings, item, address, factory)
+    audit(engine, actor, "breaking test", f"{item.title} → {address}")
+    return reply
+
+
 @dataclass(frozen=True)
 class SendProgress:
     """Where a mailing stands, for the console's live view and the CLI."""
@@ -311,10 +327,12 @@ def mailing_progress(engine: Engine, mailing_id: int) -> SendProgress:
     )
 
 
-def release_held(engine: Engine, now: datetime | None = None) -> list[int]:
-    """Release the scheduled mailings whose time has come (the clock runs this every
-    minute before sending); a cancelled or unapproved mailing is never released."""
-    return release_due(engine, now or utc_now())
+def release_held(
+    engine: Engine, now: datetime | None = None, mailing_id: int | None = None
+) -> list[int]:
+    """Release the scheduled mailings (all, or one) whose time has come (the clock runs
+    this every minute before sending); a cancelled or unapproved mailing is never released."""
+    return release_due(engine, now or utc_now(), mailing_id)
 
 
 def send_correction(

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, TextIO
 
 from digest.actions.common import Who, audit, require, utc_now
 from digest.errors import DigestError
-from digest.limits import CONFIRM_PER_ADDRESS, LINK_USED, NOTICE_PER_ADDRESS, hit
+from digest.limits import (
+    CONFIRM_PER_ADDRESS,
+    LINK_USED,
+    NOTICE_PER_ADDRESS,
+    SUBSCRIBE_PER_CLIENT,
+    Limit,
+    client_key,
+    hit,
+)
 from digest.links import signed_link, token_subscriber, verify
 from digest.mailings import Mailing, create_confirmation, create_welcome
 from digest.model import STATUSES, Subscriber
@@ -25,12 +33,12 @@ from digest.subscribers import (
     get_subscriber,
     import_csv,
     iter_subscribers,
+    last_changed,
     normalise_email,
     remove_subscriber,
     request_subscription,
     set_preferences,
     set_status,
-    status_changed_at,
 )
 
 if TYPE_CHECKING:
@@ -153,8 +161,14 @@ def subscribe(
     return create_confirmation(engine, settings, stored.id, body, now)
 
 
-def _limited(engine: Engine, rule: object, key: str) -> bool:
-    return bool(hit(engine, rule, key, time.time()))  # type: ignore[arg-type]
+def _limited(engine: Engine, rule: Limit, key: str) -> bool:
+    return bool(hit(engine, rule, key, time.time()))
+
+
+def subscribe_wait(engine: Engine, client: str | None) -> float:
+    """Seconds this client must wait before another subscribe request (0.0: go ahead);
+    counts this request."""
+    return hit(engine, SUBSCRIBE_PER_CLIENT, client_key(client), time.time())
 
 
 def subscription_mail(
@@ -230,7 +244,7 @@ def confirmable(engine: Engine, subscriber: Subscriber, token: str) -> bool:
     if subscriber.status != "unsubscribed":
         return False
     issued = int(token.split(".")[1]) - CONFIRM_HOURS * 3600
-    updated = status_changed_at(engine, subscriber.id or 0)
+    updated = last_changed(engine, subscriber.id or 0)
     return updated is not None and updated <= datetime.fromtimestamp(issued, UTC)
 
 

@@ -8,11 +8,9 @@ import os
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_from_bytes
 
-from sqlalchemy import Engine, func, select, text
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -22,10 +20,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from digest import actions
+from digest.actions.overview import store_health
 from digest.config import Settings, check_production_secret, load_settings
 from digest.feeds import TEMPLATES
-from digest.store import items_stamp, sources
-from digest.web import admin, public
+from digest.store import items_stamp
+from digest.web import console, public
 from digest.web import site as public_site
 from digest.web.forms import Pages
 from digest.web.security import (
@@ -36,6 +35,9 @@ from digest.web.security import (
     page_headers,
 )
 from digest.web.static import Entry, StaticFiles, file_for
+
+if TYPE_CHECKING:
+    from digest.store import Engine
 
 SAFE = "".join(chr(c) for c in range(33, 127))
 MAX_CONCURRENCY = 1000
@@ -116,14 +118,8 @@ def create_app(
     refresh = FeedRefresher(settings, engine, files)
 
     async def healthz(request: Request) -> Response:
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-                last_poll = conn.execute(select(func.max(sources.c.polled_at))).scalar()
-        except SQLAlchemyError as exc:
-            return JSONResponse({"ok": False, "store": f"unreachable: {type(exc).__name__}"}, 503)
-        age = (datetime.now(UTC) - last_poll).total_seconds() if last_poll else None
-        return JSONResponse({"ok": True, "store": "reachable", "last_poll_age_seconds": age})
+        health = store_health(engine, datetime.now(UTC))
+        return JSONResponse(health, 200 if health["ok"] else 503)
 
     async def refused(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 400
@@ -148,7 +144,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         *public_site.routes(settings, engine),
         *public.routes(settings, engine, pages),
-        *admin.routes(settings, engine, pages),
+        *console.routes(settings, engine, pages),
     ]
     starlette = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: refused}

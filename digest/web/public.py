@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import math
 import re
-import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,31 +25,13 @@ from starlette.routing import Route
 
 from digest import actions
 from digest.config import Settings
-from digest.limits import (
-    CONFIRM_PER_ADDRESS,
-    LINK_USED,
-    NOTICE_PER_ADDRESS,
-    SUBSCRIBE_PER_CLIENT,
-    Limit,
-    client_key,
-    hit,
-)
-from digest.links import signed_link, token_subscriber, verify
-from digest.mailings import Mailing, create_confirmation
+from digest.links import signed_link
 from digest.model import Subscriber
-from digest.render import render_already
-from digest.store import subscribers
-from digest.subscribers import (
-    SubscriberError,
-    check_sendable,
-    get_subscriber,
-    normalise_email,
-    parse_types,
-    request_subscription,
-    set_preferences,
-    set_status,
-)
+from digest.subscribers import SubscriberError, check_sendable, normalise_email, parse_types
 from digest.web.forms import Pages, form_age, read_form
+
+if TYPE_CHECKING:
+    from digest.store import Engine
 
 INVALID_LINK = "This link is not valid, or it has expired. Use the link in your latest email."
 USED_LINK = (
@@ -75,35 +58,6 @@ def too_many(pages: Pages, request: Request, wait: float) -> Response:
     return response
 
 
-def limited(engine: Engine, rule: Limit, key: str) -> float:
-    """Seconds to wait under a store-kept limit, or 0.0 when this event is allowed."""
-    return hit(engine, rule, key, time.time())
-
-
-def subscription_mail(
-    engine: Engine, settings: Settings, subscriber: Subscriber, now: datetime
-) -> Mailing | None:
-    """What a subscribe request sends, within the per-address limits: a confirmation for a
-    new or pending address (once an hour), a "you are already subscribed, here is your
-    preferences link" notice for an active one, a fresh confirmation for an unsubscribed
-    one (either at most once a day), nothing for a bounced one."""
-    stored = request_subscription(engine, subscriber, now)
-    if stored.id is None or stored.status == "bounced":
-        return None
-    address = stored.email.casefold()
-    if stored.status == "pending":
-        if limited(engine, CONFIRM_PER_ADDRESS, address):
-            return None
-        return actions.subscribe(engine, settings, subscriber, now)
-    if limited(engine, NOTICE_PER_ADDRESS, address):
-        return None
-    if stored.status == "unsubscribed":
-        return actions.subscribe(engine, settings, subscriber, now)
-    preferences = signed_link(settings, "preferences", stored.id, stored.email)
-    body = render_already(settings, preferences)
-    return create_confirmation(engine, settings, stored.id, body, now)
-
-
 def send_after_answer(engine: Engine, settings: Settings, mailing_id: int) -> None:
     """Send a subscription email once the page has been answered; a failure is logged
     (the delivery stays recorded for the clock's retry sweep), never raised into the
@@ -114,184 +68,219 @@ def send_after_answer(engine: Engine, settings: Settings, mailing_id: int) -> No
         log.exception("sending mailing %s after a subscribe request failed", mailing_id)
 
 
-def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
-    """The public routes."""
+@dataclass(frozen=True)
+class Public:
+    """What the press contacts' pages need: the settings, the store and the page renderer."""
 
-    def now() -> datetime:
+    settings: Settings
+    engine: Engine
+    pages: Pages
+
+    def now(self) -> datetime:
+        """This moment, in UTC."""
         return datetime.now(UTC)
 
-    def holder(purpose: str, token: str) -> Subscriber | None:
-        if not TOKEN_SHAPE.fullmatch(token):
-            return None
-        subscriber_id = token_subscriber(token)
-        subscriber = get_subscriber(engine, subscriber_id) if subscriber_id else None
-        if subscriber is None or subscriber.id is None:
-            return None
-        if not verify(settings.secret_key, purpose, token, subscriber.id, subscriber.email, now()):
-            return None
-        return subscriber
 
-    def form_error(request: Request, form: dict[str, str], error: str) -> Response:
-        shown = {key: value[: FIELD_LIMITS.get(key, 200)] for key, value in form.items()}
-        return pages.render(request, "subscribe.html", 400, form=shown, error=error)
+def holder(public: Public, purpose: str, token: str) -> Subscriber | None:
+    """The subscriber a signed link for `purpose` belongs to, or None when the token is
+    malformed, forged, expired or names nobody."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return None
+    return actions.token_holder(public.engine, public.settings, purpose, token)
 
-    async def subscribe_page(request: Request) -> Response:
-        if request.method == "GET":
-            return pages.render(request, "subscribe.html", form={}, error=None)
+
+def form_error(public: Public, request: Request, form: dict[str, str], error: str) -> Response:
+    """The subscribe form again (400), with what was typed (cut to size) and the error."""
+    shown = {key: value[: FIELD_LIMITS.get(key, 200)] for key, value in form.items()}
+    return public.pages.render(request, "subscribe.html", 400, form=shown, error=error)
+
+
+def form_problem(public: Public, form: dict[str, str]) -> str | None:
+    """Why a subscribe form is turned away before it is read (a field too long, a form
+    too old or filled in too fast), or None."""
+    for field, limit in FIELD_LIMITS.items():
+        if len(form.get(field, "")) > limit:
+            return f"The {field} field is too long (at most {limit} characters)."
+    age = form_age(public.settings.secret_key, form.get("started", ""), FORM_MAX_AGE)
+    if age is None:
+        return "The form had expired. Please submit it again."
+    if age < MIN_FILL_SECONDS:
+        return "Please check the form, then submit it again."
+    return None
+
+
+def subscriber_from_form(settings: Settings, form: dict[str, str]) -> Subscriber:
+    """The pending subscriber a subscribe form asks for; SubscriberError when an address
+    or type cannot be taken."""
+    subscriber = Subscriber(
+        email=normalise_email(form.get("email", "")),
+        name=form.get("name", ""),
+        outlet=form.get("outlet", ""),
+        types=parse_types(form.get("types", ""), settings),
+        weekly="weekly" in form,
+        breaking="breaking" in form,
+        status="pending",
+    )
+    check_sendable(settings, subscriber.email)
+    return subscriber
+
+
+async def subscribe_page(public: Public, request: Request) -> Response:
+    """The subscribe form; a POST asks for a confirmation email (answered the same way
+    whether or not one is sent, so the page tells nobody who is on the list)."""
+    pages, settings = public.pages, public.settings
+    if request.method == "GET":
+        return pages.render(request, "subscribe.html", form={}, error=None)
+    form = await read_form(request)
+    if not pages.csrf_ok(request, form):
+        return pages.refuse(request, 403, EXPIRED_FORM)
+    client = request.client.host if request.client else None
+    wait = await run_in_threadpool(actions.subscribe_wait, public.engine, client)
+    if wait:
+        return too_many(pages, request, wait)
+    problem = form_problem(public, form)
+    if problem:
+        return form_error(public, request, form, problem)
+    try:
+        subscriber = subscriber_from_form(settings, form)
+    except SubscriberError as exc:
+        return form_error(public, request, form, str(exc))
+    mailing = None
+    if not form.get(HONEYPOT):
+        mailing = await run_in_threadpool(
+            actions.subscription_mail, public.engine, settings, subscriber
+        )
+    response = pages.render(
+        request,
+        "message.html",
+        title="Check your inbox",
+        message=f"If {subscriber.email} can receive news from us, a confirmation email is "
+        "on its way. Open the link in it to start receiving news.",
+    )
+    if mailing:
+        response.background = BackgroundTask(send_after_answer, public.engine, settings, mailing.id)
+    return response
+
+
+def subscribed(public: Public, request: Request, subscriber: Subscriber) -> Response:
+    """The page that says this address is on the list, with its preferences link."""
+    return public.pages.render(
+        request,
+        "message.html",
+        title="You are subscribed",
+        message="This address is already on the press list.",
+        link=signed_link(public.settings, "preferences", subscriber.id or 0, subscriber.email),
+    )
+
+
+async def confirm_page(public: Public, request: Request) -> Response:
+    """A confirmation link: GET shows a button (mail scanners follow links), its POST
+    makes the address active and sends the welcome email."""
+    pages, token = public.pages, request.path_params["token"]
+    subscriber = holder(public, "confirm", token)
+    if subscriber is None or subscriber.status == "bounced":
+        return pages.refuse(request, 404, INVALID_LINK)
+    if subscriber.status == "active":
+        return subscribed(public, request, subscriber)
+    if not actions.confirmable(public.engine, subscriber, token):
+        return pages.refuse(request, 410, USED_LINK)
+    if request.method == "GET":
+        return pages.render(request, "confirm.html", subscriber=subscriber, token=token)
+    if not pages.csrf_ok(request, await read_form(request)):
+        return pages.refuse(request, 403, EXPIRED_FORM)
+    done = await run_in_threadpool(actions.confirm, public.engine, subscriber, token)
+    if done is not actions.Confirmed.CONFIRMED:
+        return pages.refuse(request, 410, USED_LINK)
+    return confirmed(public, request, subscriber)
+
+
+def confirmed(public: Public, request: Request, subscriber: Subscriber) -> Response:
+    """Answer a confirmed address, sending the welcome email (if any) after."""
+    engine, settings = public.engine, public.settings
+    greeting = actions.welcome(engine, settings, subscriber.id or 0)
+    response = public.pages.render(
+        request,
+        "message.html",
+        title="You are subscribed",
+        message="Thank you. You can change what you receive from the link in every email.",
+        link=signed_link(settings, "preferences", subscriber.id or 0, subscriber.email),
+    )
+    if greeting is not None:
+        response.background = BackgroundTask(actions.send, engine, settings, greeting.id)
+    return response
+
+
+def save_preferences(
+    public: Public, subscriber: Subscriber, form: dict[str, str]
+) -> Subscriber | str:
+    """Save the preferences form for this subscriber: them as saved, or why it was refused."""
+    settings = public.settings
+    chosen = tuple(slug for slug in form.get("types", "").split(";") if slug)
+    if not chosen:
+        return "Choose at least one type, or unsubscribe."
+    types = () if len(set(chosen)) == len(settings.types) else chosen
+    try:
+        types = parse_types(";".join(types), settings)
+    except SubscriberError:
+        return "Unknown item type."
+    weekly, breaking, cadence = "weekly" in form, "breaking" in form, form.get("cadence")
+    try:
+        return actions.choose_preferences(
+            public.engine, subscriber, types, weekly, breaking, cadence or None
+        )
+    except SubscriberError:
+        return "Choose a weekly or a daily digest."
+
+
+async def preferences_page(public: Public, request: Request) -> Response:
+    """A subscriber's preferences (types, weekly or daily, breaking alerts), from a
+    signed link."""
+    pages = public.pages
+    subscriber = holder(public, "preferences", request.path_params["token"])
+    if subscriber is None:
+        return pages.refuse(request, 404, INVALID_LINK)
+    saved = False
+    if request.method == "POST":
         form = await read_form(request)
         if not pages.csrf_ok(request, form):
             return pages.refuse(request, 403, EXPIRED_FORM)
-        client = client_key(request.client.host if request.client else None)
-        wait = await run_in_threadpool(limited, engine, SUBSCRIBE_PER_CLIENT, client)
-        if wait:
-            return too_many(pages, request, wait)
-        for field, limit in FIELD_LIMITS.items():
-            if len(form.get(field, "")) > limit:
-                return form_error(
-                    request, form, f"The {field} field is too long (at most {limit} characters)."
-                )
-        age = form_age(settings.secret_key, form.get("started", ""), FORM_MAX_AGE)
-        if age is None:
-            return form_error(request, form, "The form had expired. Please submit it again.")
-        if age < MIN_FILL_SECONDS:
-            return form_error(request, form, "Please check the form, then submit it again.")
-        try:
-            subscriber = Subscriber(
-                email=normalise_email(form.get("email", "")),
-                name=form.get("name", ""),
-                outlet=form.get("outlet", ""),
-                types=parse_types(form.get("types", ""), settings),
-                weekly="weekly" in form,
-                breaking="breaking" in form,
-                status="pending",
-            )
-            check_sendable(settings, subscriber.email)
-        except SubscriberError as exc:
-            return form_error(request, form, str(exc))
-        mailing = None
-        if not form.get(HONEYPOT):
-            mailing = await run_in_threadpool(
-                subscription_mail, engine, settings, subscriber, now()
-            )
-        task = BackgroundTask(send_after_answer, engine, settings, mailing.id) if mailing else None
-        response = pages.render(
-            request,
-            "message.html",
-            title="Check your inbox",
-            message=f"If {subscriber.email} can receive news from us, a confirmation email is "
-            "on its way. Open the link in it to start receiving news.",
-        )
-        response.background = task
-        return response
+        outcome = save_preferences(public, subscriber, form)
+        if isinstance(outcome, str):
+            return pages.refuse(request, 400, outcome)
+        subscriber, saved = outcome, True
+    unsubscribe = signed_link(public.settings, "unsubscribe", subscriber.id or 0, subscriber.email)
+    return pages.render(
+        request, "preferences.html", subscriber=subscriber, saved=saved, unsubscribe=unsubscribe
+    )
 
-    def confirmable(subscriber: Subscriber, token: str) -> bool:
-        """A confirm link works for a pending address, or for an unsubscribed one that asked
-        again after unsubscribing (the link was made after the last change)."""
-        if subscriber.status == "pending":
-            return True
-        if subscriber.status != "unsubscribed":
-            return False
-        issued = int(token.split(".")[1]) - actions.CONFIRM_HOURS * 3600
-        with engine.connect() as conn:
-            updated = conn.execute(
-                select(subscribers.c.updated).where(subscribers.c.id == subscriber.id)
-            ).scalar()
-        return updated is not None and updated <= datetime.fromtimestamp(issued, UTC)
 
-    async def confirm_page(request: Request) -> Response:
-        token = request.path_params["token"]
-        subscriber = holder("confirm", token)
-        if subscriber is None or subscriber.status == "bounced":
-            return pages.refuse(request, 404, INVALID_LINK)
-        preferences = signed_link(settings, "preferences", subscriber.id or 0, subscriber.email)
-        if subscriber.status == "active":
-            return pages.render(
-                request,
-                "message.html",
-                title="You are subscribed",
-                message="This address is already on the press list.",
-                link=preferences,
-            )
-        if not confirmable(subscriber, token):
-            return pages.refuse(request, 410, USED_LINK)
-        if request.method == "GET":
-            return pages.render(request, "confirm.html", subscriber=subscriber, token=token)
-        if not pages.csrf_ok(request, await read_form(request)):
-            return pages.refuse(request, 403, EXPIRED_FORM)
-        used = await run_in_threadpool(limited, engine, LINK_USED, f"confirm\n{token}")
-        if used:
-            return pages.refuse(request, 410, USED_LINK)
-        set_status(engine, subscriber.id or 0, "active", now())
-        greeting = actions.welcome(engine, settings, subscriber.id or 0, now())
-        response = pages.render(
-            request,
-            "message.html",
-            title="You are subscribed",
-            message="Thank you. You can change what you receive from the link in every email.",
-            link=preferences,
-        )
-        if greeting is not None:
-            response.background = BackgroundTask(actions.send, engine, settings, greeting.id)
-        return response
+async def unsubscribe_page(public: Public, request: Request) -> Response:
+    """Unsubscribe from a signed link: GET asks, POST (also RFC 8058 one-click) does it."""
+    pages = public.pages
+    subscriber = holder(public, "unsubscribe", request.path_params["token"])
+    if subscriber is None:
+        return pages.refuse(request, 404, INVALID_LINK)
+    if request.method == "GET":
+        return pages.render(request, "unsubscribe.html", subscriber=subscriber)
+    form = await read_form(request)
+    if form.get("List-Unsubscribe") != ONE_CLICK:
+        return pages.refuse(request, 400, "Nothing was changed.")
+    actions.unsubscribe(public.engine, subscriber)
+    return pages.render(
+        request,
+        "message.html",
+        title="You are unsubscribed",
+        message=f"{subscriber.email} will get no more email from us.",
+    )
 
-    async def preferences_page(request: Request) -> Response:
-        token = request.path_params["token"]
-        subscriber = holder("preferences", token)
-        if subscriber is None:
-            return pages.refuse(request, 404, INVALID_LINK)
-        saved = False
-        if request.method == "POST":
-            form = await read_form(request)
-            if not pages.csrf_ok(request, form):
-                return pages.refuse(request, 403, EXPIRED_FORM)
-            chosen = tuple(slug for slug in form.get("types", "").split(";") if slug)
-            if not chosen:
-                return pages.refuse(request, 400, "Choose at least one type, or unsubscribe.")
-            types = () if len(set(chosen)) == len(settings.types) else chosen
-            try:
-                types = parse_types(";".join(types), settings)
-            except SubscriberError:
-                return pages.refuse(request, 400, "Unknown item type.")
-            try:
-                set_preferences(
-                    engine,
-                    subscriber.id or 0,
-                    types,
-                    "weekly" in form,
-                    "breaking" in form,
-                    now(),
-                    form.get("cadence") or None,
-                )
-            except SubscriberError:
-                return pages.refuse(request, 400, "Choose a weekly or a daily digest.")
-            subscriber = get_subscriber(engine, subscriber.id or 0) or subscriber
-            saved = True
-        unsubscribe = signed_link(settings, "unsubscribe", subscriber.id or 0, subscriber.email)
-        return pages.render(
-            request, "preferences.html", subscriber=subscriber, saved=saved, unsubscribe=unsubscribe
-        )
 
-    async def unsubscribe_page(request: Request) -> Response:
-        subscriber = holder("unsubscribe", request.path_params["token"])
-        if subscriber is None:
-            return pages.refuse(request, 404, INVALID_LINK)
-        if request.method == "GET":
-            return pages.render(request, "unsubscribe.html", subscriber=subscriber)
-        form = await read_form(request)
-        if form.get("List-Unsubscribe") != ONE_CLICK:
-            return pages.refuse(request, 400, "Nothing was changed.")
-        if subscriber.status != "bounced":
-            set_status(engine, subscriber.id or 0, "unsubscribed", now())
-        return pages.render(
-            request,
-            "message.html",
-            title="You are unsubscribed",
-            message=f"{subscriber.email} will get no more email from us.",
-        )
-
+def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
+    """The public routes."""
+    public = Public(settings, engine, pages)
+    methods = ["GET", "POST"]
     return [
-        Route("/subscribe", subscribe_page, methods=["GET", "POST"]),
-        Route("/confirm/{token}", confirm_page, methods=["GET", "POST"]),
-        Route("/preferences/{token}", preferences_page, methods=["GET", "POST"]),
-        Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET", "POST"]),
+        Route("/subscribe", partial(subscribe_page, public), methods=methods),
+        Route("/confirm/{token}", partial(confirm_page, public), methods=methods),
+        Route("/preferences/{token}", partial(preferences_page, public), methods=methods),
+        Route("/unsubscribe/{token}", partial(unsubscribe_page, public), methods=methods),
     ]

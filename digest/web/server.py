@@ -113,23 +113,37 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         method = self.parser.get_method()
         if method != b"GET" and method != b"HEAD":
             return False
+        found = self._memory_entry()
+        if found is None:
+            return False
+        web, entry = found
+        self._write_entry(web, entry, method == b"GET")
+        return True
+
+    def _memory_entry(self) -> tuple[Any, Any] | None:
+        """The web app and the in-memory file this request's path names, when it has no
+        body; else None."""
         web = getattr(self, "web", False)
         if web is False:
             web = self.web = self._web_app()
         if web is None:
-            return False
+            return None
         try:
             path = httptools.parse_url(self.url).path.decode("ascii")
         except (httptools.HttpParserInvalidURLError, UnicodeDecodeError):
-            return False
+            return None
         if "%" in path:
             path = urllib.parse.unquote(path)
         entry = web.in_memory(path)
         if entry is None:
-            return False
+            return None
         for name, _ in self.headers:
             if name == b"content-length" or name == b"transfer-encoding":
-                return False
+                return None
+        return web, entry
+
+    def _write_entry(self, web: Any, entry: Any, with_body: bool) -> None:
+        """Write the whole response for an in-memory file (200 or 304) in one go."""
         status, variant = web.files.choose(entry, self.headers)
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
         parts = [variant.raw_full if status == 200 else variant.raw_not_modified]
@@ -139,14 +153,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not keep_alive:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
-        if status == 200 and method == b"GET":
+        if status == 200 and with_body:
             parts.append(variant.body)
         self.transport.write(b"".join(parts))
         if not keep_alive:
             self.transport.close()
-            return True
+            return
         self.on_response_complete()
-        return True
 
     def on_response_complete(self) -> None:
         """uvicorn's own, except that the keep-alive wait is the head timer's job (no

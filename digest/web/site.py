@@ -7,11 +7,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import partial
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,6 +22,9 @@ from starlette.routing import BaseRoute, Route
 from digest import site
 from digest.config import Settings
 from digest.feeds import entry_updated
+
+if TYPE_CHECKING:
+    from digest.store import Engine
 
 HTML = "text/html; charset=utf-8"
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -43,85 +48,113 @@ def _page(request: Request, body: bytes, modified: datetime | None = None) -> Re
     return Response(body, headers=headers, media_type=HTML)
 
 
+@dataclass(frozen=True)
+class Site:
+    """What the public pages need: the settings and the store."""
+
+    settings: Settings
+    engine: Engine
+
+    @property
+    def base(self) -> str:
+        """BASE_URL, the only host redirects name."""
+        return self.settings.base_url
+
+
+def not_found(here: Site) -> Response:
+    """The site's own 404 page."""
+    return Response(site.render_not_found(here.settings), status_code=404, media_type=HTML)
+
+
+def threaded(handler: Callable[[Site, Request], Response], here: Site) -> Callable:
+    """An endpoint that runs a page handler (store reads, rendering) in the thread pool."""
+
+    async def endpoint(request: Request) -> Response:
+        return await run_in_threadpool(handler, here, request)
+
+    return endpoint
+
+
+async def slash(here: Site, request: Request) -> Response:
+    """A folder address without its slash: the same address with it (BASE_URL's host,
+    never the request's)."""
+    return RedirectResponse(here.base + quote(request.url.path[1:], safe="/") + "/", 301)
+
+
+def item(here: Site, request: Request) -> Response:
+    """An item's page, at its canonical address."""
+    name = request.path_params["name"]
+    found = site.find_item_page(here.engine, datetime.now(UTC), name)
+    if found is None:
+        return not_found(here)
+    if name != found.page or not request.url.path.endswith("/"):
+        return RedirectResponse(f"{here.base}items/{found.page}/", status_code=301)
+    page = site.render_item(here.settings, found, site.correction_notes(here.engine, found))
+    return _page(request, page.body, entry_updated(found))
+
+
+def archive(here: Site, request: Request) -> Response:
+    """The news archive: everything, one type, one month, or one type in one month."""
+    parts = [p for p in (request.path_params.get("a"), request.path_params.get("b")) if p]
+    item_type = month = None
+    if parts and MONTH.match(parts[-1]):
+        month = parts.pop()
+    if parts:
+        item_type = parts.pop()
+    if parts or (item_type is not None and here.settings.type_by_slug(item_type) is None):
+        return not_found(here)
+    now = datetime.now(UTC)
+    page = site.render_archive(here.engine, here.settings, now, item_type, month)
+    if page is None:
+        return not_found(here)
+    if not request.url.path.endswith("/"):
+        return RedirectResponse(here.base + page.path, status_code=301)
+    return _page(request, page.body)
+
+
+def search(here: Site, request: Request) -> Response:
+    """The search page for ?q=, one page of results at a time."""
+    query = request.query_params.get("q", "")
+    raw_page = request.query_params.get("page", "1")
+    number = min(max(int(raw_page) if raw_page.isdigit() else 1, 1), MAX_PAGE)
+    now = datetime.now(UTC)
+    return _page(request, site.render_search(here.engine, here.settings, now, query, number))
+
+
+def digests(here: Site, request: Request) -> Response:
+    """The list of digests sent so far."""
+    found = site.sent_digests(here.engine, datetime.now(UTC))
+    return _page(request, site.render_digests(here.settings, found).body)
+
+
+def digest(here: Site, request: Request) -> Response:
+    """The web version of one sent digest."""
+    now = datetime.now(UTC)
+    found = site.find_digest(here.engine, now, request.path_params["name"])
+    if found is None:
+        return not_found(here)
+    if not request.url.path.endswith("/"):
+        return RedirectResponse(f"{here.base}digests/{found.page}/", status_code=301)
+    return _page(request, site.render_digest(here.engine, here.settings, now, found).body)
+
+
 def routes(settings: Settings, engine: Engine) -> list[BaseRoute]:
     """The public pages' routes."""
-    base = settings.base_url
-
-    def not_found(request: Request) -> Response:
-        return Response(site.render_not_found(settings), status_code=404, media_type=HTML)
-
-    def threaded(handler: Callable[[Request], Response]) -> Callable:
-        async def endpoint(request: Request) -> Response:
-            return await run_in_threadpool(handler, request)
-
-        return endpoint
-
-    def slash(request: Request) -> Response:
-        """A folder address without its slash: the same address with it (BASE_URL's host,
-        never the request's)."""
-        return RedirectResponse(base + quote(request.url.path[1:], safe="/") + "/", 301)
-
-    def item(request: Request) -> Response:
-        name = request.path_params["name"]
-        found = site.find_item_page(engine, datetime.now(UTC), name)
-        if found is None:
-            return not_found(request)
-        if name != found.page or not request.url.path.endswith("/"):
-            return RedirectResponse(f"{base}items/{found.page}/", status_code=301)
-        page = site.render_item(settings, found, site.correction_notes(engine, found))
-        return _page(request, page.body, entry_updated(found))
-
-    def archive(request: Request) -> Response:
-        parts = [p for p in (request.path_params.get("a"), request.path_params.get("b")) if p]
-        item_type = month = None
-        if parts and MONTH.match(parts[-1]):
-            month = parts.pop()
-        if parts:
-            item_type = parts.pop()
-        if parts or (item_type is not None and settings.type_by_slug(item_type) is None):
-            return not_found(request)
-        page = site.render_archive(engine, settings, datetime.now(UTC), item_type, month)
-        if page is None:
-            return not_found(request)
-        if not request.url.path.endswith("/"):
-            return RedirectResponse(base + page.path, status_code=301)
-        return _page(request, page.body)
-
-    def search(request: Request) -> Response:
-        query = request.query_params.get("q", "")
-        raw_page = request.query_params.get("page", "1")
-        number = int(raw_page) if raw_page.isdigit() else 1
-        body = site.render_search(
-            engine, settings, datetime.now(UTC), query, min(max(number, 1), MAX_PAGE)
-        )
-        return _page(request, body)
-
-    def digests(request: Request) -> Response:
-        found = site.sent_digests(engine, datetime.now(UTC))
-        return _page(request, site.render_digests(settings, found).body)
-
-    def digest(request: Request) -> Response:
-        now = datetime.now(UTC)
-        found = site.find_digest(engine, now, request.path_params["name"])
-        if found is None:
-            return not_found(request)
-        if not request.url.path.endswith("/"):
-            return RedirectResponse(f"{base}digests/{found.page}/", status_code=301)
-        return _page(request, site.render_digest(engine, settings, now, found).body)
-
+    here = Site(settings, engine)
     methods = ["GET", "HEAD"]
+    folder = partial(slash, here)
     return [
-        Route("/items/{name}/", threaded(item), methods=methods),
-        Route("/items/{name}", slash, methods=methods),
-        Route("/news/", threaded(archive), methods=methods),
-        Route("/news", slash, methods=methods),
-        Route("/news/{a}/", threaded(archive), methods=methods),
-        Route("/news/{a}", slash, methods=methods),
-        Route("/news/{a}/{b}/", threaded(archive), methods=methods),
-        Route("/news/{a}/{b}", slash, methods=methods),
-        Route("/search", threaded(search), methods=methods),
-        Route("/digests/", threaded(digests), methods=methods),
-        Route("/digests", slash, methods=methods),
-        Route("/digests/{name}/", threaded(digest), methods=methods),
-        Route("/digests/{name}", slash, methods=methods),
+        Route("/items/{name}/", threaded(item, here), methods=methods),
+        Route("/items/{name}", folder, methods=methods),
+        Route("/news/", threaded(archive, here), methods=methods),
+        Route("/news", folder, methods=methods),
+        Route("/news/{a}/", threaded(archive, here), methods=methods),
+        Route("/news/{a}", folder, methods=methods),
+        Route("/news/{a}/{b}/", threaded(archive, here), methods=methods),
+        Route("/news/{a}/{b}", folder, methods=methods),
+        Route("/search", threaded(search, here), methods=methods),
+        Route("/digests/", threaded(digests, here), methods=methods),
+        Route("/digests", folder, methods=methods),
+        Route("/digests/{name}/", threaded(digest, here), methods=methods),
+        Route("/digests/{name}", folder, methods=methods),
     ]
