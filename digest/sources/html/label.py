@@ -195,6 +195,8 @@ def rest_of_date_line(
         or is_weekday(parts[0])
         or re.match(r"(posted|published|updated|released|by|on|date)\b", parts[0], re.I)
     ):
+        if not parts:
+            return GaveUp("nothing beside the date on its line")
         if len(parts) == 1:
             return GaveUp(f"{parts[0][:40]!r} beside the date is not a type label")
         return GaveUp(f"{len(parts)} other parts on the date's line, not one label")

@@ -18,6 +18,7 @@ class Explain:
     lines: list[str] = field(default_factory=list)
 
     def add(self, text: str) -> None:
+        """Add one line of explanation."""
         self.lines.append(text)
 
 
