@@ -507,6 +507,17 @@ def test_explain_names_the_block_and_the_fields(settings: Settings) -> None:
     assert "title from a" in text and "date from p" in text
 
 
+def test_explain_says_which_steps_gave_up_and_why(settings: Settings) -> None:
+    notes = Explain()
+    parse(chrome(_two("/s")), settings, explain=notes)
+    text = "\n".join(notes.lines)
+    assert "items: gave up at flat runs (" in text
+    assert "title: gave up at heading title (no heading with text)" in text
+    assert "type: gave up at marked type (" in text
+    assert "type column cell (the block is not a table row)" in text
+    assert "rest of date line (nothing beside the date on its line)" in text
+
+
 def test_selectors_override_the_detector(settings: Settings) -> None:
     listing = (
         "<div id='feed'>"

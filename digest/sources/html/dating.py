@@ -1,0 +1,254 @@
+"""Reading dates on an HTML page: first the page's dates (the smallest elements whose text
+or `datetime` is a date, in the page's own numeric order), then each item's date, found by
+a chain of steps from the surest place to the least sure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date
+from typing import NamedTuple
+
+from lxml import etree
+
+from digest.dates import Found, date_from_attribute, find_date, numeric_order
+from digest.sources.html.markup import (
+    DATE_LABEL,
+    HEADINGS,
+    SEPARATORS,
+    first_selected,
+    in_block,
+    tag_of,
+    text_of,
+)
+from digest.sources.html.page import Block, Options, Page
+from digest.sources.html.steps import GaveUp, first_of
+from digest.text import clean_line
+
+MAX_DATE_TEXT = 300
+MAX_PARTIAL_DATE = 20
+STRONG_DATE_WORDS = 4
+MAX_YEAR_HEADING = 40
+YEAR_HEADING = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
+PROSE_AROUND_DATE = 60
+
+
+class ItemDate(NamedTuple):
+    """An item's date, the element it was read from and whether that is the title."""
+
+    element: etree._Element | None
+    value: date | None
+    in_title: bool
+
+
+NO_DATE = ItemDate(None, None, False)
+
+
+def read_page_dates(page: Page) -> None:
+    """Settle the page's numeric date order and mark every dated element on it."""
+    page.options = _date_order(page.root, page.options)
+    _mark_dates(page)
+
+
+def find_in(text: str, options: Options) -> Found | None:
+    """The first date in a text, read in the page's language and date order."""
+    return find_date(
+        text, options.language, options.day_first, options.date_format, options.month_first
+    )
+
+
+def _date_order(root: etree._Element, options: Options) -> Options:
+    """The options with the page's numeric date order when its own dates show it (a date
+    such as `01.13.26` can only be month first) and the source does not set it."""
+    if options.day_first or options.date_format:
+        return options
+    texts = (t for t in root.itertext() if len(t) <= MAX_DATE_TEXT)
+    order = numeric_order(texts)
+    if order is None:
+        return options
+    return replace(options, day_first=order, month_first=not order)
+
+
+def _mark_dates(page: Page) -> None:
+    """Find the smallest elements whose text (or datetime attribute) is a date."""
+    sizes: dict[etree._Element, int] = {}
+    elements = list(page.root.iter())
+    years = _heading_years(elements)
+    below: set[etree._Element] = set()
+    for element in reversed(elements):
+        size = len(element.text or "") + sum(
+            sizes.get(child, 0) + len(child.tail or "") for child in element
+        )
+        sizes[element] = size
+        attribute = element.get("datetime") or (
+            element.get("content") if "date" in (element.get("itemprop") or "").casefold() else None
+        )
+        if attribute and (value := date_from_attribute(attribute)):
+            page.dates[element] = value
+            page.strong.add(element)
+            below.add(element)
+            continue
+        if any(child in below for child in element):
+            below.add(element)
+            continue
+        if size > MAX_DATE_TEXT or size < 5:
+            continue
+        text, found = _date_in_text(element, size, years.get(element), page.options)
+        if found and _dates_item(element, text, found):
+            page.dates[element] = found.value
+            if date_line(text, found):
+                page.strong.add(element)
+            below.add(element)
+
+
+def _date_in_text(
+    element: etree._Element, size: int, year: str | None, options: Options
+) -> tuple[str, Found | None]:
+    """The date an element's text gives (maybe with the year of the heading above it) and
+    the text it was found in."""
+    text = text_of(element)
+    found = find_in(text, options)
+    if not found and len(element):
+        text = clean_line(" ".join(element.itertext()))
+        found = find_in(text, options)
+    if not found and size <= MAX_PARTIAL_DATE and year:
+        found = find_in(f"{text} {year}", options)
+    return text, found
+
+
+def _heading_years(elements: list[etree._Element]) -> dict[etree._Element, str]:
+    """The year each element sits under, when listings group items under headings such as
+    `February 2026` and give each item only `11 Feb`."""
+    years: dict[etree._Element, str] = {}
+    year = ""
+    for element in elements:
+        if tag_of(element) in HEADINGS:
+            text = text_of(element)
+            if len(text) <= MAX_YEAR_HEADING and (match := YEAR_HEADING.search(text)):
+                year = match[0]
+        elif year:
+            years[element] = year
+    return years
+
+
+def _dates_item(element: etree._Element, text: str, found: Found) -> bool:
+    """Whether a date found in an element's text is an item's date rather than one
+    mentioned in prose (`… Deadline: 30 June 2025.`): little else is written around it,
+    or it ends a link or list line (`Title, media release, April 24, 2013`)."""
+    rest = len(text) - (found.end - found.start)
+    if rest <= PROSE_AROUND_DATE:
+        return True
+    if not text[: found.start].strip(SEPARATORS) or DATE_LABEL.match(text[: found.start]):
+        return True
+    at_end = not text[found.end :].strip(SEPARATORS + ".")
+    return at_end and tag_of(element) in ("a", "li", "td", "dd", "dt")
+
+
+# --- one item's date: a chain of steps ----------------------------------------------------
+
+
+def item_date(block: Block, title_el: etree._Element, notes: list[str]) -> ItemDate:
+    """An item's date: from the source's `date` selector when it has one, else the block's
+    dates outside its title, then inside it, then a date written in the title's text."""
+    steps = (
+        (selected_date,)
+        if block.selectors.get("date")
+        else (date_outside_title, dated_element_in_title, date_in_title_text)
+    )
+    return first_of(steps, (block, title_el), notes) or NO_DATE
+
+
+def selected_date(block: Block, title_el: etree._Element) -> ItemDate | GaveUp:
+    """The date in the element the source's `date` selector names."""
+    page = block.page
+    element = first_selected(block.elements, block.selectors["date"], page.options.origin)
+    if element is None:
+        return GaveUp(f"selector {block.selectors['date']!r} matched nothing in the block")
+    value = page.dates.get(element)
+    if value is None:
+        found = find_in(text_of(element), page.options)
+        value = found.value if found else None
+    if value is None:
+        return GaveUp(f"no date in {text_of(element)[:40]!r}")
+    return ItemDate(element, value, False)
+
+
+def date_outside_title(block: Block, title_el: etree._Element) -> ItemDate | GaveUp:
+    """The block's publication date outside its title, a machine-readable or date-only one
+    first."""
+    page = block.page
+    in_title = set(title_el.iter())
+    outside = [e for e in in_block(block.elements) if e in page.dates and e not in in_title]
+    if not outside:
+        return GaveUp("no dated element outside the title")
+    outside = [e for e in outside if e in page.strong] or outside
+    element = min(outside, key=date_rank)
+    return ItemDate(element, page.dates[element], False)
+
+
+def dated_element_in_title(block: Block, title_el: etree._Element) -> ItemDate | GaveUp:
+    """A dated element inside the title (`<a>Report <time>…</time></a>`)."""
+    page = block.page
+    candidates = [e for e in in_block(block.elements) if e in page.dates]
+    if not candidates:
+        return GaveUp("no dated element in the title either")
+    element = min(candidates, key=date_rank)
+    return ItemDate(element, page.dates[element], element is title_el)
+
+
+def date_in_title_text(block: Block, title_el: etree._Element) -> ItemDate | GaveUp:
+    """A date written in the title's own text (`Agenda for 1 May 2026`)."""
+    found = find_in(text_of(title_el), block.page.options)
+    if not found:
+        return GaveUp("no date in the title's text")
+    return ItemDate(title_el, found.value, True)
+
+
+def date_rank(element: etree._Element) -> int:
+    """Which of an item's dates is its publication date: not one marked updated/modified;
+    one marked published; a machine-readable one."""
+    marks = f"{element.get('class') or ''} {element.get('itemprop') or ''}".casefold()
+    rank = 0
+    if ("updated" in marks or "modified" in marks) and "published" not in marks:
+        rank += 4
+    if "published" not in marks and "created" not in marks:
+        rank += 1
+    if not element.get("datetime"):
+        rank += 1
+    return rank
+
+
+def strip_date(title: str, options: Options) -> str:
+    """A title without the date written in it, and without a `Posted on` before that."""
+    found = find_in(title, options)
+    if not found:
+        return title
+    before, after = title[: found.start], title[found.end :]
+    if not before.strip(SEPARATORS) or DATE_LABEL.match(before):
+        return after.strip(SEPARATORS + " ")
+    after_clean = after.strip(SEPARATORS)
+    before = re.sub(
+        r"[\s|•·,;:\-–—(]*(?:posted|published|updated|released)?(?: on)?[\s:]*$",
+        "",
+        before,
+        flags=re.I,
+    )
+    return clean_line(before + (" " + after_clean if after_clean else ""))
+
+
+def mostly_date(text: str) -> bool:
+    """Whether a text is a date line (`Published: 3 May 2026`) rather than prose."""
+    found = find_date(text)
+    return found is not None and date_line(text, found)
+
+
+def date_line(text: str, found: Found) -> bool:
+    """Whether a text is a date with at most a label or a type beside it (`Published: …`,
+    `… | Press Release`), not a sentence that mentions a date."""
+    rest = text[: found.start] + " " + text[found.end :]
+    return not any(c.isdigit() for c in rest) and len(rest.split()) <= STRONG_DATE_WORDS
+
+
+def has_date(text: str) -> bool:
+    """Whether a text holds a date in any language or order."""
+    return find_date(text) is not None

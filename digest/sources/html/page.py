@@ -1,0 +1,137 @@
+"""Opening an HTML page: decode and parse it, find the address its links resolve against,
+and drop the furniture (menus, banners, scripts, hidden text) before the listing is
+looked for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+
+from digest.config import Settings, SourceConfig
+from digest.errors import SourceError
+from digest.sources.html.markup import CHROME, DROPPED, HIDDEN_CLASS, tag_of, web
+from digest.text import decode_document
+
+XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a page is read: where it came from, its link base, language and date order."""
+
+    origin: str
+    base: str | None
+    language: str | None
+    day_first: bool
+    date_format: str | None
+    month_first: bool = False
+
+
+@dataclass
+class Page:
+    """The parsed page and what is known about each element."""
+
+    root: etree._Element
+    options: Options
+    dates: dict[etree._Element, date] = field(default_factory=dict)
+    strong: set[etree._Element] = field(default_factory=set)
+
+
+@dataclass
+class Block:
+    """One item block being read (one element, or a run of siblings) and how to read it."""
+
+    page: Page
+    elements: list[etree._Element]
+    settings: Settings
+    selectors: Mapping[str, str]
+
+
+def open_page(
+    data: bytes,
+    origin: str,
+    source: SourceConfig | None,
+    base_url: str | None,
+    charset: str | None,
+) -> Page:
+    """The page's document without its furniture, with its language and link base; binary
+    or unreadable input raises SourceError naming `origin`."""
+    text, _ = decode_document(data, charset)
+    if (nul := text.find("\x00", 0, 1_000_000)) >= 0 and not text.lstrip().startswith("<"):
+        raise SourceError(f"{origin}: binary data, not an HTML page (NUL character at {nul})")
+    root = _document(text, origin)
+    language = (source.language if source else None) or root.get("lang") or None
+    base = _base(root, base_url or (source.base_url if source else None))
+    options = Options(
+        origin,
+        base,
+        language,
+        bool(source and source.day_first),
+        source.date_format if source else None,
+    )
+    _strip_chrome(root)
+    return Page(root, options)
+
+
+def _document(text: str, origin: str) -> etree._Element:
+    text = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f]", "", text)
+    text = XML_DECLARATION.sub("", text, count=1)
+    parser = lxml.html.HTMLParser(
+        remove_comments=True, remove_pis=True, no_network=True, huge_tree=False
+    )
+    try:
+        root = lxml.html.document_fromstring(text, parser=parser)
+    except (etree.ParserError, ValueError) as exc:
+        raise SourceError(f"{origin}: not a readable HTML page: {exc}") from None
+    if root is None:
+        raise SourceError(f"{origin}: not a readable HTML page")
+    return root
+
+
+def _base(root: etree._Element, page_url: str | None) -> str | None:
+    base = next((b.get("href") for b in root.iter("base") if b.get("href")), None)
+    canonical = next(
+        (
+            link.get("href")
+            for link in root.iter("link")
+            if "canonical" in (link.get("rel") or "").casefold().split() and link.get("href")
+        ),
+        None,
+    )
+    for candidate in (urljoin(page_url or "", base.strip()) if base else None, page_url):
+        if candidate and web(candidate):
+            return candidate
+    if canonical and web(canonical.strip()):
+        return canonical.strip()
+    return None
+
+
+def _strip_chrome(root: etree._Element) -> None:
+    doomed = []
+    for element in root.iter():
+        tag = tag_of(element)
+        role = (element.get("role") or "").casefold()
+        classes = (element.get("class") or "").split()
+        if (
+            not tag
+            or tag in DROPPED
+            or any(HIDDEN_CLASS.match(c) for c in classes)
+            or element.get("hidden") is not None
+            or (tag in CHROME and not _inside_item(element))
+            or role in ("navigation", "banner", "contentinfo")
+        ):
+            doomed.append(element)
+    for element in doomed:
+        parent = element.getparent()
+        if parent is not None:
+            element.drop_tree()
+
+
+def _inside_item(element: etree._Element) -> bool:
+    return any(tag_of(a) in ("article", "li", "tr") for a in element.iterancestors())
