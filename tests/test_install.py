@@ -276,7 +276,8 @@ def test_user_templates_override_packaged_ones_file_by_file(
 def test_user_templates_override_web_pages_and_the_feed_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings
 ) -> None:
-    from digest.feeds import TEMPLATES, render_index
+    from digest.feeds import render_index
+    from digest.resources import TEMPLATES
     from digest.web.forms import Pages
 
     monkeypatch.chdir(tmp_path)
