@@ -7,71 +7,43 @@ import hashlib
 import html
 import json
 import logging
-import os
-import re
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
 from sqlalchemy import Engine
 
+from digest.catalog import (
+    FORMATS,
+    FeedSpec,
+    MonthStats,
+    entry_updated,
+    feed_specs,
+    month_bounds,
+    month_of,
+    month_stats,
+)
 from digest.config import Settings
-from digest.links import item_link, web_url
+from digest.files import FeedFile, write_if_changed
+from digest.links import image_url, item_link
 from digest.model import Item
-from digest.resources import packaged_templates
-from digest.store import public_items, public_time_stats
-from digest.text import clean_line, clean_text
+from digest.site import render_home
+from digest.store import public_items
+from digest.text import caption_and_credit, clean_line, clean_text
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = packaged_templates()
-FEEDS_FOLDER = "feeds"
-ARCHIVE_FOLDER = "feeds/archive"
-ALL = "all"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 HUB_ATTEMPTS = 5
 HUB_BACKOFF_SECONDS = 1.0
 UNTITLED = "(untitled)"
-FORMATS = {
-    "atom": ("Atom", "application/atom+xml"),
-    "rss": ("RSS", "application/rss+xml"),
-    "json": ("JSON Feed", "application/feed+json"),
-}
-
-
-@dataclass(frozen=True)
-class FeedSpec:
-    """One logical feed (a type, or all items) and where its files live."""
-
-    slug: str
-    item_type: str | None
-    title: str
-
-    def path(self, fmt: str) -> str:
-        return f"{FEEDS_FOLDER}/{self.slug}.{fmt}"
-
-    def archive_path(self, month: str) -> str:
-        """The RFC 5005 archive document of one month (YYYY-MM) of this feed (Atom)."""
-        return f"{ARCHIVE_FOLDER}/{self.slug}/{month}.atom"
-
-
-def feed_specs(settings: Settings) -> list[FeedSpec]:
-    """Every feed this newsroom has: all items first, then one per type in configured order."""
-    specs = [FeedSpec(ALL, None, f"{settings.newsroom_name} — Newsroom")]
-    specs += [
-        FeedSpec(t.slug, t.slug, f"{settings.newsroom_name} — {t.feed_title}")
-        for t in settings.types
-    ]
-    return specs
 
 
 def entry_id(settings: Settings, key: str) -> str:
@@ -89,41 +61,6 @@ def entry_title(item: Item) -> str:
     return clean_line(item.title) or UNTITLED
 
 
-CREDIT_LINE = re.compile(
-    r"^\(?\s*(?:photo(?:graph)?\s*(?:credit|by)?|image\s*credit|credit|©)\b", re.IGNORECASE
-)
-CREDIT_AGENCY = re.compile(r"(?:getty images|/afp\b|\bafp/|reuters|ap photo)", re.IGNORECASE)
-TRAILING_CREDIT = re.compile(r"\s*\((?:photo|credit)[^()]*\)\s*$", re.IGNORECASE)
-CREDIT_AGENCY_MAX = 80
-
-
-def caption_and_credit(caption: str | None) -> tuple[str | None, str | None]:
-    """A photo caption split into its description and its credit ("Photo by …", an agency
-    line, or a trailing "(Photo by …)"); either can be None."""
-    if not caption:
-        return None, None
-    lines = [line.strip() for line in clean_text(caption).split("\n") if line.strip()]
-    described, credits = [], []
-    for line in lines:
-        short_agency = len(line) <= CREDIT_AGENCY_MAX and CREDIT_AGENCY.search(line)
-        if CREDIT_LINE.match(line) or short_agency:
-            credits.append(line.strip("() "))
-            continue
-        tail: list[str] = []
-        while match := TRAILING_CREDIT.search(line):
-            tail.insert(0, match.group(0).strip().strip("() "))
-            line = line[: match.start()]
-        if line.strip():
-            described.append(line.strip())
-        credits += tail
-    return " ".join(described) or None, " ".join(credits) or None
-
-
-def image_url(item: Item) -> str | None:
-    """The item's photo URL when it is a usable http(s) URL."""
-    return web_url(item.image)
-
-
 def _body(item: Item) -> str:
     """The entry's full text: summary, then (when no image URL carries them as Media RSS)
     the photo caption and credit."""
@@ -136,13 +73,6 @@ def _body(item: Item) -> str:
             parts.append(f"Credit: {credit}")
     parts += [f"Correction: {note}" for note in item.corrections]
     return "\n\n".join(clean_text(part) for part in parts)
-
-
-def entry_updated(item: Item) -> datetime:
-    """When the entry last changed in our records: when we first saw the item, or when its
-    content last changed, whichever is later (never the bare midnight of a date-only item)."""
-    updated = item.updated or item.published
-    return max(updated, item.first_seen) if item.first_seen else updated
 
 
 def unique_updates(entries: Sequence[Item]) -> list[datetime]:
@@ -382,87 +312,6 @@ def render_opml(settings: Settings) -> bytes:
     return etree.tostring(opml, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
-def write_if_changed(path: Path, data: bytes, durable: bool = True) -> bool:
-    """Write `data` to `path` atomically (temp file, fsync, rename) unless the file already
-    holds exactly these bytes, so its modification time stays honest. True when written.
-    Pages that can be rendered again from the store skip the fsync (`durable` False)."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return True
-
-
-@dataclass(frozen=True)
-class FeedFile:
-    """A file of the output folder and whether this run rewrote it."""
-
-    path: Path
-    written: bool
-
-
-def month_of(settings: Settings, moment: datetime) -> str:
-    """The month (YYYY-MM, in the newsroom's time zone) an item's archive document is."""
-    return moment.astimezone(settings.timezone).strftime("%Y-%m")
-
-
-def month_bounds(settings: Settings, month: str) -> tuple[datetime, datetime]:
-    """The first instant of a month (YYYY-MM) in the newsroom's time zone, and of the next."""
-    year, number = (int(part) for part in month.split("-"))
-    start = datetime(year, number, 1, tzinfo=settings.timezone)
-    following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=settings.timezone)
-    return start, following
-
-
-MonthStats = dict[str | None, dict[str, tuple[datetime, int]]]
-
-
-def month_stats(engine: Engine, settings: Settings, now: datetime) -> MonthStats:
-    """For every feed (a type, or None for all items): each month (newsroom time zone)
-    that has items, with the latest change (first seen or edited) of its items and how
-    many there are. One grouped query over the store (by hour, or by minute in a zone
-    whose offset is not whole hours)."""
-    offset = now.astimezone(settings.timezone).utcoffset()
-    minutes = offset is not None and offset.total_seconds() % 3600 != 0
-    raw: dict[str | None, dict[str, tuple[Any, int]]] = {None: {}} | {
-        t.slug: {} for t in settings.types
-    }
-    months: dict[str, str] = {}
-    for item_type, bucket, edited, seen, count in public_time_stats(engine, now, minutes):
-        month = months.get(bucket)
-        if month is None:
-            start = datetime.fromisoformat(bucket + ("" if minutes else ":00")).replace(tzinfo=UTC)
-            month = months[bucket] = month_of(settings, start)
-        changed = max(edited, seen)
-        for key in {None, item_type} & raw.keys():
-            latest, total = raw[key].get(month, (changed, 0))
-            raw[key][month] = (max(latest, changed), total + count)
-    return {
-        key: {month: (_as_time(latest), total) for month, (latest, total) in found.items()}
-        for key, found in raw.items()
-    }
-
-
-def _as_time(value: Any) -> datetime:
-    """A time as the driver returned it from max() (text on SQLite), as aware UTC."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def archive_months(settings: Settings, months: Iterable[str], newest: list[Item]) -> list[str]:
     """The months (oldest first) that get an archive document: every month with items up
     to the month of the oldest entry of the subscription document; none when that document
@@ -517,8 +366,6 @@ def write_feeds(
         if months and history is not None:
             stale = _stale_months(settings, spec, out, months, history[spec.item_type], full)
             files += _write_archives(engine, settings, spec, out, months, stale, now)
-    from digest.site import render_home
-
     for name, data in (
         ("feeds.opml", render_opml(settings)),
         ("index.html", render_home(engine, settings, now)),

@@ -151,3 +151,8 @@ def digest_page(kind: str, ident: str) -> str:
 def digest_url(settings: Settings, kind: str, ident: str) -> str:
     """The absolute URL of a mailing's web version."""
     return f"{settings.base_url}digests/{digest_page(kind, ident)}/"
+
+
+def image_url(item: Item) -> str | None:
+    """The item's photo URL when it is a usable http(s) URL."""
+    return web_url(item.image)

@@ -12,8 +12,8 @@ from functools import cache
 
 from jinja2 import Environment, StrictUndefined, select_autoescape
 
+from digest.catalog import ALL, FeedSpec
 from digest.config import Settings
-from digest.feeds import ALL, FeedSpec
 from digest.links import digest_url, item_link, item_page, item_page_url
 from digest.model import ALL_TYPES, Item, Subscriber
 from digest.resources import template_loader

@@ -35,6 +35,9 @@ def packaged_templates() -> Path:
     return data_root() / "templates"
 
 
+TEMPLATES = packaged_templates()
+
+
 def packaged_config() -> Path:
     """The shipped config folder: digest.toml (every setting, commented), the sample
     newsroom pages and the sample press list."""

@@ -281,6 +281,291 @@ class Recorder:
             raise self.error
 
 
+@dataclass
+class RelayTrouble:
+    """How long the relay has been unusable (seconds spent waiting) and the next delay
+    before trying it again. Kept across pauses until a message goes out."""
+
+    waited: float
+    delay: float
+
+
+@dataclass
+class Connection:
+    """One transport of the pool and how many messages went over its current session."""
+
+    transport: Transport
+    used: int = 0
+
+
+class SendRun:
+    """One run of the sender: claims due deliveries in batches, sends them over
+    `sender.connections` transports, records the outcomes, and pauses while the relay is down.
+    Build it inside the event loop that runs it; `run` returns what it did."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        transport_factory: Callable[[], Transport],
+        clock: Clock = utc_now,
+        mailing_id: int | None = None,
+        on_result: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.config = settings.sender
+        self.transport_factory = transport_factory
+        self.clock = clock
+        self.mailing_id = mailing_id
+        self.on_result = on_result
+        self.should_stop = should_stop
+        self.sleep = sleep
+        self.summary = SendSummary()
+        self.limiter = RateLimiter(self.config.rate)
+        self.templates: dict[tuple[int, str], MessageTemplate | Exception] = {}
+        self.worker = worker_name()
+        self.loop = asyncio.get_running_loop()
+        self.store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-store")
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.relay_up = asyncio.Event()
+        self.relay_up.set()
+        self.exhausted = False
+        self.stopping = False
+        self.trouble: RelayTrouble | None = None
+        self.refill_lock = asyncio.Lock()
+        self.background: set[asyncio.Future[None]] = set()
+        self.recorder = Recorder(self._store_outcomes, self.config.record_batch)
+
+    def in_store(self, work: Callable[..., T], *args: Any) -> Awaitable[T]:
+        """Run a store call on the store thread, so no connection waits for a commit."""
+        return self.loop.run_in_executor(self.store_thread, work, *args)
+
+    def _store_outcomes(self, batch: list[Outcome]) -> Awaitable[None]:
+        return self.in_store(record_outcomes, self.engine, batch, self.clock())
+
+    async def run(self) -> SendSummary:
+        """Send until nothing is due, the run is told to stop, or the relay stays down too
+        long; then record everything, hand back what is left and close finished mailings."""
+        try:
+            try:
+                connections = (self.send_batches() for _ in range(self.config.connections))
+                await asyncio.gather(*connections)
+            finally:
+                self.stopping = True
+                self.relay_up.set()
+                await self.recorder.close()
+            summary = self.summary
+            if summary.paused is None and (summary.relay_pauses or summary.sent):
+                await self.in_store(set_paused, self.engine, False, self.mailing_id)
+            await self.in_store(release, self.engine, self.worker)
+            await self.in_store(finish_mailings, self.engine)
+        finally:
+            for task in self.background:
+                task.cancel()
+            self.store_thread.shutdown(wait=True)
+        return self.summary
+
+    # claim
+
+    def claim(self) -> list[Any]:
+        """Claim the next batch of due deliveries and prepare the body of every mailing
+        they need (on the store thread)."""
+        config = self.config
+        rows = claim(
+            self.engine,
+            self.worker,
+            config.batch,
+            self.clock(),
+            config.lease_seconds,
+            self.mailing_id,
+            config.max_attempts,
+        )
+        for key in {(row.mailing_id, row.types_key) for row in rows} - set(self.templates):
+            try:
+                body = mailing_body(self.engine, *key)
+                self.templates[key] = prepare(self.settings, key[0], body)
+            except Exception as exc:  # a broken body fails its deliveries, not the run
+                log.exception("mailing %s body %r cannot be prepared", *key)
+                self.templates[key] = exc
+        return rows
+
+    async def next_row(self) -> Any | None:
+        """The next claimed delivery to send, claiming more when the queue runs low; None
+        when the run is over."""
+        while True:
+            await self.relay_up.wait()
+            if self.stopping or self.should_stop():
+                return None
+            if not self.queue.empty():
+                row = self.queue.get_nowait()
+                if self.queue.qsize() < self.config.connections and not self.exhausted:
+                    self.background.add(asyncio.ensure_future(self.refill()))
+                return row
+            if self.exhausted:
+                return None
+            await self.refill()
+
+    async def refill(self) -> None:
+        """Claim another batch into the queue unless it holds enough already."""
+        async with self.refill_lock:
+            if self.exhausted or self.queue.qsize() >= self.config.connections:
+                return
+            rows = await self.in_store(self.claim)
+            if not rows:
+                self.exhausted = True
+            for row in rows:
+                self.queue.put_nowait(row)
+            if not self.relay_up.is_set():
+                await self.hand_back()
+
+    async def hand_back(self) -> None:
+        """While the relay is down, hold no claims: their leases could run out during a
+        long pause and another sender would take them while this one still has them."""
+        self.exhausted = False
+        while not self.queue.empty():
+            row = self.queue.get_nowait()
+            await self.recorder.add(returned(row, "relay unavailable (not counted)"))
+
+    # send a batch
+
+    async def send_batches(self) -> None:
+        """One connection's loop: send claimed deliveries one by one and record each
+        outcome, opening a new session every `sender.per_connection` messages."""
+        connection = Connection(self.transport_factory())
+        try:
+            while (row := await self.next_row()) is not None:
+                if connection.used >= self.config.per_connection:
+                    await connection.transport.close()
+                    connection.used = 0
+                result = await self.send(connection, row)
+                if result is not None:
+                    await self.record(outcome_for(self.settings, row, result, self.clock()))
+        finally:
+            await connection.transport.close()
+
+    async def send(self, connection: Connection, row: Any) -> str | DeliveryError | None:
+        """Send one delivery: the relay's reply, or the recipient's error. None when the
+        relay is down: the delivery went back unsent and the run pauses."""
+        try:
+            message = self.build(row)
+            await self.limiter.wait()
+            ident = message_id(self.settings, row.mailing_id, row.subscriber_id)
+            sender = self.settings.email.from_address
+            reply = await connection.transport.send(sender, row.email, message, ident)
+        except RelayError as exc:
+            connection.used = 0
+            await self.pause_for_relay(row, exc)
+            return None
+        except DeliveryError as exc:
+            connection.used = 0 if not exc.permanent else connection.used
+            return exc
+        except Exception as exc:  # one delivery's surprise never stops the batch
+            log.exception("delivery %s to %s", row.id, row.email)
+            await connection.transport.close()
+            connection.used = 0
+            return DeliveryError(f"{type(exc).__name__}: {exc}", permanent=True)
+        connection.used += 1
+        self.trouble = None
+        return reply
+
+    def build(self, row: Any) -> bytes:
+        """The recipient's own copy of the mailing's prepared body."""
+        template = self.templates[(row.mailing_id, row.types_key)]
+        if isinstance(template, Exception):
+            raise DeliveryError(f"the mailing body cannot be prepared: {template}", True)
+        recipient = Recipient(row.subscriber_id, row.email, row.name)
+        try:
+            return personal_message(template, recipient, self.clock())
+        except Exception as exc:
+            raise DeliveryError(f"cannot build the message: {exc}", permanent=True) from None
+
+    # record
+
+    async def record(self, outcome: Outcome) -> None:
+        """Hand one outcome to the recorder (waiting for room) and count it."""
+        await self.recorder.add(outcome)
+        _count(self.summary, outcome)
+        if self.on_result:
+            self.on_result(outcome.status)
+
+    # pause for the relay
+
+    async def pause_for_relay(self, row: Any, error: RelayError) -> None:
+        """Hand the delivery back without spending its attempt; the first connection to
+        see the relay down also hands back the queue, marks the mailings waiting and
+        starts probing the relay."""
+        await self.recorder.add(returned(row, f"relay unavailable (not counted): {error.reply}"))
+        if not self.relay_up.is_set():
+            return
+        self.relay_up.clear()
+        self.summary.relay_pauses += 1
+        if self.trouble is None:
+            self.trouble = RelayTrouble(0.0, self.config.relay_backoff_seconds)
+        trouble = self.trouble
+        await self.hand_back()
+        await self.in_store(set_paused, self.engine, True, self.mailing_id)
+        self.background.add(asyncio.ensure_future(self.probe(trouble, error.reply)))
+
+    async def probe(self, trouble: RelayTrouble, reason: str) -> None:
+        """Wait with growing delays and try the relay again until it answers (sending
+        resumes), or give up after `sender.relay_wait_seconds` of trouble."""
+        config = self.config
+        while True:
+            delay = trouble.delay
+            if trouble.waited + delay > config.relay_wait_seconds:
+                log.warning("relay still unavailable (%s); deliveries stay pending", reason)
+                self.give_up(reason)
+                return
+            log.warning(
+                "relay unavailable: %s; sending paused, next try in %g s "
+                "(no attempt is counted against the recipients)",
+                reason,
+                delay,
+            )
+            trouble.delay = min(delay * 2, max(RELAY_BACKOFF_MAX, config.relay_backoff_seconds))
+            if not await self.wait_unless_stopped(delay):
+                self.give_up(reason)
+                return
+            trouble.waited += delay
+            failure = await self.try_relay()
+            if failure is None:
+                log.warning("relay answers again; sending resumed")
+                await self.in_store(set_paused, self.engine, False, self.mailing_id)
+                self.relay_up.set()
+                return
+            reason = failure
+
+    async def wait_unless_stopped(self, delay: float) -> bool:
+        """Sleep `delay` seconds in steps of one, checking `should_stop`; False if told to stop."""
+        remaining = delay
+        while remaining > 0:
+            if self.should_stop():
+                return False
+            await self.sleep(min(1.0, remaining))
+            remaining -= 1.0
+        return True
+
+    async def try_relay(self) -> str | None:
+        """Open and close a connection to the relay: None if it answers, else its reply."""
+        transport = self.transport_factory()
+        try:
+            await transport.open()
+        except RelayError as exc:
+            return exc.reply
+        finally:
+            await transport.close()
+        return None
+
+    def give_up(self, reason: str) -> None:
+        """Stop waiting for the relay: the run ends, its deliveries stay pending."""
+        self.summary.paused = reason
+        self.stopping = True
+        self.relay_up.set()
+
+
 async def send_pending(
     engine: Engine,
     settings: Settings,
@@ -295,197 +580,10 @@ async def send_pending(
     how many were sent, failed, or wait for a retry. When `should_stop` turns true, the
     messages in flight are finished and recorded, and the rest of the claims released.
     `sleep` is how the run waits for a relay that is down (tests pass a fake one)."""
-    config = settings.sender
-    summary = SendSummary()
-    limiter = RateLimiter(config.rate)
-    templates: dict[tuple[int, str], MessageTemplate | Exception] = {}
-    worker = worker_name()
-    loop = asyncio.get_running_loop()
-    store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-store")
-
-    def in_store(work: Callable[..., T], *args: Any) -> Awaitable[T]:
-        return loop.run_in_executor(store_thread, work, *args)
-
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    running = asyncio.Event()
-    running.set()
-    state: dict[str, Any] = {"exhausted": False, "stop": False, "waited": None}
-    recorder = Recorder(
-        lambda batch: in_store(record_outcomes, engine, batch, clock()), config.record_batch
+    run = SendRun(
+        engine, settings, transport_factory, clock, mailing_id, on_result, should_stop, sleep
     )
-
-    def claim_and_prepare() -> list[Any]:
-        rows = claim(
-            engine,
-            worker,
-            config.batch,
-            clock(),
-            config.lease_seconds,
-            mailing_id,
-            config.max_attempts,
-        )
-        for key in {(row.mailing_id, row.types_key) for row in rows} - set(templates):
-            try:
-                templates[key] = prepare(settings, key[0], mailing_body(engine, *key))
-            except Exception as exc:  # a broken body fails its deliveries, not the run
-                log.exception("mailing %s body %r cannot be prepared", *key)
-                templates[key] = exc
-        return rows
-
-    refill_lock = asyncio.Lock()
-    background: set[asyncio.Future[None]] = set()
-
-    async def next_row() -> Any | None:
-        while True:
-            await running.wait()
-            if state["stop"] or should_stop():
-                return None
-            if not queue.empty():
-                row = queue.get_nowait()
-                if queue.qsize() < config.connections and not state["exhausted"]:
-                    background.add(asyncio.ensure_future(refill()))
-                return row
-            if state["exhausted"]:
-                return None
-            await refill()
-
-    async def refill() -> None:
-        async with refill_lock:
-            if state["exhausted"] or queue.qsize() >= config.connections:
-                return
-            rows = await in_store(claim_and_prepare)
-            if not rows:
-                state["exhausted"] = True
-            for row in rows:
-                queue.put_nowait(row)
-            if not running.is_set():
-                await hand_back_queue()
-
-    async def hand_back_queue() -> None:
-        """While the relay is down, hold no claims: their leases could run out during a
-        long pause and another sender would take them while this one still has them."""
-        state["exhausted"] = False
-        while not queue.empty():
-            await recorder.add(returned(queue.get_nowait(), "relay unavailable (not counted)"))
-
-    def build(row: Any) -> bytes:
-        template = templates[(row.mailing_id, row.types_key)]
-        if isinstance(template, Exception):
-            raise DeliveryError(f"the mailing body cannot be prepared: {template}", True)
-        recipient = Recipient(row.subscriber_id, row.email, row.name)
-        try:
-            return personal_message(template, recipient, clock())
-        except Exception as exc:
-            raise DeliveryError(f"cannot build the message: {exc}", permanent=True) from None
-
-    async def relay_down(row: Any, error: RelayError) -> None:
-        await recorder.add(returned(row, f"relay unavailable (not counted): {error.reply}"))
-        if not running.is_set():
-            return
-        running.clear()
-        summary.relay_pauses += 1
-        if state["waited"] is None:
-            state["waited"] = 0.0
-            state["delay"] = config.relay_backoff_seconds
-        await hand_back_queue()
-        await in_store(set_paused, engine, True, mailing_id)
-        background.add(asyncio.ensure_future(probe(error)))
-
-    def give_up(reason: str) -> None:
-        summary.paused = reason
-        state["stop"] = True
-        running.set()
-
-    async def probe(error: RelayError) -> None:
-        """Wait with growing delays (kept across pauses until a message goes out) and
-        try the relay again; give up after relay_wait_seconds of trouble."""
-        reason = error.reply
-        while True:
-            delay = state["delay"]
-            if state["waited"] + delay > config.relay_wait_seconds:
-                log.warning("relay still unavailable (%s); deliveries stay pending", reason)
-                return give_up(reason)
-            log.warning(
-                "relay unavailable: %s; sending paused, next try in %g s "
-                "(no attempt is counted against the recipients)",
-                reason,
-                delay,
-            )
-            state["delay"] = min(delay * 2, max(RELAY_BACKOFF_MAX, config.relay_backoff_seconds))
-            remaining = delay
-            while remaining > 0:
-                if should_stop():
-                    return give_up(reason)
-                await sleep(min(1.0, remaining))
-                remaining -= 1.0
-            state["waited"] += delay
-            transport = transport_factory()
-            try:
-                await transport.open()
-            except RelayError as exc:
-                reason = exc.reply
-                continue
-            finally:
-                await transport.close()
-            log.warning("relay answers again; sending resumed")
-            await in_store(set_paused, engine, False, mailing_id)
-            running.set()
-            return
-
-    async def work() -> None:
-        transport = transport_factory()
-        on_connection = 0
-        try:
-            while (row := await next_row()) is not None:
-                if on_connection >= config.per_connection:
-                    await transport.close()
-                    on_connection = 0
-                result: str | DeliveryError
-                try:
-                    message = build(row)
-                    await limiter.wait()
-                    ident = message_id(settings, row.mailing_id, row.subscriber_id)
-                    result = await transport.send(
-                        settings.email.from_address, row.email, message, ident
-                    )
-                    on_connection += 1
-                    state["waited"] = None
-                except RelayError as exc:
-                    on_connection = 0
-                    await relay_down(row, exc)
-                    continue
-                except DeliveryError as exc:
-                    result = exc
-                    on_connection = 0 if not exc.permanent else on_connection
-                except Exception as exc:  # one delivery's surprise never stops the batch
-                    log.exception("delivery %s to %s", row.id, row.email)
-                    result = DeliveryError(f"{type(exc).__name__}: {exc}", permanent=True)
-                    await transport.close()
-                    on_connection = 0
-                outcome = outcome_for(settings, row, result, clock())
-                await recorder.add(outcome)
-                _count(summary, outcome)
-                if on_result:
-                    on_result(outcome.status)
-        finally:
-            await transport.close()
-
-    try:
-        try:
-            await asyncio.gather(*(work() for _ in range(config.connections)))
-        finally:
-            state["stop"] = True
-            running.set()
-            await recorder.close()
-        if summary.paused is None and (summary.relay_pauses or summary.sent):
-            await in_store(set_paused, engine, False, mailing_id)
-        await in_store(release, engine, worker)
-        await in_store(finish_mailings, engine)
-    finally:
-        for task in background:
-            task.cancel()
-        store_thread.shutdown(wait=True)
-    return summary
+    return await run.run()
 
 
 def _count(summary: SendSummary, outcome: Outcome) -> None:

@@ -16,21 +16,18 @@ from urllib.parse import urlencode, urlsplit
 from markupsafe import Markup
 from sqlalchemy import Engine, select
 
-from digest.config import Settings
-from digest.feeds import (
+from digest.catalog import (
     FORMATS,
-    FeedFile,
     MonthStats,
-    caption_and_credit,
     entry_updated,
     feed_specs,
-    image_url,
     month_bounds,
     month_of,
     month_stats,
-    write_if_changed,
 )
-from digest.links import digest_page, item_page, item_page_url, page_hash, web_url
+from digest.config import Settings
+from digest.files import FeedFile, write_if_changed
+from digest.links import digest_page, image_url, item_page, item_page_url, page_hash, web_url
 from digest.model import Item
 from digest.render import template_environment
 from digest.store import (
@@ -48,6 +45,7 @@ from digest.store import (
     withheld_pages,
 )
 from digest.store import correction_notes as store_correction_notes
+from digest.text import caption_and_credit
 
 LATEST = 20
 SEARCH_PAGE_SIZE = 20

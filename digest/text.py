@@ -106,3 +106,33 @@ def _single_byte(encoding: str) -> bool:
         return len("\u00e9".encode(encoding)) == 1
     except UnicodeEncodeError:
         return encoding.startswith(("cp", "iso8859", "mac", "koi8", "latin"))
+
+
+CREDIT_LINE = re.compile(
+    r"^\(?\s*(?:photo(?:graph)?\s*(?:credit|by)?|image\s*credit|credit|©)\b", re.IGNORECASE
+)
+CREDIT_AGENCY = re.compile(r"(?:getty images|/afp\b|\bafp/|reuters|ap photo)", re.IGNORECASE)
+TRAILING_CREDIT = re.compile(r"\s*\((?:photo|credit)[^()]*\)\s*$", re.IGNORECASE)
+CREDIT_AGENCY_MAX = 80
+
+
+def caption_and_credit(caption: str | None) -> tuple[str | None, str | None]:
+    """A photo caption split into its description and its credit ("Photo by …", an agency
+    line, or a trailing "(Photo by …)"); either can be None."""
+    if not caption:
+        return None, None
+    lines = [line.strip() for line in clean_text(caption).split("\n") if line.strip()]
+    described, credits = [], []
+    for line in lines:
+        short_agency = len(line) <= CREDIT_AGENCY_MAX and CREDIT_AGENCY.search(line)
+        if CREDIT_LINE.match(line) or short_agency:
+            credits.append(line.strip("() "))
+            continue
+        tail: list[str] = []
+        while match := TRAILING_CREDIT.search(line):
+            tail.insert(0, match.group(0).strip().strip("() "))
+            line = line[: match.start()]
+        if line.strip():
+            described.append(line.strip())
+        credits += tail
+    return " ".join(described) or None, " ".join(credits) or None

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from digest.errors import DigestError
-from digest.feeds import write_if_changed
+from digest.files import write_if_changed
 from digest.messages import envelope_address
 
 HARD_BOUNCE = re.compile(r"\b5\.1\.\d{1,3}\b")

@@ -22,6 +22,7 @@ from digest.model import Item, Subscriber
 from digest.sender import claim, held_elsewhere, requeue_failed
 from digest.store import deliveries, mailings, subscribers, upsert_items
 from digest.subscribers import add_subscriber
+from digest.transports import RelayError
 
 from .helpers import ROOT, SMTP_PASSWORD, SMTP_USER, SMTPRecorder, free_port
 
@@ -189,6 +190,53 @@ def test_a_relay_that_comes_back_mid_run_resumes_by_itself(
     assert summary.relay_pauses >= 1 and summary.paused is None
     assert summary.sent == len(PLAIN)
     assert sorted(rcpt for _, rcpts, _ in recorder.messages for rcpt in rcpts) == sorted(PLAIN)
+    assert all(attempts == 1 for _, attempts, _ in statuses(engine).values())
+
+
+def test_a_message_accepted_as_the_relay_pause_begins_does_not_stall_the_run(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """One connection meets a refusing relay while the other's message is accepted: the
+    pause still probes the relay and the run resumes instead of waiting forever."""
+    config = settings_for(settings, free_port(), tmp_path, relay_wait_seconds=3600.0)
+    breaking_to(engine, config, PLAIN)
+    made: list[object] = []
+    in_flight, refused = asyncio.Event(), asyncio.Event()
+
+    class Flaky:
+        def __init__(self) -> None:
+            made.append(self)
+            self.number = len(made)
+
+        async def open(self) -> None:
+            pass
+
+        async def send(self, sender: str, recipient: str, message: bytes, ident: str) -> str:
+            if self.number == 1 and not refused.is_set():
+                await in_flight.wait()
+                refused.set()
+                raise RelayError("421 4.3.2 busy, come back later")
+            if self.number == 2 and not refused.is_set():
+                in_flight.set()
+                await refused.wait()
+            return "250 ok"
+
+        async def close(self) -> None:
+            pass
+
+    result: list[object] = []
+    run = threading.Thread(
+        target=lambda: result.append(
+            actions.send(engine, config, clock=lambda: NOW, factory=Flaky, sleep=no_wait)
+        ),
+        daemon=True,
+    )
+    run.start()
+    run.join(timeout=60)
+    assert result, "the run never ended"
+    summary = result[0]
+    assert summary.relay_pauses == 1 and summary.paused is None  # type: ignore[attr-defined]
+    assert summary.sent == len(PLAIN)  # type: ignore[attr-defined]
     assert all(attempts == 1 for _, attempts, _ in statuses(engine).values())
 
 

@@ -14,9 +14,10 @@ from lxml import etree, html
 from sqlalchemy import Engine
 
 from digest import actions
+from digest.catalog import entry_updated, feed_specs
 from digest.config import Settings
-from digest.feeds import entry_id, entry_updated, feed_specs, image_url, write_feeds
-from digest.links import item_page_url
+from digest.feeds import entry_id, write_feeds
+from digest.links import image_url, item_page_url
 from digest.model import Item
 from digest.store import latest_items, upsert_items
 

@@ -11,8 +11,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from digest.catalog import feed_specs
 from digest.config import Settings
-from digest.feeds import entry_title, feed_specs, render_atom, render_json, render_rss
+from digest.feeds import entry_title, render_atom, render_json, render_rss
 from digest.model import Item
 from digest.sources.listing import lines_from_text, parse_listing
 from digest.text import clean_line

@@ -26,16 +26,10 @@ from lxml import etree, html
 from sqlalchemy import Engine
 
 from digest import actions
+from digest.catalog import feed_specs, month_stats
 from digest.config import Settings
 from digest.errors import DigestError
-from digest.feeds import (
-    RENDERERS,
-    caption_and_credit,
-    feed_specs,
-    month_stats,
-    ping_hub,
-    write_feeds,
-)
+from digest.feeds import RENDERERS, ping_hub, write_feeds
 from digest.links import item_link, item_page_url, page_name, slugify, web_url
 from digest.model import Item, Subscriber
 from digest.site import write_item_pages, write_site
@@ -47,6 +41,7 @@ from digest.store import (
     upsert_items,
 )
 from digest.subscribers import add_subscriber
+from digest.text import caption_and_credit
 from digest.web import create_app
 
 from .helpers import SEEDS, free_port, serve

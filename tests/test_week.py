@@ -18,8 +18,8 @@ import httpx
 from lxml import etree
 
 from digest import staff
+from digest.catalog import feed_specs
 from digest.config import Settings, SourceConfig
-from digest.feeds import feed_specs
 from digest.model import Subscriber
 from digest.schedule import ClockProcess
 from digest.subscribers import add_subscriber

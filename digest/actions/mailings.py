@@ -127,7 +127,7 @@ def preview_weekly(
 def _write_preview(
     settings: Settings, body: Rendered, name: str, folder: Path, now: datetime | None
 ) -> list[Path]:
-    from digest.feeds import write_if_changed
+    from digest.files import write_if_changed
     from digest.messages import Recipient, build_message
 
     message = build_message(settings, 0, body, Recipient(0, *SAMPLE_READER), now or utc_now())

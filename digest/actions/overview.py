@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.actions.common import Who, audit, require
+from digest.catalog import feed_specs
 from digest.config import WEEKDAYS, Settings
-from digest.feeds import feed_specs
 from digest.mailings import AWAITING, PAUSED, SCHEDULED, recent_mailings
 from digest.store import all_sources, audit_log, count_items, deliveries, mailings, sources
 from digest.subscribers import count_by_status, iter_subscribers

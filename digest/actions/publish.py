@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from digest.config import Settings
-    from digest.feeds import FeedFile
+    from digest.files import FeedFile
 
 
 def publish_feeds(
@@ -30,7 +30,8 @@ def publish_feeds(
     output folder; `full` renders every item page again (else only those of items changed
     since the last run, and of `pages`: items whose embargo was lifted by hand or that got
     a correction note)."""
-    from digest.feeds import month_stats, write_feeds
+    from digest.catalog import month_stats
+    from digest.feeds import write_feeds
     from digest.site import write_site
 
     now = utc_now()
@@ -60,7 +61,8 @@ def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> 
 
 
 def _feeds_missing(settings: Settings) -> bool:
-    from digest.feeds import RENDERERS, feed_specs
+    from digest.catalog import feed_specs
+    from digest.feeds import RENDERERS
 
     out = settings.output_dir
     paths = [out / spec.path(fmt) for spec in feed_specs(settings) for fmt in RENDERERS]

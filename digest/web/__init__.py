@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from digest import actions
 from digest.actions.overview import store_health
 from digest.config import Settings, check_production_secret, load_settings
-from digest.feeds import TEMPLATES
+from digest.resources import TEMPLATES
 from digest.store import items_stamp
 from digest.web import console, public
 from digest.web import site as public_site

@@ -97,12 +97,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             super().on_message_complete()
 
     def _web_app(self) -> Any:
-        from digest.web import WebApp
-
+        """The application under uvicorn's wrappers that can answer from memory (the
+        web app's `in_memory`), or None."""
         app = self.app
-        while not isinstance(app, WebApp) and hasattr(app, "app"):
+        while not hasattr(app, "in_memory") and hasattr(app, "app"):
             app = app.app
-        return app if isinstance(app, WebApp) else None
+        return app if hasattr(app, "in_memory") else None
 
     def _answer_from_memory(self) -> bool:
         """Answer a GET or HEAD of an in-memory file at once; False to go the ASGI way."""

@@ -20,8 +20,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from digest import site
+from digest.catalog import entry_updated
 from digest.config import Settings
-from digest.feeds import entry_updated
 
 if TYPE_CHECKING:
     from digest.store import Engine

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from digest.actions.overview import dashboard as overview
-from digest.feeds import TEMPLATES
+from digest.resources import TEMPLATES
 from digest.staff import StaffMember
 from digest.web.console.common import Console, Form
 

@@ -1,0 +1,105 @@
+"""What the newsroom publishes and where: its feeds (all items, then one per type), their
+formats and file paths, the months of their archives, and when an entry last changed. Shared
+by the feeds, the public pages and the emails, below all of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from digest.config import Settings
+from digest.model import Item
+from digest.store import public_time_stats
+
+FEEDS_FOLDER = "feeds"
+ARCHIVE_FOLDER = "feeds/archive"
+ALL = "all"
+FORMATS = {
+    "atom": ("Atom", "application/atom+xml"),
+    "rss": ("RSS", "application/rss+xml"),
+    "json": ("JSON Feed", "application/feed+json"),
+}
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One logical feed (a type, or all items) and where its files live."""
+
+    slug: str
+    item_type: str | None
+    title: str
+
+    def path(self, fmt: str) -> str:
+        return f"{FEEDS_FOLDER}/{self.slug}.{fmt}"
+
+    def archive_path(self, month: str) -> str:
+        """The RFC 5005 archive document of one month (YYYY-MM) of this feed (Atom)."""
+        return f"{ARCHIVE_FOLDER}/{self.slug}/{month}.atom"
+
+
+def feed_specs(settings: Settings) -> list[FeedSpec]:
+    """Every feed this newsroom has: all items first, then one per type in configured order."""
+    specs = [FeedSpec(ALL, None, f"{settings.newsroom_name} — Newsroom")]
+    specs += [
+        FeedSpec(t.slug, t.slug, f"{settings.newsroom_name} — {t.feed_title}")
+        for t in settings.types
+    ]
+    return specs
+
+
+def entry_updated(item: Item) -> datetime:
+    """When the entry last changed in our records: when we first saw the item, or when its
+    content last changed, whichever is later (never the bare midnight of a date-only item)."""
+    updated = item.updated or item.published
+    return max(updated, item.first_seen) if item.first_seen else updated
+
+
+def month_of(settings: Settings, moment: datetime) -> str:
+    """The month (YYYY-MM, in the newsroom's time zone) an item's archive document is."""
+    return moment.astimezone(settings.timezone).strftime("%Y-%m")
+
+
+def month_bounds(settings: Settings, month: str) -> tuple[datetime, datetime]:
+    """The first instant of a month (YYYY-MM) in the newsroom's time zone, and of the next."""
+    year, number = (int(part) for part in month.split("-"))
+    start = datetime(year, number, 1, tzinfo=settings.timezone)
+    following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=settings.timezone)
+    return start, following
+
+
+MonthStats = dict[str | None, dict[str, tuple[datetime, int]]]
+
+
+def month_stats(engine: Engine, settings: Settings, now: datetime) -> MonthStats:
+    """For every feed (a type, or None for all items): each month (newsroom time zone)
+    that has items, with the latest change (first seen or edited) of its items and how
+    many there are. One grouped query over the store (by hour, or by minute in a zone
+    whose offset is not whole hours)."""
+    offset = now.astimezone(settings.timezone).utcoffset()
+    minutes = offset is not None and offset.total_seconds() % 3600 != 0
+    raw: dict[str | None, dict[str, tuple[Any, int]]] = {None: {}} | {
+        t.slug: {} for t in settings.types
+    }
+    months: dict[str, str] = {}
+    for item_type, bucket, edited, seen, count in public_time_stats(engine, now, minutes):
+        month = months.get(bucket)
+        if month is None:
+            start = datetime.fromisoformat(bucket + ("" if minutes else ":00")).replace(tzinfo=UTC)
+            month = months[bucket] = month_of(settings, start)
+        changed = max(edited, seen)
+        for key in {None, item_type} & raw.keys():
+            latest, total = raw[key].get(month, (changed, 0))
+            raw[key][month] = (max(latest, changed), total + count)
+    return {
+        key: {month: (_as_time(latest), total) for month, (latest, total) in found.items()}
+        for key, found in raw.items()
+    }
+
+
+def _as_time(value: Any) -> datetime:
+    """A time as the driver returned it from max() (text on SQLite), as aware UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
