@@ -550,6 +550,8 @@ def variable_of(loc: tuple[str | int, ...]) -> str:
         extra = info.json_schema_extra if info else None
         if isinstance(extra, dict) and extra.get("env"):
             return str(extra["env"])
+    if names and names[0] in ARRAYS:
+        return f"DIGEST_{names[0].upper()}"
     return "DIGEST_" + "_".join(names[:2]).upper()
 
 
@@ -607,6 +609,16 @@ class EnvironmentSource(PydanticBaseSettingsSource):
         environment.setters[place] = variable
 
 
+class _BadVariable(Exception):
+    """An environment value its setting's type cannot read (raised outside pydantic's
+    validation, so validate() names the place itself)."""
+
+    def __init__(self, place: tuple[str, str], problem: str) -> None:
+        super().__init__(problem)
+        self.place = place
+        self.problem = problem
+
+
 def _typed(variable: str, place: tuple[str, str], text: str) -> Any:
     """An environment value as its setting's type: booleans one way (true/false, 1/0,
     yes/no), numbers and arrays as TOML values, anything else as the text (unquoted when
@@ -615,10 +627,7 @@ def _typed(variable: str, place: tuple[str, str], text: str) -> Any:
     if annotation is bool:
         flag = ENV_BOOLEANS.get(text.strip().lower())
         if flag is None:
-            raise ConfigError(
-                f"{variable}: setting {'.'.join(place)} must be true or false "
-                f"(or 1/0, yes/no; got {text!r})"
-            )
+            raise _BadVariable(place, f"must be true or false, 1/0 or yes/no (got {text!r})")
         return flag
     try:
         value = tomllib.loads(f"value = {text}")["value"]
@@ -629,6 +638,13 @@ def _typed(variable: str, place: tuple[str, str], text: str) -> Any:
     if get_origin(annotation) in (list, dict) or annotation == tuple[str, ...]:
         return value
     return value if isinstance(value, str) else text
+
+
+def _variable_for(place: tuple[str, str], environ: Mapping[str, str]) -> str:
+    """The variable that set `place`: DIGEST_<SECTION>_<KEY> when present, else its
+    deployment variable."""
+    digest = f"DIGEST_{place[0]}_{place[1]}".upper()
+    return digest if digest in environ else variable_of(place)
 
 
 def _toml_value(variable: str, text: str) -> Any:
@@ -644,7 +660,8 @@ def _unknown_variable(variable: str) -> str:
         for section, model in SECTIONS.items()
         for key in model.model_fields
     ]
-    return f"{variable}: no such setting{_nearest(variable, known, '{}')}"
+    hint = _nearest(variable, known, "{}")
+    return f"environment variable {variable}: no such setting{hint}"
 
 
 def _nearest(name: str, known: list[str], shape: str) -> str:
@@ -670,6 +687,9 @@ def validate(
         return ConfigFile(**raw)
     except ValidationError as exc:
         raise where.from_validation(exc, raw, environment.setters) from None
+    except _BadVariable as exc:
+        setters = {**environment.setters, exc.place: _variable_for(exc.place, environ or {})}
+        raise where.error(exc.place, exc.problem, setters) from None
     finally:
         _ENVIRONMENT.reset(token)
 
@@ -693,7 +713,9 @@ class Locator:
         setter = _setter(loc, setters or {})
         if setter:
             return ConfigError(f"{self.origin}: setting {name} ({setter}): {problem}")
-        return ConfigError(f"{self._where(loc)}: setting {name} ({variable_of(loc)}): {problem}")
+        line = _line_of(self.text, loc) if self.text else None
+        at = f" (line {line})" if line else ""
+        return ConfigError(f"{self.origin}: setting {name} ({variable_of(loc)}): {problem}{at}")
 
     def from_validation(
         self,
