@@ -265,7 +265,7 @@ def _settings(schema: ConfigFile, origin: str, text: str | None, keep_secret: bo
     if not secret_key and not keep_secret and not SECRET_FILE.is_file():
         secret_key = secrets.token_urlsafe(32)
     contact_email = newsroom.contact_email or None
-    from_address = email.from_address or contact_email or ""
+    from_address = (contact_email or "") if email.from_address is None else email.from_address
     if "@" not in from_address:
         raise where.error(("email", "from_address"), "must be an email address")
     host = urlsplit(newsroom.url).hostname or "localhost"
@@ -317,7 +317,9 @@ def _settings(schema: ConfigFile, origin: str, text: str | None, keep_secret: bo
             lookback_days=email.lookback_days,
             max_items_per_type=email.max_items_per_type,
             list_id=f"press.{host}" if email.list_id is None else email.list_id,
-            unsubscribe_address=email.unsubscribe_address or from_address,
+            unsubscribe_address=from_address
+            if email.unsubscribe_address is None
+            else email.unsubscribe_address,
             dkim_key=_dkim_key(email.dkim_key_file, where),
             dkim_selector=email.dkim_selector,
             dkim_domain=from_address.rpartition("@")[2]

@@ -383,7 +383,7 @@ class Site(Section):
 class Email(Section):
     """[email]: how emails look and who they come from."""
 
-    from_address: Text = setting("", "sender address (default: newsroom.contact_email)")
+    from_address: OptionalText = setting(None, "sender address (default: newsroom.contact_email)")
     from_name: OptionalText = setting(None, "sender name (default: newsroom.name)")
     reply_to: OptionalText = setting(None, "Reply-To (default: newsroom.contact_email)")
     weekly_subject: Annotated[str, _rule(_subject)] = setting(
@@ -393,7 +393,7 @@ class Email(Section):
     lookback_days: Positive = setting(7, "the first digest and late items look back this far")
     max_items_per_type: Positive = setting(15, "items per type in one digest")
     list_id: OptionalText = setting(None, "List-Id (default: press.<newsroom host>)")
-    unsubscribe_address: Text | None = setting(
+    unsubscribe_address: OptionalText = setting(
         None, "mailto: of List-Unsubscribe (default: from_address)"
     )
     alerts_in_digest: Annotated[str, _rule(_alerts)] = setting(
@@ -418,7 +418,9 @@ class Sender(Section):
     """[sender]: the delivery engine."""
 
     smtp_url: Annotated[str | None, _rule(_smtp_url)] = setting(
-        "", "SMTP relay smtp://user:pass@host:587 or smtps://host:465; unset: outbox", "SMTP_URL"
+        "",
+        "SMTP relay smtp://user:pass@host:587 or smtps://host:465; unset: outbox",
+        env="SMTP_URL",
     )
     outbox: Text = setting("outbox", "folder of .eml files when there is no relay")
     connections: Positive = setting(4, "SMTP connections per sender process")
