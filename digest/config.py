@@ -227,22 +227,19 @@ def load_settings(
         raise ConfigError(f"{path}: cannot read configuration file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return _settings(validate(raw, str(path), env, text), str(path), text, keep_secret)
+    return _settings(*validate(raw, str(path), env, text), keep_secret=keep_secret)
 
 
 def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Settings:
     """Validate a raw configuration mapping (a parsed file, no environment) into Settings."""
     from digest.config_schema import validate
 
-    return _settings(validate(raw, origin), origin, None, keep_secret=True)
+    return _settings(*validate(raw, origin), keep_secret=True)
 
 
-def _settings(schema: ConfigFile, origin: str, text: str | None, keep_secret: bool) -> Settings:
+def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Settings:
     """The public Settings of a validated schema: derived defaults filled in, times split,
     the DKIM key read, and the checks that look at two settings at once."""
-    from digest.config_schema import Locator
-
-    where = Locator(origin, text)
     newsroom, site, email = schema.newsroom, schema.site, schema.email
     types = tuple(
         ItemType(

@@ -676,22 +676,23 @@ def validate(
     origin: str,
     environ: Mapping[str, str] | None = None,
     text: str | None = None,
-) -> ConfigFile:
+) -> tuple[ConfigFile, Locator]:
     """Validate a parsed file (and the environment over it, when given) into ConfigFile;
     the first problem raises ConfigError naming the setting, and the file's line when the
-    value came from the file and its text is given."""
-    where = Locator(origin, text)
+    value came from the file and its text is given. The Locator names later problems
+    (those that look at two settings at once) the same way."""
     environment = _Environment(environ or {})
+    where = Locator(origin, text, environment.setters)
     token = _ENVIRONMENT.set(environment)
     try:
         if environ is None:
-            return ConfigFile.model_validate(dict(raw))
-        return ConfigFile(**raw)
+            return ConfigFile.model_validate(dict(raw)), where
+        return ConfigFile(**raw), where
     except ValidationError as exc:
-        raise where.from_validation(exc, raw, environment.setters) from None
+        raise where.from_validation(exc, raw) from None
     except _BadVariable as exc:
-        setters = {**environment.setters, exc.place: _variable_for(exc.place, environ or {})}
-        raise where.error(exc.place, exc.problem, setters) from None
+        environment.setters[exc.place] = _variable_for(exc.place, environ or {})
+        raise where.error(exc.place, exc.problem) from None
     finally:
         _ENVIRONMENT.reset(token)
 
@@ -700,31 +701,25 @@ class Locator:
     """Turns a problem at a place in the settings into a message naming the file, the line
     (found by scanning the TOML text), the setting and its environment variable."""
 
-    def __init__(self, origin: str, text: str | None) -> None:
+    def __init__(
+        self, origin: str, text: str | None, setters: Mapping[tuple[str, ...], str]
+    ) -> None:
         self.origin = origin
         self.text = text
+        self.setters = setters
 
-    def error(
-        self,
-        loc: tuple[str | int, ...],
-        problem: str,
-        setters: Mapping[tuple[str, ...], str] | None = None,
-    ) -> ConfigError:
-        """The ConfigError for `problem` with the setting at `loc`."""
+    def error(self, loc: tuple[str | int, ...], problem: str) -> ConfigError:
+        """The ConfigError for `problem` with the setting at `loc`: the variable that set
+        it, else the file and its line."""
         name = _dotted(loc)
-        setter = _setter(loc, setters or {})
+        setter = _setter(loc, self.setters)
         if setter:
             return ConfigError(f"{self.origin}: setting {name} ({setter}): {problem}")
         line = _line_of(self.text, loc) if self.text else None
         at = f" (line {line})" if line else ""
         return ConfigError(f"{self.origin}: setting {name} ({variable_of(loc)}): {problem}{at}")
 
-    def from_validation(
-        self,
-        exc: ValidationError,
-        raw: Mapping[str, Any],
-        setters: Mapping[tuple[str, ...], str],
-    ) -> ConfigError:
+    def from_validation(self, exc: ValidationError, raw: Mapping[str, Any]) -> ConfigError:
         """The first problem pydantic found, unknown names before bad values."""
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         first = errors[0]
@@ -732,11 +727,11 @@ class Locator:
         if first["type"] == "extra_forbidden":
             return ConfigError(self._unknown(loc, raw))
         if first["type"] == "missing":
-            return self.error(loc, "is required", setters)
+            return self.error(loc, "is required")
         if first["type"] in ("model_type", "model_attributes_type", "dict_type"):
-            return self.error(loc, "must be a table", setters)
+            return self.error(loc, "must be a table")
         cause = (first.get("ctx") or {}).get("error")
-        return self.error(loc, str(cause) if cause else first["msg"], setters)
+        return self.error(loc, str(cause) if cause else first["msg"])
 
     def _unknown(self, loc: tuple[str | int, ...], raw: Mapping[str, Any]) -> str:
         *table, key = (str(part) if not isinstance(part, int) else part for part in loc)
