@@ -16,6 +16,8 @@ from functools import lru_cache
 # Languages whose month names are tried when a page does not say its language.
 DEFAULT_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl", "ru")
 MIN_YEAR, MAX_YEAR = 1900, 2100
+# Day names as settings spell them, in date.weekday() order.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _YMD = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?![\d/.]\d)")
