@@ -45,6 +45,26 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("digest")
 
 
+def _patient_http_clients() -> None:
+    """A test's own HTTP requests (httpx with its 5 s default) wait as long as a loaded
+    machine needs; the program's clients pass their own timeouts and keep them."""
+    import httpx
+    from httpx._config import DEFAULT_TIMEOUT_CONFIG
+
+    for client in (httpx.Client, httpx.AsyncClient):
+        original = client.__init__
+
+        def patient(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> None:
+            if kwargs.get("timeout", DEFAULT_TIMEOUT_CONFIG) is DEFAULT_TIMEOUT_CONFIG:
+                kwargs["timeout"] = PATIENCE
+            _original(self, *args, **kwargs)
+
+        client.__init__ = patient  # type: ignore[method-assign]
+
+
+_patient_http_clients()
+
+
 @pytest.fixture(autouse=True)
 def _run_in_project_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
