@@ -21,14 +21,13 @@ from datetime import date, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine
 
 from digest import actions
 from digest.config import WEEKDAYS, Settings
 from digest.mailings import daily_ident, daily_period_end, find_mailing, weekly_ident
 from digest.sender import Clock as Now
 from digest.sender import utc_now, worker_name
-from digest.store import acquire_lease, items_stamp, release_lease
+from digest.store import Engine, acquire_lease, items_stamp, release_lease
 
 log = logging.getLogger(__name__)
 LEASE = "clock"
