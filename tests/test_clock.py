@@ -208,7 +208,11 @@ def test_digest_run_serves_and_schedules_then_stops_cleanly(engine: Engine, tmp_
                 pass
             time.sleep(0.1)
         assert health and health["ok"], "the clock polled and the web process answers"
+        # The poll is recorded before its publish has written the feeds: wait for them.
         feed = httpx.get(f"http://127.0.0.1:{port}/feeds/all.atom")
+        while b"King Tide" not in feed.content and time.monotonic() < deadline + 60:
+            time.sleep(0.2)
+            feed = httpx.get(f"http://127.0.0.1:{port}/feeds/all.atom")
         assert feed.status_code == 200 and b"King Tide" in feed.content
         with engine.connect() as conn:
             assert conn.execute(select(leases.c.name)).scalar() == LEASE
