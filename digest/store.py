@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -128,8 +129,8 @@ def connect(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=30000")  # first: WAL needs a moment's lock
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
@@ -152,20 +153,59 @@ def _alembic_config(connection: Connection) -> Any:
 def create_schema(engine: Engine) -> None:
     """Create or upgrade the store's tables with the Alembic migrations (the `release` step of
     a deployment). A database written before migrations existed is recognised by its tables
-    and stamped as the baseline first, so its rows are kept and only later changes run."""
+    and stamped as the baseline first, so its rows are kept and only later changes run. The
+    work is done under a lock (an advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), so
+    two commands started at once on a new store do not both create it: the second waits, then
+    finds the schema ready."""
+    if _schema_current(engine):
+        return
+    with _MIGRATING, engine.begin() as conn:
+        _lock_schema(conn)
+        _migrate(conn)
+
+
+_MIGRATING = threading.Lock()  # Alembic keeps its running context in module globals
+_SCHEMA_LOCK = "digest-schema:"
+
+
+def _schema_current(engine: Engine) -> bool:
+    """True when the store is already at the newest revision (the common case, no lock)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        head = ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
+    return current is not None and current == head
+
+
+def _lock_schema(conn: Connection) -> None:
+    """Hold the store's schema lock until this transaction ends: on PostgreSQL a transaction
+    advisory lock named after the schema, on SQLite the write lock (BEGIN IMMEDIATE), which
+    also makes the DDL that follows one transaction (pysqlite would autocommit it)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:name || current_schema()))"),
+            {"name": _SCHEMA_LOCK},
+        )
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _migrate(conn: Connection) -> None:
+    """Run the migrations still missing, on a connection that holds the schema lock."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from sqlalchemy import inspect
 
-    with engine.begin() as conn:
-        config = _alembic_config(conn)
-        current = MigrationContext.configure(conn).get_current_revision()
-        if current == ScriptDirectory.from_config(config).get_current_head():
-            return
-        if current is None and inspect(conn).has_table("items"):
-            command.stamp(config, BASELINE_REVISION)
-        command.upgrade(config, "head")
+    config = _alembic_config(conn)
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current == ScriptDirectory.from_config(config).get_current_head():
+        return
+    if current is None and inspect(conn).has_table("items"):
+        command.stamp(config, BASELINE_REVISION)
+    command.upgrade(config, "head")
 
 
 def _row_values(item: Item) -> dict[str, Any]:
