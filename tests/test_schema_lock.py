@@ -57,31 +57,37 @@ def _revision(url: str) -> str | None:
         engine.dispose()
 
 
+def _create_at_once(url: str) -> list[BaseException]:
+    """Create the schema of `url` from two threads with engines of their own, released
+    together; the errors they met."""
+    start = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        engine = connect(url)
+        try:
+            start.wait(PATIENCE)
+            create_schema(engine)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    workers = [threading.Thread(target=create) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    start.wait(PATIENCE)
+    for worker in workers:
+        worker.join(PATIENCE)
+    return errors
+
+
 def test_two_engines_creating_the_schema_at_once_both_find_it_ready(
     fresh_urls: Callable[[], str],
 ) -> None:
     for _ in range(ROUNDS):
         url = fresh_urls()
-        start = threading.Barrier(3)
-        errors: list[BaseException] = []
-
-        def create() -> None:
-            engine = connect(url)
-            try:
-                start.wait(PATIENCE)
-                create_schema(engine)
-            except BaseException as exc:  # noqa: BLE001 - the test reports every failure
-                errors.append(exc)
-            finally:
-                engine.dispose()
-
-        workers = [threading.Thread(target=create) for _ in range(2)]
-        for worker in workers:
-            worker.start()
-        start.wait(PATIENCE)
-        for worker in workers:
-            worker.join(PATIENCE)
-        assert errors == []
+        assert _create_at_once(url) == []
         assert _revision(url) is not None
 
 
