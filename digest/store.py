@@ -492,7 +492,11 @@ deliveries = Table(
     Column("lease_until", UTCDateTime),
     Column("reply", Text),
     Column("sent_at", UTCDateTime),
-    UniqueConstraint("mailing_id", "subscriber_id"),
+    # one row per mailing and subscriber; a subscriber merged from case-duplicate addresses
+    # (migration 0003_sender_identity) keeps both rows of a mailing, each with its address
+    UniqueConstraint(
+        "mailing_id", "subscriber_id", "email", name="uq_deliveries_mailing_subscriber_email"
+    ),
     Index("ix_deliveries_due", "status", "next_attempt"),
     Index("ix_deliveries_mailing", "mailing_id", "status"),
 )
