@@ -117,9 +117,10 @@ CONTENT_FIELDS = ("title", "summary", "url", "image_caption", "type", "categorie
 CONTENT_FIELDS += ("image_url",)
 
 
-def connect(url: str) -> Engine:
+def connect(url: str, busy_seconds: float = 30.0) -> Engine:
     """An engine for the database URL; for SQLite the folder is created, WAL journaling and
-    a busy timeout set so a reader never blocks the writer."""
+    a busy timeout set so a reader never blocks the writer (a writer waits `busy_seconds` for
+    another's write lock before "database is locked")."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -129,13 +130,34 @@ def connect(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout=30000")  # first: WAL needs a moment's lock
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")  # WAL needs it
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def impatient(engine: Engine, busy_seconds: float) -> Engine:
+    """An engine on the same SQLite file that waits at most `busy_seconds` for another
+    writer's lock (the web answers "try again" rather than keep a reader waiting); other
+    stores (PostgreSQL: set lock_timeout in DATABASE_URL) and in-memory SQLite unchanged."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return engine
+    return connect(url.render_as_string(hide_password=False), busy_seconds)
+
+
+def store_busy(exc: BaseException) -> bool:
+    """True when a store error is another writer's lock: SQLite's "database is locked", a
+    PostgreSQL lock or statement timeout; a moment later the same work can succeed."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in ("55P03", "57014", "40P01") or "locked" in str(exc.orig).lower()
 
 
 BASELINE_REVISION = "0001_baseline"
