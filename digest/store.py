@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -116,9 +117,10 @@ CONTENT_FIELDS = ("title", "summary", "url", "image_caption", "type", "categorie
 CONTENT_FIELDS += ("image_url",)
 
 
-def connect(url: str) -> Engine:
+def connect(url: str, busy_seconds: float = 30.0) -> Engine:
     """An engine for the database URL; for SQLite the folder is created, WAL journaling and
-    a busy timeout set so a reader never blocks the writer."""
+    a busy timeout set so a reader never blocks the writer (a writer waits `busy_seconds` for
+    another's write lock before "database is locked")."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -128,13 +130,34 @@ def connect(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")  # WAL needs it
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def impatient(engine: Engine, busy_seconds: float) -> Engine:
+    """An engine on the same SQLite file that waits at most `busy_seconds` for another
+    writer's lock (the web answers "try again" rather than keep a reader waiting); other
+    stores (PostgreSQL: set lock_timeout in DATABASE_URL) and in-memory SQLite unchanged."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return engine
+    return connect(url.render_as_string(hide_password=False), busy_seconds)
+
+
+def store_busy(exc: BaseException) -> bool:
+    """True when a store error is another writer's lock: SQLite's "database is locked", a
+    PostgreSQL lock or statement timeout; a moment later the same work can succeed."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in ("55P03", "57014", "40P01") or "locked" in str(exc.orig).lower()
 
 
 BASELINE_REVISION = "0001_baseline"
@@ -152,20 +175,59 @@ def _alembic_config(connection: Connection) -> Any:
 def create_schema(engine: Engine) -> None:
     """Create or upgrade the store's tables with the Alembic migrations (the `release` step of
     a deployment). A database written before migrations existed is recognised by its tables
-    and stamped as the baseline first, so its rows are kept and only later changes run."""
+    and stamped as the baseline first, so its rows are kept and only later changes run. The
+    work is done under a lock (an advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), so
+    two commands started at once on a new store do not both create it: the second waits, then
+    finds the schema ready."""
+    if _schema_current(engine):
+        return
+    with _MIGRATING, engine.begin() as conn:
+        _lock_schema(conn)
+        _migrate(conn)
+
+
+_MIGRATING = threading.Lock()  # Alembic keeps its running context in module globals
+_SCHEMA_LOCK = "digest-schema:"
+
+
+def _schema_current(engine: Engine) -> bool:
+    """True when the store is already at the newest revision (the common case, no lock)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        head = ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
+    return current is not None and current == head
+
+
+def _lock_schema(conn: Connection) -> None:
+    """Hold the store's schema lock until this transaction ends: on PostgreSQL a transaction
+    advisory lock named after the schema, on SQLite the write lock (BEGIN IMMEDIATE), which
+    also makes the DDL that follows one transaction (pysqlite would autocommit it)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:name || current_schema()))"),
+            {"name": _SCHEMA_LOCK},
+        )
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _migrate(conn: Connection) -> None:
+    """Run the migrations still missing, on a connection that holds the schema lock."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from sqlalchemy import inspect
 
-    with engine.begin() as conn:
-        config = _alembic_config(conn)
-        current = MigrationContext.configure(conn).get_current_revision()
-        if current == ScriptDirectory.from_config(config).get_current_head():
-            return
-        if current is None and inspect(conn).has_table("items"):
-            command.stamp(config, BASELINE_REVISION)
-        command.upgrade(config, "head")
+    config = _alembic_config(conn)
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current == ScriptDirectory.from_config(config).get_current_head():
+        return
+    if current is None and inspect(conn).has_table("items"):
+        command.stamp(config, BASELINE_REVISION)
+    command.upgrade(config, "head")
 
 
 def _row_values(item: Item) -> dict[str, Any]:
@@ -452,7 +514,11 @@ deliveries = Table(
     Column("lease_until", UTCDateTime),
     Column("reply", Text),
     Column("sent_at", UTCDateTime),
-    UniqueConstraint("mailing_id", "subscriber_id"),
+    # one row per mailing and subscriber; a subscriber merged from case-duplicate addresses
+    # (migration 0003_sender_identity) keeps both rows of a mailing, each with its address
+    UniqueConstraint(
+        "mailing_id", "subscriber_id", "email", name="uq_deliveries_mailing_subscriber_email"
+    ),
     Index("ix_deliveries_due", "status", "next_attempt"),
     Index("ix_deliveries_mailing", "mailing_id", "status"),
 )

@@ -159,9 +159,14 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
+IMPORT_BATCH = 200  # rows per transaction of an import
+
+
 def import_csv(engine: Engine, settings: Settings, path: Path, now: datetime) -> ImportReport:
     """Import a CSV press list (header row; UTF-8 with or without BOM). Good rows are
-    stored as active subscribers; bad rows are reported and skipped."""
+    stored as active subscribers; bad rows are reported and skipped. Rows are committed
+    IMPORT_BATCH at a time, so a long list never holds the store's write lock for long (a
+    sign-up waiting on it would be told to try again); importing the file again is safe."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
@@ -175,7 +180,7 @@ def import_csv(engine: Engine, settings: Settings, path: Path, now: datetime) ->
     reader.fieldnames = header
     report = ImportReport()
     seen: set[str] = set()
-    with engine.begin() as conn:
+    with engine.connect() as conn:  # begins a transaction by itself; committed per batch
         while True:
             try:
                 row = next(reader)
@@ -195,6 +200,9 @@ def import_csv(engine: Engine, settings: Settings, path: Path, now: datetime) ->
                 continue
             outcome = save_subscriber(conn, subscriber, now)
             setattr(report, outcome, getattr(report, outcome) + 1)
+            if len(seen) % IMPORT_BATCH == 0:
+                conn.commit()
+        conn.commit()
     return report
 
 

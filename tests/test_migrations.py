@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -131,3 +131,33 @@ def test_migrations_build_the_declared_schema(empty_engine: Engine) -> None:
         context = MigrationContext.configure(conn, opts={"include_object": declared_in_metadata})
         differences = compare_metadata(context, metadata)
     assert differences == []
+
+
+def test_merging_case_duplicates_keeps_every_delivery(empty_engine: Engine) -> None:
+    rows = _previous_release_store(empty_engine)
+    kept = rows["subscribers"][0]
+    old = MetaData()
+    old.reflect(empty_engine)
+    mailing = dict(rows["mailings"][0], id=2, ident="weekly:second")
+    twin = dict(kept, id=99, email=kept["email"].upper(), status="unsubscribed")
+    shared = dict(rows["deliveries"][0], id=98, subscriber_id=99, email=twin["email"])
+    own = dict(shared, id=99, mailing_id=2)
+    with empty_engine.begin() as conn:
+        conn.execute(old.tables["mailings"].insert(), [_typed(old.tables["mailings"], mailing)])
+        conn.execute(old.tables["subscribers"].insert(), [_typed(old.tables["subscribers"], twin)])
+        deliveries = old.tables["deliveries"]
+        conn.execute(deliveries.insert(), [_typed(deliveries, row) for row in (shared, own)])
+    create_schema(empty_engine)
+    table = metadata.tables["deliveries"]
+    with empty_engine.connect() as conn:
+        found = {row.id: row for row in conn.execute(select(table))}
+        people = conn.execute(select(metadata.tables["subscribers"])).all()
+    assert len(found) == len(rows["deliveries"]) + 2
+    assert found[98].subscriber_id == found[99].subscriber_id == kept["id"]
+    assert (found[98].email, found[98].status, found[98].sent_at) == (
+        twin["email"],
+        "sent",
+        datetime.fromisoformat(shared["sent_at"]).replace(tzinfo=UTC),
+    )
+    assert len(people) == len(rows["subscribers"])
+    assert [p.status for p in people if p.id == kept["id"]] == ["unsubscribed"]

@@ -203,7 +203,11 @@ def test_migration_merges_case_duplicates_and_keeps_the_strictest_status(
         ("ben@example.com", "bounced"),
         ("cy@example.com", "pending"),
     ]
-    assert sorted(moved) == sorted([(ids["Ana@Example.com"], 1), (ids["ben@example.com"], 1)])
+    # both Ana rows of the mailing are kept (history); the twin's unsent one is cancelled
+    assert sorted(moved) == sorted([(ids["Ana@Example.com"], 2), (ids["ben@example.com"], 1)])
+    with engine.connect() as conn:
+        twin = select(deliveries.c.status).where(deliveries.c.email == "ana@example.com")
+        assert conn.execute(twin).scalar() == "cancelled"
     with pytest.raises(Exception, match=r"(?i)unique"), engine.begin() as conn:
         conn.execute(insert(subscribers).values(email="CY@example.com", created=NOW, updated=NOW))
 

@@ -8,6 +8,7 @@ plain data; the CLI, the web app and the clock call only these."""
 from digest.actions.common import (
     Actor,
     Forbidden,
+    StoreTrouble,
     StoreUnwritable,
     Who,
     as_actor,
@@ -96,6 +97,7 @@ __all__ = [
     "Outline",
     "PublishReport",
     "SendProgress",
+    "StoreTrouble",
     "StoreUnwritable",
     "Who",
     "actor_for",

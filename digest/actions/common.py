@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy.exc import OperationalError as StoreTrouble
+
 from digest.errors import DigestError
 from digest.store import connect, create_schema, record_audit
 from digest.text import clean_line
@@ -120,6 +122,9 @@ def local_time(settings: Settings, text: str, now: datetime | None = None) -> da
             f"cannot read the time {text!r}: use 'YYYY-MM-DD HH:MM' (in {zone.key}) or 'HH:MM'"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+__all__ = ["StoreTrouble"]  # the store refused work (another writer's lock, gone, full)
 
 
 class StoreUnwritable(DigestError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,9 +36,13 @@ def publish_feeds(
     from digest.site import write_site
 
     now = utc_now()
+    stamp = _store_stamp(engine, now)
     stats = month_stats(engine, settings, now)
     files = write_feeds(engine, settings, out, changed_types, now, full, stats)
-    return files + write_site(engine, settings, out, now, full, stats, pages)
+    files += write_site(engine, settings, out, now, full, stats, pages)
+    if changed_types is None:
+        _record_stamp(out or settings.output_dir, stamp)
+    return files
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,45 @@ class PublishReport:
 
 def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> PublishReport:
     """Ingest every configured source, then rewrite the feeds whose items changed (every
-    feed when one is missing from the output folder)."""
+    feed when one is missing from the output folder, or when the store changed since the
+    feeds were last written: `digest ingest FILE`, an edit, an embargo that lifted)."""
+    before = _store_stamp(engine, utc_now())
     report = ingest_sources(engine, settings, now=now)
     changed = report.total.changed_types
-    if _feeds_missing(settings):
+    stale = _recorded_stamp(settings.output_dir) != before
+    if stale or _feeds_missing(settings):
         return PublishReport(report, publish_feeds(engine, settings))
     if not changed:
         return PublishReport(report, [])
-    return PublishReport(report, publish_feeds(engine, settings, changed_types=changed))
+    after = _store_stamp(engine, utc_now())
+    files = publish_feeds(engine, settings, changed_types=changed)
+    _record_stamp(settings.output_dir, after)
+    return PublishReport(report, files)
+
+
+# The store's stamp (digest.store.items_stamp) the feeds in the output folder were written
+# from; a dot file, which the web server never serves.
+STAMP_FILE = ".published-from"
+
+
+def _store_stamp(engine: Engine, now: datetime) -> str:
+    from digest.store import items_stamp
+
+    return json.dumps(items_stamp(engine, now), default=str)
+
+
+def _recorded_stamp(out: Path) -> str | None:
+    try:
+        return (out / STAMP_FILE).read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _record_stamp(out: Path, stamp: str) -> None:
+    from digest.files import write_if_changed
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_if_changed(out / STAMP_FILE, stamp.encode())
 
 
 def _feeds_missing(settings: Settings) -> bool:

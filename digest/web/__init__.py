@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_from_bytes
@@ -23,7 +24,7 @@ from digest import actions
 from digest.actions.overview import store_health
 from digest.config import Settings, check_production_secret, load_settings
 from digest.resources import TEMPLATES
-from digest.store import items_stamp
+from digest.store import impatient, items_stamp, store_busy
 from digest.web import console, public
 from digest.web import site as public_site
 from digest.web.forms import Pages
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
 
 SAFE = "".join(chr(c) for c in range(33, 127))
 MAX_CONCURRENCY = 1000
+# How long a request waits for another writer's lock on an SQLite store before it answers
+# 503 "try again" (the CLI and the clock wait 30 s); and the Retry-After it then sends.
+BUSY_SECONDS = 5.0
+RETRY_AFTER_SECONDS = 10
 KEEP_ALIVE_SECONDS = 5
 
 
@@ -104,11 +109,32 @@ class WebApp:
         await self.dynamic(scope, receive, send)
 
 
+BUSY = "The site is busy right now and nothing was saved. Please try again in a few seconds."
+DOWN = "The site cannot reach its store right now and nothing was saved. Please try again soon."
+
+
+def store_refused(pages: Pages) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The handler of a store that refused work (another writer's lock past BUSY_SECONDS,
+    or the store down), for every public and console route: 503 with Retry-After and a
+    page saying nothing was saved and to try again, never a bare 500."""
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        message = BUSY if store_busy(exc) else DOWN
+        response = pages.render(
+            request, "message.html", status_code=503, title="Please try again", message=message
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    return refused
+
+
 def create_app(
     settings: Settings, engine: Engine, lifespan: Lifespan[Starlette] | None = None
 ) -> WebApp:
     """The web application for these settings and this store; `lifespan` runs around it
     (digest run starts and stops the clock there)."""
+    engine = impatient(engine, BUSY_SECONDS)
     page, common = page_headers(settings), common_headers(settings)
     files = StaticFiles(
         settings.output_dir,
@@ -147,7 +173,9 @@ def create_app(
         *console.routes(settings, engine, pages),
     ]
     starlette = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: refused}
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: refused, actions.StoreTrouble: store_refused(pages)},
     )
     starlette.router.redirect_slashes = False
     dynamic = SecureHeaders(BodyLimit(starlette), settings)

@@ -44,12 +44,24 @@ class FormTooLarge(HTTPException):
         super().__init__(413, f"The form is larger than {MAX_FORM_BYTES // 1024} KiB.")
 
 
+MAX_DIGITS = 15
+
+
+def whole_number(raw: str | None, default: int, low: int = 0, high: int = 10**15) -> int:
+    """A number from a request (query parameter, header): ASCII digits only (str.isdigit also
+    takes '²', which int() refuses), at most MAX_DIGITS of them, else `default`; then held
+    within [low, high]. The one way digest.web reads numbers."""
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > MAX_DIGITS:
+        return default
+    return min(max(int(raw), low), high)
+
+
 async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
     """An application/x-www-form-urlencoded body as a dict (checkbox lists come back joined
     with ';'). The body is read in chunks and refused (413) as soon as it passes `limit`,
     so a huge POST is never held in memory; bytes that are not UTF-8 become U+FFFD."""
     declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+    if whole_number(declared, 0) > limit:
         raise FormTooLarge()
     chunks: list[bytes] = []
     size = 0

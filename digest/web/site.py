@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from digest import site
 from digest.catalog import entry_updated
 from digest.config import Settings
+from digest.web.forms import whole_number
 
 if TYPE_CHECKING:
     from digest.store import Engine
@@ -115,8 +116,7 @@ def archive(here: Site, request: Request) -> Response:
 def search(here: Site, request: Request) -> Response:
     """The search page for ?q=, one page of results at a time."""
     query = request.query_params.get("q", "")
-    raw_page = request.query_params.get("page", "1")
-    number = min(max(int(raw_page) if raw_page.isdigit() else 1, 1), MAX_PAGE)
+    number = whole_number(request.query_params.get("page"), 1, low=1, high=MAX_PAGE)
     now = datetime.now(UTC)
     return _page(request, site.render_search(here.engine, here.settings, now, query, number))
 
