@@ -649,15 +649,16 @@ class SendRun:
         """A stall or temporary refusal that may be the relay's or this recipient's. If the
         relay accepted another recipient's message while this one was tried, it is this
         recipient's (an attempt is counted). Otherwise it waits for a verdict: the next
-        accepted message makes it the recipient's; a second recipient failing alike
-        before that makes it the relay's (pause, nobody's attempt counted)."""
+        accepted message makes it the recipient's; as many recipients failing alike as
+        there are connections (at least two) before that makes it the relay's (pause,
+        nobody's attempt counted)."""
         if self.accepted != accepted:
             return error
         if self.stopping or not self.relay_up.is_set():
             await self.recorder.add(returned(row, f"relay unavailable (not counted): {error}"))
             return None
         self.doubted.append((row, error))
-        if sum(doubted.id not in self.suspects for doubted, _ in self.doubted) >= 2:
+        if len(self.doubted) >= max(2, self.config.connections):
             await self.pause_for_relay(error)
         return None
 
