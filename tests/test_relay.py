@@ -211,7 +211,7 @@ def test_pause_lets_through_only_what_is_already_with_the_relay(
     recorder, port = relay_server
     recorder.data_delay = 0.01
     readers = [f"many{n}@example.org" for n in range(300)]
-    config = configured(settings, port, tmp_path, rate=20, connections=2)
+    config = configured(settings, port, tmp_path, rate=20, connections=2, batch=400)
     mailing_id = alert_to(engine, config, readers)
     run = threading.Thread(target=actions.send, args=(engine, config), daemon=True)
     run.start()
