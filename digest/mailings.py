@@ -5,6 +5,7 @@ created in the database with one INSERT … SELECT so the list is never loaded i
 
 from __future__ import annotations
 
+import time as timer
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -62,6 +63,8 @@ class Mailing:
     send_after: datetime | None = None
     requested_by: str | None = None
     approved_by: str | None = None
+    paused_by: str | None = None
+    paused_at: datetime | None = None
 
 
 def _mailing(row: Any) -> Mailing:
@@ -78,6 +81,8 @@ def _mailing(row: Any) -> Mailing:
         send_after=row.send_after,
         requested_by=row.requested_by,
         approved_by=row.approved_by,
+        paused_by=row.paused_by,
+        paused_at=row.paused_at,
     )
 
 
@@ -628,92 +633,148 @@ def approve(
     return result
 
 
-def cancel(engine: Engine, mailing_id: int) -> Mailing:
-    """Cancel a mailing before anything has left: its unsent deliveries are cancelled in
-    the same transaction that checks none is sent or in flight. A cancelled alert frees
-    its item, so it can be requested again."""
+# How long pausing or cancelling waits for a running sender to hand back what it holds
+# (it re-reads the mailing's state every 0.1 s; only messages with the relay finish).
+SETTLE_SECONDS = 10.0
+STOPPABLE = (SENDING, RELAY_WAIT, SCHEDULED)
+
+
+def cancel(engine: Engine, mailing_id: int, now: datetime | None = None) -> Mailing:
+    """Cancel a mailing in any state before done: its unsent deliveries are cancelled and
+    a sender holding some hands them back before its next message (only messages already
+    with the relay finish). Before anything has left it is as if it was never made (a
+    cancelled alert frees its item, so it can be requested again); after some went out,
+    those stay recorded as sent."""
+    now = now or datetime.now(UTC)
     mailing = get_mailing(engine, mailing_id)
     if mailing is None:
         raise MailingStateError(f"no mailing {mailing_id}")
     if mailing.status in (CANCELLED, DONE, EMPTY):
         raise MailingStateError(f"mailing {mailing_id} is {mailing.status}; nothing to cancel")
     with engine.begin() as conn:
+        _take(conn, mailing, {"status": CANCELLED})
+        mine = deliveries.c.mailing_id == mailing_id
         conn.execute(
             deliveries.update()
-            .where(
-                deliveries.c.mailing_id == mailing_id,
-                deliveries.c.status.in_((HELD, "pending")),
-            )
+            .where(mine, deliveries.c.status.in_((HELD, "pending")))
             .values(status=CANCELLED, lease_until=None)
         )
-        left = conn.execute(
-            select(func.count()).where(
-                deliveries.c.mailing_id == mailing_id,
-                deliveries.c.status.in_(("sent", "sending")),
-            )
-        ).scalar_one()
-        if left:
-            raise MailingStateError(
-                f"mailing {mailing_id} has already sent {left} messages; pause it instead"
-            )
-        ident = mailing.ident
-        if mailing.kind in ("breaking", "correction"):
-            ident = f"{ident}#cancelled-{mailing_id}"
-        else:
-            conn.execute(mailing_items.delete().where(mailing_items.c.mailing_id == mailing_id))
-            for column in (corrections.c.digest_mailing_id, corrections.c.daily_mailing_id):
-                conn.execute(
-                    corrections.update().where(column == mailing_id).values({column: None})
-                )
-        conn.execute(
-            mailings.update()
-            .where(mailings.c.id == mailing_id)
-            .values(status=CANCELLED, ident=ident)
+        conn.execute(  # left by a sender that died: nobody will send them now
+            deliveries.update()
+            .where(mine, deliveries.c.status == "sending", deliveries.c.lease_until < now)
+            .values(status=CANCELLED, lease_until=None)
         )
+        gone = conn.execute(
+            select(func.count()).where(mine, deliveries.c.status.in_(("sent", "sending")))
+        ).scalar_one()
+        if not gone:
+            _forget(conn, mailing)
+    settle(engine, mailing_id)
     result = get_mailing(engine, mailing_id)
     assert result is not None
     return result
 
 
-def pause(engine: Engine, mailing_id: int) -> Mailing:
-    """Stop a sending mailing: its unsent deliveries are held (messages already in flight
-    finish and are recorded) until it is resumed."""
-    return _switch(engine, mailing_id, (SENDING, PAUSED), ("pending", HELD), "pause")
+def _take(conn: Connection, mailing: Mailing, values: dict[str, Any]) -> None:
+    """Change a mailing that is still in the state it was read in; MailingStateError when
+    someone (or the clock) changed it meanwhile."""
+    taken = conn.execute(
+        mailings.update()
+        .where(mailings.c.id == mailing.id, mailings.c.status == mailing.status)
+        .values(**values)
+    )
+    if not taken.rowcount:
+        raise MailingStateError(f"mailing {mailing.id} changed meanwhile; look again")
 
 
-def resume(engine: Engine, mailing_id: int) -> Mailing:
-    """Let a paused mailing go on where it stopped."""
-    return _switch(engine, mailing_id, (PAUSED, SENDING), (HELD, "pending"), "resume")
+def _forget(conn: Connection, mailing: Mailing) -> None:
+    """A mailing cancelled before anything left: an alert frees its item, a digest its
+    items and corrections, so they can go in another mailing."""
+    ident = mailing.ident
+    if mailing.kind in ("breaking", "correction"):
+        ident = f"{ident}#cancelled-{mailing.id}"
+    else:
+        conn.execute(mailing_items.delete().where(mailing_items.c.mailing_id == mailing.id))
+        for column in (corrections.c.digest_mailing_id, corrections.c.daily_mailing_id):
+            conn.execute(corrections.update().where(column == mailing.id).values({column: None}))
+    conn.execute(mailings.update().where(mailings.c.id == mailing.id).values(ident=ident))
 
 
-def _switch(
-    engine: Engine,
-    mailing_id: int,
-    mailing_states: tuple[str, str],
-    delivery_states: tuple[str, str],
-    verb: str,
-) -> Mailing:
-    """Move a mailing from one state to another and its waiting deliveries with it, in one
-    transaction; MailingStateError when the mailing is not in the first state."""
-    (mailing_from, mailing_to), (delivery_from, delivery_to) = mailing_states, delivery_states
+def pause(engine: Engine, mailing_id: int, who: str = "", now: datetime | None = None) -> Mailing:
+    """Stop a mailing at once (sending, waiting for the relay, or scheduled): its unsent
+    deliveries are held until it is resumed. A sender holding some sees it before its next
+    message and hands them back, so only messages already with the relay finish; this
+    waits (up to SETTLE_SECONDS) until it did."""
+    now = now or datetime.now(UTC)
+    mailing = get_mailing(engine, mailing_id)
+    if mailing is None:
+        raise MailingStateError(f"no mailing {mailing_id}")
+    if mailing.status == AWAITING:
+        raise MailingStateError(
+            f"mailing {mailing_id} awaits approval: nothing goes before someone approves "
+            "it; cancel it to drop it"
+        )
+    if mailing.status not in STOPPABLE:
+        raise MailingStateError(f"mailing {mailing_id} is {mailing.status}; nothing to pause")
+    with engine.begin() as conn:
+        _take(conn, mailing, {"status": PAUSED, "paused_by": who or None, "paused_at": now})
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.mailing_id == mailing_id, deliveries.c.status == "pending")
+            .values(status=HELD)
+        )
+    settle(engine, mailing_id)
+    result = get_mailing(engine, mailing_id)
+    assert result is not None
+    return result
+
+
+def settle(engine: Engine, mailing_id: int, seconds: float = SETTLE_SECONDS) -> int:
+    """Wait until no running sender holds a delivery of this mailing (it handed back its
+    queue and its last messages were recorded), at most `seconds`; returns how many are
+    still held."""
+    deadline = timer.monotonic() + seconds
+    while True:
+        query = select(func.count()).where(
+            deliveries.c.mailing_id == mailing_id,
+            deliveries.c.status == "sending",
+            deliveries.c.lease_until >= datetime.now(UTC),
+        )
+        with engine.connect() as conn:
+            held = conn.execute(query).scalar_one()
+        if not held or timer.monotonic() >= deadline:
+            return held
+        timer.sleep(0.05)
+
+
+def resume(engine: Engine, mailing_id: int, now: datetime | None = None) -> Mailing:
+    """Let a paused mailing go on where it stopped: at once, or at its time when it was
+    scheduled for later (or its item is under embargo now)."""
+    now = now or datetime.now(UTC)
     with engine.begin() as conn:
         taken = conn.execute(
             mailings.update()
-            .where(mailings.c.id == mailing_id, mailings.c.status == mailing_from)
-            .values(status=mailing_to)
+            .where(mailings.c.id == mailing_id, mailings.c.status == PAUSED)
+            .values(status=SCHEDULED, paused_by=None, paused_at=None)
         )
         if not taken.rowcount:
-            raise MailingStateError(
-                f"mailing {mailing_id} is not {mailing_from}; nothing to {verb}"
-            )
-        conn.execute(
-            deliveries.update()
-            .where(deliveries.c.mailing_id == mailing_id, deliveries.c.status == delivery_from)
-            .values(status=delivery_to)
-        )
+            raise MailingStateError(f"mailing {mailing_id} is not paused; nothing to resume")
+    release_due(engine, now, mailing_id)
     result = get_mailing(engine, mailing_id)
     assert result is not None
     return result
+
+
+def sent_since(engine: Engine, mailing_id: int, since: datetime) -> int:
+    """How many of a mailing's messages the relay accepted from `since` on (after a pause:
+    those that were already with the relay)."""
+    query = select(func.count()).where(
+        deliveries.c.mailing_id == mailing_id,
+        deliveries.c.status == "sent",
+        deliveries.c.sent_at >= since,
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one()
 
 
 def delivery_breakdown(engine: Engine, mailing_id: int) -> dict[str, int]:

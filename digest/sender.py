@@ -21,6 +21,7 @@ answers again the mailings resume. A run gives up waiting after
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -34,10 +35,19 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, and_, bindparam, func, or_, select
 
 from digest.config import Settings
-from digest.mailings import DONE, RELAY_WAIT, SENDING, finish_mailings, mailing_body
+from digest.mailings import (
+    CANCELLED,
+    DONE,
+    HELD,
+    PAUSED,
+    RELAY_WAIT,
+    SENDING,
+    finish_mailings,
+    mailing_body,
+)
 from digest.messages import MessageTemplate, Recipient, message_id, personal_message, prepare
 from digest.store import deliveries, mailings, subscribers
-from digest.transports import DeliveryError, RelayError, Transport
+from digest.transports import DeliveryError, RelayError, Transport, TransportUnusable
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,9 @@ Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 RELAY_BACKOFF_MAX = 300.0
+# How often a run re-reads whether staff paused or cancelled a mailing it is sending.
+STATE_POLL_SECONDS = 0.1
+STOPPED = "not sent: staff paused or cancelled the mailing (not counted)"
 
 
 def utc_now() -> datetime:
@@ -85,12 +98,19 @@ def claim(
     max_attempts: int | None = None,
 ) -> list[Any]:
     """Take up to `batch` deliveries that are due (pending and due, or sending with an
-    expired lease) for this worker; returns their rows. A row never goes past
-    `max_attempts`: one whose lease ran out on its last attempt is marked failed."""
+    expired lease held by another worker) of mailings that are sending, for this worker;
+    returns their rows. A row never goes past `max_attempts`: one whose lease ran out on
+    its last attempt is marked failed. A paused or cancelled mailing's rows are never taken."""
     due = or_(
         and_(deliveries.c.status == "pending", deliveries.c.next_attempt <= now),
-        and_(deliveries.c.status == "sending", deliveries.c.lease_until < now),
+        and_(
+            deliveries.c.status == "sending",
+            deliveries.c.lease_until < now,
+            or_(deliveries.c.claimed_by.is_(None), deliveries.c.claimed_by != worker),
+        ),
     )
+    going = select(mailings.c.id).where(mailings.c.status.in_((SENDING, RELAY_WAIT)))
+    due = and_(due, deliveries.c.mailing_id.in_(going.scalar_subquery()))
     if max_attempts is not None:
         due = and_(due, deliveries.c.attempts < max_attempts)
     chosen = select(deliveries.c.id).where(due).order_by(deliveries.c.id).limit(batch)
@@ -149,6 +169,46 @@ def returned(row: Any, reason: str) -> Outcome:
     return Outcome(row, "returned", values)
 
 
+def renew_leases(engine: Engine, worker: str, until: datetime) -> None:
+    """Extend the lease of every delivery this worker holds, so that a batch that takes
+    longer than the lease to send (a slow relay, a low `sender.rate`) is never taken by
+    another sender, or by this one, while it still holds it."""
+    with engine.begin() as conn:
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.claimed_by == worker, deliveries.c.status == "sending")
+            .values(lease_until=until)
+        )
+
+
+def stopped_mailings(engine: Engine, mailing_ids: list[int]) -> set[int]:
+    """Which of these mailings staff paused or cancelled (their rows must not go)."""
+    if not mailing_ids:
+        return set()
+    query = select(mailings.c.id).where(
+        mailings.c.id.in_(mailing_ids), mailings.c.status.in_((PAUSED, CANCELLED))
+    )
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
+def _settle_returned(conn: Any, ids: list[int]) -> None:
+    """Rows handed back to a mailing staff paused or cancelled meanwhile follow it: held
+    until it is resumed, or cancelled."""
+    for mailing_status, delivery_status in ((PAUSED, HELD), (CANCELLED, CANCELLED)):
+        conn.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.id.in_(ids),
+                deliveries.c.status == "pending",
+                deliveries.c.mailing_id.in_(
+                    select(mailings.c.id).where(mailings.c.status == mailing_status)
+                ),
+            )
+            .values(status=delivery_status)
+        )
+
+
 def record_outcomes(engine: Engine, outcomes: list[Outcome], now: datetime) -> None:
     """Write a batch of outcomes in one transaction (one executemany per shape). Only the
     claiming worker's rows are touched; a hard bounce marks the subscriber bounced."""
@@ -180,6 +240,9 @@ def record_outcomes(engine: Engine, outcomes: list[Outcome], now: datetime) -> N
                 .where(subscribers.c.id.in_(bounced))
                 .values(status="bounced", updated=now)
             )
+        handed_back = [o.row.id for o in outcomes if o.status == "returned"]
+        if handed_back:
+            _settle_returned(conn, handed_back)
 
 
 def record(
@@ -301,7 +364,9 @@ class Connection:
 class SendRun:
     """One run of the sender: claims due deliveries in batches, sends them over
     `sender.connections` transports, records the outcomes, and pauses while the relay is down.
-    Build it inside the event loop that runs it; `run` returns what it did."""
+    While it runs it renews the leases of what it holds and watches whether staff paused or
+    cancelled a mailing it sends. Build it inside the event loop that runs it; `run` returns
+    what it did."""
 
     def __init__(
         self,
@@ -329,12 +394,19 @@ class SendRun:
         self.worker = worker_name()
         self.loop = asyncio.get_running_loop()
         self.store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-store")
+        self.watch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-watch")
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.relay_up = asyncio.Event()
         self.relay_up.set()
         self.exhausted = False
         self.stopping = False
+        self.fatal: Exception | None = None
         self.trouble: RelayTrouble | None = None
+        self.stopped: set[int] = set()
+        self.accepted = 0
+        self.in_flight = 0
+        self.doubted: list[tuple[Any, DeliveryError]] = []
+        self.suspects: set[int] = set()
         self.refill_lock = asyncio.Lock()
         self.background: set[asyncio.Future[None]] = set()
         self.recorder = Recorder(self._store_outcomes, self.config.record_batch)
@@ -348,14 +420,19 @@ class SendRun:
 
     async def run(self) -> SendSummary:
         """Send until nothing is due, the run is told to stop, or the relay stays down too
-        long; then record everything, hand back what is left and close finished mailings."""
+        long; then record everything, hand back what is left and close finished mailings.
+        A way out that cannot take any message (TransportUnusable) ends the run with it,
+        after everything unsent was handed back uncounted."""
         try:
             try:
+                self.background.add(asyncio.ensure_future(self.keep_leases()))
+                self.background.add(asyncio.ensure_future(self.watch_mailings()))
                 connections = (self.send_batches() for _ in range(self.config.connections))
                 await asyncio.gather(*connections)
             finally:
                 self.stopping = True
                 self.relay_up.set()
+                await self.hand_back_doubted("the run stopped before it could tell")
                 await self.recorder.close()
             summary = self.summary
             if summary.paused is None and (summary.relay_pauses or summary.sent):
@@ -366,7 +443,48 @@ class SendRun:
             for task in self.background:
                 task.cancel()
             self.store_thread.shutdown(wait=True)
+            self.watch_thread.shutdown(wait=True)
+        if self.fatal is not None:
+            raise self.fatal
         return self.summary
+
+    async def keep_leases(self) -> None:
+        """Renew the lease of every delivery this run holds (queued, in flight, or sent and
+        not yet recorded) every third of `sender.lease_seconds`, so that a batch slower
+        to send than the lease is never claimed again while it is held."""
+        lease = timedelta(seconds=self.config.lease_seconds)
+        while True:
+            await asyncio.sleep(self.config.lease_seconds / 3)
+            try:
+                await self.in_store(renew_leases, self.engine, self.worker, self.clock() + lease)
+            except Exception as exc:  # tried again a third of a lease later
+                log.warning("could not renew the sender's leases: %s", exc)
+
+    async def watch_mailings(self) -> None:
+        """Re-read every STATE_POLL_SECONDS whether staff paused or cancelled a mailing
+        this run sends, and hand its queued deliveries back at once."""
+        while True:
+            await asyncio.sleep(STATE_POLL_SECONDS)
+            ids = sorted({mailing_id for mailing_id, _ in self.templates})
+            try:
+                self.stopped = await self.loop.run_in_executor(
+                    self.watch_thread, stopped_mailings, self.engine, ids
+                )
+            except Exception as exc:  # read again at the next poll
+                log.warning("could not read the mailings' state: %s", exc)
+                continue
+            if self.stopped:
+                await self.drop_stopped()
+
+    async def drop_stopped(self) -> None:
+        """Hand back, uncounted, the queued deliveries of mailings staff stopped."""
+        queued = [self.queue.get_nowait() for _ in range(self.queue.qsize())]
+        for row in queued:
+            if row.mailing_id not in self.stopped:
+                self.queue.put_nowait(row)
+        for row in queued:
+            if row.mailing_id in self.stopped:
+                await self.recorder.add(returned(row, STOPPED))
 
     # claim
 
@@ -394,7 +512,8 @@ class SendRun:
 
     async def next_row(self) -> Any | None:
         """The next claimed delivery to send, claiming more when the queue runs low; None
-        when the run is over."""
+        when the run is over. Before the run ends, a failure nobody else could judge is
+        settled (see `settle_doubts`)."""
         while True:
             await self.relay_up.wait()
             if self.stopping or self.should_stop():
@@ -403,8 +522,14 @@ class SendRun:
                 row = self.queue.get_nowait()
                 if self.queue.qsize() < self.config.connections and not self.exhausted:
                     self.background.add(asyncio.ensure_future(self.refill()))
+                if row.mailing_id in self.stopped:
+                    await self.recorder.add(returned(row, STOPPED))
+                    continue
                 return row
             if self.exhausted:
+                if self.doubted and self.in_flight == 0:
+                    await self.settle_doubts()
+                    continue
                 return None
             await self.refill()
 
@@ -447,21 +572,37 @@ class SendRun:
             await connection.transport.close()
 
     async def send(self, connection: Connection, row: Any) -> str | DeliveryError | None:
-        """Send one delivery: the relay's reply, or the recipient's error. None when the
-        relay is down: the delivery went back unsent and the run pauses."""
+        """Send one delivery: the relay's reply, or the recipient's error. None when it
+        went back unsent (the relay is down, its mailing was stopped) or waits for a
+        verdict (see `judge`). The mailing's state is checked right before the relay gets
+        the message, so a pause lets through only what is already with the relay."""
+        accepted = self.accepted
         try:
             message = self.build(row)
             await self.limiter.wait()
+            if row.mailing_id in self.stopped or self.stopping:
+                await self.recorder.add(returned(row, STOPPED))
+                return None
             ident = message_id(self.settings, row.mailing_id, row.subscriber_id)
             sender = self.settings.email.from_address
-            reply = await connection.transport.send(sender, row.email, message, ident)
+            self.in_flight += 1
+            try:
+                reply = await connection.transport.send(sender, row.email, message, ident)
+            finally:
+                self.in_flight -= 1
+        except TransportUnusable as exc:
+            await self.recorder.add(returned(row, f"not sent (not counted): {exc}"))
+            self.fail_run(exc)
+            return None
         except RelayError as exc:
             connection.used = 0
-            await self.pause_for_relay(row, exc)
+            if exc.doubtful:
+                return await self.judge(row, exc, accepted)
+            await self.pause_for_relay(exc, row)
             return None
         except DeliveryError as exc:
             connection.used = 0 if not exc.permanent else connection.used
-            return exc
+            return await self.judge(row, exc, accepted) if _doubtful(exc) else exc
         except Exception as exc:  # one delivery's surprise never stops the batch
             log.exception("delivery %s to %s", row.id, row.email)
             await connection.transport.close()
@@ -469,6 +610,9 @@ class SendRun:
             return DeliveryError(f"{type(exc).__name__}: {exc}", permanent=True)
         connection.used += 1
         self.trouble = None
+        self.accepted += 1
+        if self.doubted:
+            await self.vouch()
         return reply
 
     def build(self, row: Any) -> bytes:
@@ -482,6 +626,14 @@ class SendRun:
         except Exception as exc:
             raise DeliveryError(f"cannot build the message: {exc}", permanent=True) from None
 
+    def fail_run(self, error: Exception) -> None:
+        """Stop the run for good (the way out cannot take messages): `run` raises `error`
+        once everything unsent is handed back."""
+        if self.fatal is None:
+            self.fatal = error
+        self.stopping = True
+        self.relay_up.set()
+
     # record
 
     async def record(self, outcome: Outcome) -> None:
@@ -491,14 +643,60 @@ class SendRun:
         if self.on_result:
             self.on_result(outcome.status)
 
+    # tell the relay's trouble from a recipient's
+
+    async def judge(self, row: Any, error: DeliveryError, accepted: int) -> DeliveryError | None:
+        """A stall or temporary refusal that may be the relay's or this recipient's. If the
+        relay accepted another recipient's message while this one was tried, it is this
+        recipient's (an attempt is counted). Otherwise it waits for a verdict: the next
+        accepted message makes it the recipient's; as many recipients failing alike as
+        there are connections (at least two) before that makes it the relay's (pause,
+        nobody's attempt counted)."""
+        if self.accepted != accepted:
+            return error
+        if self.stopping or not self.relay_up.is_set():
+            await self.recorder.add(returned(row, f"relay unavailable (not counted): {error}"))
+            return None
+        self.doubted.append((row, error))
+        if len(self.doubted) >= max(2, self.config.connections):
+            await self.pause_for_relay(error)
+        return None
+
+    async def vouch(self) -> None:
+        """The relay accepted a message: the failures waiting for a verdict were their
+        recipients' own."""
+        doubted, self.doubted = self.doubted, []
+        for row, error in doubted:
+            await self.record(outcome_for(self.settings, row, error, self.clock()))
+
+    async def settle_doubts(self) -> None:
+        """Nothing is left to send and failures still wait for a verdict. A recipient that
+        failed again after the relay answered a probe is charged its attempt (nobody else
+        is left to compare with); otherwise the relay is probed first."""
+        if all(row.id in self.suspects for row, _ in self.doubted):
+            await self.vouch()
+        else:
+            await self.pause_for_relay(self.doubted[-1][1])
+
+    async def hand_back_doubted(self, reason: str) -> None:
+        """At the end of a run, failures that never got a verdict go back uncounted."""
+        doubted, self.doubted = self.doubted, []
+        with contextlib.suppress(Exception):  # a store failure is raised by the recorder
+            for row, error in doubted:
+                await self.recorder.add(returned(row, f"{error} ({reason}; not counted)"))
+
     # pause for the relay
 
-    async def pause_for_relay(self, row: Any, error: RelayError) -> None:
-        """Hand the delivery back without spending its attempt; the first connection to
-        see the relay down also hands back the queue, marks the mailings waiting and
-        starts probing the relay."""
-        await self.recorder.add(returned(row, f"relay unavailable (not counted): {error.reply}"))
-        if not self.relay_up.is_set():
+    async def pause_for_relay(self, error: DeliveryError, row: Any = None) -> None:
+        """Hand the delivery (and every failure waiting for a verdict) back without
+        spending an attempt; the first connection to see the relay down also hands back
+        the queue, marks the mailings waiting and starts probing the relay."""
+        doubted, self.doubted = self.doubted, []
+        self.suspects.update(failed.id for failed, _ in doubted)
+        for failed in ([row] if row is not None else []) + [failed for failed, _ in doubted]:
+            reason = f"relay unavailable (not counted): {error.reply}"
+            await self.recorder.add(returned(failed, reason))
+        if not self.relay_up.is_set() or self.stopping:
             return
         self.relay_up.clear()
         self.summary.relay_pauses += 1
@@ -542,17 +740,22 @@ class SendRun:
         """Sleep `delay` seconds in steps of one, checking `should_stop`; False if told to stop."""
         remaining = delay
         while remaining > 0:
-            if self.should_stop():
+            if self.should_stop() or self.stopping:
                 return False
             await self.sleep(min(1.0, remaining))
             remaining -= 1.0
         return True
 
     async def try_relay(self) -> str | None:
-        """Open and close a connection to the relay: None if it answers, else its reply."""
+        """Try the relay as a message would use it (connect, and MAIL FROM where the
+        transport can ask it): None if it answers, else its reply."""
         transport = self.transport_factory()
+        check = getattr(transport, "check", None)
         try:
-            await transport.open()
+            if check is not None:
+                await check(self.settings.email.from_address)
+            else:
+                await transport.open()
         except RelayError as exc:
             return exc.reply
         finally:
@@ -564,6 +767,12 @@ class SendRun:
         self.summary.paused = reason
         self.stopping = True
         self.relay_up.set()
+
+
+def _doubtful(error: DeliveryError) -> bool:
+    """A temporary refusal (4xx, or 552 at RCPT) at any step: the relay's trouble when
+    every recipient gets it, one recipient's when the others go through."""
+    return not error.permanent and error.code is not None
 
 
 async def send_pending(

@@ -478,6 +478,8 @@ mailings = Table(
     Column("send_after", UTCDateTime),
     Column("requested_by", String(200)),
     Column("approved_by", String(200)),
+    Column("paused_by", String(200)),
+    Column("paused_at", UTCDateTime),
 )
 
 mailing_bodies = Table(

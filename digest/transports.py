@@ -38,8 +38,19 @@ class DeliveryError(DigestError):
 
 
 class RelayError(DeliveryError):
-    """The relay itself is unusable (cannot connect, 421 at greeting, refused EHLO,
-    stalled until the timeout): no recipient's fault, so no recipient's attempt is spent."""
+    """The relay itself is unusable (cannot connect, 421 at greeting, refused EHLO): no
+    recipient's fault, so no recipient's attempt is spent. `doubtful` when it may be one
+    recipient's instead (a stall in the middle of a transaction): the sender decides by
+    what happens to the other recipients (digest.sender)."""
+
+    def __init__(self, reply: str, doubtful: bool = False) -> None:
+        super().__init__(reply)
+        self.doubtful = doubtful
+
+
+class TransportUnusable(DigestError):
+    """The way out cannot take any message (the outbox folder cannot be written): the run
+    stops, every delivery stays as it was, and the message says what to do."""
 
 
 class Transport(Protocol):
@@ -209,7 +220,7 @@ class SMTPTransport:
         except TimeoutError:
             await self._drop()
             stalled = f"{self.relay} stalled: no reply within {self.timeout:g} s"
-            raise RelayError(stalled) from None
+            raise RelayError(stalled, doubtful=True) from None
         except OSError as exc:
             await self._drop()
             raise DeliveryError(f"connection lost: {exc or type(exc).__name__}") from None
@@ -253,6 +264,26 @@ class SMTPTransport:
         if (await self.replies.reply())[0] != 250:
             await self._drop()
 
+    async def check(self, sender: str) -> None:
+        """Probe the relay as a message would use it: connect, log in and ask MAIL FROM
+        (then RSET). RelayError when it refuses, so a relay that greets but refuses every
+        sender (452 "insufficient system storage", a rate limit) still counts as down."""
+        await self.open()
+        assert self.transport is not None and self.replies is not None
+        try:
+            async with asyncio.timeout(self.timeout):
+                self.transport.write(self._mail_command(sender, False))
+                code, text = await self.replies.reply()
+                if code == 250:
+                    self.transport.write(b"RSET" + CRLF)
+                    await self.replies.reply()
+        except (TimeoutError, OSError) as exc:
+            await self._drop()
+            raise RelayError(f"{self.relay} did not answer MAIL FROM: {exc!r}") from None
+        if code != 250:
+            await self._drop()
+            raise RelayError(f"{code} {text}")
+
     def _error(self, code: int, text: str, temporary: bool = False) -> DeliveryError:
         permanent = 500 <= code < 600 and not temporary
         return DeliveryError(f"{code} {text}", permanent=permanent, code=code)
@@ -285,7 +316,15 @@ class OutboxTransport:
     async def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> str:
         name = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>")) + ".eml"
         path = self.folder / name
-        write_if_changed(path, message)
+        try:
+            write_if_changed(path, message)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise TransportUnusable(
+                f"the outbox {self.folder} cannot be written: {reason}. Nothing was lost: "
+                "no delivery was counted as sent or failed, and the unsent ones go with the "
+                "next `digest send`. Free space (or fix the folder) and run it again."
+            ) from None
         return f"250 written to {path}"
 
     async def close(self) -> None:

@@ -81,7 +81,9 @@ def fresh_postgres(url: str) -> Engine:
 class SMTPRecorder:
     """An aiosmtpd handler that keeps every message and can be told to fail: per recipient,
     a list of replies used one per attempt at RCPT or DATA ('drop' closes the connection
-    in the middle of DATA)."""
+    in the middle of DATA); `refuse_mail` / `refuse_rcpt` answer every MAIL FROM / RCPT
+    with that reply while set (a relay's full storage or rate limit); `stall_rcpt` names
+    recipients whose RCPT is never answered (a callout to a dead server)."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
@@ -89,8 +91,27 @@ class SMTPRecorder:
         self.data_replies: dict[str, list[str]] = {}
         self.data_delay = 0.0
         self.peers: list[tuple[str, int]] = []
+        self.refuse_mail: str | None = None
+        self.refuse_rcpt: str | None = None
+        self.stall_rcpt: set[str] = set()
+        self.refusals = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_mail:
+            self.refusals += 1
+            return self.refuse_mail
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        import asyncio
+
+        if address in self.stall_rcpt:
+            await asyncio.sleep(PATIENCE)
+        if self.refuse_rcpt:
+            self.refusals += 1
+            return self.refuse_rcpt
         replies = self.rcpt_replies.get(address)
         if replies:
             return replies.pop(0)

@@ -263,8 +263,10 @@ def test_a_stalled_relay_pauses_instead_of_timing_out_every_message(
     finally:
         controller.stop()
     assert summary.paused and "stalled" in summary.paused
-    # backoff 10 s, then 20 s, then the 30 s budget is spent: three rounds, two connections
-    assert handler.data_commands <= 2 * 3 < len(recipients)
+    # backoff 10 s, then 20 s, then the 30 s budget is spent: three rounds; in each, both
+    # connections stall (one stall alone may be its recipient's, so the relay is judged
+    # down once both did), and each may have started one more message meanwhile
+    assert handler.data_commands <= 2 * 2 * 3 < len(recipients)
     rows = statuses(engine)
     assert {status for status, _, _ in rows.values()} == {"pending"}
     assert all(attempts == 0 for _, attempts, _ in rows.values())

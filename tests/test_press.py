@@ -147,7 +147,7 @@ def test_pause_and_resume(
     instant = replace(press, breaking=BreakingSettings(undo_seconds=0))
     mailing = actions.request_breaking(instant, engine, alert.key, "Alice", now=NOW)
     assert actions.pause_mailing(engine, mailing.id, "Bob", now=NOW).status == "paused"
-    with pytest.raises(DigestError, match="not sending"):
+    with pytest.raises(DigestError, match="is paused; nothing to pause"):
         actions.pause_mailing(engine, mailing.id, "Bob", now=NOW)
     send_at(engine, instant, NOW)
     assert recorder.messages == []

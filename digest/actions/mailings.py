@@ -13,11 +13,12 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.actions.common import Who, audit, require, utc_now
+from digest.actions.common import Actor, Who, audit, require, utc_now
 from digest.actions.items import item_for
 from digest.errors import DigestError
 from digest.mailings import (
     AWAITING,
+    PAUSED,
     SCHEDULED,
     SENDING,
     Mailing,
@@ -35,6 +36,7 @@ from digest.mailings import (
     release_due,
     render_plan,
     resume,
+    sent_since,
     weekly_recipient_count,
 )
 from digest.model import ALL_TYPES, Item
@@ -200,10 +202,18 @@ class SendProgress:
     failed: int
     held: int
     cancelled: int
+    paused_by: str | None = None
+    paused_at: datetime | None = None
+    with_relay: int = 0
 
     @property
     def total(self) -> int:
         return self.sent + self.pending + self.retrying + self.failed
+
+    @property
+    def left(self) -> int:
+        """Deliveries not sent yet and not given up on (held ones included)."""
+        return self.pending + self.retrying
 
 
 def mailing_or_error(engine: Engine, mailing_id: int) -> Mailing:
@@ -273,7 +283,7 @@ def _change_mailing(
     mailing_id: int,
     who: Who,
     now: datetime | None,
-    change: Callable[[Engine, int], Mailing],
+    change: Callable[[Actor], Mailing],
     action: str,
     right: str,
 ) -> Mailing:
@@ -282,7 +292,7 @@ def _change_mailing(
     actor = require(who, right)
     mailing_or_error(engine, mailing_id)
     try:
-        mailing = change(engine, mailing_id)
+        mailing = change(actor)
     except MailingStateError as exc:
         raise DigestError(str(exc)) from None
     audit(engine, actor, action, f"{mailing.subject} (mailing {mailing_id})", now)
@@ -292,29 +302,59 @@ def _change_mailing(
 def cancel_mailing(
     engine: Engine, mailing_id: int, who: Who, now: datetime | None = None
 ) -> Mailing:
-    """Cancel a mailing before anything has left (in its undo window, awaiting approval,
-    or scheduled); DigestError once a message has gone."""
-    return _change_mailing(engine, mailing_id, who, now, cancel, "cancel mailing", "prepare")
+    """Cancel a mailing in any state before done: nothing more of it goes (messages already
+    with the relay finish). Cancelled before anything left, an alert frees its item."""
+    return _change_mailing(
+        engine,
+        mailing_id,
+        who,
+        now,
+        lambda _actor: cancel(engine, mailing_id, now or utc_now()),
+        "cancel mailing",
+        "prepare",
+    )
 
 
 def pause_mailing(
     engine: Engine, mailing_id: int, who: Who, now: datetime | None = None
 ) -> Mailing:
-    """Pause a sending mailing (a staff decision, not a relay outage)."""
-    return _change_mailing(engine, mailing_id, who, now, pause, "pause mailing", "send")
+    """Pause a mailing at once (a staff decision, not a relay outage): sending, waiting for
+    the relay, or scheduled. Returns once a running sender handed back what it held, so
+    only messages already with the relay go after it (`mailing_progress` counts them)."""
+    return _change_mailing(
+        engine,
+        mailing_id,
+        who,
+        now,
+        lambda actor: pause(engine, mailing_id, actor.name, now or utc_now()),
+        "pause mailing",
+        "send",
+    )
 
 
 def resume_mailing(
     engine: Engine, mailing_id: int, who: Who, now: datetime | None = None
 ) -> Mailing:
-    """Resume a paused mailing where it stopped."""
-    return _change_mailing(engine, mailing_id, who, now, resume, "resume mailing", "send")
+    """Resume a paused mailing where it stopped (or at its time, if that is still ahead)."""
+    return _change_mailing(
+        engine,
+        mailing_id,
+        who,
+        now,
+        lambda _actor: resume(engine, mailing_id, now or utc_now()),
+        "resume mailing",
+        "send",
+    )
 
 
 def mailing_progress(engine: Engine, mailing_id: int) -> SendProgress:
-    """A mailing's state and its deliveries: sent / pending / retrying / failed."""
+    """A mailing's state and its deliveries: sent / pending / retrying / failed; when it is
+    paused, who paused it, when, and how many messages were already with the relay then."""
     mailing = mailing_or_error(engine, mailing_id)
     counts = delivery_breakdown(engine, mailing_id)
+    with_relay = 0
+    if mailing.status == PAUSED and mailing.paused_at is not None:
+        with_relay = sent_since(engine, mailing_id, mailing.paused_at)
     return SendProgress(
         mailing_id=mailing.id,
         kind=mailing.kind,
@@ -323,6 +363,9 @@ def mailing_progress(engine: Engine, mailing_id: int) -> SendProgress:
         send_after=mailing.send_after,
         requested_by=mailing.requested_by,
         approved_by=mailing.approved_by,
+        paused_by=mailing.paused_by,
+        paused_at=mailing.paused_at,
+        with_relay=with_relay,
         **counts,
     )
 

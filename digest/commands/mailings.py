@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from digest.commands.common import AS_OPTION, acting, configured, follow, run_action, store
+
+if TYPE_CHECKING:
+    from digest.store import Engine
 
 
 @click.group(name="mailing")
@@ -31,14 +36,36 @@ def _mailing_action(name: str, help_text: str) -> None:
         else:
             change = getattr(actions, f"{name}_mailing")
             mailing = run_action(lambda: change(engine, mailing_id, who))
-        click.echo(f"mailing {mailing.id}: {mailing.status}")
+        if name == "pause":
+            _say_paused(engine, mailing.id)
+        else:
+            click.echo(f"mailing {mailing.id}: {mailing.status}")
         if name == "approve":
             follow(engine, settings, mailing, who, False)
 
 
+def _say_paused(engine: Engine, mailing_id: int) -> None:
+    """`mailing 12: paused by NAME, N left`, and how many were already with the relay."""
+    from digest import actions
+
+    progress = actions.mailing_progress(engine, mailing_id)
+    line = f"mailing {mailing_id}: paused by {progress.paused_by}, {progress.left} left"
+    if progress.with_relay:
+        line += f" ({progress.with_relay} already with the relay went out)"
+    click.echo(line)
+
+
 _mailing_action("approve", "Approve a mailing someone else requested.")
-_mailing_action("cancel", "Cancel a mailing before anything has left.")
-_mailing_action("pause", "Pause a mailing that is sending.")
+_mailing_action(
+    "cancel",
+    "Cancel a mailing in any state before done: nothing more of it goes (messages already "
+    "with the relay finish).",
+)
+_mailing_action(
+    "pause",
+    "Pause a mailing at once (sending, waiting for the relay, or scheduled): only messages "
+    "already with the relay finish.",
+)
 _mailing_action("resume", "Resume a paused mailing.")
 
 
@@ -57,6 +84,8 @@ def mailing_status(mailing_id: int) -> None:
     if progress.send_after:
         when = progress.send_after.astimezone(settings.timezone)
         click.echo(f"goes at: {when:%a %d %b %Y, %H:%M %Z}")
+    if progress.paused_by:
+        click.echo(f"paused by {progress.paused_by}, {progress.left} left")
     click.echo(
         f"sent: {progress.sent}  pending: {progress.pending}  retrying: {progress.retrying}  "
         f"failed: {progress.failed}"
