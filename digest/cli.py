@@ -345,7 +345,7 @@ def correction(item: str, actor: str | None) -> None:
 
     Example: digest correction https://example.org/news/item --as ana@example.org"""
     from digest import actions
-    from digest.mailings import DONE
+    from digest.mailings import DONE, SCHEDULED
 
     settings = configured()
     engine = store(settings)
@@ -359,6 +359,13 @@ def correction(item: str, actor: str | None) -> None:
         )
         sys.exit(1)
     click.echo(f"correction {mailing.id}: {mailing.subject}")
+    if mailing.status == SCHEDULED and mailing.send_after is not None:
+        when = mailing.send_after.astimezone(settings.timezone)
+        click.echo(
+            f"held: the item is under embargo until {when:%a %d %b %Y, %H:%M %Z}; the clock "
+            f"sends the correction then (cancel: digest mailing cancel {mailing.id})"
+        )
+        return
     send_due(engine, settings, mailing.id)
 
 

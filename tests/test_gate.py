@@ -1,0 +1,143 @@
+"""Embargoes and who may send what (issue 17): the web versions of alerts and digests go
+through the one gate (subject included), a withheld item leaves no folder naming it,
+corrections wait for the embargo, test sends go only to their sender or the test list and
+are throttled, sign-in throttles per (account, client), and turning TOTP off asks for a
+password or a code."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine
+
+from digest import actions
+from digest.config import BreakingSettings, Settings
+from digest.model import Item
+from digest.store import upsert_items
+from digest.web import create_app
+
+from .helpers import SMTPRecorder, send_at, serve, subscribe
+
+
+def news(title: str, at: datetime, item_type: str = "reports") -> Item:
+    slug = title.lower().replace(" ", "-")
+    return Item(
+        key=f"https://harbourlight.example/newsroom/{slug}/",
+        title=title,
+        published=at,
+        type=item_type,
+        summary=f"Summary of {title}.",
+        url=f"https://harbourlight.example/newsroom/{slug}/",
+        source="test",
+    )
+
+
+def quick(settings: Settings) -> Settings:
+    """Breaking alerts go at once (no undo window), secret set, feeds refreshed each second."""
+    return replace(
+        settings,
+        secret_key="test-secret",
+        feed_refresh_seconds=1,
+        breaking=BreakingSettings(undo_seconds=0),
+    )
+
+
+def disk_texts(out: Path) -> dict[str, str]:
+    """Every file under the output folder, by path, and every folder's name."""
+    texts = {str(p.relative_to(out)): p.read_text() for p in out.rglob("*") if p.is_file()}
+    texts |= {f"folder:{p.relative_to(out)}": str(p) for p in out.rglob("*") if p.is_dir()}
+    return texts
+
+
+def test_an_alert_whose_item_is_embargoed_later_has_no_public_web_version(
+    engine: Engine, settings: Settings
+) -> None:
+    press = quick(settings)
+    now = datetime.now(UTC)
+    secret = news("Minister Resigns Over Harbour Deal", now - timedelta(hours=2))
+    other = news("Ferry Timetable Changes", now - timedelta(hours=3), "updates")
+    upsert_items(engine, [secret, other], now - timedelta(hours=1))
+    subscribe(engine, "press@example.org")
+    alert = actions.breaking_alert(engine, press, secret)
+    weekly = actions.weekly_digest(engine, press, now.astimezone(press.timezone).date())
+    assert alert.status == "sending" and weekly.status == "sending"
+    actions.publish_feeds(engine, press)
+    out = press.output_dir
+    assert any(secret.title in text for text in disk_texts(out).values())
+
+    actions.embargo_item(engine, secret.key, now + timedelta(days=1), "Alice")
+    actions.publish_feeds(engine, press)
+    on_disk = disk_texts(out)
+    assert [where for where, text in on_disk.items() if secret.title in text] == []
+    assert not (out / "digests" / f"breaking-{alert.ident}").exists()
+    with serve(create_app(press, engine)) as base_url, httpx.Client(base_url=base_url) as web:
+        listing = web.get("/digests/")
+        assert listing.status_code == 200 and secret.title not in listing.text
+        from digest.links import digest_page
+
+        page = web.get(f"/digests/{digest_page(alert.kind, alert.ident)}/")
+        assert page.status_code == 404 and secret.title not in page.text
+        week = web.get(f"/digests/{digest_page(weekly.kind, weekly.ident)}/")
+        assert week.status_code == 200, "the weekly digest still has a public item"
+        assert other.title in week.text and secret.title not in week.text
+        assert "1 update" in week.text and "report" not in week.text.split("<h1>")[1][:80]
+
+    actions.embargo_item(engine, secret.key, None, "Alice")
+    actions.publish_feeds(engine, press)
+    with serve(create_app(press, engine)) as base_url, httpx.Client(base_url=base_url) as web:
+        assert secret.title in web.get("/digests/").text, "after the lift it is public again"
+
+
+def test_a_withheld_item_leaves_no_folder_naming_it(engine: Engine, settings: Settings) -> None:
+    press = quick(settings)
+    now = datetime.now(UTC)
+    secret = news("Secret Merger Talks", now - timedelta(hours=2))
+    upsert_items(engine, [secret], now - timedelta(hours=1))
+    actions.publish_feeds(engine, press)
+    out = press.output_dir
+    folders = [p for p in (out / "items").iterdir() if "secret-merger" in p.name]
+    assert len(folders) == 1 and (folders[0] / "index.html").exists()
+
+    actions.embargo_item(engine, secret.key, now + timedelta(days=1), "Alice")
+    actions.publish_feeds(engine, press)
+    assert not folders[0].exists(), "the folder names the title in its slug"
+    assert [w for w, text in disk_texts(out).items() if "secret-merger" in w + text] == []
+    actions.embargo_item(engine, secret.key, None, "Alice")
+    actions.publish_feeds(engine, press)
+    assert (folders[0] / "index.html").exists()
+
+
+def test_a_correction_to_an_embargoed_item_waits_for_the_lift(
+    engine: Engine, settings: Settings, smtp_server: tuple[SMTPRecorder, int], tmp_path: Path
+) -> None:
+    recorder, port = smtp_server
+    press = replace(
+        quick(settings),
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        sender=replace(settings.sender, rate=1000.0, connections=1, outbox=tmp_path / "outbox"),
+    )
+    now = datetime.now(UTC)
+    story = news("Bridge Closure Extended", now - timedelta(hours=2))
+    upsert_items(engine, [story], now - timedelta(hours=1))
+    for n in range(4):
+        subscribe(engine, f"desk{n}@example.org")
+    alert = actions.request_breaking(press, engine, story.key, "Alice", now=now)
+    actions.send(engine, press, alert.id)
+    assert len(recorder.parsed()) == 4
+
+    lifts = now + timedelta(hours=3)
+    actions.embargo_item(engine, story.key, lifts, "Alice", now=now)
+    actions.add_correction(engine, story.key, "The closure ends on Friday.", "Alice", now=now)
+    correction = actions.send_correction(press, engine, story.key, "Alice", now=now)
+    assert correction.status == "scheduled" and correction.send_after == lifts
+    assert actions.release_held(engine, now + timedelta(minutes=5)) == []
+    actions.send(engine, press)
+    assert len(recorder.parsed()) == 4, "nothing went while the embargo held"
+
+    assert actions.release_held(engine, lifts + timedelta(seconds=1)) == [correction.id]
+    send_at(engine, press, lifts + timedelta(seconds=2))
+    sent = recorder.parsed()[4:]
+    assert len(sent) == 4 and all("Bridge Closure Extended" in m["Subject"] for m in sent)
