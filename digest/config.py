@@ -112,6 +112,7 @@ class BreakingSettings:
 
     undo_seconds: int = 120
     approval: bool = False
+    test_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,9 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
             lease_seconds=schedule.lease_seconds,
         ),
         breaking=BreakingSettings(
-            undo_seconds=schema.breaking.undo_seconds, approval=schema.breaking.approval
+            undo_seconds=schema.breaking.undo_seconds,
+            approval=schema.breaking.approval,
+            test_addresses=schema.breaking.test_addresses,
         ),
         cadence=CadenceSettings(
             alerts_in_digest=email.alerts_in_digest,

@@ -51,7 +51,11 @@ def admin_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int]) ->
         admin_password=staff.legacy_hash("s3cret-bootstrap", iterations=1000),
         smtp_url=f"smtp://127.0.0.1:{port}",
         sender=replace(settings.sender, rate=1000.0),
-        breaking=replace(settings.breaking, undo_seconds=0),
+        breaking=replace(
+            settings.breaking,
+            undo_seconds=0,
+            test_addresses=("jo@example.org", "x@example.org"),
+        ),
     )
 
 
@@ -466,6 +470,11 @@ def test_breaking_send_with_test_and_progress(
         )
         assert "Test sent to jo@example.org" in tested.text
         assert [m[1] for m in recorder.messages] == [["jo@example.org"]]
+        outside = post(
+            client, "/admin/breaking/test", "/admin/breaking", item=KEY, address="a@rival.example"
+        )
+        assert outside.status_code == 400 and "test list" in outside.text
+        assert len(recorder.messages) == 1, "no test goes outside the test list"
         stale = post(client, "/admin/breaking/send", "/admin/breaking", item=KEY, confirm_count="2")
         assert stale.status_code == 409
         sent = post(client, "/admin/breaking/send", "/admin/breaking", item=KEY, confirm_count="3")

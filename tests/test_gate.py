@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from digest import actions
 from digest.config import BreakingSettings, Settings
+from digest.errors import DigestError
 from digest.model import Item
 from digest.store import upsert_items
 from digest.web import create_app
@@ -141,3 +142,64 @@ def test_a_correction_to_an_embargoed_item_waits_for_the_lift(
     send_at(engine, press, lifts + timedelta(seconds=2))
     sent = recorder.parsed()[4:]
     assert len(sent) == 4 and all("Bridge Closure Extended" in m["Subject"] for m in sent)
+
+
+def staff_actor(engine: Engine, email: str, role: str) -> actions.Actor:
+    from digest import staff
+
+    member, _token = staff.add_staff(engine, email, email.split("@")[0], role, datetime.now(UTC))
+    return actions.Actor.of(member)
+
+
+def test_a_test_send_goes_only_to_its_sender_or_the_test_list_and_is_throttled(
+    engine: Engine, settings: Settings, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    from digest.limits import TEST_SEND_PER_PERSON
+
+    recorder, port = smtp_server
+    press = replace(
+        quick(settings),
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        breaking=BreakingSettings(undo_seconds=0, test_addresses=("proofs@harbourlight.example",)),
+    )
+    now = datetime.now(UTC)
+    story = news("Embargoed Budget Figures", now - timedelta(hours=1))
+    upsert_items(engine, [story], now)
+    actions.embargo_item(engine, story.key, now + timedelta(days=1), "Alice")
+    editor = staff_actor(engine, "ed@harbourlight.example", "editor")
+    other = staff_actor(engine, "sam@harbourlight.example", "sender")
+
+    for outsider in ("journalist@rival.example", "ed@harbourlight.example.evil.example"):
+        try:
+            actions.test_alert(press, engine, story, outsider, editor)
+        except actions.Forbidden as exc:
+            assert outsider in str(exc) and "test_addresses" in str(exc)
+        else:
+            raise AssertionError(f"a test went to {outsider}")
+    assert recorder.messages == []
+
+    actions.test_alert(press, engine, story, "Ed@Harbourlight.example", editor)
+    actions.test_alert(press, engine, story, "proofs@harbourlight.example", editor)
+    refused = None
+    for _ in range(TEST_SEND_PER_PERSON.limit):
+        try:
+            actions.test_alert(press, engine, story, "ed@harbourlight.example", editor)
+        except DigestError as exc:
+            refused = str(exc)
+            break
+    assert refused is not None and "try again in" in refused
+    assert len(recorder.messages) == TEST_SEND_PER_PERSON.limit
+    actions.test_alert(press, engine, story, "sam@harbourlight.example", other)
+    actions.test_alert(press, engine, story, "anyone@elsewhere.example", "ops")
+    assert [m[1] for m in recorder.messages[-2:]] == [
+        ["sam@harbourlight.example"],
+        ["anyone@elsewhere.example"],
+    ], "another person is not throttled by the editor's tests; the operator may send anywhere"
+    for _ in range(TEST_SEND_PER_PERSON.limit):
+        try:
+            actions.test_alert(press, engine, story, "anyone@elsewhere.example", "ops")
+        except DigestError as exc:
+            assert "try again in" in str(exc)
+            break
+    else:
+        raise AssertionError("the operator's test sends are throttled too")
