@@ -153,6 +153,7 @@ class Settings:
     secret_key_generated: bool
     trusted_proxies: tuple[str, ...]
     web_concurrency: int
+    connections_per_client: int
     breaking: BreakingSettings
     cadence: CadenceSettings
 
@@ -305,6 +306,7 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
         websub_hub_url=site.websub_hub_url,
         trusted_proxies=site.trusted_proxies,
         web_concurrency=site.web_concurrency,
+        connections_per_client=site.connections_per_client,
         smtp_url=sender.smtp_url,
         email=EmailSettings(
             from_address=from_address,

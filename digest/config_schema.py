@@ -392,6 +392,9 @@ class Site(Section):
     web_concurrency: Positive = setting(
         1, "worker processes of digest serve", env="WEB_CONCURRENCY"
     )
+    connections_per_client: Positive = setting(
+        100, "open connections one client address may hold in digest serve (proxies: any)"
+    )
 
 
 class Email(Section):

@@ -6,11 +6,14 @@ password or a code."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 
 from digest import actions
@@ -20,7 +23,7 @@ from digest.model import Item
 from digest.store import upsert_items
 from digest.web import create_app
 
-from .helpers import SMTPRecorder, send_at, serve, subscribe
+from .helpers import SMTPRecorder, send_at, serve, served, subscribe
 
 
 def news(title: str, at: datetime, item_type: str = "reports") -> Item:
@@ -203,3 +206,140 @@ def test_a_test_send_goes_only_to_its_sender_or_the_test_list_and_is_throttled(
             break
     else:
         raise AssertionError("the operator's test sends are throttled too")
+
+
+def test_a_guesser_elsewhere_cannot_lock_the_owner_out(engine: Engine) -> None:
+    from digest import staff
+
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    _, token = staff.add_staff(engine, "press@harbourlight.example", "Pat", "sender", now)
+    staff.set_password_with_token(engine, token, "correct horse battery", now)
+    attacker, owner = "203.0.113.9", "198.51.100.7"
+    for n in range(staff.PAIR_LIMIT):
+        try:
+            actions.sign_in(engine, "press@harbourlight.example", f"guess{n}", "", attacker, now)
+        except staff.SignInError as exc:
+            assert exc.status == 401
+    try:
+        actions.sign_in(
+            engine, "press@harbourlight.example", "correct horse battery", "", attacker, now
+        )
+    except staff.SignInError as exc:
+        assert exc.status == 429 and "until 14:15 UTC" in str(exc), str(exc)
+    else:
+        raise AssertionError("the guesser's own client is locked")
+    member, _ = actions.sign_in(
+        engine, "press@harbourlight.example", "correct horse battery", "", owner, now
+    )
+    assert member.email == "press@harbourlight.example", "the owner's machine is not locked"
+
+    # many clients guessing together reach the per-account ceiling, which locks everyone
+    later = now + timedelta(minutes=1)
+    for n in range(staff.ACCOUNT_LIMIT):
+        staff.record_failure(engine, "press@harbourlight.example", f"192.0.2.{n % 250}", later)
+    try:
+        actions.sign_in(
+            engine, "press@harbourlight.example", "correct horse battery", "", owner, later
+        )
+    except staff.SignInError as exc:
+        assert exc.status == 429 and "14:16 UTC" in str(exc) and "15 minutes" in str(exc)
+    else:
+        raise AssertionError("the per-account ceiling holds")
+    member, _ = actions.sign_in(
+        engine,
+        "press@harbourlight.example",
+        "correct horse battery",
+        "",
+        owner,
+        later + staff.FAILURE_WINDOW + timedelta(seconds=1),
+    )
+    assert member.email == "press@harbourlight.example", "the lock ends when it said"
+
+
+def test_turning_the_second_factor_off_needs_the_password_or_a_code(engine: Engine) -> None:
+    import pyotp
+
+    from digest import staff
+
+    now = datetime.now(UTC)
+    _, token = staff.add_staff(engine, "ed@harbourlight.example", "Ed", "editor", now)
+    member = staff.set_password_with_token(engine, token, "correct horse battery", now)
+    secret = staff.new_totp_secret()
+    actions.second_factor_on(engine, member, secret, pyotp.TOTP(secret).now())
+    member = staff.find_staff(engine, member.email)
+    assert member.totp_enabled
+
+    for proof in ("", "wrong password", "000000"):
+        try:
+            actions.second_factor_off(engine, member, proof, "203.0.113.5")
+        except DigestError as exc:
+            assert "password" in str(exc) and "code" in str(exc)
+        else:
+            raise AssertionError(f"turned off with {proof!r}")
+        assert staff.find_staff(engine, member.email).totp_enabled
+    actions.second_factor_off(engine, member, "correct horse battery", "203.0.113.5")
+    assert not staff.find_staff(engine, member.email).totp_enabled
+
+    actions.second_factor_on(engine, member, secret, pyotp.TOTP(secret).now())
+    later = now + timedelta(seconds=90)
+    actions.second_factor_off(engine, member, pyotp.TOTP(secret).at(later), "203.0.113.5", later)
+    assert not staff.find_staff(engine, member.email).totp_enabled
+
+    actions.second_factor_on(engine, member, secret, pyotp.TOTP(secret).now())
+    for n in range(staff.PAIR_LIMIT):
+        with contextlib.suppress(DigestError):
+            actions.second_factor_off(engine, member, f"guess {n}", "203.0.113.5")
+    try:
+        actions.second_factor_off(engine, member, "correct horse battery", "203.0.113.5")
+    except DigestError as exc:
+        assert "Too many attempts" in str(exc)
+    else:
+        raise AssertionError("guessing the password through this form is throttled too")
+    assert staff.find_staff(engine, member.email).totp_enabled
+
+
+def test_slow_connections_from_one_address_do_not_shut_out_the_others(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client opens more slow-header connections than the server takes in all (uvicorn
+    then answers 503 to everyone); another client, from 127.0.0.2, is still answered."""
+    import digest.web
+    from digest.store import connect, create_schema
+
+    pytest.importorskip("uvloop")
+    monkeypatch.setattr(digest.web, "MAX_CONCURRENCY", 120)
+    engine = connect(settings.database_url)
+    create_schema(engine)
+    actions.publish_feeds(engine, settings)
+    sockets = []
+    with served(create_app(settings, engine), settings) as base_url:
+        port = int(base_url.rsplit(":", 1)[1].strip("/"))
+        try:
+            for _ in range(150):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+                sock.sendall(b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\n")
+                sockets.append(sock)
+            other = socket.create_connection(("127.0.0.1", port), 60, ("127.0.0.2", 0))
+            with other:
+                other.sendall(b"GET /search?q=x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answer = b""
+                while chunk := other.recv(65536):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+            refused = sockets[-1].recv(200)
+            assert b"503" in refused and b"connections" in refused.lower()
+        finally:
+            for sock in sockets:
+                sock.close()
+    engine.dispose()
+
+
+def test_a_trusted_proxy_is_not_capped_at_the_socket(settings: Settings) -> None:
+    from digest.store import connect
+
+    engine = connect(settings.database_url)
+    proxied = replace(settings, trusted_proxies=("10.0.0.0/8",), connections_per_client=7)
+    app = create_app(proxied, engine)
+    assert app.connection_cap("10.1.2.3") is None, "the proxy limits its clients itself"
+    assert app.connection_cap("203.0.113.4") == 7
+    engine.dispose()
