@@ -343,3 +343,96 @@ def test_a_trusted_proxy_is_not_capped_at_the_socket(settings: Settings) -> None
     assert app.connection_cap("10.1.2.3") is None, "the proxy limits its clients itself"
     assert app.connection_cap("203.0.113.4") == 7
     engine.dispose()
+
+
+def nginx_example(upstream_port: int, port: int) -> str:
+    """docs/security.md's nginx configuration, listening on 127.0.0.1:`port` without TLS
+    (no certificate in a test) and proxying to the app on `upstream_port`."""
+    import re
+
+    text = (Path(__file__).parent.parent / "docs" / "security.md").read_text()
+    block = re.search(r"```nginx\n(.*?)```", text, re.S)
+    assert block, "docs/security.md shows the nginx configuration"
+    lines = [line for line in block[1].splitlines() if "ssl_certificate" not in line]
+    conf = "\n".join(lines)
+    conf = conf.replace("listen 443 ssl;", f"listen 127.0.0.1:{port};")
+    return conf.replace("127.0.0.1:8000", f"127.0.0.1:{upstream_port}")
+
+
+def test_the_documented_nginx_limits_work_in_front_of_the_app(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+
+    from digest.store import connect, create_schema
+
+    from .helpers import free_port, wait_for
+
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if nginx is None:
+        pytest.skip("nginx is not installed")
+    engine = connect(settings.database_url)
+    create_schema(engine)
+    proxied = replace(settings, trusted_proxies=("127.0.0.1",))
+    actions.publish_feeds(engine, proxied)
+    with served(create_app(proxied, engine), proxied) as base_url:
+        upstream = int(base_url.rsplit(":", 1)[1].strip("/"))
+        port = free_port()
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(
+            f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+            f"http {{\naccess_log off;\n{nginx_example(upstream, port)}\n}}\n"
+        )
+        checked = subprocess.run(
+            [nginx, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "e.log")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert checked.returncode == 0, checked.stderr
+        process = subprocess.Popen(
+            [
+                nginx,
+                "-p",
+                str(tmp_path),
+                "-c",
+                str(conf),
+                "-e",
+                str(tmp_path / "e.log"),
+                "-g",
+                "daemon off;",
+            ],
+        )
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}/", timeout=60) as web:
+
+                def answers() -> bool:
+                    try:
+                        return web.get("/feeds/all.atom").status_code == 200
+                    except httpx.TransportError:
+                        return False
+
+                wait_for(answers)
+                sockets = []
+                try:
+                    for _ in range(150):
+                        sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+                        sock.sendall(b"GET /search?q=x HTTP/1.1\r\nHost: x\r\n")
+                        sockets.append(sock)
+                    other = httpx.Client(
+                        base_url=f"http://127.0.0.1:{port}/",
+                        transport=httpx.HTTPTransport(local_address="127.0.0.2"),
+                        timeout=60,
+                    )
+                    with other:
+                        assert other.get("/search?q=x").status_code == 200
+                finally:
+                    for sock in sockets:
+                        sock.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    engine.dispose()
