@@ -436,3 +436,37 @@ def test_the_documented_nginx_limits_work_in_front_of_the_app(
             process.terminate()
             process.wait(timeout=60)
     engine.dispose()
+
+
+def test_the_cli_test_send_follows_the_same_rule(
+    tmp_path: Path, smtp_server: tuple[SMTPRecorder, int]
+) -> None:
+    from .helpers import run
+
+    recorder, port = smtp_server
+    env = {"SECRET_KEY": "cli-test", "SMTP_URL": f"smtp://127.0.0.1:{port}"}
+    assert run("publish", tmp_path=tmp_path, **env).returncode == 0
+    assert (
+        run("staff", "add", "ada@example.org", "--role", "admin", tmp_path=tmp_path).returncode == 0
+    )
+    added = run(
+        "staff",
+        "add",
+        "ed@example.org",
+        "--role",
+        "editor",
+        "--as",
+        "ada@example.org",
+        tmp_path=tmp_path,
+    )
+    assert added.returncode == 0, added.stderr
+    url = "https://harbourlight.example/newsroom/2026/08/osprey-platforms/"
+    editor = ("--as", "ed@example.org")
+    outside = run(
+        "breaking", url, "--test-to", "a@rival.example", *editor, tmp_path=tmp_path, **env
+    )
+    assert outside.returncode == 1 and "test_addresses" in outside.stderr
+    assert "Traceback" not in outside.stderr and recorder.messages == []
+    own = run("breaking", url, "--test-to", "ed@example.org", *editor, tmp_path=tmp_path, **env)
+    assert own.returncode == 0, own.stderr
+    assert [m[1] for m in recorder.messages] == [["ed@example.org"]]
