@@ -294,7 +294,12 @@ def daily(as_of: datetime | None) -> None:
 
 @main.command()
 @click.argument("item")
-@click.option("--test-to", help="Send one copy to this address only.")
+@click.option(
+    "--test-to",
+    metavar="ADDRESS",
+    help="Send one test copy to this address only: with --as, your own address or one of "
+    "[breaking] test_addresses.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the subject and recipient count only.")
 @click.option("--yes", is_flag=True, help="Send without asking.")
 @click.option("--at", "at", help="Send at this time ('YYYY-MM-DD HH:MM' in the newsroom's zone).")
@@ -319,7 +324,8 @@ def breaking(
     engine = store(settings)
     found = run_action(lambda: actions.item_for(engine, item))
     if test_to:
-        reply = run_action(lambda: actions.send_test(settings, found, test_to))
+        tester = acting(actor, engine, "prepare")
+        reply = run_action(lambda: actions.test_alert(settings, engine, found, test_to, tester))
         click.echo(f"test sent to {test_to}: {reply}")
         return
     outline = actions.breaking_outline(engine, settings, found)
@@ -345,7 +351,7 @@ def correction(item: str, actor: str | None) -> None:
 
     Example: digest correction https://example.org/news/item --as ana@example.org"""
     from digest import actions
-    from digest.mailings import DONE
+    from digest.mailings import DONE, SCHEDULED
 
     settings = configured()
     engine = store(settings)
@@ -359,6 +365,13 @@ def correction(item: str, actor: str | None) -> None:
         )
         sys.exit(1)
     click.echo(f"correction {mailing.id}: {mailing.subject}")
+    if mailing.status == SCHEDULED and mailing.send_after is not None:
+        when = mailing.send_after.astimezone(settings.timezone)
+        click.echo(
+            f"held: the item is under embargo until {when:%a %d %b %Y, %H:%M %Z}; the clock "
+            f"sends the correction then (cancel: digest mailing cancel {mailing.id})"
+        )
+        return
     send_due(engine, settings, mailing.id)
 
 

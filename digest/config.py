@@ -112,6 +112,7 @@ class BreakingSettings:
 
     undo_seconds: int = 120
     approval: bool = False
+    test_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class Settings:
     secret_key_generated: bool
     trusted_proxies: tuple[str, ...]
     web_concurrency: int
+    connections_per_client: int
     breaking: BreakingSettings
     cadence: CadenceSettings
 
@@ -304,6 +306,7 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
         websub_hub_url=site.websub_hub_url,
         trusted_proxies=site.trusted_proxies,
         web_concurrency=site.web_concurrency,
+        connections_per_client=site.connections_per_client,
         smtp_url=sender.smtp_url,
         email=EmailSettings(
             from_address=from_address,
@@ -348,7 +351,9 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
             lease_seconds=schedule.lease_seconds,
         ),
         breaking=BreakingSettings(
-            undo_seconds=schema.breaking.undo_seconds, approval=schema.breaking.approval
+            undo_seconds=schema.breaking.undo_seconds,
+            approval=schema.breaking.approval,
+            test_addresses=schema.breaking.test_addresses,
         ),
         cadence=CadenceSettings(
             alerts_in_digest=email.alerts_in_digest,

@@ -196,6 +196,20 @@ def _proxies(value: Any) -> tuple[str, ...]:
     return tuple(proxies)
 
 
+def _addresses(value: Any) -> tuple[str, ...]:
+    from email_validator import EmailNotValidError, validate_email
+
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be an array of email addresses")
+    found = []
+    for entry in (v.strip() for v in value):
+        try:
+            found.append(validate_email(entry, check_deliverability=False).normalized)
+        except EmailNotValidError as exc:
+            raise ValueError(f"{entry!r} is not an email address: {exc}") from None
+    return tuple(found)
+
+
 def _kind(value: Any) -> str:
     if value not in SOURCE_KINDS:
         raise ValueError(f"must be one of {', '.join(SOURCE_KINDS)}")
@@ -378,6 +392,9 @@ class Site(Section):
     web_concurrency: Positive = setting(
         1, "worker processes of digest serve", env="WEB_CONCURRENCY"
     )
+    connections_per_client: Positive = setting(
+        100, "open connections one client address may hold in digest serve (proxies: any)"
+    )
 
 
 class Email(Section):
@@ -412,6 +429,9 @@ class Breaking(Section):
         120, "undo window after send; 0 sends at once"
     )
     approval: Flag = setting(False, "a second sender must approve each alert")
+    test_addresses: Annotated[tuple[str, ...], _rule(_addresses)] = setting(
+        (), "where staff may send a test alert besides their own address (a test list)"
+    )
 
 
 class Sender(Section):

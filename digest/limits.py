@@ -33,6 +33,7 @@ SUBSCRIBE_PER_CLIENT = Limit("subscribe-client", 10, 600)
 CONFIRM_PER_ADDRESS = Limit("confirm-address", 1, 3600)
 NOTICE_PER_ADDRESS = Limit("notice-address", 1, 86400)
 LINK_USED = Limit("link-used", 1, 60 * 86400)
+TEST_SEND_PER_PERSON = Limit("test-send-person", 10, 600)
 PRUNE_CHANCE = 0.02
 
 

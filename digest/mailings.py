@@ -830,12 +830,16 @@ def sent_alert(engine: Engine, item_key: str) -> Mailing | None:
 
 def create_correction(engine: Engine, settings: Settings, item: Item, now: datetime) -> Mailing:
     """The correction email for an item's latest correction, to exactly the subscribers its
-    breaking alert was sent to (those still active); once per correction."""
+    breaking alert was sent to (those still active); once per correction. While the item is
+    under embargo it is scheduled for the lift (held, as its alert would be)."""
     alert = sent_alert(engine, item.key)
     if alert is None:
         raise MailingStateError(f"{item.title!r} was not sent as a breaking alert")
     with engine.connect() as conn:
-        item_id = conn.execute(select(items.c.id).where(items.c.key == item.key)).scalar_one()
+        row = conn.execute(
+            select(items.c.id, items.c.embargo_until).where(items.c.key == item.key)
+        ).one()
+        item_id = row.id
         notes = list(
             conn.execute(
                 select(corrections)
@@ -861,4 +865,11 @@ def create_correction(engine: Engine, settings: Settings, item: Item, now: datet
         "status": SENDING,
         "created": now,
     }
-    return _store_mailing(engine, values, [], {"correction": body}, recipients, now, "correction")
+    held = None
+    if row.embargo_until is not None and row.embargo_until > now:
+        # like the breaking alert: held until the embargo lifts; the clock releases it
+        values |= {"status": SCHEDULED, "send_after": row.embargo_until}
+        held = HELD
+    return _store_mailing(
+        engine, values, [], {"correction": body}, recipients, now, "correction", held
+    )

@@ -6,15 +6,17 @@ and served by the web app alike (digest.web.site)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from markupsafe import Markup
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, case, func, select
 
 from digest.catalog import (
     FORMATS,
@@ -28,8 +30,8 @@ from digest.catalog import (
 from digest.config import Settings
 from digest.files import FeedFile, write_if_changed
 from digest.links import digest_page, image_url, item_page, item_page_url, page_hash, web_url
-from digest.model import Item
-from digest.render import template_environment
+from digest.model import ALL_TYPES, Item
+from digest.render import long_date, template_environment, weekly_subject
 from digest.store import (
     SEARCH_COUNT_MAX,
     item_from_row,
@@ -48,6 +50,7 @@ from digest.store import correction_notes as store_correction_notes
 from digest.text import caption_and_credit
 
 LATEST = 20
+MONTH_NAME = re.compile(r"\d{4}-\d{2}")
 SEARCH_PAGE_SIZE = 20
 DIGEST_KINDS = {"weekly": "Weekly digest", "breaking": "Breaking news"}
 SENT_STATUSES = ("sending", "done")
@@ -314,16 +317,62 @@ class SentDigest:
         return digest_page(self.kind, self.ident)
 
 
-def sent_digests(engine: Engine, now: datetime) -> list[SentDigest]:
-    """Weekly digests and breaking alerts that went out, newest first."""
+def sent_digests(
+    engine: Engine, now: datetime, settings: Settings | None = None
+) -> list[SentDigest]:
+    """Weekly digests and breaking alerts that went out and still carry a public item,
+    newest first. The web version goes through the one gate as a whole: a mailing whose
+    items are all withheld now (an alert on an item embargoed after it went) has none, and
+    one with some withheld shows a subject made again from its public items, never the
+    stored subject that may name a withheld title."""
+    gate = case((publishable(now), 1), else_=0)
+    counts = (
+        select(
+            mailing_items.c.mailing_id,
+            func.count().label("total"),
+            func.sum(gate).label("public"),
+        )
+        .join(items, items.c.id == mailing_items.c.item_id)
+        .group_by(mailing_items.c.mailing_id)
+        .subquery()
+    )
     query = (
-        select(mailings)
-        .where(mailings.c.kind.in_(DIGEST_KINDS), mailings.c.status.in_(SENT_STATUSES))
+        select(mailings, counts.c.total, counts.c.public)
+        .join(counts, counts.c.mailing_id == mailings.c.id)
+        .where(
+            mailings.c.kind.in_(DIGEST_KINDS),
+            mailings.c.status.in_(SENT_STATUSES),
+            counts.c.public > 0,
+        )
         .order_by(mailings.c.created.desc(), mailings.c.id.desc())
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return [SentDigest(r.id, r.kind, r.ident, r.subject, r.created) for r in rows]
+    return [
+        SentDigest(
+            r.id,
+            r.kind,
+            r.ident,
+            r.subject if r.public == r.total else _gated_subject(engine, settings, now, r),
+            r.created,
+        )
+        for r in rows
+    ]
+
+
+def _gated_subject(engine: Engine, settings: Settings | None, now: datetime, row: Any) -> str:
+    """The subject of a web version some of whose items are withheld: made again from the
+    public ones (the weekly subject's counts), or the kind and the date."""
+    day = row.created.astimezone(settings.timezone).date() if settings else row.created.date()
+    if settings is not None and row.kind == "weekly":
+        ident_day = row.ident.removeprefix("weekly:")
+        with suppress(ValueError):
+            day = date.fromisoformat(ident_day)
+        found = _digest_items(engine, now, row.id)
+        subject = weekly_subject(settings, found, day, ALL_TYPES)
+        if subject:
+            return subject
+    return f"{DIGEST_KINDS[row.kind]} — {long_date(day)}"
 
 
 def _digest_items(engine: Engine, now: datetime, mailing_id: int) -> list[Item]:
@@ -363,9 +412,11 @@ def render_digest(engine: Engine, settings: Settings, now: datetime, digest: Sen
     return Page(f"digests/{digest.page}/", body)
 
 
-def find_digest(engine: Engine, now: datetime, name: str) -> SentDigest | None:
+def find_digest(
+    engine: Engine, now: datetime, name: str, settings: Settings | None = None
+) -> SentDigest | None:
     """The sent digest whose web version has this page name."""
-    return next((d for d in sent_digests(engine, now) if d.page == name), None)
+    return next((d for d in sent_digests(engine, now, settings) if d.page == name), None)
 
 
 def render_digests(settings: Settings, digests: Iterable[SentDigest]) -> Page:
@@ -408,7 +459,7 @@ def write_item_pages(
         if wanted is not None:
             wanted.discard(item_page(item))
     for gone in wanted or ():
-        (out / "items" / gone / "index.html").unlink(missing_ok=True)
+        remove_page(out, f"items/{gone}/")
     return files
 
 
@@ -452,9 +503,7 @@ def write_site(
         pages = {page for page, _, _ in changes} | named
         files += write_item_pages(engine, settings, pages, out, now)
         for page, item_type, published in withheld_pages(engine, now):
-            path = out / "items" / page / "index.html"
-            if path.exists():
-                path.unlink()
+            if remove_page(out, f"items/{page}/"):
                 changes.append((page, item_type, published))
         for _page, item_type, published in changes:
             for key in {None, item_type} & touched.keys():
@@ -463,11 +512,7 @@ def write_site(
         months = sorted(
             ((m, count) for m, (_changed, count) in stats[spec.item_type].items()), reverse=True
         )
-        names = [m for m, _count in months]
-        targets: set[str] = set()
-        for month in touched[spec.item_type] & set(names):
-            position = names.index(month)
-            targets |= set(names[max(0, position - 1) : position + 2])
+        targets = _archive_targets(out, spec.item_type, [m for m, _ in months], touched)
         for month in [None, *sorted(targets)]:
             page = render_archive(engine, settings, now, spec.item_type, month, months)
             if page is not None:
@@ -480,6 +525,29 @@ def write_site(
     return files
 
 
+def _archive_targets(
+    out: Path, item_type: str | None, names: list[str], touched: dict[str | None, set[str]]
+) -> set[str]:
+    """The month pages of one archive to render again: the touched months and their
+    neighbours (whose links change). A month page on disk whose month has no public item
+    any more (its items withheld) is removed, and its neighbours are rendered again."""
+    folder = out / archive_path(item_type)
+    on_disk = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+    months = set(names)
+    targets: set[str] = set()
+    gone = {m for m in on_disk if MONTH_NAME.fullmatch(m)} - months
+    for month in touched[item_type] | gone:
+        if month in months:
+            position = names.index(month)
+            targets |= set(names[max(0, position - 1) : position + 2])
+            continue
+        if month in on_disk:
+            remove_page(out, archive_path(item_type, month))
+        targets |= {max((m for m in months if m < month), default="")} - {""}
+        targets |= {min((m for m in months if m > month), default="")} - {""}
+    return targets
+
+
 def _read_watermark(out: Path) -> datetime | None:
     try:
         return datetime.fromisoformat((out / WATERMARK).read_text().strip())
@@ -490,13 +558,33 @@ def _read_watermark(out: Path) -> datetime | None:
 def write_digest_pages(
     engine: Engine, settings: Settings, out: Path | None = None, now: datetime | None = None
 ) -> list[FeedFile]:
-    """Write the web version of every sent digest and alert, and their list."""
+    """Write the web version of every sent digest and alert that has one, and their list;
+    the folder of a web version that no longer has one (its items withheld) is removed."""
     out = out or settings.output_dir
     now = now or datetime.now(UTC)
-    digests = sent_digests(engine, now)
+    digests = sent_digests(engine, now, settings)
     pages = [render_digest(engine, settings, now, digest) for digest in digests]
+    kept = {digest.page for digest in digests}
+    folder = out / "digests"
+    if folder.is_dir():
+        for stale in folder.iterdir():
+            if stale.is_dir() and stale.name not in kept:
+                remove_page(out, f"digests/{stale.name}/")
     pages.append(render_digests(settings, digests))
     return [
         FeedFile(out / page.file, write_if_changed(out / page.file, page.body, durable=False))
         for page in pages
     ]
+
+
+def remove_page(out: Path, path: str) -> bool:
+    """Remove a page that must not be public (`items/<page>/`, `digests/<page>/`): its
+    index.html and its folder, whose name may itself name a withheld title. Other files a
+    person put in the folder stay, and so does the folder then. True when a page was there."""
+    folder = out / path
+    page = folder / "index.html"
+    existed = page.exists()
+    page.unlink(missing_ok=True)
+    with suppress(OSError):
+        folder.rmdir()
+    return existed

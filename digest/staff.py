@@ -36,8 +36,9 @@ SESSION_HOURS = 12
 SETUP_HOURS = 72
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
-ACCOUNT_LIMIT = 5
-CLIENT_LIMIT = 20
+PAIR_LIMIT = 5  # failures of one account from one client
+CLIENT_LIMIT = 20  # failures of one client, whatever the account
+ACCOUNT_LIMIT = 100  # failures of one account from everywhere: many guessers together
 FAILURE_WINDOW = timedelta(minutes=15)
 PBKDF2_PREFIX = "pbkdf2_sha256$"
 
@@ -397,30 +398,60 @@ def bootstrap_admin(
 # Sign-in throttle (in the store, so it holds across web processes)
 
 
-def _scopes(email: str, client: str) -> tuple[str, str]:
-    return f"account:{email.strip().lower()[:320]}", f"client:{client[:64]}"
+def _scopes(email: str, client: str) -> tuple[str, str, str]:
+    """The throttle's buckets for one attempt: the (account, client) pair, the account
+    (every client together) and the client (every account together)."""
+    account, peer = email.strip().lower()[:320], client[:64]
+    return f"pair:{account}|{peer}", f"account:{account}", f"client:{peer}"
+
+
+def locked_until(engine: Engine, email: str, client: str, now: datetime) -> datetime | None:
+    """When sign-in for this account from this client opens again, or None when it is
+    open: PAIR_LIMIT failures of this account from this client, CLIENT_LIMIT failures of
+    this client whatever the account, or the much higher ACCOUNT_LIMIT failures of the
+    account from everywhere (many clients guessing together) in FAILURE_WINDOW lock it.
+    A guesser elsewhere thus locks only themselves, never the owner's own machine."""
+    scopes = dict(
+        zip(_scopes(email, client), (PAIR_LIMIT, ACCOUNT_LIMIT, CLIENT_LIMIT), strict=True)
+    )
+    since = now - FAILURE_WINDOW
+    ends = []
+    with engine.connect() as conn:
+        for scope, limit in scopes.items():
+            # the failure whose leaving the window brings the count under the limit
+            leaving = conn.execute(
+                select(signin_failures.c.at)
+                .where(signin_failures.c.scope == scope, signin_failures.c.at > since)
+                .order_by(signin_failures.c.at.desc())
+                .offset(limit - 1)
+                .limit(1)
+            ).scalar()
+            if leaving is not None:
+                ends.append(leaving + FAILURE_WINDOW)
+    return max(ends) if ends else None
 
 
 def throttled(engine: Engine, email: str, client: str, now: datetime) -> bool:
-    """Whether this account or this client has failed too often in the last window."""
-    account, peer = _scopes(email, client)
-    since = now - FAILURE_WINDOW
-    query = (
-        select(signin_failures.c.scope, func.count())
-        .where(signin_failures.c.scope.in_([account, peer]), signin_failures.c.at > since)
-        .group_by(signin_failures.c.scope)
+    """Whether sign-in for this account from this client is locked now (locked_until)."""
+    return locked_until(engine, email, client, now) is not None
+
+
+def lock_message(until: datetime, now: datetime) -> str:
+    """The refusal of a locked sign-in, saying when the lock ends."""
+    minutes = max(1, -(-int((until - now).total_seconds()) // 60))
+    return (
+        f"Too many attempts. Signing in from here is locked until {until:%H:%M} UTC "
+        f"({minutes} minute{'s' if minutes != 1 else ''} from now)."
     )
-    with engine.connect() as conn:
-        counts = dict(conn.execute(query).all())
-    return counts.get(account, 0) >= ACCOUNT_LIMIT or counts.get(peer, 0) >= CLIENT_LIMIT
 
 
 def record_failure(engine: Engine, email: str, client: str, now: datetime) -> None:
-    """Count one failed sign-in against the account and the client; old ones are dropped."""
-    account, peer = _scopes(email, client)
+    """Count one failed sign-in against the pair, the account and the client; old ones are
+    dropped."""
     with engine.begin() as conn:
         conn.execute(
-            signin_failures.insert(), [{"scope": account, "at": now}, {"scope": peer, "at": now}]
+            signin_failures.insert(),
+            [{"scope": scope, "at": now} for scope in _scopes(email, client)],
         )
         conn.execute(signin_failures.delete().where(signin_failures.c.at < now - FAILURE_WINDOW))
 
@@ -474,10 +505,42 @@ def enable_totp(engine: Engine, member: StaffMember, secret: str, code: str, now
         )
 
 
-def disable_totp(engine: Engine, member: StaffMember) -> None:
-    """Turn one's own second factor off, unless an admin requires it."""
+def proven(engine: Engine, member: StaffMember, proof: str, now: datetime) -> bool:
+    """Whether `proof` is the account's current password or a current, unused code from
+    its authenticator app (the code is then used up). Slow: call it off the event loop."""
+    with engine.connect() as conn:
+        row = conn.execute(select(staff).where(staff.c.id == member.id)).first()
+    if row is None or not proof.strip():
+        return False
+    step = _totp_step(row.totp_secret, proof, now, row.totp_last) if row.totp_secret else None
+    if step is not None:
+        with engine.begin() as conn:
+            used = conn.execute(
+                staff.update()
+                .where(staff.c.id == row.id, staff.c.totp_last == row.totp_last)
+                .values(totp_last=step)
+            )
+        return bool(used.rowcount)
+    stored = row.password_hash or _dummy_hash()
+    return verify_password(stored, proof[:MAX_PASSWORD]) and bool(row.password_hash)
+
+
+def disable_totp(
+    engine: Engine, member: StaffMember, proof: str, client: str, now: datetime
+) -> None:
+    """Turn one's own second factor off, unless an admin requires it, once the person shows
+    their current password or a current code: a session alone (a borrowed laptop, a stolen
+    cookie) is not enough. Wrong proofs count in the sign-in throttle."""
     if member.totp_required:
         raise StaffError("an admin requires a second factor for your account")
+    if (until := locked_until(engine, member.email, client, now)) is not None:
+        raise SignInError(lock_message(until, now), 429)
+    if not proven(engine, member, proof, now):
+        record_failure(engine, member.email, client, now)
+        raise StaffError(
+            "to turn the second factor off, type your current password or a current code "
+            "from your authenticator app"
+        )
     with engine.begin() as conn:
         conn.execute(staff.update().where(staff.c.id == member.id).values(totp_secret=None))
 
@@ -491,8 +554,8 @@ def authenticate(
     """Check a sign-in (throttle, password, second factor) and return the account, or
     raise SignInError. Slow on purpose: call it off the event loop."""
     email = email.strip()[:320]
-    if throttled(engine, email, client, now):
-        raise SignInError("Too many attempts. Wait a quarter of an hour and try again.", 429)
+    if (until := locked_until(engine, email, client, now)) is not None:
+        raise SignInError(lock_message(until, now), 429)
     with engine.connect() as conn:
         row = conn.execute(
             select(staff).where(
@@ -520,7 +583,7 @@ def authenticate(
             )
     with engine.begin() as conn:
         conn.execute(
-            signin_failures.delete().where(signin_failures.c.scope == _scopes(email, "")[0])
+            signin_failures.delete().where(signin_failures.c.scope == _scopes(email, client)[0])
         )
     return _member(row)
 

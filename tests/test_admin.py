@@ -51,7 +51,11 @@ def admin_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int]) ->
         admin_password=staff.legacy_hash("s3cret-bootstrap", iterations=1000),
         smtp_url=f"smtp://127.0.0.1:{port}",
         sender=replace(settings.sender, rate=1000.0),
-        breaking=replace(settings.breaking, undo_seconds=0),
+        breaking=replace(
+            settings.breaking,
+            undo_seconds=0,
+            test_addresses=("jo@example.org", "x@example.org"),
+        ),
     )
 
 
@@ -355,7 +359,7 @@ def test_hashing_never_holds_the_event_loop(
             release.set()
             codes = [g.result() for g in guesses]
     assert set(codes) == {401, 429}, "wrong guesses fail, and the account throttle still holds"
-    assert codes.count(401) >= staff.ACCOUNT_LIMIT
+    assert codes.count(401) >= staff.PAIR_LIMIT
 
 
 def test_totp_second_factor(site: str, engine: Engine) -> None:
@@ -376,6 +380,13 @@ def test_totp_second_factor(site: str, engine: Engine) -> None:
         conn.execute(staff_table.update().values(totp_last=None))
     with httpx.Client(base_url=site) as client:
         assert sign_in(client, "ed@example.org", code=pyotp.TOTP(secret).now()) == 303
+        bare = post(client, "/admin/account/totp", "/admin/account", action="off")
+        assert bare.status_code == 400 and "current password" in bare.text
+        assert staff.find_staff(engine, "ed@example.org").totp_enabled, "a session is not enough"
+        off = post(client, "/admin/account/totp", "/admin/account", action="off", proof=PASSWORD)
+        assert (
+            off.status_code == 303 and not staff.find_staff(engine, "ed@example.org").totp_enabled
+        )
 
 
 def test_admin_can_require_totp(site: str, engine: Engine) -> None:
@@ -466,6 +477,11 @@ def test_breaking_send_with_test_and_progress(
         )
         assert "Test sent to jo@example.org" in tested.text
         assert [m[1] for m in recorder.messages] == [["jo@example.org"]]
+        outside = post(
+            client, "/admin/breaking/test", "/admin/breaking", item=KEY, address="a@rival.example"
+        )
+        assert outside.status_code == 400 and "test list" in outside.text
+        assert len(recorder.messages) == 1, "no test goes outside the test list"
         stale = post(client, "/admin/breaking/send", "/admin/breaking", item=KEY, confirm_count="2")
         assert stale.status_code == 409
         sent = post(client, "/admin/breaking/send", "/admin/breaking", item=KEY, confirm_count="3")

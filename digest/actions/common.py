@@ -39,6 +39,7 @@ class Actor:
     name: str
     rights: frozenset[str] = ALL_RIGHTS
     role: str = "operator"
+    email: str | None = None
 
     @classmethod
     def of(cls, member: StaffMember) -> Actor:
@@ -46,7 +47,12 @@ class Actor:
         from digest.staff import RIGHTS
 
         rights = frozenset() if member.disabled else RIGHTS.get(member.role, frozenset())
-        return cls(member.label, rights, member.role)
+        return cls(member.label, rights, member.role, member.email)
+
+    @property
+    def operator(self) -> bool:
+        """Whether this is the OS user or the clock (a plain name), not a staff account."""
+        return self.email is None and self.role == "operator"
 
     def can(self, right: str) -> bool:
         """Whether this actor may do what needs `right` ('prepare', 'send' or 'admin')."""
@@ -65,7 +71,7 @@ def as_actor(who: Who) -> Actor:
     name = clean_line(actor.name)[:AUDIT_NAME_LIMIT]
     if not name:
         raise DigestError("say who is acting (a name for the audit log)")
-    return Actor(name, actor.rights, actor.role)
+    return Actor(name, actor.rights, actor.role, actor.email)
 
 
 def require(who: Who, right: str) -> Actor:

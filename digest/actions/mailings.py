@@ -13,7 +13,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.actions.common import Actor, Who, audit, require, utc_now
+from digest.actions.common import Actor, Forbidden, Who, audit, require, utc_now
 from digest.actions.items import item_for
 from digest.errors import DigestError
 from digest.mailings import (
@@ -177,11 +177,35 @@ def test_alert(
     who: Who,
     factory: Callable[[], Transport] | None = None,
 ) -> str:
-    """A member of staff sends themselves (or one address) a copy of an item's alert, to
-    check it before it goes; audited, nothing else recorded. Returns the relay's reply."""
+    """A member of staff sends themselves a copy of an item's alert (embargoed ones too), to
+    check it before it goes: to their own address or one of `breaking.test_addresses`, never
+    elsewhere (the operator at the command line, acting without --as, may name any address);
+    at most TEST_SEND_PER_PERSON per person. Audited; returns the relay's reply."""
+    import time
+
+    from digest.limits import TEST_SEND_PER_PERSON, hit
+    from digest.subscribers import normalise_email
+
     actor = require(who, "prepare")
-    reply = send_test(settings, item, address, factory)
-    audit(engine, actor, "breaking test", f"{item.title} → {address}")
+    target = normalise_email(address)
+    allowed = {a.casefold() for a in settings.breaking.test_addresses}
+    if actor.email:
+        allowed.add(actor.email.casefold())
+    if not actor.operator and target.casefold() not in allowed:
+        own = f"your own address ({actor.email})" if actor.email else "your own address"
+        raise Forbidden(
+            f"a test goes only to {own} or an address of the test list "
+            f"([breaking] test_addresses), not to {target}"
+        )
+    wait = hit(engine, TEST_SEND_PER_PERSON, actor.email or actor.name, time.time())
+    if wait:
+        raise DigestError(
+            f"{TEST_SEND_PER_PERSON.limit} test sends in "
+            f"{TEST_SEND_PER_PERSON.window / 60:.0f} minutes is the limit: "
+            f"try again in {max(1, round(wait))} seconds"
+        )
+    reply = send_test(settings, item, target, factory)
+    audit(engine, actor, "breaking test", f"{item.title} → {target}")
     return reply
 
 

@@ -108,8 +108,8 @@ def create_first_admin(
     """Create the first admin with ADMIN_PASSWORD (throttled per client) and start their
     session; SignInError when the password is wrong or too many attempts were made."""
     now = now or utc_now()
-    if staff.throttled(engine, "ADMIN_PASSWORD", client, now):
-        raise staff.SignInError("Too many attempts.", 429)
+    if (until := staff.locked_until(engine, "ADMIN_PASSWORD", client, now)) is not None:
+        raise staff.SignInError(staff.lock_message(until, now), 429)
     try:
         member = staff.bootstrap_admin(
             engine,
@@ -162,10 +162,15 @@ def second_factor_on(
     audit(engine, Actor.of(member), "second factor on", "", now)
 
 
-def second_factor_off(engine: Engine, member: StaffMember) -> None:
-    """Drop one's TOTP second factor (refused while an admin requires it)."""
-    staff.disable_totp(engine, member)
-    audit(engine, Actor.of(member), "second factor off")
+def second_factor_off(
+    engine: Engine, member: StaffMember, proof: str, client: str, now: datetime | None = None
+) -> None:
+    """Drop one's TOTP second factor, proven by the current password or a current code
+    (refused while an admin requires it; wrong proofs are throttled like sign-ins). Slow:
+    call it off the event loop."""
+    now = now or utc_now()
+    staff.disable_totp(engine, member, proof, client, now)
+    audit(engine, Actor.of(member), "second factor off", "", now)
 
 
 def session_member(

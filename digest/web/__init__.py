@@ -86,10 +86,26 @@ class WebApp:
     """The ASGI application: GET and HEAD of a file of the output folder are answered from
     memory before anything else runs; every other request goes to Starlette."""
 
-    def __init__(self, files: StaticFiles, refresh: FeedRefresher, dynamic: ASGIApp) -> None:
+    def __init__(
+        self,
+        files: StaticFiles,
+        refresh: FeedRefresher,
+        dynamic: ASGIApp,
+        per_client: int | None = None,
+    ) -> None:
         self.files = files
         self.refresh = refresh
         self.dynamic = dynamic
+        self.per_client = per_client
+
+    def connection_cap(self, peer: str) -> int | None:
+        """How many connections a peer address may hold open in `digest serve`: the
+        configured `site.connections_per_client`, or no cap for a trusted proxy (it speaks
+        for many clients; limit them at the proxy, docs/security.md)."""
+        proxies = self.dynamic
+        if isinstance(proxies, TrustedProxies) and proxies.trusts(peer):
+            return None
+        return self.per_client
 
     def in_memory(self, path: str) -> Entry | None:
         """The output-folder file for a path when it can be answered from memory at once
@@ -179,7 +195,12 @@ def create_app(
     )
     starlette.router.redirect_slashes = False
     dynamic = SecureHeaders(BodyLimit(starlette), settings)
-    return WebApp(files, refresh, TrustedProxies(dynamic, settings.trusted_proxies))
+    return WebApp(
+        files,
+        refresh,
+        TrustedProxies(dynamic, settings.trusted_proxies),
+        settings.connections_per_client,
+    )
 
 
 def server_options(settings: Settings) -> dict[str, Any]:

@@ -157,6 +157,10 @@ class TrustedProxies:
         self.any = "*" in proxies
         self.networks = [ipaddress.ip_network(p, strict=False) for p in proxies if p != "*"]
 
+    def trusts(self, host: str) -> bool:
+        """Whether a connecting peer is a trusted proxy (its X-Forwarded-For is believed)."""
+        return self._trusted(host)
+
     def _trusted(self, host: str) -> bool:
         import ipaddress
 

@@ -1,13 +1,17 @@
-"""uvicorn's fast HTTP protocol (httptools) with the two limits it lacks: the size of a
-request head (431 past MAX_HEADER_BYTES) and the time a client may take to send it (408
+"""uvicorn's fast HTTP protocol (httptools) with the three limits it lacks: the size of a
+request head (431 past MAX_HEADER_BYTES), the time a client may take to send it (408
 and close after HEADER_SECONDS), so a slow or endless head cannot hold a connection or
-memory; and the fastest path for the output folder: a GET or HEAD of a file the app holds
-in memory is answered right where the request head is parsed, with one write of a
-prepared head and body, without starting an ASGI task. Everything else is uvicorn's."""
+memory, and the connections one client address may hold open (503 and close past the
+web app's `connection_cap`, so one address cannot take every connection the server
+takes in all and shut everyone else out); and the fastest path for the output folder: a
+GET or HEAD of a file the app holds in memory is answered right where the request head
+is parsed, with one write of a prepared head and body, without starting an ASGI task.
+Everything else is uvicorn's."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import urllib.parse
 from typing import Any
 
@@ -16,7 +20,26 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEADER_BYTES = 16 * 1024
 HEADER_SECONDS = 10.0
-REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+REASONS = {
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
+    503: b"Too many connections from your address",
+}
+PER_CLIENT_DEFAULT = 100
+
+
+def peer_key(host: str) -> str:
+    """The connection-count key of a peer: IPv4 as is, IPv6 by its /64 (one household or
+    server has a whole /64), anything else as given."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -25,7 +48,42 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.head_timer: asyncio.TimerHandle | None = None
+        self.head_open = False
+        self.peer_key: str | None = None
+        if not self._count_peer():
+            self._refuse(503)
+            return
         self._open_head()
+
+    def _count_peer(self) -> bool:
+        """Count this connection against its peer address; False when the peer already
+        holds as many as it may (the web app's `connection_cap`; none for a trusted proxy,
+        whose clients the proxy itself limits)."""
+        host = self.client[0] if self.client else None
+        if not host:
+            return True
+        web = self._cached_web_app()
+        cap = web.connection_cap(host) if web is not None else PER_CLIENT_DEFAULT
+        if cap is None:
+            return True
+        counts: dict[str, int] = self.server_state.__dict__.setdefault("per_peer", {})
+        key = peer_key(host)
+        if counts.get(key, 0) >= cap:
+            return False
+        counts[key] = counts.get(key, 0) + 1
+        self.peer_key = key
+        return True
+
+    def _release_peer(self) -> None:
+        if self.peer_key is None:
+            return
+        counts: dict[str, int] = self.server_state.__dict__["per_peer"]
+        left = counts.get(self.peer_key, 1) - 1
+        if left > 0:
+            counts[self.peer_key] = left
+        else:
+            counts.pop(self.peer_key, None)
+        self.peer_key = None
 
     def _open_head(self) -> None:
         """Wait for the next request head: an idle connection is closed after the
@@ -58,13 +116,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, status: int) -> None:
         reason = REASONS[status]
         body = reason + b"\n"
+        wait = b"retry-after: 10\r\n" if status == 503 else b""
         self.transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, reason, len(body), body)
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n%s"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+            % (status, reason, wait, len(body), body)
         )
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return
         if self.head_open:
             if not self.head_size:
                 self.head_since = self.loop.time()
@@ -120,12 +182,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._write_entry(web, entry, method == b"GET")
         return True
 
-    def _memory_entry(self) -> tuple[Any, Any] | None:
-        """The web app and the in-memory file this request's path names, when it has no
-        body; else None."""
+    def _cached_web_app(self) -> Any:
         web = getattr(self, "web", False)
         if web is False:
             web = self.web = self._web_app()
+        return web
+
+    def _memory_entry(self) -> tuple[Any, Any] | None:
+        """The web app and the in-memory file this request's path names, when it has no
+        body; else None."""
+        web = self._cached_web_app()
         if web is None:
             return None
         try:
@@ -176,4 +242,5 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        self._release_peer()
         super().connection_lost(exc)

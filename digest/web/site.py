@@ -123,14 +123,14 @@ def search(here: Site, request: Request) -> Response:
 
 def digests(here: Site, request: Request) -> Response:
     """The list of digests sent so far."""
-    found = site.sent_digests(here.engine, datetime.now(UTC))
+    found = site.sent_digests(here.engine, datetime.now(UTC), here.settings)
     return _page(request, site.render_digests(here.settings, found).body)
 
 
 def digest(here: Site, request: Request) -> Response:
     """The web version of one sent digest."""
     now = datetime.now(UTC)
-    found = site.find_digest(here.engine, now, request.path_params["name"])
+    found = site.find_digest(here.engine, now, request.path_params["name"], here.settings)
     if found is None:
         return not_found(here)
     if not request.url.path.endswith("/"):

@@ -163,10 +163,17 @@ async def account_password(
 async def account_totp(
     request: Request, console: Console, member: StaffMember, form: Form
 ) -> Response:
-    """Turn one's second factor on (with a code from the new secret) or off."""
+    """Turn one's second factor on (with a code from the new secret) or off (with the
+    current password or a current code, checked off the event loop)."""
     if form.get("action") == "off":
         try:
-            actions.second_factor_off(console.engine, member)
+            await off_loop(
+                actions.second_factor_off,
+                console.engine,
+                member,
+                form.get("proof", ""),
+                client_address(request),
+            )
         except DigestError as exc:
             return account_view(request, console, member, {}, f"!{exc}")
         return RedirectResponse("/admin/account", status_code=303)
