@@ -13,14 +13,18 @@ from email import message_from_bytes, policy
 
 import httpx
 import pytest
+from lxml import html
 from sqlalchemy import Engine
 
 from digest import actions
 from digest.actions.people import CONFIRM_HOURS
 from digest.config import Settings
 from digest.feeds import write_feeds
-from digest.links import sign
-from digest.model import Subscriber
+from digest.links import image_url, sign, web_url
+from digest.model import Item, Subscriber
+from digest.site import render_archive, render_home, render_item, render_search
+from digest.sources import parse_document
+from digest.store import public_items
 from digest.subscribers import add_subscriber, iter_subscribers
 from digest.web import create_app
 from digest.web.forms import form_stamp
@@ -155,3 +159,80 @@ def test_resubscribe_needs_the_form_token(client: httpx.Client, engine: Engine) 
     token = sign("web-test", "unsubscribe", subscriber.id, subscriber.email)
     forged = httpx.post(f"{client.base_url}unsubscribe/{token}", data={"again": "yes"})
     assert forged.status_code == 403
+
+
+def _sample(engine: Engine, settings: Settings) -> list[Item]:
+    actions.ingest_sources(engine, settings, now=NOW)
+    return list(public_items(engine, NOW))
+
+
+def test_item_page_has_no_caption_without_a_photo_and_labels_its_feeds(
+    engine: Engine, settings: Settings
+) -> None:
+    stored = _sample(engine, settings)
+    captioned = next(i for i in stored if i.image_caption and not image_url(i) and i.type)
+    page = html.fromstring(render_item(settings, captioned).body)
+    assert not page.xpath("//figure") and not page.xpath("//figcaption"), "no photo, no caption"
+    follow = [
+        " ".join(li.text_content().split()) for li in page.xpath("//ul[@aria-label='Feeds']/li")
+    ]
+    label = settings.type_by_slug(captioned.type).feed_title
+    assert follow == [
+        f"Follow {label}: Atom · RSS · JSON Feed",
+        "Follow all news: Atom · RSS · JSON Feed",
+    ]
+    pictured = replace(captioned, image="https://example.org/photo.jpg")
+    page = html.fromstring(render_item(settings, pictured).body)
+    assert page.xpath("//figure/img/@src") == ["https://example.org/photo.jpg"]
+
+
+def test_titles_open_the_items_own_page_and_the_rule_is_said(
+    engine: Engine, settings: Settings
+) -> None:
+    stored = _sample(engine, settings)
+    assert any(web_url(i.url) for i in stored) and any(not web_url(i.url) for i in stored)
+    for body in (
+        render_home(engine, settings, NOW),
+        render_archive(engine, settings, NOW, None).body,
+    ):
+        page = html.fromstring(body)
+        titles = page.xpath("//ol[@class='items']//h3/a/@href")
+        assert titles and all(t.startswith(settings.base_url + "items/") for t in titles)
+        originals = page.xpath("//ol[@class='items']//a[text()='original']/@href")
+        assert originals and not any(o.startswith(settings.base_url) for o in originals)
+        assert "Titles open each item’s page here" in page.text_content()
+
+
+def test_a_summary_does_not_repeat_the_items_date(engine: Engine, settings: Settings) -> None:
+    stored = _sample(engine, settings)
+    (court,) = [i for i in stored if "90 more days" in (i.summary or "")]
+    assert court.summary.startswith("The state asked the court"), court.summary
+    assert not any(
+        (i.summary or "").startswith(f"{i.published:%B} {i.published.day}, ") for i in stored
+    )
+    other = Item("k", "T", datetime(2026, 11, 18, 15, tzinfo=UTC), summary="November 17, 2026 was…")
+    (kept,) = parse_document(_feed_of(other), "feed", settings, "test")
+    assert kept.summary == "November 17, 2026 was…", "another date at the start stays"
+
+
+def _feed_of(item: Item) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+        f"<title>{item.title}</title><link>https://example.org/a</link>"
+        f"<pubDate>{item.published:%a, %d %b %Y %H:%M:%S} +0000</pubDate>"
+        f"<description>{item.summary}</description></item></channel></rss>"
+    ).encode()
+
+
+def test_a_search_that_finds_nothing_leads_to_the_archive(
+    engine: Engine, settings: Settings
+) -> None:
+    _sample(engine, settings)
+    page = html.fromstring(render_search(engine, settings, NOW, "zeppelin"))
+    links = page.xpath("//nav[@aria-label='Browse the archive']//a/@href")
+    base = settings.base_url
+    assert base + "news/" in page.xpath("//main//a/@href")
+    assert {base + f"news/{t.slug}/" for t in settings.types} <= set(links)
+    assert base + "news/2026-11/" in links
+    found = html.fromstring(render_search(engine, settings, NOW, "court"))
+    assert not found.xpath("//nav[@aria-label='Browse the archive']")
