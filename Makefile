@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint format run bench install system-packages postgres clean
+.PHONY: demo test lint format run bench install system-packages postgres clean dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/signin.py
+
+# The wheel and sdist into $(DIST)/, built with the project's own .venv (`build` is one of
+# its test extras), so a fresh machine needs neither `build` nor pipx installed.
+DIST ?= dist
+
+dist: $(STAMP)
+	rm -rf $(DIST)
+	$(BIN)/python -m build --outdir $(DIST) .
+	@echo "built: $$(ls $(DIST) | tr '\n' ' ')"
+	@echo "install with: pip install $(DIST)/newsroom_digest-*.whl (into any virtualenv)"
 
 clean:
 	rm -rf var public outbox .pytest_cache

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from digest.config import SECRET_FILE, Settings
+from digest.config import NO_SOURCE, SECRET_FILE, Settings
 from digest.errors import DigestError
+from digest.model import Item
 
 Status = Literal["ok", "warn", "fail"]
 T = TypeVar("T")
@@ -120,7 +121,7 @@ def check_sources(settings: Settings) -> list[Check]:
     from digest.sources import read_source
 
     if not settings.sources:
-        return [Check("sources", "fail", "no [[sources]] configured: add one to the config")]
+        return [Check("sources", "warn", NO_SOURCE)]
     checks = []
     for source in settings.sources:
         name = f"source {source.name}"
@@ -135,8 +136,19 @@ def check_sources(settings: Settings) -> list[Check]:
         elif not read.items:
             checks.append(Check(name, "fail", f"{source.location}: no items found"))
         else:
-            checks.append(Check(name, "ok", f"{len(read.items)} items from {source.location}"))
+            checks.append(Check(name, "ok", f"{_counted(read.items)} from {source.location}"))
     return checks
+
+
+def _counted(items: list[Item]) -> str:
+    """How many items a source read, saying when some are one item seen on several pages
+    (a rolling listing's snapshots): those are stored once, as `digest publish` counts them."""
+    if len({item.key for item in items}) == len(items):
+        return f"{len(items)} items"
+    return (
+        f"{len(items)} items (some are one item on several pages or snapshots, stored once: "
+        "`digest publish` counts each item once)"
+    )
 
 
 def check_output(settings: Settings) -> Check:

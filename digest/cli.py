@@ -197,24 +197,42 @@ def feeds(out: Path | None) -> None:
 
 
 @main.command()
-def publish() -> None:
+@click.option("--list", "listed", is_flag=True, help="Name every file written (also with -v).")
+def publish(listed: bool) -> None:
     """Ingest every configured source, then write the feeds whose items changed.
 
-    Example: digest publish"""
+    Example: digest publish --list"""
     from digest import actions
+    from digest.config import NO_SOURCE
 
     settings = configured()
     report = run_action(lambda: actions.publish(store(settings), settings))
+    if not settings.sources:
+        click.echo(NO_SOURCE)
     total = report.ingest.total
     click.echo(f"ingested: {total.new} new, {total.updated} updated, {total.unchanged} unchanged")
     written = [f.path for f in report.files if f.written]
-    for path in written:
-        click.echo(f"wrote {path}")
+    if listed or logging.getLogger().isEnabledFor(logging.INFO):
+        for path in written:
+            click.echo(f"wrote {path}")
+    click.echo(_written_summary(settings.output_dir, written))
     click.echo(
         f"feeds: {settings.output_dir / 'feeds'}/  index: {settings.output_dir / 'index.html'}"
     )
     if report.ingest.errors:
         sys.exit(1)
+
+
+def _written_summary(out: Path, written: list[Path]) -> str:
+    """What a publish wrote, in one line: feeds (with the OPML list) and pages."""
+    if not written:
+        return "wrote nothing: no feed or page changed"
+    feeds = sum(1 for p in written if p.parent == out / "feeds" or p.suffix == ".opml")
+    pages = len(written) - feeds
+    return (
+        f"wrote {feeds} feed file{'' if feeds == 1 else 's'} and {pages} "
+        f"page{'' if pages == 1 else 's'} into {out}/ (--list names them)"
+    )
 
 
 @main.command()
@@ -263,7 +281,17 @@ def weekly(as_of: datetime | None, dry_run: bool, preview: Path | None) -> None:
         click.echo(f"weekly digest {day}: nothing published in the period; nothing sent")
         return
     click.echo(f"weekly digest {day}: {mailing.subject}")
+    click.echo(_audience_line(*actions.digest_audience(engine, "weekly")))
     send_due(engine, settings, mailing.id)
+
+
+def _audience_line(active: int, left_out: dict[str, int]) -> str:
+    """Who a digest goes to, and why the others do not get it."""
+    gets = active - sum(left_out.values())
+    line = f"for {gets} of {active} active contact{'' if active == 1 else 's'}"
+    if left_out:
+        line += "; not for " + ", ".join(f"{n} {why}" for why, n in left_out.items())
+    return line
 
 
 @main.command()
@@ -457,6 +485,30 @@ def _listen_address(host: str | None, port: int | None) -> tuple[str, int]:
     return host or "127.0.0.1", port or 8000
 
 
+def _local_base_url(settings: Settings, address: str, number: int) -> Settings:
+    """Settings whose links point at where this process listens when BASE_URL was left at
+    its default (http://127.0.0.1:8000/) and the address or port differ, said on stderr;
+    worker processes get it through $BASE_URL."""
+    from dataclasses import replace
+
+    from digest.config_schema import Site
+
+    default = Site.model_fields["base_url"].default
+    if settings.base_url != default:
+        return settings
+    host = "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
+    url = f"http://{f'[{host}]' if ':' in host else host}:{number}/"
+    if url == default:
+        return settings
+    click.echo(
+        f"note: BASE_URL is not set: links in feeds, pages and emails use {url} "
+        "(set BASE_URL to the public address)",
+        err=True,
+    )
+    os.environ["BASE_URL"] = url
+    return replace(settings, base_url=url)
+
+
 def _production_settings() -> Settings:
     """Settings for a long-running process: refused without SECRET_KEY for a public
     BASE_URL (every process must sign links with the same key)."""
@@ -479,8 +531,8 @@ def serve(host: str | None, port: int | None) -> None:
 
     from digest.web import create_app, server_options
 
-    settings = _production_settings()
     address, number = _listen_address(host, port)
+    settings = _local_base_url(_production_settings(), address, number)
     options = server_options(settings) | {"host": address, "port": number}
     if settings.web_concurrency > 1:
         uvicorn.run(
@@ -525,9 +577,9 @@ def run(host: str | None, port: int | None) -> None:
     from digest.schedule import ClockProcess
     from digest.web import create_app, server_options
 
-    settings = _production_settings()
-    engine = store(settings)
     address, number = _listen_address(host, port)
+    settings = _local_base_url(_production_settings(), address, number)
+    engine = store(settings)
     process = ClockProcess(settings, engine)
 
     @contextlib.asynccontextmanager

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = Path("config/digest.toml")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 SECRET_FILE = Path("var/secret_key")
+# What `digest check` and `digest publish` say in a newsroom folder with no [[sources]] yet.
+NO_SOURCE = (
+    "no source yet: nothing to read, so the feeds stay empty (add a [[sources]] entry to the "
+    "config; config/digest.toml has a commented example)"
+)
 
 
 @dataclass(frozen=True)

@@ -242,3 +242,23 @@ def _weekday_names() -> frozenset[str]:
                     for n in get_day_names(width, context, language).values()
                 )
     return frozenset(names)
+
+
+# What may sit between a leading date and the text after it: "June 3, 2026 — The state…".
+_AFTER_DATE = " \t\u00a0—–-:|·,."
+LEADING_DATE_SPAN = 48
+
+
+def strip_leading_date(text: str, day: date, language: str | None = None) -> str:
+    """`text` without a date written at its very start when that date is `day` (the item's
+    own date, repeated by many listings at the head of the summary), and the separator
+    after it; any other text, or a date that is not `day`, comes back as it was."""
+    head = text.lstrip()
+    found = find_date(head[:LEADING_DATE_SPAN], language)
+    if found is None or found.start != 0 or found.value != day:
+        return text
+    rest = head[found.end :]
+    if rest[:1].isalnum():  # "2026-11-18T09" or "June 3, 20261": not a date on its own
+        return text
+    rest = rest.lstrip(_AFTER_DATE)
+    return rest if rest.strip() else text

@@ -27,7 +27,10 @@ SECRET_KEY=
 SMTP_URL=
 # Store: unset for SQLite in var/; postgresql://user:pass@host/db for PostgreSQL.
 DATABASE_URL=
-# Staff console password (or its PBKDF2 hash); unset: the console is off.
+# Creates the first admin account, once: open /admin/first-admin and give this password
+# (or its PBKDF2 hash from an earlier release); unset it afterwards. Unset, the console
+# still works for accounts made with `digest staff add you@example.org --role admin`;
+# with no account and no ADMIN_PASSWORD it answers 503 and says how to start.
 ADMIN_PASSWORD=
 # Another configuration file than config/digest.toml.
 # DIGEST_CONFIG=config/digest.toml
@@ -77,11 +80,36 @@ SAMPLE_NOTE = """
    `digest weekly --as-of 2026-11-22 --preview preview`."""
 
 
+# A new newsroom without the sample: one commented example in place of the sample sources.
+EXAMPLE_SOURCE = """\
+# No source yet: `digest check` and `digest publish` work, and say so. Add your newsroom's
+# listing page, for example (`digest parse saved-page.html` shows what it reads first):
+# [[sources]]
+# name = "newsroom"
+# kind = "html"
+# location = "https://example.org/news/"
+# interval = 15
+
+"""
+
+
+def without_sample_sources(config: str) -> str:
+    """The packaged configuration with its sample [[sources]] (which read the sample pages
+    in config/newsroom/) replaced by one commented example source."""
+    start, end = config.find("\n[[sources]]\n"), config.find("\n[feeds]\n")
+    if start < 0 or end < start:
+        raise DigestError("the packaged config/digest.toml has no [[sources]] before [feeds]")
+    return config[: start + 1] + EXAMPLE_SOURCE + config[end + 1 :]
+
+
 def newsroom_files(sample: bool) -> dict[Path, bytes]:
     """The files `digest init` writes, by path relative to the new folder."""
     config = packaged_config()
+    settings_file = (config / "digest.toml").read_text(encoding="utf-8")
+    if not sample:
+        settings_file = without_sample_sources(settings_file)
     files = {
-        Path("config/digest.toml"): (config / "digest.toml").read_bytes(),
+        Path("config/digest.toml"): settings_file.encode(),
         Path(".env.example"): ENV_EXAMPLE.encode(),
         Path(".gitignore"): GITIGNORE.encode(),
         Path("config/subscribers.csv"): PRESS_LIST_HEADER.encode(),

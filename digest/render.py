@@ -322,20 +322,30 @@ DAY_NAMES = {
 }
 
 
+def digest_times(settings: Settings) -> dict[str, str]:
+    """When digests go out, as readers are told (subscribe page, welcome email): the weekly
+    one ("every Monday at 09:00"), the daily one ("on weekdays at 07:00") and the zone."""
+    schedule, cadence = settings.schedule, settings.cadence
+    weekly_at = f"{schedule.weekly_hour:02d}:{schedule.weekly_minute:02d}"
+    daily_at = f"{cadence.daily_hour:02d}:{cadence.daily_minute:02d}"
+    return {
+        "weekly": f"every {DAY_NAMES[schedule.weekly_day]} at {weekly_at}",
+        "daily": f"on weekdays at {daily_at}",
+        "zone": settings.timezone.key,
+    }
+
+
 def render_welcome(settings: Settings, subscriber: Subscriber) -> Rendered:
     """The email a new subscriber gets once confirmed: what they will get and when, the
     feeds of the types they chose, and the link to change it."""
     subject = f"Welcome to {settings.newsroom_name} news"
-    zone = settings.timezone.key
+    times = digest_times(settings)
     if not subscriber.weekly:
         digest = None
     elif subscriber.cadence == "daily":
-        at = f"{settings.cadence.daily_hour:02d}:{settings.cadence.daily_minute:02d}"
-        digest = f"A daily digest on weekdays at {at} ({zone})"
+        digest = f"A daily digest {times['daily']} ({times['zone']})"
     else:
-        schedule = settings.schedule
-        at = f"{schedule.weekly_hour:02d}:{schedule.weekly_minute:02d}"
-        digest = f"A weekly digest every {DAY_NAMES[schedule.weekly_day]} at {at} ({zone})"
+        digest = f"A weekly digest {times['weekly']} ({times['zone']})"
     slugs = chosen_types(settings, subscriber.types_key)
     feeds = [
         {

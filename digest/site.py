@@ -112,6 +112,26 @@ def _feed_links(
     ]
 
 
+def _item_feed_groups(settings: Settings, item_type: str | None) -> list[dict[str, Any]]:
+    """An item page's feed links, labelled per feed, each with its three formats: its
+    type's feed (when it has a type), then everything's."""
+    every = feed_specs(settings)
+    specs = [s for s in every if item_type and s.item_type == item_type] + [every[0]]
+    groups = []
+    for spec in specs:
+        known = settings.type_by_slug(spec.item_type)
+        groups.append(
+            {
+                "label": known.feed_title if known else "all news",
+                "links": [
+                    {"format": name, "type": media, "href": settings.base_url + spec.path(fmt)}
+                    for fmt, (name, media) in FORMATS.items()
+                ],
+            }
+        )
+    return groups
+
+
 def _month_label(month: str) -> str:
     return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
 
@@ -189,6 +209,7 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
         notes=list(notes),
         json_ld=Markup(item_json_ld(settings, item, url)),
         feeds=_feed_links(settings, item.type),
+        feed_groups=_item_feed_groups(settings, item.type),
     )
     return Page(f"items/{page}/", body)
 
@@ -290,6 +311,7 @@ def render_search(
     page = max(1, page)
     found, total = search_items(engine, now, query, SEARCH_PAGE_SIZE, (page - 1) * SEARCH_PAGE_SIZE)
     pages = max(1, -(-min(total, SEARCH_COUNT_MAX) // SEARCH_PAGE_SIZE))
+    browse = _browse_links(engine, settings, now) if query and not total else None
     return _render(
         settings,
         "search.html",
@@ -299,7 +321,27 @@ def render_search(
         page=page,
         pages=pages,
         page_href=lambda n: settings.base_url + "search?" + urlencode({"q": query, "page": n}),
+        browse=browse,
     )
+
+
+BROWSE_MONTHS = 12
+
+
+def _browse_links(engine: Engine, settings: Settings, now: datetime) -> dict[str, Any]:
+    """Where a search that found nothing leads: the archive, by type and by month (the
+    latest BROWSE_MONTHS months with items)."""
+    base = settings.base_url
+    return {
+        "archive": base + archive_path(None),
+        "types": [
+            {"label": t.feed_title, "href": base + archive_path(t.slug)} for t in settings.types
+        ],
+        "months": [
+            {"label": _month_label(m), "count": count, "href": base + archive_path(None, m)}
+            for m, count in _months(engine, settings, now, None)[:BROWSE_MONTHS]
+        ],
+    }
 
 
 @dataclass(frozen=True)

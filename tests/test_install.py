@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from digest.cli import main
 from digest.config import DEFAULT_CONFIG, find_config, load_settings
 from digest.errors import ConfigError
-from digest.newsroom import create_newsroom
+from digest.newsroom import create_newsroom, without_sample_sources
 from digest.resources import packaged_config, packaged_templates
 from digest.subscribers import CSV_COLUMNS
 
@@ -225,7 +225,7 @@ def test_init_writes_a_commented_config_env_example_and_empty_press_list(tmp_pat
         "README.md",
     }
     config = (folder / "config" / "digest.toml").read_text()
-    assert config == (packaged_config() / "digest.toml").read_text()
+    assert config == without_sample_sources((packaged_config() / "digest.toml").read_text())
     tomllib.loads(config)
     for section in ("[newsroom]", "[feeds]", "[site]", "[email]", "[sender]", "[store]"):
         before = config.split(section, 1)[1].splitlines()[1]
@@ -367,3 +367,21 @@ def test_commands_on_the_packaged_defaults_warn_but_parse_does_not(
     seed = sorted(SEEDS.glob("*.txt"))[0]
     parsed = CliRunner().invoke(main, ["parse", str(seed)])
     assert parsed.exit_code == 0 and "warning: no ./config" not in parsed.output
+
+
+def test_make_dist_builds_the_wheel_and_sdist_with_the_projects_venv(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    done = subprocess.run(
+        ["make", "--no-print-directory", "dist", f"DIST={out}"],
+        cwd=ROOT,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list(out.glob("newsroom_digest-*-py3-none-any.whl"))) == 1
+    assert len(list(out.glob("newsroom_digest-*.tar.gz"))) == 1
+    assert f"pip install {out}/newsroom_digest-*.whl" in done.stdout
+    readme = (ROOT / "README.md").read_text()
+    assert "make dist" in readme and "python -m build" not in readme

@@ -135,6 +135,18 @@ def find_contact(engine: Engine, email: str) -> Subscriber | None:
     return next((s for s in iter_subscribers(engine) if s.email.lower() == wanted), None)
 
 
+def digest_audience(engine: Engine, cadence: str = "weekly") -> tuple[int, dict[str, int]]:
+    """Who a digest of this cadence is for: the number of active contacts, and how many of
+    them it leaves out, by reason ("with digests off", "on the daily digest")."""
+    active = list(iter_subscribers(engine, "active"))
+    other = "daily" if cadence == "weekly" else "weekly"
+    reasons = {
+        "with digests off": sum(1 for s in active if not s.weekly),
+        f"on the {other} digest": sum(1 for s in active if s.weekly and s.cadence == other),
+    }
+    return len(active), {reason: count for reason, count in reasons.items() if count}
+
+
 def contact_counts(engine: Engine) -> dict[str, int]:
     """How many contacts have each status."""
     return count_by_status(engine)
@@ -155,7 +167,9 @@ def subscribe(
     stored = request_subscription(engine, subscriber, now)
     if stored.status == "bounced" or stored.id is None:
         return None
-    expires = now + timedelta(hours=CONFIRM_HOURS)
+    # Links count whole seconds: round up, so a link asked for in the same second as an
+    # unsubscribe still counts as made after it (see `confirmable`).
+    expires = now.replace(microsecond=0) + timedelta(hours=CONFIRM_HOURS, seconds=1)
     confirm = signed_link(settings, "confirm", stored.id, stored.email, expires)
     body = render_confirm(settings, confirm, CONFIRM_HOURS)
     return create_confirmation(engine, settings, stored.id, body, now)

@@ -7,11 +7,12 @@ import glob
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.config import Settings, SourceConfig
+from digest.dates import strip_leading_date
 from digest.errors import SourceError
 from digest.model import Item
 from digest.sources.listing import lines_from_text, parse_listing
@@ -76,6 +77,33 @@ def parse_document(
 ) -> list[Item]:
     """Items of one document of the given kind (listing, html or feed); `base_url` is the
     address the document came from, which its relative links resolve against."""
+    items = _read_document(data, kind, settings, origin, source, base_url, charset, explain)
+    language = (source.language if source else None) or settings.language
+    return [_without_leading_date(item, settings, language) for item in items]
+
+
+def _without_leading_date(item: Item, settings: Settings, language: str | None) -> Item:
+    """The item with a summary that starts by repeating the item's own date cut after it
+    ("November 18, 2026 The state asked…" → "The state asked…")."""
+    if not item.summary:
+        return item
+    local = item.published.astimezone(settings.timezone).date()
+    summary = strip_leading_date(item.summary, local, language)
+    if summary == item.summary and local != item.published.date():
+        summary = strip_leading_date(item.summary, item.published.date(), language)
+    return item if summary == item.summary else replace(item, summary=summary)
+
+
+def _read_document(
+    data: bytes,
+    kind: str,
+    settings: Settings,
+    origin: str,
+    source: SourceConfig | None,
+    base_url: str | None,
+    charset: str | None,
+    explain: Explain | None,
+) -> list[Item]:
     if not data.strip():
         raise SourceError(f"{origin}: empty input, nothing to read")
     if kind == "feed":

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -27,16 +27,24 @@ from digest import actions
 from digest.config import Settings
 from digest.links import signed_link
 from digest.model import Subscriber
-from digest.subscribers import SubscriberError, check_sendable, normalise_email, parse_types
+from digest.render import digest_times
+from digest.subscribers import (
+    SubscriberError,
+    check_sendable,
+    normalise_email,
+    parse_cadence,
+    parse_types,
+)
 from digest.web.forms import Pages, form_age, read_form
 
 if TYPE_CHECKING:
     from digest.store import Engine
 
 INVALID_LINK = "This link is not valid, or it has expired. Use the link in your latest email."
-USED_LINK = (
-    "This confirmation link has already been used. To subscribe again, use the form on the "
-    "press list page."
+USED_LINK = "This confirmation link has already been used. To subscribe again, use the form."
+TOO_FAST = (
+    "We could not tell you from a robot: the form was sent less than two seconds after it "
+    "opened (a browser's autofill does that). Please check the fields and press Subscribe again."
 )
 EXPIRED_FORM = "The form had expired. Please try again."
 ONE_CLICK = "One-Click"
@@ -89,10 +97,31 @@ def holder(public: Public, purpose: str, token: str) -> Subscriber | None:
     return actions.token_holder(public.engine, public.settings, purpose, token)
 
 
+def form_page(
+    public: Public,
+    request: Request,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+    **more: Any,
+) -> Response:
+    """The subscribe form: what it offers and when digests go out, with `form` as typed."""
+    return public.pages.render(
+        request,
+        "subscribe.html",
+        status,
+        form=form or {},
+        when=digest_times(public.settings),
+        error=more.get("error"),
+        started=more.get("started"),
+    )
+
+
 def form_error(public: Public, request: Request, form: dict[str, str], error: str) -> Response:
-    """The subscribe form again (400), with what was typed (cut to size) and the error."""
+    """The subscribe form again (400), with what was typed and ticked (cut to size) and
+    the error; a form sent too fast keeps its start time, so the next press goes through."""
     shown = {key: value[: FIELD_LIMITS.get(key, 200)] for key, value in form.items()}
-    return public.pages.render(request, "subscribe.html", 400, form=shown, error=error)
+    started = form.get("started") if error == TOO_FAST else None
+    return form_page(public, request, 400, shown, error=error, started=started)
 
 
 def form_problem(public: Public, form: dict[str, str]) -> str | None:
@@ -105,7 +134,7 @@ def form_problem(public: Public, form: dict[str, str]) -> str | None:
     if age is None:
         return "The form had expired. Please submit it again."
     if age < MIN_FILL_SECONDS:
-        return "Please check the form, then submit it again."
+        return TOO_FAST
     return None
 
 
@@ -120,6 +149,7 @@ def subscriber_from_form(settings: Settings, form: dict[str, str]) -> Subscriber
         weekly="weekly" in form,
         breaking="breaking" in form,
         status="pending",
+        cadence=parse_cadence(form.get("cadence")),
     )
     check_sendable(settings, subscriber.email)
     return subscriber
@@ -130,7 +160,7 @@ async def subscribe_page(public: Public, request: Request) -> Response:
     whether or not one is sent, so the page tells nobody who is on the list)."""
     pages, settings = public.pages, public.settings
     if request.method == "GET":
-        return pages.render(request, "subscribe.html", form={}, error=None)
+        return form_page(public, request)
     form = await read_form(request)
     if not pages.csrf_ok(request, form):
         return pages.refuse(request, 403, EXPIRED_FORM)
@@ -145,12 +175,19 @@ async def subscribe_page(public: Public, request: Request) -> Response:
         subscriber = subscriber_from_form(settings, form)
     except SubscriberError as exc:
         return form_error(public, request, form, str(exc))
+    return await asked(public, request, subscriber, bool(form.get(HONEYPOT)))
+
+
+async def asked(
+    public: Public, request: Request, subscriber: Subscriber, bot: bool = False
+) -> Response:
+    """Ask for a confirmation email (nothing for a bot) and answer "check your inbox",
+    the same whether or not one is sent; the email goes after the answer."""
+    engine, settings = public.engine, public.settings
     mailing = None
-    if not form.get(HONEYPOT):
-        mailing = await run_in_threadpool(
-            actions.subscription_mail, public.engine, settings, subscriber
-        )
-    response = pages.render(
+    if not bot:
+        mailing = await run_in_threadpool(actions.subscription_mail, engine, settings, subscriber)
+    response = public.pages.render(
         request,
         "message.html",
         title="Check your inbox",
@@ -158,8 +195,21 @@ async def subscribe_page(public: Public, request: Request) -> Response:
         "on its way. Open the link in it to start receiving news.",
     )
     if mailing:
-        response.background = BackgroundTask(send_after_answer, public.engine, settings, mailing.id)
+        response.background = BackgroundTask(send_after_answer, engine, settings, mailing.id)
     return response
+
+
+def used_link(public: Public, request: Request) -> Response:
+    """A confirm link that was already used (410), with the way to the subscribe form."""
+    return public.pages.render(
+        request,
+        "message.html",
+        status_code=410,
+        title="Not possible",
+        message=USED_LINK,
+        link=public.settings.base_url + "subscribe",
+        link_text="Subscribe",
+    )
 
 
 def subscribed(public: Public, request: Request, subscriber: Subscriber) -> Response:
@@ -183,14 +233,14 @@ async def confirm_page(public: Public, request: Request) -> Response:
     if subscriber.status == "active":
         return subscribed(public, request, subscriber)
     if not actions.confirmable(public.engine, subscriber, token):
-        return pages.refuse(request, 410, USED_LINK)
+        return used_link(public, request)
     if request.method == "GET":
         return pages.render(request, "confirm.html", subscriber=subscriber, token=token)
     if not pages.csrf_ok(request, await read_form(request)):
         return pages.refuse(request, 403, EXPIRED_FORM)
     done = await run_in_threadpool(actions.confirm, public.engine, subscriber, token)
     if done is not actions.Confirmed.CONFIRMED:
-        return pages.refuse(request, 410, USED_LINK)
+        return used_link(public, request)
     return confirmed(public, request, subscriber)
 
 
@@ -255,23 +305,37 @@ async def preferences_page(public: Public, request: Request) -> Response:
 
 
 async def unsubscribe_page(public: Public, request: Request) -> Response:
-    """Unsubscribe from a signed link: GET asks, POST (also RFC 8058 one-click) does it."""
+    """Unsubscribe from a signed link: GET asks, POST (also RFC 8058 one-click) does it;
+    once unsubscribed, the page offers to subscribe again (through the confirmation email)."""
     pages = public.pages
     subscriber = holder(public, "unsubscribe", request.path_params["token"])
     if subscriber is None:
         return pages.refuse(request, 404, INVALID_LINK)
     if request.method == "GET":
+        if subscriber.status == "unsubscribed":
+            return pages.render(request, "unsubscribed.html", subscriber=subscriber, already=True)
         return pages.render(request, "unsubscribe.html", subscriber=subscriber)
     form = await read_form(request)
+    if form.get("again"):
+        return await subscribe_again(public, request, subscriber, form)
     if form.get("List-Unsubscribe") != ONE_CLICK:
         return pages.refuse(request, 400, "Nothing was changed.")
     actions.unsubscribe(public.engine, subscriber)
-    return pages.render(
-        request,
-        "message.html",
-        title="You are unsubscribed",
-        message=f"{subscriber.email} will get no more email from us.",
-    )
+    return pages.render(request, "unsubscribed.html", subscriber=subscriber, already=False)
+
+
+async def subscribe_again(
+    public: Public, request: Request, subscriber: Subscriber, form: dict[str, str]
+) -> Response:
+    """The "Subscribe again" button of an unsubscribed reader: the double opt-in again
+    (a confirmation email; the earlier choices are kept), within the subscribe limits."""
+    if not public.pages.csrf_ok(request, form):
+        return public.pages.refuse(request, 403, EXPIRED_FORM)
+    client = request.client.host if request.client else None
+    wait = await run_in_threadpool(actions.subscribe_wait, public.engine, client)
+    if wait:
+        return too_many(public.pages, request, wait)
+    return await asked(public, request, subscriber)
 
 
 def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
