@@ -1,7 +1,7 @@
 """deliveries unique per mailing, subscriber and address
 
 Revision ID: 0009_store
-Revises: 0005_staff
+Revises: 0008_relay
 Create Date: 2026-12-14
 
 A store upgraded by the first version of 0003_sender_identity still has deliveries unique per
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_store"
-down_revision = "0005_staff"
+down_revision = "0008_relay"
 branch_labels = None
 depends_on = None
 
