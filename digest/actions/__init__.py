@@ -102,7 +102,7 @@ __all__ = sorted(_HOMES)
 
 # `publish` names both a submodule and an action: bound now, the action wins whichever of
 # them is imported first.
-from digest.actions.publish import publish  # noqa: E402
+from digest.actions.publish import publish as publish  # noqa: E402
 
 
 def __getattr__(name: str) -> Any:
