@@ -21,7 +21,7 @@ from digest.actions.common import (
 )
 from digest.actions.delivery import held_by_others, queue_counts, requeue, send, transport_factory
 from digest.actions.ingest import IngestReport, ingest_paths, ingest_sources
-from digest.actions.items import add_correction, embargo_item, item_for
+from digest.actions.items import add_correction, amend_item, embargo_item, item_for
 from digest.actions.mailings import (
     Outline,
     SendProgress,
@@ -101,6 +101,7 @@ __all__ = [
     "actor_for",
     "add_correction",
     "add_member",
+    "amend_item",
     "approve_mailing",
     "as_actor",
     "audit",
