@@ -21,7 +21,14 @@ from digest.actions.common import (
 )
 from digest.actions.delivery import held_by_others, queue_counts, requeue, send, transport_factory
 from digest.actions.ingest import IngestReport, ingest_paths, ingest_sources
-from digest.actions.items import add_correction, amend_item, embargo_item, item_for
+from digest.actions.items import (
+    add_correction,
+    already_sent,
+    amend_item,
+    embargo_item,
+    find_items,
+    item_for,
+)
 from digest.actions.mailings import (
     Outline,
     SendProgress,
@@ -101,6 +108,7 @@ __all__ = [
     "actor_for",
     "add_correction",
     "add_member",
+    "already_sent",
     "amend_item",
     "approve_mailing",
     "as_actor",
@@ -122,6 +130,7 @@ __all__ = [
     "embargo_item",
     "export_contacts",
     "find_contact",
+    "find_items",
     "first_admin_possible",
     "held_by_others",
     "import_contacts",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from digest.actions.common import Who, audit, require, utc_now
 from digest.errors import DigestError
+from digest.mailings import alert_sent_summary
 from digest.model import Item
 from digest.store import (
     add_correction_note,
@@ -15,6 +16,7 @@ from digest.store import (
     embargo_of,
     find_item,
     find_item_by_entry_hash,
+    latest_items,
     set_embargo,
 )
 
@@ -129,3 +131,33 @@ def amend_item(
     if settings is not None:
         republish(engine, settings, item)
     return made
+
+
+def already_sent(settings: Settings, engine: Engine, item_key: str) -> str | None:
+    """Why an item's alert is not sent again, when it already went out: when and to how
+    many ("already sent at Mon 23 Nov 2026, 14:00 CET, to 3 recipients (mailing 4)")."""
+    summary = alert_sent_summary(engine, item_key)
+    if summary is None:
+        return None
+    mailing, at, count = summary
+    local = at.astimezone(settings.timezone)
+    return (
+        f"already sent at {local:%a %d %b %Y, %H:%M %Z}, to {count} "
+        f"recipient{'s' if count != 1 else ''} (mailing {mailing.id})"
+    )
+
+
+def find_items(engine: Engine, query: str = "", limit: int = 50) -> list[Item]:
+    """The latest items (embargoed ones too) whose title, summary, type or address holds
+    every word of `query` (case ignored), newest first: the console's item picker."""
+    words = query.casefold().split()[:10]
+    if not words:
+        return latest_items(engine, None, limit, public=False)
+    found = []
+    for item in latest_items(engine, None, 2000, public=False):
+        text = " ".join([item.title, item.summary or "", item.type or "", item.url or ""])
+        if all(word in text.casefold() for word in words):
+            found.append(item)
+            if len(found) >= limit:
+                break
+    return found

@@ -28,6 +28,10 @@ def _mailing_action(name: str, help_text: str) -> None:
         who = acting(actor, engine, "prepare" if name == "cancel" else "send")
         if name == "approve":
             mailing = run_action(lambda: actions.approve_mailing(settings, engine, mailing_id, who))
+        elif name == "cancel":
+            mailing = run_action(
+                lambda: actions.cancel_mailing(engine, mailing_id, who, settings=settings)
+            )
         else:
             change = getattr(actions, f"{name}_mailing")
             mailing = run_action(lambda: change(engine, mailing_id, who))
