@@ -109,7 +109,9 @@ def test_editor_asks_sender_approves_undo_cancels_then_lets_go(
     readers = [m for m in recorder.messages if m[1][0].startswith("desk")]
     assert readers == [], "nothing left for the press list"
     for told in ("Approval needed: ", "Alert approved: "):
-        wait_for(lambda: any(str(p["Subject"]).startswith(told) for p in recorder.parsed()))
+        wait_for(
+            lambda told=told: any(str(p["Subject"]).startswith(told) for p in recorder.parsed())
+        )
 
     editor.goto(console + "admin/breaking?item=" + quote(key, safe=""))
     editor.click("#send-button")
@@ -126,6 +128,7 @@ def test_editor_asks_sender_approves_undo_cancels_then_lets_go(
 
     editor.goto(second)
     assert editor.inner_text("#state") == "done", "the page without JavaScript shows it too"
+
     def alerts() -> list[str]:
         return sorted(
             m[1][0]

@@ -233,8 +233,8 @@ def request_breaking(
     item = item_for(engine, item_key)
     if (sent := already_sent(settings, engine, item.key)) is not None:
         raise DigestError(
-            f"{item.title!r} was {sent}; nothing sent: an alert goes out once. To tell its readers of a "
-            "change, add a correction and send that."
+            f"{item.title!r} was {sent}; nothing sent: an alert goes out once. To tell "
+            "its readers of a change, add a correction and send that."
         )
     if send_at is not None and send_at.tzinfo is None:
         raise DigestError(f"send time {send_at} has no time zone")
