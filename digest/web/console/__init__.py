@@ -50,6 +50,7 @@ TABLE: tuple[Rule, ...] = (
     Rule("/admin/press", press.press_page, ADMIN),
     Rule("/admin/press/save", press.press_save, ADMIN, POST, csrf=True),
     Rule("/admin/press/unsubscribe", press.press_unsubscribe, ADMIN, POST, csrf=True),
+    Rule("/admin/press/restore", press.press_restore, ADMIN, POST, csrf=True),
     Rule("/admin/press/import", press.press_import, ADMIN, POST, csrf=True),
     Rule("/admin/press/export.csv", press.press_export, ADMIN),
     Rule("/admin/items", items.items_page, PREPARE),
