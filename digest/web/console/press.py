@@ -54,9 +54,11 @@ def press_view(
     query, status = listing(request, form or {})
     found = list(actions.contacts(console.engine, status, query))
     shown = found[:PRESS_PAGE]
-    undo = extra.get("undo")
-    if isinstance(undo, Subscriber) and all(s.email != undo.email for s in shown):
-        shown.append(undo)
+    kept = extra.get("undo")
+    if extra.get("saved"):
+        kept = actions.find_contact(console.engine, str(extra["saved"]))
+    if isinstance(kept, Subscriber) and all(s.email != kept.email for s in shown):
+        shown.append(kept)  # the contact just changed stays in view, even if now unmatched
     context = {"editing": None, "confirm": "", "undo": None, "saved": "", "pasted": "", "was": ""}
     context["errors"] = []
     return console.page(
