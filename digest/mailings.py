@@ -520,10 +520,14 @@ class MailingProgress:
         return sum(self.counts.values())
 
 
-def recent_mailings(engine: Engine, limit: int = 20) -> list[MailingProgress]:
-    """The newest mailings with their delivery counts by status."""
+def recent_mailings(
+    engine: Engine, limit: int = 20, exclude: Sequence[str] = ()
+) -> list[MailingProgress]:
+    """The newest mailings (but those of the `exclude` kinds) with their delivery counts
+    by status."""
+    query = select(mailings).where(mailings.c.kind.not_in(exclude)) if exclude else select(mailings)
     with engine.connect() as conn:
-        rows = conn.execute(select(mailings).order_by(mailings.c.id.desc()).limit(limit)).all()
+        rows = conn.execute(query.order_by(mailings.c.id.desc()).limit(limit)).all()
         ids = [row.id for row in rows]
         counts: dict[int, dict[str, int]] = {mailing_id: {} for mailing_id in ids}
         for mailing_id, status, count in conn.execute(
@@ -873,3 +877,17 @@ def create_correction(engine: Engine, settings: Settings, item: Item, now: datet
     return _store_mailing(
         engine, values, [], {"correction": body}, recipients, now, "correction", held
     )
+
+
+def alert_sent_summary(engine: Engine, item_key: str) -> tuple[Mailing, datetime, int] | None:
+    """An item's breaking alert that already went out: the mailing, when it started
+    leaving (its first delivery, else its send time) and how many it reached so far."""
+    alert = sent_alert(engine, item_key)
+    if alert is None:
+        return None
+    query = select(func.min(deliveries.c.sent_at), func.count()).where(
+        deliveries.c.mailing_id == alert.id, deliveries.c.status == "sent"
+    )
+    with engine.connect() as conn:
+        first, count = conn.execute(query).one()
+    return alert, first or alert.send_after or alert.created, int(count)

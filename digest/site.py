@@ -34,6 +34,7 @@ from digest.model import ALL_TYPES, Item
 from digest.render import long_date, template_environment, weekly_subject
 from digest.store import (
     SEARCH_COUNT_MAX,
+    amendment_history,
     item_from_row,
     items,
     iter_public_items,
@@ -62,6 +63,7 @@ class Note:
 
     at: datetime
     text: str
+    changes: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,15 @@ class Page:
 
 
 def correction_notes(engine: Engine, item: Item) -> Sequence[Note]:
-    """The correction notes of an item, oldest first, as its page shows them."""
-    return [Note(row["at"], row["note"]) for row in store_correction_notes(engine, item.key)]
+    """The correction notes of an item, oldest first, as its page shows them; a note that
+    came with amended text carries what changed (field, old text, new text)."""
+    changed: dict[datetime, list[tuple[str, str, str]]] = {}
+    for row in amendment_history(engine, item.key):
+        changed.setdefault(row["at"], []).append((row["field"].title(), row["old"], row["new"]))
+    return [
+        Note(row["at"], row["note"], tuple(changed.get(row["at"], ())))
+        for row in store_correction_notes(engine, item.key)
+    ]
 
 
 def _render(settings: Settings, template: str, **context: Any) -> bytes:

@@ -571,6 +571,11 @@ def authenticate(
         step = _totp_step(row.totp_secret, code, now, row.totp_last)
         if step is None:
             record_failure(engine, email, client, now)
+            if _totp_step(row.totp_secret, code, now, None) is not None:
+                raise SignInError(
+                    "This code was just used — wait for the next one your app shows, "
+                    "then type that."
+                )
             raise SignInError("The code from your authenticator app is missing or not right.")
         with engine.begin() as conn:
             conn.execute(staff.update().where(staff.c.id == row.id).values(totp_last=step))

@@ -293,6 +293,9 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
             latest[item.key] = item
         stored |= _rows_by_key(conn, [key for key in latest if key not in stored])
         counts = IngestCounts()
+        amended = set(
+            conn.execute(select(amendments.c.item_id).where(amendments.c.active)).scalars()
+        )
         for position, item in enumerate(latest.values()):
             # one microsecond apart in page order: no two items share a first-seen or edit time
             stamp = now + timedelta(microseconds=position)
@@ -302,6 +305,8 @@ def upsert_items(engine: Engine, new_items: Iterable[Item], now: datetime) -> In
                 values["embargo_until"] = item.embargo_until
             if row is not None and item.undated:
                 values["published"] = row["published"]
+            if row is not None and row["id"] in amended:
+                keep_amendments(conn, row, values)
             if row is None:
                 values |= {"updated": item.updated or item.published, "first_seen": stamp}
                 conn.execute(items.insert().values(**values))
@@ -951,6 +956,101 @@ def correction_notes(engine: Engine, key: str) -> list[Any]:
         .join(items, items.c.id == corrections.c.item_id)
         .where(items.c.key == key)
         .order_by(corrections.c.at, corrections.c.id)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query).mappings())
+
+
+amendments = Table(
+    "amendments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("field", String(20), nullable=False),
+    Column("old", Text, nullable=False, default=""),
+    Column("new", Text, nullable=False, default=""),
+    Column("source", Text),
+    Column("active", Boolean, nullable=False, default=True),
+    Index("ix_amendments_item", "item_id", "at"),
+)
+
+AMENDABLE = ("title", "summary")
+
+
+def amend_item_text(
+    engine: Engine, key: str, changes: dict[str, str], note: str, actor: str, now: datetime
+) -> list[dict[str, str]]:
+    """Replace an item's title and/or summary with staff's corrected text, in one
+    transaction: each changed field is kept in the history (old text, new text, who,
+    when, and what the source said, so a later ingest knows whether the source changed
+    it since), the note becomes a correction, and `updated` moves so the feeds show it.
+    The changes actually made (field, old, new); empty when nothing differed."""
+    made: list[dict[str, str]] = []
+    with engine.begin() as conn:
+        row = conn.execute(select(items).where(items.c.key == key)).mappings().first()
+        if row is None:
+            return made
+        values: dict[str, Any] = {}
+        for field, new in changes.items():
+            new = clean_line(new) if field == "title" else clean_text(new)
+            old = row[field] or ""
+            if field not in AMENDABLE or new == old:
+                continue
+            active = amendments.c.item_id == row["id"], amendments.c.field == field
+            previous = conn.execute(
+                select(amendments.c.source).where(*active, amendments.c.active)
+            ).first()
+            source = previous.source if previous is not None else row[field]
+            conn.execute(amendments.update().where(*active).values(active=False))
+            conn.execute(
+                amendments.insert().values(
+                    item_id=row["id"], at=now, actor=actor, field=field,
+                    old=old, new=new, source=source, active=True,
+                )
+            )  # fmt: skip
+            values[field] = new or None
+            made.append({"field": field, "old": old, "new": new})
+        if not made:
+            return made
+        conn.execute(items.update().where(items.c.id == row["id"]).values(**values, updated=now))
+        conn.execute(
+            corrections.insert().values(
+                item_id=row["id"], at=now, actor=actor, kind="amend", note=clean_text(note)
+            )
+        )
+    return made
+
+
+def keep_amendments(conn: Connection, row: dict[str, Any], values: dict[str, Any]) -> None:
+    """Staff's corrected text wins over the source until the source itself changes that
+    field: an incoming value equal to what the source said when staff amended it is
+    replaced by the amended text; a different one ends the amendment (the source wins)."""
+    query = select(amendments).where(amendments.c.item_id == row["id"], amendments.c.active)
+    for amendment in conn.execute(query).mappings():
+        field = amendment["field"]
+        if (values.get(field) or None) == (amendment["source"] or None):
+            values[field] = amendment["new"] or None
+        else:
+            conn.execute(
+                amendments.update().where(amendments.c.id == amendment["id"]).values(active=False)
+            )
+
+
+def amendment_history(engine: Engine, key: str) -> list[Any]:
+    """An item's amendments by staff, oldest first: at, actor, field, old, new."""
+    query = (
+        select(
+            amendments.c.at,
+            amendments.c.actor,
+            amendments.c.field,
+            amendments.c.old,
+            amendments.c.new,
+        )
+        .join(items, items.c.id == amendments.c.item_id)
+        .where(items.c.key == key)
+        .order_by(amendments.c.at, amendments.c.id)
     )
     with engine.connect() as conn:
         return list(conn.execute(query).mappings())

@@ -173,10 +173,20 @@ def import_csv(engine: Engine, settings: Settings, path: Path, now: datetime) ->
         raise SubscriberError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise SubscriberError(f"{path}: not UTF-8 (invalid byte at offset {exc.start})") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    delimiter = sniff_delimiter(text)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [h.strip().casefold() for h in reader.fieldnames or []]
-    if "email" not in header:
-        raise SubscriberError(f"{path}: line 1: the header row needs an 'email' column")
+    if "email" not in header and any("@" in field for field in header):
+        # no header row (rows copied from a spreadsheet): the columns in the usual order
+        reader = csv.DictReader(
+            io.StringIO(text, newline=""), fieldnames=list(CSV_COLUMNS), delimiter=delimiter
+        )
+        header = list(CSV_COLUMNS)
+    elif "email" not in header:
+        raise SubscriberError(
+            f"{path}: line 1: the header row needs an 'email' column (columns are separated "
+            "by commas, tabs or semicolons)"
+        )
     reader.fieldnames = header
     report = ImportReport()
     seen: set[str] = set()
@@ -204,6 +214,16 @@ def import_csv(engine: Engine, settings: Settings, path: Path, now: datetime) ->
                 conn.commit()
         conn.commit()
     return report
+
+
+def sniff_delimiter(text: str) -> str:
+    """The column separator of a pasted or saved list, read from its first line: a tab
+    (rows copied from a spreadsheet), a semicolon (a spreadsheet's CSV in many locales)
+    or a comma, whichever the line holds most of (a comma on a tie)."""
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    counts = {sep: first.count(sep) for sep in (",", "\t", ";")}
+    best = max(counts, key=lambda sep: (counts[sep], sep == ","))
+    return best if counts[best] else ","
 
 
 def subscriber_from_row(row: dict[str, str | None], settings: Settings) -> Subscriber:

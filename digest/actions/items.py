@@ -8,17 +8,22 @@ from typing import TYPE_CHECKING
 
 from digest.actions.common import Who, audit, require, utc_now
 from digest.errors import DigestError
+from digest.mailings import alert_sent_summary
 from digest.model import Item
 from digest.store import (
     add_correction_note,
+    amend_item_text,
     embargo_of,
     find_item,
     find_item_by_entry_hash,
+    latest_items,
     set_embargo,
 )
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from digest.config import Settings
 
 ENTRY_ID = re.compile(r"tag:[^\s:]+:item/([0-9a-f]{32})")
 
@@ -36,11 +41,18 @@ def item_for(engine: Engine, key_or_url: str) -> Item:
 
 
 def embargo_item(
-    engine: Engine, item_key: str, until: datetime | None, who: Who, now: datetime | None = None
+    engine: Engine,
+    item_key: str,
+    until: datetime | None,
+    who: Who,
+    now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> Item:
     """Hold an item back from every public path until `until` (None lifts the embargo at
     once: it is recorded as ending now, so the next publish sees the item as newly public
-    and writes its feeds and page)."""
+    and writes its feeds and page). With `settings`, the feeds and pages are written again
+    at once, so the item leaves (or comes back to) every public page now, not at the web
+    process's next refresh."""
     now = now or utc_now()
     item = item_for(engine, item_key)
     if until is not None and until.tzinfo is None:
@@ -54,7 +66,18 @@ def embargo_item(
     set_embargo(engine, item.key, until or now)
     detail = f"{item.title} until {until.isoformat()}" if until else f"{item.title}: lifted"
     audit(engine, actor, "embargo", detail, now)
+    if settings is not None:
+        republish(engine, settings, item)
     return item
+
+
+def republish(engine: Engine, settings: Settings, item: Item) -> None:
+    """Write again the feeds and pages an item is on (its type's, the all-items ones, its
+    own page: removed when it is no longer public)."""
+    from digest.actions.publish import publish_feeds
+
+    pages = [item.page] if item.page else []
+    publish_feeds(engine, settings, changed_types={None, item.type}, pages=pages)
 
 
 def add_correction(
@@ -70,3 +93,71 @@ def add_correction(
     add_correction_note(engine, item.key, note, actor.name, now)
     audit(engine, actor, "correction", f"{item.title}: {note.strip()}", now)
     return item
+
+
+def amend_item(
+    engine: Engine,
+    item_key: str,
+    title: str | None,
+    summary: str | None,
+    note: str,
+    who: Who,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> list[dict[str, str]]:
+    """Correct an item's title and/or summary (None: leave it), with a note saying what
+    was wrong: the old and new text, who and when are kept and shown on the item page,
+    the feeds show the entry as updated (same id), the next digest lists the note, the
+    correction email shows the amended text. The staff text stays until the source itself
+    changes that field. With `settings`, the pages and feeds are written again at once."""
+    now = now or utc_now()
+    item = item_for(engine, item_key)
+    if not note.strip():
+        raise DigestError("a correction needs a note saying what was wrong (--note)")
+    if title is not None and not title.strip():
+        raise DigestError("the corrected title is empty; give the whole new title")
+    changes = {
+        name: text for name, text in (("title", title), ("summary", summary)) if text is not None
+    }
+    actor = require(who, "prepare")
+    made = amend_item_text(engine, item.key, changes, note, actor.name, now)
+    if not made:
+        raise DigestError(
+            f"{item.title!r}: the corrected text is the same as the item's; nothing changed "
+            "(to add a note only: digest items correct ITEM --note …)"
+        )
+    fields = " and ".join(change["field"] for change in made)
+    audit(engine, actor, "correction", f"{item.title}: {fields} amended: {note.strip()}", now)
+    if settings is not None:
+        republish(engine, settings, item)
+    return made
+
+
+def already_sent(settings: Settings, engine: Engine, item_key: str) -> str | None:
+    """Why an item's alert is not sent again, when it already went out: when and to how
+    many ("already sent at Mon 23 Nov 2026, 14:00 CET, to 3 recipients (mailing 4)")."""
+    summary = alert_sent_summary(engine, item_key)
+    if summary is None:
+        return None
+    mailing, at, count = summary
+    local = at.astimezone(settings.timezone)
+    return (
+        f"already sent at {local:%a %d %b %Y, %H:%M %Z}, to {count} "
+        f"recipient{'s' if count != 1 else ''} (mailing {mailing.id})"
+    )
+
+
+def find_items(engine: Engine, query: str = "", limit: int = 50) -> list[Item]:
+    """The latest items (embargoed ones too) whose title, summary, type or address holds
+    every word of `query` (case ignored), newest first: the console's item picker."""
+    words = query.casefold().split()[:10]
+    if not words:
+        return latest_items(engine, None, limit, public=False)
+    found = []
+    for item in latest_items(engine, None, 2000, public=False):
+        text = " ".join([item.title, item.summary or "", item.type or "", item.url or ""])
+        if all(word in text.casefold() for word in words):
+            found.append(item)
+            if len(found) >= limit:
+                break
+    return found

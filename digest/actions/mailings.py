@@ -13,8 +13,9 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.actions.common import Actor, Forbidden, Who, audit, require, utc_now
-from digest.actions.items import item_for
+from digest.actions.common import Actor, Forbidden, Who, as_actor, audit, require, utc_now
+from digest.actions.items import already_sent, item_for
+from digest.actions.notices import notify_requester, notify_senders
 from digest.errors import DigestError
 from digest.mailings import (
     AWAITING,
@@ -259,10 +260,16 @@ def request_breaking(
     """Ask for an item's breaking alert. With `breaking.approval` it waits for a second
     person's approval; else it is scheduled for `send_at`, or for the end of the undo
     window (`breaking.undo_seconds`; 0 makes it sending at once). An embargoed item's
-    alert is held until the embargo lifts. Asking twice returns the first request."""
+    alert is held until the embargo lifts. Asking twice returns the first request; an
+    alert that already went out is refused, saying when and to how many."""
     now = now or utc_now()
     actor = require(who, "prepare" if settings.breaking.approval else "send")
     item = item_for(engine, item_key)
+    if (sent := already_sent(settings, engine, item.key)) is not None:
+        raise DigestError(
+            f"{item.title!r} was {sent}; nothing sent: an alert goes out once. To tell "
+            "its readers of a change, add a correction and send that."
+        )
     if send_at is not None and send_at.tzinfo is None:
         raise DigestError(f"send time {send_at} has no time zone")
     if send_at is not None and send_at <= now:
@@ -283,6 +290,9 @@ def request_breaking(
     when = f" for {send_after.isoformat()}" if send_after and status != SENDING else ""
     detail = f"{item.title} (mailing {mailing.id}, {mailing.status}{when})"
     audit(engine, actor, "breaking request", detail, now)
+    if mailing.status == AWAITING and mailing.created == now:
+        count = breaking_recipient_count(engine, item)
+        notify_senders(settings, engine, mailing, actor.name, count)
     return mailing
 
 
@@ -299,6 +309,7 @@ def approve_mailing(
     except MailingStateError as exc:
         raise DigestError(str(exc)) from None
     audit(engine, actor, "approve mailing", f"{mailing.subject} (mailing {mailing_id})", now)
+    notify_requester(settings, engine, mailing, "approved", actor.name)
     return mailing
 
 
@@ -324,11 +335,17 @@ def _change_mailing(
 
 
 def cancel_mailing(
-    engine: Engine, mailing_id: int, who: Who, now: datetime | None = None
+    engine: Engine,
+    mailing_id: int,
+    who: Who,
+    now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> Mailing:
     """Cancel a mailing in any state before done: nothing more of it goes (messages already
-    with the relay finish). Cancelled before anything left, an alert frees its item."""
-    return _change_mailing(
+    with the relay finish). Cancelled before anything left, an alert frees its item. With
+    `settings`, the person who asked for an alert that awaited approval is told."""
+    before = mailing_or_error(engine, mailing_id)
+    mailing = _change_mailing(
         engine,
         mailing_id,
         who,
@@ -337,6 +354,9 @@ def cancel_mailing(
         "cancel mailing",
         "prepare",
     )
+    if settings is not None and before.status == AWAITING:
+        notify_requester(settings, engine, mailing, "cancelled", as_actor(who).name)
+    return mailing
 
 
 def pause_mailing(

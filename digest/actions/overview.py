@@ -48,6 +48,23 @@ def next_daily(settings: Settings, now: datetime) -> datetime:
     return moment
 
 
+PERSONAL_KINDS = ("confirm", "welcome")
+
+
+def personal_mails_today(engine: Engine, settings: Settings, now: datetime) -> dict[str, int]:
+    """How many one-person emails (confirmation and welcome) were created today in the
+    newsroom's zone, by kind: the dashboard counts them apart from the mailings."""
+    local = now.astimezone(settings.timezone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    query = (
+        select(mailings.c.kind, func.count())
+        .where(mailings.c.kind.in_(PERSONAL_KINDS), mailings.c.created >= midnight)
+        .group_by(mailings.c.kind)
+    )
+    with engine.connect() as conn:
+        return {kind: int(count) for kind, count in conn.execute(query)}
+
+
 def upcoming_mailings(engine: Engine, limit: int = LISTED) -> list[Any]:
     """Mailings waiting for their time, an approval or a resume, soonest first."""
     with engine.connect() as conn:
@@ -93,7 +110,9 @@ def dashboard(engine: Engine, settings: Settings, now: datetime) -> dict[str, An
         "items": [(settings.type_by_slug(slug), n) for slug, n in counts.items()],
         "feeds": feed_changes(settings),
         "subscribers": count_by_status(engine),
-        "mailings": recent_mailings(engine, 10),
+        "mailings": recent_mailings(engine, 10, exclude=PERSONAL_KINDS),
+        "personal_today": personal_mails_today(engine, settings, now),
+        "awaiting": [m for m in upcoming_mailings(engine) if m.status == AWAITING],
         "upcoming": upcoming_mailings(engine),
         "next_weekly": next_weekly(settings, now),
         "next_daily": next_daily(settings, now),

@@ -25,6 +25,7 @@ from digest.limits import (
 from digest.links import signed_link, token_subscriber, verify
 from digest.mailings import Mailing, create_confirmation, create_welcome
 from digest.model import STATUSES, Subscriber
+from digest.store import audit_log
 from digest.subscribers import (
     ImportReport,
     add_subscriber,
@@ -75,6 +76,41 @@ def unsubscribe_contact(engine: Engine, who: Who, email: str, now: datetime | No
     return removed
 
 
+UNDO_MINUTES = 15
+
+
+def restore_contact(
+    engine: Engine, who: Who, email: str, status: str, now: datetime | None = None
+) -> Subscriber:
+    """Undo one's own unsubscribe of a contact, within UNDO_MINUTES of it: the contact
+    gets back the status it had (active or pending). Anything else is refused, so the
+    press list never re-subscribes someone who left by themselves."""
+    now = now or utc_now()
+    actor = require(who, "admin")
+    contact = find_contact(engine, email)
+    if contact is None or contact.id is None:
+        raise DigestError(f"{email!r} is not on the press list")
+    if status not in ("active", "pending") or contact.status != "unsubscribed":
+        raise DigestError(f"{contact.email} is {contact.status}; there is nothing to undo")
+    since = now - timedelta(minutes=UNDO_MINUTES)
+    own = [
+        entry
+        for entry in audit_log(engine, 500)
+        if entry["action"] == "press list unsubscribe"
+        and entry["detail"].strip().casefold() == contact.email.casefold()
+        and entry["actor"] == actor.name
+        and entry["at"] >= since
+    ]
+    if not own:
+        raise DigestError(
+            f"{contact.email}: only your own unsubscribe of the last {UNDO_MINUTES} minutes "
+            "can be undone"
+        )
+    set_status(engine, contact.id, status, now)
+    audit(engine, actor, "press list undo unsubscribe", f"{contact.email} ({status})", now)
+    return find_contact(engine, contact.email) or contact
+
+
 def import_contacts(
     engine: Engine, settings: Settings, who: Who, path: Path, now: datetime | None = None
 ) -> ImportReport:
@@ -119,13 +155,13 @@ def export_contacts(engine: Engine, settings: Settings, who: Who, out: TextIO) -
 
 
 def contacts(engine: Engine, status: str | None = None, query: str = "") -> Iterator[Subscriber]:
-    """Contacts in address order, of one status (all when None or unknown), whose address,
-    name or outlet holds `query` (case-insensitive)."""
-    wanted = query.strip().casefold()
+    """Contacts in address order, of one status (all when None or unknown), where every
+    word of `query` is in the address, the name or the outlet (case-insensitive; "Priya
+    Nair Science" finds Priya Nair of Science)."""
+    words = query.casefold().split()
     for sub in iter_subscribers(engine, status if status in STATUSES else None):
-        if not wanted or any(
-            wanted in field.casefold() for field in (sub.email, sub.name, sub.outlet)
-        ):
+        fields = [sub.email.casefold(), sub.name.casefold(), sub.outlet.casefold()]
+        if all(any(word in field for field in fields) for word in words):
             yield sub
 
 

@@ -33,6 +33,10 @@ def _mailing_action(name: str, help_text: str) -> None:
         who = acting(actor, engine, "prepare" if name == "cancel" else "send")
         if name == "approve":
             mailing = run_action(lambda: actions.approve_mailing(settings, engine, mailing_id, who))
+        elif name == "cancel":
+            mailing = run_action(
+                lambda: actions.cancel_mailing(engine, mailing_id, who, settings=settings)
+            )
         else:
             change = getattr(actions, f"{name}_mailing")
             mailing = run_action(lambda: change(engine, mailing_id, who))
@@ -116,25 +120,42 @@ def items_embargo(item: str, until: str | None, lift: bool, actor: str | None) -
     engine = store(settings)
     who = acting(actor, engine, "prepare")
     when = run_action(lambda: actions.local_time(settings, until)) if until else None
-    found = run_action(lambda: actions.embargo_item(engine, item, when, who))
+    found = run_action(lambda: actions.embargo_item(engine, item, when, who, settings=settings))
     if when is None:
-        click.echo(f"{found.title}: embargo lifted")
+        click.echo(f"{found.title}: embargo lifted; back on its pages and feeds now")
     else:
         local = when.astimezone(settings.timezone)
-        click.echo(f"{found.title}: embargoed until {local:%a %d %b %Y, %H:%M %Z}")
+        click.echo(
+            f"{found.title}: embargoed until {local:%a %d %b %Y, %H:%M %Z}; "
+            "taken off every page and feed now"
+        )
 
 
 @items_group.command(name="correct")
 @click.argument("item")
 @click.option("--note", required=True, help="What was wrong and what is right.")
+@click.option("--title", help="The corrected title (replaces the item's title).")
+@click.option("--summary", help="The corrected summary (replaces the item's summary).")
 @AS_OPTION
-def items_correct(item: str, note: str, actor: str | None) -> None:
-    """Add a correction note to an item (the next digest lists it; feeds show it updated).
+def items_correct(
+    item: str, note: str, title: str | None, summary: str | None, actor: str | None
+) -> None:
+    """Correct an item: a note (the next digest lists it; feeds show it updated), and with
+    --title/--summary the corrected text itself, kept until the source changes that field.
 
-    Example: digest items correct https://example.org/news/item --note 'The date was wrong.'"""
+    Example: digest items correct ITEM --note '$15 million, not $50 million.' --title '…'"""
     from digest import actions
 
     settings = configured()
     engine = store(settings)
-    found = run_action(lambda: actions.add_correction(engine, item, note, acting(actor, engine)))
-    click.echo(f"{found.title}: correction noted")
+    who = acting(actor, engine)
+    if title is None and summary is None:
+        found = run_action(lambda: actions.add_correction(engine, item, note, who))
+        click.echo(f"{found.title}: correction noted")
+        return
+    made = run_action(
+        lambda: actions.amend_item(engine, item, title, summary, note, who, settings=settings)
+    )
+    for change in made:
+        click.echo(f"{change['field']} corrected: “{change['old']}” → “{change['new']}”")
+    click.echo("correction noted; pages and feeds written again")

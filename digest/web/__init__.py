@@ -186,7 +186,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         *public_site.routes(settings, engine),
         *public.routes(settings, engine, pages),
-        *console.routes(settings, engine, pages),
+        *console.routes(settings, engine, pages, files.invalidate),
     ]
     starlette = Starlette(
         routes=routes,

@@ -2,7 +2,7 @@
 messages were already with the relay)
 
 Revision ID: 0008_relay
-Revises: 0005_staff
+Revises: 0007_amendments
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_relay"
-down_revision = "0005_staff"
+down_revision = "0007_amendments"
 branch_labels = None
 depends_on = None
 

@@ -7,6 +7,7 @@ whether its forms are checked (same origin and a CSRF token); guard.guarded enfo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,7 @@ TABLE: tuple[Rule, ...] = (
     Rule("/admin/press", press.press_page, ADMIN),
     Rule("/admin/press/save", press.press_save, ADMIN, POST, csrf=True),
     Rule("/admin/press/unsubscribe", press.press_unsubscribe, ADMIN, POST, csrf=True),
+    Rule("/admin/press/restore", press.press_restore, ADMIN, POST, csrf=True),
     Rule("/admin/press/import", press.press_import, ADMIN, POST, csrf=True),
     Rule("/admin/press/export.csv", press.press_export, ADMIN),
     Rule("/admin/items", items.items_page, PREPARE),
@@ -80,13 +82,17 @@ TABLE: tuple[Rule, ...] = (
 )
 
 
-def routes(settings: Settings, engine: Engine, pages: Pages) -> list[Route]:
-    """The console's routes, each answered through the guard its TABLE row configures."""
+def routes(
+    settings: Settings, engine: Engine, pages: Pages, published: Callable[[], None] | None = None
+) -> list[Route]:
+    """The console's routes, each answered through the guard its TABLE row configures;
+    `published` is called after a console action wrote the public files again (the web
+    process drops its in-memory copies)."""
     unchecked = [rule.path for rule in TABLE if "POST" in rule.methods and not rule.csrf]
     if unchecked:
         raise RuntimeError(f"console forms without the CSRF check: {unchecked}")
     install_filters(pages, settings.timezone)
-    console = Console(settings, engine, pages)
+    console = Console(settings, engine, pages, published or (lambda: None))
     return [
         Route(rule.path, partial(guarded, rule, console), methods=list(rule.methods))
         for rule in TABLE

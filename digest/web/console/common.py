@@ -42,6 +42,7 @@ class Console:
     settings: Settings
     engine: Engine
     pages: Pages
+    published: Callable[[], None] = lambda: None  # the web process drops its cached files
 
     @property
     def zone(self) -> ZoneInfo:

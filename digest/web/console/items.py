@@ -3,8 +3,10 @@ correction notes and the correction sent to the alert's recipients."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -13,7 +15,7 @@ from digest.errors import DigestError
 from digest.model import Item
 from digest.staff import StaffMember
 from digest.store import latest_items
-from digest.web.console.common import Console, Form, actor
+from digest.web.console.common import Console, Form, actor, human_time
 from digest.web.console.mailings import breaking_view, chosen_item, to_mailing
 
 
@@ -33,7 +35,8 @@ async def items_page(
 async def item_embargo(
     request: Request, console: Console, member: StaffMember, form: Form
 ) -> Response:
-    """Hold an item back until a time (newsroom's zone), or lift its embargo."""
+    """Hold an item back until a time (newsroom's zone), or lift its embargo; the public
+    pages and feeds are written again at once, and the page says what happened and when."""
     item = chosen_item(console, request, form)
     if item is None:
         return console.refuse(request, 404, "No such item.")
@@ -41,25 +44,67 @@ async def item_embargo(
         until = None
         if form.get("action") != "lift":
             until = actions.local_time(console.settings, form.get("until", "")[:40])
-        actions.embargo_item(console.engine, item.key, until, actor(member))
+        await run_in_threadpool(
+            actions.embargo_item,
+            console.engine,
+            item.key,
+            until,
+            actor(member),
+            settings=console.settings,
+        )
     except DigestError as exc:
         return breaking_view(request, console, member, item, str(exc), 400)
-    return back_to(item)
+    console.published()
+    return breaking_view(request, console, member, item, embargo_notice(console, item, until))
+
+
+def embargo_notice(console: Console, item: Item, until: datetime | None) -> str:
+    """What an embargo change did, in words: where the item is now, and until when."""
+    if until is None:
+        return (
+            f"Embargo lifted: “{item.title}” is back on the home page, the archive, its feeds "
+            "and its own page now, and the next emails may carry it."
+        )
+    return (
+        f"Embargo set: “{item.title}” is off the home page, the archive, its feeds and its "
+        f"own page now. It comes back at {human_time(until, console.zone)}; no email "
+        "carries it before then."
+    )
 
 
 async def item_correction(
     request: Request, console: Console, member: StaffMember, form: Form
 ) -> Response:
-    """Add a correction note to an item (shown on its page and in its feeds)."""
+    """Correct an item: a note, and the corrected title and summary when they were changed
+    (pages and feeds written again at once)."""
     item = chosen_item(console, request, form)
     if item is None:
         return console.refuse(request, 404, "No such item.")
+    note = form.get("note", "")[:2000]
+    title = form.get("title", item.title)[:1000]
+    summary = form.get("summary", item.summary or "")[:20000]
+    title_changed = title.strip() != item.title.strip()
+    summary_changed = summary.strip() != (item.summary or "").strip()
     try:
-        note = form.get("note", "")[:2000]
-        actions.add_correction(console.engine, item.key, note, actor(member))
+        if title_changed or summary_changed:
+            await run_in_threadpool(
+                actions.amend_item,
+                console.engine,
+                item.key,
+                title if title_changed else None,
+                summary if summary_changed else None,
+                note,
+                actor(member),
+                settings=console.settings,
+            )
+            console.published()
+            done = "Correction saved: the item now reads as corrected on its page and feeds."
+        else:
+            actions.add_correction(console.engine, item.key, note, actor(member))
+            done = "Correction note added."
     except DigestError as exc:
         return breaking_view(request, console, member, item, str(exc), 400)
-    return back_to(item)
+    return breaking_view(request, console, member, chosen_item(console, request, form), done)
 
 
 async def correction_send(

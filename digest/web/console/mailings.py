@@ -26,6 +26,7 @@ from digest.mailings import (
     Mailing,
     breaking_recipient_count,
     plan_weekly,
+    render_plan,
     sent_alert,
     weekly_recipient_count,
 )
@@ -34,12 +35,11 @@ from digest.render import (
     breaking_subject,
     personalise,
     render_breaking,
-    render_weekly,
     sample_copy,
     weekly_subject,
 )
 from digest.staff import StaffMember
-from digest.store import correction_notes, find_item, latest_items
+from digest.store import amendment_history, correction_notes, find_item
 from digest.web.console.common import FRAMEABLE, Console, Form, actor, human_time
 
 SAMPLE_READER = {
@@ -73,7 +73,7 @@ async def digest_preview(
     """This week's digest as a sample reader would get it (framed by the digest page)."""
     today = console.today()
     plan = plan_weekly(console.engine, console.settings, today)
-    body = render_weekly(console.settings, plan.items, today, ALL_TYPES)
+    body = render_plan(console.settings, plan, ALL_TYPES) if plan.items else None
     html = sample_copy(body.html) if body else "<p>Nothing was published in this period.</p>"
     return HTMLResponse(html, headers=FRAMEABLE)
 
@@ -94,13 +94,17 @@ def breaking_view(
 ) -> Response:
     """The breaking-news page: the latest items, and the chosen one's alert as it would go."""
     settings, engine = console.settings, console.engine
+    query = request.query_params.get("q", "")[:200]
     return console.page(
         request,
         "breaking.html",
         member,
         status_code,
-        items=latest_items(engine, None, 50, public=False),
+        items=actions.find_items(engine, query),
+        q=query,
         item=item,
+        already=actions.already_sent(settings, engine, item.key) if item else None,
+        history=amendment_history(engine, item.key) if item else [],
         subject=breaking_subject(settings, item) if item else None,
         count=breaking_recipient_count(engine, item) if item else 0,
         notice=notice,
@@ -208,6 +212,8 @@ def mailing_view(
         member,
         400 if notice else 200,
         progress=progress,
+        heading=mailing_heading(progress.kind, progress.subject),
+        undo=left is not None and progress.kind == "breaking" and left <= undo_seconds(console),
         seconds_left=left,
         final=status in (DONE, CANCELLED, EMPTY),
         awaiting=status == AWAITING,
@@ -220,6 +226,22 @@ def mailing_view(
     if due:
         response.background = BackgroundTask(actions.send, engine, console.settings, wanted)
     return response
+
+
+def mailing_heading(kind: str, subject: str) -> str:
+    """A mailing's heading: its subject, with its kind in front unless the subject already
+    starts with it (an alert's subject carries the "Breaking:" prefix itself)."""
+    label = {"breaking": "Breaking", "weekly": "Weekly digest", "daily": "Daily digest"}.get(
+        kind, kind.capitalize()
+    )
+    if not subject or subject.casefold().startswith(label.casefold()):
+        return subject or label
+    return f"{label}: {subject}"
+
+
+def undo_seconds(console: Console) -> int:
+    """How long the undo window lasts after an alert is asked for (or approved)."""
+    return int(console.settings.breaking.undo_seconds)
 
 
 async def mailing_page(
@@ -248,7 +270,7 @@ def _approve(console: Console, mailing_id: int, who: Actor) -> Mailing:
 DECISIONS: dict[str, Callable[[Console, int, Actor], Mailing]] = {
     "approve": _approve,
     "cancel": lambda console, mailing_id, who: actions.cancel_mailing(
-        console.engine, mailing_id, who
+        console.engine, mailing_id, who, settings=console.settings
     ),
     "pause": lambda console, mailing_id, who: actions.pause_mailing(
         console.engine, mailing_id, who

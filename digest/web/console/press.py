@@ -4,9 +4,11 @@ export the list as CSV."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
+from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from digest import actions
 from digest.errors import DigestError
@@ -16,6 +18,7 @@ from digest.subscribers import normalise_email
 from digest.web.console.common import Console, Form, actor
 
 PRESS_PAGE = 200
+OUTCOMES = ("added", "updated", "unchanged")
 CSV_HEADERS = {
     "Content-Disposition": 'attachment; filename="press-list.csv"',
     "Cache-Control": "no-store",
@@ -23,44 +26,80 @@ CSV_HEADERS = {
 }
 
 
+def listing(request: Request, form: Form) -> tuple[str, str]:
+    """The list's search words and status, from the form (a post keeps them) or the
+    address."""
+    query = form.get("q", request.query_params.get("q", "")).strip()[:200]
+    status = form.get("status", request.query_params.get("status", ""))[:20]
+    return query, status
+
+
+def list_address(query: str, status: str, **more: str) -> str:
+    """The press list's address for this search (and whatever else is given)."""
+    wanted = {"q": query, "status": status, **more}
+    return "/admin/press?" + urlencode({k: v for k, v in wanted.items() if v})
+
+
 def press_view(
     request: Request,
     console: Console,
     member: StaffMember,
     notice: str = "",
-    errors: list[tuple[int, str]] | None = None,
     status_code: int = 200,
-    editing: Subscriber | None = None,
+    form: Form | None = None,
+    **extra: object,
 ) -> Response:
-    """The press list page for the query in the address, with a notice and import errors."""
-    query = request.query_params.get("q", "").strip()[:200]
-    status = request.query_params.get("status", "")
+    """The press list page for the search (kept across every post), with a notice; `extra`
+    carries the edit form's contact, the contact to confirm or undo, the import box."""
+    query, status = listing(request, form or {})
     found = list(actions.contacts(console.engine, status, query))
+    shown = found[:PRESS_PAGE]
+    kept = extra.get("undo")
+    if extra.get("saved"):
+        kept = actions.find_contact(console.engine, str(extra["saved"]))
+    if isinstance(kept, Subscriber) and all(s.email != kept.email for s in shown):
+        shown.append(kept)  # the contact just changed stays in view, even if now unmatched
+    context = {"editing": None, "confirm": "", "undo": None, "saved": "", "pasted": "", "was": ""}
+    context["errors"] = []
     return console.page(
         request,
         "press.html",
         member,
         status_code,
-        subscribers=found[:PRESS_PAGE],
+        **(context | extra),
+        subscribers=shown,
         total=len(found),
         shown=min(len(found), PRESS_PAGE),
         q=query,
         status=status,
+        here=list_address(query, status),
         statuses=STATUSES,
         types=console.settings.types,
+        labels={t.slug: t.label for t in console.settings.types},
         notice=notice,
-        errors=errors or [],
-        editing=editing,
     )
 
 
 async def press_page(
     request: Request, console: Console, member: StaffMember, form: Form
 ) -> Response:
-    """The press list, with one contact's edit form when the address names one."""
-    email = request.query_params.get("edit")
+    """The press list, with one contact's edit form (or unsubscribe question) in its row
+    when the address names one."""
+    params = request.query_params
+    email = params.get("edit")
     editing = actions.find_contact(console.engine, email) if email else None
-    return press_view(request, console, member, editing=editing)
+    saved = params.get("saved", "")[:320]
+    done = params.get("done", "")
+    notice = f"{saved}: {done if done in OUTCOMES else 'saved'}." if saved else ""
+    return press_view(
+        request,
+        console,
+        member,
+        notice,
+        editing=editing,
+        confirm=params.get("confirm", "")[:320],
+        saved=saved,
+    )
 
 
 def subscriber_from_form(console: Console, form: Form) -> Subscriber:
@@ -82,27 +121,54 @@ def subscriber_from_form(console: Console, form: Form) -> Subscriber:
 async def press_save(
     request: Request, console: Console, member: StaffMember, form: Form
 ) -> Response:
-    """Add a contact or save the edits to one."""
+    """Add a contact or save the edits to one, then show the list as it was searched,
+    at that contact's row."""
+    query, status = listing(request, form)
     try:
         subscriber = subscriber_from_form(console, form)
         outcome = actions.save_contact(console.engine, actor(member), subscriber)
     except DigestError as exc:
-        return press_view(request, console, member, f"Not saved: {exc}", status_code=400)
-    return press_view(request, console, member, f"{subscriber.email}: {outcome}.")
+        editing = actions.find_contact(console.engine, form.get("email", "")[:320])
+        notice = f"Not saved: {exc}"
+        return press_view(request, console, member, notice, 400, form, editing=editing)
+    saved = actions.find_contact(console.engine, subscriber.email)
+    anchor = f"#contact-{saved.id}" if saved else ""
+    address = list_address(query, status, saved=subscriber.email, done=outcome) + anchor
+    return RedirectResponse(address, status_code=303)
 
 
 async def press_unsubscribe(
     request: Request, console: Console, member: StaffMember, form: Form
 ) -> Response:
-    """Unsubscribe one contact."""
-    email = form.get("email", "")
+    """Unsubscribe one contact once asked to confirm (else ask); the answer offers the
+    undo."""
+    email = form.get("email", "")[:320]
+    before = actions.find_contact(console.engine, email)
+    if before is None:
+        return press_view(request, console, member, f"{email} is not on the list.", 404, form)
+    if form.get("confirm") != "yes":
+        return press_view(request, console, member, "", 200, form, confirm=before.email)
     try:
-        removed = actions.unsubscribe_contact(console.engine, actor(member), email)
+        actions.unsubscribe_contact(console.engine, actor(member), before.email)
     except DigestError as exc:
-        return press_view(request, console, member, f"Not changed: {exc}", status_code=400)
-    if not removed:
-        return press_view(request, console, member, f"{email} is not on the list.", status_code=404)
-    return press_view(request, console, member, f"{email}: unsubscribed.")
+        return press_view(request, console, member, f"Not changed: {exc}", 400, form)
+    after = actions.find_contact(console.engine, before.email) or before
+    notice = f"{before.email}: unsubscribed. Undo it from its row if that was a mistake."
+    undo = replace(after, status="unsubscribed")
+    return press_view(request, console, member, notice, 200, form, undo=undo, was=before.status)
+
+
+async def press_restore(
+    request: Request, console: Console, member: StaffMember, form: Form
+) -> Response:
+    """Undo one's own unsubscribe of a contact (it gets back its earlier status)."""
+    email, status = form.get("email", "")[:320], form.get("was", "")[:20]
+    try:
+        contact = actions.restore_contact(console.engine, actor(member), email, status)
+    except DigestError as exc:
+        return press_view(request, console, member, f"Not changed: {exc}", 400, form)
+    notice = f"{contact.email}: back on the list ({contact.status})."
+    return press_view(request, console, member, notice, 200, form, saved=contact.email)
 
 
 async def press_import(
@@ -111,14 +177,32 @@ async def press_import(
     """Import a pasted CSV as `digest subscribers import` would read it from a file."""
     text = form.get("csv", "")
     if not text.strip():
-        return press_view(request, console, member, "Paste the CSV first.", status_code=400)
+        return press_view(request, console, member, "Paste the list first.", 400, form)
     try:
         report = actions.import_pasted(console.engine, console.settings, actor(member), text)
     except DigestError as exc:
-        return press_view(request, console, member, f"Nothing imported: {exc}", status_code=400)
+        notice = f"Nothing imported: {exc}"
+        return press_view(request, console, member, notice, 400, form, pasted=text)
     summary = actions.describe_import(report)
     status = 400 if report.errors else 200
-    return press_view(request, console, member, f"Import: {summary}.", report.errors, status)
+    left = rejected_rows(text, report.errors)
+    return press_view(
+        request, console, member, f"Import: {summary}.", status, form,
+        errors=report.errors, pasted=left,
+    )  # fmt: skip
+
+
+def rejected_rows(text: str, errors: list[tuple[int, str]]) -> str:
+    """The pasted rows that were not imported (with the header row, when there was one),
+    left in the box to fix and import again."""
+    lines = text.splitlines()
+    if not errors or not lines:
+        return ""
+    wanted = sorted({line for line, _ in errors if 1 < line <= len(lines)})
+    header = [] if "@" in lines[0] else [lines[0]]
+    if "@" in lines[0]:
+        wanted = sorted({line for line, _ in errors if 0 < line <= len(lines)})
+    return "\n".join(header + [lines[line - 1] for line in wanted]) + "\n"
 
 
 async def press_export(
