@@ -38,6 +38,7 @@ from digest.mailings import DONE, RELAY_WAIT, SENDING, finish_mailings, mailing_
 from digest.messages import MessageTemplate, Recipient, message_id, personal_message, prepare
 from digest.store import deliveries, mailings, subscribers
 from digest.transports import DeliveryError, RelayError, Transport
+from digest.verp import envelope_sender
 
 log = logging.getLogger(__name__)
 
@@ -453,7 +454,7 @@ class SendRun:
             message = self.build(row)
             await self.limiter.wait()
             ident = message_id(self.settings, row.mailing_id, row.subscriber_id)
-            sender = self.settings.email.from_address
+            sender = envelope_sender(self.settings, row.mailing_id, row.subscriber_id)
             reply = await connection.transport.send(sender, row.email, message, ident)
         except RelayError as exc:
             connection.used = 0

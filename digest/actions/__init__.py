@@ -5,6 +5,14 @@ and the readers' own pages), staff (accounts and sign-in), overview (what the co
 dashboard shows). Each checks the actor's role, writes its own audit entry and returns
 plain data; the CLI, the web app and the clock call only these."""
 
+from digest.actions.bounces import (
+    BounceOutcome,
+    BounceRun,
+    bounce_history,
+    bounce_overview,
+    read_bounce_mailbox,
+    read_bounces,
+)
 from digest.actions.common import (
     Actor,
     Forbidden,
@@ -90,6 +98,8 @@ from digest.actions.staff import (
 __all__ = [
     "CONFIRM_HOURS",
     "Actor",
+    "BounceOutcome",
+    "BounceRun",
     "Confirmed",
     "Forbidden",
     "IngestReport",
@@ -104,6 +114,8 @@ __all__ = [
     "approve_mailing",
     "as_actor",
     "audit",
+    "bounce_history",
+    "bounce_overview",
     "breaking_alert",
     "breaking_outline",
     "cancel_mailing",
@@ -138,6 +150,8 @@ __all__ = [
     "publish",
     "publish_feeds",
     "queue_counts",
+    "read_bounce_mailbox",
+    "read_bounces",
     "redacted",
     "release_held",
     "remove_member",
