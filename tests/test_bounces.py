@@ -381,3 +381,91 @@ def test_a_mailing_past_the_hard_bounce_threshold_warns(
     assert warning.mailing_id == mailing.id and warning.hard == 1 and warning.sent == 10
     assert warning.hard_rate == pytest.approx(10.0)
     assert token(press, 1, 2) != token(press, 2, 1)
+
+
+# The bounce mailbox, over IMAP, against a real Dovecot
+
+
+def test_the_bounce_mailbox_is_read_over_imap_and_emptied(
+    engine: Engine, press: Settings, imap_server: tuple[int, Path], certificate: tuple[Path, Path]
+) -> None:
+    import ssl
+    from urllib.parse import quote
+
+    from .helpers import IMAP_PASSWORD, IMAP_USER
+
+    port, maildir = imap_server
+    gone = subscribe(engine, "gone@paper.example")
+    files = {
+        "1.eml": sample("postfix-user-unknown.eml", "gone@paper.example", "x@y.example",
+                        message_id(press, 5, gone)),
+        "2.eml": sample("vacation.eml", "gone@paper.example", "x@y.example", "<a@b>"),
+        "3.eml": sample("garbage.eml", "x@y.example", "x@y.example", "<a@b>"),
+    }  # fmt: skip
+    for name, raw in files.items():
+        (maildir / "new" / name).write_bytes(raw)
+    url = f"imaps://{IMAP_USER}:{quote(IMAP_PASSWORD)}@127.0.0.1:{port}/INBOX"
+    polled = replace(press, bounces=replace(press.bounces, mailbox_url=url, processed=""))
+    trust = ssl.create_default_context(cafile=str(certificate[0]))
+    run_ = actions.read_bounce_mailbox(engine, polled, "clock", NOW, ssl_context=trust)
+    assert len(run_.outcomes) == 3 and run_.not_understood == 1
+    assert all(o.source.startswith(f"imaps://{IMAP_USER}@127.0.0.1") for o in run_.outcomes)
+    assert IMAP_PASSWORD not in " ".join(o.source for o in run_.outcomes)
+    assert status_of(engine, "gone@paper.example") == "bounced"
+    assert len(needs_a_look(engine)) == 1, "the garbage is kept in the store"
+    again = actions.read_bounce_mailbox(engine, polled, "clock", NOW, ssl_context=trust)
+    assert again.outcomes == [], "what was read is deleted from the mailbox"
+
+    (maildir / "new" / "4.eml").write_bytes(files["2.eml"])
+    moving = replace(polled, bounces=replace(polled.bounces, processed="Processed"))
+    moved = actions.read_bounce_mailbox(engine, moving, "clock", NOW, ssl_context=trust)
+    assert len(moved.outcomes) == 1
+    assert list((maildir / ".Processed" / "cur").iterdir()) or list(
+        (maildir / ".Processed" / "new").iterdir()
+    ), "moved to the processed folder"
+
+
+def test_a_wrong_mailbox_password_is_a_clear_error(
+    engine: Engine, press: Settings, imap_server: tuple[int, Path], certificate: tuple[Path, Path]
+) -> None:
+    import ssl
+
+    from digest.errors import DigestError
+
+    from .helpers import IMAP_USER
+
+    port, _ = imap_server
+    url = f"imaps://{IMAP_USER}:wrong@127.0.0.1:{port}/INBOX"
+    polled = replace(press, bounces=replace(press.bounces, mailbox_url=url))
+    trust = ssl.create_default_context(cafile=str(certificate[0]))
+    with pytest.raises(DigestError, match=f"bounce mailbox imaps://{IMAP_USER}@127.0.0.1") as err:
+        actions.read_bounce_mailbox(engine, polled, "clock", NOW, ssl_context=trust)
+    assert "wrong" not in str(err.value)
+
+
+def test_the_clock_reads_the_mailbox_checking_the_certificate(
+    engine: Engine,
+    press: Settings,
+    imap_server: tuple[int, Path],
+    certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from urllib.parse import quote
+
+    from digest.schedule import ClockProcess
+
+    from .helpers import IMAP_PASSWORD, IMAP_USER
+
+    port, maildir = imap_server
+    sid = subscribe(engine, "gone@paper.example")
+    raw = sample("postfix-user-unknown.eml", "gone@paper.example", "x@y", message_id(press, 5, sid))
+    (maildir / "new" / "1.eml").write_bytes(raw)
+    url = f"imaps://{IMAP_USER}:{quote(IMAP_PASSWORD)}@127.0.0.1:{port}/INBOX"
+    polled = replace(press, bounces=replace(press.bounces, mailbox_url=url))
+    clock = ClockProcess(polled, engine, holder="test-clock")
+    with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+        clock.bounces()
+    assert status_of(engine, "gone@paper.example") == "active", "an unknown certificate: no read"
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    clock.bounces()
+    assert status_of(engine, "gone@paper.example") == "bounced"

@@ -126,9 +126,13 @@ def read_bounce_mailbox(
 
 
 def _mailbox(url: str, ssl_context: ssl.SSLContext | None) -> Any:
-    """A logged-in imap_tools mailbox for imaps:// (or imap:// with STARTTLS) URL."""
+    """A logged-in imap_tools mailbox for imaps:// (or imap:// with STARTTLS) URL. The
+    server's certificate is checked (imaplib alone would not)."""
+    import ssl
+
     from imap_tools import MailBox, MailBoxStartTls
 
+    ssl_context = ssl_context or ssl.create_default_context()
     parts = urlsplit(url)
     folder = unquote(parts.path.lstrip("/")) or "INBOX"
     user, password = unquote(parts.username or ""), unquote(parts.password or "")
