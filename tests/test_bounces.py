@@ -229,6 +229,11 @@ def test_a_suppressed_address_stays_suppressed_until_it_opts_in_again(
     csv.write_text(f"email,name\n{address},Again\n")
     actions.import_contacts(engine, press, "staff", csv, NOW)
     assert status_of(engine, address) == "bounced", "neither staff nor an import bring it back"
+    import io
+
+    out = io.StringIO()
+    actions.export_contacts(engine, press, "staff", out)
+    assert out.getvalue().splitlines()[1].endswith(",bounced"), "the export carries the status"
     later = NOW + timedelta(minutes=5)
     mail = actions.subscription_mail(engine, press, Subscriber(email=address), later)
     assert mail is not None, "its owner can ask again: a confirmation goes out"
@@ -469,3 +474,38 @@ def test_the_clock_reads_the_mailbox_checking_the_certificate(
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     clock.bounces()
     assert status_of(engine, "gone@paper.example") == "bounced"
+
+
+# What staff see
+
+
+def test_the_bounces_page_shows_events_history_rates_and_what_needs_a_look(
+    engine: Engine, press: Settings
+) -> None:
+    import httpx
+
+    from digest import staff
+    from digest.web import create_app
+
+    from .helpers import csrf_of, serve
+
+    sid = subscribe(engine, "gone@paper.example")
+    raw = sample("postfix-user-unknown.eml", "gone@paper.example", "x@y", message_id(press, 1, sid))
+    garbage = sample("garbage.eml", "x", "x", "<a@b>").replace(b"hello?", b"<b>hello</b>")
+    actions.read_bounces(engine, press, "clock", [("a.eml", raw), ("b.eml", garbage)], NOW)
+    for email_, role in (("ada@example.org", "admin"), ("ed@example.org", "editor")):
+        _, setup = staff.add_staff(engine, email_, email_, role, datetime.now(UTC))
+        staff.set_password_with_token(engine, setup, "correct horse battery", datetime.now(UTC))
+    with serve(create_app(press, engine)) as base_url:
+        for email_, expected in (("ed@example.org", 403), ("ada@example.org", 200)):
+            with httpx.Client(base_url=base_url) as client:
+                form = client.get("/admin/signin")
+                data = {"csrf": csrf_of(form.text), "email": email_}
+                client.post("/admin/signin", data=data | {"password": "correct horse battery"})
+                page = client.get("/admin/bounces", params={"email": "gone@paper.example"})
+                assert page.status_code == expected
+        text = page.text
+    assert "User unknown" in text and "suppressed (hard bounce)" in text
+    assert 'id="history"' in text and "5.1.1" in text
+    assert "no failed recipient" in text and "&lt;b&gt;hello&lt;/b&gt;" in text
+    assert "<b>hello</b>" not in text
