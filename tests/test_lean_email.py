@@ -165,3 +165,33 @@ def test_titles_are_plain_text_and_links_are_uris_in_feeds(engine, settings: Set
             "http://www.xn--8ws00zhy3a.com/%E6%96%B0%E9%97%BB/%E6%8A%A5%E5%91%8A?q=%C3%A9" in links
         )
         assert not re.search(r"<link[^>]*>[^<]*[^\x00-\x7f]", text), "no IRI in a link element"
+
+
+def test_the_daily_digest_web_version_exists_at_its_link(engine, settings: Settings) -> None:
+    """The link of a sent daily digest opens its own web version, with its items."""
+    from dataclasses import replace
+
+    from digest import actions
+    from digest.site import write_digest_pages
+    from digest.store import upsert_items
+
+    from .helpers import subscribe
+
+    day = date(2026, 11, 19)
+    at = datetime(2026, 11, 19, 7, tzinfo=settings.timezone)
+    outbox = replace(
+        settings,
+        smtp_url=None,
+        secret_key="t",
+        sender=replace(settings.sender, outbox=settings.output_dir.parent / "outbox"),
+    )
+    subscribe(engine, "daily@example.org", cadence="daily")
+    upsert_items(engine, [news(2, "updates")], datetime(2026, 11, 19, 5, tzinfo=UTC))
+    mailing = actions.daily_digest(engine, outbox, day, at)
+    assert mailing is not None and mailing.kind == "daily", mailing
+    summary = actions.send(engine, outbox, clock=lambda: at)
+    assert summary.sent == 1, summary
+    write_digest_pages(engine, outbox, now=at)
+    page = outbox.output_dir / "digests" / "daily-2026-11-19" / "index.html"
+    assert page.exists(), sorted(p.name for p in (outbox.output_dir / "digests").iterdir())
+    assert "part 2" in page.read_text() and "Daily digest" in page.read_text()
