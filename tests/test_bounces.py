@@ -504,8 +504,29 @@ def test_the_bounces_page_shows_events_history_rates_and_what_needs_a_look(
                 client.post("/admin/signin", data=data | {"password": "correct horse battery"})
                 page = client.get("/admin/bounces", params={"email": "gone@paper.example"})
                 assert page.status_code == expected
+                dashboard_text = client.get("/admin").text
         text = page.text
     assert "User unknown" in text and "suppressed (hard bounce)" in text
     assert 'id="history"' in text and "5.1.1" in text
     assert "no failed recipient" in text and "&lt;b&gt;hello&lt;/b&gt;" in text
     assert "<b>hello</b>" not in text
+    assert 'id="bounce-unread"' in dashboard_text, "the dashboard says what needs a look"
+
+
+def test_the_dashboard_warns_about_a_mailing_past_the_threshold(
+    engine: Engine, press: Settings, smtp_server: Server
+) -> None:
+    from digest.actions.overview import dashboard
+
+    news = item("Harbour Reopens", 23, "press-releases")
+    upsert_items(engine, [news], NOW)
+    for n in range(4):
+        subscribe(engine, f"p{n}@example.org")
+    actions.request_breaking(press, engine, news.key, "Alice")
+    actions.send(engine, press)
+    recorder, _ = smtp_server
+    mail_from, rcpt, _ = recorder.messages[0]
+    raw = sample("postfix-user-unknown.eml", rcpt[0], mail_from, "<a@b>")
+    actions.read_bounces(engine, press, "clock", [("b", raw)], NOW)
+    (warning,) = dashboard(engine, press, NOW)["bounce_warnings"]
+    assert warning.hard == 1 and warning.sent == 4 and warning.warn
