@@ -72,12 +72,17 @@ class Report:
     problem: str = ""
     subject: str = ""
     sender: str = ""
+    report_id: str = ""
 
 
 def read_report(settings: Settings, raw: bytes) -> Report:
     """Read one returned message (bytes as received)."""
     message = email.message_from_bytes(raw)
-    report = Report(subject=_header(message, "Subject"), sender=_header(message, "From"))
+    report = Report(
+        subject=_header(message, "Subject"),
+        sender=_header(message, "From"),
+        report_id=_header(message, "Message-ID")[:400],
+    )
     if _auto_reply(message):
         report.ignored = "an auto-reply (RFC 3834), not a bounce"
         return report
@@ -343,12 +348,21 @@ class Applied:
 
 
 def apply(
-    conn: Connection, settings: Settings, finding: Finding, source: str, now: datetime
+    conn: Connection,
+    settings: Settings,
+    finding: Finding,
+    source: str,
+    now: datetime,
+    report_id: str = "",
 ) -> Applied:
-    """Record one finding as a bounce event and change its subscriber accordingly."""
+    """Record one finding as a bounce event and change its subscriber accordingly. A
+    report read before (same Message-ID, same subscriber: a mailbox read again after a
+    crash) changes nothing and is not counted twice."""
     row, mailing_id = _subscriber_for(conn, finding)
     if row is None:
         return Applied(finding, None, finding.email, "no such address on the press list")
+    if report_id and _seen(conn, report_id, row.id):
+        return Applied(finding, row.id, row.email, "already read (the same report)")
     if finding.kind == COMPLAINT:
         effect = _set_inactive(conn, row, "unsubscribed", now, "unsubscribed (complaint)")
     elif finding.kind == HARD:
@@ -367,9 +381,17 @@ def apply(
             detail=finding.detail[:2000],
             source=source[:400],
             effect=effect[:200],
+            report_id=report_id,
         )
     )
     return Applied(finding, row.id, row.email, effect)
+
+
+def _seen(conn: Connection, report_id: str, subscriber_id: int) -> bool:
+    query = select(bounce_events.c.id).where(
+        bounce_events.c.report_id == report_id, bounce_events.c.subscriber_id == subscriber_id
+    )
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def _subscriber_for(conn: Connection, finding: Finding) -> tuple[Any, int | None]:

@@ -901,7 +901,9 @@ bounce_events = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("source", String(400), nullable=False, default=""),
     Column("effect", String(200), nullable=False, default=""),
+    Column("report_id", String(400), nullable=False, default=""),
     Index("ix_bounce_events_email", "email", "at"),
+    Index("ix_bounce_events_report", "report_id"),
     Index("ix_bounce_events_mailing", "mailing_id", "kind"),
 )
 """Each bounce or complaint read (hard, soft, complaint), with its evidence and effect."""

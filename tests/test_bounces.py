@@ -194,7 +194,9 @@ def test_hard_soft_and_complaint_change_the_press_list(
     assert "soft bounce 1 of 3 in 30 days" in said and "suppressed (hard bounce)" in said
     for day in (1, 2):
         later = NOW + timedelta(days=day)
-        actions.read_bounces(engine, press, "postfix", [returned("gmail-delayed.eml", soft)], later)
+        name, raw = returned("gmail-delayed.eml", soft)
+        raw = raw.replace(b"SMTPIN_ADDED_DSN@", f"day{day}@".encode())
+        actions.read_bounces(engine, press, "postfix", [(name, raw)], later)
     assert status_of(engine, soft) == "bounced", "the third soft bounce in 30 days suppresses"
     history = actions.bounce_history(engine, "staff", soft)
     assert [e["kind"] for e in history] == [SOFT, SOFT, SOFT]
@@ -210,8 +212,20 @@ def test_soft_bounces_spread_over_more_than_the_window_do_not_suppress(
     sid = subscribe(engine, address)
     raw = sample("gmail-delayed.eml", address, "x@y.example", message_id(press, 1, sid))
     for day in (0, 20, 40, 60):
-        actions.read_bounces(engine, press, "clock", [("m", raw)], NOW + timedelta(days=day))
+        fresh = raw.replace(b"SMTPIN_ADDED_DSN@", f"day{day}@".encode())  # its own Message-ID
+        actions.read_bounces(engine, press, "clock", [("m", fresh)], NOW + timedelta(days=day))
     assert status_of(engine, address) == "active"
+
+
+def test_a_report_read_twice_counts_once(engine: Engine, press: Settings) -> None:
+    address = "full@radio.example"
+    sid = subscribe(engine, address)
+    raw = sample("gmail-delayed.eml", address, "x@y.example", message_id(press, 1, sid))
+    for _ in range(3):
+        again = actions.read_bounces(engine, press, "clock", [("m", raw)], NOW)
+    assert status_of(engine, address) == "active", "one soft bounce, read three times"
+    assert "already read" in again.outcomes[0].said[0]
+    assert len(actions.bounce_history(engine, "staff", address)) == 1
 
 
 def test_a_suppressed_address_stays_suppressed_until_it_opts_in_again(

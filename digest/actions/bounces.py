@@ -86,7 +86,7 @@ def _read_one(
             ident = keep_for_a_look(conn, report, source, raw, report.problem, now)
             outcome.said.append(f"needs a look (#{ident}): {report.problem}")
         for finding in report.findings:
-            applied = apply(conn, settings, finding, source, now)
+            applied = apply(conn, settings, finding, source, now, report.report_id)
             evidence = " ".join(p for p in (finding.status, finding.detail) if p)
             outcome.said.append(f"{finding.kind} {applied.email}: {applied.effect} ({evidence})")
             if finding.delivery:

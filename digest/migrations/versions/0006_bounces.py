@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("source", sa.String(length=400), nullable=False),
         sa.Column("effect", sa.String(length=200), nullable=False),
+        sa.Column("report_id", sa.String(length=400), nullable=False),
         sa.ForeignKeyConstraint(["subscriber_id"], ["subscribers.id"]),
         sa.ForeignKeyConstraint(["mailing_id"], ["mailings.id"]),
         sa.PrimaryKeyConstraint("id"),
@@ -36,6 +37,7 @@ def upgrade() -> None:
     with op.batch_alter_table("bounce_events", schema=None) as batch_op:
         batch_op.create_index("ix_bounce_events_email", ["email", "at"], unique=False)
         batch_op.create_index("ix_bounce_events_mailing", ["mailing_id", "kind"], unique=False)
+        batch_op.create_index("ix_bounce_events_report", ["report_id"], unique=False)
     op.create_table(
         "bounce_unread",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -52,6 +54,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("bounce_unread")
     with op.batch_alter_table("bounce_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_bounce_events_report")
         batch_op.drop_index("ix_bounce_events_mailing")
         batch_op.drop_index("ix_bounce_events_email")
     op.drop_table("bounce_events")
