@@ -368,6 +368,8 @@ def test_the_command_reads_a_pipe_and_a_maildir_and_exits_1_on_garbage(
     assert missing.returncode == 1 and "nope.eml: cannot read" in missing.stderr
     listed = run("bounces", "list", tmp_path=tmp_path)
     assert "no failed recipient" in listed.stdout and "gone@paper.example" in listed.stdout
+    one = run("bounces", "list", "--email", "gone@paper.example", tmp_path=tmp_path)
+    assert "hard: suppressed (hard bounce) (5.1.1" in one.stdout
 
 
 def run_env(tmp_path: Path) -> dict[str, str]:

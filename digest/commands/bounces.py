@@ -118,15 +118,21 @@ def _report(run: object, problems: list[str]) -> None:
 
 
 @bounces_group.command(name="list")
-def bounces_list() -> None:
+@click.option("--email", default="", help="Only this contact's bounce and complaint history.")
+def bounces_list(email: str) -> None:
     """Show recent bounces and complaints, mailings' bounce rates and what needs a look.
 
-    Example: digest bounces list"""
+    Example: digest bounces list --email dana@paper.example"""
     from digest import actions
 
     settings = configured()
     engine = store(settings)
     who = acting(None)
+    if email:
+        for row in actions.bounce_history(engine, who, email):
+            detail = " ".join(p for p in (row["status"], row["detail"]) if p)
+            click.echo(f"{row['at']:%Y-%m-%d %H:%M} {row['kind']}: {row['effect']} ({detail})")
+        return
     overview = actions.bounce_overview(engine, settings, who)
     click.echo("needs a look:")
     for row in overview["unread"]:
