@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from digest.commands.bounces import bounces_group
 from digest.commands.common import (
     AS_OPTION,
     PACKAGED_NOTE,
@@ -600,3 +601,4 @@ main.add_command(subscribers_group)
 main.add_command(mailing_group)
 main.add_command(items_group)
 main.add_command(staff_group)
+main.add_command(bounces_group)

@@ -75,6 +75,7 @@ class EmailSettings:
     dkim_key: bytes | None
     dkim_selector: str
     dkim_domain: str
+    bounce_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,20 @@ class BreakingSettings:
 
 
 @dataclass(frozen=True)
+class BounceSettings:
+    """What returned mail does: the mailbox the clock reads (None: no mailbox), where read
+    messages go (an IMAP folder; empty: deleted), and the soft-bounce and warning limits.
+    The defaults equal the schema's, so tests can build Settings by hand."""
+
+    mailbox_url: str | None = None
+    processed: str = ""
+    poll_minutes: int = 10
+    soft_limit: int = 3
+    soft_days: int = 30
+    hard_rate_warning: float = 5.0
+
+
+@dataclass(frozen=True)
 class CadenceSettings:
     """What digests carry besides news, and when the daily digest goes (weekdays)."""
 
@@ -161,6 +176,7 @@ class Settings:
     connections_per_client: int
     breaking: BreakingSettings
     cadence: CadenceSettings
+    bounces: BounceSettings = BounceSettings()
 
     @property
     def tag_authority(self) -> str:
@@ -330,6 +346,7 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
             dkim_domain=from_address.rpartition("@")[2]
             if email.dkim_domain is None
             else email.dkim_domain,
+            bounce_address=email.bounce_address,
         ),
         sender=SenderSettings(
             connections=sender.connections,
@@ -364,6 +381,14 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
             alerts_in_digest=email.alerts_in_digest,
             daily_hour=email.daily_time[0],
             daily_minute=email.daily_time[1],
+        ),
+        bounces=BounceSettings(
+            mailbox_url=schema.bounces.mailbox_url or None,
+            processed=schema.bounces.processed,
+            poll_minutes=schema.bounces.poll_minutes,
+            soft_limit=schema.bounces.soft_limit,
+            soft_days=schema.bounces.soft_days,
+            hard_rate_warning=schema.bounces.hard_rate_warning,
         ),
     )
 

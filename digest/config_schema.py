@@ -271,6 +271,28 @@ def _slug(value: Any) -> str:
     return value
 
 
+def _bounce_address(value: Any) -> str:
+    text = _text(value)
+    if text and (text.count("{token}") != 1 or "@" not in text.replace("{token}", "")):
+        raise ValueError(
+            f"must be an address holding {{token}} once, e.g. bounces+{{token}}@host ({value!r})"
+        )
+    return text
+
+
+def _mailbox_url(value: Any) -> str:
+    text = _text(value)
+    if text and not (text.startswith(("imaps://", "imap://")) and "@" in text):
+        raise ValueError("must be imaps://user:password@host/FOLDER (imap:// uses STARTTLS)")
+    return text
+
+
+def _percent(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise ValueError(f"must be a percentage from 0 to 100 (got {value!r})")
+    return float(value)
+
+
 Text = Annotated[str, _rule(_text)]
 Filled = Annotated[str, _rule(_filled)]
 Positive = Annotated[int, _rule(_positive)]
@@ -420,6 +442,9 @@ class Email(Section):
     dkim_key_file: Text = setting("", "PEM private key file; set, messages are DKIM-signed")
     dkim_selector: Text = setting("digest", "DKIM selector of the DNS record")
     dkim_domain: OptionalText = setting(None, "DKIM domain (default: from_address's domain)")
+    bounce_address: Annotated[str, _rule(_bounce_address)] = setting(
+        "", "VERP envelope sender, e.g. bounces+{token}@news.example.org; unset: from_address"
+    )
 
 
 class Breaking(Section):
@@ -466,6 +491,23 @@ class Schedule(Section):
     weekly_time: Clock = setting("09:00", "weekly digest time")
     misfire_grace_minutes: Positive = setting(360, "a clock back within this still sends")
     lease_seconds: Positive = setting(60, "the one clock's lease, renewed every third")
+
+
+class Bounces(Section):
+    """[bounces]: what returned mail (DSNs, complaint reports) does to the press list."""
+
+    mailbox_url: Annotated[str, _rule(_mailbox_url)] = setting(
+        "",
+        "mailbox the clock reads bounces from, imaps://user:pass@host/INBOX; unset: none",
+        env="BOUNCE_MAILBOX_URL",
+    )
+    processed: Text = setting("", "IMAP folder for read messages; unset: they are deleted")
+    poll_minutes: Positive = setting(10, "read the bounce mailbox this often")
+    soft_limit: Positive = setting(3, "this many soft bounces (4.x.x, mailbox full) ...")
+    soft_days: Positive = setting(30, "... within this many days suppress the address")
+    hard_rate_warning: Annotated[float, _rule(_percent)] = setting(
+        5.0, "a mailing whose hard bounces pass this percentage of its sends warns"
+    )
 
 
 class Store(Section):
@@ -522,6 +564,7 @@ class ConfigFile(BaseSettings):
     breaking: Breaking = Field(default_factory=Breaking)
     sender: Sender = Field(default_factory=Sender)
     schedule: Schedule = Field(default_factory=Schedule)
+    bounces: Bounces = Field(default_factory=Bounces)
     store: Store = Field(default_factory=Store)
 
     @model_validator(mode="before")

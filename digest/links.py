@@ -15,7 +15,7 @@ import hmac
 import re
 import unicodedata
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from digest.config import Settings
 from digest.model import Item
@@ -120,7 +120,38 @@ def web_url(url: str | None) -> str | None:
         return None
     if any(ch in url for ch in '\r\n\t\x00 "<>'):
         return None
-    return url.strip()
+    return as_uri(url.strip())
+
+
+# Characters left as they are when a URL is percent-encoded: RFC 3986's reserved and
+# unreserved ones, and '%' (an escape already there stays one).
+URI_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
+
+
+def as_uri(url: str) -> str:
+    """An IRI written as a URI, as feeds and email want it: the host in IDNA (xn--) form,
+    non-ASCII in the path, query and fragment percent-encoded as UTF-8. An ASCII URL is
+    returned as it is; a host with no IDNA form is left as given."""
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        ascii_host = host
+    netloc = parts.netloc.rsplit("@", 1)
+    hostport = netloc[-1].replace(host, ascii_host, 1) if host else netloc[-1]
+    userinfo = quote(netloc[0], safe=URI_SAFE) + "@" if len(netloc) == 2 else ""
+    return urlunsplit(
+        (
+            parts.scheme,
+            userinfo + hostport,
+            quote(parts.path, safe=URI_SAFE),
+            quote(parts.query, safe=URI_SAFE),
+            quote(parts.fragment, safe=URI_SAFE),
+        )
+    )
 
 
 def item_page_url(settings: Settings, page: str) -> str:
@@ -142,9 +173,9 @@ def item_page(item: Item) -> str:
 
 def digest_page(kind: str, ident: str) -> str:
     """The page name of a mailing's web version: `weekly-<day>` for a weekly digest,
-    `breaking-<item hash>` for a breaking alert."""
-    if kind == "weekly":
-        return "weekly-" + ident.removeprefix("weekly:")
+    `daily-<day>` for a daily one, `breaking-<item hash>` for a breaking alert."""
+    if kind in ("weekly", "daily"):
+        return f"{kind}-" + ident.removeprefix(f"{kind}:")
     return "breaking-" + page_hash(ident.removeprefix("breaking:"))
 
 

@@ -283,7 +283,7 @@ def create_digest(
     recipients = _digest_recipients(kind)
     keys = _types_keys(engine, recipients)
     bodies = {key: body for key in keys if (body := render_plan(settings, plan, key)) is not None}
-    subject = weekly_subject(settings, plan.items, as_of, ALL_TYPES, kind)
+    subject = weekly_subject(settings, plan.items, as_of, ALL_TYPES, kind, plan.alerted)
     values = {
         "kind": kind,
         "ident": ident,

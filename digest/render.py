@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cache
 
@@ -18,7 +19,10 @@ from digest.links import digest_url, item_link, item_page, item_page_url
 from digest.model import ALL_TYPES, Item, Subscriber
 from digest.resources import template_loader
 
-MAX_HTML_BYTES = 100_000
+# Gmail clips a message past 102 KB: both parts of a digest stay under this together,
+# leaving room for the headers and each recipient's links.
+MAX_MESSAGE_BYTES = 96_000
+SHORT_SUMMARY = 200
 OTHER_NEWS = "Other news"
 DAILY_SUBJECT = "Daily digest: {summary} — {date}"
 ALERTS_HEADING = {
@@ -79,11 +83,12 @@ def _stylesheet() -> str:
 
 
 def inline_css(document: str) -> str:
-    """Inline the shared stylesheet into the HTML (media queries stay in a <style> block
-    for clients that honour them: dark mode, narrow screens)."""
+    """Inline the shared stylesheet into the HTML; only the @media rules (dark mode, narrow
+    screens) stay in a <style> block, for the clients that honour them: the rest is inline
+    already, and sending it twice costs bytes towards Gmail's clipping size."""
     from premailer import Premailer
 
-    return Premailer(
+    inlined = Premailer(
         document,
         css_text=_stylesheet(),
         keep_style_tags=True,
@@ -92,6 +97,36 @@ def inline_css(document: str) -> str:
         disable_validation=True,
         cssutils_logging_level=logging.CRITICAL,
     ).transform()
+    return STYLE_BLOCK.sub(_media_only, inlined)
+
+
+STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S | re.I)
+
+
+def media_rules(css: str) -> str:
+    """The @media blocks of a stylesheet, each whole (nested braces counted), and nothing
+    else."""
+    kept, start = [], css.find("@media")
+    while start != -1:
+        depth, position = 0, css.find("{", start)
+        if position == -1:
+            break
+        while position != -1 and position < len(css):
+            if css[position] == "{":
+                depth += 1
+            elif css[position] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            position += 1
+        kept.append(css[start : position + 1])
+        start = css.find("@media", position + 1)
+    return "\n".join(kept)
+
+
+def _media_only(match: re.Match[str]) -> str:
+    rules = media_rules(match.group(2))
+    return f"{match.group(1)}{rules}{match.group(3)}" if rules else ""
 
 
 def chosen_types(settings: Settings, types_key: str) -> list[str]:
@@ -130,13 +165,17 @@ def weekly_subject(
     period_end: date,
     types_key: str,
     kind: str = "weekly",
+    alerted: frozenset[str] = frozenset(),
 ) -> str | None:
     """The weekly digest's subject for readers of `types_key` ("Weekly digest: 2 press
     releases, 1 update — 8 June 2021"), or None when none of the items is theirs; the
-    daily digest's uses `email.daily_subject`."""
+    daily digest's uses `email.daily_subject`. It counts what the sections hold: items
+    that went out as alerts are left out (unless the digest has nothing else)."""
     by_type = _items_by_type(settings, items, types_key)
     if not by_type:
         return None
+    news = _items_by_type(settings, [i for i in items if i.key not in alerted], types_key)
+    by_type = news or by_type
     counts = {slug: len(group) for slug, group in by_type.items()}
     template = settings.email.weekly_subject if kind == "weekly" else DAILY_SUBJECT
     return template.format(
@@ -162,7 +201,7 @@ def render_weekly(
     as breaking alerts: they are listed apart ("Sent as alerts this week") or left out, as
     `email.alerts_in_digest` says; `corrections` get a section of their own. None when
     none of the items is of those types."""
-    subject = weekly_subject(settings, items, period_end, types_key, kind)
+    subject = weekly_subject(settings, items, period_end, types_key, kind, alerted)
     if subject is None:
         return None
     news = [item for item in items if item.key not in alerted]
@@ -178,35 +217,73 @@ def render_weekly(
         ]
     if not by_type and not alerts and not corrections:
         return None
-    limit = settings.email.max_items_per_type
-    while True:
-        groups = [
-            {
-                "title": _group_title(settings, slug),
-                "plural": _type_words(settings, slug, 2),
-                "entries": sorted(group, key=lambda i: i.published, reverse=True)[:limit],
-                "more": max(0, len(group) - limit),
-                "feed": settings.base_url + FeedSpec(slug or ALL, slug, "").path("atom"),
-            }
-            for slug, group in by_type.items()
-        ]
-        context = {
-            "settings": settings,
-            "subject": subject,
-            "preheader": _preheader(groups),
-            "groups": groups,
-            "show_type": False,
-            "period_end": period_end,
-            "chosen": _chosen_phrase(settings, types_key),
-            "alerts": alerts,
-            "corrections": list(corrections),
-            "period_word": "week" if kind == "weekly" else "day",
-            "alerts_heading": ALERTS_HEADING[kind],
-        }
+    web_version = digest_url(settings, kind, f"{kind}:{period_end.isoformat()}")
+    context = {
+        "settings": settings,
+        "subject": subject,
+        "show_type": False,
+        "period_end": period_end,
+        "chosen": _chosen_phrase(settings, types_key),
+        "alerts": alerts,
+        "corrections": list(corrections),
+        "period_word": "week" if kind == "weekly" else "day",
+        "alerts_heading": ALERTS_HEADING[kind],
+        "web_version": web_version,
+    }
+    rendered = None
+    for limit, cap in _shorter(settings.email.max_items_per_type):
+        groups = _groups(settings, by_type, limit, cap)
+        context |= {"groups": groups, "preheader": _preheader(groups)}
         rendered = _render(settings, kind, context, subject)
-        if len(rendered.html.encode()) <= MAX_HTML_BYTES or limit == 1:
-            return rendered
+        if encoded_size(rendered) <= MAX_MESSAGE_BYTES:
+            break
+    return rendered
+
+
+def _shorter(limit: int) -> list[tuple[int, int | None]]:
+    """What to try, in order, until a digest fits under Gmail's clip: everything; then
+    summaries cut short; then fewer items per type (halving), the rest one link away in
+    the web version."""
+    steps: list[tuple[int, int | None]] = [(limit, None), (limit, SHORT_SUMMARY)]
+    while limit > 1:
         limit = max(1, limit // 2)
+        steps.append((limit, SHORT_SUMMARY))
+    return steps
+
+
+def _groups(
+    settings: Settings, by_type: dict[str | None, list[Item]], limit: int, cap: int | None
+) -> list[dict[str, object]]:
+    return [
+        {
+            "title": _group_title(settings, slug),
+            "plural": _type_words(settings, slug, 2),
+            "entries": [
+                _short(item, cap)
+                for item in sorted(group, key=lambda i: i.published, reverse=True)[:limit]
+            ],
+            "more": max(0, len(group) - limit),
+            "feed": settings.base_url + FeedSpec(slug or ALL, slug, "").path("atom"),
+        }
+        for slug, group in by_type.items()
+    ]
+
+
+def _short(item: Item, cap: int | None) -> Item:
+    """The item with its summary cut at a word boundary before `cap` characters."""
+    if cap is None or not item.summary or len(item.summary) <= cap:
+        return item
+    cut = item.summary[:cap].rsplit(" ", 1)[0].rstrip(" ,;:.")
+    return replace(item, summary=cut + " …")
+
+
+def encoded_size(rendered: Rendered) -> int:
+    """The bytes a body takes in a message: both parts, quoted-printable as sent."""
+    import binascii
+
+    return sum(
+        len(binascii.b2a_qp(part.encode(), istext=True)) for part in (rendered.html, rendered.text)
+    )
 
 
 def _type_words(settings: Settings, slug: str | None, count: int) -> str:
@@ -307,6 +384,7 @@ def render_correction(settings: Settings, item: Item, notes: Sequence[str]) -> R
         "item": item,
         "notes": list(notes),
         "show_type": True,
+        "web_version": item_page_url(settings, item_page(item)),
     }
     return _render(settings, "correction", context, subject)
 

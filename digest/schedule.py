@@ -4,7 +4,8 @@ one clock process runs them.
 Jobs: poll + publish every `schedule.poll_minutes` (with jitter); the weekly digest on a
 cron in the newsroom's time zone, the daily one at `email.daily_time` on weekdays; every
 minute a sweep that rewrites the feeds when an embargo lifted, releases held mailings whose
-time came, and sends what is due.
+time came, and sends what is due; the bounce mailbox, when there is one, every
+`bounces.poll_minutes`.
 Jobs coalesce, never overlap, and have a misfire grace time. Because a clock that was down
 knows nothing of the runs it missed, the weekly job is also checked when the clock starts
 and at every sweep: if the latest scheduled weekly time is within the grace time and its
@@ -153,6 +154,20 @@ class ClockProcess:
                 "sent %d, failed %d, retrying %d", summary.sent, summary.failed, summary.retrying
             )
 
+    def bounces(self) -> None:
+        """Read the bounce mailbox (BOUNCE_MAILBOX_URL): apply bounces and complaints,
+        keep what cannot be read for staff, warn about mailings past the threshold."""
+        run = actions.read_bounce_mailbox(self.engine, self.settings, "clock", self.now())
+        if run.outcomes:
+            log.info(
+                "bounce mailbox: %d read, %d need a look", len(run.outcomes), run.not_understood
+            )
+        for rate in run.warnings:
+            log.warning(
+                "mailing %d: %d hard bounces of %d sent (%.1f%%)",
+                rate.mailing_id, rate.hard, rate.sent, rate.hard_rate,
+            )  # fmt: skip
+
     def republish_if_changed(self) -> None:
         """Rewrite the feeds when the store's stamp moved since the last look: an embargo
         that lifted (or was set), an edit or a correction from the console or the CLI."""
@@ -211,6 +226,13 @@ class ClockProcess:
             id="sweep",
             next_run_time=datetime.now(self.settings.timezone),
         )
+        if self.settings.bounces.mailbox_url:
+            self.scheduler.add_job(
+                self._guarded("bounces", self.bounces),
+                IntervalTrigger(minutes=self.settings.bounces.poll_minutes, jitter=30),
+                id="bounces",
+                next_run_time=datetime.now(self.settings.timezone),
+            )
         self.scheduler.add_job(
             self.holds_lease,
             IntervalTrigger(seconds=max(1, schedule.lease_seconds // 3)),

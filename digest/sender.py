@@ -48,6 +48,7 @@ from digest.mailings import (
 from digest.messages import MessageTemplate, Recipient, message_id, personal_message, prepare
 from digest.store import deliveries, mailings, subscribers
 from digest.transports import DeliveryError, RelayError, Transport, TransportUnusable
+from digest.verp import envelope_sender
 
 log = logging.getLogger(__name__)
 
@@ -584,7 +585,7 @@ class SendRun:
                 await self.recorder.add(returned(row, STOPPED))
                 return None
             ident = message_id(self.settings, row.mailing_id, row.subscriber_id)
-            sender = self.settings.email.from_address
+            sender = envelope_sender(self.settings, row.mailing_id, row.subscriber_id)
             self.in_flight += 1
             try:
                 reply = await connection.transport.send(sender, row.email, message, ident)

@@ -53,7 +53,7 @@ from digest.text import caption_and_credit
 LATEST = 20
 MONTH_NAME = re.compile(r"\d{4}-\d{2}")
 SEARCH_PAGE_SIZE = 20
-DIGEST_KINDS = {"weekly": "Weekly digest", "breaking": "Breaking news"}
+DIGEST_KINDS = {"weekly": "Weekly digest", "daily": "Daily digest", "breaking": "Breaking news"}
 SENT_STATUSES = ("sending", "done")
 
 

@@ -1054,3 +1054,37 @@ def amendment_history(engine: Engine, key: str) -> list[Any]:
     )
     with engine.connect() as conn:
         return list(conn.execute(query).mappings())
+
+
+bounce_events = Table(
+    "bounce_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id")),
+    Column("mailing_id", Integer, ForeignKey("mailings.id")),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Column("source", String(400), nullable=False, default=""),
+    Column("effect", String(200), nullable=False, default=""),
+    Column("report_id", String(400), nullable=False, default=""),
+    Index("ix_bounce_events_email", "email", "at"),
+    Index("ix_bounce_events_report", "report_id"),
+    Index("ix_bounce_events_mailing", "mailing_id", "kind"),
+)
+"""Each bounce or complaint read (hard, soft, complaint), with its evidence and effect."""
+
+bounce_unread = Table(
+    "bounce_unread",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("source", String(400), nullable=False, default=""),
+    Column("reason", Text, nullable=False),
+    Column("subject", Text, nullable=False, default=""),
+    Column("sender", Text, nullable=False, default=""),
+    Column("raw", Text, nullable=False, default=""),
+)
+"""Returned mail the reader could not understand: kept for staff ("needs a look")."""

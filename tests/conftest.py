@@ -194,3 +194,14 @@ def browser() -> Iterator[Browser]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield cast("Browser", _PatientBrowser(chromium))
         chromium.close()
+
+
+@pytest.fixture
+def imap_server(certificate: tuple[Path, Path]) -> Iterator[tuple[int, Path]]:
+    """A real Dovecot IMAPS server on 127.0.0.1 (port, the bounce user's Maildir)."""
+    from .helpers import DOVECOT, dovecot
+
+    if not os.path.exists(DOVECOT):
+        pytest.fail("Dovecot is missing: `make system-packages` installs dovecot-imapd")
+    with dovecot(*certificate) as server:
+        yield server

@@ -287,3 +287,101 @@ def shot(page: Page, folder: Path, name: str) -> None:
     """Save a full-page screenshot of `page` as `folder/name.png`."""
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
     assert (folder / f"{name}.png").stat().st_size > 1000
+
+
+DOVECOT = "/usr/sbin/dovecot"
+IMAP_USER, IMAP_PASSWORD = "bounces", "imap s3cret"
+
+
+@contextmanager
+def dovecot(cert: Path, key: Path) -> Iterator[tuple[int, Path]]:
+    """A real Dovecot IMAP server (Debian's dovecot-imapd) on 127.0.0.1 and an ephemeral
+    port, IMAPS only, with one passwd-file user (IMAP_USER) whose Maildir is returned. Its
+    runtime folder is short-named under /tmp (a socket path holds at most 107 bytes)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="dc", dir="/tmp"))
+    folder.chmod(0o755)  # the auth process (user dovecot) reads the passwd file
+    port = free_port()
+    home = folder / "home"
+    maildir = home / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (folder / "passwd").write_text(f"{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}::::{home}\n")
+    uid, gid = os.getuid(), os.getgid()
+    if uid == 0:  # Dovecot never reads mail as root: the mailbox belongs to nobody
+        import pwd
+
+        nobody = pwd.getpwnam("nobody")
+        uid, gid = nobody.pw_uid, nobody.pw_gid
+        for path in [home, *home.rglob("*")]:
+            os.chown(path, uid, gid)
+    config = folder / "dovecot.conf"
+    config.write_text(
+        f"""
+base_dir = {folder}/run
+state_dir = {folder}/state
+log_path = {folder}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = required
+ssl_cert = <{cert}
+ssl_key = <{key}
+auth_mechanisms = plain
+first_valid_uid = {uid}
+first_valid_gid = {gid}
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {folder}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={home}
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = 0
+  }}
+  inet_listener imaps {{
+    port = {port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+"""
+    )
+    process = subprocess.Popen(
+        [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        import socket
+
+        def listening() -> bool:
+            assert process.poll() is None, _dovecot_log(folder, process)
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(listening)
+        yield port, maildir
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=PATIENCE)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if not os.environ.get("KEEP_DOVECOT"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _dovecot_log(folder: Path, process: subprocess.Popen[bytes]) -> str:
+    output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+    log = folder / "dovecot.log"
+    return output + (log.read_text(errors="replace") if log.exists() else "")

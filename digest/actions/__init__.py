@@ -13,6 +13,12 @@ from typing import Any
 # Where each action lives. Submodules are imported on first use, so that `digest publish` does
 # not load the press list's address checks or the sender (tests/test_install.py checks this).
 _HOMES: dict[str, tuple[str, str]] = {
+    "BounceOutcome": ("bounces", "BounceOutcome"),
+    "BounceRun": ("bounces", "BounceRun"),
+    "bounce_history": ("bounces", "bounce_history"),
+    "bounce_overview": ("bounces", "bounce_overview"),
+    "read_bounce_mailbox": ("bounces", "read_bounce_mailbox"),
+    "read_bounces": ("bounces", "read_bounces"),
     "Actor": ("common", "Actor"),
     "Forbidden": ("common", "Forbidden"),
     "StoreTrouble": ("common", "StoreTrouble"),

@@ -103,7 +103,7 @@ def weekly_outline(
     from digest.render import weekly_subject
 
     plan = plan_weekly(engine, settings, as_of, now)
-    subject = weekly_subject(settings, plan.items, as_of, ALL_TYPES)
+    subject = weekly_subject(settings, plan.items, as_of, ALL_TYPES, alerted=plan.alerted)
     return Outline(subject or "", len(plan.items), weekly_recipient_count(engine))
 
 

@@ -118,6 +118,19 @@ def dashboard(engine: Engine, settings: Settings, now: datetime) -> dict[str, An
         "next_daily": next_daily(settings, now),
         "failures": delivery_failures(engine),
         "bounced": list(islice(iter_subscribers(engine, "bounced"), LISTED)),
+        **bounce_alerts(engine, settings),
+    }
+
+
+def bounce_alerts(engine: Engine, settings: Settings) -> dict[str, Any]:
+    """What the dashboard flags about returned mail: recent mailings whose hard-bounce rate
+    passes `bounces.hard_rate_warning`, and how many returned messages need a look."""
+    from digest.bounces import mailing_rates, needs_a_look
+
+    return {
+        "bounce_warnings": [r for r in mailing_rates(engine, settings)[:LISTED] if r.warn],
+        "bounce_threshold": settings.bounces.hard_rate_warning,
+        "bounce_unread": len(needs_a_look(engine, LISTED)),
     }
 
 

@@ -195,13 +195,14 @@ def subscribe(
     engine: Engine, settings: Settings, subscriber: Subscriber, now: datetime | None = None
 ) -> Mailing | None:
     """Double opt-in: store a new address as pending and create the email with its signed
-    confirmation link (expiring after CONFIRM_HOURS); a bounced address gets nothing.
-    The caller answers the same whatever happened, and sends the mailing."""
+    confirmation link (expiring after CONFIRM_HOURS). An address suppressed by a bounce or
+    a complaint gets one too: confirming it is how its owner comes back. The caller
+    answers the same whatever happened, and sends the mailing."""
     from digest.render import render_confirm
 
     now = now or utc_now()
     stored = request_subscription(engine, subscriber, now)
-    if stored.status == "bounced" or stored.id is None:
+    if stored.id is None:
         return None
     # Links count whole seconds: round up, so a link asked for in the same second as an
     # unsubscribe still counts as made after it (see `confirmable`).
@@ -227,12 +228,13 @@ def subscription_mail(
     """What a subscribe request sends, within the per-address limits: a confirmation for a
     new or pending address (once an hour), a "you are already subscribed, here is your
     preferences link" notice for an active one, a fresh confirmation for an unsubscribed
-    one (either at most once a day), nothing for a bounced one."""
+    or bounced one (either at most once a day): a suppressed address comes back only
+    through this double opt-in."""
     from digest.render import render_already
 
     now = now or utc_now()
     stored = request_subscription(engine, subscriber, now)
-    if stored.id is None or stored.status == "bounced":
+    if stored.id is None:
         return None
     address = stored.email.casefold()
     if stored.status == "pending":
@@ -241,7 +243,7 @@ def subscription_mail(
         return subscribe(engine, settings, subscriber, now)
     if _limited(engine, NOTICE_PER_ADDRESS, address):
         return None
-    if stored.status == "unsubscribed":
+    if stored.status in ("unsubscribed", "bounced"):
         return subscribe(engine, settings, subscriber, now)
     preferences = signed_link(settings, "preferences", stored.id, stored.email)
     body = render_already(settings, preferences)
@@ -291,7 +293,7 @@ def confirmable(engine: Engine, subscriber: Subscriber, token: str) -> bool:
     tells): see `confirm`."""
     if subscriber.status == "pending":
         return True
-    if subscriber.status != "unsubscribed":
+    if subscriber.status not in ("unsubscribed", "bounced"):
         return False
     issued = int(token.split(".")[1]) - CONFIRM_HOURS * 3600
     updated = last_changed(engine, subscriber.id or 0)

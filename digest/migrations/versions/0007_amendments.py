@@ -1,7 +1,7 @@
 """staff amendments of an item's title and summary (the corrected text and its history)
 
 Revision ID: 0007_amendments
-Revises: 0005_staff
+Revises: 0006_bounces
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_amendments"
-down_revision = "0005_staff"
+down_revision = "0006_bounces"
 branch_labels = None
 depends_on = None
 

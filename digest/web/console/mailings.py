@@ -61,7 +61,9 @@ async def digest_page(
         "digest.html",
         member,
         as_of=today,
-        subject=weekly_subject(console.settings, plan.items, today, ALL_TYPES),
+        subject=weekly_subject(
+            console.settings, plan.items, today, ALL_TYPES, alerted=plan.alerted
+        ),
         plan=plan,
         recipients=weekly_recipient_count(console.engine),
     )
