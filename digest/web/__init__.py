@@ -145,23 +145,11 @@ def store_refused(pages: Pages) -> Callable[[Request, Exception], Awaitable[Resp
     return refused
 
 
-def create_app(
-    settings: Settings, engine: Engine, lifespan: Lifespan[Starlette] | None = None
-) -> WebApp:
-    """The web application for these settings and this store; `lifespan` runs around it
-    (digest run starts and stops the clock there)."""
-    engine = impatient(engine, BUSY_SECONDS)
-    page, common = page_headers(settings), common_headers(settings)
-    files = StaticFiles(
-        settings.output_dir,
-        lambda media_type: page if media_type.startswith("text/html") else common,
-    )
-    pages = Pages(settings, TEMPLATES)
-    refresh = FeedRefresher(settings, engine, files)
-
-    async def healthz(request: Request) -> Response:
-        health = store_health(engine, datetime.now(UTC))
-        return JSONResponse(health, 200 if health["ok"] else 503)
+def http_refusal(
+    settings: Settings, files: StaticFiles, pages: Pages
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The answer to a request Starlette refuses: a folder's address without its slash
+    redirects to it; 404 and 405 get the site's page; anything else its own status."""
 
     async def refused(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 400
@@ -181,6 +169,29 @@ def create_app(
         if status == 413:
             response.headers["Connection"] = "close"
         return response
+
+    return refused
+
+
+def create_app(
+    settings: Settings, engine: Engine, lifespan: Lifespan[Starlette] | None = None
+) -> WebApp:
+    """The web application for these settings and this store; `lifespan` runs around it
+    (digest run starts and stops the clock there)."""
+    engine = impatient(engine, BUSY_SECONDS)
+    page, common = page_headers(settings), common_headers(settings)
+    files = StaticFiles(
+        settings.output_dir,
+        lambda media_type: page if media_type.startswith("text/html") else common,
+    )
+    pages = Pages(settings, TEMPLATES)
+    refresh = FeedRefresher(settings, engine, files)
+
+    async def healthz(request: Request) -> Response:
+        health = store_health(engine, datetime.now(UTC))
+        return JSONResponse(health, 200 if health["ok"] else 503)
+
+    refused = http_refusal(settings, files, pages)
 
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
