@@ -982,3 +982,16 @@ def test_a_mailing_id_beyond_the_column_is_a_404_not_a_500(site: str) -> None:
             assert client.get(path).status_code == 404
         stopped = post(client, "/admin/mailings/99999999999/cancel", "/admin/breaking")
         assert stopped.status_code == 404
+
+
+def test_the_embargo_form_says_what_is_wrong_instead_of_a_500(site: str) -> None:
+    """A time in the past, an unreadable time and lifting an embargo that is not there are
+    messages on the form (400), never a server error."""
+    page = f"/admin/breaking?item={KEY}"
+    with signed_in(site, "ed@example.org") as editor:
+        past = post(editor, "/admin/items/embargo", page, item=KEY, until="2001-01-01 09:00")
+        assert past.status_code == 400 and "in the past" in past.text
+        garbled = post(editor, "/admin/items/embargo", page, item=KEY, until="next tuesday")
+        assert garbled.status_code == 400 and "cannot read the time" in garbled.text
+        lift = post(editor, "/admin/items/embargo", page, item=KEY, action="lift")
+        assert lift.status_code == 400 and "no embargo" in lift.text

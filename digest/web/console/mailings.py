@@ -286,10 +286,13 @@ DECISIONS: dict[str, Callable[[Console, int, Actor], Mailing]] = {
 async def decide(
     decision: str, request: Request, console: Console, member: StaffMember, form: Form
 ) -> Response:
-    """A staff decision on the mailing in the path (approve, cancel, pause or resume);
-    a state that does not allow it is said on the mailing's page."""
+    """A staff decision on the mailing in the path (approve, cancel, pause or resume), off
+    the event loop since pause waits for the sender to let go; a state that does not
+    allow it is said on the mailing's page."""
     try:
-        mailing = DECISIONS[decision](console, mailing_id(request), actor(member))
+        mailing = await run_in_threadpool(
+            DECISIONS[decision], console, mailing_id(request), actor(member)
+        )
     except DigestError as exc:
         return mailing_view(request, console, member, "mailing.html", str(exc))
     return to_mailing(console, mailing)

@@ -7,6 +7,7 @@ import io
 from dataclasses import replace
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -179,7 +180,9 @@ async def press_import(
     if not text.strip():
         return press_view(request, console, member, "Paste the list first.", 400, form)
     try:
-        report = actions.import_pasted(console.engine, console.settings, actor(member), text)
+        report = await run_in_threadpool(
+            actions.import_pasted, console.engine, console.settings, actor(member), text
+        )
     except DigestError as exc:
         notice = f"Nothing imported: {exc}"
         return press_view(request, console, member, notice, 400, form, pasted=text)
