@@ -26,6 +26,9 @@ _YEARISH = re.compile(r"\d\d")
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 # Korean and Hungarian style `2024. 3. 12.`: year first, each part closed by a dot and a space.
 _YMD_SPACED = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.?(?!\d)")
+_MONTH_YEAR = re.compile(r"([^\W\d_]+\.?)(?:\s+(?:de|del|di|of))?,?\s+(\d{4})")
+_CJK_MONTH = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]")
+MAX_MONTH_HEADING = 30
 _CJK = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
 
 
@@ -79,6 +82,23 @@ def numeric_order(texts: Iterable[str]) -> bool | None:
             day_first |= 12 < first <= 31 and second <= 12
             month_first |= 12 < second <= 31 and first <= 12
     return day_first if day_first != month_first else None
+
+
+def month_heading(text: str, language: str | None = None) -> date | None:
+    """The first day of the month a heading names when it is only a month and a year
+    (`April 2013`, `avril 2013`, `2013年4月`), which dates the items listed under it to
+    that month; None for anything else."""
+    text = text.strip().strip(".:")
+    if len(text) > MAX_MONTH_HEADING or not _YEAR.search(text):
+        return None
+    if match := _CJK_MONTH.fullmatch(text):
+        return _make(match[1], match[2], 1)
+    months, _ = _month_pattern(_languages(language))
+    match = _MONTH_YEAR.fullmatch(text)
+    if match is None:
+        return None
+    month = months.get(match[1].casefold().rstrip("."))
+    return _make(match[2], month, 1) if month else None
 
 
 def date_from_attribute(value: str) -> date | None:

@@ -153,7 +153,7 @@ def item_date(block: Block, title_el: etree._Element, notes: list[str]) -> ItemD
     steps = (
         (selected_date,)
         if block.selectors.get("date")
-        else (date_outside_title, dated_element_in_title, date_in_title_text)
+        else (date_outside_title, dated_element_in_title, date_in_title_text, heading_above)
     )
     return first_of(steps, (block, title_el), notes) or NO_DATE
 
@@ -181,7 +181,10 @@ def date_outside_title(block: Block, title_el: etree._Element) -> ItemDate | Gav
     outside = [e for e in in_block(block.elements) if e in page.dates and e not in in_title]
     if not outside:
         return GaveUp("no dated element outside the title")
-    outside = [e for e in outside if e in page.strong] or outside
+    strong = [e for e in outside if e in page.strong]
+    if not strong and title_edge_date(title_el, page.options):
+        return GaveUp("only dates in prose outside the title, and the title ends with a date")
+    outside = strong or outside
     element = min(outside, key=date_rank)
     return ItemDate(element, page.dates[element], False)
 
@@ -202,6 +205,27 @@ def date_in_title_text(block: Block, title_el: etree._Element) -> ItemDate | Gav
     if not found:
         return GaveUp("no date in the title's text")
     return ItemDate(title_el, found.value, True)
+
+
+def title_edge_date(title_el: etree._Element, options: Options) -> Found | None:
+    """The date a title's text begins or ends with (`Title – 03.12.2015`,
+    `12.10.2015: Title`), which is the item's own date rather than one it mentions."""
+    text = text_of(title_el)
+    found = find_in(text, options)
+    if found is None:
+        return None
+    before = text[: found.start].strip(SEPARATORS)
+    after = text[found.end :].strip(SEPARATORS + ".")
+    return found if not before or not after else None
+
+
+def heading_above(block: Block, title_el: etree._Element) -> ItemDate | GaveUp:
+    """The date of the heading the item is listed under (`Friday, March 29, 2013`; a
+    month heading such as `April 2013` dates it to the month's first day)."""
+    heading = next((block.page.under_heading.get(e) for e in block.elements), None)
+    if heading is None:
+        return GaveUp("not listed under a dated heading")
+    return ItemDate(heading.element, heading.value, False)
 
 
 def date_rank(element: etree._Element) -> int:

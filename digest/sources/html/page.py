@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 from urllib.parse import urljoin
 
 import lxml.html
@@ -33,6 +34,15 @@ class Options:
     month_first: bool = False
 
 
+class Heading(NamedTuple):
+    """The dated heading a run of items sits under (`Friday, March 29, 2013`, `April
+    2013`), its date, and whether it names only a month."""
+
+    element: etree._Element
+    value: date
+    month_only: bool
+
+
 @dataclass
 class Page:
     """The parsed page and what is known about each element."""
@@ -41,6 +51,7 @@ class Page:
     options: Options
     dates: dict[etree._Element, date] = field(default_factory=dict)
     strong: set[etree._Element] = field(default_factory=set)
+    under_heading: dict[etree._Element, Heading] = field(default_factory=dict)
 
 
 @dataclass
