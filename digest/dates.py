@@ -29,6 +29,8 @@ _YMD_SPACED = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.?(?!\d)"
 _MONTH_YEAR = re.compile(r"([^\W\d_]+\.?)(?:\s+(?:de|del|di|of))?,?\s+(\d{4})")
 _CJK_MONTH = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]")
 MAX_MONTH_HEADING = 30
+_URL_COMPACT = re.compile(r"(?<!\d)((?:19|20)\d\d)(\d\d)(\d\d)(?!\d)")
+_URL_PARTS = re.compile(r"(?<!\d)((?:19|20)\d\d)[/\-](\d\d)[/\-](\d\d)(?=[/\-._]|$)")
 _CJK = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
 
 
@@ -82,6 +84,53 @@ def numeric_order(texts: Iterable[str]) -> bool | None:
             day_first |= 12 < first <= 31 and second <= 12
             month_first |= 12 < second <= 31 and first <= 12
     return day_first if day_first != month_first else None
+
+
+def order_against(text: str, known: date) -> bool | None:
+    """How a text writes its numeric date when that date is known from elsewhere (the
+    item's URL, a `datetime` attribute): True day first, False month first, None when the
+    text holds no numeric date that is `known` in only one reading."""
+    for match in _NUMERIC.finditer(text):
+        first, second = int(match[1]), int(match[3])
+        year = int(match[4]) + (2000 if len(match[4]) == 2 else 0)
+        if first == second or year != known.year:
+            continue
+        if (first, second) == (known.day, known.month):
+            return True
+        if (first, second) == (known.month, known.day):
+            return False
+    return None
+
+
+def has_ambiguous_numeric(text: str) -> bool:
+    """Whether a text holds a numeric date both of whose first parts could be the month."""
+    return any(int(m[1]) <= 12 and int(m[3]) <= 12 for m in _NUMERIC.finditer(text))
+
+
+def url_date(url: str) -> date | None:
+    """The date an address holds (`/2014/12/09/`, `20141209`, `2014-12-09`), or None."""
+    for pattern in (_URL_COMPACT, _URL_PARTS):
+        for match in pattern.finditer(url):
+            if value := _make(match[1], match[2], match[3]):
+                return value
+    return None
+
+
+@lru_cache(maxsize=64)
+def language_day_first(language: str | None) -> bool:
+    """Whether the page's language and country write numeric dates day first, by CLDR's
+    short date pattern (`da` dd.MM.y, `en-GB` dd/MM/y: yes; `en`, `en-US` M/d/yy: no)."""
+    if not language:
+        return False
+    from babel.core import Locale, UnknownLocaleError
+    from babel.dates import get_date_format
+
+    try:
+        pattern = get_date_format("short", Locale.parse(language.replace("-", "_"))).pattern
+    except (UnknownLocaleError, ValueError, TypeError):
+        return False
+    day, month = pattern.find("d"), pattern.find("M")
+    return 0 <= day < month and not pattern.lstrip("'").startswith("y")
 
 
 def month_heading(text: str, language: str | None = None) -> date | None:

@@ -262,6 +262,49 @@ def test_month_first_dotted_dates_from_the_page_itself(settings: Settings) -> No
     ]
 
 
+@pytest.mark.parametrize(
+    ("lang", "dates", "hrefs", "expected"),
+    [
+        # The page's language and country: en-GB and da write day first, en month first.
+        ("en-GB", ["04/05/2015", "02/03/2015"], ["/p/1", "/p/2"], ["2015-05-04", "2015-03-02"]),
+        ("da", ["04-05-15", "02-03-15"], ["/p/1", "/p/2"], ["2015-05-04", "2015-03-02"]),
+        ("en", ["04/05/2015", "02/03/2015"], ["/p/1", "/p/2"], ["2015-04-05", "2015-02-03"]),
+        # The item URLs outrank the language.
+        (
+            "en",
+            ["04/05/2015", "02/03/2015"],
+            ["/2015/05/04/a", "/20150302-b"],
+            ["2015-05-04", "2015-03-02"],
+        ),
+        (
+            "en-GB",
+            ["04/05/2015", "02/03/2015"],
+            ["/2015/04/05/a", "/2015-02-03-b"],
+            ["2015-04-05", "2015-02-03"],
+        ),
+    ],
+)
+def test_numeric_order_from_the_page_evidence(
+    lang: str, dates: list[str], hrefs: list[str], expected: list[str], settings: Settings
+) -> None:
+    listing = "".join(
+        f'<div class="row"><span class="d">{day}</span><a href="{href}">Item number {n}</a></div>'
+        for n, (day, href) in enumerate(zip(dates, hrefs, strict=True))
+    )
+    items = parse(chrome(listing), settings, lang=lang)
+    assert [i.published.date().isoformat() for i in items] == expected
+
+
+def test_numeric_order_from_time_datetime(settings: Settings) -> None:
+    listing = (
+        '<div class="row"><time datetime="2015-05-04">04/05/2015</time>'
+        '<a href="/p/1">First item here</a></div>'
+        '<div class="row"><span>02/03/2015</span><a href="/p/2">Second item here</a></div>'
+    )
+    items = parse(chrome(listing), settings)
+    assert [i.published.date().isoformat() for i in items] == ["2015-05-04", "2015-03-02"]
+
+
 def test_whole_item_link_keeps_title_summary_and_read_more_apart(settings: Settings) -> None:
     listing = "".join(
         f'<div class="item"><a href="/n/{n}/"><div class="inner"><p class="date">1{n} Feb 2026</p>'

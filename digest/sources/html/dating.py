@@ -4,6 +4,7 @@ a chain of steps from the surest place to the least sure."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import replace
 from datetime import date
@@ -11,7 +12,16 @@ from typing import NamedTuple
 
 from lxml import etree
 
-from digest.dates import Found, date_from_attribute, find_date, numeric_order
+from digest.dates import (
+    Found,
+    date_from_attribute,
+    find_date,
+    has_ambiguous_numeric,
+    language_day_first,
+    numeric_order,
+    order_against,
+    url_date,
+)
 from digest.sources.html.markup import (
     DATE_LABEL,
     HEADINGS,
@@ -31,6 +41,9 @@ STRONG_DATE_WORDS = 4
 MAX_YEAR_HEADING = 40
 YEAR_HEADING = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
 PROSE_AROUND_DATE = 60
+# How far up from a dated link or <time> the numbers written beside it are looked for.
+ORDER_LEVELS = 3
+MAX_ORDER_TEXT = 600
 
 
 class ItemDate(NamedTuple):
@@ -58,15 +71,46 @@ def find_in(text: str, options: Options) -> Found | None:
 
 
 def _date_order(root: etree._Element, options: Options) -> Options:
-    """The options with the page's numeric date order when its own dates show it (a date
-    such as `01.13.26` can only be month first) and the source does not set it."""
+    """The options with the page's numeric date order when the source does not set it,
+    decided by the page's evidence, surest first: a date only one reading allows
+    (`13/02/2026`, `02.13.26`); dates the page gives twice, in an item's address
+    (`/2014/12/09/`, `20141209`) or a `datetime` attribute, and in numbers beside it; the
+    page's language and country (`da`, `en-GB` write day first)."""
     if options.day_first or options.date_format:
         return options
-    texts = (t for t in root.itertext() if len(t) <= MAX_DATE_TEXT)
+    texts = [t for t in root.itertext() if len(t) <= MAX_DATE_TEXT]
     order = numeric_order(texts)
+    if order is None and any(has_ambiguous_numeric(t) for t in texts):
+        order = _order_from_known_dates(root)
+        if order is None and language_day_first(options.language):
+            order = True
     if order is None:
         return options
     return replace(options, day_first=order, month_first=not order)
+
+
+def _order_from_known_dates(root: etree._Element) -> bool | None:
+    """The numeric order most of the page's dates agree on when set beside the same date
+    in an item's address or a `datetime` attribute; None when none or as many each way."""
+    votes = {True: 0, False: 0}
+    for element in root.iter("a", "time"):
+        known = (
+            url_date(element.get("href") or "")
+            if tag_of(element) == "a"
+            else date_from_attribute(element.get("datetime") or "")
+        )
+        if known is None:
+            continue
+        for holder in (element, *itertools.islice(element.iterancestors(), ORDER_LEVELS)):
+            text = text_of(holder)
+            if len(text) > MAX_ORDER_TEXT:
+                break
+            if (order := order_against(text, known)) is not None:
+                votes[order] += 1
+                break
+    if votes[True] == votes[False]:
+        return None
+    return votes[True] > votes[False]
 
 
 def _mark_dates(page: Page) -> None:
