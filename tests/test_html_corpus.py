@@ -17,6 +17,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from digest.config import Settings, SourceConfig
+from digest.dates import language_day_first
 from digest.errors import SourceError
 from digest.model import Item
 from digest.sources import parse_document
@@ -303,6 +304,23 @@ def test_numeric_order_from_time_datetime(settings: Settings) -> None:
     )
     items = parse(chrome(listing), settings)
     assert [i.published.date().isoformat() for i in items] == ["2015-05-04", "2015-03-02"]
+
+
+def test_kicker_above_the_title_is_the_type_but_an_author_is_not(settings: Settings) -> None:
+    listing = (
+        '<div class="card"><div>Interview</div><h3><a href="/p/1">Talking to the minister</a>'
+        "</h3><p>3 May 2026</p><p>A long conversation about ports.</p></div>"
+        '<div class="card"><div><a href="/experts/jane-roe">Jane Roe</a></div>'
+        '<h3><a href="/p/2">Why tariffs bite</a></h3><p>2 May 2026</p><p>On trade.</p></div>'
+        '<div class="card"><div>Foto: dpa</div><h3><a href="/p/3">A third story</a></h3>'
+        "<p>1 May 2026</p><p>Photo: Jane Roe / Agency</p><p>The third teaser.</p></div>"
+    )
+    items = parse(chrome(listing), settings)
+    assert [(i.label, i.summary) for i in items] == [
+        ("Interview", "A long conversation about ports."),
+        (None, "On trade."),
+        (None, "The third teaser."),
+    ]
 
 
 def test_whole_item_link_keeps_title_summary_and_read_more_apart(settings: Settings) -> None:
@@ -747,7 +765,7 @@ def test_any_listing_in_a_known_layout(
             title=html.escape(title),
             iso=day.isoformat(),
             long=format_date(day, "long", locale=lang),
-            numeric=day.strftime("%m/%d/%Y"),
+            numeric=day.strftime("%d/%m/%Y" if language_day_first(lang) else "%m/%d/%Y"),
             mon=format_date(day, "MMM", locale=lang),
             day=day.day,
             year=day.year,

@@ -14,6 +14,7 @@ from lxml import etree
 
 from digest.sources.html.dating import mostly_date
 from digest.sources.html.markup import (
+    CREDIT_LINE,
     HEADINGS,
     INLINE,
     META_CLASS,
@@ -44,6 +45,7 @@ COUNTER_LINE = re.compile(
     r"|reads?|replies|reactions?)\s*[·•|,]?\s*){1,4})$",
     re.IGNORECASE,
 )
+MAX_CREDIT_WORDS = 12
 # A table cell shorter than this is a column value (department, count), not a summary.
 MIN_CELL_SUMMARY_WORDS = 4
 
@@ -267,6 +269,7 @@ def _summary_text(block: Block, roots: list[etree._Element], used: Used) -> str 
         for line in lines
         if line.strip(SEPARATORS)
         and not COUNTER_LINE.match(line)
+        and not (CREDIT_LINE.match(line) and len(line.split()) <= MAX_CREDIT_WORDS)
         and not READ_MORE.search(line)
         and not mostly_date(line)
         and line not in links
