@@ -323,6 +323,31 @@ def test_kicker_above_the_title_is_the_type_but_an_author_is_not(settings: Setti
     ]
 
 
+@pytest.mark.parametrize(
+    "inside",
+    [
+        "<strong>{title}</strong><br>{teaser}",
+        "<b>{title}</b> {teaser}",
+        '<span class="item-title">{title}</span> <span>{teaser}</span>',
+    ],
+)
+def test_teaser_held_inside_the_title_link(inside: str, settings: Settings) -> None:
+    listing = (
+        "<ul>"
+        + "".join(
+            f'<li><a href="/p/{n}">'
+            + inside.format(title=f"Title number {n}", teaser=f"The teaser of item {n} says more.")
+            + f'</a> <span class="date">May {10 - n}, 2015</span></li>'
+            for n in range(3)
+        )
+        + "</ul>"
+    )
+    items = parse(chrome(listing), settings)
+    assert [(i.title, i.summary) for i in items] == [
+        (f"Title number {n}", f"The teaser of item {n} says more.") for n in range(3)
+    ]
+
+
 def test_whole_item_link_keeps_title_summary_and_read_more_apart(settings: Settings) -> None:
     listing = "".join(
         f'<div class="item"><a href="/n/{n}/"><div class="inner"><p class="date">1{n} Feb 2026</p>'

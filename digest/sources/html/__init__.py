@@ -21,7 +21,13 @@ from digest.errors import SourceError
 from digest.model import Item
 from digest.sources.html.blocks import find_blocks
 from digest.sources.html.dating import ItemDate, item_date, read_page_dates, strip_date
-from digest.sources.html.fields import image_and_caption, summary_of, title_and_link, url_of
+from digest.sources.html.fields import (
+    TitleLink,
+    image_and_caption,
+    summary_of,
+    title_and_link,
+    url_of,
+)
 from digest.sources.html.label import item_label
 from digest.sources.html.markup import describe, signature, text_of
 from digest.sources.html.page import Block, Page, open_page
@@ -113,7 +119,7 @@ def _with_fields(
     used = {title_el, date_el, type_el}
     if link_el is not None and title_el not in link_el.iter():
         used.add(link_el)
-    summary = summary_of(block, used, notes["summary"])
+    summary = summary_of(block, used, notes["summary"], TitleLink(title_el, link_el))
     item_type = block.settings.type_by_label(label) if label else None
     return Item(
         key=url or fingerprint(title, published),
