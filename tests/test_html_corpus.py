@@ -348,6 +348,23 @@ def test_teaser_held_inside_the_title_link(inside: str, settings: Settings) -> N
     ]
 
 
+def test_widget_of_the_same_markup_outside_the_region_under_the_h1(settings: Settings) -> None:
+    """Without <main>, the region under the page's <h1> decides: a "Most read" and an
+    events widget of the same markup elsewhere are not merged into the listing."""
+    page = (
+        Path(__file__).parent / "data/html/drupal-main-and-sidebar-same-markup.html"
+    ).read_text()
+    page = page.replace('<main role="main" class="main-content">', '<div class="main">')
+    page = page.replace("</main>", "</div>")
+    items = parse_document(page.encode(), "html", settings, "p.html", None, PAGE_URL)
+    assert [i.title for i in items] == [
+        "Shore power contract awarded",
+        "Dredging of the outer channel begins",
+        "First-quarter cargo figures",
+        "New harbour master appointed",
+    ]
+
+
 def test_whole_item_link_keeps_title_summary_and_read_more_apart(settings: Settings) -> None:
     listing = "".join(
         f'<div class="item"><a href="/n/{n}/"><div class="inner"><p class="date">1{n} Feb 2026</p>'

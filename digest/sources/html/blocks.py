@@ -95,9 +95,10 @@ def repeated_blocks(page: Page) -> Repeated | GaveUp:
     goods: dict[Key, list[etree._Element]] = {}
     for key, members in _dated_groups(page).items():
         good = [m for m in members if _item_like(m, page)]
-        if not good:
-            continue
-        goods[key] = good
+        if good:
+            goods[key] = good
+    goods = _in_main_region(page, goods)
+    for key, good in goods.items():
         if (
             best is None
             or len(good) > len(best.members)
@@ -107,6 +108,45 @@ def repeated_blocks(page: Page) -> Repeated | GaveUp:
     if best is None:
         return GaveUp("no dated block also holds a link or a heading, with its dates on one line")
     return Repeated(_with_lookalikes(page, best.members, best.key, goods), best.key)
+
+
+def _in_main_region(
+    page: Page, goods: dict[Key, list[etree._Element]]
+) -> dict[Key, list[etree._Element]]:
+    """The candidate blocks inside the page's main region (`<main>`, `role="main"`), when
+    it holds any: a "Most read" or events widget of the same markup elsewhere is not the
+    listing."""
+    region = next(
+        (
+            e
+            for e in page.root.iter()
+            if tag_of(e) == "main" or (e.get("role") or "").casefold() == "main"
+        ),
+        None,
+    )
+    if region is None:
+        return goods
+    inside = {
+        key: kept
+        for key, members in goods.items()
+        if (kept := [m for m in members if m is region or region in m.iterancestors()])
+    }
+    return inside or goods
+
+
+def _under_h1(page: Page, members: list[etree._Element]) -> etree._Element | None:
+    """The region under the page's title: the smallest element holding its `<h1>` and one
+    of the chosen blocks, unless that is the whole page."""
+    h1 = next((h for h in page.root.iter("h1") if text_of(h)), None)
+    if h1 is None:
+        return None
+    holders = {a for m in members for a in m.iterancestors()}
+    for ancestor in h1.iterancestors():
+        if tag_of(ancestor) in ("body", "html"):
+            return None
+        if ancestor in holders:
+            return ancestor
+    return None
 
 
 def _dated_groups(page: Page) -> dict[Key, list[etree._Element]]:
@@ -146,9 +186,14 @@ def _with_lookalikes(
     shape = _inner_shape(chosen[0])
     tags = _tags_of(key)
     found = list(chosen)
+    region = _under_h1(page, chosen)
     for other, members in goods.items():
         if other == key or _tags_of(other) != tags:
             continue
+        if region is not None:
+            members = [m for m in members if region in m.iterancestors()]
+            if not members:
+                continue
         other_shape = _inner_shape(members[0])
         if len(shape & other_shape) * 2 >= len(shape | other_shape):
             taken = {e for m in found for e in (*m.iter(), *m.iterancestors())}
