@@ -524,6 +524,18 @@ def test_links_resolve_against_base_href(settings: Settings) -> None:
     ]
 
 
+def test_saved_copy_with_two_base_tags(settings: Settings) -> None:
+    """A browser's saved copy: the first <base> is relative (or a local file) and says
+    nothing without the page's address; the later absolute one does."""
+    for first in ('<base href="/">', '<base href="file:///C:/Users/press/news_files/">'):
+        head = first + '<base href="https://www.example.gov/news/">'
+        items = parse(_two("story-"), settings, head=head, url=None)
+        assert [i.url for i in items] == [
+            "https://www.example.gov/news/story-1",
+            "https://www.example.gov/news/story-2",
+        ]
+
+
 def test_links_resolve_against_the_canonical_link_of_a_saved_page(settings: Settings) -> None:
     head = '<link rel="canonical" href="https://gov.example/press/index.html">'
     items = parse(_two("story-"), settings, head=head, url=None)

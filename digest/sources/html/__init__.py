@@ -59,9 +59,14 @@ def parse_html(
     selectors = source.selectors if source else {}
     blocks = find_blocks(page, selectors, explain)
     items = []
+    seen: set[tuple[str, str]] = set()
     for elements in blocks:
         item = _item(Block(page, elements, settings, selectors), source, explain)
-        if item:
+        if item and item.url and (item.url, item.title) in seen:
+            explain.add(f"  skipped {item.title[:60]!r}: the same item again (a copy)")
+        elif item:
+            if item.url:
+                seen.add((item.url, item.title))
             items.append(item)
     if not items:
         links = sum(1 for a in page.root.iter("a") if a.get("href"))

@@ -83,6 +83,10 @@ HIDDEN_CLASS = re.compile(
     re.IGNORECASE,
 )
 CSS_HASH = re.compile(r"(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{4,8}")
+# Copies a carousel script makes of its slides so that it can loop (slick, Swiper, Owl).
+CLONE_CLASS = re.compile(
+    r"^(slick-cloned|swiper-slide-duplicate|cloned|clone|glide__slide--clone)$"
+)
 TITLE_CLASS = re.compile(r"(^|[-_ ])(title|heading|headline|header)($|[-_ ])", re.I)
 TYPE_CLASS = re.compile(
     r"(^|[-_ ])(type|cat|category|categories|kicker|eyebrow|label|tag|tags|topic|format"

@@ -16,7 +16,7 @@ from lxml import etree
 
 from digest.config import Settings, SourceConfig
 from digest.errors import SourceError
-from digest.sources.html.markup import CHROME, DROPPED, HIDDEN_CLASS, tag_of, web
+from digest.sources.html.markup import CHROME, CLONE_CLASS, DROPPED, HIDDEN_CLASS, tag_of, web
 from digest.text import decode_document
 
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
@@ -106,7 +106,10 @@ def _document(text: str, origin: str) -> etree._Element:
 
 
 def _base(root: etree._Element, page_url: str | None) -> str | None:
-    base = next((b.get("href") for b in root.iter("base") if b.get("href")), None)
+    """The address links resolve against: the first `<base href>` that resolves to a web
+    address (a browser's "Save as" copy may carry two, the first relative or a local
+    file), else the page's own address, else its canonical link."""
+    bases = [b.get("href").strip() for b in root.iter("base") if (b.get("href") or "").strip()]
     canonical = next(
         (
             link.get("href")
@@ -115,7 +118,8 @@ def _base(root: etree._Element, page_url: str | None) -> str | None:
         ),
         None,
     )
-    for candidate in (urljoin(page_url or "", base.strip()) if base else None, page_url):
+    resolved = [urljoin(page_url or "", base) for base in bases[:1]]
+    for candidate in (*resolved, page_url, *(urljoin(page_url or "", b) for b in bases[1:])):
         if candidate and web(candidate):
             return candidate
     if canonical and web(canonical.strip()):
@@ -132,7 +136,7 @@ def _strip_chrome(root: etree._Element) -> None:
         if (
             not tag
             or tag in DROPPED
-            or any(HIDDEN_CLASS.match(c) for c in classes)
+            or any(HIDDEN_CLASS.match(c) or CLONE_CLASS.match(c) for c in classes)
             or element.get("hidden") is not None
             or (tag in CHROME and not _inside_item(element))
             or role in ("navigation", "banner", "contentinfo")
