@@ -17,10 +17,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from digest.config import Settings, SourceConfig
-from digest.dates import language_day_first
+from digest.dates import find_date, language_day_first
 from digest.errors import SourceError
 from digest.model import Item
-from digest.sources import parse_document
+from digest.sources import parse_document, server_date
 from digest.sources.html import Explain
 from digest.text import clean_line
 
@@ -363,6 +363,63 @@ def test_widget_of_the_same_markup_outside_the_region_under_the_h1(settings: Set
         "First-quarter cargo figures",
         "New harbour master appointed",
     ]
+
+
+@pytest.mark.parametrize(
+    ("lang", "recent"),
+    [
+        ("de", ["vor 2 Stunden", "gestern", "vor 3 Tagen"]),
+        ("fr", ["il y a 2 heures", "hier", "il y a 3 jours"]),
+        ("es", ["hace 2 horas", "ayer", "hace 3 días"]),
+        ("en", ["2 hours ago", "Yesterday", "3 days ago"]),
+        ("ko", ["2시간 전", "어제", "3일 전"]),
+    ],
+)
+def test_relative_dates_count_back_from_the_newest_date_on_the_page(
+    lang: str, recent: list[str], settings: Settings
+) -> None:
+    """Without the server's time, relative dates count back from the page's newest
+    absolute date (here a `Last updated` line); `5 min read` is not a date."""
+    listing = "".join(
+        f'<div class="row"><span class="when">{when}</span><a href="/p/{n}">Story number {n}'
+        f"</a><span>5 min read</span></div>"
+        for n, when in enumerate([*recent, "2015-12-01"])
+    )
+    body = chrome(listing) + "<p>Last updated 2015-12-10</p>"
+    items = parse(body, settings, lang=lang)
+    assert [i.published.date().isoformat() for i in items] == [
+        "2015-12-10",
+        "2015-12-09",
+        "2015-12-07",
+        "2015-12-01",
+    ]
+
+
+def test_relative_dates_count_back_from_the_servers_date(settings: Settings) -> None:
+    listing = "".join(
+        f'<div class="row"><span>{when}</span><a href="/p/{n}">Story number {n}</a></div>'
+        for n, when in enumerate(["3 days ago", "1 week ago"])
+    )
+    page = f"<html><body>{chrome(listing)}</body></html>".encode()
+    fetched = server_date({"Date": "Thu, 10 Dec 2015 08:00:00 GMT"})
+    assert fetched == date(2015, 12, 10)
+    items = parse_document(page, "html", settings, "p", None, PAGE_URL, fetched_at=fetched)
+    assert [i.published.date().isoformat() for i in items] == ["2015-12-07", "2015-12-03"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("٣ ديسمبر ٢٠١٥", "2015-12-03"),
+        ("２０１５年１２月３日", "2015-12-03"),
+        ("2015. 12. 3.", "2015-12-03"),
+        ("۱۴/۱۲/۲۰۱۵", "2015-12-14"),
+        ("१४/१२/२०१५", "2015-12-14"),
+    ],
+)
+def test_other_scripts_digits(text: str, expected: str) -> None:
+    found = find_date(text, "ar")
+    assert found is not None and found.value.isoformat() == expected
 
 
 def test_whole_item_link_keeps_title_summary_and_read_more_apart(settings: Settings) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import glob
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,9 +75,13 @@ def parse_document(
     base_url: str | None = None,
     charset: str | None = None,
     explain: Explain | None = None,
+    *,
+    fetched_at: date | None = None,
+    file_date: date | None = None,
 ) -> list[Item]:
     """Items of one document of the given kind (listing, html or feed); `base_url` is the
-    address the document came from, which its relative links resolve against."""
+    address the document came from, which its relative links resolve against; relative
+    dates on a page count back from `fetched_at` (the server's time) or `file_date`."""
     if not data.strip():
         raise SourceError(f"{origin}: empty input, nothing to read")
     if kind == "feed":
@@ -87,7 +93,17 @@ def parse_document(
     if kind == "html":
         from digest.sources.html import parse_html
 
-        return parse_html(data, settings, origin, source, base_url, charset, explain)
+        return parse_html(
+            data,
+            settings,
+            origin,
+            source,
+            base_url,
+            charset,
+            explain,
+            fetched_at=fetched_at,
+            file_date=file_date,
+        )
     name = source.name if source else ""
     return parse_listing(lines_from_text(decode_text(data, origin)), settings, origin, name)
 
@@ -130,7 +146,13 @@ def read_path(
     own address for a saved page (its links resolve against it)."""
     data = _read_bytes(path)
     return parse_document(
-        data, kind or kind_of_path(path, data), settings, path, base_url=base_url, explain=explain
+        data,
+        kind or kind_of_path(path, data),
+        settings,
+        path,
+        base_url=base_url,
+        explain=explain,
+        file_date=_file_date(path),
     )
 
 
@@ -147,7 +169,13 @@ def read_source(
         try:
             items.extend(
                 parse_document(
-                    _read_bytes(path), source.kind, settings, path, source, source.base_url
+                    _read_bytes(path),
+                    source.kind,
+                    settings,
+                    path,
+                    source,
+                    source.base_url,
+                    file_date=_file_date(path),
                 )
             )
         except SourceError as exc:
@@ -161,6 +189,27 @@ def _read_bytes(path: str) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _file_date(path: str) -> date | None:
+    """The day a file was last written, the time of a saved page without a date of its own."""
+    try:
+        return datetime.fromtimestamp(Path(path).stat().st_mtime, tz=UTC).date()
+    except OSError:
+        return None
+
+
+def server_date(headers: Mapping[str, str]) -> date | None:
+    """The page's own time as its server gave it (`Last-Modified`, else `Date`), or None."""
+    for name in ("Last-Modified", "Date"):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            return parsedate_to_datetime(value).date()
+        except (TypeError, ValueError, IndexError):
+            continue
+    return None
 
 
 def _paths(source: SourceConfig) -> Iterator[str]:
@@ -218,6 +267,7 @@ def _read_url(source: SourceConfig, settings: Settings, validators: Validators) 
         source,
         str(response.url),
         response.charset_encoding,
+        fetched_at=server_date(response.headers),
     )
     return SourceRead(
         items,

@@ -47,11 +47,16 @@ def parse_html(
     base_url: str | None = None,
     charset: str | None = None,
     explain: Explain | None = None,
+    *,
+    fetched_at: date | None = None,
+    file_date: date | None = None,
 ) -> list[Item]:
     """Items of an HTML listing page in page order. Links resolve against <base href>, else
-    `base_url` (where the page came from), else its canonical link. A page with no dated
-    item raises SourceError saying what was seen."""
+    `base_url` (where the page came from), else its canonical link. Relative dates count
+    back from `fetched_at` (the server's Date/Last-Modified), else the page's newest date,
+    else `file_date`. A page with no dated item raises SourceError saying what was seen."""
     page = open_page(data, origin, source, base_url, charset)
+    page.fetched_at, page.file_date = fetched_at, file_date
     read_page_dates(page)
     explain = explain or Explain()
     base = page.options.base

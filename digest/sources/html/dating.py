@@ -13,6 +13,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from digest.dates import (
+    MAX_RELATIVE_TEXT,
     Found,
     date_from_attribute,
     find_date,
@@ -20,6 +21,7 @@ from digest.dates import (
     language_day_first,
     numeric_order,
     order_against,
+    relative_date,
     url_date,
 )
 from digest.sources.html.markup import (
@@ -36,6 +38,8 @@ from digest.sources.html.steps import GaveUp, first_of
 from digest.text import clean_line
 
 MAX_DATE_TEXT = 300
+MIN_DATE_TEXT = 5
+MIN_RELATIVE_TEXT = 2
 MAX_PARTIAL_DATE = 20
 STRONG_DATE_WORDS = 4
 MAX_YEAR_HEADING = 40
@@ -58,9 +62,36 @@ NO_DATE = ItemDate(None, None, False)
 
 
 def read_page_dates(page: Page) -> None:
-    """Settle the page's numeric date order and mark every dated element on it."""
+    """Settle the page's numeric date order and mark every dated element on it; relative
+    dates (`3 days ago`) are read against the page's own time."""
     page.options = _date_order(page.root, page.options)
-    _mark_dates(page)
+    small = _mark_dates(page)
+    if small:
+        _mark_relative_dates(page, small)
+
+
+def page_time(page: Page) -> date | None:
+    """The page's own time, which relative dates count back from: the server's `Date` or
+    `Last-Modified` when fetched, else the newest absolute date on the page, else the
+    file's time."""
+    return page.fetched_at or max(page.dates.values(), default=None) or page.file_date
+
+
+def _mark_relative_dates(page: Page, small: list[tuple[etree._Element, str]]) -> None:
+    """Mark the small elements whose text is a relative date, innermost first."""
+    reference = page_time(page)
+    if reference is None:
+        return
+    below: set[etree._Element] = set()
+    for element, text in small:
+        if any(child in below for child in element):
+            below.add(element)
+            continue
+        found = relative_date(text, reference, page.options.language)
+        if found:
+            page.dates[element] = found.value
+            page.strong.add(element)
+            below.add(element)
 
 
 def find_in(text: str, options: Options) -> Found | None:
@@ -113,8 +144,10 @@ def _order_from_known_dates(root: etree._Element) -> bool | None:
     return votes[True] > votes[False]
 
 
-def _mark_dates(page: Page) -> None:
-    """Find the smallest elements whose text (or datetime attribute) is a date."""
+def _mark_dates(page: Page) -> list[tuple[etree._Element, str]]:
+    """Find the smallest elements whose text (or datetime attribute) is a date; return the
+    short undated ones (innermost first), which may hold a relative date."""
+    small: list[tuple[etree._Element, str]] = []
     sizes: dict[etree._Element, int] = {}
     elements = list(page.root.iter())
     years = _heading_years(elements)
@@ -135,7 +168,11 @@ def _mark_dates(page: Page) -> None:
         if any(child in below for child in element):
             below.add(element)
             continue
-        if size > MAX_DATE_TEXT or size < 5:
+        if size > MAX_DATE_TEXT:
+            continue
+        if size < MIN_DATE_TEXT:
+            if size >= MIN_RELATIVE_TEXT:
+                small.append((element, text_of(element)))
             continue
         text, found = _date_in_text(element, size, years.get(element), page.options)
         if found and _dates_item(element, text, found):
@@ -143,6 +180,9 @@ def _mark_dates(page: Page) -> None:
             if date_line(text, found):
                 page.strong.add(element)
             below.add(element)
+        elif size <= MAX_RELATIVE_TEXT:
+            small.append((element, text))
+    return small
 
 
 def _date_in_text(

@@ -52,6 +52,8 @@ class Page:
     dates: dict[etree._Element, date] = field(default_factory=dict)
     strong: set[etree._Element] = field(default_factory=set)
     under_heading: dict[etree._Element, Heading] = field(default_factory=dict)
+    fetched_at: date | None = None
+    file_date: date | None = None
 
 
 @dataclass
