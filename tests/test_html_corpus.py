@@ -679,6 +679,23 @@ def test_explain_names_the_block_and_the_fields(settings: Settings) -> None:
     assert "title from a" in text and "date from p" in text
 
 
+def test_explain_names_the_step_that_decided_each_field(settings: Settings) -> None:
+    notes = Explain()
+    listing = (
+        '<div class="card"><span class="kicker">Interview</span><h3><a href="/p/1">One story'
+        '</a></h3><time datetime="2026-05-03">3 May 2026</time><p class="teaser">Teaser one.</p>'
+        '</div><div class="card"><span class="kicker">Report</span><h3><a href="/p/2">Two'
+        '</a></h3><time datetime="2026-05-02">2 May 2026</time><p class="teaser">Teaser two.'
+        "</p></div>"
+    )
+    parse(chrome(listing), settings, explain=notes)
+    line = next(line for line in notes.lines if "'One story'" in line)
+    assert "[heading title]" in line
+    assert "[date outside title]" in line
+    assert "summary yes [marked summary]" in line
+    assert "type Interview [marked type]" in line
+
+
 def test_explain_says_which_steps_gave_up_and_why(settings: Settings) -> None:
     notes = Explain()
     parse(chrome(_two("/s")), settings, explain=notes)

@@ -31,7 +31,7 @@ from digest.sources.html.fields import (
 from digest.sources.html.label import item_label
 from digest.sources.html.markup import describe, signature, text_of
 from digest.sources.html.page import Block, Page, open_page
-from digest.sources.html.steps import Explain
+from digest.sources.html.steps import Explain, Trail
 from digest.text import fingerprint
 
 __all__ = ["Explain", "parse_html"]
@@ -85,7 +85,7 @@ def parse_html(
 def _item(block: Block, source: SourceConfig | None, explain: Explain) -> Item | None:
     """One block read as an item, or None (with a warning) when it has no title or date."""
     origin = block.page.options.origin
-    notes: dict[str, list[str]] = {"title": [], "date": [], "type": [], "summary": []}
+    notes: dict[str, list[str]] = {name: Trail() for name in ("title", "date", "type", "summary")}
     title_el, link_el = title_and_link(block, notes["title"])
     if title_el is None:
         where = describe(block.elements[0])
@@ -105,7 +105,7 @@ def _item(block: Block, source: SourceConfig | None, explain: Explain) -> Item |
     item = _with_fields(
         block, source, title_el, link_el, when.element, title, when.value, notes=notes
     )
-    _explain_item(explain, item, title_el, when)
+    _explain_item(explain, item, title_el, when, notes)
     _gave_up(explain, "", notes)
     return item
 
@@ -147,17 +147,30 @@ def _with_fields(
     )
 
 
-def _explain_item(explain: Explain, item: Item, title_el: etree._Element, when: ItemDate) -> None:
-    """Say in `--explain` where each of an item's fields was read."""
+def _explain_item(
+    explain: Explain,
+    item: Item,
+    title_el: etree._Element,
+    when: ItemDate,
+    notes: Mapping[str, list[str]],
+) -> None:
+    """Say in `--explain` where each of an item's fields was read, and which step decided
+    it."""
     date_el = when.element
+
+    def by(name: str) -> str:
+        trail = notes.get(name)
+        decided = trail.decided if isinstance(trail, Trail) else None
+        return f" [{decided}]" if decided else ""
+
     explain.add(
         f"  {item.published.date().isoformat()} {item.title[:60]!r}: title from "
-        f"{signature(title_el)}; "
+        f"{signature(title_el)}{by('title')}; "
         f"date from {signature(date_el) if date_el is not None else '?'}"
         f"{' (in the title)' if when.in_title else ''} "
-        f"{text_of(date_el)[:40] if date_el is not None else ''!r}; "
-        f"link {item.url or '-'}; summary {'yes' if item.summary else 'no'}; "
-        f"type {item.label or '-'}"
+        f"{text_of(date_el)[:40] if date_el is not None else ''!r}{by('date')}; "
+        f"link {item.url or '-'}; summary {'yes' if item.summary else 'no'}{by('summary')}; "
+        f"type {item.label or '-'}{by('type') if item.label else ''}"
     )
 
 
