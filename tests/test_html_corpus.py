@@ -789,8 +789,8 @@ def test_parse_command_fails_loudly_on_a_page_with_nothing_dated(tmp_path: Path)
     text = tmp_path / "nothing.txt"
     text.write_text("Just a line\n\nAnother line\n")
     result = run("parse", str(text), tmp_path=tmp_path)
-    assert result.returncode == 1
-    assert f"{text}: no items found" in result.stderr
+    assert result.returncode == 2
+    assert f"{text}: no item with a title and a date found" in result.stderr
 
 
 # --- any listing, any layout -----------------------------------------------------------------

@@ -280,3 +280,94 @@ def test_feed_with_a_byte_order_mark(encoding: str, settings: Settings) -> None:
     (item,) = parse_document(rss.encode(encoding), "feed", settings, "up.rss")
     assert item.title == "Café & co é"
     assert item.url == "https://example.org/news/a/1"
+
+
+JSON_FEED_11 = """{
+  "version": "https://jsonfeed.org/version/1.1",
+  "title": "Harbour news",
+  "home_page_url": "https://harbour.example.org/news/",
+  "language": "en",
+  "items": [
+    {"id": "https://harbour.example.org/news/dredging", "url": "dredging",
+     "title": "Dredging &amp; survey work", "summary": "The channel is deepened.",
+     "date_published": "2026-03-03T10:00:00+01:00", "tags": ["Press Release", "Port"]},
+    {"id": "2", "external_url": "https://other.example.com/story",
+     "title": "Coverage elsewhere", "content_html": "<p>A <b>long</b> read.</p>",
+     "date_modified": "2026-03-02T09:00:00Z"},
+    {"id": "3", "url": "https://harbour.example.org/news/undated", "title": "No date",
+     "content_text": "Plain text."},
+    {"id": "4", "url": "https://harbour.example.org/news/ahead", "title": "Year typo",
+     "date_published": "2106-02-07T06:28:15Z"},
+    {"id": "5", "url": "https://harbour.example.org/news/untitled",
+     "content_text": "A microblog post with no title."},
+    "not an object"
+  ]
+}"""
+
+
+def test_json_feed_is_read_like_rss_and_atom(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = SourceConfig(name="up", kind="feed", location="feed.json")
+    now = datetime(2026, 3, 4, tzinfo=UTC)
+    from digest.sources.feed import parse_feed
+
+    items = parse_feed(JSON_FEED_11.encode(), source, settings, "feed.json", None, now)
+    assert [(i.title, i.url, i.undated) for i in items] == [
+        ("Dredging & survey work", "https://harbour.example.org/news/dredging", False),
+        ("Coverage elsewhere", "https://other.example.com/story", False),
+        ("No date", "https://harbour.example.org/news/undated", True),
+        ("Year typo", "https://harbour.example.org/news/ahead", True),
+    ]
+    first, second, third, ahead = items
+    assert first.published == datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    assert first.type == "press-releases" and first.categories == ("Press Release", "Port")
+    assert first.summary == "The channel is deepened." and second.summary == "A long read."
+    assert third.summary == "Plain text." and third.key == "3"
+    assert ahead.published.year == 2026
+    assert "entry 4 'Year typo': date 2106-02-07 is more than a day in the future" in caplog.text
+    assert "item 5 has no title" in caplog.text and "item 6 is not a JSON object" in caplog.text
+
+
+def test_json_feed_10_by_file_name(tmp_path: Path, settings: Settings) -> None:
+    feed = tmp_path / "feed.json"
+    feed.write_text(
+        '{"version": "https://jsonfeed.org/version/1", "title": "T", "items": [{"id": 1,'
+        ' "url": "https://e.org/1", "title": "One", "date_published": "2026-03-01T00:00:00Z"}]}'
+    )
+    items = read_path(str(feed), settings)
+    assert [(i.title, i.key, i.published.date().isoformat()) for i in items] == [
+        ("One", "1", "2026-03-01")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (b'{"title": "no version", "items": []}', "not a JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": 3}', '"items" array'),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "line 1, column"),
+    ],
+)
+def test_bad_json_feed_says_why(settings: Settings, document: bytes, message: str) -> None:
+    with pytest.raises(SourceError, match=re.escape(message)):
+        parse_document(document, "feed", settings, "up.json")
+
+
+def test_rss_date_far_ahead_is_refused(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><title>Pinned</title><link>https://e.org/1</link>"
+        b"<pubDate>Sun, 07 Feb 2106 06:28:15 GMT</pubDate></item>"
+        b"<item><title>Tomorrow morning</title><link>https://e.org/2</link>"
+        b"<pubDate>Wed, 04 Mar 2026 06:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    from digest.sources.feed import parse_feed
+
+    source = SourceConfig(name="up", kind="feed", location="f.xml")
+    now = datetime(2026, 3, 3, 12, tzinfo=UTC)
+    items = parse_feed(rss, source, settings, "f.xml", None, now)
+    assert [(i.title, i.undated) for i in items] == [("Pinned", True), ("Tomorrow morning", False)]
+    assert "entry 1 'Pinned': date 2106-02-07 is more than a day in the future" in caplog.text

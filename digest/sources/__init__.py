@@ -110,11 +110,14 @@ def parse_document(
 
 def kind_of_path(path: str, data: bytes = b"") -> str:
     """The kind of document a file name suggests: html, feed or listing (plain text); a
-    name that says nothing (`news.aspx`, `index`) is read by how the file starts."""
+    name that says nothing (`news.aspx`, `index`) is read by how the file starts, and a
+    `.json` file naming a jsonfeed.org version is a feed."""
     suffix = Path(path).suffix.lower()
     if suffix in (".html", ".htm", ".xhtml", ".shtml"):
         return "html"
     if suffix in (".xml", ".rss", ".atom"):
+        return "feed"
+    if suffix == ".json" and b"jsonfeed.org/version" in data[:65536]:
         return "feed"
     if suffix != ".txt" and (markup := _markup_start(data)):
         return markup
@@ -131,6 +134,8 @@ def _markup_start(data: bytes) -> str | None:
     ):
         return "html"
     if re.match(rb"<(rss|feed|rdf:rdf)\b", head):
+        return "feed"
+    if head.startswith(b"{") and b"jsonfeed.org/version" in data[:65536]:
         return "feed"
     return None
 
