@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import logging
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,9 +25,10 @@ if TYPE_CHECKING:
     from digest.sources.html import Explain
 
 log = logging.getLogger(__name__)
-USER_AGENT = "newsroom-digest/0.1"
 FETCH_TIMEOUT = 30.0
 MAX_FETCH_BYTES = 20 * 1024 * 1024
+# Seconds between the pages of a backfill: one request at a time, and not in a hurry.
+BACKFILL_PAUSE = 1.0
 
 
 @dataclass(frozen=True)
@@ -162,12 +164,16 @@ def read_path(
 
 
 def read_source(
-    source: SourceConfig, settings: Settings, validators: Validators = Validators()
+    source: SourceConfig,
+    settings: Settings,
+    validators: Validators = Validators(),
+    first_read: bool = False,
 ) -> SourceRead:
     """Read a configured source: every file its glob names, in name order, or its URL with
-    a conditional GET (an unchanged page costs a 304 and yields nothing)."""
+    a conditional GET (an unchanged page costs a 304 and yields nothing). On a URL html
+    source's `first_read`, its pagination is followed up to `backfill_pages` pages."""
     if source.is_url:
-        return _read_url(source, settings, validators)
+        return _read_url(source, settings, validators, first_read)
     items: list[Item] = []
     errors: list[str] = []
     for path in _paths(source):
@@ -242,39 +248,110 @@ def _capped_body(response: httpx.Response, source: SourceConfig) -> bytes:
     return b"".join(chunks)
 
 
-def _read_url(source: SourceConfig, settings: Settings, validators: Validators) -> SourceRead:
+def user_agent(settings: Settings) -> str:
+    """The User-Agent of every request: the program, its version and the newsroom's site."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("newsroom-digest")
+    except PackageNotFoundError:
+        release = "dev"
+    return f"newsroom-digest/{release} (+{settings.base_url})"
+
+
+def _read_url(
+    source: SourceConfig, settings: Settings, validators: Validators, first_read: bool = False
+) -> SourceRead:
     import httpx
 
-    headers = {"User-Agent": USER_AGENT}
+    headers = {"User-Agent": user_agent(settings)}
     if validators.etag:
         headers["If-None-Match"] = validators.etag
     if validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
+    with httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True) as client:
+        page = _fetch(client, source, source.location, headers)
+        if page.status_code == 304:
+            return SourceRead(validators=validators, not_modified=True)
+        items = _page_items(page, source, settings)
+        read = SourceRead(
+            items,
+            Validators(page.headers.get("ETag"), page.headers.get("Last-Modified")),
+        )
+        if first_read and source.kind == "html" and source.backfill_pages > 1:
+            _backfill(client, page, source, settings, read)
+    return read
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One fetched page: where it ended up, its status, headers and body."""
+
+    url: str
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+    charset: str | None
+
+
+def _fetch(
+    client: httpx.Client, source: SourceConfig, url: str, headers: Mapping[str, str]
+) -> _Page:
+    """GET one page (one request at a time: the backfill waits for each page)."""
+    import httpx
+
     try:
-        with (
-            httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True) as client,
-            client.stream("GET", source.location, headers=headers) as response,
-        ):
+        with client.stream("GET", url, headers=dict(headers)) as response:
             body = _capped_body(response, source)
     except httpx.HTTPError as exc:
-        raise SourceError(f"source {source.name}: cannot fetch {source.location}: {exc}") from None
-    if response.status_code == 304:
-        return SourceRead(validators=validators, not_modified=True)
-    if response.status_code != 200:
-        raise SourceError(
-            f"source {source.name}: {source.location} answered HTTP {response.status_code}"
-        )
-    items = parse_document(
-        body,
+        raise SourceError(f"source {source.name}: cannot fetch {url}: {exc}") from None
+    if response.status_code not in (200, 304):
+        raise SourceError(f"source {source.name}: {url} answered HTTP {response.status_code}")
+    return _Page(
+        str(response.url), response.status_code, response.headers, body, response.charset_encoding
+    )
+
+
+def _page_items(page: _Page, source: SourceConfig, settings: Settings) -> list[Item]:
+    return parse_document(
+        page.body,
         source.kind,
         settings,
-        source.location,
+        page.url,
         source,
-        str(response.url),
-        response.charset_encoding,
-        fetched_at=server_date(response.headers),
+        page.url,
+        page.charset,
+        fetched_at=server_date(page.headers),
     )
-    return SourceRead(
-        items,
-        Validators(response.headers.get("ETag"), response.headers.get("Last-Modified")),
-    )
+
+
+def _backfill(
+    client: httpx.Client, first: _Page, source: SourceConfig, settings: Settings, read: SourceRead
+) -> None:
+    """Follow the listing's pagination from its first page, one page at a time with a pause
+    between requests, up to `backfill_pages` pages; a page that fails ends the backfill with
+    an error noted, and the pages read so far are kept."""
+    from digest.sources.html.pagination import next_page
+
+    headers = {"User-Agent": user_agent(settings)}
+    seen = {first.url}
+    keys = {item.key for item in read.items}
+    page = first
+    for number in range(1, source.backfill_pages):
+        url = next_page(page.body, page.url, number, page.charset)
+        if url is None or url in seen:
+            break
+        seen.add(url)
+        time.sleep(BACKFILL_PAUSE)
+        try:
+            page = _fetch(client, source, url, headers)
+            items = _page_items(page, source, settings)
+        except SourceError as exc:
+            log.warning("%s (backfill stopped at page %d)", exc, number + 1)
+            read.errors.append(f"backfill page {number + 1}: {exc}")
+            break
+        log.info(
+            "source %s: backfill page %d: %s, %d items", source.name, number + 1, url, len(items)
+        )
+        read.items.extend(item for item in items if item.key not in keys)
+        keys.update(item.key for item in items)
