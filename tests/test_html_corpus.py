@@ -24,7 +24,7 @@ from digest.sources import parse_document, server_date
 from digest.sources.html import Explain
 from digest.text import clean_line
 
-from .corpus import html_pages, score_page
+from .corpus import FIELDS, html_pages, score_page
 from .helpers import run
 
 PAGE_URL = "https://news.example.org/newsroom/"
@@ -82,6 +82,7 @@ def test_corpus_page_scores(page: Path, settings: Settings) -> None:
     assert score.core_rate >= 0.95, score.misses
     assert score.found == score.expected, score.misses
     assert score.exact["summary"] == score.expected, score.misses
+    assert all(score.exact[name] == score.expected for name in FIELDS), score.misses
 
 
 # --- layouts ---------------------------------------------------------------------------------

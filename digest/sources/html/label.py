@@ -49,6 +49,8 @@ CATEGORY_PATH = re.compile(
 MAX_TYPE_WORDS = 5
 MAX_KICKER_WORDS = 4
 KICKER_LEVELS = 3
+# A line the markup calls a (sub)title or summary is a topic hat or a dek, not a type.
+NOT_KICKER_CLASS = re.compile(r"title|headline|heading|summary|description|teaser", re.I)
 PERSON_PATH = re.compile(
     r"/(authors?|experts?|people|person|profiles?|staff|team|scholars?|fellows?|users?|members?"
     r"|yazar|autor(?:en)?|auteurs?)/",
@@ -139,6 +141,8 @@ def kicker_before_title(
             return GaveUp("nothing above the title in the block")
     if before is None or before not in inside:
         return GaveUp("nothing above the title in the block")
+    if NOT_KICKER_CLASS.search(marks_of(before)):
+        return GaveUp("the line above the title is marked as a subtitle or a summary")
     text = text_of(before, _icons(before))
     if not short_label(text) or len(text.split()) > MAX_KICKER_WORDS or has_date(text):
         return GaveUp(f"{text[:40]!r} above the title is not a short label")
