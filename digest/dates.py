@@ -23,7 +23,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _YMD = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?![\d/.]\d)")
 _NUMERIC = re.compile(r"(?<![\d/.])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d/])")
-_YEARISH = re.compile(r"\d\d")
+_YEARISH = re.compile(r"[0-9][0-9]")
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 # Korean and Hungarian style `2024. 3. 12.`: year first, each part closed by a dot and a space.
 _YMD_SPACED = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.?(?!\d)")
@@ -146,12 +146,14 @@ def find_date(
     language's month names to English; `day_first` reads 11/02/2026 as 11 February;
     `month_first` (the page's own dates show it) reads dotted 02.11.26 as February 11;
     `fmt` (strptime) is a source's own date format, tried first."""
-    if not text.isascii():
-        text = ascii_digits(text)
-    if fmt and (found := _by_format(text, fmt)):
+    if fmt and (found := _by_format(ascii_digits(text), fmt)):
         return found
     if not _YEARISH.search(text):
-        return None
+        if text.isascii() or not _OTHER_DIGIT.search(text):
+            return None
+        text = ascii_digits(text)
+        if not _YEARISH.search(text):
+            return None
     candidates = [
         found
         for found in (
@@ -171,9 +173,9 @@ def ascii_digits(text: str) -> str:
     """A text with every other script's decimal digits (Arabic-Indic ٣, Persian ۳,
     fullwidth ３, Devanagari ३, …) written as ASCII ones, one character for one, so that
     positions found in it hold in the original."""
-    if text.isascii():
+    if text.isascii() or not _OTHER_DIGIT.search(text):
         return text
-    return text.translate(_DigitTable())
+    return text.translate(_DIGITS)
 
 
 class _DigitTable(dict):  # type: ignore[type-arg]
@@ -185,6 +187,10 @@ class _DigitTable(dict):  # type: ignore[type-arg]
         result = ord(str(value)) if value is not None else code
         self[code] = result
         return result
+
+
+_DIGITS = _DigitTable()
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
 
 
 def relative_date(text: str, reference: date, language: str | None = None) -> Found | None:
@@ -217,13 +223,25 @@ def numeric_order(texts: Iterable[str]) -> bool | None:
     """Which way a page writes its numeric dates, from the ones only one reading allows:
     True day first (`13/02/2026`), False month first (`02.13.26`), None when nothing shows
     it or the page shows both."""
-    day_first = month_first = False
+    return numeric_evidence(texts)[0]
+
+
+def numeric_evidence(texts: Iterable[str]) -> tuple[bool | None, bool]:
+    """In one pass over a page's texts: the numeric order its dates show (as
+    `numeric_order`), and whether it holds a numeric date either reading allows."""
+    day_first = month_first = ambiguous = False
     for text in texts:
         for match in _NUMERIC.finditer(text):
             first, second = int(match[1]), int(match[3])
             day_first |= 12 < first <= 31 and second <= 12
             month_first |= 12 < second <= 31 and first <= 12
-    return day_first if day_first != month_first else None
+            ambiguous |= first <= 12 and second <= 12
+    return (day_first if day_first != month_first else None), ambiguous
+
+
+def relative_hint(text: str) -> bool:
+    """Whether a text may hold a relative date at all (a quick test before reading one)."""
+    return _RELATIVE.search(text.casefold()) is not None
 
 
 def order_against(text: str, known: date) -> bool | None:
@@ -240,11 +258,6 @@ def order_against(text: str, known: date) -> bool | None:
         if (first, second) == (known.month, known.day):
             return False
     return None
-
-
-def has_ambiguous_numeric(text: str) -> bool:
-    """Whether a text holds a numeric date both of whose first parts could be the month."""
-    return any(int(m[1]) <= 12 and int(m[3]) <= 12 for m in _NUMERIC.finditer(text))
 
 
 def url_date(url: str) -> date | None:

@@ -116,14 +116,7 @@ def _in_main_region(
     """The candidate blocks inside the page's main region (`<main>`, `role="main"`), when
     it holds any: a "Most read" or events widget of the same markup elsewhere is not the
     listing."""
-    region = next(
-        (
-            e
-            for e in page.root.iter()
-            if tag_of(e) == "main" or (e.get("role") or "").casefold() == "main"
-        ),
-        None,
-    )
+    region = next(iter(page.root.xpath("//main | //*[@role='main' or @role='Main']")), None)
     if region is None:
         return goods
     inside = {

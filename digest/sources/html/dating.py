@@ -17,11 +17,11 @@ from digest.dates import (
     Found,
     date_from_attribute,
     find_date,
-    has_ambiguous_numeric,
     language_day_first,
-    numeric_order,
+    numeric_evidence,
     order_against,
     relative_date,
+    relative_hint,
     url_date,
 )
 from digest.sources.html.markup import (
@@ -80,7 +80,7 @@ def page_time(page: Page) -> date | None:
 def _mark_relative_dates(page: Page, small: list[tuple[etree._Element, str]]) -> None:
     """Mark the small elements whose text is a relative date, innermost first."""
     reference = page_time(page)
-    if reference is None:
+    if reference is None or not relative_hint("\n".join(text for _, text in small)):
         return
     below: set[etree._Element] = set()
     for element, text in small:
@@ -109,9 +109,9 @@ def _date_order(root: etree._Element, options: Options) -> Options:
     page's language and country (`da`, `en-GB` write day first)."""
     if options.day_first or options.date_format:
         return options
-    texts = [t for t in root.itertext() if len(t) <= MAX_DATE_TEXT]
-    order = numeric_order(texts)
-    if order is None and any(has_ambiguous_numeric(t) for t in texts):
+    texts = (t for t in root.itertext() if len(t) <= MAX_DATE_TEXT)
+    order, ambiguous = numeric_evidence(texts)
+    if order is None and ambiguous:
         order = _order_from_known_dates(root)
         if order is None and language_day_first(options.language):
             order = True

@@ -128,7 +128,11 @@ def kicker_before_title(
 ) -> Label | GaveUp:
     """A short line right above the title (a kicker or chip: `Op-Ed`, `Basın Açıklaması`),
     when it is not a byline, a person's link, a date or a `Read more`."""
-    inside = {e for element in block.elements for e in element.iter()}
+    roots = set(block.elements)
+
+    def inside(element: etree._Element) -> bool:
+        return element in roots or any(a in roots for a in element.iterancestors())
+
     node = title_el
     for _ in range(KICKER_LEVELS):
         before = node.getprevious()
@@ -137,9 +141,9 @@ def kicker_before_title(
         if before is not None:
             break
         node = node.getparent()
-        if node is None or node not in inside or text_of(node) != text_of(title_el):
+        if node is None or not inside(node) or text_of(node) != text_of(title_el):
             return GaveUp("nothing above the title in the block")
-    if before is None or before not in inside:
+    if before is None or not inside(before):
         return GaveUp("nothing above the title in the block")
     if NOT_KICKER_CLASS.search(marks_of(before)):
         return GaveUp("the line above the title is marked as a subtitle or a summary")
