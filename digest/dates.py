@@ -24,6 +24,7 @@ _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _YMD = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?![\d/.]\d)")
 _NUMERIC = re.compile(r"(?<![\d/.])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d/])")
 _YEARISH = re.compile(r"[0-9][0-9]")
+_ANY_YEARISH = re.compile(r"\d\d")  # in any script's digits
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 # Korean and Hungarian style `2024. 3. 12.`: year first, each part closed by a dot and a space.
 _YMD_SPACED = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.?(?!\d)")
@@ -117,6 +118,14 @@ _RELATIVE = _relative_pattern()
 _DIRECTION = re.compile(
     r"(?<!\w)(?:ago|vor|il y a|hace|há|ha|fa|geleden|назад|önce|temu|siden|sedan)(?!\w)|前|전"
 )
+# Any word a relative date needs (a direction, or a word such as `yesterday`): a quick test.
+_RELATIVE_HINT = re.compile(
+    _DIRECTION.pattern
+    + "|(?<!\\w)(?:"
+    + "|".join(re.escape(w) for w in sorted(_RELATIVE_WORDS, key=len, reverse=True))
+    + ")(?!\\w)",
+    re.IGNORECASE,
+)
 # Words that may stand beside a relative date in a date line (`Posted 3 days ago`,
 # `yesterday at 14:30`, `Updated: today`).
 _RELATIVE_FILLER = re.compile(
@@ -148,9 +157,9 @@ def find_date(
     `fmt` (strptime) is a source's own date format, tried first."""
     if fmt and (found := _by_format(ascii_digits(text), fmt)):
         return found
-    if not _YEARISH.search(text):
-        if text.isascii() or not _OTHER_DIGIT.search(text):
-            return None
+    if not _ANY_YEARISH.search(text):
+        return None
+    if not text.isascii() and not _YEARISH.search(text):
         text = ascii_digits(text)
         if not _YEARISH.search(text):
             return None
@@ -241,7 +250,7 @@ def numeric_evidence(texts: Iterable[str]) -> tuple[bool | None, bool]:
 
 def relative_hint(text: str) -> bool:
     """Whether a text may hold a relative date at all (a quick test before reading one)."""
-    return _RELATIVE.search(text.casefold()) is not None
+    return _RELATIVE_HINT.search(text) is not None
 
 
 def order_against(text: str, known: date) -> bool | None:

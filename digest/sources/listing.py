@@ -100,6 +100,7 @@ CONTACTS_HEADING = re.compile(
     r"|perskontact|kontakt\s+för\s+media)\s*:?$",
     re.IGNORECASE,
 )
+MAX_CONTACTS_HEADING = 40
 CUT_OFF_ENDINGS = ("…", "...", ",", "-", "–", "—", ":", "(", "/", "&")
 
 
@@ -144,7 +145,11 @@ class ListingParser:
         for line in lines:
             if line.text in self.settings.boilerplate:
                 continue
-            if self.items and CONTACTS_HEADING.match(line.text):
+            if (
+                self.items
+                and len(line.text) <= MAX_CONTACTS_HEADING
+                and CONTACTS_HEADING.match(line.text)
+            ):
                 self._end_at_contacts(line)
                 return self.items
             header = parse_header(line.text, self.settings.language)

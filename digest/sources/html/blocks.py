@@ -4,6 +4,7 @@ hold a link and a date), else runs of siblings where titles and dates sit side b
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date
@@ -31,6 +32,7 @@ from digest.sources.html.steps import Explain, GaveUp, step_name
 
 Blocks = list[list[etree._Element]]
 MAX_HEADING_DATE = 60
+HAS_DIGITS = re.compile(r"\d\d")
 Key = tuple[str, ...]
 
 
@@ -116,7 +118,7 @@ def _in_main_region(
     """The candidate blocks inside the page's main region (`<main>`, `role="main"`), when
     it holds any: a "Most read" or events widget of the same markup elsewhere is not the
     listing."""
-    region = next(iter(page.root.xpath("//main | //*[@role='main' or @role='Main']")), None)
+    region = page.main
     if region is None:
         return goods
     inside = {
@@ -266,6 +268,9 @@ def heading_groups(page: Page) -> Blocks | GaveUp:
 def _heading_date(element: etree._Element, page: Page) -> tuple[date, bool] | None:
     """The date a heading is made of (a day, or a month and a year), or None."""
     if tag_of(element) in ("p", "dt") and not _only_bold(element):
+        return None
+    raw = "".join(element.itertext())
+    if len(raw) > 2 * MAX_HEADING_DATE or not HAS_DIGITS.search(raw):
         return None
     text = text_of(element)
     if not text or len(text) > MAX_HEADING_DATE or link_anchors(element):

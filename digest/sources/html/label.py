@@ -140,9 +140,10 @@ def kicker_before_title(
             before = before.getprevious()
         if before is not None:
             break
-        node = node.getparent()
-        if node is None or not inside(node) or text_of(node) != text_of(title_el):
+        parent = node.getparent()
+        if parent is None or not inside(parent) or (parent.text or "").strip():
             return GaveUp("nothing above the title in the block")
+        node = parent
     if before is None or not inside(before):
         return GaveUp("nothing above the title in the block")
     if NOT_KICKER_CLASS.search(marks_of(before)):

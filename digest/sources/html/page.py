@@ -54,6 +54,7 @@ class Page:
     under_heading: dict[etree._Element, Heading] = field(default_factory=dict)
     fetched_at: date | None = None
     file_date: date | None = None
+    main: etree._Element | None = None
 
 
 @dataclass
@@ -88,8 +89,8 @@ def open_page(
         bool(source and source.day_first),
         source.date_format if source else None,
     )
-    _strip_chrome(root)
-    return Page(root, options)
+    main = _strip_chrome(root)
+    return Page(root, options, main=main)
 
 
 def _document(text: str, origin: str) -> etree._Element:
@@ -129,11 +130,15 @@ def _base(root: etree._Element, page_url: str | None) -> str | None:
     return None
 
 
-def _strip_chrome(root: etree._Element) -> None:
+def _strip_chrome(root: etree._Element) -> etree._Element | None:
+    """Drop the page's furniture; return its main region (`<main>`, `role="main"`)."""
     doomed = []
+    main = None
     for element in root.iter():
         tag = tag_of(element)
         role = (element.get("role") or "").casefold()
+        if main is None and (tag == "main" or role == "main"):
+            main = element
         classes = (element.get("class") or "").split()
         if (
             not tag
@@ -148,6 +153,11 @@ def _strip_chrome(root: etree._Element) -> None:
         parent = element.getparent()
         if parent is not None:
             element.drop_tree()
+    if main is not None:
+        above = {main, *main.iterancestors()}
+        if any(d in above for d in doomed):
+            return None
+    return main
 
 
 def _inside_item(element: etree._Element) -> bool:
