@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -145,9 +146,15 @@ def marks_of(element: etree._Element) -> str:
     names = " ".join(
         element.get(name) or "" for name in ("class", "data-hook", "data-testid")
     ).strip()
+    return _marks(names) if names else ""
+
+
+@lru_cache(maxsize=4096)
+def _marks(names: str) -> str:
+    """An element's names as `marks_of` reads them (class strings repeat: cached)."""
     if "__" in names:
         names = " ".join(_bem_element(name) for name in names.split())
-    return CAMEL.sub("-", names) if names else ""
+    return CAMEL.sub("-", names)
 
 
 def _bem_element(name: str) -> str:
