@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 # Each command imports what it uses, so that `digest parse` or `digest --help` does not load
 # SQLAlchemy, premailer, feedgen and the web stack (see bench/startup.py).
 
+# `digest parse`: the exit status of a file with nothing readable (unreadable input, or no
+# item with a title and a date), whatever the kind of file; the one rule docs/commands.md gives.
+NOTHING_READABLE = 2
 CHECK_MARKS = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
 
 
@@ -81,8 +84,9 @@ def main(verbose: bool, config: str | None) -> None:
 def parse(
     files: tuple[str, ...], as_json: bool, kind: str | None, base_url: str | None, explain: bool
 ) -> None:
-    """Parse listing pages and print their items, in page order. A file with no item is an
-    error (exit status 1) that says what was seen.
+    """Parse listing pages and print their items, in page order. A file with nothing
+    readable (unreadable, or no item with a title and a date) is an error, exit status 2,
+    that says what was seen.
 
     Example: digest parse newsroom.html --base-url https://example.org/news --json"""
     from digest.sources import read_path
@@ -97,7 +101,7 @@ def parse(
             found = read_path(path, settings, kind, base_url, notes)
         except SourceError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(NOTHING_READABLE)
         finally:
             if notes is not None:
                 for line in notes.lines:
@@ -105,15 +109,19 @@ def parse(
         if notes is not None and not notes.lines:
             click.echo(f"{path}: not read as an HTML page; --explain has nothing to say", err=True)
         if not found:
-            click.echo(f"error: {path}: no items found", err=True)
-            sys.exit(1)
+            click.echo(
+                f"error: {path}: no item with a title and a date found "
+                "(run with --explain, or -v, to see what was skipped)",
+                err=True,
+            )
+            sys.exit(NOTHING_READABLE)
         items.extend(found)
     rows = [parse_record(settings, item) for item in items]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['published']}  {row['type'] or '-':<14} {row['title']}")
+        click.echo(f"{row['published'] or 'undated':<10}  {row['type'] or '-':<14} {row['title']}")
 
 
 def _explain_notes() -> Explain:
@@ -122,17 +130,21 @@ def _explain_notes() -> Explain:
     return Explain()
 
 
-def parse_record(settings: Settings, item: Item) -> dict[str, str | None]:
-    """One item as `digest parse --json` prints it."""
+def parse_record(settings: Settings, item: Item) -> dict[str, str | bool | None]:
+    """One item as `digest parse --json` prints it; an entry without a date of its own
+    has `published` null and `undated` true (the store dates it the day it is first seen)."""
     item_type = settings.type_by_slug(item.type)
-    return {
+    record: dict[str, str | bool | None] = {
         "type": item_type.label if item_type else item.label,
         "title": item.title,
-        "published": item.published.date().isoformat(),
+        "published": None if item.undated else item.published.date().isoformat(),
         "summary": item.summary,
         "image_caption": item.image_caption,
         "url": item.url,
     }
+    if item.undated:
+        record["undated"] = True
+    return record
 
 
 @main.command()

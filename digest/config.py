@@ -53,6 +53,7 @@ class SourceConfig:
     day_first: bool = False
     base_url: str | None = None
     embargo_element: str | None = None
+    backfill_pages: int = 5
 
     @property
     def is_url(self) -> bool:
@@ -313,6 +314,7 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
                 day_first=s.day_first,
                 base_url=s.base_url,
                 embargo_element=s.embargo_element,
+                backfill_pages=s.backfill_pages,
             )
             for index, s in enumerate(schema.sources)
         ),

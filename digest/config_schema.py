@@ -222,6 +222,19 @@ def _interval(value: Any) -> int:
     return value
 
 
+MAX_BACKFILL_PAGES = 50
+
+
+def _backfill_pages(value: Any) -> int:
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not 1 <= value <= MAX_BACKFILL_PAGES
+    ):
+        raise ValueError(f"must be a whole number of pages, 1 to {MAX_BACKFILL_PAGES}")
+    return value
+
+
 def _categories(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ValueError("must map category names to type slugs")
@@ -364,6 +377,11 @@ class SourceEntry(Section):
     )
     embargo_element: Annotated[str | None, _rule(_embargo_element)] = setting(
         None, "feed element holding an item's embargo time, such as dcterms:available"
+    )
+    backfill_pages: Annotated[int, _rule(_backfill_pages)] = setting(
+        5,
+        "pages of a URL html source read on its first read, following its pagination "
+        "(rel=next, Older posts, numbered pagers); later polls read the first page only",
     )
 
     @model_validator(mode="before")

@@ -8,9 +8,10 @@ the page's language (English always), so no month table is kept here.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 # Languages whose month names are tried when a page does not say its language.
@@ -22,11 +23,116 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _YMD = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?![\d/.]\d)")
 _NUMERIC = re.compile(r"(?<![\d/.])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d/])")
-_YEARISH = re.compile(r"\d\d")
+_YEARISH = re.compile(r"[0-9][0-9]")
+_ANY_YEARISH = re.compile(r"\d\d")  # in any script's digits
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 # Korean and Hungarian style `2024. 3. 12.`: year first, each part closed by a dot and a space.
 _YMD_SPACED = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.?(?!\d)")
+_MONTH_YEAR = re.compile(r"([^\W\d_]+\.?)(?:\s+(?:de|del|di|of))?,?\s+(\d{4})")
+_CJK_MONTH = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]")
+MAX_MONTH_HEADING = 30
+_URL_COMPACT = re.compile(r"(?<!\d)((?:19|20)\d\d)(\d\d)(\d\d)(?!\d)")
+_URL_PARTS = re.compile(r"(?<!\d)((?:19|20)\d\d)[/\-](\d\d)[/\-](\d\d)(?=[/\-._]|$)")
 _CJK = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
+
+
+MAX_RELATIVE_TEXT = 48
+MAX_RELATIVE_REST = 1
+_UNIT_DAYS = {"min": 0, "hour": 0, "day": 1, "week": 7, "month": 30, "year": 365}
+_ONE = r"\d+|an?|one|ein(?:e|em|er)?|une?|una?|uno|um|uma|en|et|één|jeden|jedna|bir"
+_UNITS = {
+    "min": r"min(?:ute)?s?|minuten?|minuto?s?|minuti|минут[уы]?|dakika|minut",
+    "hour": r"hours?|hrs?|stunden?|heures?|horas?|ore|uur|часа?|часов|saat|godzin[ya]?",
+    "day": r"days?|tag(?:en|e)?|jours?|d[ií]as?|giorni|giorno|dias?|dagen|dag|дн(?:я|ей)|день"
+    r"|gün|dni|dzień",
+    "week": r"weeks?|wochen?|semaines?|semanas?|settimane|weken|week|недел[юиь]|hafta|tygodni[ea]?",
+    "month": r"months?|monate?n?|mois|mes(?:es)?|mesi|meses|maanden|maand|месяц(?:а|ев)?|ay"
+    r"|miesi[ąę]c[ey]?|miesięcy",
+    "year": r"years?|jahren?|ans?|années?|años?|anni|anos?|jaar|год(?:а)?|лет|yıl|lat[a]?|rok",
+}
+_CJK_UNITS = {
+    "min": r"分(?:钟|鐘)?|분",
+    "hour": r"時間|小时|小時|시간",
+    "day": r"日|天|일",
+    "week": r"週間|周|週|주",
+    "month": r"か月|ヶ月|ケ月|个月|個月|개월",
+    "year": r"年|년",
+}
+
+
+def _relative_pattern() -> re.Pattern[str]:
+    parts = []
+    for index, (unit, words) in enumerate(_UNITS.items()):
+        n, u = f"n_{unit}{index}", f"u_{unit}{index}"
+        parts.append(
+            rf"(?:vor|il y a|hace|há|ha|fa)?\s*(?P<{n}>{_ONE})\s+(?P<{u}>{words})"
+            r"(?:\s+(?:ago|fa|geleden|назад|önce|temu|siden|sedan))?(?!\w)"
+        )
+    for index, (unit, words) in enumerate(_CJK_UNITS.items()):
+        n, u = f"n_{unit}{index + 10}", f"u_{unit}{index + 10}"
+        parts.append(rf"(?P<{n}>\d+)\s*(?P<{u}>{words})\s*(?:前|전)")
+    words = "|".join(re.escape(w) for w in sorted(_RELATIVE_WORDS, key=len, reverse=True))
+    parts.append(rf"(?<!\w)(?P<word>{words})(?!\w)")
+    return re.compile("|".join(parts))
+
+
+_RELATIVE_WORDS = {
+    "today": 0,
+    "yesterday": 1,
+    "just now": 0,
+    "heute": 0,
+    "gestern": 1,
+    "vorgestern": 2,
+    "aujourd'hui": 0,
+    "aujourd’hui": 0,
+    "hier": 1,
+    "avant-hier": 2,
+    "hoy": 0,
+    "ayer": 1,
+    "oggi": 0,
+    "ieri": 1,
+    "hoje": 0,
+    "ontem": 1,
+    "vandaag": 0,
+    "gisteren": 1,
+    "сегодня": 0,
+    "вчера": 1,
+    "bugün": 0,
+    "dün": 1,
+    "dzisiaj": 0,
+    "dziś": 0,
+    "wczoraj": 1,
+    "i dag": 0,
+    "i går": 1,
+    "idag": 0,
+    "igår": 1,
+    "今日": 0,
+    "昨日": 1,
+    "今天": 0,
+    "昨天": 1,
+    "오늘": 0,
+    "어제": 1,
+}
+_RELATIVE = _relative_pattern()
+# A counted relative date says which way it counts (`2 min read` is not a date).
+_DIRECTION = re.compile(
+    r"(?<!\w)(?:ago|vor|il y a|hace|há|ha|fa|geleden|назад|önce|temu|siden|sedan)(?!\w)|前|전"
+)
+# Any word a relative date needs (a direction, or a word such as `yesterday`): a quick test.
+_RELATIVE_HINT = re.compile(
+    _DIRECTION.pattern
+    + "|(?<!\\w)(?:"
+    + "|".join(re.escape(w) for w in sorted(_RELATIVE_WORDS, key=len, reverse=True))
+    + ")(?!\\w)",
+    re.IGNORECASE,
+)
+# Words that may stand beside a relative date in a date line (`Posted 3 days ago`,
+# `yesterday at 14:30`, `Updated: today`).
+_RELATIVE_FILLER = re.compile(
+    r"\d{1,2}[:.h]\d{2}(?:\s*[ap]\.?m\.?)?|[|•·,;:()\-–—]|\b(?:posted|published|updated|at|um"
+    r"|à|a las|alle|om|в|kl\.?|saat)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -49,10 +155,14 @@ def find_date(
     language's month names to English; `day_first` reads 11/02/2026 as 11 February;
     `month_first` (the page's own dates show it) reads dotted 02.11.26 as February 11;
     `fmt` (strptime) is a source's own date format, tried first."""
-    if fmt and (found := _by_format(text, fmt)):
+    if fmt and (found := _by_format(ascii_digits(text), fmt)):
         return found
-    if not _YEARISH.search(text):
+    if not _ANY_YEARISH.search(text):
         return None
+    if not text.isascii() and not _YEARISH.search(text):
+        text = ascii_digits(text)
+        if not _YEARISH.search(text):
+            return None
     candidates = [
         found
         for found in (
@@ -68,17 +178,138 @@ def find_date(
     return min(candidates, key=lambda f: f.start) if candidates else None
 
 
+def ascii_digits(text: str) -> str:
+    """A text with every other script's decimal digits (Arabic-Indic ٣, Persian ۳,
+    fullwidth ３, Devanagari ३, …) written as ASCII ones, one character for one, so that
+    positions found in it hold in the original."""
+    if text.isascii() or not _OTHER_DIGIT.search(text):
+        return text
+    return text.translate(_DIGITS)
+
+
+class _DigitTable(dict):  # type: ignore[type-arg]
+    """str.translate table mapping any Unicode decimal digit to its ASCII digit."""
+
+    def __missing__(self, code: int) -> int | None:
+        char = chr(code)
+        value = unicodedata.decimal(char, None) if code > 127 else None
+        result = ord(str(value)) if value is not None else code
+        self[code] = result
+        return result
+
+
+_DIGITS = _DigitTable()
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+
+
+def relative_date(text: str, reference: date, language: str | None = None) -> Found | None:
+    """The date a text gives relative to the page's own time (`3 days ago`, `yesterday`,
+    `vor 2 Tagen`, `il y a 3 jours`, `hace 2 días`, `3 日前`, `2일 전`), when the text is
+    little more than that; None otherwise."""
+    if len(text) > MAX_RELATIVE_TEXT:
+        return None
+    text = ascii_digits(text).casefold()
+    match = _RELATIVE.search(text)
+    if match is None:
+        return None
+    rest = _RELATIVE_FILLER.sub(" ", text[: match.start()] + " " + text[match.end() :])
+    groups = {k: v for k, v in match.groupdict().items() if v}
+    if "word" not in groups and not _DIRECTION.search(match[0]):
+        return None
+    if len(rest.split()) > (0 if "word" in groups else MAX_RELATIVE_REST):
+        return None
+    if "word" in groups:
+        back = _RELATIVE_WORDS[groups["word"]]
+    else:
+        key = next(k for k in groups if k.startswith("u_"))
+        count = groups.get(f"n{key[1:]}") or "1"
+        number = int(count) if count.isdigit() else 1
+        back = number * _UNIT_DAYS[key[2:].rstrip("0123456789")]
+    return Found(reference - timedelta(days=back), match.start(), match.end())
+
+
 def numeric_order(texts: Iterable[str]) -> bool | None:
     """Which way a page writes its numeric dates, from the ones only one reading allows:
     True day first (`13/02/2026`), False month first (`02.13.26`), None when nothing shows
     it or the page shows both."""
-    day_first = month_first = False
+    return numeric_evidence(texts)[0]
+
+
+def numeric_evidence(texts: Iterable[str]) -> tuple[bool | None, bool]:
+    """In one pass over a page's texts: the numeric order its dates show (as
+    `numeric_order`), and whether it holds a numeric date either reading allows."""
+    day_first = month_first = ambiguous = False
     for text in texts:
         for match in _NUMERIC.finditer(text):
             first, second = int(match[1]), int(match[3])
             day_first |= 12 < first <= 31 and second <= 12
             month_first |= 12 < second <= 31 and first <= 12
-    return day_first if day_first != month_first else None
+            ambiguous |= first <= 12 and second <= 12
+    return (day_first if day_first != month_first else None), ambiguous
+
+
+def relative_hint(text: str) -> bool:
+    """Whether a text may hold a relative date at all (a quick test before reading one)."""
+    return _RELATIVE_HINT.search(text) is not None
+
+
+def order_against(text: str, known: date) -> bool | None:
+    """How a text writes its numeric date when that date is known from elsewhere (the
+    item's URL, a `datetime` attribute): True day first, False month first, None when the
+    text holds no numeric date that is `known` in only one reading."""
+    for match in _NUMERIC.finditer(text):
+        first, second = int(match[1]), int(match[3])
+        year = int(match[4]) + (2000 if len(match[4]) == 2 else 0)
+        if first == second or year != known.year:
+            continue
+        if (first, second) == (known.day, known.month):
+            return True
+        if (first, second) == (known.month, known.day):
+            return False
+    return None
+
+
+def url_date(url: str) -> date | None:
+    """The date an address holds (`/2014/12/09/`, `20141209`, `2014-12-09`), or None."""
+    for pattern in (_URL_COMPACT, _URL_PARTS):
+        for match in pattern.finditer(url):
+            if value := _make(match[1], match[2], match[3]):
+                return value
+    return None
+
+
+@lru_cache(maxsize=64)
+def language_day_first(language: str | None) -> bool:
+    """Whether the page's language and country write numeric dates day first, by CLDR's
+    short date pattern (`da` dd.MM.y, `en-GB` dd/MM/y: yes; `en`, `en-US` M/d/yy: no)."""
+    if not language:
+        return False
+    from babel.core import Locale, UnknownLocaleError
+    from babel.dates import get_date_format
+
+    try:
+        pattern = get_date_format("short", Locale.parse(language.replace("-", "_"))).pattern
+    except (UnknownLocaleError, ValueError, TypeError):
+        return False
+    day, month = pattern.find("d"), pattern.find("M")
+    return 0 <= day < month and not pattern.lstrip("'").startswith("y")
+
+
+def month_heading(text: str, language: str | None = None) -> date | None:
+    """The first day of the month a heading names when it is only a month and a year
+    (`April 2013`, `avril 2013`, `2013年4月`), which dates the items listed under it to
+    that month; None for anything else."""
+    text = text.strip().strip(".:")
+    if len(text) > MAX_MONTH_HEADING or not _YEAR.search(text):
+        return None
+    if match := _CJK_MONTH.fullmatch(text):
+        return _make(match[1], match[2], 1)
+    months, _ = _month_pattern(_languages(language))
+    match = _MONTH_YEAR.fullmatch(text)
+    if match is None:
+        return None
+    month = months.get(match[1].casefold().rstrip("."))
+    return _make(match[2], month, 1) if month else None
 
 
 def date_from_attribute(value: str) -> date | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,16 @@ def parse_page(path: Path, settings: Settings) -> list[Item]:
     """Items of one corpus page, read as the configured source would read it."""
     expected = expected_of(path)
     source = source_for(path, expected, "html")
-    return parse_document(path.read_bytes(), "html", settings, str(path), source, expected["url"])
+    fetched = expected.get("fetched")
+    return parse_document(
+        path.read_bytes(),
+        "html",
+        settings,
+        str(path),
+        source,
+        expected["url"],
+        fetched_at=date.fromisoformat(fetched) if fetched else None,
+    )
 
 
 def record(settings: Settings, item: Item) -> dict[str, str | None]:

@@ -134,3 +134,45 @@ def test_ingest_base_url_must_be_a_web_address_for_files(tmp_path: Path) -> None
     alone = run("ingest", "--base-url", "https://example.org/", tmp_path=tmp_path)
     assert alone.returncode == 2 and "files given by path" in alone.stderr
     assert not (tmp_path / "digest.db").exists()
+
+
+def test_nothing_readable_exits_2_whatever_the_kind(tmp_path: Path) -> None:
+    """One rule for a file with nothing readable: a feed whose only entry has no title
+    (with or without an HTML-only entity in it), a page with nothing dated, a text
+    listing with no item: exit 2, and `parse --help` says so."""
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        "<item><description>Only a teaser{}</description></item></channel></rss>"
+    )
+    files = {
+        "plain.xml": rss.format(""),
+        "entity.xml": rss.format("&hellip;"),
+        "links.html": "<html><body><a href='/a'>A link</a></body></html>",
+        "about.txt": "About us\n\nWe are a trust.\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        result = run("parse", str(tmp_path / name), tmp_path=tmp_path)
+        assert result.returncode == 2, (name, result.stderr)
+        assert name in result.stderr
+    help_text = run("parse", "--help", tmp_path=tmp_path).stdout
+    assert "exit status 2" in " ".join(help_text.split())
+
+
+def test_parse_json_marks_undated_feed_entries(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>https://e.org/'
+        "</link><item><title>No date</title><link>https://e.org/1</link></item>"
+        "<item><title>Dated</title><link>https://e.org/2</link>"
+        "<pubDate>Tue, 03 Mar 2026 10:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    result = run("parse", str(feed), "--json", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["title"], r["published"], r.get("undated")) for r in rows] == [
+        ("No date", None, True),
+        ("Dated", "2026-03-03", None),
+    ]
+    text = run("parse", str(feed), tmp_path=tmp_path).stdout
+    assert text.splitlines()[0].startswith("undated")

@@ -149,7 +149,14 @@ def test_hand_built_defaults_equal_the_schema() -> None:
     source = SourceConfig("s", "feed", "x")
     fields = SourceEntry.model_fields
     assert source.interval_minutes == fields["interval"].default
-    for name in ("date_format", "language", "day_first", "base_url", "embargo_element"):
+    for name in (
+        "date_format",
+        "language",
+        "day_first",
+        "base_url",
+        "embargo_element",
+        "backfill_pages",
+    ):
         assert getattr(source, name) == fields[name].default, name
     assert dict(source.categories) == fields["categories"].default == {}
     assert dict(source.selectors) == fields["selectors"].default == {}

@@ -273,3 +273,57 @@ Governor Signs the Coastal Protection Act, Extending…
     items = parse_text(page, settings)
     assert [i["title"] for i in items] == ["Whole Title"]
     assert "page.txt:9: item" in caplog.text and "cut off" in caplog.text
+
+
+CONTACTS_AFTER_LAST = """Press Release
+
+Harbour seals return to the estuary
+
+Volunteers counted 212 seals on Sunday, the most since records began.
+
+May 3, 2022
+
+A crowd on the quay at dawn
+
+Update
+
+Ferry route reopens after storm repairs
+
+May 1, 2022
+
+Media Relations Contacts
+
+Jane Roe, Senior Press Officer
+
+press@coastaltrust.example
+
++44 20 7946 0000
+
+Trust welcomes new marine protection rules
+
+April 28, 2022
+"""
+
+
+def test_contacts_block_and_related_headline_after_the_last_item(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A press-contacts block after the last item is not a caption, and a related
+    headline with its date after it is not an item."""
+    items = parse_listing(lines_from_text(CONTACTS_AFTER_LAST), settings, "page.txt")
+    assert [(i.title, i.published.date().isoformat(), i.image_caption) for i in items] == [
+        ("Harbour seals return to the estuary", "2022-05-03", None),
+        ("Ferry route reopens after storm repairs", "2022-05-01", "A crowd on the quay at dawn"),
+    ]
+
+
+def test_contact_lines_are_never_captions(settings: Settings) -> None:
+    text = (
+        "Press Release\n\nFirst story title\n\nMay 3, 2022\n\n"
+        "Jane Roe, Senior Press Officer\n\nPress Release\n\nSecond story title\n\nMay 2, 2022\n"
+    )
+    items = parse_listing(lines_from_text(text), settings, "page.txt")
+    assert [(i.title, i.image_caption) for i in items] == [
+        ("First story title", None),
+        ("Second story title", None),
+    ]

@@ -280,3 +280,216 @@ def test_feed_with_a_byte_order_mark(encoding: str, settings: Settings) -> None:
     (item,) = parse_document(rss.encode(encoding), "feed", settings, "up.rss")
     assert item.title == "Café & co é"
     assert item.url == "https://example.org/news/a/1"
+
+
+JSON_FEED_11 = """{
+  "version": "https://jsonfeed.org/version/1.1",
+  "title": "Harbour news",
+  "home_page_url": "https://harbour.example.org/news/",
+  "language": "en",
+  "items": [
+    {"id": "https://harbour.example.org/news/dredging", "url": "dredging",
+     "title": "Dredging &amp; survey work", "summary": "The channel is deepened.",
+     "date_published": "2026-03-03T10:00:00+01:00", "tags": ["Press Release", "Port"]},
+    {"id": "2", "external_url": "https://other.example.com/story",
+     "title": "Coverage elsewhere", "content_html": "<p>A <b>long</b> read.</p>",
+     "date_modified": "2026-03-02T09:00:00Z"},
+    {"id": "3", "url": "https://harbour.example.org/news/undated", "title": "No date",
+     "content_text": "Plain text."},
+    {"id": "4", "url": "https://harbour.example.org/news/ahead", "title": "Year typo",
+     "date_published": "2106-02-07T06:28:15Z"},
+    {"id": "5", "url": "https://harbour.example.org/news/untitled",
+     "content_text": "A microblog post with no title."},
+    "not an object"
+  ]
+}"""
+
+
+def test_json_feed_is_read_like_rss_and_atom(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = SourceConfig(name="up", kind="feed", location="feed.json")
+    now = datetime(2026, 3, 4, tzinfo=UTC)
+    from digest.sources.feed import parse_feed
+
+    items = parse_feed(JSON_FEED_11.encode(), source, settings, "feed.json", None, now)
+    assert [(i.title, i.url, i.undated) for i in items] == [
+        ("Dredging & survey work", "https://harbour.example.org/news/dredging", False),
+        ("Coverage elsewhere", "https://other.example.com/story", False),
+        ("No date", "https://harbour.example.org/news/undated", True),
+        ("Year typo", "https://harbour.example.org/news/ahead", True),
+    ]
+    first, second, third, ahead = items
+    assert first.published == datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    assert first.type == "press-releases" and first.categories == ("Press Release", "Port")
+    assert first.summary == "The channel is deepened." and second.summary == "A long read."
+    assert third.summary == "Plain text." and third.key == "3"
+    assert ahead.published.year == 2026
+    assert "entry 4 'Year typo': date 2106-02-07 is more than a day in the future" in caplog.text
+    assert "item 5 has no title" in caplog.text and "item 6 is not a JSON object" in caplog.text
+
+
+def test_json_feed_10_by_file_name(tmp_path: Path, settings: Settings) -> None:
+    feed = tmp_path / "feed.json"
+    feed.write_text(
+        '{"version": "https://jsonfeed.org/version/1", "title": "T", "items": [{"id": 1,'
+        ' "url": "https://e.org/1", "title": "One", "date_published": "2026-03-01T00:00:00Z"}]}'
+    )
+    items = read_path(str(feed), settings)
+    assert [(i.title, i.key, i.published.date().isoformat()) for i in items] == [
+        ("One", "1", "2026-03-01")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (b'{"title": "no version", "items": []}', "not a JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": 3}', '"items" array'),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "line 1, column"),
+    ],
+)
+def test_bad_json_feed_says_why(settings: Settings, document: bytes, message: str) -> None:
+    with pytest.raises(SourceError, match=re.escape(message)):
+        parse_document(document, "feed", settings, "up.json")
+
+
+def test_rss_date_far_ahead_is_refused(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><title>Pinned</title><link>https://e.org/1</link>"
+        b"<pubDate>Sun, 07 Feb 2106 06:28:15 GMT</pubDate></item>"
+        b"<item><title>Tomorrow morning</title><link>https://e.org/2</link>"
+        b"<pubDate>Wed, 04 Mar 2026 06:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    from digest.sources.feed import parse_feed
+
+    source = SourceConfig(name="up", kind="feed", location="f.xml")
+    now = datetime(2026, 3, 3, 12, tzinfo=UTC)
+    items = parse_feed(rss, source, settings, "f.xml", None, now)
+    assert [(i.title, i.undated) for i in items] == [("Pinned", True), ("Tomorrow morning", False)]
+    assert "entry 1 'Pinned': date 2106-02-07 is more than a day in the future" in caplog.text
+
+
+def _listing_page(number: int, pager: str) -> bytes:
+    """Page `number` of a paginated listing: three dated items and the given pager."""
+    rows = "".join(
+        f'<div class="views-row"><h3><a href="/news/p{number}-{n}">Story {n} of page {number}'
+        f'</a></h3><div class="date">March {28 - number * 3 - n}, 2015</div></div>'
+        for n in range(3)
+    )
+    return (
+        f"<html><head><title>News</title>{pager if '<link' in pager else ''}</head><body><main>"
+        f'<h1>News</h1><div class="view-content">{rows}</div>'
+        f"{'' if '<link' in pager else pager}</main></body></html>"
+    ).encode()
+
+
+PAGERS = {
+    "/news/": '<link rel="next" href="/news/?page=1">',
+    "/news/?page=1": '<div class="nav-previous"><a href="/news/?page=2">← Older posts</a></div>',
+    "/news/?page=2": '<ul class="pagination"><li><a href="/news/?page=1">2</a></li>'
+    '<li class="active"><span>3</span></li><li><a href="/news/?page=3">4</a></li></ul>',
+    "/news/?page=3": '<nav class="pager"><a href="/news/?page=4" aria-label="Next page">›</a>'
+    "</nav>",
+    "/news/?page=4": '<a href="/news/?page=5" class="next">Next page</a>',
+    "/news/?page=5": '<a href="/news/?page=6">Weiter</a>',
+}
+
+
+class _Paged(BaseHTTPRequestHandler):
+    requests: ClassVar[list[tuple[str, str]]] = []
+
+    def do_GET(self) -> None:
+        type(self).requests.append((self.path, self.headers.get("User-Agent") or ""))
+        if self.path not in PAGERS:
+            self.send_error(404)
+            return
+        number = 1 if self.path == "/news/" else int(self.path.rsplit("=", 1)[1]) + 1
+        body = _listing_page(number, PAGERS[self.path])
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("ETag", '"p1"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def paged_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    import digest.sources
+
+    monkeypatch.setattr(digest.sources, "BACKFILL_PAUSE", 0.0)
+    _Paged.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Paged)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_first_read_backfills_pagination_later_polls_read_page_one(
+    paged_server: str, settings: Settings, engine: Engine
+) -> None:
+    """The first read follows rel=next, "Older posts", a numbered pager and an arrow named
+    "Next page" up to backfill_pages (5) pages, one request at a time, naming the program
+    and the site in its User-Agent; the next poll asks for the first page only."""
+    source = SourceConfig("web", "html", paged_server + "/news/")
+    assert source.backfill_pages == 5
+    settings = replace(settings, sources=(source,))
+    first = actions.ingest_sources(engine, settings, now=datetime(2026, 11, 1, tzinfo=UTC))
+    assert [path for path, _ in _Paged.requests] == [
+        "/news/",
+        "/news/?page=1",
+        "/news/?page=2",
+        "/news/?page=3",
+        "/news/?page=4",
+    ]
+    assert first.total.new == 15
+    agent = _Paged.requests[0][1]
+    assert agent.startswith("newsroom-digest/") and settings.base_url in agent
+    _Paged.requests = []
+    actions.ingest_sources(engine, settings, now=datetime(2026, 11, 2, tzinfo=UTC))
+    assert [path for path, _ in _Paged.requests] == ["/news/"]
+
+
+def test_backfill_pages_setting_and_a_failing_page(
+    paged_server: str, settings: Settings, engine: Engine
+) -> None:
+    """backfill_pages = 1 reads one page; a page that fails stops the backfill and keeps
+    what was read."""
+    one = SourceConfig("one", "html", paged_server + "/news/", backfill_pages=1)
+    read = read_source(one, settings, first_read=True)
+    assert len(read.items) == 3 and len(_Paged.requests) == 1
+    PAGERS_BROKEN = dict(PAGERS)
+    PAGERS_BROKEN["/news/?page=1"] = '<a href="/news/missing">Older posts</a>'
+    _Paged.requests = []
+    original = dict(PAGERS)
+    PAGERS.update(PAGERS_BROKEN)
+    try:
+        read = read_source(
+            SourceConfig("w", "html", paged_server + "/news/"), settings, first_read=True
+        )
+    finally:
+        PAGERS.update(original)
+    assert len(read.items) == 6
+    assert read.errors and "HTTP 404" in read.errors[0]
+
+
+def test_backfill_pages_is_checked(tmp_path: Path) -> None:
+    text = (ROOT / "config/digest.toml").read_text()
+    text = text.replace(
+        'location = "config/newsroom/archive.html"',
+        'location = "config/newsroom/archive.html"\nbackfill_pages = 0',
+        1,
+    )
+    path = tmp_path / "digest.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="backfill_pages"):
+        load_settings({"DIGEST_CONFIG": str(path)})

@@ -48,8 +48,9 @@ def ingest_sources(
     for source in chosen:
         state = source_state(engine, source.name) or {}
         validators = Validators(state.get("etag"), state.get("last_modified"))
+        first_read = not state.get("read_ok_at")
         try:
-            read = read_source(source, settings, validators)
+            read = read_source(source, settings, validators, first_read=first_read)
         except SourceError as exc:
             log.error("%s", exc)
             report.errors[source.name] = str(exc)

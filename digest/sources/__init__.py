@@ -6,8 +6,11 @@ from __future__ import annotations
 import glob
 import logging
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,9 +26,10 @@ if TYPE_CHECKING:
     from digest.sources.html import Explain
 
 log = logging.getLogger(__name__)
-USER_AGENT = "newsroom-digest/0.1"
 FETCH_TIMEOUT = 30.0
 MAX_FETCH_BYTES = 20 * 1024 * 1024
+# Seconds between the pages of a backfill: one request at a time, and not in a hurry.
+BACKFILL_PAUSE = 1.0
 
 
 @dataclass(frozen=True)
@@ -74,10 +78,16 @@ def parse_document(
     base_url: str | None = None,
     charset: str | None = None,
     explain: Explain | None = None,
+    *,
+    fetched_at: date | None = None,
+    file_date: date | None = None,
 ) -> list[Item]:
     """Items of one document of the given kind (listing, html or feed); `base_url` is the
-    address the document came from, which its relative links resolve against."""
-    items = _read_document(data, kind, settings, origin, source, base_url, charset, explain)
+    address the document came from, which its relative links resolve against; relative
+    dates on a page count back from `fetched_at` (the server's time) or `file_date`."""
+    items = _read_document(
+        data, kind, settings, origin, source, base_url, charset, explain, fetched_at, file_date
+    )
     language = (source.language if source else None) or settings.language
     return [_without_leading_date(item, settings, language) for item in items]
 
@@ -103,6 +113,8 @@ def _read_document(
     base_url: str | None,
     charset: str | None,
     explain: Explain | None,
+    fetched_at: date | None,
+    file_date: date | None,
 ) -> list[Item]:
     if not data.strip():
         raise SourceError(f"{origin}: empty input, nothing to read")
@@ -115,18 +127,31 @@ def _read_document(
     if kind == "html":
         from digest.sources.html import parse_html
 
-        return parse_html(data, settings, origin, source, base_url, charset, explain)
+        return parse_html(
+            data,
+            settings,
+            origin,
+            source,
+            base_url,
+            charset,
+            explain,
+            fetched_at=fetched_at,
+            file_date=file_date,
+        )
     name = source.name if source else ""
     return parse_listing(lines_from_text(decode_text(data, origin)), settings, origin, name)
 
 
 def kind_of_path(path: str, data: bytes = b"") -> str:
     """The kind of document a file name suggests: html, feed or listing (plain text); a
-    name that says nothing (`news.aspx`, `index`) is read by how the file starts."""
+    name that says nothing (`news.aspx`, `index`) is read by how the file starts, and a
+    `.json` file naming a jsonfeed.org version is a feed."""
     suffix = Path(path).suffix.lower()
     if suffix in (".html", ".htm", ".xhtml", ".shtml"):
         return "html"
     if suffix in (".xml", ".rss", ".atom"):
+        return "feed"
+    if suffix == ".json" and b"jsonfeed.org/version" in data[:65536]:
         return "feed"
     if suffix != ".txt" and (markup := _markup_start(data)):
         return markup
@@ -144,6 +169,8 @@ def _markup_start(data: bytes) -> str | None:
         return "html"
     if re.match(rb"<(rss|feed|rdf:rdf)\b", head):
         return "feed"
+    if head.startswith(b"{") and b"jsonfeed.org/version" in data[:65536]:
+        return "feed"
     return None
 
 
@@ -158,24 +185,40 @@ def read_path(
     own address for a saved page (its links resolve against it)."""
     data = _read_bytes(path)
     return parse_document(
-        data, kind or kind_of_path(path, data), settings, path, base_url=base_url, explain=explain
+        data,
+        kind or kind_of_path(path, data),
+        settings,
+        path,
+        base_url=base_url,
+        explain=explain,
+        file_date=_file_date(path),
     )
 
 
 def read_source(
-    source: SourceConfig, settings: Settings, validators: Validators = Validators()
+    source: SourceConfig,
+    settings: Settings,
+    validators: Validators = Validators(),
+    first_read: bool = False,
 ) -> SourceRead:
     """Read a configured source: every file its glob names, in name order, or its URL with
-    a conditional GET (an unchanged page costs a 304 and yields nothing)."""
+    a conditional GET (an unchanged page costs a 304 and yields nothing). On a URL html
+    source's `first_read`, its pagination is followed up to `backfill_pages` pages."""
     if source.is_url:
-        return _read_url(source, settings, validators)
+        return _read_url(source, settings, validators, first_read)
     items: list[Item] = []
     errors: list[str] = []
     for path in _paths(source):
         try:
             items.extend(
                 parse_document(
-                    _read_bytes(path), source.kind, settings, path, source, source.base_url
+                    _read_bytes(path),
+                    source.kind,
+                    settings,
+                    path,
+                    source,
+                    source.base_url,
+                    file_date=_file_date(path),
                 )
             )
         except SourceError as exc:
@@ -189,6 +232,27 @@ def _read_bytes(path: str) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _file_date(path: str) -> date | None:
+    """The day a file was last written, the time of a saved page without a date of its own."""
+    try:
+        return datetime.fromtimestamp(Path(path).stat().st_mtime, tz=UTC).date()
+    except OSError:
+        return None
+
+
+def server_date(headers: Mapping[str, str]) -> date | None:
+    """The page's own time as its server gave it (`Last-Modified`, else `Date`), or None."""
+    for name in ("Last-Modified", "Date"):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            return parsedate_to_datetime(value).date()
+        except (TypeError, ValueError, IndexError):
+            continue
+    return None
 
 
 def _paths(source: SourceConfig) -> Iterator[str]:
@@ -216,38 +280,110 @@ def _capped_body(response: httpx.Response, source: SourceConfig) -> bytes:
     return b"".join(chunks)
 
 
-def _read_url(source: SourceConfig, settings: Settings, validators: Validators) -> SourceRead:
+def user_agent(settings: Settings) -> str:
+    """The User-Agent of every request: the program, its version and the newsroom's site."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("newsroom-digest")
+    except PackageNotFoundError:
+        release = "dev"
+    return f"newsroom-digest/{release} (+{settings.base_url})"
+
+
+def _read_url(
+    source: SourceConfig, settings: Settings, validators: Validators, first_read: bool = False
+) -> SourceRead:
     import httpx
 
-    headers = {"User-Agent": USER_AGENT}
+    headers = {"User-Agent": user_agent(settings)}
     if validators.etag:
         headers["If-None-Match"] = validators.etag
     if validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
+    with httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True) as client:
+        page = _fetch(client, source, source.location, headers)
+        if page.status_code == 304:
+            return SourceRead(validators=validators, not_modified=True)
+        items = _page_items(page, source, settings)
+        read = SourceRead(
+            items,
+            Validators(page.headers.get("ETag"), page.headers.get("Last-Modified")),
+        )
+        if first_read and source.kind == "html" and source.backfill_pages > 1:
+            _backfill(client, page, source, settings, read)
+    return read
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One fetched page: where it ended up, its status, headers and body."""
+
+    url: str
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+    charset: str | None
+
+
+def _fetch(
+    client: httpx.Client, source: SourceConfig, url: str, headers: Mapping[str, str]
+) -> _Page:
+    """GET one page (one request at a time: the backfill waits for each page)."""
+    import httpx
+
     try:
-        with (
-            httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True) as client,
-            client.stream("GET", source.location, headers=headers) as response,
-        ):
+        with client.stream("GET", url, headers=dict(headers)) as response:
             body = _capped_body(response, source)
     except httpx.HTTPError as exc:
-        raise SourceError(f"source {source.name}: cannot fetch {source.location}: {exc}") from None
-    if response.status_code == 304:
-        return SourceRead(validators=validators, not_modified=True)
-    if response.status_code != 200:
-        raise SourceError(
-            f"source {source.name}: {source.location} answered HTTP {response.status_code}"
-        )
-    items = parse_document(
-        body,
+        raise SourceError(f"source {source.name}: cannot fetch {url}: {exc}") from None
+    if response.status_code not in (200, 304):
+        raise SourceError(f"source {source.name}: {url} answered HTTP {response.status_code}")
+    return _Page(
+        str(response.url), response.status_code, response.headers, body, response.charset_encoding
+    )
+
+
+def _page_items(page: _Page, source: SourceConfig, settings: Settings) -> list[Item]:
+    return parse_document(
+        page.body,
         source.kind,
         settings,
-        source.location,
+        page.url,
         source,
-        str(response.url),
-        response.charset_encoding,
+        page.url,
+        page.charset,
+        fetched_at=server_date(page.headers),
     )
-    return SourceRead(
-        items,
-        Validators(response.headers.get("ETag"), response.headers.get("Last-Modified")),
-    )
+
+
+def _backfill(
+    client: httpx.Client, first: _Page, source: SourceConfig, settings: Settings, read: SourceRead
+) -> None:
+    """Follow the listing's pagination from its first page, one page at a time with a pause
+    between requests, up to `backfill_pages` pages; a page that fails ends the backfill with
+    an error noted, and the pages read so far are kept."""
+    from digest.sources.html.pagination import next_page
+
+    headers = {"User-Agent": user_agent(settings)}
+    seen = {first.url}
+    keys = {item.key for item in read.items}
+    page = first
+    for number in range(1, source.backfill_pages):
+        url = next_page(page.body, page.url, number, page.charset)
+        if url is None or url in seen:
+            break
+        seen.add(url)
+        time.sleep(BACKFILL_PAUSE)
+        try:
+            page = _fetch(client, source, url, headers)
+            items = _page_items(page, source, settings)
+        except SourceError as exc:
+            log.warning("%s (backfill stopped at page %d)", exc, number + 1)
+            read.errors.append(f"backfill page {number + 1}: {exc}")
+            break
+        log.info(
+            "source %s: backfill page %d: %s, %d items", source.name, number + 1, url, len(items)
+        )
+        read.items.extend(item for item in items if item.key not in keys)
+        keys.update(item.key for item in items)

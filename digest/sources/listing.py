@@ -90,6 +90,17 @@ CONTACT_LINE = re.compile(
     r"|@[\w-]+\.\w|\+?\d[\d ().-]{7,}\d$",
     re.IGNORECASE,
 )
+# A heading that opens the press-contacts block under a listing: the listing ends there, so
+# neither the contacts nor a related headline after them are read as items or captions.
+CONTACTS_HEADING = re.compile(
+    r"^(?:(?:media|press|news)(?:\s+(?:relations|office|team|enquiries|inquiries))?\s+contacts?"
+    r"|contacts?\s+(?:for\s+)?(?:the\s+)?(?:media|press)|for\s+(?:media|press)\s+"
+    r"(?:enquiries|inquiries)|media\s+(?:enquiries|inquiries)|press\s+office|medienkontakte?"
+    r"|pressekontakte?|contacts?\s+presse|contacto\s+de\s+prensa|contatti\s+stampa"
+    r"|perskontact|kontakt\s+för\s+media)\s*:?$",
+    re.IGNORECASE,
+)
+MAX_CONTACTS_HEADING = 40
 CUT_OFF_ENDINGS = ("…", "...", ",", "-", "–", "—", ":", "(", "/", "&")
 
 
@@ -134,6 +145,13 @@ class ListingParser:
         for line in lines:
             if line.text in self.settings.boilerplate:
                 continue
+            if (
+                self.items
+                and len(line.text) <= MAX_CONTACTS_HEADING
+                and CONTACTS_HEADING.match(line.text)
+            ):
+                self._end_at_contacts(line)
+                return self.items
             header = parse_header(line.text, self.settings.language)
             published = parse_date(line.text, self.settings.language) if header is None else None
             if header:
@@ -161,6 +179,18 @@ class ListingParser:
         if not self.items:
             log.warning("%s: no items found", self.origin)
         return self.items
+
+    def _end_at_contacts(self, line: Line) -> None:
+        """The listing ends at a press-contacts heading: finish the item being read; the
+        contacts and anything after them (a related headline) are not items."""
+        self._close_header(at_end=True)
+        self._skip_undated()
+        log.info(
+            "%s:%d: %r ends the listing; the lines after it are not read",
+            self.origin,
+            line.number,
+            line.text,
+        )
 
     def _header_type(self, rest: str, line: Line) -> ItemType | None:
         item_type = match_type(rest, self.settings.types)
@@ -258,7 +288,8 @@ class ListingParser:
         captions: Sequence[Line],
         published: date,
     ) -> None:
-        captions = captions[-self.settings.max_caption_lines :] if captions else []
+        captions = [c for c in captions if not looks_like_contact(c.text)]
+        captions = captions[-self.settings.max_caption_lines :]
         url = urldefrag(urljoin(self.base_url or "", title.href))[0] if title.href else None
         self.items.append(
             Item(

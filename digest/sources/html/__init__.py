@@ -21,11 +21,17 @@ from digest.errors import SourceError
 from digest.model import Item
 from digest.sources.html.blocks import find_blocks
 from digest.sources.html.dating import ItemDate, item_date, read_page_dates, strip_date
-from digest.sources.html.fields import image_and_caption, summary_of, title_and_link, url_of
+from digest.sources.html.fields import (
+    TitleLink,
+    image_and_caption,
+    summary_of,
+    title_and_link,
+    url_of,
+)
 from digest.sources.html.label import item_label
 from digest.sources.html.markup import describe, signature, text_of
 from digest.sources.html.page import Block, Page, open_page
-from digest.sources.html.steps import Explain
+from digest.sources.html.steps import Explain, Trail
 from digest.text import fingerprint
 
 __all__ = ["Explain", "parse_html"]
@@ -41,11 +47,16 @@ def parse_html(
     base_url: str | None = None,
     charset: str | None = None,
     explain: Explain | None = None,
+    *,
+    fetched_at: date | None = None,
+    file_date: date | None = None,
 ) -> list[Item]:
     """Items of an HTML listing page in page order. Links resolve against <base href>, else
-    `base_url` (where the page came from), else its canonical link. A page with no dated
-    item raises SourceError saying what was seen."""
+    `base_url` (where the page came from), else its canonical link. Relative dates count
+    back from `fetched_at` (the server's Date/Last-Modified), else the page's newest date,
+    else `file_date`. A page with no dated item raises SourceError saying what was seen."""
     page = open_page(data, origin, source, base_url, charset)
+    page.fetched_at, page.file_date = fetched_at, file_date
     read_page_dates(page)
     explain = explain or Explain()
     base = page.options.base
@@ -53,9 +64,14 @@ def parse_html(
     selectors = source.selectors if source else {}
     blocks = find_blocks(page, selectors, explain)
     items = []
+    seen: set[tuple[str, str]] = set()
     for elements in blocks:
         item = _item(Block(page, elements, settings, selectors), source, explain)
-        if item:
+        if item and item.url and (item.url, item.title) in seen:
+            explain.add(f"  skipped {item.title[:60]!r}: the same item again (a copy)")
+        elif item:
+            if item.url:
+                seen.add((item.url, item.title))
             items.append(item)
     if not items:
         links = sum(1 for a in page.root.iter("a") if a.get("href"))
@@ -69,7 +85,7 @@ def parse_html(
 def _item(block: Block, source: SourceConfig | None, explain: Explain) -> Item | None:
     """One block read as an item, or None (with a warning) when it has no title or date."""
     origin = block.page.options.origin
-    notes: dict[str, list[str]] = {"title": [], "date": [], "type": [], "summary": []}
+    notes: dict[str, list[str]] = {name: Trail() for name in ("title", "date", "type", "summary")}
     title_el, link_el = title_and_link(block, notes["title"])
     if title_el is None:
         where = describe(block.elements[0])
@@ -89,7 +105,7 @@ def _item(block: Block, source: SourceConfig | None, explain: Explain) -> Item |
     item = _with_fields(
         block, source, title_el, link_el, when.element, title, when.value, notes=notes
     )
-    _explain_item(explain, item, title_el, when)
+    _explain_item(explain, item, title_el, when, notes)
     _gave_up(explain, "", notes)
     return item
 
@@ -113,7 +129,7 @@ def _with_fields(
     used = {title_el, date_el, type_el}
     if link_el is not None and title_el not in link_el.iter():
         used.add(link_el)
-    summary = summary_of(block, used, notes["summary"])
+    summary = summary_of(block, used, notes["summary"], TitleLink(title_el, link_el))
     item_type = block.settings.type_by_label(label) if label else None
     return Item(
         key=url or fingerprint(title, published),
@@ -131,17 +147,30 @@ def _with_fields(
     )
 
 
-def _explain_item(explain: Explain, item: Item, title_el: etree._Element, when: ItemDate) -> None:
-    """Say in `--explain` where each of an item's fields was read."""
+def _explain_item(
+    explain: Explain,
+    item: Item,
+    title_el: etree._Element,
+    when: ItemDate,
+    notes: Mapping[str, list[str]],
+) -> None:
+    """Say in `--explain` where each of an item's fields was read, and which step decided
+    it."""
     date_el = when.element
+
+    def by(name: str) -> str:
+        trail = notes.get(name)
+        decided = trail.decided if isinstance(trail, Trail) else None
+        return f" [{decided}]" if decided else ""
+
     explain.add(
         f"  {item.published.date().isoformat()} {item.title[:60]!r}: title from "
-        f"{signature(title_el)}; "
+        f"{signature(title_el)}{by('title')}; "
         f"date from {signature(date_el) if date_el is not None else '?'}"
         f"{' (in the title)' if when.in_title else ''} "
-        f"{text_of(date_el)[:40] if date_el is not None else ''!r}; "
-        f"link {item.url or '-'}; summary {'yes' if item.summary else 'no'}; "
-        f"type {item.label or '-'}"
+        f"{text_of(date_el)[:40] if date_el is not None else ''!r}{by('date')}; "
+        f"link {item.url or '-'}; summary {'yes' if item.summary else 'no'}{by('summary')}; "
+        f"type {item.label or '-'}{by('type') if item.label else ''}"
     )
 
 

@@ -4,12 +4,16 @@ hold a link and a date), else runs of siblings where titles and dates sit side b
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import date
 from typing import NamedTuple
 
 from lxml import etree
 
+from digest.dates import month_heading
+from digest.sources.html.dating import mostly_date
 from digest.sources.html.markup import (
     HEADINGS,
     INLINE,
@@ -23,10 +27,12 @@ from digest.sources.html.markup import (
     tag_of,
     text_of,
 )
-from digest.sources.html.page import Page
+from digest.sources.html.page import Heading, Page
 from digest.sources.html.steps import Explain, GaveUp, step_name
 
 Blocks = list[list[etree._Element]]
+MAX_HEADING_DATE = 60
+HAS_DIGITS = re.compile(r"\d\d")
 Key = tuple[str, ...]
 
 
@@ -45,10 +51,23 @@ def find_blocks(page: Page, selectors: Mapping[str, str], explain: Explain) -> B
         return blocks
     repeated = repeated_blocks(page)
     flat = flat_runs(page)
-    for step, answer in ((repeated_blocks, repeated), (flat_runs, flat)):
+    grouped = heading_groups(page)
+    for step, answer in (
+        (repeated_blocks, repeated),
+        (flat_runs, flat),
+        (heading_groups, grouped),
+    ):
         if isinstance(answer, GaveUp):
             explain.add(f"items: gave up at {step_name(step)} ({answer.why})")
     runs = [] if isinstance(flat, GaveUp) else flat
+    found = 0 if isinstance(repeated, GaveUp) else len(repeated.members)
+    if not isinstance(grouped, GaveUp) and len(grouped) > max(found, len(runs)):
+        explain.add(
+            f"items: {len(grouped)} links listed under "
+            f"{len({page.under_heading[b[0]].element for b in grouped})} dated headings"
+        )
+        return grouped
+    page.under_heading.clear()
     if not isinstance(repeated, GaveUp) and len(repeated.members) >= len(runs):
         explain.add(
             f"items: {len(repeated.members)} repeated blocks "
@@ -78,9 +97,10 @@ def repeated_blocks(page: Page) -> Repeated | GaveUp:
     goods: dict[Key, list[etree._Element]] = {}
     for key, members in _dated_groups(page).items():
         good = [m for m in members if _item_like(m, page)]
-        if not good:
-            continue
-        goods[key] = good
+        if good:
+            goods[key] = good
+    goods = _in_main_region(page, goods)
+    for key, good in goods.items():
         if (
             best is None
             or len(good) > len(best.members)
@@ -90,6 +110,38 @@ def repeated_blocks(page: Page) -> Repeated | GaveUp:
     if best is None:
         return GaveUp("no dated block also holds a link or a heading, with its dates on one line")
     return Repeated(_with_lookalikes(page, best.members, best.key, goods), best.key)
+
+
+def _in_main_region(
+    page: Page, goods: dict[Key, list[etree._Element]]
+) -> dict[Key, list[etree._Element]]:
+    """The candidate blocks inside the page's main region (`<main>`, `role="main"`), when
+    it holds any: a "Most read" or events widget of the same markup elsewhere is not the
+    listing."""
+    region = page.main
+    if region is None:
+        return goods
+    inside = {
+        key: kept
+        for key, members in goods.items()
+        if (kept := [m for m in members if m is region or region in m.iterancestors()])
+    }
+    return inside or goods
+
+
+def _under_h1(page: Page, members: list[etree._Element]) -> etree._Element | None:
+    """The region under the page's title: the smallest element holding its `<h1>` and one
+    of the chosen blocks, unless that is the whole page."""
+    h1 = next((h for h in page.root.iter("h1") if text_of(h)), None)
+    if h1 is None:
+        return None
+    holders = {a for m in members for a in m.iterancestors()}
+    for ancestor in h1.iterancestors():
+        if tag_of(ancestor) in ("body", "html"):
+            return None
+        if ancestor in holders:
+            return ancestor
+    return None
 
 
 def _dated_groups(page: Page) -> dict[Key, list[etree._Element]]:
@@ -129,9 +181,14 @@ def _with_lookalikes(
     shape = _inner_shape(chosen[0])
     tags = _tags_of(key)
     found = list(chosen)
+    region = _under_h1(page, chosen)
     for other, members in goods.items():
         if other == key or _tags_of(other) != tags:
             continue
+        if region is not None:
+            members = [m for m in members if region in m.iterancestors()]
+            if not members:
+                continue
         other_shape = _inner_shape(members[0])
         if len(shape & other_shape) * 2 >= len(shape | other_shape):
             taken = {e for m in found for e in (*m.iter(), *m.iterancestors())}
@@ -165,7 +222,10 @@ def _item_like(element: etree._Element, page: Page) -> bool:
     dated = _item_dates(element, page)
     if len({line_of(e) for e in dated}) != 1 and len({page.dates[e] for e in dated}) != 1:
         return False
-    return bool(link_anchors(element) or heading_of(element) is not None)
+    if link_anchors(element):
+        return True
+    heading = heading_of(element)
+    return heading is not None and not mostly_date(text_of(heading))
 
 
 def _item_dates(element: etree._Element, page: Page) -> list[etree._Element]:
@@ -183,6 +243,78 @@ def _in_title_text(element: etree._Element, block: etree._Element) -> bool:
         if node is block:
             return False
     return False
+
+
+def heading_groups(page: Page) -> Blocks | GaveUp:
+    """Links listed under dated headings (`Friday, March 29, 2013` or `April 2013` over a
+    list of links): each list line is an item dated by the heading above it."""
+    blocks: Blocks = []
+    for heading in page.root.iter(*HEADINGS, "p", "dt"):
+        when = _heading_date(heading, page)
+        if when is None:
+            continue
+        for sibling in heading.itersiblings():
+            if _ends_group(sibling, heading, page):
+                break
+            for line in _link_lines(sibling):
+                page.under_heading[line] = Heading(heading, *when)
+                blocks.append([line])
+    if len(blocks) < 2:
+        page.under_heading.clear()
+        return GaveUp("no list of links under headings that are only a date or a month")
+    return blocks
+
+
+def _heading_date(element: etree._Element, page: Page) -> tuple[date, bool] | None:
+    """The date a heading is made of (a day, or a month and a year), or None."""
+    if tag_of(element) in ("p", "dt") and not _only_bold(element):
+        return None
+    raw = "".join(element.itertext())
+    if len(raw) > 2 * MAX_HEADING_DATE or not HAS_DIGITS.search(raw):
+        return None
+    text = text_of(element)
+    if not text or len(text) > MAX_HEADING_DATE or link_anchors(element):
+        return None
+    if (month := month_heading(text, page.options.language)) is not None:
+        return month, True
+    dated = [e for e in element.iter() if e in page.dates]
+    if dated and mostly_date(text):
+        return page.dates[dated[0]], False
+    return None
+
+
+def _only_bold(element: etree._Element) -> bool:
+    """Whether a paragraph is one bold run (`<p><strong>Friday, March 29</strong></p>`)."""
+    children = [c for c in element if tag_of(c)]
+    return (
+        len(children) == 1
+        and tag_of(children[0]) in ("strong", "b")
+        and not (element.text or "").strip()
+        and not (children[0].tail or "").strip()
+    )
+
+
+def _ends_group(sibling: etree._Element, heading: etree._Element, page: Page) -> bool:
+    tag = tag_of(sibling)
+    if tag in HEADINGS and (tag_of(heading) not in HEADINGS or tag <= tag_of(heading)):
+        return True
+    return tag == tag_of(heading) and _heading_date(sibling, page) is not None
+
+
+def _link_lines(element: etree._Element) -> list[etree._Element]:
+    """The lines of a list (or a paragraph) under a heading that each hold a titled link."""
+    tag = tag_of(element)
+    if tag in ("ul", "ol"):
+        lines = [li for li in element if tag_of(li) == "li"]
+    elif tag == "table":
+        lines = list(element.iter("tr"))
+    elif tag in ("p", "div", "dd"):
+        lines = [element]
+    else:
+        return []
+    return [
+        line for line in lines if any(not READ_MORE.search(text_of(a)) for a in link_anchors(line))
+    ]
 
 
 def flat_runs(page: Page) -> Blocks | GaveUp:

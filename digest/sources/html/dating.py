@@ -4,6 +4,7 @@ a chain of steps from the surest place to the least sure."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import replace
 from datetime import date
@@ -11,7 +12,18 @@ from typing import NamedTuple
 
 from lxml import etree
 
-from digest.dates import Found, date_from_attribute, find_date, numeric_order
+from digest.dates import (
+    MAX_RELATIVE_TEXT,
+    Found,
+    date_from_attribute,
+    find_date,
+    language_day_first,
+    numeric_evidence,
+    order_against,
+    relative_date,
+    relative_hint,
+    url_date,
+)
 from digest.sources.html.markup import (
     DATE_LABEL,
     HEADINGS,
@@ -26,11 +38,16 @@ from digest.sources.html.steps import GaveUp, first_of
 from digest.text import clean_line
 
 MAX_DATE_TEXT = 300
+MIN_DATE_TEXT = 5
+MIN_RELATIVE_TEXT = 2
 MAX_PARTIAL_DATE = 20
 STRONG_DATE_WORDS = 4
 MAX_YEAR_HEADING = 40
 YEAR_HEADING = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
 PROSE_AROUND_DATE = 60
+# How far up from a dated link or <time> the numbers written beside it are looked for.
+ORDER_LEVELS = 3
+MAX_ORDER_TEXT = 600
 
 
 class ItemDate(NamedTuple):
@@ -45,9 +62,36 @@ NO_DATE = ItemDate(None, None, False)
 
 
 def read_page_dates(page: Page) -> None:
-    """Settle the page's numeric date order and mark every dated element on it."""
+    """Settle the page's numeric date order and mark every dated element on it; relative
+    dates (`3 days ago`) are read against the page's own time."""
     page.options = _date_order(page.root, page.options)
-    _mark_dates(page)
+    small = _mark_dates(page)
+    if small:
+        _mark_relative_dates(page, small)
+
+
+def page_time(page: Page) -> date | None:
+    """The page's own time, which relative dates count back from: the server's `Date` or
+    `Last-Modified` when fetched, else the newest absolute date on the page, else the
+    file's time."""
+    return page.fetched_at or max(page.dates.values(), default=None) or page.file_date
+
+
+def _mark_relative_dates(page: Page, small: list[tuple[etree._Element, str]]) -> None:
+    """Mark the small elements whose text is a relative date, innermost first."""
+    reference = page_time(page)
+    if reference is None or not relative_hint("\n".join(text for _, text in small)):
+        return
+    below: set[etree._Element] = set()
+    for element, text in small:
+        if any(child in below for child in element):
+            below.add(element)
+            continue
+        found = relative_date(text, reference, page.options.language)
+        if found:
+            page.dates[element] = found.value
+            page.strong.add(element)
+            below.add(element)
 
 
 def find_in(text: str, options: Options) -> Found | None:
@@ -58,19 +102,52 @@ def find_in(text: str, options: Options) -> Found | None:
 
 
 def _date_order(root: etree._Element, options: Options) -> Options:
-    """The options with the page's numeric date order when its own dates show it (a date
-    such as `01.13.26` can only be month first) and the source does not set it."""
+    """The options with the page's numeric date order when the source does not set it,
+    decided by the page's evidence, surest first: a date only one reading allows
+    (`13/02/2026`, `02.13.26`); dates the page gives twice, in an item's address
+    (`/2014/12/09/`, `20141209`) or a `datetime` attribute, and in numbers beside it; the
+    page's language and country (`da`, `en-GB` write day first)."""
     if options.day_first or options.date_format:
         return options
     texts = (t for t in root.itertext() if len(t) <= MAX_DATE_TEXT)
-    order = numeric_order(texts)
+    order, ambiguous = numeric_evidence(texts)
+    if order is None and ambiguous:
+        order = _order_from_known_dates(root)
+        if order is None and language_day_first(options.language):
+            order = True
     if order is None:
         return options
     return replace(options, day_first=order, month_first=not order)
 
 
-def _mark_dates(page: Page) -> None:
-    """Find the smallest elements whose text (or datetime attribute) is a date."""
+def _order_from_known_dates(root: etree._Element) -> bool | None:
+    """The numeric order most of the page's dates agree on when set beside the same date
+    in an item's address or a `datetime` attribute; None when none or as many each way."""
+    votes = {True: 0, False: 0}
+    for element in root.iter("a", "time"):
+        known = (
+            url_date(element.get("href") or "")
+            if tag_of(element) == "a"
+            else date_from_attribute(element.get("datetime") or "")
+        )
+        if known is None:
+            continue
+        for holder in (element, *itertools.islice(element.iterancestors(), ORDER_LEVELS)):
+            text = text_of(holder)
+            if len(text) > MAX_ORDER_TEXT:
+                break
+            if (order := order_against(text, known)) is not None:
+                votes[order] += 1
+                break
+    if votes[True] == votes[False]:
+        return None
+    return votes[True] > votes[False]
+
+
+def _mark_dates(page: Page) -> list[tuple[etree._Element, str]]:
+    """Find the smallest elements whose text (or datetime attribute) is a date; return the
+    short undated ones (innermost first), which may hold a relative date."""
+    small: list[tuple[etree._Element, str]] = []
     sizes: dict[etree._Element, int] = {}
     elements = list(page.root.iter())
     years = _heading_years(elements)
@@ -91,7 +168,11 @@ def _mark_dates(page: Page) -> None:
         if any(child in below for child in element):
             below.add(element)
             continue
-        if size > MAX_DATE_TEXT or size < 5:
+        if size > MAX_DATE_TEXT:
+            continue
+        if size < MIN_DATE_TEXT:
+            if size >= MIN_RELATIVE_TEXT:
+                small.append((element, text_of(element)))
             continue
         text, found = _date_in_text(element, size, years.get(element), page.options)
         if found and _dates_item(element, text, found):
@@ -99,6 +180,9 @@ def _mark_dates(page: Page) -> None:
             if date_line(text, found):
                 page.strong.add(element)
             below.add(element)
+        elif size <= MAX_RELATIVE_TEXT:
+            small.append((element, text))
+    return small
 
 
 def _date_in_text(
@@ -153,7 +237,7 @@ def item_date(block: Block, title_el: etree._Element, notes: list[str]) -> ItemD
     steps = (
         (selected_date,)
         if block.selectors.get("date")
-        else (date_outside_title, dated_element_in_title, date_in_title_text)
+        else (date_outside_title, dated_element_in_title, date_in_title_text, heading_above)
     )
     return first_of(steps, (block, title_el), notes) or NO_DATE
 
@@ -181,7 +265,10 @@ def date_outside_title(block: Block, title_el: etree._Element) -> ItemDate | Gav
     outside = [e for e in in_block(block.elements) if e in page.dates and e not in in_title]
     if not outside:
         return GaveUp("no dated element outside the title")
-    outside = [e for e in outside if e in page.strong] or outside
+    strong = [e for e in outside if e in page.strong]
+    if not strong and title_edge_date(title_el, page.options):
+        return GaveUp("only dates in prose outside the title, and the title ends with a date")
+    outside = strong or outside
     element = min(outside, key=date_rank)
     return ItemDate(element, page.dates[element], False)
 
@@ -202,6 +289,27 @@ def date_in_title_text(block: Block, title_el: etree._Element) -> ItemDate | Gav
     if not found:
         return GaveUp("no date in the title's text")
     return ItemDate(title_el, found.value, True)
+
+
+def title_edge_date(title_el: etree._Element, options: Options) -> Found | None:
+    """The date a title's text begins or ends with (`Title – 03.12.2015`,
+    `12.10.2015: Title`), which is the item's own date rather than one it mentions."""
+    text = text_of(title_el)
+    found = find_in(text, options)
+    if found is None:
+        return None
+    before = text[: found.start].strip(SEPARATORS)
+    after = text[found.end :].strip(SEPARATORS + ".")
+    return found if not before or not after else None
+
+
+def heading_above(block: Block, title_el: etree._Element) -> ItemDate | GaveUp:
+    """The date of the heading the item is listed under (`Friday, March 29, 2013`; a
+    month heading such as `April 2013` dates it to the month's first day)."""
+    heading = next((block.page.under_heading.get(e) for e in block.elements), None)
+    if heading is None:
+        return GaveUp("not listed under a dated heading")
+    return ItemDate(heading.element, heading.value, False)
 
 
 def date_rank(element: etree._Element) -> int:

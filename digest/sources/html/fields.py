@@ -14,6 +14,7 @@ from lxml import etree
 
 from digest.sources.html.dating import mostly_date
 from digest.sources.html.markup import (
+    CREDIT_LINE,
     HEADINGS,
     INLINE,
     META_CLASS,
@@ -44,8 +45,11 @@ COUNTER_LINE = re.compile(
     r"|reads?|replies|reactions?)\s*[·•|,]?\s*){1,4})$",
     re.IGNORECASE,
 )
+MAX_CREDIT_WORDS = 12
 # A table cell shorter than this is a column value (department, count), not a summary.
 MIN_CELL_SUMMARY_WORDS = 4
+# Words after a link's bold lead that make them a teaser held inside the link.
+MIN_TEASER_WORDS = 4
 
 Used = AbstractSet[etree._Element | None]
 
@@ -123,7 +127,8 @@ def _title_line(anchor: etree._Element) -> etree._Element:
         and text_of(e)
     ]
     if len(lines) < 2:
-        return anchor
+        lead = _bold_lead(anchor)
+        return anchor if lead is None else lead
     marked = [e for e in lines if TITLE_CLASS.search(marks_of(e))]
     plain = [
         e
@@ -134,6 +139,20 @@ def _title_line(anchor: etree._Element) -> etree._Element:
         and not META_CLASS.search(marks_of(e))
     ]
     return (marked or plain or [anchor])[0]
+
+
+def _bold_lead(anchor: etree._Element) -> etree._Element | None:
+    """The title of a link that holds its teaser too, on one line: a bold (or title-marked)
+    run that opens the link and is followed by some words (`<a><b>Title</b> Teaser…</a>`)."""
+    if (anchor.text or "").strip() or not len(anchor):
+        return None
+    lead = anchor[0]
+    if tag_of(lead) not in ("strong", "b", "span") or (
+        tag_of(lead) == "span" and not TITLE_CLASS.search(marks_of(lead))
+    ):
+        return None
+    rest = text_of(anchor)[len(text_of(lead)) :]
+    return lead if text_of(lead) and len(rest.split()) >= MIN_TEASER_WORDS else None
 
 
 def _title_weight(anchor: etree._Element) -> float:
@@ -203,16 +222,31 @@ def image_and_caption(block: Block) -> tuple[str | None, str | None]:
 # --- summary: a chain of steps ----------------------------------------------------------------
 
 
-def summary_of(block: Block, used: Used, notes: list[str]) -> str | None:
+def summary_of(
+    block: Block, used: Used, notes: list[str], title: TitleLink = NO_TITLE
+) -> str | None:
     """An item's summary: the source's `summary` selector when it has one, else the lines
     of the block's element marked as a summary, else the block's own text lines; `used`
     holds the title, date, type and link elements, which are not summary."""
-    steps = (
-        (selected_summary,)
-        if block.selectors.get("summary")
-        else (marked_summary, block_lines_summary)
-    )
-    return first_of(steps, (block, used), notes)
+    if block.selectors.get("summary"):
+        return first_of((selected_summary,), (block, used), notes)
+    steps = (marked_summary, block_lines_summary, teaser_in_link)
+    return first_of(steps, (block, used, title), notes)
+
+
+def teaser_in_link(block: Block, used: Used, title: TitleLink) -> str | GaveUp:
+    """The words after the title inside a link that holds both (`<a><b>Title</b><br>
+    Teaser…</a>`)."""
+    link, lead = title.link, title.title
+    if link is None or lead is None or lead is link or lead.getparent() is not link:
+        return GaveUp("the title is not the first part of its link")
+    parts = [lead.tail or ""]
+    for sibling in lead.itersiblings():
+        parts += ["" if sibling in used else text_of(sibling), sibling.tail or ""]
+    rest = clean_line(" ".join(parts)).strip(SEPARATORS)
+    if READ_MORE.search(rest) or mostly_date(rest) or COUNTER_LINE.match(rest):
+        return GaveUp(f"{rest[:40]!r} after the title in its link is not a teaser")
+    return rest or GaveUp("nothing after the title in its link")
 
 
 def selected_summary(block: Block, used: Used) -> str | GaveUp | None:
@@ -224,7 +258,7 @@ def selected_summary(block: Block, used: Used) -> str | GaveUp | None:
     return text_of(element) or None
 
 
-def marked_summary(block: Block, used: Used) -> str | GaveUp | None:
+def marked_summary(block: Block, used: Used, title: TitleLink = NO_TITLE) -> str | GaveUp | None:
     """The lines of the block's first element marked as a summary (`teaser`, `excerpt`,
     `description`…) that holds no other field."""
     marked = next(
@@ -240,7 +274,7 @@ def marked_summary(block: Block, used: Used) -> str | GaveUp | None:
     return _summary_text(block, [marked], used)
 
 
-def block_lines_summary(block: Block, used: Used) -> str | GaveUp:
+def block_lines_summary(block: Block, used: Used, title: TitleLink = NO_TITLE) -> str | GaveUp:
     """The block's text lines outside its title, date, type, link, pictures and bylines."""
     return _summary_text(block, block.elements, used) or GaveUp(
         "no line of text besides the title, date, type and links"
@@ -267,6 +301,7 @@ def _summary_text(block: Block, roots: list[etree._Element], used: Used) -> str 
         for line in lines
         if line.strip(SEPARATORS)
         and not COUNTER_LINE.match(line)
+        and not (CREDIT_LINE.match(line) and len(line.split()) <= MAX_CREDIT_WORDS)
         and not READ_MORE.search(line)
         and not mostly_date(line)
         and line not in links

@@ -15,6 +15,7 @@ from digest.dates import find_date, is_weekday
 from digest.model import ItemType
 from digest.sources.html.dating import has_date
 from digest.sources.html.markup import (
+    CREDIT_LINE,
     META_CLASS,
     READ_MORE,
     SEPARATORS,
@@ -32,7 +33,10 @@ from digest.sources.html.page import Block
 from digest.sources.html.steps import GaveUp, first_of
 
 BYLINE = re.compile(r"(by|von|par|por|di|door|av|przez)\s", re.IGNORECASE)
-BYLINE_CLASS = re.compile(r"author|byline|user-?name|writer|avatar", re.IGNORECASE)
+BYLINE_CLASS = re.compile(
+    r"author|byline|user-?name|writer|avatar|yazar|autor|auteur|verfasser|forfatter|editor",
+    re.IGNORECASE,
+)
 TYPE_HEADER = re.compile(
     r"\b(type|category|kind|genre|format|typ|art|kategorie|catégorie|tipo|categor[ií]a|soort"
     r"|categorie|rodzaj|kategoria|тип|категория)\b|분류|구분|種別|类型|類型|分类|分類",
@@ -43,6 +47,15 @@ CATEGORY_PATH = re.compile(
     r"/(category|categories|tag|tags|topic|topics|type|types)/[^/]+/?$", re.IGNORECASE
 )
 MAX_TYPE_WORDS = 5
+MAX_KICKER_WORDS = 4
+KICKER_LEVELS = 3
+# A line the markup calls a (sub)title or summary is a topic hat or a dek, not a type.
+NOT_KICKER_CLASS = re.compile(r"title|headline|heading|summary|description|teaser", re.I)
+PERSON_PATH = re.compile(
+    r"/(authors?|experts?|people|person|profiles?|staff|team|scholars?|fellows?|users?|members?"
+    r"|yazar|autor(?:en)?|auteurs?)/",
+    re.IGNORECASE,
+)
 
 
 class Label(NamedTuple):
@@ -64,7 +77,13 @@ def item_label(
     steps = (
         (selected_type,)
         if block.selectors.get("type")
-        else (marked_type, type_column_cell, meta_line_label, rest_of_date_line)
+        else (
+            marked_type,
+            kicker_before_title,
+            type_column_cell,
+            meta_line_label,
+            rest_of_date_line,
+        )
     )
     return first_of(steps, (block, title_el, date_el), notes) or NO_LABEL
 
@@ -102,6 +121,45 @@ def marked_type(
             label = _label_of(element, text)
             return Label(element, page_label(settings, label) if configured else label)
     return GaveUp("no short text marked as a type or naming a configured type")
+
+
+def kicker_before_title(
+    block: Block, title_el: etree._Element, date_el: etree._Element | None
+) -> Label | GaveUp:
+    """A short line right above the title (a kicker or chip: `Op-Ed`, `Basın Açıklaması`),
+    when it is not a byline, a person's link, a date or a `Read more`."""
+    roots = set(block.elements)
+
+    def inside(element: etree._Element) -> bool:
+        return element in roots or any(a in roots for a in element.iterancestors())
+
+    node = title_el
+    for _ in range(KICKER_LEVELS):
+        before = node.getprevious()
+        while before is not None and not tag_of(before):
+            before = before.getprevious()
+        if before is not None:
+            break
+        parent = node.getparent()
+        if parent is None or not inside(parent) or (parent.text or "").strip():
+            return GaveUp("nothing above the title in the block")
+        node = parent
+    if before is None or not inside(before):
+        return GaveUp("nothing above the title in the block")
+    if NOT_KICKER_CLASS.search(marks_of(before)):
+        return GaveUp("the line above the title is marked as a subtitle or a summary")
+    text = text_of(before, _icons(before))
+    if not short_label(text) or len(text.split()) > MAX_KICKER_WORDS or has_date(text):
+        return GaveUp(f"{text[:40]!r} above the title is not a short label")
+    if (
+        BYLINE.match(text)
+        or CREDIT_LINE.match(text)
+        or any(BYLINE_CLASS.search(marks_of(e)) for e in before.iter())
+        or any(PERSON_PATH.search(a.get("href") or "") for a in before.iter("a"))
+        or tag_of(before) in ("img", "picture", "figure")
+    ):
+        return GaveUp(f"{text[:40]!r} above the title is a byline or a credit")
+    return Label(before, page_label(block.settings, _label_of(before, text)))
 
 
 def _byline(date_el: etree._Element | None) -> etree._Element | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -48,10 +49,20 @@ INLINE = {
 }
 READ_MORE = re.compile(
     r"^(?:(read|learn|see|view|find out)\s+(more|(the )?(full|entire|whole)|all)\b.{0,60}$"
-    r"|(more|full (story|release|article|statement)|details)\W{0,3}$"
+    r"|(more|full (story|release|article|statement)|details|mehr|więcej|devamı|tovább|詳しく"
+    r"|자세히|더보기|meer|mais|más|plus|lisää)\W{0,3}$"
     r"|(read more|continue reading|lire la suite|en savoir plus|weiterlesen|leer más|leggi"
-    r"|ler mais|lees meer|подробнее|далее|続きを読む|更多)\b"
+    r"|ler mais|leia mais|lees meer|lees verder|подробнее|далее|читать далее|続きを読む|更多"
+    r"|devamını oku|czytaj więcej|czytaj dalej|mehr lesen"
+    r"|les mer|læs mere|läs mer|lue lisää|selengkapnya|baca selengkapnya|continua a leggere"
+    r"|περισσότερα|और पढ़ें|ver más|saiba mais|citește mai mult)(?!\w)"
     r"|[»›→>+…]+$|back to top$)",
+    re.IGNORECASE,
+)
+# A picture's credit line (`Photo: Getty Images / J. Moore`, `© dpa`, `Foto: Stadt Köln`).
+CREDIT_LINE = re.compile(
+    r"^(?:©|\(c\)|(?:photo(?:graph)?s?|image|picture|foto|fotó|bild|kuva|zdjęcie|credit|crédit"
+    r"|crédito|photo credit|foto credit|bildnachweis|quelle)\s*[:©])",
     re.IGNORECASE,
 )
 # Lines that describe an item rather than summarise it (bylines, hit counts, share links).
@@ -59,7 +70,7 @@ META_CLASS = re.compile(
     r"(^|[-_ ])(meta|metadata|info|byline|author|createdby|hits|submitted|share|sharing|social"
     r"|breadcrumbs?|pager|pagination|tags|readmore|more-link|footer|user-?name|avatar"
     r"|(view|comment|like|share)s?-?counts?|counters?|stats|read-?time|time-to-read"
-    r"|reading-?time|like-button)($|[-_ ])",
+    r"|reading-?time|like-button|credits?|copyright|photo-?credit)($|[-_ ])",
     re.IGNORECASE,
 )
 SUMMARY_CLASS = re.compile(
@@ -72,9 +83,15 @@ HIDDEN_CLASS = re.compile(
     r"|hidden|d-none|u-hidden|show-for-sr)$",
     re.IGNORECASE,
 )
+CSS_HASH = re.compile(r"(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{4,8}")
+# Copies a carousel script makes of its slides so that it can loop (slick, Swiper, Owl).
+CLONE_CLASS = re.compile(
+    r"^(slick-cloned|swiper-slide-duplicate|cloned|clone|glide__slide--clone)$"
+)
 TITLE_CLASS = re.compile(r"(^|[-_ ])(title|heading|headline|header)($|[-_ ])", re.I)
 TYPE_CLASS = re.compile(
-    r"(^|[-_ ])(type|cat|category|categories|kicker|eyebrow|label|tag|tags|topic)s?($|[-_ ])",
+    r"(^|[-_ ])(type|cat|category|categories|kicker|eyebrow|label|tag|tags|topic|format"
+    r"|content-?type|genre)s?($|[-_ ])",
     re.I,
 )
 DATE_LABEL = re.compile(
@@ -129,7 +146,27 @@ def marks_of(element: etree._Element) -> str:
     names = " ".join(
         element.get(name) or "" for name in ("class", "data-hook", "data-testid")
     ).strip()
-    return CAMEL.sub("-", names) if names else ""
+    return _marks(names) if names else ""
+
+
+@lru_cache(maxsize=4096)
+def _marks(names: str) -> str:
+    """An element's names as `marks_of` reads them (class strings repeat: cached)."""
+    if "__" in names:
+        names = " ".join(_bem_element(name) for name in names.split())
+    return CAMEL.sub("-", names)
+
+
+def _bem_element(name: str) -> str:
+    """What a BEM class says of its element: `publication-teaser__format` is a format
+    (the `publication-teaser` block names the whole card); a CSS-module class keeps its
+    name and drops its hash (`StoryCard_title__a9Rx3` is `StoryCard_title`)."""
+    block, _, element = name.partition("__")
+    if not element:
+        return name
+    if CSS_HASH.fullmatch(element):
+        return block
+    return element
 
 
 def signature(element: etree._Element) -> str:

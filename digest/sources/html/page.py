@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 from urllib.parse import urljoin
 
 import lxml.html
@@ -15,7 +16,7 @@ from lxml import etree
 
 from digest.config import Settings, SourceConfig
 from digest.errors import SourceError
-from digest.sources.html.markup import CHROME, DROPPED, HIDDEN_CLASS, tag_of, web
+from digest.sources.html.markup import CHROME, CLONE_CLASS, DROPPED, HIDDEN_CLASS, tag_of, web
 from digest.text import decode_document
 
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
@@ -33,6 +34,15 @@ class Options:
     month_first: bool = False
 
 
+class Heading(NamedTuple):
+    """The dated heading a run of items sits under (`Friday, March 29, 2013`, `April
+    2013`), its date, and whether it names only a month."""
+
+    element: etree._Element
+    value: date
+    month_only: bool
+
+
 @dataclass
 class Page:
     """The parsed page and what is known about each element."""
@@ -41,6 +51,10 @@ class Page:
     options: Options
     dates: dict[etree._Element, date] = field(default_factory=dict)
     strong: set[etree._Element] = field(default_factory=set)
+    under_heading: dict[etree._Element, Heading] = field(default_factory=dict)
+    fetched_at: date | None = None
+    file_date: date | None = None
+    main: etree._Element | None = None
 
 
 @dataclass
@@ -75,8 +89,8 @@ def open_page(
         bool(source and source.day_first),
         source.date_format if source else None,
     )
-    _strip_chrome(root)
-    return Page(root, options)
+    main = _strip_chrome(root)
+    return Page(root, options, main=main)
 
 
 def _document(text: str, origin: str) -> etree._Element:
@@ -95,7 +109,10 @@ def _document(text: str, origin: str) -> etree._Element:
 
 
 def _base(root: etree._Element, page_url: str | None) -> str | None:
-    base = next((b.get("href") for b in root.iter("base") if b.get("href")), None)
+    """The address links resolve against: the first `<base href>` that resolves to a web
+    address (a browser's "Save as" copy may carry two, the first relative or a local
+    file), else the page's own address, else its canonical link."""
+    bases = [b.get("href").strip() for b in root.iter("base") if (b.get("href") or "").strip()]
     canonical = next(
         (
             link.get("href")
@@ -104,7 +121,8 @@ def _base(root: etree._Element, page_url: str | None) -> str | None:
         ),
         None,
     )
-    for candidate in (urljoin(page_url or "", base.strip()) if base else None, page_url):
+    resolved = [urljoin(page_url or "", base) for base in bases[:1]]
+    for candidate in (*resolved, page_url, *(urljoin(page_url or "", b) for b in bases[1:])):
         if candidate and web(candidate):
             return candidate
     if canonical and web(canonical.strip()):
@@ -112,16 +130,20 @@ def _base(root: etree._Element, page_url: str | None) -> str | None:
     return None
 
 
-def _strip_chrome(root: etree._Element) -> None:
+def _strip_chrome(root: etree._Element) -> etree._Element | None:
+    """Drop the page's furniture; return its main region (`<main>`, `role="main"`)."""
     doomed = []
+    main = None
     for element in root.iter():
         tag = tag_of(element)
         role = (element.get("role") or "").casefold()
+        if main is None and (tag == "main" or role == "main"):
+            main = element
         classes = (element.get("class") or "").split()
         if (
             not tag
             or tag in DROPPED
-            or any(HIDDEN_CLASS.match(c) for c in classes)
+            or any(HIDDEN_CLASS.match(c) or CLONE_CLASS.match(c) for c in classes)
             or element.get("hidden") is not None
             or (tag in CHROME and not _inside_item(element))
             or role in ("navigation", "banner", "contentinfo")
@@ -131,6 +153,11 @@ def _strip_chrome(root: etree._Element) -> None:
         parent = element.getparent()
         if parent is not None:
             element.drop_tree()
+    if main is not None:
+        above = {main, *main.iterancestors()}
+        if any(d in above for d in doomed):
+            return None
+    return main
 
 
 def _inside_item(element: etree._Element) -> bool:

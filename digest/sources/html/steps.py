@@ -29,6 +29,13 @@ class GaveUp:
     why: str
 
 
+class Trail(list[str]):
+    """What was tried for one field: the steps that gave up (and why), in order, and the
+    step that decided it."""
+
+    decided: str | None = None
+
+
 def step_name(step: Callable[..., Any]) -> str:
     """A step as `--explain` names it: its function's name in words."""
     return step.__name__.strip("_").replace("_", " ")
@@ -38,11 +45,13 @@ def first_of(
     steps: Sequence[Callable[..., T | GaveUp]], args: tuple[Any, ...], notes: list[str]
 ) -> T | None:
     """The answer of the first step that does not give up (None when all do); each step
-    that gives up adds `name (why)` to `notes`."""
+    that gives up adds `name (why)` to `notes`, and a Trail also keeps the deciding step."""
     for step in steps:
         answer = step(*args)
         if isinstance(answer, GaveUp):
             notes.append(f"{step_name(step)} ({answer.why})")
             continue
+        if isinstance(notes, Trail):
+            notes.decided = step_name(step)
         return answer
     return None
