@@ -197,10 +197,12 @@ def _proxies(value: Any) -> tuple[str, ...]:
 
 
 def _addresses(value: Any) -> tuple[str, ...]:
-    from email_validator import EmailNotValidError, validate_email
-
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ValueError("must be an array of email addresses")
+    if not value:
+        return ()
+    from email_validator import EmailNotValidError, validate_email
+
     found = []
     for entry in (v.strip() for v in value):
         try:

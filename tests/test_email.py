@@ -247,13 +247,17 @@ def test_outcomes_of_a_faulty_server(
     mailing = actions.weekly_digest(engine, smtp_settings, WEEK, NOW)
 
     first = actions.send(engine, smtp_settings, clock=lambda: NOW)
-    assert (first.sent, first.failed, first.retrying, first.bounced) == (1, 2, 3, 1)
+    # A temporary failure that no accepted message follows is checked again after a probe
+    # of the relay (the relay's trouble is nobody's attempt), so the transient ones may
+    # already go in the first run; none of them fails, and the permanent ones do.
+    assert (first.failed, first.bounced) == (2, 1)
+    assert first.sent + first.retrying == 4 and first.sent >= 1
     assert get_subscriber(engine, subscribe(engine, "hard@example.org")).status == "bounced"
     assert get_subscriber(engine, subscribe(engine, "reject@example.org")).status == "active"
     early = actions.send(engine, smtp_settings, clock=lambda: NOW + timedelta(seconds=30))
     assert early.sent == 0, "retries wait for their backoff"
     later = actions.send(engine, smtp_settings, clock=lambda: NOW + timedelta(minutes=5))
-    assert later.sent == 3
+    assert later.sent == first.retrying
     assert delivery_counts(engine, mailing.id) == {"sent": 4, "failed": 2}
     assert sorted(by_recipient(recorder)) == [
         f"{a}@example.org" for a in ("busy", "drop", "ok", "soft")
@@ -270,7 +274,8 @@ def test_retries_stop_at_the_limit(
     recorder, _ = smtp_server
     limited = replace(smtp_settings, sender=replace(smtp_settings.sender, max_attempts=3))
     subscribe(engine, "ana@example.org")
-    recorder.rcpt_replies["ana@example.org"] = ["451 4.3.0 try later"] * 5
+    # refused every time (a lone recipient's refusal is tried again after a relay probe)
+    recorder.rcpt_replies["ana@example.org"] = ["451 4.3.0 try later"] * 20
     mailing = actions.weekly_digest(engine, limited, WEEK, NOW)
     moments = [NOW, NOW + timedelta(minutes=2), NOW + timedelta(minutes=10)]
     outcomes = [actions.send(engine, limited, clock=lambda m=m: m) for m in moments]

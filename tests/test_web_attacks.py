@@ -172,7 +172,7 @@ def test_honeypot_and_too_fast_forms_send_nothing(
             "/subscribe",
             data={"csrf": csrf_of(page.text), "started": form_stamp(SECRET), "email": "a@ex.org"},
         )
-        assert hasty.status_code == 400 and "submit it again" in hasty.text
+        assert hasty.status_code == 400 and "press Subscribe again" in hasty.text
         forged = web.post(
             "/subscribe",
             data={"csrf": csrf_of(page.text), "started": "form.AAAA.forged", "email": "a@ex.org"},

@@ -204,9 +204,9 @@ def subscribe(
     stored = request_subscription(engine, subscriber, now)
     if stored.id is None:
         return None
-    # Links count whole seconds: round up, so a link asked for in the same second as an
-    # unsubscribe still counts as made after it (see `confirmable`).
-    expires = now.replace(microsecond=0) + timedelta(hours=CONFIRM_HOURS, seconds=1)
+    # Links count whole seconds: one asked for in the same second as an unsubscribe counts
+    # as made before it, so an older link of that second can never confirm (`confirmable`).
+    expires = now + timedelta(hours=CONFIRM_HOURS)
     confirm = signed_link(settings, "confirm", stored.id, stored.email, expires)
     body = render_confirm(settings, confirm, CONFIRM_HOURS)
     return create_confirmation(engine, settings, stored.id, body, now)
