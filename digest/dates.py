@@ -31,6 +31,8 @@ _YMD_SPACED = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.?(?!\d)"
 _MONTH_YEAR = re.compile(r"([^\W\d_]+\.?)(?:\s+(?:de|del|di|of))?,?\s+(\d{4})")
 _CJK_MONTH = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]")
 MAX_MONTH_HEADING = 30
+# How far before its year a named-month date may start (`September 30th, 2024`).
+MAX_NAMED_SPAN = 48
 _URL_COMPACT = re.compile(r"(?<!\d)((?:19|20)\d\d)(\d\d)(\d\d)(?!\d)")
 _URL_PARTS = re.compile(r"(?<!\d)((?:19|20)\d\d)[/\-](\d\d)[/\-](\d\d)(?=[/\-._]|$)")
 _CJK = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
@@ -176,6 +178,42 @@ def find_date(
         if found
     ]
     return min(candidates, key=lambda f: f.start) if candidates else None
+
+
+def find_date_at_start(
+    text: str, language: str | None = None, day_first: bool = False, month_first: bool = False
+) -> Found | None:
+    """The date written at the very start of `text`, or None: what `find_date` gives when
+    its date starts at 0, found by trying each reading only there (the plain-text listing
+    asks only for a leading or whole-line date, on every line of a page)."""
+    if not _ANY_YEARISH.search(text):
+        return None
+    if not text.isascii() and not _YEARISH.search(text):
+        text = ascii_digits(text)
+        if not _YEARISH.search(text):
+            return None
+    for pattern in (_ISO, _YMD, _YMD_SPACED, _CJK):
+        match = pattern.match(text)
+        if match and (value := _make(match[1], match[2], match[3])):
+            return Found(value, 0, match.end())
+    match = _NUMERIC.match(text)
+    if match and (value := _numeric_value(match, day_first, month_first)):
+        return Found(value, 0, match.end())
+    return _named_at_start(text, language)
+
+
+def _named_at_start(text: str, language: str | None) -> Found | None:
+    """A named-month date at the start of `text` (as `_named` would find it there)."""
+    year = _YEAR.search(text)
+    if year is None or year.start() > MAX_NAMED_SPAN:
+        return None
+    months, pattern = _month_pattern(_languages(language))
+    match = pattern.match(text, 0, year.end())
+    if match is None:
+        return None
+    month = months.get((match["m1"] or match["m2"]).casefold().rstrip("."))
+    value = month and _make(match["y1"] or match["y2"], month, match["d1"] or match["d2"])
+    return Found(value, 0, match.end()) if value else None
 
 
 def ascii_digits(text: str) -> str:
@@ -345,16 +383,21 @@ def _first(pattern: re.Pattern[str], text: str, parts) -> Found | None:  # type:
 
 def _numeric(text: str, day_first: bool, month_first: bool = False) -> Found | None:
     for match in _NUMERIC.finditer(text):
-        first, second, year = int(match[1]), int(match[3]), match[4]
-        if match[2] == "." and len(year) == 2 and not (day_first or month_first):
-            continue
-        day_first_here = day_first or (match[2] == "." and not month_first)
-        day, month = (first, second) if day_first_here or first > 12 else (second, first)
-        if second > 12 and first <= 12:
-            day, month = second, first
-        if value := _make(year, month, day):
+        if value := _numeric_value(match, day_first, month_first):
             return Found(value, match.start(), match.end())
     return None
+
+
+def _numeric_value(match: re.Match[str], day_first: bool, month_first: bool) -> date | None:
+    """The date a _NUMERIC match reads as, or None (not a date, or dotted and undecided)."""
+    first, second, year = int(match[1]), int(match[3]), match[4]
+    if match[2] == "." and len(year) == 2 and not (day_first or month_first):
+        return None
+    day_first_here = day_first or (match[2] == "." and not month_first)
+    day, month = (first, second) if day_first_here or first > 12 else (second, first)
+    if second > 12 and first <= 12:
+        day, month = second, first
+    return _make(year, month, day)
 
 
 def _named(text: str, language: str | None) -> Found | None:
@@ -362,7 +405,7 @@ def _named(text: str, language: str | None) -> Found | None:
         return None
     months, pattern = _month_pattern(_languages(language))
     for year in _YEAR.finditer(text):
-        start = max(0, year.start() - 48)
+        start = max(0, year.start() - MAX_NAMED_SPAN)
         if found := _named_near(text, start, year.end(), months, pattern):
             return found
     return None
@@ -485,8 +528,8 @@ def strip_leading_date(text: str, day: date, language: str | None = None) -> str
     own date, repeated by many listings at the head of the summary), and the separator
     after it; any other text, or a date that is not `day`, comes back as it was."""
     head = text.lstrip()
-    found = find_date(head[:LEADING_DATE_SPAN], language)
-    if found is None or found.start != 0 or found.value != day:
+    found = find_date_at_start(head[:LEADING_DATE_SPAN], language)
+    if found is None or found.value != day:
         return text
     rest = head[found.end :]
     if rest[:1].isalnum():  # "2026-11-18T09" or "June 3, 20261": not a date on its own

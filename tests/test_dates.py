@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from digest.dates import find_date, is_weekday, numeric_order
+from digest.dates import find_date, find_date_at_start, is_weekday, numeric_order
 
 DAYS = st.dates(min_value=date(1990, 1, 1), max_value=date(2099, 12, 31))
 
@@ -118,3 +118,58 @@ def test_weekdays() -> None:
 def test_any_text_is_safe(text: str) -> None:
     found = find_date(text)
     assert found is None or 0 <= found.start < found.end <= len(text)
+
+
+def _leading(text: str, language: str | None = None, **order: bool) -> tuple | None:
+    """find_date's answer when its date starts the text (what the listing accepts)."""
+    found = find_date(text, language, **order)
+    return (found.value, found.end) if found and found.start == 0 else None
+
+
+def _anchored(text: str, language: str | None = None, **order: bool) -> tuple | None:
+    found = find_date_at_start(text, language, **order)
+    return (found.value, found.end) if found else None
+
+
+LEADING_LINES = [
+    "March 3, 2026 • Press release",
+    "3 March 2026",
+    "2026-03-12 Statement",
+    "2026/03/12",
+    "12/03/2026",
+    "12.03.26 — note",
+    "2024. 3. 12. 발표",
+    "2024年3月12日 声明",
+    "Sept. 30th, 2024",
+    "30 de septiembre de 2024",
+    "12 mars 2026 · Communiqué",
+    "Posted March 3, 2026",
+    "2026-02-30 then March 3, 2026",
+    "99/99/2026 and 2026-01-01",
+    "Report 2026",
+    "١٢/٠٣/٢٠٢٦",
+    "",
+    "A very long heading that runs on and on before its year finally comes, March 3, 2026",
+]
+
+
+@pytest.mark.parametrize("text", LEADING_LINES)
+@pytest.mark.parametrize("language", [None, "en", "fr", "es"])
+@pytest.mark.parametrize("order", [{}, {"day_first": True}, {"month_first": True}])
+def test_leading_date_agrees_with_find_date(text: str, language: str | None, order: dict) -> None:
+    assert _anchored(text, language, **order) == _leading(text, language, **order)
+
+
+@given(st.text(alphabet="0123456789 /.-,年月日Mayrchtembo", max_size=40))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_leading_date_agrees_on_any_text(text: str) -> None:
+    assert _anchored(text) == _leading(text)
+    assert _anchored(text, "fr", day_first=True) == _leading(text, "fr", day_first=True)
+
+
+@given(st.sampled_from(LEADING_LINES), st.text(max_size=30), st.text(max_size=30))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_leading_date_agrees_around_dates(line: str, before: str, after: str) -> None:
+    for text in (line + after, before + line, before[:2] + line + after):
+        assert _anchored(text) == _leading(text)
+        assert _anchored(text, "es", month_first=True) == _leading(text, "es", month_first=True)

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from urllib.parse import urldefrag, urljoin
 
 from digest.config import Settings
-from digest.dates import find_date
+from digest.dates import find_date_at_start
 from digest.model import Item, ItemType
 from digest.text import clean_line, fingerprint
 
@@ -54,16 +54,16 @@ def lines_from_text(text: str) -> list[Line]:
 def parse_date(text: str, language: str | None = None) -> date | None:
     """The date a line consists of, or None when the line is anything more than a date.
     `language` is the listing's (the newsroom's): its month names are read besides English."""
-    found = find_date(text, language)
-    if found and found.start == 0 and found.end == len(text.rstrip(".")):
+    found = find_date_at_start(text, language)
+    if found and found.end == len(text.rstrip(".")):
         return found.value
     return None
 
 
 def parse_header(text: str, language: str | None = None) -> tuple[date, str] | None:
     """The date and type words of a header line `Month D, YYYY • Type`, or None."""
-    found = find_date(text, language)
-    if found is None or found.start != 0:
+    found = find_date_at_start(text, language)
+    if found is None:
         return None
     rest = HEADER_REST.match(text[found.end :])
     return (found.value, rest["rest"]) if rest else None
