@@ -1,5 +1,7 @@
 """The settings schema: every setting of config/digest.toml declared once, with its type,
-default, environment variable and meaning, validated by pydantic-settings.
+default, environment variable and meaning, validated by pydantic (plain models: the
+environment is read by `_environment_values` below and laid over the file's tables, which
+spares every command pydantic-settings' own imports).
 
 The environment overrides the file: `DIGEST_<SECTION>_<KEY>` for any setting (read as a TOML
 value when it parses as one; booleans as true/false, 1/0 or yes/no), `DIGEST_TYPES` and
@@ -15,7 +17,6 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Any, get_origin
 from urllib.parse import urlsplit
@@ -31,8 +32,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from digest.dates import WEEKDAYS
 from digest.errors import ConfigError
@@ -565,10 +564,10 @@ def _distinct_sources(sources: list[SourceEntry]) -> list[SourceEntry]:
     return sources
 
 
-class ConfigFile(BaseSettings):
+class ConfigFile(BaseModel):
     """The whole configuration: the file's tables, then the environment over them."""
 
-    model_config = SettingsConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     newsroom: Newsroom = Field(description="the organisation")
     types: Annotated[
@@ -593,18 +592,6 @@ class ConfigFile(BaseSettings):
         if isinstance(data, dict) and "newsroom" not in data:
             data = {**data, "newsroom": {}}
         return data
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The environment over the file; no .env file or secrets folder is read."""
-        return (EnvironmentSource(settings_cls), init_settings)
 
 
 ARRAYS = ("types", "sources")
@@ -648,50 +635,52 @@ class _Environment:
     setters: dict[tuple[str, ...], str] = field(default_factory=dict)
 
 
-_ENVIRONMENT: ContextVar[_Environment] = ContextVar("digest_environment")
-
-
-class EnvironmentSource(PydanticBaseSettingsSource):
+def _environment_values(environment: _Environment) -> dict[str, Any]:
     """DIGEST_<SECTION>_<KEY>, DIGEST_TYPES, DIGEST_SOURCES and the deployment variables,
-    each value read by its setting's type; an unknown DIGEST_ variable is refused."""
+    each value read by its setting's type, as tables to lay over the file's; an unknown
+    DIGEST_ variable is refused. Records which variable set each setting."""
+    values: dict[str, Any] = {}
+    variables = environment.variables
+    for variable, (section, key) in deployment_variables().items():
+        if variables.get(variable):
+            _set(values, environment, variable, (section, key), variables[variable])
+    for variable, text in variables.items():
+        if not variable.startswith("DIGEST_") or variable == "DIGEST_CONFIG":
+            continue
+        name = variable.removeprefix("DIGEST_").lower()
+        if name in ARRAYS:
+            values[name] = _toml_value(variable, text)
+            environment.setters[(name,)] = variable
+            continue
+        section, _, key = name.partition("_")
+        if section not in SECTIONS or key not in SECTIONS[section].model_fields:
+            raise ConfigError(_unknown_variable(variable))
+        _set(values, environment, variable, (section, key), text)
+    return values
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
 
-    def __call__(self) -> dict[str, Any]:
-        environment = _ENVIRONMENT.get(None)
-        if environment is None:
-            return {}
-        values: dict[str, Any] = {}
-        variables = environment.variables
-        for variable, (section, key) in deployment_variables().items():
-            if variables.get(variable):
-                self._set(values, environment, variable, (section, key), variables[variable])
-        for variable, text in variables.items():
-            if not variable.startswith("DIGEST_") or variable == "DIGEST_CONFIG":
-                continue
-            name = variable.removeprefix("DIGEST_").lower()
-            if name in ARRAYS:
-                values[name] = _toml_value(variable, text)
-                environment.setters[(name,)] = variable
-                continue
-            section, _, key = name.partition("_")
-            if section not in SECTIONS or key not in SECTIONS[section].model_fields:
-                raise ConfigError(_unknown_variable(variable))
-            self._set(values, environment, variable, (section, key), text)
-        return values
+def _set(
+    values: dict[str, Any],
+    environment: _Environment,
+    variable: str,
+    place: tuple[str, str],
+    text: str,
+) -> None:
+    section, key = place
+    values.setdefault(section, {})[key] = _typed(variable, place, text)
+    environment.setters[place] = variable
 
-    @staticmethod
-    def _set(
-        values: dict[str, Any],
-        environment: _Environment,
-        variable: str,
-        place: tuple[str, str],
-        text: str,
-    ) -> None:
-        section, key = place
-        values.setdefault(section, {})[key] = _typed(variable, place, text)
-        environment.setters[place] = variable
+
+def _laid_over(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `over`'s values in place of its own, table by table (arrays replaced
+    whole), as pydantic-settings merged the environment over the file."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = _laid_over(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 class _BadVariable(Exception):
@@ -766,18 +755,16 @@ def validate(
     (those that look at two settings at once) the same way."""
     environment = _Environment(environ or {})
     where = Locator(origin, text, environment.setters)
-    token = _ENVIRONMENT.set(environment)
     try:
-        if environ is None:
-            return ConfigFile.model_validate(dict(raw)), where
-        return ConfigFile(**raw), where
+        data = dict(raw)
+        if environ is not None:
+            data = _laid_over(data, _environment_values(environment))
+        return ConfigFile.model_validate(data), where
     except ValidationError as exc:
         raise where.from_validation(exc, raw) from None
     except _BadVariable as exc:
         environment.setters[exc.place] = _variable_for(exc.place, environ or {})
         raise where.error(exc.place, exc.problem) from None
-    finally:
-        _ENVIRONMENT.reset(token)
 
 
 class Locator:

@@ -450,8 +450,38 @@ def _month_pattern(languages: tuple[str, ...]) -> tuple[dict[str, int], re.Patte
     return months, pattern
 
 
+# English month names and abbreviations, folded, as CLDR (Babel) gives them for `en` plus
+# `sept` (tests/test_dates.py checks they agree): English is read on every page, and
+# loading Babel's `en` locale data for it costs ~40 ms at every start-up.
+ENGLISH_MONTHS = {
+    **{
+        name: number
+        for number, name in enumerate(
+            "january february march april may june july august september october november "
+            "december".split(),
+            start=1,
+        )
+    },
+    **{
+        name: number
+        for number, name in enumerate(
+            "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1
+        )
+    },
+    "sept": 9,
+}
+
+
 @lru_cache(maxsize=32)
 def _month_names(language: str) -> dict[str, int]:
+    """Month names and abbreviations of one language, folded, from CLDR (via Babel, loaded
+    only for a language other than English)."""
+    if language == "en":
+        return dict(ENGLISH_MONTHS)
+    return _cldr_month_names(language)
+
+
+def _cldr_month_names(language: str) -> dict[str, int]:
     """Month names and abbreviations of one language, folded, from CLDR (via Babel)."""
     from babel.core import UnknownLocaleError
     from babel.dates import get_month_names

@@ -173,3 +173,9 @@ def test_leading_date_agrees_around_dates(line: str, before: str, after: str) ->
     for text in (line + after, before + line, before[:2] + line + after):
         assert _anchored(text) == _leading(text)
         assert _anchored(text, "es", month_first=True) == _leading(text, "es", month_first=True)
+
+
+def test_english_month_names_are_cldrs() -> None:
+    from digest.dates import ENGLISH_MONTHS, _cldr_month_names
+
+    assert ENGLISH_MONTHS == _cldr_month_names("en")
