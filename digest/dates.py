@@ -453,23 +453,14 @@ def _month_pattern(languages: tuple[str, ...]) -> tuple[dict[str, int], re.Patte
 # English month names and abbreviations, folded, as CLDR (Babel) gives them for `en` plus
 # `sept` (tests/test_dates.py checks they agree): English is read on every page, and
 # loading Babel's `en` locale data for it costs ~40 ms at every start-up.
-ENGLISH_MONTHS = {
-    **{
-        name: number
-        for number, name in enumerate(
-            "january february march april may june july august september october november "
-            "december".split(),
-            start=1,
-        )
-    },
-    **{
-        name: number
-        for number, name in enumerate(
-            "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1
-        )
-    },
-    "sept": 9,
-}
+ENGLISH_MONTHS: dict[str, int] = {
+    name: number
+    for names in (
+        "january february march april may june july august september october november december",
+        "jan feb mar apr may jun jul aug sep oct nov dec",
+    )
+    for number, name in enumerate(names.split(), start=1)
+} | {"sept": 9}
 
 
 @lru_cache(maxsize=32)
