@@ -6,10 +6,10 @@ Goal (issues 12, 23): parse within 6x of `python -c pass`, measured from a wheel
 The bench builds the project's wheel (python -m build, as tests/test_install.py does) and
 installs it into a fresh virtual environment in a temporary folder, whose dependencies are
 this environment's (a .pth line naming its site-packages, so no download is needed; .pth
-files found there are not run, so the editable install's import finder is not loaded). The ratio is taken against
-that environment's own `python -c pass`; the editable install (`make install`) is measured
-beside it, for comparison. Times are wall-clock medians of alternate runs: on a loaded
-machine, run it twice.
+files found there are not run, so the editable install's import finder is not loaded).
+The ratio is taken against that environment's own `python -c pass`; the editable install
+(`make install`) is measured beside it, for comparison. Times are wall-clock medians of
+alternate runs: on a loaded machine, run it twice.
 """
 
 from __future__ import annotations
