@@ -186,7 +186,7 @@ def find_date_at_start(
     """The date written at the very start of `text`, or None: what `find_date` gives when
     its date starts at 0, found by trying each reading only there (the plain-text listing
     asks only for a leading or whole-line date, on every line of a page)."""
-    if not _ANY_YEARISH.search(text):
+    if not text[:1].isalnum() or not _ANY_YEARISH.search(text):
         return None
     if not text.isascii() and not _YEARISH.search(text):
         text = ascii_digits(text)
@@ -204,8 +204,10 @@ def find_date_at_start(
 
 def _named_at_start(text: str, language: str | None) -> Found | None:
     """A named-month date at the start of `text` (as `_named` would find it there)."""
-    year = _YEAR.search(text)
-    if year is None or year.start() > MAX_NAMED_SPAN:
+    # The first year, looked for only where a leading date's year can be; one cut off by
+    # that end (more digits follow) is no year, and no later one starts early enough.
+    year = _YEAR.search(text, 0, MAX_NAMED_SPAN + 4)
+    if year is None or not _YEAR.match(text, year.start()):
         return None
     months, pattern = _month_pattern(_languages(language))
     match = pattern.match(text, 0, year.end())

@@ -150,6 +150,10 @@ LEADING_LINES = [
     "١٢/٠٣/٢٠٢٦",
     "",
     "A very long heading that runs on and on before its year finally comes, March 3, 2026",
+    "• March 3, 2026",
+    "September 30th,                                 2024",
+    "September 30th,                                 20245 and 2026",
+    "September 30th,                                2024",
 ]
 
 
