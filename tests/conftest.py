@@ -7,6 +7,7 @@ import os
 import ssl
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -31,6 +32,7 @@ from .helpers import (  # noqa: E402
     free_port,
     fresh_postgres,
     openssl,
+    served,
     smtp_authenticate,
 )
 
@@ -205,3 +207,37 @@ def imap_server(certificate: tuple[Path, Path]) -> Iterator[tuple[int, Path]]:
         pytest.fail("Dovecot is missing: `make system-packages` installs dovecot-imapd")
     with dovecot(*certificate) as server:
         yield server
+
+
+SAMPLE_NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def web_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int]) -> Settings:
+    """Settings for the web app's tests: a signing key of their own, the test relay."""
+    _, port = smtp_server
+    return replace(
+        settings,
+        secret_key="web-test",
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        sender=replace(settings.sender, rate=1000.0),
+    )
+
+
+@pytest.fixture
+def client(engine: Engine, web_settings: Settings) -> Iterator[Any]:
+    """An HTTP client of the app served by uvicorn on 127.0.0.1 and an ephemeral port, the
+    sample newsroom stored and published (as of 22 November 2026, noon UTC)."""
+    import httpx
+
+    from digest import actions
+    from digest.feeds import write_feeds
+    from digest.web import create_app
+
+    actions.ingest_sources(engine, web_settings, now=SAMPLE_NOW)
+    write_feeds(engine, web_settings)
+    with (
+        served(create_app(web_settings, engine), web_settings) as base_url,
+        httpx.Client(base_url=base_url) as http,
+    ):
+        yield http

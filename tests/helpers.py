@@ -385,3 +385,16 @@ def _dovecot_log(folder: Path, process: subprocess.Popen[bytes]) -> str:
     output = process.stdout.read().decode(errors="replace") if process.stdout else ""
     log = folder / "dovecot.log"
     return output + (log.read_text(errors="replace") if log.exists() else "")
+
+
+def storm_item(now: datetime) -> Item:
+    """The breaking item the sender's tests send: published an hour before `now`."""
+    return Item(
+        key="https://harbourlight.example/newsroom/storm",
+        title="Storm warning",
+        published=now - timedelta(hours=1),
+        type="updates",
+        summary="Harbour closed.",
+        url="https://harbourlight.example/newsroom/storm",
+        source="test",
+    )

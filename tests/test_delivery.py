@@ -24,7 +24,7 @@ from digest.store import deliveries, mailings, subscribers, upsert_items
 from digest.subscribers import add_subscriber
 from digest.transports import RelayError
 
-from .helpers import ROOT, SMTP_PASSWORD, SMTP_USER, SMTPRecorder, free_port
+from .helpers import ROOT, SMTP_PASSWORD, SMTP_USER, SMTPRecorder, free_port, storm_item
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 PLAIN = [f"reader{n}@example.org" for n in range(8)]
@@ -32,15 +32,7 @@ INTERNATIONAL = ["ü@example.com", "ana@bücher.example", "zoë@straße.example"
 
 
 def alert_item() -> Item:
-    return Item(
-        key="https://harbourlight.example/newsroom/storm",
-        title="Storm warning",
-        published=NOW - timedelta(hours=1),
-        type="updates",
-        summary="Harbour closed.",
-        url="https://harbourlight.example/newsroom/storm",
-        source="test",
-    )
+    return storm_item(NOW)
 
 
 def settings_for(settings: Settings, port: int, tmp_path: Path, **sender: object) -> Settings:

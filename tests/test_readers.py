@@ -6,55 +6,28 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import httpx
-import pytest
 from lxml import html
 from sqlalchemy import Engine
 
 from digest import actions
 from digest.actions.people import CONFIRM_HOURS
 from digest.config import Settings
-from digest.feeds import write_feeds
 from digest.links import image_url, sign, web_url
 from digest.model import Item, Subscriber
 from digest.site import render_archive, render_home, render_item, render_search
 from digest.sources import parse_document
 from digest.store import public_items
 from digest.subscribers import add_subscriber, iter_subscribers
-from digest.web import create_app
 from digest.web.forms import form_stamp
 
-from .helpers import SMTPRecorder, csrf_of, filled, served, wait_for
+from .helpers import SMTPRecorder, csrf_of, filled, wait_for
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def web_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int]) -> Settings:
-    _, port = smtp_server
-    return replace(
-        settings,
-        secret_key="web-test",
-        smtp_url=f"smtp://127.0.0.1:{port}",
-        sender=replace(settings.sender, rate=1000.0),
-    )
-
-
-@pytest.fixture
-def client(engine: Engine, web_settings: Settings) -> Iterator[httpx.Client]:
-    """An HTTP client of the app served by uvicorn on an ephemeral port, the sample stored."""
-    actions.ingest_sources(engine, web_settings, now=NOW)
-    write_feeds(engine, web_settings)
-    with (
-        served(create_app(web_settings, engine), web_settings) as base_url,
-        httpx.Client(base_url=base_url) as http,
-    ):
-        yield http
 
 
 def confirm_links(recorder: SMTPRecorder) -> list[str]:

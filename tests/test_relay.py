@@ -24,22 +24,14 @@ from digest.store import deliveries, upsert_items
 from digest.subscribers import add_subscriber
 from digest.transports import RelayError
 
-from .helpers import DIGEST, ROOT, SMTPRecorder, free_port, wait_for
+from .helpers import DIGEST, ROOT, SMTPRecorder, free_port, storm_item, wait_for
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 READERS = [f"reader{n}@example.org" for n in range(8)]
 
 
 def storm() -> Item:
-    return Item(
-        key="https://harbourlight.example/newsroom/storm",
-        title="Storm warning",
-        published=NOW - timedelta(hours=1),
-        type="updates",
-        summary="Harbour closed.",
-        url="https://harbourlight.example/newsroom/storm",
-        source="test",
-    )
+    return storm_item(NOW)
 
 
 def configured(settings: Settings, port: int, tmp_path: Path, **sender: object) -> Settings:

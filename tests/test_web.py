@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -28,29 +27,6 @@ from digest.web import create_app
 from .helpers import SMTPRecorder, csrf_of, filled, served, wait_for
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def web_settings(settings: Settings, smtp_server: tuple[SMTPRecorder, int]) -> Settings:
-    _, port = smtp_server
-    return replace(
-        settings,
-        secret_key="web-test",
-        smtp_url=f"smtp://127.0.0.1:{port}",
-        sender=replace(settings.sender, rate=1000.0),
-    )
-
-
-@pytest.fixture
-def client(engine: Engine, web_settings: Settings) -> Iterator[httpx.Client]:
-    """An HTTP client of the app served by uvicorn on 127.0.0.1 and an ephemeral port."""
-    actions.ingest_sources(engine, web_settings, now=NOW)
-    write_feeds(engine, web_settings)
-    with (
-        served(create_app(web_settings, engine), web_settings) as base_url,
-        httpx.Client(base_url=base_url) as http,
-    ):
-        yield http
 
 
 @pytest.mark.parametrize(
