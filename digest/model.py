@@ -21,12 +21,54 @@ class ItemType:
 
 
 @dataclass(frozen=True)
+class Document:
+    """A file the item's page links to (report, annex): its address, link text, media type
+    and size in bytes (None when the server did not say)."""
+
+    url: str
+    title: str
+    mime_type: str
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who to call about an item, as its page names them."""
+
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    """What an item's own page adds to its listing line: the full text (sanitised HTML and
+    plain text for search and text email), the lead photo with its alt text, caption and
+    credit kept apart, the documents it links to, the press contact, its language and the
+    times the page gives. `fingerprint` changes when the page's content does."""
+
+    body_html: str
+    body_text: str
+    image_url: str | None = None
+    image_alt: str | None = None
+    image_caption: str | None = None
+    image_credit: str | None = None
+    documents: tuple[Document, ...] = ()
+    contact: Contact | None = None
+    language: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
 class Item:
     """One newsroom entry as read from a source, before or after it is stored.
 
     `key` identifies the item for ever (see DESIGN.md, Identity); `type` is an
     ItemType slug or None when the source does not say; `label` is the type as the page
-    words it; `undated` marks an item the source gave no date, dated when first seen.
+    words it; `undated` marks an item the source gave no date, dated when first seen;
+    `article` is what the item's own page adds, once read.
     """
 
     key: str
@@ -46,6 +88,7 @@ class Item:
     label: str | None = None
     image: str | None = None
     undated: bool = False
+    article: Article | None = None
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.sql.elements import ColumnElement
 
-from digest.model import IngestCounts, Item
+from digest.model import Article, Contact, Document, IngestCounts, Item
 from digest.text import clean_line, clean_text
 
 FINGERPRINT_PREFIX = "sha256:"
@@ -842,6 +842,109 @@ def _search_filter(engine: Engine, words: list[str]) -> Any:
             "coalesce(items.summary, '')) @@ to_tsquery('simple', :tsquery)"
         ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
     return items.c.id.in_(_search_matches(engine, words))
+
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True),
+    Column("body_html", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("image_url", Text),
+    Column("image_alt", Text),
+    Column("image_caption", Text),
+    Column("image_credit", Text),
+    Column("documents", Text, nullable=False, default="[]", server_default="[]"),
+    Column("contact", Text),
+    Column("language", String(35)),
+    Column("published", UTCDateTime),
+    Column("updated", UTCDateTime),
+    Column("fingerprint", String(100), nullable=False, default="", server_default=""),
+    Column("read_at", UTCDateTime, nullable=False),
+)
+
+
+def _article_values(article: Article) -> dict[str, Any]:
+    documents = [
+        {"url": d.url, "title": d.title, "mime_type": d.mime_type, "length": d.length}
+        for d in article.documents
+    ]
+    contact = article.contact
+    return {
+        "body_html": article.body_html,
+        "body_text": article.body_text,
+        "image_url": article.image_url,
+        "image_alt": article.image_alt,
+        "image_caption": article.image_caption,
+        "image_credit": article.image_credit,
+        "documents": json.dumps(documents),
+        "contact": json.dumps(contact.__dict__) if contact else None,
+        "language": article.language,
+        "published": article.published,
+        "updated": article.updated,
+        "fingerprint": article.fingerprint,
+    }
+
+
+def article_from_row(row: Any) -> Article:
+    """An Article from a row of the articles table."""
+    contact = json.loads(row.contact) if row.contact else None
+    return Article(
+        body_html=row.body_html,
+        body_text=row.body_text,
+        image_url=row.image_url,
+        image_alt=row.image_alt,
+        image_caption=row.image_caption,
+        image_credit=row.image_credit,
+        documents=tuple(Document(**doc) for doc in json.loads(row.documents)),
+        contact=Contact(**contact) if contact else None,
+        language=row.language,
+        published=row.published,
+        updated=row.updated,
+        fingerprint=row.fingerprint,
+    )
+
+
+def save_article(engine: Engine, key: str, article: Article, now: datetime) -> bool:
+    """Store what an item's page holds. True when it is new or its content changed; a
+    change to a page read before moves the item's `updated` (its key and id stay), as a
+    listing edit does. False when nothing changed or no item has that key."""
+    with engine.begin() as conn:
+        item_id = conn.execute(select(items.c.id).where(items.c.key == key)).scalar()
+        if item_id is None:
+            return False
+        stored = conn.execute(
+            select(articles.c.fingerprint).where(articles.c.item_id == item_id)
+        ).first()
+        values = _article_values(article) | {"read_at": now}
+        if stored is None:
+            conn.execute(articles.insert().values(item_id=item_id, **values))
+            return True
+        conn.execute(articles.update().where(articles.c.item_id == item_id).values(**values))
+        if stored.fingerprint == article.fingerprint:
+            return False
+        conn.execute(items.update().where(items.c.id == item_id).values(updated=now))
+        return True
+
+
+def articles_for(engine: Engine, keys: Iterable[str]) -> dict[str, Article]:
+    """The stored articles of the items with these keys (an item whose page was never read
+    is absent)."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, Article] = {}
+    query = select(items.c.key, articles).join(articles, articles.c.item_id == items.c.id)
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), KEY_BATCH):
+            batch = wanted[start : start + KEY_BATCH]
+            for row in conn.execute(query.where(items.c.key.in_(batch))):
+                found[row.key] = article_from_row(row)
+    return found
+
+
+def with_articles(engine: Engine, found: Sequence[Item]) -> list[Item]:
+    """The same items, each carrying its stored article (when its page was read)."""
+    stored = articles_for(engine, (item.key for item in found))
+    return [replace(item, article=stored.get(item.key)) for item in found]
 
 
 rate_limits = Table(
