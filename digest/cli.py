@@ -132,7 +132,8 @@ def _explain_notes() -> Explain:
 
 def parse_record(settings: Settings, item: Item) -> dict[str, str | bool | None]:
     """One item as `digest parse --json` prints it; an entry without a date of its own
-    has `published` null and `undated` true (the store dates it the day it is first seen)."""
+    has `published` null and `undated` true (the store dates it the day it is first seen); one
+    dated only to a month has `published` as `YYYY-MM` and `month_only` true."""
     item_type = settings.type_by_slug(item.type)
     record: dict[str, str | bool | None] = {
         "type": item_type.label if item_type else item.label,
@@ -144,6 +145,9 @@ def parse_record(settings: Settings, item: Item) -> dict[str, str | bool | None]
     }
     if item.undated:
         record["undated"] = True
+    if item.month_only:
+        record["published"] = item.published.strftime("%Y-%m")
+        record["month_only"] = True
     return record
 
 

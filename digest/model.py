@@ -68,6 +68,7 @@ class Item:
     `key` identifies the item for ever (see DESIGN.md, Identity); `type` is an
     ItemType slug or None when the source does not say; `label` is the type as the page
     words it; `undated` marks an item the source gave no date, dated when first seen;
+    `month_only` one dated only to a month (listed under a heading such as `April 2013`);
     `article` is what the item's own page adds, once read.
     """
 
@@ -88,6 +89,7 @@ class Item:
     label: str | None = None
     image: str | None = None
     undated: bool = False
+    month_only: bool = False
     article: Article | None = None
 
 

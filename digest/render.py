@@ -48,6 +48,17 @@ def long_date(value: date | datetime, settings: Settings | None = None) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+def item_date(item: Item, settings: Settings | None = None) -> str:
+    """An item's date as readers see it: `April 2013` for one its source dates only to a
+    month, else the long date."""
+    if not item.month_only:
+        return long_date(item.published, settings)
+    published = item.published
+    if settings is not None:
+        published = published.astimezone(settings.timezone)
+    return f"{published:%B %Y}"
+
+
 _ENVIRONMENTS: dict[tuple[int, str], tuple[Settings, Environment]] = {}
 
 
@@ -66,6 +77,7 @@ def template_environment(settings: Settings, folder: str) -> Environment:
         keep_trailing_newline=folder == "email",
     )
     environment.filters["longdate"] = lambda value: long_date(value, settings)
+    environment.filters["itemdate"] = lambda item: item_date(item, settings)
     environment.filters["type_label"] = lambda slug: (
         t.label if (t := settings.type_by_slug(slug)) else ""
     )

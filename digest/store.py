@@ -96,6 +96,7 @@ items = Table(
     Column("image_url", Text),
     Column("embargo_until", UTCDateTime),
     Column("undated", Boolean, nullable=False, default=False, server_default=false()),
+    Column("month_only", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_items_published", "published", "id"),
     Index("ix_items_page", "page", unique=True),
     Index("ix_items_type_published", "type", "published", "id"),
@@ -244,6 +245,7 @@ def _row_values(item: Item) -> dict[str, Any]:
         "categories": json.dumps(list(item.categories), ensure_ascii=False),
         "published": item.published,
         "undated": item.undated,
+        "month_only": item.month_only,
     }
 
 
@@ -265,6 +267,7 @@ def item_from_row(row: Any) -> Item:
         first_seen=row.first_seen,
         embargo_until=getattr(row, "embargo_until", None),
         undated=bool(getattr(row, "undated", False)),
+        month_only=bool(getattr(row, "month_only", False)),
     )
 
 

@@ -176,3 +176,17 @@ def test_parse_json_marks_undated_feed_entries(tmp_path: Path) -> None:
     ]
     text = run("parse", str(feed), tmp_path=tmp_path).stdout
     assert text.splitlines()[0].startswith("undated")
+
+
+def test_parse_json_marks_items_dated_only_to_a_month(tmp_path: Path) -> None:
+    page = tmp_path / "listing.html"
+    page.write_text(
+        "<!doctype html><html lang='en'><body><main><h1>News</h1>"
+        "<h2>April 2013</h2><ul><li><a href='https://e.org/a/2'>Budget agreed for next year</a>"
+        "</li><li><a href='https://e.org/a/1'>Market square works start</a></li></ul>"
+        "</main></body></html>"
+    )
+    result = run("parse", str(page), "--json", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["published"], r.get("month_only")) for r in rows] == [("2013-04", True)] * 2

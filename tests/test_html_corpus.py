@@ -20,6 +20,7 @@ from digest.config import Settings, SourceConfig
 from digest.dates import find_date, language_day_first
 from digest.errors import SourceError
 from digest.model import Item
+from digest.render import item_date
 from digest.sources import parse_document, server_date
 from digest.sources.html import Explain
 from digest.text import clean_line
@@ -562,6 +563,21 @@ def test_flat_run_of_headings_and_dates(settings: Settings) -> None:
     assert [(i.title, i.published.day, i.summary) for i in items] == [
         (f"Flat item {n}", n, f"Body {n}.") for n in (3, 2, 1)
     ]
+
+
+def test_month_headings_date_their_items_to_the_month_only(settings: Settings) -> None:
+    listing = (
+        "<h2>April 2013</h2><ul><li><a href='/a/2'>Budget agreed for next year</a></li>"
+        "<li><a href='/a/1'>Market square works start</a></li></ul>"
+        "<h2>Friday, March 29, 2013</h2><ul><li><a href='/a/0'>Bridge reopens early</a></li></ul>"
+    )
+    items = parse(listing, settings)
+    assert [(i.title, i.published.date().isoformat(), i.month_only) for i in items] == [
+        ("Budget agreed for next year", "2013-04-01", True),
+        ("Market square works start", "2013-04-01", True),
+        ("Bridge reopens early", "2013-03-29", False),
+    ]
+    assert [item_date(i, settings) for i in items] == ["April 2013", "April 2013", "29 March 2013"]
 
 
 # --- links -------------------------------------------------------------------------------

@@ -168,3 +168,33 @@ def test_undated_entry_that_gains_a_date_is_updated(engine: Engine, settings: Se
     row = stored_rows(engine)["https://up.example.org/notices/1"]
     assert not row["undated"]
     assert row["published"].date().isoformat() == "2026-11-16"
+
+
+def test_month_only_items_and_articles_round_trip(engine: Engine) -> None:
+    from digest.model import Article, Contact, Document, Item
+    from digest.store import articles_for, find_item, save_article, with_articles
+
+    month = Item(key="https://e.org/a/1", title="Budget agreed", published=NOW, month_only=True)
+    upsert_items(engine, [month], NOW)
+    stored = find_item(engine, month.key)
+    assert stored is not None and stored.month_only
+    article = Article(
+        body_html="<p>Full text.</p>",
+        body_text="Full text.",
+        image_url="https://e.org/photo.jpg",
+        image_alt="The council chamber",
+        image_credit="Photo: J. Doe",
+        documents=(Document("https://e.org/r.pdf", "Report", "application/pdf", 1234),),
+        contact=Contact("Ann Press", "press@e.org", "+44 1 234"),
+        fingerprint="one",
+    )
+    assert save_article(engine, month.key, article, NOW)
+    assert not save_article(engine, month.key, article, NOW + timedelta(hours=1))
+    assert find_item(engine, month.key).updated == NOW  # first read and a re-read: no edit
+    assert articles_for(engine, [month.key, "missing"]) == {month.key: article}
+    edited = replace(article, body_html="<p>Full text, edited.</p>", fingerprint="two")
+    later = NOW + timedelta(days=1)
+    assert save_article(engine, month.key, edited, later)
+    assert find_item(engine, month.key).updated == later
+    assert [i.article for i in with_articles(engine, [stored])] == [edited]
+    assert not save_article(engine, "https://e.org/none", article, NOW)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 
 from lxml import etree
@@ -105,6 +106,8 @@ def _item(block: Block, source: SourceConfig | None, explain: Explain) -> Item |
     item = _with_fields(
         block, source, title_el, link_el, when.element, title, when.value, notes=notes
     )
+    if when.month_only:
+        item = replace(item, month_only=True)
     _explain_item(explain, item, title_el, when, notes)
     _gave_up(explain, "", notes)
     return item

@@ -56,6 +56,7 @@ class ItemDate(NamedTuple):
     element: etree._Element | None
     value: date | None
     in_title: bool
+    month_only: bool = False
 
 
 NO_DATE = ItemDate(None, None, False)
@@ -309,7 +310,7 @@ def heading_above(block: Block, title_el: etree._Element) -> ItemDate | GaveUp:
     heading = next((block.page.under_heading.get(e) for e in block.elements), None)
     if heading is None:
         return GaveUp("not listed under a dated heading")
-    return ItemDate(heading.element, heading.value, False)
+    return ItemDate(heading.element, heading.value, False, heading.month_only)
 
 
 def date_rank(element: etree._Element) -> int:
