@@ -348,13 +348,20 @@ def set_password_with_token(
     return _require(engine, member.email)
 
 
-def change_password(engine: Engine, member: StaffMember, current: str, new: str) -> None:
+def change_password(
+    engine: Engine, member: StaffMember, current: str, new: str, client: str, now: datetime
+) -> None:
     """Change one's own password after checking the current one; every session of the
-    account ends (the caller starts a fresh one). Off the event loop: it hashes twice."""
+    account ends (the caller starts a fresh one). Wrong current passwords count in the
+    sign-in throttle, so a stolen session cannot guess its way to the password. Off the
+    event loop: it hashes twice."""
+    if (until := locked_until(engine, member.email, client, now)) is not None:
+        raise SignInError(lock_message(until, now), 429)
     check_new_password(new)
     with engine.connect() as conn:
         stored = conn.execute(select(staff.c.password_hash).where(staff.c.id == member.id)).scalar()
     if not stored or not verify_password(stored, current):
+        record_failure(engine, member.email, client, now)
         raise StaffError("the current password is not right")
     hashed = hash_password(new)
     with engine.begin() as conn:

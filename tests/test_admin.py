@@ -279,6 +279,37 @@ def test_bad_sign_ins_are_throttled_per_account(site: str, engine: Engine) -> No
         assert sign_in(client, "ed@example.org") == 303, "other accounts are not locked"
 
 
+def test_guessing_the_current_password_from_a_session_is_throttled(
+    site: str, engine: Engine
+) -> None:
+    with signed_in(site, "ed@example.org") as stolen:
+        replies = [
+            post(
+                stolen,
+                "/admin/account/password",
+                "/admin/account",
+                current=f"guess {n}",
+                new="the thief's password",
+                repeat="the thief's password",
+            )
+            for n in range(staff.PAIR_LIMIT + 1)
+        ]
+        assert all("current password is not right" in r.text for r in replies[:-1])
+        assert "Too many attempts" in replies[-1].text
+        right = post(
+            stolen,
+            "/admin/account/password",
+            "/admin/account",
+            current=PASSWORD,
+            new="the thief's password",
+            repeat="the thief's password",
+        )
+        assert "Too many attempts" in right.text, "the right password waits too"
+    ed = staff.find_staff(engine, "ed@example.org")
+    assert staff.proven(engine, ed, PASSWORD, NOW), "the password is unchanged"
+    assert not staff.proven(engine, ed, "the thief's password", NOW)
+
+
 def test_throttle_per_client_holds_across_web_processes(
     engine: Engine, admin_settings: Settings
 ) -> None:

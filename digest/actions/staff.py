@@ -144,11 +144,17 @@ def sign_out(engine: Engine, member: StaffMember, token: str | None) -> None:
 
 
 def change_password(
-    engine: Engine, member: StaffMember, current: str, new: str, now: datetime | None = None
+    engine: Engine,
+    member: StaffMember,
+    current: str,
+    new: str,
+    client: str,
+    now: datetime | None = None,
 ) -> str:
-    """Change one's own password: every session ends; returns a new session's token."""
+    """Change one's own password (wrong current passwords throttled like sign-ins from
+    `client`): every session ends; returns a new session's token."""
     now = now or utc_now()
-    staff.change_password(engine, member, current, new)
+    staff.change_password(engine, member, current, new, client, now)
     audit(engine, Actor.of(member), "password changed", "every session ended", now)
     return staff.start_session(engine, member, now)
 

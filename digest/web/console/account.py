@@ -170,6 +170,7 @@ async def account_password(
             member,
             form.get("current", ""),
             form.get("new", ""),
+            client_address(request),
         )
     except DigestError as exc:
         return account_view(request, console, member, {}, f"!{exc}")
