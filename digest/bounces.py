@@ -503,6 +503,18 @@ def needs_a_look(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
         return [dict(row) for row in conn.execute(query).mappings()]
 
 
+def dismiss_unread(engine: Engine, unread_id: int) -> dict[str, Any] | None:
+    """Take a message off the needs-a-look list once staff have seen to it; returns what
+    it was (when, from, subject), or None when no such message is listed."""
+    columns = [bounce_unread.c.at, bounce_unread.c.sender, bounce_unread.c.subject]
+    with engine.begin() as conn:
+        row = conn.execute(select(*columns).where(bounce_unread.c.id == unread_id)).first()
+        if row is None:
+            return None
+        conn.execute(bounce_unread.delete().where(bounce_unread.c.id == unread_id))
+    return dict(row._mapping)
+
+
 @dataclass(frozen=True)
 class MailingRate:
     """A mailing's sends, hard bounces and complaints, and whether it passes the warning."""

@@ -529,6 +529,42 @@ def test_the_bounces_page_shows_events_history_rates_and_what_needs_a_look(
     assert 'id="bounce-unread"' in dashboard_text, "the dashboard says what needs a look"
 
 
+def test_a_message_that_needs_a_look_can_be_dismissed_once_by_an_admin(
+    engine: Engine, press: Settings
+) -> None:
+    import httpx
+
+    from digest import staff
+    from digest.bounces import needs_a_look
+    from digest.store import audit_log
+    from digest.web import create_app
+
+    from .helpers import csrf_of, serve
+
+    garbage = sample("garbage.eml", "x", "x", "<a@b>")
+    actions.read_bounces(engine, press, "clock", [("b.eml", garbage)], NOW)
+    (unread,) = needs_a_look(engine)
+    _, setup = staff.add_staff(engine, "ada@example.org", "Ada", "admin", datetime.now(UTC))
+    staff.set_password_with_token(engine, setup, "correct horse battery", datetime.now(UTC))
+    with serve(create_app(press, engine)) as base_url, httpx.Client(base_url=base_url) as client:
+        form = client.get("/admin/signin")
+        data = {"csrf": csrf_of(form.text), "email": "ada@example.org"}
+        client.post("/admin/signin", data=data | {"password": "correct horse battery"})
+        token = csrf_of(client.get("/admin/bounces").text)
+        forged = client.post("/admin/bounces/dismiss", data={"id": str(unread["id"])})
+        assert forged.status_code == 403 and needs_a_look(engine), "no CSRF token: nothing"
+        for bad in ("x' OR 1=1", "99999", ""):
+            refused = client.post("/admin/bounces/dismiss", data={"csrf": token, "id": bad})
+            assert refused.status_code == 400 and needs_a_look(engine)
+        done = client.post("/admin/bounces/dismiss", data={"csrf": token, "id": str(unread["id"])})
+        assert done.status_code == 200 and "Dismissed the returned mail" in done.text
+        again = client.post("/admin/bounces/dismiss", data={"csrf": token, "id": str(unread["id"])})
+        assert again.status_code == 400 and "not on the needs-a-look list" in again.text
+    assert needs_a_look(engine) == []
+    entries = [row for row in audit_log(engine) if row.action == "returned mail dismissed"]
+    assert [row.actor for row in entries] == ["Ada (ada@example.org)"]
+
+
 def test_the_dashboard_warns_about_a_mailing_past_the_threshold(
     engine: Engine, press: Settings, smtp_server: Server
 ) -> None:

@@ -17,6 +17,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     "BounceRun": ("bounces", "BounceRun"),
     "bounce_history": ("bounces", "bounce_history"),
     "bounce_overview": ("bounces", "bounce_overview"),
+    "dismiss_returned_mail": ("bounces", "dismiss_returned_mail"),
     "read_bounce_mailbox": ("bounces", "read_bounce_mailbox"),
     "read_bounces": ("bounces", "read_bounces"),
     "Actor": ("common", "Actor"),

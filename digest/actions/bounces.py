@@ -163,6 +163,20 @@ def bounce_history(engine: Engine, who: Who, email: str) -> list[dict[str, Any]]
     return events_for(engine, email)
 
 
+def dismiss_returned_mail(engine: Engine, who: Who, unread_id: int) -> str:
+    """Take one message off the needs-a-look list (staff have dealt with it by hand); the
+    audit log keeps who did so and what the message was. Says what was dismissed."""
+    from digest.bounces import dismiss_unread
+
+    require(who, "admin")
+    gone = dismiss_unread(engine, unread_id)
+    if gone is None:
+        raise DigestError(f"returned mail {unread_id} is not on the needs-a-look list")
+    what = f"from {gone['sender'] or 'an unknown sender'}: {gone['subject'] or '(no subject)'}"
+    audit(engine, who, "returned mail dismissed", what[:500])
+    return f"Dismissed the returned mail {what}."
+
+
 def bounce_overview(engine: Engine, settings: Settings, who: Who) -> dict[str, Any]:
     """What the bounces page shows: recent events, the needs-a-look list and each
     mailing's hard-bounce and complaint counts (with the warning)."""

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from digest.config import Settings
 from digest.web.console import account, items, mailings, press
 from digest.web.console.audit import audit_page
-from digest.web.console.bounces import bounces_page
+from digest.web.console.bounces import bounces_dismiss, bounces_page
 from digest.web.console.common import Console, install_filters
 from digest.web.console.dashboard import dashboard, htmx_script
 from digest.web.console.guard import ADMIN, OPEN, PREPARE, SELF, SEND, Rule, guarded
@@ -81,6 +81,7 @@ TABLE: tuple[Rule, ...] = (
     Rule("/admin/static/htmx.min.js", htmx_script, OPEN),
     Rule("/admin/audit", audit_page, PREPARE),
     Rule("/admin/bounces", bounces_page, ADMIN),
+    Rule("/admin/bounces/dismiss", bounces_dismiss, ADMIN, POST, csrf=True),
 )
 
 
