@@ -141,10 +141,18 @@ def connect(url: str, busy_seconds: float = 30.0) -> Engine:
 
 
 def impatient(engine: Engine, busy_seconds: float) -> Engine:
-    """An engine on the same SQLite file that waits at most `busy_seconds` for another
-    writer's lock (the web answers "try again" rather than keep a reader waiting); other
-    stores (PostgreSQL: set lock_timeout in DATABASE_URL) and in-memory SQLite unchanged."""
+    """An engine on the same store that waits at most `busy_seconds` for another writer's
+    lock (the web answers "try again" rather than keep a reader waiting): SQLite's busy
+    timeout, PostgreSQL's lock_timeout (unless DATABASE_URL sets one). In-memory SQLite is
+    returned unchanged."""
     url = engine.url
+    if url.get_backend_name() == "postgresql":
+        options = str(url.query.get("options", ""))
+        if "lock_timeout" in options:
+            return engine
+        wait = f"-c lock_timeout={int(busy_seconds * 1000)}"
+        url = url.update_query_dict({"options": f"{options} {wait}".strip()})
+        return create_engine(url, pool_pre_ping=True)
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return engine
     return connect(url.render_as_string(hide_password=False), busy_seconds)

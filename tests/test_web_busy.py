@@ -55,3 +55,35 @@ def test_a_sign_up_while_the_store_is_locked_is_told_to_try_again(
     again = client.post("/subscribe", data=fields)
     assert again.status_code == 200, again.text
     assert [s.email for s in iter_subscribers(engine)] == ["ana@example.org"]
+
+
+def test_a_sign_up_while_postgresql_holds_a_lock_is_told_to_try_again(
+    settings: Settings, postgres_url: str
+) -> None:
+    """The web waits a bounded time for a PostgreSQL lock too (lock_timeout), keeping the
+    schema chosen in DATABASE_URL's own options."""
+    from sqlalchemy import text
+
+    from .helpers import fresh_postgres
+
+    live = replace(settings, secret_key="web-test", database_url=postgres_url)
+    engine = fresh_postgres(postgres_url)
+    actions.publish(engine, live)
+    holder = connect(postgres_url)
+    with (
+        served(create_app(live, engine), live) as base_url,
+        httpx.Client(base_url=base_url, timeout=PATIENCE) as client,
+    ):
+        form = client.get("/subscribe")
+        fields = filled(form.text, email="ana@example.org", name="Ana", weekly="yes")
+        with holder.begin() as conn:
+            conn.execute(text("LOCK TABLE subscribers IN SHARE MODE"))
+            answer = client.post("/subscribe", data=fields)
+        assert answer.status_code == 503, answer.text
+        assert "try again" in answer.text.lower()
+        assert [s.email for s in iter_subscribers(engine)] == []
+        again = client.post("/subscribe", data=fields)
+        assert again.status_code == 200, again.text
+    assert [s.email for s in iter_subscribers(engine)] == ["ana@example.org"]
+    holder.dispose()
+    engine.dispose()
