@@ -558,7 +558,7 @@ def _rate(conn: Connection, settings: Settings, row: Any) -> MailingRate:
     sent = conn.execute(
         select(func.count()).where(
             deliveries.c.mailing_id == row.mailing_id,
-            deliveries.c.status.in_(("sent", "bounced")),
+            deliveries.c.status.in_(("sent", "bounced", "failed")),
         )
     ).scalar()
     subject = conn.execute(select(mailings.c.subject).where(mailings.c.id == row.mailing_id))

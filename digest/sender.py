@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
@@ -46,7 +47,7 @@ from digest.mailings import (
     mailing_body,
 )
 from digest.messages import MessageTemplate, Recipient, message_id, personal_message, prepare
-from digest.store import deliveries, mailings, subscribers
+from digest.store import bounce_events, deliveries, mailings, subscribers
 from digest.transports import DeliveryError, RelayError, Transport, TransportUnusable
 from digest.verp import envelope_sender
 
@@ -210,9 +211,39 @@ def _settle_returned(conn: Any, ids: list[int]) -> None:
         )
 
 
+ENHANCED_STATUS = re.compile(r"\b[245]\.\d{1,3}\.\d{1,3}\b")
+
+
+def refused_at_send(outcomes: list[Outcome], now: datetime) -> list[dict[str, Any]]:
+    """Bounce events for the recipients the relay refused as nonexistent while sending, so
+    staff see them beside returned mail and they count in the mailing's bounce rate."""
+    events = []
+    for outcome in outcomes:
+        if outcome.error is None or not outcome.error.hard_bounce:
+            continue
+        reply = outcome.error.reply
+        status = ENHANCED_STATUS.search(reply)
+        events.append(
+            {
+                "at": now,
+                "email": outcome.row.email,
+                "subscriber_id": outcome.row.subscriber_id,
+                "mailing_id": outcome.row.mailing_id,
+                "kind": "hard",
+                "status": status.group(0) if status else "",
+                "detail": reply[:2000],
+                "source": "the relay's reply while sending",
+                "effect": "suppressed (hard bounce)",
+                "report_id": "",
+            }
+        )
+    return events
+
+
 def record_outcomes(engine: Engine, outcomes: list[Outcome], now: datetime) -> None:
     """Write a batch of outcomes in one transaction (one executemany per shape). Only the
-    claiming worker's rows are touched; a hard bounce marks the subscriber bounced."""
+    claiming worker's rows are touched; a hard bounce marks the subscriber bounced and is
+    recorded as a bounce event."""
     if not outcomes:
         return
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -241,6 +272,7 @@ def record_outcomes(engine: Engine, outcomes: list[Outcome], now: datetime) -> N
                 .where(subscribers.c.id.in_(bounced))
                 .values(status="bounced", updated=now)
             )
+            conn.execute(bounce_events.insert(), refused_at_send(outcomes, now))
         handed_back = [o.row.id for o in outcomes if o.status == "returned"]
         if handed_back:
             _settle_returned(conn, handed_back)

@@ -310,6 +310,14 @@ def test_requeue_puts_failed_back_but_never_the_bounced(
     with engine.connect() as conn:
         bounced = select(subscribers.c.status).where(subscribers.c.email == "reader1@example.org")
         assert conn.execute(bounced).scalar_one() == "bounced"
+    from digest.bounces import events_for, mailing_rates
+
+    (event,) = events_for(engine, "reader1@example.org")
+    assert (event["kind"], event["status"], event["mailing_id"]) == ("hard", "5.1.1", mailing_id)
+    assert "no such user" in event["detail"] and event["effect"] == "suppressed (hard bounce)"
+    assert events_for(engine, "reader0@example.org") == [], "a policy refusal is no bounce"
+    (rate,) = mailing_rates(engine, config, [mailing_id])
+    assert (rate.hard, rate.sent) == (1, 3), "refused at send: counted as sent and bounced"
 
 
 def test_rows_held_by_a_dead_process_are_reported(engine: Engine, settings: Settings) -> None:
