@@ -125,6 +125,10 @@ class Subscriber:
     status: str = "active"
     id: int | None = None
     cadence: str = "weekly"
+    # may receive embargoed material, and its named groups ("health reporters"); None
+    # leaves what is stored (only an admin sets them)
+    embargo: bool | None = None
+    groups: tuple[str, ...] | None = None
 
     @property
     def types_key(self) -> str:
