@@ -523,7 +523,7 @@ def render_embargoed(
     local, utc = lift_times(settings, lift)
     subject = embargo_subject(settings, item, lift)
     if notice:
-        subject = f"{notice}: {subject}"
+        subject = f"{notice}: {item.title}"
     context = {
         "settings": settings,
         "subject": subject,

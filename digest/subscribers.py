@@ -349,6 +349,19 @@ def export_csv(rows: Iterable[Subscriber], settings: Settings, out: TextIO) -> i
     return count
 
 
+def set_trusted(
+    engine: Engine, email: str, trusted: bool, groups: tuple[str, ...] | None, now: datetime
+) -> bool:
+    """Mark a contact as trusted with embargoed material or not (and set its named groups,
+    when given); False when the address is not on the list."""
+    values = trusted_values(Subscriber(email, embargo=trusted, groups=groups))
+    with engine.begin() as conn:
+        done = conn.execute(
+            subscribers.update().where(same_address(email.strip())).values(**values, updated=now)
+        )
+    return bool(done.rowcount)
+
+
 def set_status(engine: Engine, subscriber_id: int, status: str, now: datetime) -> None:
     """Change one subscriber's status (confirm, unsubscribe, bounce)."""
     with engine.begin() as conn:
