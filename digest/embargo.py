@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, and_, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -375,4 +374,3 @@ def render_private_feed(
         entry.summary(f"Under embargo until {local} ({utc}). {settings.breaking.embargo_terms}")
         entry.content(text, type="text")
     return feed.atom_str(pretty=True)
-

@@ -156,6 +156,7 @@ def personal_message(template: MessageTemplate, recipient: Recipient, now: datet
         f"Message-ID: {message_id(settings, template.mailing_id, sid)}\r\n"
         f"List-Unsubscribe: <{unsubscribe}>, <{mailto}>\r\n"
     ).encode()
+
     def private(mailing_id: int) -> str:
         return private_link(settings, mailing_id, sid)
 

@@ -182,6 +182,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    trusted: int = 0
 
 
 IMPORT_BATCH = 200  # rows per transaction of an import
@@ -235,6 +236,7 @@ def import_csv(engine: Engine, settings: Settings, path: Path, now: datetime) ->
                 continue
             outcome = save_subscriber(conn, subscriber, now)
             setattr(report, outcome, getattr(report, outcome) + 1)
+            report.trusted += bool(subscriber.embargo)
             if len(seen) % IMPORT_BATCH == 0:
                 conn.commit()
         conn.commit()
