@@ -23,7 +23,7 @@ from digest.feeds import RENDERERS
 from digest.model import Item, Subscriber
 from digest.render import lift_times
 from digest.schedule import ClockProcess
-from digest.store import embargo_links, items_stamp, upsert_items
+from digest.store import audit_log, embargo_links, items_stamp, upsert_items
 from digest.web import create_app
 
 from .helpers import SMTPRecorder, run, serve, subscribe
@@ -171,7 +171,7 @@ def embargoed_item(engine: Engine, title: str, days: float = 3) -> tuple[Item, d
     now = datetime.now(UTC)
     item = report(title, now - timedelta(hours=1))
     upsert_items(engine, [item], now)
-    lift = (now + timedelta(days=days)).replace(second=0, microsecond=0)
+    lift = (now + timedelta(days=days)).replace(microsecond=0)
     actions.embargo_item(engine, item.key, lift, "Alice")
     return item, lift
 
@@ -194,8 +194,8 @@ def test_moving_lifting_revoking_the_feed_and_the_account(
     with serve(create_app(press, engine)) as base, httpx.Client(base_url=base) as web:
         assert web.get("/" + paths["ana@paper.example"]).status_code == 200
         web.get("/" + paths["ana@paper.example"])
-        feed_path = re.search(r'href="[^"]*/(embargoed/feed/[^"]+)"', web.get(
-            "/" + paths["ana@paper.example"]).text)[1]  # fmt: skip
+        page_text = web.get("/" + paths["ana@paper.example"]).text
+        feed_path = re.search(r'href="[^"]*/(embargoed/feed/[^"]+)"', page_text)[1]
         private = feedparser.parse(web.get("/" + feed_path).text)
         assert [e.title for e in private.entries] == [
             f"EMBARGOED until {lift_times(press, lift)[0]}: {item.title}"
@@ -233,13 +233,13 @@ def test_moving_lifting_revoking_the_feed_and_the_account(
         assert len(lifted) == 2 and all("lifted early" in m["Subject"] for m in lifted)
         gone = web.get("/" + paths["ana@paper.example"], follow_redirects=False)
         assert gone.status_code == 303
-        assert gone.headers["location"].endswith(f"/items/{actions.item_for(engine, item.key).page}/")
-        assert web.get(gone.headers["location"].split("//", 1)[1].split("/", 1)[1]
-                       and "/items/" + gone.headers["location"].split("/items/")[1]).status_code == 200  # fmt: skip
+        page = f"/items/{actions.item_for(engine, item.key).page}/"
+        assert gone.headers["location"].endswith(page)
+        assert web.get(page).status_code == 200, "public now"
         assert web.get("/" + paths["ben@wire.example"]).status_code == 404, "revoked stays so"
         assert feedparser.parse(web.get("/" + feed_path).text).entries == []
 
-    log = [entry["action"] for entry in actions.audit_entries(engine)]
+    log = [entry["action"] for entry in audit_log(engine)]
     for step in ("embargo send request", "embargo link opened", "embargo link revoked"):
         assert step in log
     assert log.count("embargo notice") == 2
@@ -251,7 +251,7 @@ def test_the_alert_skips_those_who_had_it_and_the_digest_lists_it(
     recorder, _ = smtp_server
     trusted_pair(engine)
     subscribe(engine, "dora@daily.example", "Dora")
-    item, lift = embargoed_item(engine, "Health Study", days=0.0001)
+    item, lift = embargoed_item(engine, "Health Study", days=0.00005)
     actions.send_under_embargo(press, engine, item.key, "Alice", group="health")
     actions.send(engine, press)
     assert [r[0] for _, r, _ in recorder.messages] == ["ana@paper.example"], "the group only"
@@ -368,5 +368,5 @@ def test_trust_is_set_only_by_an_admin_and_audited(engine: Engine, press: Settin
     actions.save_contact(engine, "Alice", Subscriber("cleo@radio.example", "Cleo P."))
     assert actions.find_contact(engine, "cleo@radio.example").embargo is True, "kept"
     assert actions.trusted_groups(engine) == ["Courts"]
-    details = [e["detail"] for e in actions.audit_entries(engine)]
+    details = [e["detail"] for e in audit_log(engine)]
     assert "cleo@radio.example: trusted, groups: Courts" in details
