@@ -137,4 +137,5 @@ class Subscriber:
 
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
+TRUSTED = "trusted"  # the press list's filter: contacts trusted with embargoed material
 CADENCES = ("weekly", "daily")

@@ -69,7 +69,7 @@ def url_of(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
-def cli(engine: Engine, tmp_path: Path, port: int, *args: str):  # noqa: ANN201
+def cli(engine: Engine, tmp_path: Path, port: int, *args: str):
     """The `digest` command on this store, its relay and secret."""
     return run(
         *args,
@@ -278,7 +278,7 @@ def test_the_clock_lifts_at_its_minute_and_pings_websub(
 ) -> None:
     hub_calls: list[bytes] = []
 
-    async def hub(scope, receive, send):  # noqa: ANN001, ANN202
+    async def hub(scope, receive, send):
         body = b""
         while True:
             message = await receive()

@@ -34,6 +34,8 @@ _HOMES: dict[str, tuple[str, str]] = {
     "writing": ("common", "writing"),
     "held_by_others": ("delivery", "held_by_others"),
     "EmbargoAccount": ("embargo", "EmbargoAccount"),
+    "EmbargoChoice": ("embargo", "EmbargoChoice"),
+    "embargo_choice": ("embargo", "embargo_choice"),
     "EmbargoOutline": ("embargo", "EmbargoOutline"),
     "PrivatePage": ("embargo", "PrivatePage"),
     "embargo_account": ("embargo", "embargo_account"),

@@ -258,3 +258,20 @@ def trusted_groups(engine: Engine) -> list[str]:
     from digest.embargo import group_names
 
     return group_names(engine)
+
+
+@dataclass(frozen=True)
+class EmbargoChoice:
+    """What the console offers beside an item's embargo: how many contacts are trusted,
+    their named groups, and the item's send under embargo when it was made."""
+
+    trusted: int
+    groups: list[str]
+    sent: Mailing | None
+
+
+def embargo_choice(engine: Engine, item_key: str) -> EmbargoChoice:
+    """The send-under-embargo choices for an item (the breaking-news page)."""
+    from digest.embargo import group_names, send_of, trusted_count
+
+    return EmbargoChoice(trusted_count(engine), group_names(engine), send_of(engine, item_key))

@@ -24,7 +24,7 @@ from digest.limits import (
 )
 from digest.links import signed_link, token_subscriber, verify
 from digest.mailings import Mailing, create_confirmation, create_welcome
-from digest.model import STATUSES, Subscriber
+from digest.model import STATUSES, TRUSTED, Subscriber
 from digest.store import audit_log
 from digest.subscribers import (
     ImportReport,
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from digest.config import Settings
 
 CONFIRM_HOURS = 48
-TRUSTED = "trusted"  # the press list's filter: contacts trusted with embargoed material
 
 
 # Staff: the press list (admin)

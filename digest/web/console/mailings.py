@@ -116,6 +116,7 @@ def breaking_view(
         alert=sent_alert(engine, item.key) if item else None,
         notes=correction_notes(engine, item.key) if item else [],
         now=console.now(),
+        trust=actions.embargo_choice(engine, item.key) if item else None,
     )
 
 
