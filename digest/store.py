@@ -464,8 +464,10 @@ subscribers = Table(
     Column("updated", UTCDateTime, nullable=False),
     Column("cadence", String(10), nullable=False, default="weekly", server_default="weekly"),
     # may receive embargoed material (set by an admin), and the named groups it belongs to
-    Column("embargo", Boolean, nullable=False, default=False, server_default=false()),
-    Column("press_groups", Text, nullable=False, default="", server_default=""),
+    # server defaults only: an insert names them only when it sets them (a store still
+    # below migration 0012 takes the same inserts)
+    Column("embargo", Boolean, nullable=False, server_default=false()),
+    Column("press_groups", Text, nullable=False, server_default=""),
     Index("ix_subscribers_status", "status", "types_key"),
 )
 # One address is one subscriber whatever its letter case (migration 0003_sender_identity).

@@ -42,6 +42,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_embargo_links_subscriber", "embargo_links")
     op.drop_table("embargo_links")
-    with op.batch_alter_table("subscribers", schema=None) as batch_op:
-        batch_op.drop_column("press_groups")
-        batch_op.drop_column("embargo")
+    # plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch copy of the table would lose
+    # its expression index on lower(email)
+    op.drop_column("subscribers", "press_groups")
+    op.drop_column("subscribers", "embargo")
