@@ -120,6 +120,8 @@ def test_a_sender_sends_under_embargo_and_sees_who_opened_it(
         sent = post(sender, "/admin/embargo/send", page, item=KEY, confirm_count="2")
         assert sent.status_code == 303 and sent.headers["location"].startswith("/admin/mailings/")
         mailing_id = int(sent.headers["location"].rsplit("/", 1)[1])
+        watched = sender.get(sent.headers["location"])
+        assert watched.status_code == 200 and f"/admin/embargo/{mailing_id}" in watched.text
         wait_for(lambda: len(recorder.messages) == 3)
         assert sorted(r[0] for _, r, _ in recorder.messages[1:]) == [
             "ana@paper.example",

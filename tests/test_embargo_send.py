@@ -156,6 +156,9 @@ def test_done_when_two_trusted_contacts_get_it_and_nothing_public_has_it(
         assert web.get("/" + forged).status_code == 404, "a token is bound to its recipient"
         for path, text in public_texts(web, press).items():
             assert item.title not in text, f"{path} shows the embargoed item"
+        for written in press.output_dir.rglob("*"):
+            if written.is_file():
+                assert item.title not in written.read_text(errors="replace"), written
         assert web.get(f"/items/{item.page or ''}").status_code in (301, 404)
 
 
@@ -370,3 +373,36 @@ def test_trust_is_set_only_by_an_admin_and_audited(engine: Engine, press: Settin
     assert actions.trusted_groups(engine) == ["Courts"]
     details = [e["detail"] for e in audit_log(engine)]
     assert "cleo@radio.example: trusted, groups: Courts" in details
+
+
+def test_the_undo_window_and_approval_hold_it_as_any_alert(
+    engine: Engine, press: Settings, smtp_server: Server
+) -> None:
+    recorder, _ = smtp_server
+    trusted_pair(engine)
+    item, _ = embargoed_item(engine, "Guarded Report")
+    guarded = replace(press, breaking=BreakingSettings(undo_seconds=120))
+    held = actions.send_under_embargo(guarded, engine, item.key, "Alice")
+    assert held.status == "scheduled"
+    actions.send(engine, press)
+    assert recorder.messages == [], "nothing leaves in the undo window"
+    actions.cancel_mailing(engine, held.id, "Alice")
+    actions.release_held(engine, datetime.now(UTC) + timedelta(seconds=121))
+    actions.send(engine, press)
+    assert recorder.messages == [], "a cancelled send never goes"
+
+    approval = replace(press, breaking=BreakingSettings(undo_seconds=0, approval=True))
+    asked = actions.send_under_embargo(approval, engine, item.key, "Alice")
+    assert asked.status == "awaiting approval" and asked.id != held.id
+    with pytest.raises(DigestError, match="someone else must approve"):
+        actions.approve_mailing(approval, engine, asked.id, "Alice")
+    actions.approve_mailing(approval, engine, asked.id, "Bob")
+    actions.send(engine, press)
+    assert sorted(r[0] for _, r, _ in recorder.messages) == [
+        "ana@paper.example",
+        "ben@wire.example",
+    ]
+    test = actions.test_embargo_send(press, engine, item, "proofs@example.org", "Alice")
+    assert test.startswith("2")
+    copy = recorder.parsed()[-1]
+    assert copy["To"] == "proofs@example.org" and "EMBARGOED" in copy["Subject"]
