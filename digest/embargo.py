@@ -23,6 +23,7 @@ from digest.mailings import (
     HELD,
     SCHEDULED,
     Mailing,
+    cancel,
     create_deliveries,
     find_mailing,
     get_mailing,
@@ -152,9 +153,13 @@ def embargo_changed(
 ) -> Mailing | None:
     """The embargo of an item sent under embargo moved or ended: the copies not sent yet
     carry the new time, and everyone the send reached gets a notice now (`notice` says what
-    happened: "Embargo moved", "Embargo lifted"). None when nobody was reached yet."""
+    happened: "Embargo moved", "Embargo lifted"). None when nobody was reached yet; a send
+    still waiting (undo window, approval) when the embargo ends is cancelled."""
     send = send_of(engine, item.key)
     if send is None:
+        return None
+    if lift <= now and send.status in (AWAITING, SCHEDULED):
+        cancel(engine, send.id, now)  # public now: what had not gone need not go
         return None
     (full,) = with_articles(engine, [item])
     with engine.begin() as conn:
@@ -372,5 +377,6 @@ def render_private_feed(
         entry.updated(item.updated or item.published)
         text = item.article.body_text if item.article else (item.summary or "")
         entry.summary(f"Under embargo until {local} ({utc}). {settings.breaking.embargo_terms}")
-        entry.content(text, type="text")
+        if text:
+            entry.content(text, type="text")
     return feed.atom_str(pretty=True)

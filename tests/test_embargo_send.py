@@ -406,3 +406,20 @@ def test_the_undo_window_and_approval_hold_it_as_any_alert(
     assert test.startswith("2")
     copy = recorder.parsed()[-1]
     assert copy["To"] == "proofs@example.org" and "EMBARGOED" in copy["Subject"]
+
+
+def test_a_send_still_in_its_undo_window_is_dropped_when_the_embargo_lifts(
+    engine: Engine, press: Settings, smtp_server: Server
+) -> None:
+    recorder, _ = smtp_server
+    trusted_pair(engine)
+    item, _ = embargoed_item(engine, "Lifted Before It Went")
+    guarded = replace(press, breaking=BreakingSettings(undo_seconds=120))
+    held = actions.send_under_embargo(guarded, engine, item.key, "Alice")
+    actions.embargo_item(engine, item.key, None, "Alice", settings=press)
+    assert actions.mailing_progress(engine, held.id).status == "cancelled"
+    actions.release_held(engine, datetime.now(UTC) + timedelta(seconds=121))
+    actions.send(engine, press)
+    assert recorder.messages == []
+    with pytest.raises(DigestError, match="not under embargo"):
+        actions.send_under_embargo(press, engine, item.key, "Alice")
