@@ -161,6 +161,17 @@ def test_done_when_two_trusted_contacts_get_it_and_nothing_public_has_it(
                 assert item.title not in written.read_text(errors="replace"), written
         assert web.get(f"/items/{item.page or ''}").status_code in (301, 404)
 
+    listed = cli(engine, tmp_path, port, "embargo", "list")
+    mailing_id = listed.stdout.split("\t", 1)[0]
+    assert listed.returncode == 0 and "EMBARGOED" in listed.stdout
+    shown = cli(engine, tmp_path, port, "embargo", "show", mailing_id).stdout
+    assert "ana@paper.example\tsent\topened 1×" in shown
+    assert "ben@wire.example\tsent\tnot opened" in shown and "cleo" not in shown
+    revoked = cli(engine, tmp_path, port, "embargo", "revoke", mailing_id, "ben@wire.example")
+    assert revoked.returncode == 0, revoked.stderr
+    again = cli(engine, tmp_path, port, "embargo", "revoke", mailing_id, "ben@wire.example")
+    assert again.returncode == 1 and "no private link" in again.stderr
+
 
 def trusted_pair(engine: Engine) -> tuple[int, int, int]:
     """Two trusted contacts (one in a group) and one who is not."""
