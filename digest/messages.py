@@ -200,16 +200,11 @@ PRIVATE_URL = re.compile(r"@@PRIVATE_URL-(\d+)@@")
 def _fill(
     chunks: list[bytes | str], fill: dict[str, str], as_html: bool, private: Callable[[int], str]
 ) -> bytes:
-    return b"".join(
-        chunk
-        if isinstance(chunk, bytes)
-        else _qp(
-            personalise(
-                PRIVATE_URL.sub(lambda m: private(int(m[1])), chunk), **fill, as_html=as_html
-            )
-        )
-        for chunk in chunks
-    )
+    def one(chunk: str) -> bytes:
+        linked = PRIVATE_URL.sub(lambda match: private(int(match[1])), chunk)
+        return _qp(personalise(linked, **fill, as_html=as_html))
+
+    return b"".join(chunk if isinstance(chunk, bytes) else one(chunk) for chunk in chunks)
 
 
 def build_message(
