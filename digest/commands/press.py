@@ -22,7 +22,8 @@ def subscribers_group() -> None:
 @subscribers_group.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def subscribers_import(file: Path) -> None:
-    """Import a CSV press list (columns email, name, outlet, types, weekly, breaking).
+    """Import a CSV press list (columns email, name, outlet, types, weekly, breaking, cadence;
+    embargo yes/no/empty and groups for contacts trusted with material under embargo).
 
     Example: digest subscribers import press.csv"""
     from digest import actions
