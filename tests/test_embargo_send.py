@@ -13,6 +13,9 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_for_hypothesis
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from digest import actions
@@ -20,6 +23,7 @@ from digest.catalog import feed_specs
 from digest.config import BreakingSettings, Settings
 from digest.errors import DigestError
 from digest.feeds import RENDERERS
+from digest.links import private_feed_link, private_link, read_feed_token, read_private_token
 from digest.model import Item, Subscriber
 from digest.render import lift_times
 from digest.schedule import ClockProcess
@@ -434,3 +438,27 @@ def test_a_send_still_in_its_undo_window_is_dropped_when_the_embargo_lifts(
     assert recorder.messages == []
     with pytest.raises(DigestError, match="not under embargo"):
         actions.send_under_embargo(press, engine, item.key, "Alice")
+
+
+@given(token=st.text(max_size=90))
+@settings_for_hypothesis(max_examples=300, deadline=None)
+def test_no_made_up_token_is_read(token: str) -> None:
+    assert read_private_token(SECRET, token) is None
+    assert read_feed_token(SECRET, token) is None
+
+
+def test_every_changed_character_and_every_other_purpose_is_refused(settings: Settings) -> None:
+    signed = replace(settings, secret_key=SECRET, base_url="https://press.example/")
+    token = private_link(signed, 12, 34).rstrip("/").rsplit("/", 1)[1]
+    assert read_private_token(SECRET, token) == (12, 34)
+    alphabet = "ABCabc019_-"
+    for position, char in enumerate(token):
+        for other in alphabet:
+            if other != char:
+                changed = token[:position] + other + token[position + 1 :]
+                assert read_private_token(SECRET, changed) is None, changed
+    assert read_private_token("another key", token) is None
+    feed = private_feed_link(signed, 34).rsplit("/", 1)[1]
+    assert read_feed_token(SECRET, feed) == 34
+    assert read_private_token(SECRET, feed) is None
+    assert read_feed_token(SECRET, token) is None
