@@ -22,6 +22,7 @@ from digest.mailings import (
     CANCELLED,
     HELD,
     SCHEDULED,
+    UNDER_EMBARGO,
     Mailing,
     cancel,
     create_deliveries,
@@ -43,8 +44,7 @@ from digest.store import (
     with_articles,
 )
 
-SEND, NOTICE = "embargo", "embargo-notice"
-GROUP_MAX = 60
+SEND, NOTICE = UNDER_EMBARGO  # the kinds of mailing: the send, a notice of a change
 
 
 def trusted(group: str | None = None) -> ColumnElement[bool]:
@@ -112,9 +112,6 @@ def create_send(
                 created=now,
                 send_after=send_after,
                 requested_by=requested_by,
-                approved_by=None,
-                period_start=None,
-                period_end=None,
             )
         ).inserted_primary_key[0]
         conn.execute(mailing_items.insert().values(mailing_id=mailing_id, item_id=item_id))

@@ -577,7 +577,7 @@ def _item_publishable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-UNDER_EMBARGO = ("embargo", "embargo-notice")
+UNDER_EMBARGO = ("embargo", "embargo-notice")  # digest.embargo's kinds: send, notice
 
 
 def embargo_reached(item_key: str) -> Any:
@@ -587,7 +587,7 @@ def embargo_reached(item_key: str) -> Any:
         select(deliveries.c.subscriber_id)
         .join(mailings, mailings.c.id == deliveries.c.mailing_id)
         .where(
-            mailings.c.kind == "embargo",
+            mailings.c.kind == UNDER_EMBARGO[0],
             mailings.c.item_key == item_key,
             deliveries.c.status != CANCELLED,
         )
