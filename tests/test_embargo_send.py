@@ -462,3 +462,21 @@ def test_every_changed_character_and_every_other_purpose_is_refused(settings: Se
     assert read_feed_token(SECRET, feed) == 34
     assert read_private_token(SECRET, feed) is None
     assert read_feed_token(SECRET, token) is None
+
+
+def test_the_subject_is_in_the_newsroom_language_and_the_wording_a_setting(
+    settings: Settings,
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from digest.render import embargo_subject
+
+    lift = datetime(2026, 12, 8, 0, 1, tzinfo=UTC)
+    item = report("Rapport annuel", lift - timedelta(days=3))
+    paris = replace(settings, language="fr", timezone=ZoneInfo("Europe/Paris"))
+    assert embargo_subject(paris, item, lift) == (
+        "SOUS EMBARGO jusqu'au mardi 8 décembre 2026, 01:01 +0100 : Rapport annuel"
+    )
+    assert lift_times(paris, lift)[1] == "mardi 8 décembre 2026, 00:01 UTC"
+    own = replace(paris, breaking=BreakingSettings(embargo_subject="Sperrfrist {time}"))
+    assert embargo_subject(own, item, lift).startswith("Sperrfrist mardi 8 décembre")
