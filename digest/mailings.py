@@ -567,13 +567,16 @@ def get_mailing(engine: Engine, mailing_id: int) -> Mailing | None:
 
 
 def _item_publishable(now: datetime) -> ColumnElement[bool]:
-    """A held mailing may go when it carries no item or its item is publishable now (a send
-    under embargo, to trusted contacts only, goes before)."""
+    """A held mailing may go when it carries no item or its item is publishable now; a send
+    under embargo (to trusted contacts only) goes only before, and a notice of a change any
+    time."""
     gated = select(items.c.key).where(publishable(now))
+    send, notice = UNDER_EMBARGO
     return or_(
         mailings.c.item_key.is_(None),
-        mailings.c.kind.in_(UNDER_EMBARGO),
-        mailings.c.item_key.in_(gated),
+        mailings.c.kind == notice,
+        and_(mailings.c.kind == send, mailings.c.item_key.not_in(gated)),
+        and_(mailings.c.kind != send, mailings.c.item_key.in_(gated)),
     )
 
 

@@ -480,3 +480,19 @@ def test_the_subject_is_in_the_newsroom_language_and_the_wording_a_setting(
     assert lift_times(paris, lift)[1] == "mardi 8 décembre 2026, 00:01 UTC"
     own = replace(paris, breaking=BreakingSettings(embargo_subject="Sperrfrist {time}"))
     assert embargo_subject(own, item, lift).startswith("Sperrfrist mardi 8 décembre")
+
+
+def test_a_send_approved_only_after_the_lift_never_goes(
+    engine: Engine, press: Settings, smtp_server: Server
+) -> None:
+    recorder, _ = smtp_server
+    trusted_pair(engine)
+    item, lift = embargoed_item(engine, "Approved Too Late", days=0.00003)
+    approval = replace(press, breaking=BreakingSettings(undo_seconds=0, approval=True))
+    asked = actions.send_under_embargo(approval, engine, item.key, "Alice")
+    time.sleep(max(0.0, (lift - datetime.now(UTC)).total_seconds()) + 0.2)
+    approved = actions.approve_mailing(approval, engine, asked.id, "Bob")
+    assert approved.status == "scheduled", "held: the item is public, the embargo mail is moot"
+    actions.release_held(engine)
+    actions.send(engine, press)
+    assert recorder.messages == []
