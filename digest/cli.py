@@ -24,6 +24,7 @@ from digest.commands.common import (
     send_due,
     store,
 )
+from digest.commands.embargo import EmbargoOptions, embargo_group, send_under_embargo
 from digest.commands.mailings import items_group, mailing_group
 from digest.commands.press import subscribers_group
 from digest.commands.processes import clock, run, serve
@@ -346,6 +347,12 @@ def daily(as_of: datetime | None) -> None:
 @click.option("--yes", is_flag=True, help="Send without asking.")
 @click.option("--at", "at", help="Send at this time ('YYYY-MM-DD HH:MM' in the newsroom's zone).")
 @click.option("--no-wait", is_flag=True, help="Leave a held alert to the clock process.")
+@click.option(
+    "--under-embargo",
+    is_flag=True,
+    help="Send an item still under embargo to trusted contacts only, before the lift.",
+)
+@click.option("--group", metavar="NAME", help="With --under-embargo: only this named group.")
 @AS_OPTION
 def breaking(
     item: str,
@@ -354,6 +361,8 @@ def breaking(
     yes: bool,
     at: str | None,
     no_wait: bool,
+    under_embargo: bool,
+    group: str | None,
     actor: str | None,
 ) -> None:
     """Send one item (its key, URL or feed entry id) as a breaking-news alert, after the undo window
@@ -362,6 +371,10 @@ def breaking(
     Example: digest breaking https://example.org/news/item --test-to me@example.org"""
     from digest import actions
 
+    if under_embargo or group:
+        options = EmbargoOptions(test_to, dry_run, yes, no_wait, group, actor)
+        send_under_embargo(item, options, at)
+        return
     settings = configured()
     engine = store(settings)
     found = run_action(lambda: actions.item_for(engine, item))
@@ -495,6 +508,7 @@ def _check_line(status: str, name: str, detail: str) -> None:
 main.add_command(subscribers_group)
 main.add_command(mailing_group)
 main.add_command(items_group)
+main.add_command(embargo_group)
 main.add_command(staff_group)
 main.add_command(bounces_group)
 main.add_command(serve)

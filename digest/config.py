@@ -120,6 +120,11 @@ class BreakingSettings:
     undo_seconds: int = 120
     approval: bool = False
     test_addresses: tuple[str, ...] = ()
+    embargo_subject: str = "EMBARGOED until {time}: {title}"
+    embargo_terms: str = (
+        "This material is under embargo until the time above. Do not publish, broadcast or "
+        "share it before then."
+    )
 
 
 @dataclass(frozen=True)
@@ -378,6 +383,8 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
             undo_seconds=schema.breaking.undo_seconds,
             approval=schema.breaking.approval,
             test_addresses=schema.breaking.test_addresses,
+            embargo_subject=schema.breaking.embargo_subject,
+            embargo_terms=schema.breaking.embargo_terms,
         ),
         cadence=CadenceSettings(
             alerts_in_digest=email.alerts_in_digest,

@@ -279,6 +279,17 @@ def _undo_seconds(value: Any) -> int:
     return _whole(value, "must be a whole number of seconds, 0 or more (got {value!r})", 0)
 
 
+def _embargo_subject(value: Any) -> str:
+    text = _text(value)
+    if "{time}" not in text:
+        raise ValueError(f"must hold {{time}}, where the lift time goes ({value!r})")
+    try:
+        text.format(time="", title="")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(f"may hold only {{time}} and {{title}} in braces ({value!r})") from None
+    return text
+
+
 def _slug(value: Any) -> str:
     if not isinstance(value, str) or not SLUG.match(value) or value == "all":
         raise ValueError(f"must be lower-case letters, digits, '-' ({value!r})")
@@ -475,6 +486,15 @@ class Breaking(Section):
     approval: Flag = setting(False, "a second sender must approve each alert")
     test_addresses: Annotated[tuple[str, ...], _rule(_addresses)] = setting(
         (), "where staff may send a test alert besides their own address (a test list)"
+    )
+    embargo_subject: Annotated[str, _rule(_embargo_subject)] = setting(
+        "EMBARGOED until {time}: {title}",
+        "subject of a send under embargo; {time} (the lift, newsroom's language) {title}",
+    )
+    embargo_terms: Text = setting(
+        "This material is under embargo until the time above. Do not publish, broadcast or "
+        "share it before then.",
+        "the organisation's embargo terms, in every embargoed mail and private page",
     )
 
 

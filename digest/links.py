@@ -187,3 +187,51 @@ def digest_url(settings: Settings, kind: str, ident: str) -> str:
 def image_url(item: Item) -> str | None:
     """The item's photo URL when it is a usable http(s) URL."""
     return web_url(item.image)
+
+
+# Private links of material sent under embargo: `<mailing id>.<subscriber id>.<signature>`
+# for one recipient's page of the item an embargoed send carried, `<subscriber id>.<signature>`
+# for a trusted journalist's private feed. Signed like the subscriber links (HMAC-SHA256 with
+# SECRET_KEY, per purpose); whether a link was revoked is the store's to say.
+PRIVATE_TOKEN = re.compile(r"(\d{1,12})\.(\d{1,12})\.([A-Za-z0-9_-]{43})")
+FEED_TOKEN = re.compile(r"(\d{1,12})\.([A-Za-z0-9_-]{43})")
+
+
+def _private_signature(secret: str, *parts: object) -> str:
+    message = "\n".join(str(part) for part in parts).encode()
+    mac = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def private_link(settings: Settings, mailing_id: int, subscriber_id: int) -> str:
+    """One recipient's private page of the item an embargoed send (mailing) carried."""
+    signature = _private_signature(settings.secret_key, "embargo", mailing_id, subscriber_id)
+    return f"{settings.base_url}embargoed/{mailing_id}.{subscriber_id}.{signature}/"
+
+
+def read_private_token(secret: str, token: str) -> tuple[int, int] | None:
+    """(mailing id, subscriber id) of a private page token, or None when it was not
+    signed here (a changed character, another purpose)."""
+    match = PRIVATE_TOKEN.fullmatch(token)
+    if match is None:
+        return None
+    mailing_id, subscriber_id = int(match[1]), int(match[2])
+    expected = _private_signature(secret, "embargo", mailing_id, subscriber_id)
+    if not hmac.compare_digest(expected.encode(), match[3].encode()):
+        return None
+    return mailing_id, subscriber_id
+
+
+def private_feed_link(settings: Settings, subscriber_id: int) -> str:
+    """A trusted journalist's private Atom feed of the embargoed items sent to them."""
+    signature = _private_signature(settings.secret_key, "embargo-feed", subscriber_id)
+    return f"{settings.base_url}embargoed/feed/{subscriber_id}.{signature}.atom"
+
+
+def read_feed_token(secret: str, token: str) -> int | None:
+    """The subscriber id of a private feed token, or None when it was not signed here."""
+    match = FEED_TOKEN.fullmatch(token.removesuffix(".atom"))
+    if match is None:
+        return None
+    expected = _private_signature(secret, "embargo-feed", int(match[1]))
+    return int(match[1]) if hmac.compare_digest(expected.encode(), match[2].encode()) else None

@@ -339,7 +339,9 @@ def create_breaking(
     ident = breaking_ident(item)
     if (existing := find_mailing(engine, ident)) is not None:
         return existing
-    condition = _breaking_recipients(item.type)
+    condition = and_(
+        _breaking_recipients(item.type), subscribers.c.id.not_in(embargo_reached(item.key))
+    )
     bodies = {key: render_breaking(settings, item, key) for key in _types_keys(engine, condition)}
     with engine.connect() as conn:
         row = conn.execute(
@@ -456,6 +458,11 @@ def _create_deliveries(
     conn.execute(deliveries.insert().from_select(columns, chosen))
 
 
+# The shared steps of storing a mailing, for the other kinds (digest.embargo).
+store_mailing = _store_mailing
+create_deliveries = _create_deliveries
+
+
 def mailing_body(engine: Engine, mailing_id: int, types_key: str) -> Rendered:
     """A rendered body of a mailing."""
     with engine.connect() as conn:
@@ -560,9 +567,34 @@ def get_mailing(engine: Engine, mailing_id: int) -> Mailing | None:
 
 
 def _item_publishable(now: datetime) -> ColumnElement[bool]:
-    """A held mailing may go when it carries no item or its item is publishable now."""
+    """A held mailing may go when it carries no item or its item is publishable now; a send
+    under embargo (to trusted contacts only) goes only before, and a notice of a change any
+    time."""
     gated = select(items.c.key).where(publishable(now))
-    return or_(mailings.c.item_key.is_(None), mailings.c.item_key.in_(gated))
+    send, notice = UNDER_EMBARGO
+    return or_(
+        mailings.c.item_key.is_(None),
+        mailings.c.kind == notice,
+        and_(mailings.c.kind == send, mailings.c.item_key.not_in(gated)),
+        and_(mailings.c.kind != send, mailings.c.item_key.in_(gated)),
+    )
+
+
+UNDER_EMBARGO = ("embargo", "embargo-notice")  # digest.embargo's kinds: send, notice
+
+
+def embargo_reached(item_key: str) -> Any:
+    """The contacts an item's send under embargo (digest.embargo) reached or will reach:
+    its ordinary alert does not go to them again."""
+    return (
+        select(deliveries.c.subscriber_id)
+        .join(mailings, mailings.c.id == deliveries.c.mailing_id)
+        .where(
+            mailings.c.kind == UNDER_EMBARGO[0],
+            mailings.c.item_key == item_key,
+            deliveries.c.status != CANCELLED,
+        )
+    )
 
 
 def release_due(engine: Engine, now: datetime, mailing_id: int | None = None) -> list[int]:
@@ -578,8 +610,8 @@ def release_due(engine: Engine, now: datetime, mailing_id: int | None = None) ->
         due = and_(due, mailings.c.id == mailing_id)
     released = []
     with engine.connect() as conn:
-        candidates = list(conn.execute(select(mailings.c.id).where(due)).scalars())
-    for candidate in candidates:
+        candidates = list(conn.execute(select(mailings.c.id, mailings.c.item_key).where(due)))
+    for candidate, item_key in candidates:
         with engine.begin() as conn:
             taken = conn.execute(
                 mailings.update()
@@ -589,6 +621,8 @@ def release_due(engine: Engine, now: datetime, mailing_id: int | None = None) ->
             if not taken.rowcount:
                 continue
             gone = select(subscribers.c.id).where(subscribers.c.status != "active")
+            if item_key is not None:  # already had it under embargo
+                gone = gone.union(embargo_reached(item_key).where(mailings.c.id != candidate))
             conn.execute(
                 deliveries.delete().where(
                     deliveries.c.mailing_id == candidate,
@@ -695,7 +729,7 @@ def _forget(conn: Connection, mailing: Mailing) -> None:
     """A mailing cancelled before anything left: an alert frees its item, a digest its
     items and corrections, so they can go in another mailing."""
     ident = mailing.ident
-    if mailing.kind in ("breaking", "correction"):
+    if mailing.kind in ("breaking", "correction", "embargo"):
         ident = f"{ident}#cancelled-{mailing.id}"
     else:
         conn.execute(mailing_items.delete().where(mailing_items.c.mailing_id == mailing.id))

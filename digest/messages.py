@@ -10,6 +10,8 @@ encoded once for everyone)."""
 from __future__ import annotations
 
 import binascii
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -21,7 +23,7 @@ import dkim
 from email_validator import EmailNotValidError, validate_email
 
 from digest.config import Settings
-from digest.links import signed_link
+from digest.links import private_link, signed_link
 from digest.render import PLACEHOLDER_MARK, Rendered, personalise
 from digest.text import clean_line
 
@@ -154,8 +156,12 @@ def personal_message(template: MessageTemplate, recipient: Recipient, now: datet
         f"Message-ID: {message_id(settings, template.mailing_id, sid)}\r\n"
         f"List-Unsubscribe: <{unsubscribe}>, <{mailto}>\r\n"
     ).encode()
-    text = _fill(template.text, fill, as_html=False)
-    html = _fill(template.html, fill, as_html=True)
+
+    def private(mailing_id: int) -> str:
+        return private_link(settings, mailing_id, sid)
+
+    text = _fill(template.text, fill, False, private)
+    html = _fill(template.html, fill, True, private)
     body = template.head_and_body.replace(TEXT_SLOT.encode() + b"\r\n", text, 1)
     message = head + body.replace(HTML_SLOT.encode() + b"\r\n", html, 1)
     if settings.email.dkim_key:
@@ -188,11 +194,17 @@ def dkim_signature(settings: Settings, message: bytes) -> bytes:
     )
 
 
-def _fill(chunks: list[bytes | str], fill: dict[str, str], as_html: bool) -> bytes:
-    return b"".join(
-        chunk if isinstance(chunk, bytes) else _qp(personalise(chunk, **fill, as_html=as_html))
-        for chunk in chunks
-    )
+PRIVATE_URL = re.compile(r"@@PRIVATE_URL-(\d+)@@")
+
+
+def _fill(
+    chunks: list[bytes | str], fill: dict[str, str], as_html: bool, private: Callable[[int], str]
+) -> bytes:
+    def one(chunk: str) -> bytes:
+        linked = PRIVATE_URL.sub(lambda match: private(int(match[1])), chunk)
+        return _qp(personalise(linked, **fill, as_html=as_html))
+
+    return b"".join(chunk if isinstance(chunk, bytes) else one(chunk) for chunk in chunks)
 
 
 def build_message(

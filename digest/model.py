@@ -127,6 +127,10 @@ class Subscriber:
     status: str = "active"
     id: int | None = None
     cadence: str = "weekly"
+    # may receive embargoed material, and its named groups ("health reporters"); None
+    # leaves what is stored (only an admin sets them)
+    embargo: bool | None = None
+    groups: tuple[str, ...] | None = None
 
     @property
     def types_key(self) -> str:
@@ -135,4 +139,5 @@ class Subscriber:
 
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
+TRUSTED = "trusted"  # the press list's filter: contacts trusted with embargoed material
 CADENCES = ("weekly", "daily")

@@ -473,3 +473,80 @@ def sample_copy(body: str) -> str:
         "unsubscribe": "#unsubscribe",
     }
     return personalise(body, **sample, as_html=True)
+
+
+# The default embargo subject in the newsroom's language (breaking.embargo_subject left as
+# it is); a wording set in the configuration is used as written.
+EMBARGO_SUBJECT = "EMBARGOED until {time}: {title}"
+EMBARGO_WORDING = {
+    "de": "SPERRFRIST bis {time}: {title}",
+    "es": "EMBARGADO hasta el {time}: {title}",
+    "fr": "SOUS EMBARGO jusqu'au {time} : {title}",
+    "it": "SOTTO EMBARGO fino al {time}: {title}",
+    "nl": "ONDER EMBARGO tot {time}: {title}",
+    "pt": "SOB EMBARGO até {time}: {title}",
+}
+LIFT_FORMAT = "EEEE d MMMM y, HH:mm"
+
+
+def _locale(settings: Settings) -> object:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(settings.language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
+def lift_times(settings: Settings, lift: datetime) -> tuple[str, str]:
+    """An embargo's lift time in the newsroom's language: in its zone (with the zone's
+    name) and in UTC, written by Babel from CLDR."""
+    from datetime import UTC
+
+    from babel.dates import format_datetime
+
+    locale = _locale(settings)
+    local = format_datetime(lift, LIFT_FORMAT + " zzz", tzinfo=settings.timezone, locale=locale)
+    utc = format_datetime(lift, LIFT_FORMAT, tzinfo=UTC, locale=locale) + " UTC"
+    return local, utc
+
+
+def embargo_subject(settings: Settings, item: Item, lift: datetime) -> str:
+    """The subject of a send under embargo: breaking.embargo_subject with the lift time
+    (the default wording translated into the newsroom's language)."""
+    wording = settings.breaking.embargo_subject
+    if wording == EMBARGO_SUBJECT:
+        wording = EMBARGO_WORDING.get(settings.language.split("-")[0].casefold(), wording)
+    return wording.format(time=lift_times(settings, lift)[0], title=item.title)
+
+
+def private_placeholder(mailing_id: int) -> str:
+    """Where a recipient's own private link goes in a body (digest.messages fills it)."""
+    return f"{PLACEHOLDER_MARK}PRIVATE_URL-{mailing_id}{PLACEHOLDER_MARK}"
+
+
+def render_embargoed(
+    settings: Settings, item: Item, lift: datetime, mailing_id: int, notice: str = ""
+) -> Rendered:
+    """An item sent under embargo, by the breaking alert's own item block, with the lift
+    time (newsroom zone and UTC), the embargo terms and the recipient's private link (the
+    item's own link leads there too); with `notice`, a change of the embargo instead."""
+    link = private_placeholder(mailing_id)
+    local, utc = lift_times(settings, lift)
+    subject = embargo_subject(settings, item, lift)
+    if notice:
+        subject = f"{notice}: {item.title}"
+    context = {
+        "settings": settings,
+        "subject": subject,
+        "preheader": f"{notice or 'Embargoed'} until {local} ({utc})"[:140],
+        "item": item,
+        "show_type": True,
+        "item_link": lambda _item: link,
+        "private_url": link,
+        "lift_local": local,
+        "lift_utc": utc,
+        "terms": settings.breaking.embargo_terms,
+        "notice": notice,
+    }
+    return _render(settings, "embargoed", context, subject)

@@ -2,9 +2,10 @@
 one clock process runs them.
 
 Jobs: poll + publish every `schedule.poll_minutes` (with jitter); the weekly digest on a
-cron in the newsroom's time zone, the daily one at `email.daily_time` on weekdays; every
-minute a sweep that rewrites the feeds when an embargo lifted, releases held mailings whose
-time came, and sends what is due; the bounce mailbox, when there is one, every
+cron in the newsroom's time zone, the daily one at `email.daily_time` on weekdays; at the
+start of every minute a sweep that rewrites the feeds (and pings the WebSub hub) when an
+embargo lifted, so an item is public at its lift minute, releases held mailings whose time
+came, and sends what is due; the bounce mailbox, when there is one, every
 `bounces.poll_minutes`.
 Jobs coalesce, never overlap, and have a misfire grace time. Because a clock that was down
 knows nothing of the runs it missed, the weekly job is also checked when the clock starts
@@ -220,9 +221,9 @@ class ClockProcess:
             ),
             id="daily",
         )
-        self.scheduler.add_job(
+        self.scheduler.add_job(  # at second 0: an embargo lifts at its minute, not a poll's
             self._guarded("sweep", self.run_due),
-            IntervalTrigger(minutes=1),
+            CronTrigger(second=0, timezone=self.settings.timezone),
             id="sweep",
             next_run_time=datetime.now(self.settings.timezone),
         )

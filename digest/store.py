@@ -474,6 +474,11 @@ subscribers = Table(
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("cadence", String(10), nullable=False, default="weekly", server_default="weekly"),
+    # may receive embargoed material (set by an admin), and the named groups it belongs to
+    # server defaults only: an insert names them only when it sets them (a store still
+    # below migration 0012 takes the same inserts)
+    Column("embargo", Boolean, nullable=False, server_default=false()),
+    Column("press_groups", Text, nullable=False, server_default=""),
     Index("ix_subscribers_status", "status", "types_key"),
 )
 # One address is one subscriber whatever its letter case (migration 0003_sender_identity).
@@ -541,6 +546,22 @@ deliveries = Table(
     Index("ix_deliveries_mailing", "mailing_id", "status"),
 )
 
+
+embargo_links = Table(
+    "embargo_links",
+    metadata,
+    Column("mailing_id", Integer, ForeignKey("mailings.id"), primary_key=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Column("revoked_by", String(200)),
+    Column("first_opened", UTCDateTime),
+    Column("last_opened", UTCDateTime),
+    Column("opens", Integer, nullable=False, default=0, server_default="0"),
+    Index("ix_embargo_links_subscriber", "subscriber_id"),
+)
+"""One private link per recipient of an embargoed send: revoked or not, when it was opened
+(no addresses are kept)."""
 
 leases = Table(
     "leases",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -114,7 +115,30 @@ def _subscriber(row: Any) -> Subscriber:
         breaking=row.breaking,
         status=row.status,
         cadence=row.cadence,
+        embargo=bool(row.embargo),
+        groups=split_groups(row.press_groups),
     )
+
+
+def split_groups(raw: str | None) -> tuple[str, ...]:
+    """Named groups of trusted contacts from a ';'- or ','-separated cell, cleaned, each
+    once (letter case kept as first given, compared without it)."""
+    found: dict[str, str] = {}
+    for part in re.split(r"[;,]", raw or ""):
+        name = clean_line(part)[:60]
+        if name:
+            found.setdefault(name.casefold(), name)
+    return tuple(found.values())
+
+
+def trusted_values(subscriber: Subscriber) -> dict[str, object]:
+    """The embargo columns a save writes: only those the subscriber states."""
+    values: dict[str, object] = {}
+    if subscriber.embargo is not None:
+        values["embargo"] = subscriber.embargo
+    if subscriber.groups is not None:
+        values["press_groups"] = "; ".join(subscriber.groups)
+    return values
 
 
 def save_subscriber(conn: Connection, subscriber: Subscriber, now: datetime) -> str:
@@ -128,6 +152,7 @@ def save_subscriber(conn: Connection, subscriber: Subscriber, now: datetime) -> 
         "weekly": subscriber.weekly,
         "breaking": subscriber.breaking,
         "cadence": subscriber.cadence,
+        **trusted_values(subscriber),
     }
     row = conn.execute(select(subscribers).where(same_address(subscriber.email))).first()
     if row is None:
@@ -157,6 +182,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    trusted: int = 0
 
 
 IMPORT_BATCH = 200  # rows per transaction of an import
@@ -210,6 +236,7 @@ def import_csv(engine: Engine, settings: Settings, path: Path, now: datetime) ->
                 continue
             outcome = save_subscriber(conn, subscriber, now)
             setattr(report, outcome, getattr(report, outcome) + 1)
+            report.trusted += bool(subscriber.embargo)
             if len(seen) % IMPORT_BATCH == 0:
                 conn.commit()
         conn.commit()
@@ -240,7 +267,20 @@ def subscriber_from_row(row: dict[str, str | None], settings: Settings) -> Subsc
         breaking=parse_flag(row.get("breaking"), "breaking"),
         status="active",
         cadence=parse_cadence(row.get("cadence")),
+        embargo=parse_trusted(row.get("embargo")) if "embargo" in row else None,
+        groups=split_groups(row.get("groups")) if "groups" in row else None,
     )
+
+
+def parse_trusted(raw: str | None) -> bool:
+    """The `embargo` column: yes makes a contact trusted with embargoed material; no or
+    empty does not (trust is never the default)."""
+    value = (raw or "").strip().casefold()
+    if value in TRUE - {""}:
+        return True
+    if value in FALSE:
+        return False
+    raise SubscriberError(f"embargo must be yes, no or empty, not {raw!r}")
 
 
 def parse_cadence(raw: str | None) -> str:
@@ -299,15 +339,29 @@ def last_changed(engine: Engine, subscriber_id: int) -> datetime | None:
 def export_csv(rows: Iterable[Subscriber], settings: Settings, out: TextIO) -> int:
     """Write subscribers as CSV with the import columns plus status; returns the count."""
     writer = csv.writer(out)
-    writer.writerow([*CSV_COLUMNS, "status"])
+    writer.writerow([*CSV_COLUMNS, "status", "embargo", "groups"])
     count = 0
     for sub in rows:
         labels = [t.label for slug in sub.types if (t := settings.type_by_slug(slug))]
         flags = ["yes" if sub.weekly else "no", "yes" if sub.breaking else "no"]
         row = [sub.email, sub.name, sub.outlet, "; ".join(labels), *flags, sub.cadence]
-        writer.writerow([defuse(cell) for cell in (*row, sub.status)])
+        trusted = ["yes" if sub.embargo else "no", "; ".join(sub.groups or ())]
+        writer.writerow([defuse(cell) for cell in (*row, sub.status, *trusted)])
         count += 1
     return count
+
+
+def set_trusted(
+    engine: Engine, email: str, trusted: bool, groups: tuple[str, ...] | None, now: datetime
+) -> bool:
+    """Mark a contact as trusted with embargoed material or not (and set its named groups,
+    when given); False when the address is not on the list."""
+    values = trusted_values(Subscriber(email, embargo=trusted, groups=groups))
+    with engine.begin() as conn:
+        done = conn.execute(
+            subscribers.update().where(same_address(email.strip())).values(**values, updated=now)
+        )
+    return bool(done.rowcount)
 
 
 def set_status(engine: Engine, subscriber_id: int, status: str, now: datetime) -> None:

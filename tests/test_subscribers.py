@@ -96,8 +96,8 @@ def test_export_round_trips(engine: Engine, settings: Settings, tmp_path: Path) 
     out = io.StringIO()
     assert export_csv(iter_subscribers(engine), settings, out) == 1
     assert out.getvalue().splitlines() == [
-        "email,name,outlet,types,weekly,breaking,cadence,status",
-        "a@example.org,Ä,,Report,no,yes,weekly,active",
+        "email,name,outlet,types,weekly,breaking,cadence,status,embargo,groups",
+        "a@example.org,Ä,,Report,no,yes,weekly,active,no,",
     ]
 
 

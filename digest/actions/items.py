@@ -68,7 +68,29 @@ def embargo_item(
     audit(engine, actor, "embargo", detail, now)
     if settings is not None:
         republish(engine, settings, item)
+        if current is not None and current > now and until != current:
+            _tell_trusted(settings, engine, item, until, actor, now)
     return item
+
+
+def _tell_trusted(
+    settings: Settings, engine: Engine, item: Item, until: datetime | None, who: Who, now: datetime
+) -> None:
+    """When the item went out under embargo (digest.embargo), the copies not sent yet carry
+    the new time and everyone it reached hears of the change at once; audited."""
+    from digest.actions.delivery import send
+    from digest.embargo import embargo_changed
+    from digest.render import lift_times
+
+    if until is None:
+        notice = "Embargo lifted early: public now"
+    else:
+        local, utc = lift_times(settings, until)
+        notice = f"Embargo moved to {local} ({utc})"
+    mailing = embargo_changed(engine, settings, item, until or now, notice, now)
+    if mailing is not None:
+        audit(engine, who, "embargo notice", f"{item.title}: {notice} (mailing {mailing.id})", now)
+        send(engine, settings, mailing.id)
 
 
 def republish(engine: Engine, settings: Settings, item: Item) -> None:

@@ -143,15 +143,20 @@ def _write_preview(
 
 
 def send_test(
-    settings: Settings, item: Item, address: str, factory: Callable[[], Transport] | None = None
+    settings: Settings,
+    item: Item,
+    address: str,
+    factory: Callable[[], Transport] | None = None,
+    body: Rendered | None = None,
 ) -> str:
-    """Send one copy of an item's breaking alert to one address only; nothing is recorded."""
+    """Send one copy of an item's breaking alert (or of `body`, its embargoed mail) to one
+    address only; nothing is recorded."""
     from digest.actions.delivery import transport_factory
     from digest.messages import Recipient, build_message, message_id
     from digest.render import render_breaking
     from digest.subscribers import normalise_email
 
-    body = render_breaking(settings, item, ALL_TYPES)
+    body = body or render_breaking(settings, item, ALL_TYPES)
     recipient = Recipient(0, normalise_email(address), "")
     unique = make_msgid(domain=settings.email.list_id)
     message = build_message(settings, 0, body, recipient, utc_now()).replace(
@@ -177,6 +182,7 @@ def test_alert(
     address: str,
     who: Who,
     factory: Callable[[], Transport] | None = None,
+    body: Rendered | None = None,
 ) -> str:
     """A member of staff sends themselves a copy of an item's alert (embargoed ones too), to
     check it before it goes: to their own address or one of `breaking.test_addresses`, never
@@ -205,7 +211,7 @@ def test_alert(
             f"{TEST_SEND_PER_PERSON.window / 60:.0f} minutes is the limit: "
             f"try again in {max(1, round(wait))} seconds"
         )
-    reply = send_test(settings, item, target, factory)
+    reply = send_test(settings, item, target, factory, body)
     audit(engine, actor, "breaking test", f"{item.title} → {target}")
     return reply
 

@@ -24,7 +24,7 @@ from digest.limits import (
 )
 from digest.links import signed_link, token_subscriber, verify
 from digest.mailings import Mailing, create_confirmation, create_welcome
-from digest.model import STATUSES, Subscriber
+from digest.model import STATUSES, TRUSTED, Subscriber
 from digest.store import audit_log
 from digest.subscribers import (
     ImportReport,
@@ -61,7 +61,12 @@ def save_contact(
     actor = require(who, "admin")
     outcome = add_subscriber(engine, subscriber, now)
     action = "press list " + ("add" if outcome == "added" else "edit")
-    audit(engine, actor, action, normalise_email(subscriber.email), now)
+    detail = normalise_email(subscriber.email)
+    if subscriber.embargo is not None:
+        detail += " (trusted with embargoed material)" if subscriber.embargo else " (not trusted)"
+    if subscriber.groups:
+        detail += f", groups: {'; '.join(subscriber.groups)}"
+    audit(engine, actor, action, detail, now)
     return outcome
 
 
@@ -140,9 +145,10 @@ def import_pasted(
 
 def describe_import(report: ImportReport) -> str:
     """An import's outcome in one line: added, updated, unchanged, rejected."""
+    trusted = f", {report.trusted} trusted with embargoed material" if report.trusted else ""
     return (
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{len(report.errors)} rejected"
+        f"{len(report.errors)} rejected{trusted}"
     )
 
 
@@ -157,9 +163,12 @@ def export_contacts(engine: Engine, settings: Settings, who: Who, out: TextIO) -
 def contacts(engine: Engine, status: str | None = None, query: str = "") -> Iterator[Subscriber]:
     """Contacts in address order, of one status (all when None or unknown), where every
     word of `query` is in the address, the name or the outlet (case-insensitive; "Priya
-    Nair Science" finds Priya Nair of Science)."""
+    Nair Science" finds Priya Nair of Science). The status TRUSTED lists the contacts
+    trusted with embargoed material."""
     words = query.casefold().split()
     for sub in iter_subscribers(engine, status if status in STATUSES else None):
+        if status == TRUSTED and not sub.embargo:
+            continue
         fields = [sub.email.casefold(), sub.name.casefold(), sub.outlet.casefold()]
         if all(any(word in field for field in fields) for word in words):
             yield sub

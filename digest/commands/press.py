@@ -22,7 +22,8 @@ def subscribers_group() -> None:
 @subscribers_group.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def subscribers_import(file: Path) -> None:
-    """Import a CSV press list (columns email, name, outlet, types, weekly, breaking).
+    """Import a CSV press list (columns email, name, outlet, types, weekly, breaking, cadence;
+    embargo yes/no/empty and groups for contacts trusted with material under embargo).
 
     Example: digest subscribers import press.csv"""
     from digest import actions
@@ -46,21 +47,46 @@ def subscribers_import(file: Path) -> None:
 @click.option("--weekly/--no-weekly", default=True)
 @click.option("--breaking/--no-breaking", default=True)
 @click.option("--cadence", type=click.Choice(CADENCES), default="weekly", help="Digest cadence.")
+@click.option(
+    "--embargo/--no-embargo",
+    default=None,
+    help="Trusted with material under embargo, or not (default: leave as it is).",
+)
+@click.option("--group", "groups", multiple=True, help="A named group of trusted contacts.")
 def subscribers_add(
-    email: str, name: str, outlet: str, types: str, weekly: bool, breaking: bool, cadence: str
+    email: str,
+    name: str,
+    outlet: str,
+    types: str,
+    weekly: bool,
+    breaking: bool,
+    cadence: str,
+    embargo: bool | None,
+    groups: tuple[str, ...],
 ) -> None:
-    """Add or update one subscriber (active at once).
+    """Add or update one subscriber (active at once); --embargo trusts them with material
+    under embargo, --group puts them in a named group (repeatable).
 
     Example: digest subscribers add dana@paper.example --name "Dana Ortiz" --types report
+    --embargo --group "health reporters"
     """
     from digest import actions
-    from digest.subscribers import parse_types
+    from digest.subscribers import parse_types, split_groups
 
     settings = configured()
     engine = store(settings)
+    chosen = split_groups(";".join(groups)) if groups else None
     subscriber = run_action(
         lambda: Subscriber(
-            email, name, outlet, parse_types(types, settings), weekly, breaking, cadence=cadence
+            email,
+            name,
+            outlet,
+            parse_types(types, settings),
+            weekly,
+            breaking,
+            cadence=cadence,
+            embargo=embargo,
+            groups=chosen,
         )
     )
     who = acting(None)
@@ -69,9 +95,10 @@ def subscribers_add(
 
 
 @subscribers_group.command(name="list")
-@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--status", type=click.Choice([*STATUSES, "trusted"]))
 def subscribers_list(status: str | None) -> None:
-    """List subscribers: address, status, types, weekly, breaking, name, outlet.
+    """List subscribers: address, status, types, weekly, breaking, embargo, name, outlet;
+    --status trusted lists those trusted with material under embargo.
 
     Example: digest subscribers list --status active"""
     from digest import actions
@@ -79,7 +106,8 @@ def subscribers_list(status: str | None) -> None:
     settings = configured()
     for sub in actions.contacts(store(settings), status):
         types = ",".join(sub.types) or "all"
-        flags = ("weekly " if sub.weekly else "") + ("breaking" if sub.breaking else "")
+        flags = ("weekly " if sub.weekly else "") + ("breaking " if sub.breaking else "")
+        flags += "embargo" if sub.embargo else ""
         click.echo(f"{sub.email}\t{sub.status}\t{types}\t{flags.strip()}\t{sub.name}\t{sub.outlet}")
 
 

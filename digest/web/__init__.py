@@ -25,7 +25,7 @@ from digest.actions.overview import store_health
 from digest.config import Settings, check_production_secret, load_settings
 from digest.resources import TEMPLATES
 from digest.store import impatient, items_stamp, store_busy
-from digest.web import console, public
+from digest.web import console, embargo, public
 from digest.web import site as public_site
 from digest.web.forms import Pages
 from digest.web.security import (
@@ -196,6 +196,7 @@ def create_app(
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         *public_site.routes(settings, engine),
+        *embargo.routes(settings, engine),
         *public.routes(settings, engine, pages),
         *console.routes(settings, engine, pages, files.invalidate),
     ]

@@ -1,6 +1,7 @@
 """The staff console under /admin: sign-in with personal accounts, a dashboard, the items,
 this week's digest as it will go out, the breaking-news send (pick, preview, test, confirm,
-watch), the staff list, one's own account, the press list, settings, the audit log.
+watch), the send under embargo to trusted contacts and its accounting, the staff list,
+one's own account, the press list, settings, the audit log.
 
 TABLE below is the one place that says, for every console route, what right it needs and
 whether its forms are checked (same origin and a CSRF token); guard.guarded enforces it."""
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from starlette.routing import Route
 
 from digest.config import Settings
-from digest.web.console import account, items, mailings, press
+from digest.web.console import account, embargo, items, mailings, press
 from digest.web.console.audit import audit_page
 from digest.web.console.bounces import bounces_dismiss, bounces_page
 from digest.web.console.common import Console, install_filters
@@ -69,6 +70,18 @@ TABLE: tuple[Rule, ...] = (
         refusal="Your role ({role}) cannot send: ask a sender to send it.",
     ),
     Rule("/admin/items/embargo", items.item_embargo, PREPARE, POST, csrf=True),
+    Rule(
+        "/admin/embargo/send",
+        embargo.embargo_send,
+        alert_right,
+        POST,
+        csrf=True,
+        refusal="Your role ({role}) cannot send: ask a sender to send it.",
+    ),
+    Rule("/admin/embargo/test", embargo.embargo_test, PREPARE, POST, csrf=True),
+    Rule("/admin/embargo", embargo.embargo_list, PREPARE),
+    Rule("/admin/embargo/{id:int}", embargo.embargo_account, PREPARE),
+    Rule("/admin/embargo/{id:int}/revoke", embargo.embargo_revoke, PREPARE, POST, csrf=True),
     Rule("/admin/items/correction", items.item_correction, PREPARE, POST, csrf=True),
     Rule("/admin/items/correction/send", items.correction_send, SEND, POST, csrf=True),
     Rule("/admin/mailings/{id:int}", mailings.mailing_page, PREPARE),

@@ -116,6 +116,7 @@ def breaking_view(
         alert=sent_alert(engine, item.key) if item else None,
         notes=correction_notes(engine, item.key) if item else [],
         now=console.now(),
+        trust=actions.embargo_choice(engine, item.key) if item else None,
     )
 
 
@@ -215,7 +216,9 @@ def mailing_view(
         400 if notice else 200,
         progress=progress,
         heading=mailing_heading(progress.kind, progress.subject),
-        undo=left is not None and progress.kind == "breaking" and left <= undo_seconds(console),
+        undo=left is not None
+        and progress.kind in ("breaking", "embargo")
+        and left <= undo_seconds(console),
         seconds_left=left,
         final=status in (DONE, CANCELLED, EMPTY),
         awaiting=status == AWAITING,

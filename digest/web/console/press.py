@@ -13,9 +13,9 @@ from starlette.responses import RedirectResponse, Response
 
 from digest import actions
 from digest.errors import DigestError
-from digest.model import STATUSES, Subscriber
+from digest.model import STATUSES, TRUSTED, Subscriber
 from digest.staff import StaffMember
-from digest.subscribers import normalise_email
+from digest.subscribers import normalise_email, split_groups
 from digest.web.console.common import Console, Form, actor
 
 PRESS_PAGE = 200
@@ -74,7 +74,7 @@ def press_view(
         q=query,
         status=status,
         here=list_address(query, status),
-        statuses=STATUSES,
+        statuses=(*STATUSES, TRUSTED),
         types=console.settings.types,
         labels={t.slug: t.label for t in console.settings.types},
         notice=notice,
@@ -108,6 +108,7 @@ def subscriber_from_form(console: Console, form: Form) -> Subscriber:
     types = console.settings.types
     chosen = tuple(t.slug for t in types if form.get(f"type-{t.slug}") == "on")
     cadence = form.get("cadence", "weekly")
+    shown = form.get("embargo-shown") == "1"  # a form without the box leaves trust alone
     return Subscriber(
         email=normalise_email(form.get("email", "")),
         name=form.get("name", "")[:200],
@@ -116,6 +117,8 @@ def subscriber_from_form(console: Console, form: Form) -> Subscriber:
         weekly=form.get("weekly") == "on",
         breaking=form.get("breaking") == "on",
         cadence=cadence if cadence in ("weekly", "daily") else "weekly",
+        embargo=form.get("embargo") == "on" if shown else None,
+        groups=split_groups(form.get("groups", "")[:1000]) if shown else None,
     )
 
 
