@@ -1,7 +1,7 @@
 """items.month_only: an item its listing dates only to a month (under an `April 2013` heading)
 
 Revision ID: 0015_month_only
-Revises: 0010_articles
+Revises: 0012_embargo_send
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_month_only"
-down_revision = "0010_articles"
+down_revision = "0012_embargo_send"
 branch_labels = None
 depends_on = None
 
