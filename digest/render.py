@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import html
 import logging
+import mimetypes
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cache
+from pathlib import PurePosixPath
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from digest.catalog import ALL, FeedSpec
 from digest.config import Settings
-from digest.links import digest_url, item_link, item_page, item_page_url
-from digest.model import ALL_TYPES, Item, Subscriber
+from digest.links import digest_url, image_url, item_link, item_page, item_page_url, web_url
+from digest.model import ALL_TYPES, Contact, Document, Item, Subscriber
 from digest.resources import template_loader
+from digest.text import caption_and_credit, clean_line
 
 # Gmail clips a message past 102 KB: both parts of a digest stay under this together,
 # leaving room for the headers and each recipient's links.
@@ -48,6 +52,109 @@ def long_date(value: date | datetime, settings: Settings | None = None) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+@dataclass(frozen=True)
+class Photo:
+    """An item's lead photo as every output shows it: an absolute http(s) URL, its alt
+    text, caption and credit (each "" when unknown)."""
+
+    url: str
+    alt: str = ""
+    caption: str = ""
+    credit: str = ""
+
+
+def lead_photo(item: Item) -> Photo | None:
+    """The photo of the item's own page when it was read, else the listing's (its caption
+    lines split into caption and credit); None without a usable http(s) URL."""
+    article = item.article
+    if article is not None and (url := web_url(article.image_url)):
+        return Photo(
+            url,
+            clean_line(article.image_alt or ""),
+            clean_line(article.image_caption or ""),
+            clean_line(article.image_credit or ""),
+        )
+    url = image_url(item)
+    if url is None:
+        return None
+    caption, credit = caption_and_credit(item.image_caption)
+    return Photo(url, caption or "", caption or "", credit or "")
+
+
+def documents(item: Item) -> list[Document]:
+    """The documents of the item's page that have an http(s) address (none before it is
+    read)."""
+    found = item.article.documents if item.article is not None else ()
+    return [doc for doc in found if web_url(doc.url)]
+
+
+GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream")
+
+
+def document_kind(document: Document) -> str:
+    """What a reader calls the file: "PDF", "DOCX", "ZIP" (from its media type, else from
+    the end of its address), or "File"."""
+    media_type = document.mime_type.split(";")[0].strip().lower()
+    extension = None if media_type in GENERIC_TYPES else mimetypes.guess_extension(media_type)
+    if not extension:
+        extension = PurePosixPath(urlsplit(document.url).path).suffix
+    return extension.lstrip(".").upper()[:8] or "File"
+
+
+def file_size(length: int | None, language: str = "en") -> str | None:
+    """A size as people read it, in the newsroom's language: "845 kB", "1.2 MB" (decimal
+    units, one decimal); None when unknown."""
+    if length is None or length < 0:
+        return None
+    from babel import Locale, UnknownLocaleError
+    from babel.units import format_unit
+
+    try:
+        locale = Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        locale = Locale("en")
+    value, unit = float(length), SIZE_UNITS[0]
+    for unit in SIZE_UNITS:
+        if value < 1000 or unit == SIZE_UNITS[-1]:
+            break
+        value /= 1000
+    return format_unit(value, unit, length="short", locale=locale, format="#,##0.#")
+
+
+SIZE_UNITS = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte")
+
+
+def document_label(document: Document, language: str = "en") -> str:
+    """The kind and size of a document as listed beside its link: "PDF, 1.2 MB"."""
+    size = file_size(document.length, language)
+    kind = document_kind(document)
+    return f"{kind}, {size}" if size else kind
+
+
+EMAIL_ADDRESS = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+")
+PHONE_DIGITS_MIN = 3
+
+
+def contact_parts(contact: Contact | None) -> list[tuple[str, str | None]]:
+    """The press contact as pages, feeds and emails show it: the name, the email address
+    (with its mailto: link) and the phone number (with its tel: link), each left out when
+    empty; an address or number that cannot make a link is shown as plain text."""
+    if contact is None:
+        return []
+    parts: list[tuple[str, str | None]] = []
+    if name := clean_line(contact.name):
+        parts.append((name, None))
+    if email := clean_line(contact.email).removeprefix("mailto:"):
+        usable = EMAIL_ADDRESS.fullmatch(email)
+        parts.append((email, "mailto:" + quote(email, safe="@.+-_") if usable else None))
+    if phone := clean_line(contact.phone):
+        digits = re.sub(r"[^\d+]", "", phone)
+        dialled = digits[:1] + digits[1:].replace("+", "")
+        usable = sum(c.isdigit() for c in dialled) >= PHONE_DIGITS_MIN
+        parts.append((phone, "tel:" + dialled if usable else None))
+    return parts
+
+
 _ENVIRONMENTS: dict[tuple[int, str], tuple[Settings, Environment]] = {}
 
 
@@ -72,6 +179,10 @@ def template_environment(settings: Settings, folder: str) -> Environment:
     environment.globals["item_link"] = lambda item: item_link(settings, item)
     environment.globals["digest_url"] = lambda kind, ident: digest_url(settings, kind, ident)
     environment.globals["page_url"] = lambda item: item_page_url(settings, item_page(item))
+    environment.globals["lead_photo"] = lead_photo
+    environment.globals["documents"] = documents
+    environment.globals["contact_parts"] = contact_parts
+    environment.filters["document_label"] = lambda doc: document_label(doc, settings.language)
     _ENVIRONMENTS[(id(settings), folder)] = (settings, environment)
     return environment
 
