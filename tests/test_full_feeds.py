@@ -80,7 +80,8 @@ def test_full_text_photo_and_documents_round_trip_in_all_three_feeds(
     assert body.xpath("//a[starts-with(@href, 'mailto:')]/@href") == [
         "mailto:dana.reyes@harbourlight.example"
     ]
-    raw = etree.fromstring(feed(settings, "updates.atom")).findtext("a:entry/a:content", namespaces=NS)
+    atom_root = etree.fromstring(feed(settings, "updates.atom"))
+    raw = atom_root.findtext("a:entry/a:content", namespaces=NS)
     assert 'href="tel:+15550100"' in raw  # feedparser's sanitiser drops tel: links
     pdf, annex = entry.enclosures
     assert (pdf.href, pdf.type, pdf.length) == (
@@ -204,7 +205,7 @@ def test_what_cannot_be_a_link_stays_out_and_text_is_escaped(
             Document("/relative/report.pdf", "Relative", "application/pdf", 10),
             Document("https://harbourlight.example/r.pdf", "<b>Report</b> & more", "", None),
         ),
-        contact=Contact("<script>x</script>", "x\"><script>@evil", "ext. 12"),
+        contact=Contact("<script>x</script>", 'x"><script>@evil', "ext. 12"),
     )
     save_article(engine, item.key, article, NOW)
     publish(engine, settings)
