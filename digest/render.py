@@ -15,11 +15,12 @@ from pathlib import PurePosixPath
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from digest.catalog import ALL, FeedSpec
 from digest.config import Settings
 from digest.links import digest_url, image_url, item_link, item_page, item_page_url, web_url
-from digest.model import ALL_TYPES, Contact, Document, Item, Subscriber
+from digest.model import ALL_TYPES, Article, Contact, Document, Item, Subscriber
 from digest.resources import template_loader
 from digest.text import caption_and_credit, clean_line
 
@@ -27,6 +28,7 @@ from digest.text import caption_and_credit, clean_line
 # leaving room for the headers and each recipient's links.
 MAX_MESSAGE_BYTES = 96_000
 SHORT_SUMMARY = 200
+SHORT_TEXT = 1000
 OTHER_NEWS = "Other news"
 DAILY_SUBJECT = "Daily digest: {summary} — {date}"
 ALERTS_HEADING = {
@@ -79,6 +81,21 @@ def lead_photo(item: Item) -> Photo | None:
         return None
     caption, credit = caption_and_credit(item.image_caption)
     return Photo(url, caption or "", caption or "", credit or "")
+
+
+# An email photo fills the 600-pixel column inside its padding. Its shape is not known
+# (pages do not say it), so the height attribute assumes a camera's 3:2; clients that apply
+# CSS keep the photo's own proportions (height: auto).
+PHOTO_WIDTH = 536
+PHOTO_HEIGHT = 357
+TOP_PHOTOS = 3
+
+
+def email_photo(item: Item) -> Photo | None:
+    """The lead photo as an email may show it: only from an https address (a plain http
+    image is left out rather than shown as mixed content or blocked)."""
+    photo = lead_photo(item)
+    return photo if photo is not None and photo.url.startswith("https://") else None
 
 
 def documents(item: Item) -> list[Document]:
@@ -182,6 +199,8 @@ def template_environment(settings: Settings, folder: str) -> Environment:
     environment.globals["lead_photo"] = lead_photo
     environment.globals["documents"] = documents
     environment.globals["contact_parts"] = contact_parts
+    environment.globals["email_photo"] = email_photo
+    environment.globals["photo_size"] = (PHOTO_WIDTH, PHOTO_HEIGHT)
     environment.filters["document_label"] = lambda doc: document_label(doc, settings.language)
     _ENVIRONMENTS[(id(settings), folder)] = (settings, environment)
     return environment
@@ -206,6 +225,7 @@ def inline_css(document: str) -> str:
         remove_classes=False,
         allow_network=False,
         disable_validation=True,
+        disable_basic_attributes=["width", "height"],  # a photo's own, not its CSS "auto"
         cssutils_logging_level=logging.CRITICAL,
     ).transform()
     return STYLE_BLOCK.sub(_media_only, inlined)
@@ -344,7 +364,11 @@ def render_weekly(
     rendered = None
     for limit, cap in _shorter(settings.email.max_items_per_type):
         groups = _groups(settings, by_type, limit, cap)
-        context |= {"groups": groups, "preheader": _preheader(groups)}
+        context |= {
+            "groups": groups,
+            "preheader": _preheader(groups),
+            "pictured": _pictured(groups),
+        }
         rendered = _render(settings, kind, context, subject)
         if encoded_size(rendered) <= MAX_MESSAGE_BYTES:
             break
@@ -414,6 +438,46 @@ def _preheader(groups: list[dict[str, object]]) -> str:
     return " · ".join(titles)[:140]
 
 
+def _pictured(groups: list[dict[str, object]]) -> frozenset[str]:
+    """The keys of the digest's top items, which show their photo."""
+    entries = [item for group in groups for item in group["entries"]]  # type: ignore[attr-defined]
+    return frozenset(item.key for item in entries[:TOP_PHOTOS])
+
+
+@dataclass(frozen=True)
+class FullText:
+    """An item's full text as an alert carries it: HTML and plain text, and whether it was
+    cut short to keep the message under Gmail's clip."""
+
+    html: Markup
+    text: str
+    cut: bool = False
+
+
+def email_full_text(article: Article, budget: int | None = None) -> FullText:
+    """The page's full text for an email: without the images in it (the lead photo is
+    shown apart, sized for email), whole, or cut after the last paragraph that fits in
+    `budget` characters of HTML (the plain text after as many paragraphs)."""
+    from lxml import html as lxml_html
+
+    root = lxml_html.fragment_fromstring(article.body_html or "<p></p>", create_parent="div")
+    for image in list(root.iter("img", "picture", "video", "audio", "iframe")):
+        figure = next((a for a in image.iterancestors("figure")), None)
+        (figure if figure is not None else image).drop_tree()
+    parts = [html.escape(root.text or "")]
+    parts += [lxml_html.tostring(child, encoding="unicode") for child in root]
+    kept, used = [], 0
+    for part in parts:
+        used += len(part)
+        if budget is not None and used > budget:
+            break
+        kept.append(part)
+    cut = len(kept) < len(parts)
+    paragraphs = article.body_text.split("\n\n")
+    text = "\n\n".join(paragraphs[: len(kept)] if cut else paragraphs)
+    return FullText(Markup("".join(kept)), text.strip(), cut)
+
+
 def breaking_subject(settings: Settings, item: Item) -> str:
     """A breaking alert's subject: the configured prefix, then the item's title."""
     prefix = settings.email.breaking_prefix
@@ -421,17 +485,30 @@ def breaking_subject(settings: Settings, item: Item) -> str:
 
 
 def render_breaking(settings: Settings, item: Item, types_key: str) -> Rendered:
-    """A breaking-news alert carrying one item."""
+    """A breaking-news alert carrying one item: with its page's full text, photo, documents
+    and press contact when the page was read. A text too long for Gmail's clipping size is
+    cut after a paragraph, with a link to the whole of it on the item's page."""
     subject = breaking_subject(settings, item)
-    context = {
+    context: dict[str, object] = {
         "settings": settings,
         "subject": subject,
         "preheader": (item.summary or item.title)[:140],
         "item": item,
         "show_type": True,
         "chosen": _chosen_phrase(settings, types_key),
+        "pictured": frozenset({item.key}),
+        "full_text": None,
     }
-    return _render(settings, "breaking", context, subject)
+    if item.article is None:
+        return _render(settings, "breaking", context, subject)
+    budget: int | None = None
+    while True:
+        context["full_text"] = email_full_text(item.article, budget)
+        rendered = _render(settings, "breaking", context, subject)
+        if budget == 0 or encoded_size(rendered) <= MAX_MESSAGE_BYTES:
+            return rendered
+        budget = len(item.article.body_html) if budget is None else budget
+        budget = budget // 2 if budget > SHORT_TEXT else 0
 
 
 def _render(settings: Settings, name: str, context: dict[str, object], subject: str) -> Rendered:
