@@ -8,6 +8,8 @@ nothing of an embargoed item's page before the lift."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -239,3 +241,11 @@ def test_nothing_of_an_embargoed_items_page_is_in_a_feed_before_the_lift(
     publish(engine, settings, now=lifts + timedelta(minutes=1))
     text = feed(settings, "all.atom").decode()
     assert all(w in text for w in words)
+
+
+def test_the_feeds_module_loads_in_a_fresh_process() -> None:
+    """feedgen's extension modules use lxml.etree without importing it themselves."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import digest.feeds"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
