@@ -177,3 +177,20 @@ def test_nothing_of_an_embargoed_items_page_is_mailed_before_the_lift(
     _digest, (_raw, sent) = received(recorder)
     assert sent["Subject"] == f"Breaking: {secret.title}"
     assert all(w in sent.as_string() for w in words[:4])
+
+
+def test_a_test_send_carries_what_the_alert_will(
+    engine: Engine, web_settings: Settings, smtp_server: Server
+) -> None:
+    recorder, _ = smtp_server
+    item = news("checked", 23)
+    upsert_items(engine, [item], NOW)
+    save_article(engine, item.key, full_article(), NOW)
+    stored = find_item(engine, item.key)  # as the console and the command line find it
+    assert stored is not None and stored.article is None
+    actions.test_alert(web_settings, engine, stored, "desk@paper.example", "Operator")
+    ((_raw, message),) = received(recorder)
+    page, _source, text = parts(message)
+    assert [i.get("src") for i in page.cssselect("img.photo")] == [LEAD_PHOTO]
+    assert "4,000 marram grass seedlings" in page.cssselect("div.item-body")[0].text_content()
+    assert "Dune restoration report (PDF, 1.2 MB)" in text
