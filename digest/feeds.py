@@ -156,7 +156,9 @@ class PageExtension(MediaEntryExtension):
 OCTET_STREAM = "application/octet-stream"
 
 
-def _add_page(fmt: str, entry: object, item: Item, photo: Photo | None) -> None:
+def _add_page(
+    fmt: str, entry: object, item: Item, photo: Photo | None, attached: list[Document]
+) -> None:
     """The entry's photo as Media RSS (a thumbnail too when the item's page was read) and
     its documents as enclosures: every one in Atom, the first in RSS (which allows one)."""
     page: PageExtension = entry.media  # type: ignore[attr-defined]
@@ -165,7 +167,6 @@ def _add_page(fmt: str, entry: object, item: Item, photo: Photo | None) -> None:
         if item.article is not None:
             page.thumbnail(url=photo.url, group=None)
         page.described = (photo.caption or photo.alt, photo.credit)
-    attached = documents(item)
     if fmt == "atom":
         page.enclosures = attached
     elif attached:
@@ -222,9 +223,12 @@ def _generator(
     if fmt == "rss":
         generator.load_extension("dc", atom=False, rss=True)
     photos = [lead_photo(item) for item in entries]
-    if any(photos) or any(documents(item) for item in entries):
+    attachments = [documents(item) for item in entries]
+    if any(photos) or any(attachments):
         generator.register_extension("media", MediaExtension, PageExtension)
-    for item, item_updated, photo in zip(entries, updates, photos, strict=True):
+    for item, item_updated, photo, attached in zip(
+        entries, updates, photos, attachments, strict=True
+    ):
         entry = generator.add_entry(order="append")
         entry.id(entry_id(settings, item.key))
         entry.title(entry_title(item))
@@ -249,8 +253,8 @@ def _generator(
             else:
                 entry.description(html.escape(clean_text(item.summary or entry_title(item))))
                 entry.content(full_text(settings, item))
-        if photo is not None or documents(item):
-            _add_page(fmt, entry, item, photo)
+        if photo is not None or attached:
+            _add_page(fmt, entry, item, photo, attached)
     return generator
 
 
@@ -272,13 +276,13 @@ def render_atom(
     ident = f"{feed_id(settings, spec)}/archive/{month}" if month else None
     generator = _generator(settings, spec, "atom", entries, self_url, ident)
     document = generator.atom_str(pretty=True, encoding="utf-8")
-    return _decorate(settings, spec, "atom", document, entries, archive)
+    return _decorate(settings, spec, "atom", document, archive)
 
 
 def render_rss(settings: Settings, spec: FeedSpec, entries: list[Item]) -> bytes:
     """The RSS 2.0 document of a feed."""
     document = _generator(settings, spec, "rss", entries).rss_str(pretty=True, encoding="utf-8")
-    return _decorate(settings, spec, "rss", document, entries, None)
+    return _decorate(settings, spec, "rss", document, None)
 
 
 @dataclass(frozen=True)
@@ -296,7 +300,6 @@ def _decorate(
     spec: FeedSpec,
     fmt: str,
     document: bytes,
-    entries: list[Item],
     archive: ArchiveLinks | None,
 ) -> bytes:
     """What feedgen cannot write: WebSub hub links, RFC 5005 history links and fh:archive,
@@ -399,8 +402,9 @@ def _json_item(settings: Settings, item: Item, updated: datetime) -> dict[str, o
     attachments = [_attachment(document) for document in documents(item)]
     if attachments:
         entry["attachments"] = attachments
-    entry["_newsroom"] = {"type": label, "image_caption": item.image_caption}
-    if item.article is not None:
+    if item.article is None:
+        entry["_newsroom"] = {"type": label, "image_caption": item.image_caption}
+    else:
         entry["_newsroom"] = _page_extension(label, item.article, photo)
     return entry
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cache
+from itertools import accumulate
 from pathlib import PurePosixPath
 from urllib.parse import quote, urlsplit
 
@@ -95,14 +96,14 @@ def email_photo(item: Item) -> Photo | None:
     """The lead photo as an email may show it: only from an https address (a plain http
     image is left out rather than shown as mixed content or blocked)."""
     photo = lead_photo(item)
-    return photo if photo is not None and photo.url.startswith("https://") else None
+    return photo if photo is not None and urlsplit(photo.url).scheme.lower() == "https" else None
 
 
 def documents(item: Item) -> list[Document]:
-    """The documents of the item's page that have an http(s) address (none before it is
-    read)."""
+    """The documents of the item's page that have an http(s) address, written as a URI
+    (none before the page is read)."""
     found = item.article.documents if item.article is not None else ()
-    return [doc for doc in found if web_url(doc.url)]
+    return [replace(doc, url=url) for doc in found if (url := web_url(doc.url))]
 
 
 GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream")
@@ -196,7 +197,6 @@ def template_environment(settings: Settings, folder: str) -> Environment:
     environment.globals["item_link"] = lambda item: item_link(settings, item)
     environment.globals["digest_url"] = lambda kind, ident: digest_url(settings, kind, ident)
     environment.globals["page_url"] = lambda item: item_page_url(settings, item_page(item))
-    environment.globals["lead_photo"] = lead_photo
     environment.globals["documents"] = documents
     environment.globals["contact_parts"] = contact_parts
     environment.globals["email_photo"] = email_photo
@@ -464,18 +464,15 @@ def email_full_text(article: Article, budget: int | None = None) -> FullText:
     for image in list(root.iter("img", "picture", "video", "audio", "iframe")):
         figure = next((a for a in image.iterancestors("figure")), None)
         (figure if figure is not None else image).drop_tree()
-    parts = [html.escape(root.text or "")]
-    parts += [lxml_html.tostring(child, encoding="unicode") for child in root]
-    kept, used = [], 0
-    for part in parts:
-        used += len(part)
-        if budget is not None and used > budget:
-            break
-        kept.append(part)
-    cut = len(kept) < len(parts)
-    paragraphs = article.body_text.split("\n\n")
-    text = "\n\n".join(paragraphs[: len(kept)] if cut else paragraphs)
-    return FullText(Markup("".join(kept)), text.strip(), cut)
+    blocks = [html.escape(root.text)] if (root.text or "").strip() else []
+    blocks += [lxml_html.tostring(child, encoding="unicode") for child in root]
+    kept = len(blocks)
+    if budget is not None:
+        kept = sum(1 for used in accumulate(len(block) for block in blocks) if used <= budget)
+    paragraphs = [p for p in article.body_text.split("\n\n") if p.strip()]
+    cut = kept < len(blocks)
+    text = "\n\n".join(paragraphs[:kept] if cut else paragraphs)
+    return FullText(Markup("".join(blocks[:kept])), text.strip(), cut)
 
 
 def breaking_subject(settings: Settings, item: Item) -> str:
