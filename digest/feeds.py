@@ -40,7 +40,7 @@ from digest.model import Article, Document, Item
 from digest.render import Photo, documents, lead_photo, template_environment
 from digest.site import render_home
 from digest.store import public_items, with_articles
-from digest.text import caption_and_credit, clean_line, clean_text
+from digest.text import caption_and_credit, clean_line, clean_text, xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def full_text(settings: Settings, item: Item) -> str:
         .render(
             item=item,
             article=item.article,
-            body=Markup(item.article.body_html),
+            body=Markup(xml_safe(item.article.body_html)),
             photo=photo if photo and photo.url not in item.article.body_html else None,
             documents=documents(item),
         )
@@ -104,8 +104,9 @@ def _text(item: Item) -> str:
     """The entry's plain text: the full text when its page was read, else `_body`."""
     if item.article is None:
         return _body(item)
-    parts = [item.article.body_text, *(f"Correction: {note}" for note in item.corrections)]
-    return "\n\n".join(clean_text(part) for part in parts if part)
+    paragraphs = item.article.body_text.split("\n\n")
+    parts = [*paragraphs, *(f"Correction: {note}" for note in item.corrections)]
+    return "\n\n".join(text for part in parts if (text := clean_text(part)))
 
 
 def with_full_text(engine: Engine, settings: Settings, entries: list[Item]) -> list[Item]:
@@ -132,9 +133,9 @@ class PageExtension(MediaEntryExtension):
         self._photo(entry)
         for document in self.enclosures:
             link = xml_elem("link", entry, href=document.url, rel="enclosure")
-            link.set("type", document.mime_type or OCTET_STREAM)
+            link.set("type", document.mime_type)
             if document.title:
-                link.set("title", clean_line(document.title))
+                link.set("title", document.title)
             if document.length is not None:
                 link.set("length", str(document.length))
         return entry
@@ -153,9 +154,6 @@ class PageExtension(MediaEntryExtension):
         return entry
 
 
-OCTET_STREAM = "application/octet-stream"
-
-
 def _add_page(
     fmt: str, entry: object, item: Item, photo: Photo | None, attached: list[Document]
 ) -> None:
@@ -172,7 +170,7 @@ def _add_page(
     elif attached:
         first = attached[0]
         length = str(first.length) if first.length is not None else "0"
-        entry.enclosure(first.url, length, first.mime_type or OCTET_STREAM)  # type: ignore[attr-defined]
+        entry.enclosure(first.url, length, first.mime_type)  # type: ignore[attr-defined]
 
 
 def unique_updates(entries: Sequence[Item]) -> list[datetime]:
@@ -412,10 +410,10 @@ def _json_item(settings: Settings, item: Item, updated: datetime) -> dict[str, o
 def _attachment(document: Document) -> dict[str, object]:
     attachment: dict[str, object] = {
         "url": document.url,
-        "mime_type": document.mime_type or OCTET_STREAM,
+        "mime_type": document.mime_type,
     }
     if document.title:
-        attachment["title"] = clean_line(document.title)
+        attachment["title"] = document.title
     if document.length is not None:
         attachment["size_in_bytes"] = document.length
     return attachment

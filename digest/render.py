@@ -23,7 +23,7 @@ from digest.config import Settings
 from digest.links import digest_url, image_url, item_link, item_page, item_page_url, web_url
 from digest.model import ALL_TYPES, Article, Contact, Document, Item, Subscriber
 from digest.resources import template_loader
-from digest.text import caption_and_credit, clean_line
+from digest.text import caption_and_credit, clean_line, xml_safe
 
 # Gmail clips a message past 102 KB: both parts of a digest stay under this together,
 # leaving room for the headers and each recipient's links.
@@ -103,17 +103,33 @@ def documents(item: Item) -> list[Document]:
     """The documents of the item's page that have an http(s) address, written as a URI
     (none before the page is read)."""
     found = item.article.documents if item.article is not None else ()
-    return [replace(doc, url=url) for doc in found if (url := web_url(doc.url))]
+    return [
+        replace(doc, url=url, title=clean_line(doc.title), mime_type=media_type(doc.mime_type))
+        for doc in found
+        if (url := web_url(doc.url))
+    ]
 
 
-GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream")
+MEDIA_TYPE = re.compile(r"[\w!#$&^.+-]+/[\w!#$&^.+-]+")
+OCTET_STREAM = "application/octet-stream"
+
+
+def media_type(declared: str) -> str:
+    """A document's media type as feeds state it: the type/subtype the server gave,
+    lower-cased and without parameters, or application/octet-stream when it gave none
+    that reads as one."""
+    found = declared.split(";")[0].strip().lower()
+    return found if MEDIA_TYPE.fullmatch(found) else OCTET_STREAM
+
+
+GENERIC_TYPES = (OCTET_STREAM, "binary/octet-stream")
 
 
 def document_kind(document: Document) -> str:
     """What a reader calls the file: "PDF", "DOCX", "ZIP" (from its media type, else from
     the end of its address), or "File"."""
-    media_type = document.mime_type.split(";")[0].strip().lower()
-    extension = None if media_type in GENERIC_TYPES else mimetypes.guess_extension(media_type)
+    declared = media_type(document.mime_type)
+    extension = None if declared in GENERIC_TYPES else mimetypes.guess_extension(declared)
     if not extension:
         extension = PurePosixPath(urlsplit(document.url).path).suffix
     return extension.lstrip(".").upper()[:8] or "File"
@@ -460,7 +476,8 @@ def email_full_text(article: Article, budget: int | None = None) -> FullText:
     `budget` characters of HTML (the plain text after as many paragraphs)."""
     from lxml import html as lxml_html
 
-    root = lxml_html.fragment_fromstring(article.body_html or "<p></p>", create_parent="div")
+    source = xml_safe(article.body_html) or "<p></p>"
+    root = lxml_html.fragment_fromstring(source, create_parent="div")
     for image in list(root.iter("img", "picture", "video", "audio", "iframe")):
         figure = next((a for a in image.iterancestors("figure")), None)
         (figure if figure is not None else image).drop_tree()
@@ -469,7 +486,7 @@ def email_full_text(article: Article, budget: int | None = None) -> FullText:
     kept = len(blocks)
     if budget is not None:
         kept = sum(1 for used in accumulate(len(block) for block in blocks) if used <= budget)
-    paragraphs = [p for p in article.body_text.split("\n\n") if p.strip()]
+    paragraphs = [p for p in xml_safe(article.body_text).split("\n\n") if p.strip()]
     cut = kept < len(blocks)
     text = "\n\n".join(paragraphs[:kept] if cut else paragraphs)
     return FullText(Markup("".join(blocks[:kept])), text.strip(), cut)

@@ -49,6 +49,7 @@ from digest.store import (
     withheld_pages,
 )
 from digest.store import correction_notes as store_correction_notes
+from digest.text import clean_line, xml_safe
 
 LATEST = 20
 MONTH_NAME = re.compile(r"\d{4}-\d{2}")
@@ -217,8 +218,8 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
         alt=photo.alt if photo else "",
         caption=photo.caption if photo else "",
         credit=photo.credit if photo else "",
-        body=Markup(article.body_html) if article else None,
-        body_language=article.language if article and article.language else None,
+        body=Markup(xml_safe(article.body_html)) if article else None,
+        body_language=clean_line(article.language or "") if article else None,
         documents=documents(item),
         contact=article.contact if article else None,
         original=original,

@@ -7,6 +7,7 @@ nothing of an embargoed item's page before the lift."""
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
@@ -15,13 +16,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from lxml import etree
 from lxml import html as lxml_html
 from sqlalchemy import Engine
 
+from digest.catalog import feed_specs
 from digest.config import Settings
-from digest.feeds import entry_id, write_feeds
+from digest.feeds import entry_id, render_atom, render_json, render_rss, write_feeds
 from digest.model import Contact, Document, Item
+from digest.site import render_item
 from digest.store import save_article, upsert_items
 
 from .helpers import ATOM_SCHEMA, LEAD_PHOTO, REPORT_PDF_BYTES, full_article
@@ -249,3 +255,38 @@ def test_the_feeds_module_loads_in_a_fresh_process() -> None:
         [sys.executable, "-c", "import digest.feeds"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+any_text = st.text(st.characters(codec="utf-8"), max_size=120)
+
+
+@given(text=any_text, body=any_text, title=any_text, length=st.integers(-5, 10**13))
+@hypothesis_settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_any_text_from_a_page_keeps_every_output_valid_and_inert(
+    text: str, body: str, title: str, length: int, settings: Settings
+) -> None:
+    article = full_article(
+        body_html=f"<p>{html.escape(body)}</p>{body[:3]}",
+        body_text=body,
+        image_url=f"https://harbourlight.example/{text}.jpg",
+        image_alt=text,
+        image_caption=text,
+        image_credit=text,
+        documents=(Document(f"https://harbourlight.example/{text}.pdf", title, text, length),),
+        contact=Contact(text, text, text),
+        language=text[:35] or None,
+    )
+    item = replace(news("fuzz", 1), article=article)
+    spec = feed_specs(settings)[0]
+    atom = render_atom(settings, spec, [item])
+    assert ATOM_SCHEMA.validate(etree.fromstring(atom)), ATOM_SCHEMA.error_log
+    for document in (atom, render_rss(settings, spec, [item])):
+        assert not feedparser.parse(document).bozo
+    json.loads(render_json(settings, spec, [item]))
+    page = lxml_html.fromstring(render_item(settings, item).body)
+    assert [s.get("type") for s in page.xpath("//script")] == ["application/ld+json"]
+    assert not page.xpath("//*[@*[starts-with(name(), 'on')]]")
