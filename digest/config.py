@@ -164,6 +164,7 @@ class Settings:
     max_caption_lines: int
     sources: tuple[SourceConfig, ...]
     feed_size: int
+    feed_full_text: int
     output_dir: Path
     base_url: str
     database_url: str
@@ -324,6 +325,7 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
             for index, s in enumerate(schema.sources)
         ),
         feed_size=schema.feeds.size,
+        feed_full_text=schema.feeds.full_text,
         output_dir=Path(schema.feeds.output),
         feed_refresh_seconds=schema.feeds.refresh_seconds,
         base_url=site.base_url if site.base_url.endswith("/") else site.base_url + "/",

@@ -275,6 +275,10 @@ def _embargo_element(value: Any) -> str | None:
     return text
 
 
+def _count(value: Any) -> int:
+    return _whole(value, "must be a whole number, 0 or more (got {value!r})", 0)
+
+
 def _undo_seconds(value: Any) -> int:
     return _whole(value, "must be a whole number of seconds, 0 or more (got {value!r})", 0)
 
@@ -417,6 +421,9 @@ class Feeds(Section):
     """[feeds]: the files written."""
 
     size: Positive = setting(50, "entries per feed (the newest)")
+    full_text: Annotated[int, _rule(_count)] = setting(
+        20, "newest entries per feed carrying their page's full text, photo and documents; 0: none"
+    )
     output: Text = setting("public", "folder of the feeds, the OPML file and index.html")
     refresh_seconds: Positive = setting(
         30, "how often the web process checks the store for changed items"

@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import lxml.etree  # noqa: F401 - loaded before feedgen.ext, whose modules use it unimported
+from feedgen.ext.media import MediaEntryExtension, MediaExtension
 from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
 from lxml import etree
+from markupsafe import Markup
 from sqlalchemy import Engine
 
 from digest.catalog import (
@@ -32,10 +36,11 @@ from digest.catalog import (
 from digest.config import Settings
 from digest.files import FeedFile, write_if_changed
 from digest.links import image_url, item_link
-from digest.model import Item
+from digest.model import Article, Document, Item
+from digest.render import Photo, documents, lead_photo, template_environment
 from digest.site import render_home
-from digest.store import public_items
-from digest.text import caption_and_credit, clean_line, clean_text
+from digest.store import public_items, with_articles
+from digest.text import caption_and_credit, clean_line, clean_text, xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +79,98 @@ def _body(item: Item) -> str:
             parts.append(f"Credit: {credit}")
     parts += [f"Correction: {note}" for note in item.corrections]
     return "\n\n".join(clean_text(part) for part in parts)
+
+
+def full_text(settings: Settings, item: Item) -> str:
+    """The HTML content of an entry whose page was read: the lead photo (unless the text
+    shows it already), the sanitised full text, the documents with their kind and size, the
+    press contact and the correction notes."""
+    assert item.article is not None
+    photo = lead_photo(item)
+    return (
+        template_environment(settings, "")
+        .get_template("feeds/entry.html")
+        .render(
+            item=item,
+            article=item.article,
+            body=Markup(xml_safe(item.article.body_html)),
+            photo=photo if photo and photo.url not in item.article.body_html else None,
+            documents=documents(item),
+        )
+    )
+
+
+def _text(item: Item) -> str:
+    """The entry's plain text: the full text when its page was read, else `_body`."""
+    if item.article is None:
+        return _body(item)
+    paragraphs = item.article.body_text.split("\n\n")
+    parts = [*paragraphs, *(f"Correction: {note}" for note in item.corrections)]
+    return "\n\n".join(text for part in parts if (text := clean_text(part)))
+
+
+def with_full_text(engine: Engine, settings: Settings, entries: list[Item]) -> list[Item]:
+    """The entries of a feed, the newest `feeds.full_text` of them carrying what their own
+    page holds (older ones keep the summary, so a feed stays a sensible size)."""
+    newest = settings.feed_full_text
+    if not newest or not entries:
+        return entries
+    return with_articles(engine, entries[:newest]) + entries[newest:]
+
+
+class PageExtension(MediaEntryExtension):
+    """feedgen's Media RSS entry extension with what feedgen 1.0 cannot write: the photo's
+    media:description and media:credit inside its media:content, and Atom's
+    rel="enclosure" links with their type and length (feedgen drops an Atom entry link's
+    attributes, lkiesow/python-feedgen#135)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.described: tuple[str, str] = ("", "")
+        self.enclosures: list[Document] = []
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        self._photo(entry)
+        for document in self.enclosures:
+            link = xml_elem("link", entry, href=document.url, rel="enclosure")
+            link.set("type", document.mime_type)
+            if document.title:
+                link.set("title", document.title)
+            if document.length is not None:
+                link.set("length", str(document.length))
+        return entry
+
+    def extend_rss(self, item: etree._Element) -> etree._Element:
+        return self._photo(item)
+
+    def _photo(self, entry: etree._Element) -> etree._Element:
+        super().extend_atom(entry)
+        content = entry.find(f"{{{MEDIA_NS}}}content")
+        description, credit = self.described
+        if content is not None and description:
+            xml_elem(f"{{{MEDIA_NS}}}description", content, type="plain").text = description
+        if content is not None and credit:
+            xml_elem(f"{{{MEDIA_NS}}}credit", content).text = credit
+        return entry
+
+
+def _add_page(
+    fmt: str, entry: object, item: Item, photo: Photo | None, attached: list[Document]
+) -> None:
+    """The entry's photo as Media RSS (a thumbnail too when the item's page was read) and
+    its documents as enclosures: every one in Atom, the first in RSS (which allows one)."""
+    page: PageExtension = entry.media  # type: ignore[attr-defined]
+    if photo is not None:
+        page.content(url=photo.url, medium="image", group=None)
+        if item.article is not None:
+            page.thumbnail(url=photo.url, group=None)
+        page.described = (photo.caption or photo.alt, photo.credit)
+    if fmt == "atom":
+        page.enclosures = attached
+    elif attached:
+        first = attached[0]
+        length = str(first.length) if first.length is not None else "0"
+        entry.enclosure(first.url, length, first.mime_type)  # type: ignore[attr-defined]
 
 
 def unique_updates(entries: Sequence[Item]) -> list[datetime]:
@@ -123,7 +220,13 @@ def _generator(
     generator.lastBuildDate(updated)
     if fmt == "rss":
         generator.load_extension("dc", atom=False, rss=True)
-    for item, item_updated in zip(entries, updates, strict=True):
+    photos = [lead_photo(item) for item in entries]
+    attachments = [documents(item) for item in entries]
+    if any(photos) or any(attachments):
+        generator.register_extension("media", MediaExtension, PageExtension)
+    for item, item_updated, photo, attached in zip(
+        entries, updates, photos, attachments, strict=True
+    ):
         entry = generator.add_entry(order="append")
         entry.id(entry_id(settings, item.key))
         entry.title(entry_title(item))
@@ -136,11 +239,20 @@ def _generator(
         if fmt == "atom":
             entry.author({"name": settings.newsroom_name, "uri": settings.newsroom_url})
             entry.summary(clean_text(item.summary or entry_title(item)), type="text")
-            entry.content(_body(item), type="text")
+            if item.article is None:
+                entry.content(_body(item), type="text")
+            else:
+                entry.content(full_text(settings, item), type="html")
         else:
             entry.guid(entry_id(settings, item.key), permalink=False)
             entry.dc.dc_creator(settings.newsroom_name)
-            entry.description(html.escape(_body(item)).replace("\n", "<br>"))
+            if item.article is None:
+                entry.description(html.escape(_body(item)).replace("\n", "<br>"))
+            else:
+                entry.description(html.escape(clean_text(item.summary or entry_title(item))))
+                entry.content(full_text(settings, item))
+        if photo is not None or attached:
+            _add_page(fmt, entry, item, photo, attached)
     return generator
 
 
@@ -162,13 +274,13 @@ def render_atom(
     ident = f"{feed_id(settings, spec)}/archive/{month}" if month else None
     generator = _generator(settings, spec, "atom", entries, self_url, ident)
     document = generator.atom_str(pretty=True, encoding="utf-8")
-    return _decorate(settings, spec, "atom", document, entries, archive)
+    return _decorate(settings, spec, "atom", document, archive)
 
 
 def render_rss(settings: Settings, spec: FeedSpec, entries: list[Item]) -> bytes:
     """The RSS 2.0 document of a feed."""
     document = _generator(settings, spec, "rss", entries).rss_str(pretty=True, encoding="utf-8")
-    return _decorate(settings, spec, "rss", document, entries, None)
+    return _decorate(settings, spec, "rss", document, None)
 
 
 @dataclass(frozen=True)
@@ -186,17 +298,14 @@ def _decorate(
     spec: FeedSpec,
     fmt: str,
     document: bytes,
-    entries: list[Item],
     archive: ArchiveLinks | None,
 ) -> bytes:
     """What feedgen cannot write: WebSub hub links, RFC 5005 history links and fh:archive,
-    and Media RSS (media:content, media:description, media:credit) for items with a photo."""
+    and Atom titles marked as plain text."""
     namespaces = {"atom": ATOM_NS, "media": MEDIA_NS, "fh": HISTORY_NS}
     root = etree.fromstring(document, etree.XMLParser(remove_blank_text=True))
     if fmt == "rss":
         root = _with_namespaces(root, {"atom": ATOM_NS, "media": MEDIA_NS})
-    elif any(image_url(item) for item in entries):
-        root = _with_namespaces(root, {"media": MEDIA_NS})  # else lxml would write ns0:
     head = root if fmt == "atom" else root.find("channel")
     assert head is not None
     links: list[tuple[str, str]] = []
@@ -219,7 +328,9 @@ def _decorate(
         head.insert(position, etree.Element(f"{{{ATOM_NS}}}link", rel=rel, href=href))
     if archive is not None and archive.month:
         root.insert(0, etree.Element(f"{{{HISTORY_NS}}}archive", nsmap={"fh": HISTORY_NS}))
-    _add_photos(settings, fmt, root, entries)
+    if fmt == "atom":
+        for title in root.iter(f"{{{ATOM_NS}}}title"):
+            title.set("type", "text")  # titles are the plain text they are
     etree.indent(root, space="  ")
     written = etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
     return TITLE.sub(_plain_title, written)
@@ -239,21 +350,6 @@ def _plain_title(match: re.Match[bytes]) -> bytes:
     return match.group(1) + text + match.group(3)
 
 
-def _add_photos(settings: Settings, fmt: str, root: etree._Element, entries: list[Item]) -> None:
-    """Media RSS for the entries with a photo; Atom titles marked as the plain text they are."""
-    namespaces = {"atom": ATOM_NS}
-    photos = {entry_id(settings, item.key): item for item in entries if image_url(item)}
-    ident = "atom:id" if fmt == "atom" else "guid"
-    for element in root.iter(f"{{{ATOM_NS}}}entry" if fmt == "atom" else "item"):
-        found = element.find(ident, namespaces)
-        item = photos.get(found.text) if found is not None else None
-        if item is not None:
-            _add_media(element, item)
-    if fmt == "atom":
-        for title in root.iter(f"{{{ATOM_NS}}}title"):
-            title.set("type", "text")
-
-
 def _with_namespaces(root: etree._Element, namespaces: dict[str, str]) -> etree._Element:
     """The same document with these prefixes declared on its root element."""
     merged = {**root.nsmap, **namespaces}
@@ -261,16 +357,6 @@ def _with_namespaces(root: etree._Element, namespaces: dict[str, str]) -> etree.
     copy.text = root.text
     copy.extend(list(root))
     return copy
-
-
-def _add_media(element: etree._Element, item: Item) -> None:
-    url = image_url(item)
-    content = etree.SubElement(element, f"{{{MEDIA_NS}}}content", url=url or "", medium="image")
-    described, credit = caption_and_credit(item.image_caption)
-    if described:
-        etree.SubElement(content, f"{{{MEDIA_NS}}}description", type="plain").text = described
-    if credit:
-        etree.SubElement(content, f"{{{MEDIA_NS}}}credit").text = credit
 
 
 def render_json(settings: Settings, spec: FeedSpec, entries: list[Item]) -> bytes:
@@ -298,18 +384,55 @@ def _json_item(settings: Settings, item: Item, updated: datetime) -> dict[str, o
     entry: dict[str, object] = {"id": entry_id(settings, item.key)}
     entry["url"] = item_link(settings, item)
     entry["title"] = entry_title(item)
-    entry["content_text"] = _body(item)
+    if item.article is not None:
+        entry["content_html"] = full_text(settings, item)
+    entry["content_text"] = _text(item)
     if item.summary:
         entry["summary"] = clean_text(item.summary)
     entry["date_published"] = item.published.isoformat()
     entry["date_modified"] = updated.isoformat()
-    if image_url(item):
-        entry["image"] = image_url(item)
+    photo = lead_photo(item)
+    if photo is not None:
+        entry["image"] = photo.url
     label = _type_label(settings, item)
     if label:
         entry["tags"] = [label]
-    entry["_newsroom"] = {"type": label, "image_caption": item.image_caption}
+    attachments = [_attachment(document) for document in documents(item)]
+    if attachments:
+        entry["attachments"] = attachments
+    if item.article is None:
+        entry["_newsroom"] = {"type": label, "image_caption": item.image_caption}
+    else:
+        entry["_newsroom"] = _page_extension(label, item.article, photo)
     return entry
+
+
+def _attachment(document: Document) -> dict[str, object]:
+    attachment: dict[str, object] = {
+        "url": document.url,
+        "mime_type": document.mime_type,
+    }
+    if document.title:
+        attachment["title"] = document.title
+    if document.length is not None:
+        attachment["size_in_bytes"] = document.length
+    return attachment
+
+
+def _page_extension(label: str | None, article: Article, photo: Photo | None) -> dict[str, object]:
+    """The `_newsroom` object of an entry whose page was read: the type, the photo's
+    caption, credit and alt text apart, the press contact and the page's language."""
+    contact = article.contact
+    return {
+        "type": label,
+        "image_caption": photo.caption if photo else None,
+        "image_credit": photo.credit if photo else None,
+        "image_alt": photo.alt if photo else None,
+        "contact": {"name": contact.name, "email": contact.email, "phone": contact.phone}
+        if contact
+        else None,
+        "language": article.language,
+    }
 
 
 RENDERERS = {"atom": render_atom, "rss": render_rss, "json": render_json}
@@ -372,7 +495,9 @@ def write_feeds(
     for spec in feed_specs(settings):
         if wanted is not None and spec.item_type is not None and spec.item_type not in wanted:
             continue
-        entries = public_items(engine, now, spec.item_type, settings.feed_size)
+        entries = with_full_text(
+            engine, settings, public_items(engine, now, spec.item_type, settings.feed_size)
+        )
         months: list[str] = []
         if len(entries) >= settings.feed_size:
             history = history if history is not None else month_stats(engine, settings, now)

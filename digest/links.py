@@ -118,7 +118,7 @@ def web_url(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
         return None
-    if any(ch in url for ch in '\r\n\t\x00 "<>'):
+    if any(ch in url for ch in ' "<>') or not url.isprintable():
         return None
     return as_uri(url.strip())
 

@@ -38,6 +38,7 @@ from digest.store import (
     mailings,
     publishable,
     subscribers,
+    with_articles,
 )
 
 EMPTY, SENDING, DONE = "empty", "sending", "done"
@@ -220,7 +221,7 @@ def plan_digest(
         ident=ident,
         period_start=start,
         period_end=period_end,
-        items=[item_from_row(row) for row in rows],
+        items=with_articles(engine, [item_from_row(row) for row in rows]),
         item_ids=[row.id for row in rows],
         alerted=frozenset(alerted),
         corrections=tuple(
@@ -333,12 +334,15 @@ def create_breaking(
     send_after: datetime | None = None,
     requested_by: str | None = None,
 ) -> Mailing:
-    """Create the breaking alert for one item, or return the one already created. A held
-    alert (awaiting approval, or scheduled) gets its deliveries as `held` rows that no
-    sender claims until the clock releases them."""
+    """Create the breaking alert for one item, or return the one already created; it carries
+    what the item's page holds (full text, photo, documents, press contact). A held alert
+    (awaiting approval, or scheduled) gets its deliveries as `held` rows that no sender
+    claims until the clock releases them."""
     ident = breaking_ident(item)
     if (existing := find_mailing(engine, ident)) is not None:
         return existing
+    if item.article is None:
+        item = with_articles(engine, [item])[0]
     condition = and_(
         _breaking_recipients(item.type), subscribers.c.id.not_in(embargo_reached(item.key))
     )

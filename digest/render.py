@@ -5,24 +5,31 @@ from __future__ import annotations
 
 import html
 import logging
+import mimetypes
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cache
+from itertools import accumulate
+from pathlib import PurePosixPath
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from digest.catalog import ALL, FeedSpec
 from digest.config import Settings
-from digest.links import digest_url, item_link, item_page, item_page_url
-from digest.model import ALL_TYPES, Item, Subscriber
+from digest.links import digest_url, image_url, item_link, item_page, item_page_url, web_url
+from digest.model import ALL_TYPES, Article, Contact, Document, Item, Subscriber
 from digest.resources import template_loader
+from digest.text import caption_and_credit, clean_line, xml_safe
 
 # Gmail clips a message past 102 KB: both parts of a digest stay under this together,
 # leaving room for the headers and each recipient's links.
 MAX_MESSAGE_BYTES = 96_000
 SHORT_SUMMARY = 200
+SHORT_TEXT = 1000
 OTHER_NEWS = "Other news"
 DAILY_SUBJECT = "Daily digest: {summary} — {date}"
 ALERTS_HEADING = {
@@ -59,6 +66,140 @@ def item_date(item: Item, settings: Settings | None = None) -> str:
     return f"{published:%B %Y}"
 
 
+@dataclass(frozen=True)
+class Photo:
+    """An item's lead photo as every output shows it: an absolute http(s) URL, its alt
+    text, caption and credit (each "" when unknown)."""
+
+    url: str
+    alt: str = ""
+    caption: str = ""
+    credit: str = ""
+
+
+def lead_photo(item: Item) -> Photo | None:
+    """The photo of the item's own page when it was read, else the listing's (its caption
+    lines split into caption and credit); None without a usable http(s) URL."""
+    article = item.article
+    if article is not None and (url := web_url(article.image_url)):
+        return Photo(
+            url,
+            clean_line(article.image_alt or ""),
+            clean_line(article.image_caption or ""),
+            clean_line(article.image_credit or ""),
+        )
+    url = image_url(item)
+    if url is None:
+        return None
+    caption, credit = caption_and_credit(item.image_caption)
+    return Photo(url, caption or "", caption or "", credit or "")
+
+
+# An email photo fills the 600-pixel column inside its padding. Its shape is not known
+# (pages do not say it), so the height attribute assumes a camera's 3:2; clients that apply
+# CSS keep the photo's own proportions (height: auto).
+PHOTO_WIDTH = 536
+PHOTO_HEIGHT = 357
+TOP_PHOTOS = 3
+
+
+def email_photo(item: Item) -> Photo | None:
+    """The lead photo as an email may show it: only from an https address (a plain http
+    image is left out rather than shown as mixed content or blocked)."""
+    photo = lead_photo(item)
+    return photo if photo is not None and urlsplit(photo.url).scheme.lower() == "https" else None
+
+
+def documents(item: Item) -> list[Document]:
+    """The documents of the item's page that have an http(s) address, written as a URI
+    (none before the page is read)."""
+    found = item.article.documents if item.article is not None else ()
+    return [
+        replace(doc, url=url, title=clean_line(doc.title), mime_type=media_type(doc.mime_type))
+        for doc in found
+        if (url := web_url(doc.url))
+    ]
+
+
+MEDIA_TYPE = re.compile(r"[\w!#$&^.+-]+/[\w!#$&^.+-]+")
+OCTET_STREAM = "application/octet-stream"
+
+
+def media_type(declared: str) -> str:
+    """A document's media type as feeds state it: the type/subtype the server gave,
+    lower-cased and without parameters, or application/octet-stream when it gave none
+    that reads as one."""
+    found = declared.split(";")[0].strip().lower()
+    return found if MEDIA_TYPE.fullmatch(found) else OCTET_STREAM
+
+
+GENERIC_TYPES = (OCTET_STREAM, "binary/octet-stream")
+
+
+def document_kind(document: Document) -> str:
+    """What a reader calls the file: "PDF", "DOCX", "ZIP" (from its media type, else from
+    the end of its address), or "File"."""
+    declared = media_type(document.mime_type)
+    extension = None if declared in GENERIC_TYPES else mimetypes.guess_extension(declared)
+    if not extension:
+        extension = PurePosixPath(urlsplit(document.url).path).suffix
+    return extension.lstrip(".").upper()[:8] or "File"
+
+
+def file_size(length: int | None, language: str = "en") -> str | None:
+    """A size as people read it, in the newsroom's language: "845 kB", "1.2 MB" (decimal
+    units, one decimal); None when unknown."""
+    if length is None or length < 0:
+        return None
+    from babel import Locale, UnknownLocaleError
+    from babel.units import format_unit
+
+    try:
+        locale = Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        locale = Locale("en")
+    value, unit = float(length), SIZE_UNITS[0]
+    for unit in SIZE_UNITS:
+        if value < 1000 or unit == SIZE_UNITS[-1]:
+            break
+        value /= 1000
+    return format_unit(value, unit, length="short", locale=locale, format="#,##0.#")
+
+
+SIZE_UNITS = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte")
+
+
+def document_label(document: Document, language: str = "en") -> str:
+    """The kind and size of a document as listed beside its link: "PDF, 1.2 MB"."""
+    size = file_size(document.length, language)
+    kind = document_kind(document)
+    return f"{kind}, {size}" if size else kind
+
+
+EMAIL_ADDRESS = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+")
+PHONE_DIGITS_MIN = 3
+
+
+def contact_parts(contact: Contact | None) -> list[tuple[str, str | None]]:
+    """The press contact as pages, feeds and emails show it: the name, the email address
+    (with its mailto: link) and the phone number (with its tel: link), each left out when
+    empty; an address or number that cannot make a link is shown as plain text."""
+    if contact is None:
+        return []
+    parts: list[tuple[str, str | None]] = []
+    if name := clean_line(contact.name):
+        parts.append((name, None))
+    if email := clean_line(contact.email).removeprefix("mailto:"):
+        usable = EMAIL_ADDRESS.fullmatch(email)
+        parts.append((email, "mailto:" + quote(email, safe="@.+-_") if usable else None))
+    if phone := clean_line(contact.phone):
+        digits = re.sub(r"[^\d+]", "", phone)
+        dialled = digits[:1] + digits[1:].replace("+", "")
+        usable = sum(c.isdigit() for c in dialled) >= PHONE_DIGITS_MIN
+        parts.append((phone, "tel:" + dialled if usable else None))
+    return parts
+
+
 _ENVIRONMENTS: dict[tuple[int, str], tuple[Settings, Environment]] = {}
 
 
@@ -84,6 +225,11 @@ def template_environment(settings: Settings, folder: str) -> Environment:
     environment.globals["item_link"] = lambda item: item_link(settings, item)
     environment.globals["digest_url"] = lambda kind, ident: digest_url(settings, kind, ident)
     environment.globals["page_url"] = lambda item: item_page_url(settings, item_page(item))
+    environment.globals["documents"] = documents
+    environment.globals["contact_parts"] = contact_parts
+    environment.globals["email_photo"] = email_photo
+    environment.globals["photo_size"] = (PHOTO_WIDTH, PHOTO_HEIGHT)
+    environment.filters["document_label"] = lambda doc: document_label(doc, settings.language)
     _ENVIRONMENTS[(id(settings), folder)] = (settings, environment)
     return environment
 
@@ -107,6 +253,7 @@ def inline_css(document: str) -> str:
         remove_classes=False,
         allow_network=False,
         disable_validation=True,
+        disable_basic_attributes=["width", "height"],  # a photo's own, not its CSS "auto"
         cssutils_logging_level=logging.CRITICAL,
     ).transform()
     return STYLE_BLOCK.sub(_media_only, inlined)
@@ -245,7 +392,11 @@ def render_weekly(
     rendered = None
     for limit, cap in _shorter(settings.email.max_items_per_type):
         groups = _groups(settings, by_type, limit, cap)
-        context |= {"groups": groups, "preheader": _preheader(groups)}
+        context |= {
+            "groups": groups,
+            "preheader": _preheader(groups),
+            "pictured": _pictured(groups),
+        }
         rendered = _render(settings, kind, context, subject)
         if encoded_size(rendered) <= MAX_MESSAGE_BYTES:
             break
@@ -315,6 +466,44 @@ def _preheader(groups: list[dict[str, object]]) -> str:
     return " · ".join(titles)[:140]
 
 
+def _pictured(groups: list[dict[str, object]]) -> frozenset[str]:
+    """The keys of the digest's top items, which show their photo."""
+    entries = [item for group in groups for item in group["entries"]]  # type: ignore[attr-defined]
+    return frozenset(item.key for item in entries[:TOP_PHOTOS])
+
+
+@dataclass(frozen=True)
+class FullText:
+    """An item's full text as an alert carries it: HTML and plain text, and whether it was
+    cut short to keep the message under Gmail's clip."""
+
+    html: Markup
+    text: str
+    cut: bool = False
+
+
+def email_full_text(article: Article, budget: int | None = None) -> FullText:
+    """The page's full text for an email: without the images in it (the lead photo is
+    shown apart, sized for email), whole, or cut after the last paragraph that fits in
+    `budget` characters of HTML (the plain text after as many paragraphs)."""
+    from lxml import html as lxml_html
+
+    source = xml_safe(article.body_html) or "<p></p>"
+    root = lxml_html.fragment_fromstring(source, create_parent="div")
+    for image in list(root.iter("img", "picture", "video", "audio", "iframe")):
+        figure = next((a for a in image.iterancestors("figure")), None)
+        (figure if figure is not None else image).drop_tree()
+    blocks = [html.escape(root.text)] if (root.text or "").strip() else []
+    blocks += [lxml_html.tostring(child, encoding="unicode") for child in root]
+    kept = len(blocks)
+    if budget is not None:
+        kept = sum(1 for used in accumulate(len(block) for block in blocks) if used <= budget)
+    paragraphs = [p for p in xml_safe(article.body_text).split("\n\n") if p.strip()]
+    cut = kept < len(blocks)
+    text = "\n\n".join(paragraphs[:kept] if cut else paragraphs)
+    return FullText(Markup("".join(blocks[:kept])), text.strip(), cut)
+
+
 def breaking_subject(settings: Settings, item: Item) -> str:
     """A breaking alert's subject: the configured prefix, then the item's title."""
     prefix = settings.email.breaking_prefix
@@ -322,9 +511,11 @@ def breaking_subject(settings: Settings, item: Item) -> str:
 
 
 def render_breaking(settings: Settings, item: Item, types_key: str) -> Rendered:
-    """A breaking-news alert carrying one item."""
+    """A breaking-news alert carrying one item: with its page's full text, photo, documents
+    and press contact when the page was read. A text too long for Gmail's clipping size is
+    cut after a paragraph, with a link to the whole of it on the item's page."""
     subject = breaking_subject(settings, item)
-    context = {
+    context: dict[str, object] = {
         "settings": settings,
         "subject": subject,
         "preheader": (item.summary or item.title)[:140],
@@ -332,7 +523,25 @@ def render_breaking(settings: Settings, item: Item, types_key: str) -> Rendered:
         "show_type": True,
         "chosen": _chosen_phrase(settings, types_key),
     }
-    return _render(settings, "breaking", context, subject)
+    return _render_in_full(settings, "breaking", context, subject, item)
+
+
+def _render_in_full(
+    settings: Settings, name: str, context: dict[str, object], subject: str, item: Item
+) -> Rendered:
+    """A one-item mail with its photo and its page's full text, the text cut shorter
+    (after a paragraph) until the encoded message fits under Gmail's clipping size."""
+    context = context | {"pictured": frozenset({item.key}), "full_text": None}
+    if item.article is None:
+        return _render(settings, name, context, subject)
+    budget: int | None = None
+    while True:
+        context["full_text"] = email_full_text(item.article, budget)
+        rendered = _render(settings, name, context, subject)
+        if budget == 0 or encoded_size(rendered) <= MAX_MESSAGE_BYTES:
+            return rendered
+        budget = len(item.article.body_html) if budget is None else budget
+        budget = budget // 2 if budget > SHORT_TEXT else 0
 
 
 def _render(settings: Settings, name: str, context: dict[str, object], subject: str) -> Rendered:
@@ -543,10 +752,11 @@ def render_embargoed(
         "item": item,
         "show_type": True,
         "item_link": lambda _item: link,
+        "page_url": lambda _item: link,
         "private_url": link,
         "lift_local": local,
         "lift_utc": utc,
         "terms": settings.breaking.embargo_terms,
         "notice": notice,
     }
-    return _render(settings, "embargoed", context, subject)
+    return _render_in_full(settings, "embargoed", context, subject, item)

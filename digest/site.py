@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -29,9 +29,9 @@ from digest.catalog import (
 )
 from digest.config import Settings
 from digest.files import FeedFile, write_if_changed
-from digest.links import digest_page, image_url, item_page, item_page_url, page_hash, web_url
+from digest.links import digest_page, item_page, item_page_url, page_hash, web_url
 from digest.model import ALL_TYPES, Item
-from digest.render import long_date, template_environment, weekly_subject
+from digest.render import documents, lead_photo, long_date, template_environment, weekly_subject
 from digest.store import (
     SEARCH_COUNT_MAX,
     amendment_history,
@@ -45,10 +45,11 @@ from digest.store import (
     public_items,
     publishable,
     search_items,
+    with_articles,
     withheld_pages,
 )
 from digest.store import correction_notes as store_correction_notes
-from digest.text import caption_and_credit
+from digest.text import clean_line, xml_safe
 
 LATEST = 20
 MONTH_NAME = re.compile(r"\d{4}-\d{2}")
@@ -185,8 +186,8 @@ def item_json_ld(settings: Settings, item: Item, url: str) -> str:
     }
     if item.summary:
         data["description"] = item.summary
-    if image_url(item):
-        data["image"] = image_url(item)
+    if (photo := lead_photo(item)) is not None:
+        data["image"] = photo.url
     if (item_type := settings.type_by_slug(item.type)) is not None:
         data["articleSection"] = item_type.label
     if web_url(item.url):
@@ -198,11 +199,14 @@ def item_json_ld(settings: Settings, item: Item, url: str) -> str:
 def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> Page:
     """An item's own page: title, type, date, summary, photo caption and credit, the link
     to the original, correction notes; NewsArticle JSON-LD, Open Graph, Twitter card,
-    canonical link and the autodiscovery links of its type's feeds."""
+    canonical link and the autodiscovery links of its type's feeds. When the item's page
+    was read: its full text (sanitised when it was read), the photo's alt text, the
+    documents with their kind and size, and the press contact."""
     page = item_page(item)
     url = item_page_url(settings, page)
-    caption, credit = caption_and_credit(item.image_caption)
+    photo = lead_photo(item)
     original = web_url(item.url)
+    article = item.article
     body = _render(
         settings,
         "item.html",
@@ -210,9 +214,14 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
         canonical=url,
         description=(item.summary or item.title)[:300],
         modified=entry_updated(item),
-        image=image_url(item),
-        caption=caption,
-        credit=credit,
+        image=photo.url if photo else None,
+        alt=photo.alt if photo else "",
+        caption=photo.caption if photo else "",
+        credit=photo.credit if photo else "",
+        body=Markup(xml_safe(article.body_html)) if article else None,
+        body_language=clean_line(article.language or "") if article else None,
+        documents=documents(item),
+        contact=article.contact if article else None,
         original=original,
         original_host=urlsplit(original).hostname if original else None,
         notes=list(notes),
@@ -233,7 +242,8 @@ def find_item_page(engine: Engine, now: datetime, name: str) -> Item | None:
     head = name.split("-", 1)[0].lower()
     if len(head) != len(page_hash("")) or not all(c in "0123456789abcdef" for c in head):
         return None
-    return public_item_by_page(engine, now, head)
+    found = public_item_by_page(engine, now, head)
+    return with_articles(engine, [found])[0] if found is not None else None
 
 
 def archive_path(item_type: str | None, month: str | None = None) -> str:
@@ -503,7 +513,7 @@ def write_item_pages(
     now = now or datetime.now(UTC)
     wanted = None if pages is None else set(pages)
     files = []
-    for item in iter_public_items(engine, now, wanted):
+    for item in _with_stored_articles(engine, iter_public_items(engine, now, wanted)):
         page = render_item(settings, item, correction_notes(engine, item))
         written = write_if_changed(out / page.file, page.body, durable=False)
         files.append(FeedFile(out / page.file, written))
@@ -512,6 +522,20 @@ def write_item_pages(
     for gone in wanted or ():
         remove_page(out, f"items/{gone}/")
     return files
+
+
+ARTICLE_BATCH = 200
+
+
+def _with_stored_articles(engine: Engine, found: Iterable[Item]) -> Iterator[Item]:
+    """The items, each with what its page holds, read from the store a batch at a time."""
+    batch: list[Item] = []
+    for item in found:
+        batch.append(item)
+        if len(batch) == ARTICLE_BATCH:
+            yield from with_articles(engine, batch)
+            batch = []
+    yield from with_articles(engine, batch)
 
 
 WATERMARK = ".site-watermark"

@@ -37,6 +37,12 @@ def clean_line(text: str) -> str:
     return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
+def xml_safe(text: str) -> str:
+    """The text without the characters XML 1.0 forbids (and the invisible ones clean_line
+    drops), its line breaks and spacing kept: for HTML and text taken whole from a page."""
+    return _ILLEGAL.sub("", text)
+
+
 def clean_text(text: str) -> str:
     """Like clean_line, but keeps single line breaks between lines (captions, paragraphs)."""
     lines = (clean_line(line) for line in _ILLEGAL.sub("", text).splitlines())

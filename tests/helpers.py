@@ -20,7 +20,7 @@ from lxml import etree
 from sqlalchemy import Engine, select, text
 
 from digest.config import Settings
-from digest.model import Item, Subscriber
+from digest.model import Article, Item, Subscriber
 from digest.store import connect, create_schema, metadata, subscribers
 
 if TYPE_CHECKING:
@@ -398,3 +398,47 @@ def storm_item(now: datetime) -> Item:
         url="https://harbourlight.example/newsroom/storm",
         source="test",
     )
+
+
+REPORT_PDF_BYTES = 1_234_567
+LEAD_PHOTO = "https://harbourlight.example/media/dune-planting.jpg"
+
+
+def full_article(slug: str = "dunes", **more: object) -> Article:
+    """What a read item page holds, sanitised as the reader stores it: a few paragraphs,
+    the lead photo with alt text, caption and credit, the report PDF with its exact size,
+    an annex of unknown size and a press contact."""
+    from digest.model import Contact, Document
+
+    body = (
+        f"<p>Volunteers planted 4,000 marram grass seedlings ({slug}).</p>"
+        "<h2>What happens next</h2><p>The council will monitor the <em>dunes</em> "
+        '<a href="https://harbourlight.example/coast/">along the coast</a>.</p>'
+    )
+    values: dict[str, object] = {
+        "body_html": body,
+        "body_text": f"Volunteers planted 4,000 marram grass seedlings ({slug}).\n\n"
+        "What happens next\n\nThe council will monitor the dunes along the coast.",
+        "image_url": LEAD_PHOTO,
+        "image_alt": "Volunteers kneel in the sand planting grass",
+        "image_caption": "Planting day on the north dune",
+        "image_credit": "Photo: Ana Ruiz/Harbourlight",
+        "documents": (
+            Document(
+                f"https://harbourlight.example/files/{slug}-report.pdf",
+                "Dune restoration report",
+                "application/pdf",
+                REPORT_PDF_BYTES,
+            ),
+            Document(
+                f"https://harbourlight.example/files/{slug}-annex.xlsx",
+                "Planting figures",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                None,
+            ),
+        ),
+        "contact": Contact("Dana Reyes", "dana.reyes@harbourlight.example", "+1 555 0100"),
+        "language": "en",
+        "fingerprint": f"sha256:{slug}",
+    }
+    return Article(**(values | more))  # type: ignore[arg-type]

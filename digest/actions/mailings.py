@@ -41,7 +41,7 @@ from digest.mailings import (
     weekly_recipient_count,
 )
 from digest.model import ALL_TYPES, Item
-from digest.store import embargo_of
+from digest.store import embargo_of, with_articles
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -211,7 +211,7 @@ def test_alert(
             f"{TEST_SEND_PER_PERSON.window / 60:.0f} minutes is the limit: "
             f"try again in {max(1, round(wait))} seconds"
         )
-    reply = send_test(settings, item, target, factory, body)
+    reply = send_test(settings, with_articles(engine, [item])[0], target, factory, body)
     audit(engine, actor, "breaking test", f"{item.title} → {target}")
     return reply
 

@@ -39,7 +39,7 @@ from digest.render import (
     weekly_subject,
 )
 from digest.staff import StaffMember
-from digest.store import amendment_history, correction_notes, find_item
+from digest.store import amendment_history, correction_notes, find_item, with_articles
 from digest.web.console.common import FRAMEABLE, Console, Form, actor, human_time
 
 SAMPLE_READER = {
@@ -134,6 +134,7 @@ async def breaking_preview(
     item = chosen_item(console, request, form)
     if item is None:
         return Response("No such item\n", status_code=404, media_type="text/plain")
+    (item,) = with_articles(console.engine, [item])  # as the alert will carry it
     body = render_breaking(console.settings, item, ALL_TYPES)
     if request.query_params.get("as") == "text":
         text = personalise(body.text, **SAMPLE_READER, as_html=False)
