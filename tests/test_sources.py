@@ -438,7 +438,7 @@ def test_first_read_backfills_pagination_later_polls_read_page_one(
     "Next page" up to backfill_pages (5) pages, one request at a time, asking robots.txt
     once, naming the program and the site in its User-Agent; the next poll asks for the
     first page only."""
-    source = SourceConfig("web", "html", paged_server + "/news/")
+    source = SourceConfig("web", "html", paged_server + "/news/", follow=False)
     assert source.backfill_pages == 5
     settings = replace(settings, sources=(source,))
     first = actions.ingest_sources(engine, settings, now=datetime(2026, 11, 1, tzinfo=UTC))
