@@ -111,18 +111,39 @@ CONTACT_HEADING = re.compile(
     re.IGNORECASE,
 )
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"(?:\+|\(0|00|\b0|\b\d)[\d\s().\/–-]{5,}\d")
+PHONE = re.compile(r"(?:\+|\()?\d[\d\s().\/–-]{5,}\d")
 ROLE_WORDS = re.compile(
     r"officer|manager|spokes|sprecher|referent|responsable|director|head of|communicat|relations"
-    r"|office|team|portavoz|attach|chargé|press|presse|prensa|media|phone|tel|e-?mail|mobile",
+    r"|office|team|portavoz|attach|chargé|press|presse|prensa|media|phone|tel|e-?mail|mobile"
+    r"|comunica|gabinete|servicio|departa|abteilung|service|bureau|ufficio|redaktion",
     re.IGNORECASE,
 )
 NAME_PARTICLES = frozenset({"de", "van", "von", "da", "del", "la", "le", "der", "di"})
+CREDIT_SENTENCE = re.compile(
+    r"^\(?\s*(?:©|(?:photo(?:graph)?|foto(?:graf[íi]a)?|bild|image|cr[ée]dits?(?: photo)?"
+    r"|copyright|quelle|fuente|fonte)\b)",
+    re.IGNORECASE,
+)
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n|\s+[|–—]\s+")
 CREDIT_CLASS = re.compile(r"credit|copyright|byline|source|photographer|author", re.IGNORECASE)
 # A feed entry's content is its full text when it is this many characters longer than its summary.
 FULL_TEXT_MARGIN = 100
-PUBLISHED_META = ("article:published_time", "og:published_time", "datePublished", "dc.date")
-UPDATED_META = ("article:modified_time", "og:updated_time", "dateModified", "last-modified")
+PUBLISHED_META = (
+    "article:published_time",
+    "og:published_time",
+    "datePublished",
+    "DC.date.issued",
+    "DC.date.created",
+    "dcterms.issued",
+    "dcterms.created",
+)
+UPDATED_META = (
+    "article:modified_time",
+    "og:updated_time",
+    "dateModified",
+    "DC.date.modified",
+    "dcterms.modified",
+)
 
 
 def read_article(
@@ -136,7 +157,7 @@ def read_article(
     body = _body(tree, region, url, selector)
     image = _lead_image(tree, region, url)
     if image[0]:
-        _drop_image(body, image[0])
+        _drop_image(body, image[0], {text for text in image[2:] if text})
     body_html = sanitise(_inner_html(body))
     body_text = html_text(body_html)
     if not body_text:
@@ -152,7 +173,10 @@ def read_article(
         documents=documents,
         contact=contact_on(tree),
         language=_language(tree),
-        published=_page_time(tree, PUBLISHED_META, "datePublished", region) or _htmldate(tree),
+        published=_page_time(
+            tree, PUBLISHED_META, "datePublished", tree if region is None else region
+        )
+        or _htmldate(tree),
         updated=_page_time(tree, UPDATED_META, "dateModified", None),
     )
     return with_fingerprint(article)
@@ -411,6 +435,8 @@ def _block_text(element: Any) -> str:
             walk(child)
         if block:
             parts.append("\n")
+        elif node.tag in ("td", "th"):
+            parts.append(" ")
         parts.append(node.tail or "")
 
     parts.append(element.text or "")
@@ -435,19 +461,16 @@ def _lead_image(
     figure; its alt from og:image:alt or the <img>, caption and credit from its figure."""
     image_url = _meta(tree, "og:image", "og:image:url", "twitter:image")
     scope = region if region is not None else tree
-    img = None
+    first = next(iter(scope.xpath(".//figure//img[@src]")), None)
+    img = first
     if image_url:
         image_url = urljoin(url, image_url)
-        name = PurePosixPath(urlsplit(image_url).path).name
-        img = next(
-            (i for i in tree.iter("img") if name and (i.get("src") or "").endswith(name)), None
-        )
-    else:
-        img = next(iter(scope.xpath(".//figure//img")), None)
-        src = (img.get("src") or "").strip() if img is not None else ""
-        if not src or src.startswith("data:"):
-            return None, None, None, None
-        image_url = urljoin(url, src)
+        key = _image_key(image_url)
+        img = next((i for i in tree.iter("img") if _image_key(i.get("src")) == key), first)
+    elif first is not None and not first.get("src", "").startswith("data:"):
+        image_url = urljoin(url, first.get("src", "").strip())
+    if not image_url:
+        return None, None, None, None
     if urlsplit(image_url).scheme not in ("http", "https"):
         return None, None, None, None
     alt = _meta(tree, "og:image:alt", "twitter:image:alt")
@@ -473,18 +496,39 @@ def _figure_caption(img: Any) -> tuple[str | None, str | None]:
             element.drop_tree()
     caption_element = next(figure.iter("figcaption"), None)
     caption = _block_text(caption_element) if caption_element is not None else ""
-    described, credit = caption_and_credit(caption)
-    credit = " ".join([*(c.strip("() ") for c in credits), credit or ""]).strip() or None
-    return described, credit
+    described = []
+    for sentence in SENTENCE_BREAK.split(caption):
+        if CREDIT_SENTENCE.match(sentence):
+            credits.append(sentence.strip("() "))
+        elif sentence.strip():
+            described.append(sentence.strip())
+    text, credit = caption_and_credit("\n".join(described))
+    return text, " ".join([*credits, credit or ""]).strip() or None
 
 
-def _drop_image(body: Any, image_url: str) -> None:
-    """Leave the lead photo out of the text (it is shown apart, with its caption)."""
-    name = PurePosixPath(urlsplit(image_url).path).name
+def _image_key(src: str | None) -> str:
+    """What two addresses of one photo share: its file name without a size suffix
+    (`marsh-1024x683.jpg` and `marsh.jpg?itok=…` are one photo)."""
+    stem = PurePosixPath(urlsplit((src or "").strip()).path).stem.lower()
+    return re.sub(r"[-_]\d+x\d+$|[-_](?:scaled|large|medium|small|thumb)$", "", stem)
+
+
+def _drop_image(body: Any, image_url: str, captions: set[str]) -> None:
+    """Leave the lead photo out of the text, with its caption and credit lines (they are
+    shown apart)."""
+    key = _image_key(image_url)
     for img in list(body.iter("img")):
-        if name and (img.get("src") or "").endswith(name):
+        if key and _image_key(img.get("src")) == key:
             figure = img.getparent() if img.getparent().tag == "figure" else img
             figure.drop_tree()
+    for element in list(body.iter("p", "figcaption", "small")):
+        if clean_line(element.text_content()) in captions and element.getparent() is not None:
+            element.drop_tree()
+    if clean_line(body.text or "") in captions:
+        body.text = None
+    for element in body.iter():
+        if element.tail and clean_line(element.tail) in captions:
+            element.tail = None
 
 
 def _link_types(tree: Any, url: str) -> dict[str, str]:
@@ -498,16 +542,17 @@ def _language(tree: Any) -> str | None:
         or next(iter(tree.xpath("//meta[@http-equiv='content-language']/@content")), None)
         or _meta(tree, "og:locale")
     )
-    value = (value or "").strip().replace("_", "-")
-    return value[:35] or None
+    primary, _, region = (value or "").strip().replace("_", "-").partition("-")
+    tag = primary.lower() + (f"-{region.upper()}" if region else "")
+    return tag[:35] or None
 
 
-def _page_time(tree: Any, metas: tuple[str, ...], key: str, region: Any) -> datetime | None:
-    """A time the page states: its meta tags, JSON-LD, then a <time datetime> in the
-    article."""
+def _page_time(tree: Any, metas: tuple[str, ...], key: str, scope: Any) -> datetime | None:
+    """A time the page states: its meta tags, JSON-LD, then the first <time datetime> in
+    `scope` (the article, else the page)."""
     candidates = [_meta(tree, *metas), *_json_ld(tree, key)]
-    if region is not None:
-        candidates += region.xpath(".//time/@datetime")[:1]
+    if scope is not None:
+        candidates += scope.xpath(".//time/@datetime")[:1]
     for value in candidates:
         if when := _iso(value):
             return when
