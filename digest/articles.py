@@ -126,6 +126,10 @@ CREDIT_SENTENCE = re.compile(
 )
 SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n|\s+[|–—]\s+")
 CREDIT_CLASS = re.compile(r"credit|copyright|byline|source|photographer|author", re.IGNORECASE)
+# Fewer characters than this outside links is no article (a page of menus, a login wall).
+TEXT_MIN = 20
+# A paragraph this long (characters) counts towards finding the text on an unmarked page.
+PARAGRAPH_MIN = 60
 # A feed entry's content is its full text when it is this many characters longer than its summary.
 FULL_TEXT_MARGIN = 100
 PUBLISHED_META = (
@@ -389,7 +393,7 @@ def _body(tree: Any, region: Any, url: str, selector: str | None) -> Any:
         body = copy.deepcopy(region)
     else:
         extracted = trafilatura.extract(
-            copy.deepcopy(tree),
+            _marked(tree) if region is None else copy.deepcopy(tree),
             url=url,
             output_format="html",
             include_links=True,
@@ -402,12 +406,44 @@ def _body(tree: Any, region: Any, url: str, selector: str | None) -> Any:
         if not extracted:
             raise SourceError(f"{url}: no article text found on the page")
         body = lxml.html.document_fromstring(extracted).find("body")
-        first = next(iter(body), None)
-        if first is not None and first.tag == "h1":
-            first.drop_tree()
+        titles = {clean_line(h1.text_content()) for h1 in tree.iter("h1")}
+        for heading in list(body.iter("h1", "h2")):
+            if clean_line(heading.text_content()) in titles:
+                heading.drop_tree()
+    linked = sum(len(clean_line(a.text_content())) for a in body.iter("a"))
+    if len(clean_line(body.text_content())) - linked < TEXT_MIN:
+        raise SourceError(f"{url}: no article text found on the page")
     for heading in body.iter("h1"):
         heading.tag = "h2"
     return body
+
+
+def _marked(tree: Any) -> Any:
+    """A copy of a page that marks no article (no <article>, <main>, role=main) with the
+    block holding most paragraph text marked as one, so that trafilatura keeps its
+    headings and lists (on an unmarked page it falls back to bare paragraphs)."""
+    import lxml.html
+
+    scores: dict[Any, int] = {}
+    for paragraph in tree.iter("p"):
+        text = len(clean_line(paragraph.text_content()))
+        parent = paragraph.getparent()
+        if text >= PARAGRAPH_MIN and parent is not None:
+            scores[parent] = scores.get(parent, 0) + text
+    if not scores:
+        return copy.deepcopy(tree)
+    best = max(scores, key=lambda element: scores[element])
+    parent = best.getparent()
+    if parent is not None and scores.get(parent, 0) >= PARAGRAPH_MIN * 2:
+        best = parent
+    page = lxml.html.document_fromstring(
+        "<html><head></head><body><article></article></body></html>"
+    )
+    head = tree.find("head")
+    if head is not None:
+        page.replace(page.find("head"), copy.deepcopy(head))
+    page.find("body/article").append(copy.deepcopy(best))
+    return page
 
 
 def _inner_html(element: Any) -> str:

@@ -267,6 +267,8 @@ def _css_selector(value: Any) -> str | None:
 
 
 def _delay(value: Any) -> float:
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 60:
         raise ValueError(f"must be a number of seconds from 0 to 60 (got {value!r})")
     return float(value)
