@@ -245,9 +245,7 @@ def test_corpus_page_is_read_field_by_field(name: str) -> None:
 
 
 def test_links_are_absolute_and_the_page_title_is_left_out() -> None:
-    article = read_article(
-        (ARTICLES / "gob-es.html").read_bytes(), CORPUS["gob-es.html"]["url"]
-    )
+    article = read_article((ARTICLES / "gob-es.html").read_bytes(), CORPUS["gob-es.html"]["url"])
     hrefs = [part.split('"')[0] for part in article.body_html.split('href="')[1:]]
     assert hrefs and all(href.startswith("https://www.valdeoliva.example/") for href in hrefs)
     assert "El Ayuntamiento instala 300 nuevos puntos" not in article.body_html
@@ -297,7 +295,8 @@ HOSTILE = """
 <iframe src="https://evil.example/"></iframe><object data="x.swf"></object>
 <img src="/pic.jpg" alt="pic" onerror="steal()"><form action="/x"><input name="a"></form>
 <svg><script>alert(2)</script></svg><a href="data:text/html;base64,PHNjcmlwdD4=">data</a>
-<a href="vbscript:msgbox(1)">vb</a><h1>Heading</h1><table><tr><td onclick="x()">cell</td></tr></table>
+<a href="vbscript:msgbox(1)">vb</a><h1>Heading</h1>
+<table><tr><td onclick="x()">cell</td></tr></table>
 """
 
 
@@ -354,7 +353,9 @@ def test_follow_and_article_selector_settings(tmp_path: Path) -> None:
     text = (ROOT / "config/digest.toml").read_text()
     path = tmp_path / "digest.toml"
     anchor = 'location = "config/newsroom/archive.html"'
-    path.write_text(text.replace(anchor, anchor + '\nfollow = false\narticle_selector = "div.body"'))
+    path.write_text(
+        text.replace(anchor, anchor + '\nfollow = false\narticle_selector = "div.body"')
+    )
     source = load_settings({"DIGEST_CONFIG": str(path)}).source("archive")
     assert source.follow is False and source.article_selector == "div.body"
     assert load_settings({"DIGEST_CONFIG": str(ROOT / "config/digest.toml")}).sources[0].follow
