@@ -426,7 +426,8 @@ class LiveSite:
         repeat: int = 1,
         **headers: str,
     ) -> None:
-        """Serve `body` at `path` (headers given as keyword arguments, `_` for `-`)."""
+        """Serve `body` at `path` (headers given as keyword arguments, `_` for `-`; an
+        empty content_length sends the body chunked, its size unsaid)."""
         data = body.encode() if isinstance(body, str) else body
         named = {key.replace("_", "-").lower(): value for key, value in headers.items()}
         self.routes[path] = (status, {"content-type": content_type, **named}, data, repeat)
@@ -462,7 +463,7 @@ class LiveSite:
         send: Callable, method: str, status: int, headers: dict[str, str], body: bytes, repeat: int
     ) -> None:
         headers = {"content-length": str(len(body) * repeat), **headers}
-        raw = [(key.encode(), value.encode()) for key, value in headers.items()]
+        raw = [(key.encode(), value.encode()) for key, value in headers.items() if value]
         await send({"type": "http.response.start", "status": status, "headers": raw})
         if method == "HEAD" or status == 304:
             await send({"type": "http.response.body", "body": b""})

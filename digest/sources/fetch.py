@@ -247,23 +247,30 @@ class Fetcher:
         cap: int = MAX_FETCH_BYTES,
     ) -> Page:
         """One request and its redirects, each hop checked against the rules; the final
-        answer whatever its status."""
+        answer whatever its status. Errors name the page asked for (and the hop)."""
+        hop = url
         for _ in range(MAX_REDIRECTS + 1):
-            self.check(url, site, robots=robots)
-            page = self._once(method, url, headers, cap)
+            if reason := self.refusal(hop, site, robots=robots):
+                where = url if hop == url else f"{url} (redirected to {hop})"
+                raise Refused(f"{where}: {reason}; not read")
+            page = self._once(method, hop, headers, cap)
             location = page.headers.get("Location")
             if page.status_code not in REDIRECTS or not location:
                 return page
-            url = urljoin(url, location.strip())
+            hop = urljoin(hop, location.strip())
         raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects; not followed")
 
     def check(self, url: str, site: str, *, robots: bool = True) -> None:
         """Raise Refused, naming the page and the reason, when the rules forbid asking for it."""
+        if reason := self.refusal(url, site, robots=robots):
+            raise Refused(f"{url}: {reason}; not read")
+
+    def refusal(self, url: str, site: str, *, robots: bool = True) -> str | None:
+        """Why the rules forbid asking for a page (robots.txt included), or None."""
         reason = refusal(url, site, self._internal_ok(site), self.lookup)
         if reason is None and robots and not self._robots_allow(url, site):
             reason = "disallowed by robots.txt"
-        if reason:
-            raise Refused(f"{url}: {reason}; not read")
+        return reason
 
     def _internal_ok(self, site: str) -> bool:
         host = urlsplit(site).hostname or ""
