@@ -141,12 +141,15 @@ class BounceSettings:
 @dataclass(frozen=True)
 class FetchSettings:
     """How other sites' pages are requested: the pause between two requests to one host,
-    the item pages read per source and poll, and the wait at each step. The defaults equal
-    the schema's, so tests can build Settings by hand."""
+    the item pages read per source and poll, the wait at each step, and how often and how
+    long a recent item's page is read again for edits. The defaults equal the schema's, so
+    tests can build Settings by hand."""
 
     delay_seconds: float = 1.0
     pages_per_run: int = 40
     timeout_seconds: float = 30.0
+    revisit_hours: int = 6
+    revisit_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -412,6 +415,8 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
             delay_seconds=schema.fetch.delay_seconds,
             pages_per_run=schema.fetch.pages_per_run,
             timeout_seconds=float(schema.fetch.timeout_seconds),
+            revisit_hours=schema.fetch.revisit_hours,
+            revisit_days=schema.fetch.revisit_days,
         ),
     )
 

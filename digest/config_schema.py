@@ -266,6 +266,10 @@ def _css_selector(value: Any) -> str | None:
     return text
 
 
+def _hours(value: Any) -> int:
+    return _whole(value, "must be a whole number of hours, 0 or more (got {value!r})", 0)
+
+
 def _delay(value: Any) -> float:
     if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
         value = float(value)
@@ -450,6 +454,11 @@ class Fetch(Section):
         40, "item pages read per source and poll at most; the rest wait for the next poll"
     )
     timeout_seconds: Positive = setting(30, "wait for another site at each step of a request")
+    revisit_hours: Annotated[int, _rule(_hours)] = setting(
+        6,
+        "read a recent item's page again (conditional GET) this often to catch edits; 0: never",
+    )
+    revisit_days: Positive = setting(7, "an item's page is revisited this many days after it")
 
 
 class Site(Section):

@@ -979,16 +979,32 @@ def record_page(engine: Engine, url: str, values: dict[str, Any]) -> None:
 
 
 def pages_to_read(
-    engine: Engine, source: str, since: datetime, now: datetime, limit: int
+    engine: Engine,
+    source: str,
+    now: datetime,
+    limit: int,
+    revisit: tuple[timedelta, timedelta] | None = None,
 ) -> list[tuple[str, str]]:
-    """(key, url) of the source's items whose page is to be read, at most `limit`: first
-    those new or changed since `since`, then those whose failed page is due for a retry,
-    then the backlog (no article and never tried), newest first in each group."""
-    fresh = or_(items.c.first_seen >= since, items.c.updated >= since)
+    """(key, url) of the source's items whose page is to be read now, at most `limit`:
+    first those new or changed at or after `now` (this poll), then those whose failed page
+    is due for a retry, then the backlog (no article and never tried), then with `revisit`
+    (every, within) the pages of items first seen `within` ago, last read `every` ago;
+    newest first in each group."""
+    fresh = or_(items.c.first_seen >= now, items.c.updated >= now)
+    due = or_(pages.c.next_try.is_(None), pages.c.next_try <= now)
     retry = and_(pages.c.failures > 0, pages.c.next_try <= now)
     backlog = and_(articles.c.item_id.is_(None), pages.c.url.is_(None))
-    due = or_(pages.c.next_try.is_(None), pages.c.next_try <= now)
-    rank = case((fresh, 0), (retry, 1), else_=2)
+    wanted = [and_(fresh, due), retry, backlog]
+    if revisit is not None:
+        every, within = revisit
+        wanted.append(
+            and_(
+                pages.c.failures == 0,
+                pages.c.fetched_at <= now - every,
+                items.c.first_seen >= now - within,
+            )
+        )
+    rank = case((fresh, 0), (retry, 1), (backlog, 2), else_=3)
     query = (
         select(items.c.key, items.c.url)
         .select_from(
@@ -996,11 +1012,7 @@ def pages_to_read(
                 pages, pages.c.url == items.c.url
             )
         )
-        .where(
-            items.c.source == source,
-            items.c.url.is_not(None),
-            or_(and_(fresh, due), retry, backlog),
-        )
+        .where(items.c.source == source, items.c.url.is_not(None), or_(*wanted))
         .order_by(rank, items.c.published.desc(), items.c.id.desc())
         .limit(limit)
     )

@@ -131,6 +131,30 @@ def test_conditional_get_and_a_304_keeps_the_article(settings: Settings, engine:
     assert item is not None and item.key == key and item.updated == edited
 
 
+def test_an_edited_page_is_caught_on_a_revisit(settings: Settings, engine: Engine) -> None:
+    """The listing line stays the same while the page gains a paragraph: a revisit after
+    `fetch.revisit_hours` reads it again and moves the item's `updated`; pages of items
+    older than `fetch.revisit_days` are left alone."""
+    site = site_with(ENTRIES[:2])
+    with serve(site) as url:
+        settings = replace(settings, sources=(source_at(url),))
+        actions.ingest_sources(engine, settings, now=NOW)
+        key = url + "news/seals"
+        first = articles_for(engine, [key])[key]
+        actions.ingest_sources(engine, settings, now=NOW + timedelta(hours=1))
+        assert site.paths().count("/news/seals") == 1, "not before revisit_hours"
+        site.page("/news/seals", article_page("Seals Return", paragraphs=4))
+        revisit = NOW + timedelta(hours=7)
+        actions.ingest_sources(engine, settings, now=revisit)
+        assert site.paths().count("/news/seals") == 2
+        actions.ingest_sources(engine, settings, now=NOW + timedelta(days=9))
+    assert site.paths().count("/news/seals") == 2, "not after revisit_days"
+    edited = articles_for(engine, [key])[key]
+    assert edited.fingerprint != first.fingerprint and "Paragraph 4" in edited.body_text
+    item = find_item(engine, key)
+    assert item is not None and item.updated == revisit
+
+
 def test_never_more_than_two_requests_at_once_per_host(settings: Settings, engine: Engine) -> None:
     """Eight item pages read by four workers: the site never serves more than two of this
     program's requests at once; every request names the program and BASE_URL."""

@@ -139,10 +139,10 @@ def read_articles(
     carried: dict[str, Article] | None = None,
 ) -> PageCounts:
     """Store the articles a source's entries carried, then read the pages of its items
-    new or changed in this poll, those due for a retry and the backlog, at most
-    `fetch.pages_per_run` a poll (URL sources with `follow` on). A page that cannot be
-    read leaves its item as the listing gave it, with a warning naming the page, and is
-    tried again later."""
+    new or changed in this poll, those due for a retry, the backlog, and recent ones due
+    for a revisit (edits), at most `fetch.pages_per_run` a poll (URL sources with `follow`
+    on). A page that cannot be read leaves its item as the listing gave it, with a warning
+    naming the page, and is tried again later."""
     from digest.sources.pages import read_item_pages
 
     carried = carried or {}
@@ -152,12 +152,16 @@ def read_articles(
         counts += PageCounts(read=1) if changed else PageCounts(unchanged=1)
     if not (source.is_url and source.follow):
         return counts
-    limit = settings.fetch.pages_per_run
-    wanted = [
-        pair
-        for pair in pages_to_read(engine, source.name, now, now, limit + len(carried))
-        if pair[0] not in carried
-    ][:limit]
+    fetch = settings.fetch
+    revisit = (timedelta(hours=fetch.revisit_hours), timedelta(days=fetch.revisit_days))
+    found = pages_to_read(
+        engine,
+        source.name,
+        now,
+        fetch.pages_per_run + len(carried),
+        revisit if fetch.revisit_hours else None,
+    )
+    wanted = [pair for pair in found if pair[0] not in carried][: fetch.pages_per_run]
     states = {url: page_state(engine, url) or {} for _, url in wanted}
     jobs = [
         (key, url, Validators(states[url].get("etag"), states[url].get("last_modified")))
