@@ -260,7 +260,7 @@ def documents_in(html: str, types: dict[str, str] | None = None) -> tuple[Docume
     found: dict[str, Document] = {}
     for link in lxml.html.fragment_fromstring(html, create_parent="div").iter("a"):
         href = (link.get("href") or "").strip()
-        mime = _document_type(href, (types or {}).get(href))
+        mime = document_type(href, (types or {}).get(href))
         if not mime or href in found:
             continue
         title = clean_line(link.text_content()) or unquote(PurePosixPath(urlsplit(href).path).name)
@@ -268,7 +268,9 @@ def documents_in(html: str, types: dict[str, str] | None = None) -> tuple[Docume
     return tuple(found.values())
 
 
-def _document_type(href: str, declared: str | None) -> str | None:
+def document_type(href: str, declared: str | None = None) -> str | None:
+    """The media type of a document address (PDF, DOC/DOCX, ODT, XLS/XLSX, ZIP) by its
+    extension or a declared `type`; None for anything else (a page)."""
     parts = urlsplit(href)
     if parts.scheme not in ("http", "https"):
         return None

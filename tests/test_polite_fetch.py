@@ -258,3 +258,29 @@ def test_feed_entries_with_a_summary_only_are_followed_and_dated(
     assert item is not None and not item.undated
     assert item.published == datetime(2026, 11, 12, 8, 0, tzinfo=UTC)
     assert len(articles_for(engine, [url + "news/seals", url + "news/terns"])) == 2
+
+
+def test_documents_and_the_listing_itself_are_not_read_as_pages(
+    settings: Settings, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An item that links straight to a PDF, or back to the listing (`#item-3`), has no page
+    to read: no request; a page answering with a PDF type is refused, naming the page."""
+    entries = [
+        ("/news/seals", "Seals Return", "2026-11-18"),
+        ("/files/annual-report.pdf", "Annual Report", "2026-11-17"),
+        ("/news/#item-3", "A Note On The Listing", "2026-11-16"),
+        ("/news/download", "Download The Budget", "2026-11-15"),
+    ]
+    site = site_with(entries[:1])
+    site.page("/news/", listing(entries))
+    site.page("/news/download", b"%PDF-1.7\n", content_type="application/pdf")
+    with serve(site) as url:
+        settings = replace(settings, sources=(source_at(url),))
+        report = actions.ingest_sources(engine, settings, now=NOW)
+    assert report.results["web"].new == 4
+    assert "/files/annual-report.pdf" not in site.paths()
+    assert site.paths().count("/news/") == 1
+    assert f"{url}news/download: not a web page (application/pdf); not read" in caplog.text
+    assert set(articles_for(engine, [url + "news/seals", url + "news/download"])) == {
+        url + "news/seals"
+    }

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urldefrag
 
 from digest.actions.common import utc_now
 from digest.errors import SourceError
@@ -161,7 +162,7 @@ def read_articles(
         fetch.pages_per_run + len(carried),
         revisit if fetch.revisit_hours else None,
     )
-    wanted = [pair for pair in found if pair[0] not in carried][: fetch.pages_per_run]
+    wanted = _item_pages(found, source, carried)[: fetch.pages_per_run]
     states = {url: page_state(engine, url) or {} for _, url in wanted}
     jobs = [
         (key, url, Validators(states[url].get("etag"), states[url].get("last_modified")))
@@ -170,6 +171,22 @@ def read_articles(
     for read in read_item_pages(fetcher, source, jobs):
         counts += _record_page(engine, read, states[read.url], now)
     return counts
+
+
+def _item_pages(
+    found: list[tuple[str, str]], source: SourceConfig, carried: dict[str, Article]
+) -> list[tuple[str, str]]:
+    """The (key, url) pairs worth a request, in order: each page once, none for an item
+    whose entry carried its text, none for a link back to the listing itself."""
+    listing = urldefrag(source.location)[0]
+    seen: set[str] = set()
+    wanted = []
+    for key, url in found:
+        if key in carried or url in seen or urldefrag(url)[0] == listing:
+            continue
+        seen.add(url)
+        wanted.append((key, url))
+    return wanted
 
 
 def _record_page(

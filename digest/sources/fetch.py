@@ -180,16 +180,11 @@ class Fetcher:
     per-host limit whatever the number of workers."""
 
     def __init__(self, settings: Settings, lookup: Callable[[str], list[str]] = resolve):
-        import httpx
-
         self.delay = settings.fetch.delay_seconds
         self.timeout = settings.fetch.timeout_seconds
         self.lookup = lookup
-        self.client = httpx.Client(
-            timeout=self.timeout,
-            follow_redirects=False,
-            headers={"User-Agent": user_agent(settings), "Accept-Encoding": "gzip, deflate"},
-        )
+        self.agent = user_agent(settings)
+        self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._next_start: dict[str, float] = {}
@@ -202,7 +197,22 @@ class Fetcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
+
+    @property
+    def client(self) -> httpx.Client:
+        """The HTTP client, made on first use (a run reading only files never loads httpx)."""
+        with self._lock:
+            if self._client is None:
+                import httpx
+
+                self._client = httpx.Client(
+                    timeout=self.timeout,
+                    follow_redirects=False,
+                    headers={"User-Agent": self.agent, "Accept-Encoding": "gzip, deflate"},
+                )
+            return self._client
 
     def get(
         self,

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from digest.articles import read_article
+from digest.articles import document_type, read_article
 from digest.config import SourceConfig
 from digest.errors import SourceError
 from digest.model import Article, Document
@@ -19,12 +19,14 @@ log = logging.getLogger(__name__)
 WORKERS = 4
 # What a HEAD answer for a document may not be trusted with: a page instead of the file.
 NOT_DOCUMENTS = ("text/html", "application/xhtml+xml")
+PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/xml", "application/xml", "text/plain")
 
 
 @dataclass(frozen=True)
 class PageRead:
     """The outcome of reading one item page: its article, or a 304 (keep the stored one),
-    or the error naming the page."""
+    or nothing to read (the item links to a document, not a page), or the error naming
+    the page."""
 
     key: str
     url: str
@@ -46,11 +48,17 @@ def read_item_pages(
 def read_item_page(
     fetcher: Fetcher, source: SourceConfig, key: str, url: str, validators: Validators
 ) -> PageRead:
-    """Read one item page (conditional GET with the page's stored validators)."""
+    """Read one item page (conditional GET with the page's stored validators); an item
+    that links straight to a document (a PDF) has no page to read."""
+    if document_type(url):
+        return PageRead(key, url, not_modified=True)
     try:
         page = fetcher.get(url, source.location, validators)
         if page.status_code == 304:
             return PageRead(key, url, validators=validators, not_modified=True)
+        mime = page.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if mime and mime not in PAGE_TYPES:
+            return PageRead(key, url, error=f"{page.url}: not a web page ({mime}); not read")
         article = read_article(page.body, page.url, page.charset, source.article_selector)
     except SourceError as exc:
         return PageRead(key, url, error=str(exc))
