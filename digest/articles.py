@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -166,7 +167,7 @@ def read_article(
     body_text = html_text(body_html)
     if not body_text:
         raise SourceError(f"{url}: no article text found on the page")
-    documents = documents_in(body_html, _link_types(tree, url))
+    documents = documents_in(body_html, _link_types(tree))
     article = Article(
         body_html=body_html,
         body_text=body_text,
@@ -175,7 +176,7 @@ def read_article(
         image_caption=image[2],
         image_credit=image[3],
         documents=documents,
-        contact=contact_on(tree),
+        contact=contact_on(tree, region),
         language=_language(tree),
         published=_page_time(
             tree, PUBLISHED_META, "datePublished", tree if region is None else region
@@ -213,8 +214,6 @@ def with_fingerprint(article: Article) -> Article:
         list(article.contact.__dict__.values()) if article.contact else None,
     ]
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
-    from dataclasses import replace
-
     return replace(article, fingerprint="sha256:" + digest)
 
 
@@ -282,17 +281,18 @@ def document_type(href: str, declared: str | None = None) -> str | None:
     return None
 
 
-def contact_on(tree: Any) -> Contact | None:
+def contact_on(tree: Any, region: Any = None) -> Contact | None:
     """The press contact a page names under "Press contact", "Media contact", "Contact",
-    "Pressekontakt", "Contacto"…: the first name, email and phone in the lines after it."""
-    for heading in tree.iter("h2", "h3", "h4", "h5", "h6", "strong", "b", "dt", "p", "span"):
-        text = clean_line(heading.text_content())
-        label, _, rest = text.partition(":")
-        if not (CONTACT_HEADING.match(text) or (rest and CONTACT_HEADING.match(label + ":"))):
-            continue
-        contact = _contact_from(_text_after(heading), heading)
-        if contact:
-            return contact
+    "Pressekontakt", "Contacto"…: the first name, email and phone in the lines after it,
+    looked for in the article (`region`) first, then in the whole page."""
+    for scope in (tree,) if region is None else (region, tree):
+        for heading in scope.iter("h2", "h3", "h4", "h5", "h6", "strong", "b", "dt", "p", "span"):
+            text = clean_line(heading.text_content())
+            label, _, rest = text.partition(":")
+            if not (CONTACT_HEADING.match(text) or (rest and CONTACT_HEADING.match(label + ":"))):
+                continue
+            if contact := _contact_from(_text_after(heading), heading):
+                return contact
     return None
 
 
@@ -345,10 +345,7 @@ def _looks_like_name(text: str) -> bool:
         2 <= len(words) <= 5
         and len(text) <= 60
         and not any(ch.isdigit() or ch in "@/()" for ch in text)
-        and all(
-            w[0].isupper() or w.lower() in ("de", "van", "von", "da", "del", "la", "le")
-            for w in words
-        )
+        and all(w[0].isupper() or w.lower() in NAME_PARTICLES for w in words)
         and not ROLE_WORDS.search(text)
     )
 
@@ -451,10 +448,9 @@ def _marked(tree: Any) -> Any:
 def _inner_html(element: Any) -> str:
     import lxml.html
 
-    inner = (element.text or "") + "".join(
+    return (element.text or "") + "".join(
         lxml.html.tostring(child, encoding="unicode") for child in element
     )
-    return inner
 
 
 def _block_text(element: Any) -> str:
@@ -569,7 +565,8 @@ def _drop_image(body: Any, image_url: str, captions: set[str]) -> None:
             element.tail = None
 
 
-def _link_types(tree: Any, url: str) -> dict[str, str]:
+def _link_types(tree: Any) -> dict[str, str]:
+    """The `type` each link of the page declares, by its (absolute) address."""
     return {a.get("href"): a.get("type") for a in tree.iter("a") if a.get("type") and a.get("href")}
 
 

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 # A page that cannot be read is tried again after an hour, then twice as long each time.
 RETRY_FIRST = timedelta(hours=1)
 RETRY_LONGEST = timedelta(days=7)
+# A page's publication date further ahead than this is a mistake, never an item's date.
+AHEAD = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,9 @@ def ingest_sources(
     carried: dict[str, dict[str, Article]] = {}
     with Fetcher(settings) as fetcher:
         for source in chosen:
-            read_ok = _ingest_source(engine, settings, source, fetcher, now, report)
-            if read_ok is not None:
-                carried[source.name] = read_ok
+            articles = _ingest_source(engine, settings, source, fetcher, now, report)
+            if articles is not None:
+                carried[source.name] = articles
         for source in chosen:
             if source.name in carried:
                 counts = read_articles(engine, settings, source, fetcher, now, carried[source.name])
@@ -216,8 +218,9 @@ def _record_page(
         record_page(engine, read.url, values | {"status": "not modified"})
         return PageCounts(unchanged=1)
     changed = save_article(engine, read.key, read.article, now)
-    if read.article.published is not None:
-        date_item_from_page(engine, read.key, read.article.published)
+    published = read.article.published
+    if published is not None and published <= now + AHEAD:
+        date_item_from_page(engine, read.key, published)
     validators = {"etag": read.validators.etag, "last_modified": read.validators.last_modified}
     record_page(engine, read.url, values | validators | {"status": "read"})
     return PageCounts(read=1) if changed else PageCounts(unchanged=1)
