@@ -4,10 +4,13 @@ entry carrying its full text; the settings that steer it."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from digest.articles import carried_article, read_article, sanitise
 from digest.config import Settings, SourceConfig, load_settings
@@ -323,6 +326,34 @@ def test_sanitiser_keeps_the_allow_list_only() -> None:
     assert 'href="https://www.example.org/relative/page"' in clean
     assert 'src="https://www.example.org/pic.jpg"' in clean
     assert "<td>cell</td>" in clean and "good link" in clean
+
+
+ATTACKS = st.sampled_from(
+    [
+        "<script>alert(1)</script>",
+        '<img src=x onerror="alert(1)">',
+        '<a href="javascript:alert(1)">x</a>',
+        '<a href=" JaVaScRiPt:alert(1)">x</a>',
+        '<a href="&#106;avascript:alert(1)">x</a>',
+        "<iframe src=//evil.example></iframe>",
+        "<svg onload=alert(1)>",
+        '<p style="background:url(javascript:alert(1))">x</p>',
+        "<scr<script>ipt>alert(1)</script>",
+        '<math><mi xlink:href="javascript:alert(1)">x</mi></math>',
+        "<!--<script>alert(1)//-->",
+        '<form action="javascript:alert(1)"><button>x</button></form>',
+    ]
+)
+
+
+@given(st.lists(st.one_of(ATTACKS, st.text(max_size=40)), max_size=8))
+def test_no_script_survives_the_sanitiser(parts: list[str]) -> None:
+    clean = sanitise("<p>" + "".join(parts) + "</p>", "https://www.example.org/news/item")
+    lowered = clean.lower()
+    assert "<script" not in lowered and "<iframe" not in lowered and "<svg" not in lowered
+    assert "javascript:" not in lowered.replace("&amp;", "&")
+    assert not re.search(r"<[^>]+\son\w+\s*=", lowered), clean
+    assert "style=" not in lowered and "<form" not in lowered
 
 
 def test_feed_entry_with_full_text_carries_its_article(settings: Settings) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from digest import actions
 from digest.config import Settings, SourceConfig
-from digest.store import articles_for, find_item, page_state
+from digest.store import articles_for, find_item, page_state, source_state
 
 from .helpers import LiveSite, serve
 
@@ -92,6 +92,10 @@ def test_robots_txt_is_honoured_for_item_pages_and_backfill(
     draft = find_item(engine, url + "private/draft")
     assert draft is not None and draft.summary and "teaser" in draft.summary
     assert report.pages["web"].failed == 1 and report.pages["web"].read == 2
+    assert source_state(engine, "web")["result"] == (
+        "3 new, 0 updated, 0 unchanged; item pages: 2 read, 0 unchanged, "
+        "1 unreadable (see the log; retried later)"
+    )
 
 
 def test_conditional_get_and_a_304_keeps_the_article(settings: Settings, engine: Engine) -> None:

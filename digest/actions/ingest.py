@@ -90,7 +90,19 @@ def ingest_sources(
             if source.name in carried:
                 counts = read_articles(engine, settings, source, fetcher, now, carried[source.name])
                 report.pages[source.name] = counts
+                _note_pages(engine, source.name, counts)
     return report
+
+
+def _note_pages(engine: Engine, name: str, counts: PageCounts) -> None:
+    """Add what reading item pages did to the source's last poll result (staff see it)."""
+    if counts == PageCounts():
+        return
+    result = (source_state(engine, name) or {}).get("result") or ""
+    pages = f"item pages: {counts.read} read, {counts.unchanged} unchanged"
+    if counts.failed:
+        pages += f", {counts.failed} unreadable (see the log; retried later)"
+    record_poll(engine, name, {"result": f"{result}; {pages}"})
 
 
 def _ingest_source(
