@@ -22,6 +22,7 @@ from digest.sources.fetch import (
     NO_VALIDATORS,
     Fetcher,
     Page,
+    Refused,
     Validators,
 )
 from digest.sources.fetch import user_agent as user_agent
@@ -290,7 +291,7 @@ def _fetch(
     try:
         return fetcher.get(url, source.location, validators, robots=robots, cap=MAX_FETCH_BYTES)
     except SourceError as exc:
-        raise SourceError(f"source {source.name}: {exc}") from None
+        raise type(exc)(f"source {source.name}: {exc}") from None
 
 
 def _page_items(page: Page, source: SourceConfig, settings: Settings) -> list[Item]:
@@ -310,9 +311,9 @@ def _backfill(
     fetcher: Fetcher, first: Page, source: SourceConfig, settings: Settings, read: SourceRead
 ) -> None:
     """Follow the listing's pagination from its first page, one page at a time (each
-    `fetch.delay_seconds` after the last, where robots.txt allows), up to `backfill_pages`
-    pages; a page that fails ends the backfill with an error noted, and the pages read so
-    far are kept."""
+    `fetch.delay_seconds` after the last), up to `backfill_pages` pages; a page robots.txt
+    or the same-site rule forbids ends it quietly, a page that fails ends it with an error
+    noted, and the pages read so far are kept."""
     from digest.sources.html.pagination import next_page
 
     seen = {first.url}
@@ -326,6 +327,9 @@ def _backfill(
         try:
             page = _fetch(fetcher, source, url)
             items = _page_items(page, source, settings)
+        except Refused as exc:
+            log.info("%s (backfill ends at page %d)", exc, number + 1)
+            break
         except SourceError as exc:
             log.warning("%s (backfill stopped at page %d)", exc, number + 1)
             read.errors.append(f"backfill page {number + 1}: {exc}")
