@@ -183,7 +183,7 @@ class Fetcher:
         self.delay = settings.fetch.delay_seconds
         self.timeout = settings.fetch.timeout_seconds
         self.lookup = lookup
-        self.agent = user_agent(settings)
+        self.settings = settings
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
@@ -210,7 +210,10 @@ class Fetcher:
                 self._client = httpx.Client(
                     timeout=self.timeout,
                     follow_redirects=False,
-                    headers={"User-Agent": self.agent, "Accept-Encoding": "gzip, deflate"},
+                    headers={
+                        "User-Agent": user_agent(self.settings),
+                        "Accept-Encoding": "gzip, deflate",
+                    },
                 )
             return self._client
 
@@ -269,11 +272,6 @@ class Fetcher:
                 return page
             hop = urljoin(hop, location.strip())
         raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects; not followed")
-
-    def check(self, url: str, site: str, *, robots: bool = True) -> None:
-        """Raise Refused, naming the page and the reason, when the rules forbid asking for it."""
-        if reason := self.refusal(url, site, robots=robots):
-            raise Refused(f"{url}: {reason}; not read")
 
     def refusal(self, url: str, site: str, *, robots: bool = True) -> str | None:
         """Why the rules forbid asking for a page (robots.txt included), or None."""
