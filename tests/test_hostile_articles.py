@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from digest import actions
 from digest.config import Settings, SourceConfig
-from digest.sources.fetch import MAX_FETCH_BYTES, refusal
+from digest.sources.fetch import MAX_FETCH_BYTES, Fetcher, Refused, refusal
 from digest.store import articles_for, count_items
 
 from .helpers import LiveSite, serve
@@ -195,3 +195,20 @@ def test_only_the_listings_own_public_site(
     assert (found is None) if reason is None else (found is not None and reason in found)
     if reason and "internal" in reason:
         assert refusal(url, listing, internal_ok=True, lookup=lambda host: addresses) is None
+
+
+def test_a_name_that_turns_internal_when_connected_is_refused(settings: Settings) -> None:
+    """DNS rebinding: the name resolved to a public address when checked, but the answer
+    comes from an internal one; the body is never read (robots.txt is asked for the same
+    way, so here it is left out to reach the page)."""
+    site = LiveSite()
+    site.page("/news/story", page("Story"))
+    public = ["93.184.216.34"]
+    with (
+        serve(site) as url,
+        Fetcher(settings, lookup=lambda host: public) as fetcher,
+        pytest.raises(Refused, match=r"news/story: answered from an internal address"),
+    ):
+        fetcher.get(url + "news/story", url + "news/", robots=False)
+    with serve(site) as url, Fetcher(settings) as fetcher:
+        assert fetcher.get(url + "news/story", url + "news/").body.startswith(b"<!doctype")

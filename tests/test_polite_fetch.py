@@ -288,3 +288,26 @@ def test_documents_and_the_listing_itself_are_not_read_as_pages(
     assert set(articles_for(engine, [url + "news/seals", url + "news/download"])) == {
         url + "news/seals"
     }
+
+
+def test_a_page_date_settles_a_day_month_swap(settings: Settings, engine: Engine) -> None:
+    """The listing's 2026-03-11 is the page's 3 November read the wrong way round: the
+    page's article:published_time puts it right; a date that is merely different stays."""
+    entries = [
+        ("/news/seals", "Seals Return", "2026-03-11"),
+        ("/news/terns", "Terns Nest Early", "2026-11-05"),
+    ]
+    site = site_with(entries)
+    for path, title, _ in entries:
+        site.page(
+            path,
+            article_page(title).replace(
+                "<head>",
+                '<head><meta property="article:published_time" content="2026-11-03T00:00:00Z">',
+            ),
+        )
+    with serve(site) as url:
+        actions.ingest_sources(engine, replace(settings, sources=(source_at(url),)), now=NOW)
+    swapped, other = find_item(engine, url + "news/seals"), find_item(engine, url + "news/terns")
+    assert swapped is not None and swapped.published == datetime(2026, 11, 3, tzinfo=UTC)
+    assert other is not None and other.published.date().isoformat() == "2026-11-05"

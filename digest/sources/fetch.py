@@ -163,6 +163,17 @@ def capped_body(response: httpx.Response, url: str, cap: int, deadline: float) -
     return b"".join(chunks)
 
 
+def _peer(response: httpx.Response) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address the answer came from: a name that resolved to a public address when
+    checked and to an internal one when connected (DNS rebinding) is caught here."""
+    stream = response.extensions.get("network_stream")
+    address = stream.get_extra_info("server_addr") if stream is not None else None
+    try:
+        return ipaddress.ip_address(str(address[0]).split("%")[0]) if address else None
+    except ValueError:
+        return None
+
+
 def _decoder(encoding: str, url: str) -> Any:
     name = encoding.strip().lower()
     if name in ("", "identity"):
@@ -266,7 +277,7 @@ class Fetcher:
             if reason := self.refusal(hop, site, robots=robots):
                 where = url if hop == url else f"{url} (redirected to {hop})"
                 raise Refused(f"{where}: {reason}; not read")
-            page = self._once(method, hop, headers, cap)
+            page = self._once(method, hop, headers, cap, self._internal_ok(site))
             location = page.headers.get("Location")
             if page.status_code not in REDIRECTS or not location:
                 return page
@@ -287,7 +298,9 @@ class Fetcher:
                 self._internal[host] = is_internal(host, self.lookup)
             return self._internal[host]
 
-    def _once(self, method: str, url: str, headers: Mapping[str, str], cap: int) -> Page:
+    def _once(
+        self, method: str, url: str, headers: Mapping[str, str], cap: int, internal_ok: bool
+    ) -> Page:
         import httpx
 
         try:
@@ -295,6 +308,8 @@ class Fetcher:
                 self._slot(url),
                 self.client.stream(method, url, headers=dict(headers)) as response,
             ):
+                if not internal_ok and (peer := _peer(response)) and not peer.is_global:
+                    raise Refused(f"{url}: answered from an internal address ({peer}); not read")
                 body = b""
                 if method == "GET" and response.status_code == 200:
                     deadline = time.monotonic() + self.timeout * WHOLE_PAGE_TIMEOUTS
