@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 
 from digest.articles import carried_article, read_article, sanitise
 from digest.config import Settings, SourceConfig, load_settings
@@ -378,6 +379,32 @@ def test_feed_entry_with_full_text_carries_its_article(settings: Settings) -> No
         "https://www.example.org/files/seal-count.pdf"
     ]
     assert carried_article("<p>Short.</p>", "https://www.example.org/", "Short.") is None
+
+
+def test_a_saved_feed_with_full_text_stores_its_articles(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """`digest ingest feed.xml`: each entry whose content holds its full text gets its
+    article, sanitised, without any request."""
+    from digest import actions
+    from digest.store import articles_for
+
+    body = "<p>" + "The ferry timetable changes on Monday for the winter months. " * 6 + "</p>"
+    feed = tmp_path / "feed.atom"
+    feed.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>News</title><id>urn:x</id><updated>2026-11-03T10:00:00Z</updated>"
+        "<entry><title>Ferry timetable</title><id>https://www.example.org/news/ferry</id>"
+        '<link href="https://www.example.org/news/ferry"/><updated>2026-11-03T10:00:00Z</updated>'
+        "<summary>Winter timetable.</summary>"
+        f'<content type="html"><![CDATA[{body}<iframe src="https://evil.example/"></iframe>]]>'
+        "</content></entry></feed>"
+    )
+    actions.ingest_paths(engine, settings, [str(feed)])
+    key = "https://www.example.org/news/ferry"
+    article = articles_for(engine, [key])[key]
+    assert "ferry timetable changes on Monday" in article.body_text
+    assert "<iframe" not in article.body_html
 
 
 def test_follow_and_article_selector_settings(tmp_path: Path) -> None:

@@ -245,9 +245,10 @@ def ingest_paths(
     now: datetime | None = None,
     base_url: str | None = None,
 ) -> IngestReport:
-    """Store the items of files given by path (kind from the file name); a file that cannot
-    be read is reported and the rest are stored. `base_url` is the address a saved page
-    came from, so its relative links resolve as they did on the site."""
+    """Store the items of files given by path (kind from the file name), with the full text
+    a feed's entries carry; a file that cannot be read is reported and the rest are stored.
+    `base_url` is the address a saved page came from, so its relative links resolve as they
+    did on the site. Saved files' item pages are not read."""
     now = now or utc_now()
     report = IngestReport()
     for path in paths:
@@ -258,6 +259,9 @@ def ingest_paths(
             report.errors[path] = str(exc)
             continue
         report.results[path] = upsert_items(engine, items, now)
+        for item in items:
+            if item.article is not None:
+                save_article(engine, item.key, item.article, now)
     return report
 
 
