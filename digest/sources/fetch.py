@@ -86,7 +86,7 @@ def user_agent(settings: Settings) -> str:
 def site_of(host: str) -> str:
     """The registrable domain of a host (`news.example.co.uk` → `example.co.uk`), or the
     host itself for an IP address or a name under no public suffix (`localhost`)."""
-    from tld import get_fld
+    from courlan import extract_domain
 
     host = host.lower().rstrip(".")
     try:
@@ -94,7 +94,7 @@ def site_of(host: str) -> str:
         return host
     except ValueError:
         pass
-    return get_fld(host, fix_protocol=True, fail_silently=True) or host
+    return extract_domain(f"http://{host}/") or host
 
 
 def resolve(host: str) -> list[str]:
