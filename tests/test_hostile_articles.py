@@ -212,3 +212,26 @@ def test_a_name_that_turns_internal_when_connected_is_refused(settings: Settings
         fetcher.get(url + "news/story", url + "news/", robots=False)
     with serve(site) as url, Fetcher(settings) as fetcher:
         assert fetcher.get(url + "news/story", url + "news/").body.startswith(b"<!doctype")
+
+
+def test_an_address_too_long_to_remember_is_not_read(
+    settings: Settings, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A feed entry with a short GUID and a 2,500-character link: stored, its page not
+    asked for (the pages table keeps addresses up to 2,000 characters)."""
+    site = LiveSite()
+    long_path = "/news/" + "long-" * 500
+    with serve(site) as url:
+        site.page(
+            "/feed.xml",
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>N</title>'
+            f"<link>{url}</link><description>d</description><item><title>Long</title>"
+            f"<guid>urn:long</guid><link>{url}{long_path[1:]}</link>"
+            "<pubDate>Tue, 17 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>",
+            content_type="application/rss+xml",
+        )
+        source = SourceConfig("feed", "feed", url + "feed.xml")
+        report = actions.ingest_sources(engine, replace(settings, sources=(source,)), now=NOW)
+    assert report.results["feed"].new == 1
+    assert site.paths() == ["/feed.xml"]
+    assert "address longer than 2000 characters; not read" in caplog.text

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 # A page that cannot be read is tried again after an hour, then twice as long each time.
 RETRY_FIRST = timedelta(hours=1)
 RETRY_LONGEST = timedelta(days=7)
+# The longest page address the pages table keeps (its key column).
+MAX_PAGE_URL = 2000
 # A page's publication date further ahead than this is a mistake, never an item's date.
 AHEAD = timedelta(days=1)
 
@@ -191,12 +193,16 @@ def _item_pages(
     found: list[tuple[str, str]], source: SourceConfig, carried: dict[str, Article]
 ) -> list[tuple[str, str]]:
     """The (key, url) pairs worth a request, in order: each page once, none for an item
-    whose entry carried its text, none for a link back to the listing itself."""
+    whose entry carried its text, none for a link back to the listing itself, none for an
+    address too long to remember in the pages table."""
     listing = urldefrag(source.location)[0]
     seen: set[str] = set()
     wanted = []
     for key, url in found:
         if key in carried or url in seen or urldefrag(url)[0] == listing:
+            continue
+        if len(url) > MAX_PAGE_URL:
+            log.warning("%s…: address longer than %d characters; not read", url[:80], MAX_PAGE_URL)
             continue
         seen.add(url)
         wanted.append((key, url))
