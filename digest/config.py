@@ -54,6 +54,8 @@ class SourceConfig:
     base_url: str | None = None
     embargo_element: str | None = None
     backfill_pages: int = 5
+    follow: bool = True
+    article_selector: str | None = None
 
     @property
     def is_url(self) -> bool:
@@ -142,6 +144,20 @@ class BounceSettings:
 
 
 @dataclass(frozen=True)
+class FetchSettings:
+    """How other sites' pages are requested: the pause between two requests to one host,
+    the item pages read per source and poll, the wait at each step, and how often and how
+    long a recent item's page is read again for edits. The defaults equal the schema's, so
+    tests can build Settings by hand."""
+
+    delay_seconds: float = 1.0
+    pages_per_run: int = 40
+    timeout_seconds: float = 30.0
+    revisit_hours: int = 6
+    revisit_days: int = 7
+
+
+@dataclass(frozen=True)
 class CadenceSettings:
     """What digests carry besides news, and when the daily digest goes (weekdays)."""
 
@@ -184,6 +200,7 @@ class Settings:
     breaking: BreakingSettings
     cadence: CadenceSettings
     bounces: BounceSettings = BounceSettings()
+    fetch: FetchSettings = FetchSettings()
 
     @property
     def tag_authority(self) -> str:
@@ -321,6 +338,8 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
                 base_url=s.base_url,
                 embargo_element=s.embargo_element,
                 backfill_pages=s.backfill_pages,
+                follow=s.follow,
+                article_selector=s.article_selector,
             )
             for index, s in enumerate(schema.sources)
         ),
@@ -400,6 +419,13 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
             soft_limit=schema.bounces.soft_limit,
             soft_days=schema.bounces.soft_days,
             hard_rate_warning=schema.bounces.hard_rate_warning,
+        ),
+        fetch=FetchSettings(
+            delay_seconds=schema.fetch.delay_seconds,
+            pages_per_run=schema.fetch.pages_per_run,
+            timeout_seconds=float(schema.fetch.timeout_seconds),
+            revisit_hours=schema.fetch.revisit_hours,
+            revisit_days=schema.fetch.revisit_days,
         ),
     )
 

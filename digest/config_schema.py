@@ -254,6 +254,30 @@ def _selectors(value: Any) -> dict[str, str]:
     return dict(value)
 
 
+def _css_selector(value: Any) -> str | None:
+    text = _optional_filled(value)
+    if text:
+        from lxml.cssselect import CSSSelector, SelectorError
+
+        try:
+            CSSSelector(text)
+        except SelectorError as exc:
+            raise ValueError(f"bad CSS selector: {exc}") from None
+    return text
+
+
+def _hours(value: Any) -> int:
+    return _whole(value, "must be a whole number of hours, 0 or more (got {value!r})", 0)
+
+
+def _delay(value: Any) -> float:
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 60:
+        raise ValueError(f"must be a number of seconds from 0 to 60 (got {value!r})")
+    return float(value)
+
+
 def _date_format(value: Any) -> str | None:
     text = _optional_filled(value)
     if text and "%" not in text:
@@ -399,6 +423,14 @@ class SourceEntry(Section):
         "pages of a URL html source read on its first read, following its pagination "
         "(rel=next, Older posts, numbered pagers); later polls read the first page only",
     )
+    follow: Flag = setting(
+        True,
+        "read each item's own page on the listing's site (full text, lead photo, documents, "
+        "press contact); a feed entry carrying its full text is not followed",
+    )
+    article_selector: Annotated[str | None, _rule(_css_selector)] = setting(
+        None, "CSS selector of the article text on item pages (default: found by trafilatura)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -428,6 +460,23 @@ class Feeds(Section):
     refresh_seconds: Positive = setting(
         30, "how often the web process checks the store for changed items"
     )
+
+
+class Fetch(Section):
+    """[fetch]: how pages of other sites (item pages, backfill pages) are requested."""
+
+    delay_seconds: Annotated[float, _rule(_delay)] = setting(
+        1.0, "pause between the starts of two requests to one host (robots.txt Crawl-delay wins)"
+    )
+    pages_per_run: Positive = setting(
+        40, "item pages read per source and poll at most; the rest wait for the next poll"
+    )
+    timeout_seconds: Positive = setting(30, "wait for another site at each step of a request")
+    revisit_hours: Annotated[int, _rule(_hours)] = setting(
+        6,
+        "read a recent item's page again (conditional GET) this often to catch edits; 0: never",
+    )
+    revisit_days: Positive = setting(7, "an item's page is revisited this many days after it")
 
 
 class Site(Section):
@@ -605,6 +654,7 @@ class ConfigFile(BaseModel):
         list[SourceEntry], BeforeValidator(_source_list), AfterValidator(_distinct_sources)
     ] = Field([], description="where items come from")
     feeds: Feeds = Field(default_factory=Feeds)
+    fetch: Fetch = Field(default_factory=Fetch)
     site: Site = Field(default_factory=Site)
     email: Email = Field(default_factory=Email)
     breaking: Breaking = Field(default_factory=Breaking)

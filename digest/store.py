@@ -27,6 +27,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
+    case,
     create_engine,
     event,
     false,
@@ -977,6 +979,99 @@ def with_articles(engine: Engine, found: Sequence[Item]) -> list[Item]:
     """The same items, each carrying its stored article (when its page was read)."""
     stored = articles_for(engine, (item.key for item in found))
     return [replace(item, article=stored.get(item.key)) for item in found]
+
+
+pages = Table(
+    "pages",
+    metadata,
+    Column("url", String(2000), primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("fetched_at", UTCDateTime),
+    Column("status", Text, nullable=False, default="", server_default=""),
+    Column("failures", Integer, nullable=False, default=0, server_default="0"),
+    Column("next_try", UTCDateTime),
+)
+
+
+def page_state(engine: Engine, url: str) -> dict[str, Any] | None:
+    """What the store remembers of the last request for a page of another site: its
+    validators (for a conditional GET), the outcome, failures in a row and the next try."""
+    with engine.connect() as conn:
+        row = conn.execute(select(pages).where(pages.c.url == url)).mappings().first()
+        return dict(row) if row else None
+
+
+def record_page(engine: Engine, url: str, values: dict[str, Any]) -> None:
+    """Remember the outcome of a request for a page (see page_state)."""
+    with engine.begin() as conn:
+        updated = conn.execute(pages.update().where(pages.c.url == url).values(**values))
+        if updated.rowcount == 0:
+            conn.execute(pages.insert().values(url=url, **values))
+
+
+def pages_to_read(
+    engine: Engine,
+    source: str,
+    now: datetime,
+    limit: int,
+    revisit: tuple[timedelta, timedelta] | None = None,
+) -> list[tuple[str, str]]:
+    """(key, url) of the source's items whose page is to be read now, at most `limit`:
+    first those new or changed at or after `now` (this poll), then those whose failed page
+    is due for a retry, then the backlog (no article and never tried), then with `revisit`
+    (every, within) the pages of items first seen `within` ago, last read `every` ago;
+    newest first in each group."""
+    fresh = or_(items.c.first_seen >= now, items.c.updated >= now)
+    due = or_(pages.c.next_try.is_(None), pages.c.next_try <= now)
+    retry = and_(pages.c.failures > 0, pages.c.next_try <= now)
+    backlog = and_(articles.c.item_id.is_(None), pages.c.url.is_(None))
+    wanted = [and_(fresh, due), retry, backlog]
+    if revisit is not None:
+        every, within = revisit
+        wanted.append(
+            and_(
+                pages.c.failures == 0,
+                pages.c.fetched_at <= now - every,
+                items.c.first_seen >= now - within,
+            )
+        )
+    rank = case((fresh, 0), (retry, 1), (backlog, 2), else_=3)
+    query = (
+        select(items.c.key, items.c.url)
+        .select_from(
+            items.outerjoin(articles, articles.c.item_id == items.c.id).outerjoin(
+                pages, pages.c.url == items.c.url
+            )
+        )
+        .where(items.c.source == source, items.c.url.is_not(None), or_(*wanted))
+        .order_by(rank, items.c.published.desc(), items.c.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [(row.key, row.url) for row in conn.execute(query)]
+
+
+def date_item_from_page(engine: Engine, key: str, published: datetime) -> bool:
+    """Give an item its page's publication date: an undated item gets its first date, a
+    listing date read with day and month swapped is put right. True when it changed."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(items.c.published, items.c.undated).where(items.c.key == key)
+        ).first()
+        if row is None or not _page_date_settles(row.published, row.undated, published):
+            return False
+        conn.execute(
+            items.update().where(items.c.key == key).values(published=published, undated=False)
+        )
+        return True
+
+
+def _page_date_settles(listed: datetime, undated: bool, page: datetime) -> bool:
+    if undated:
+        return True
+    swapped = (listed.month, listed.day) == (page.day, page.month) and listed.day != page.day
+    return swapped and listed.year == page.year
 
 
 rate_limits = Table(

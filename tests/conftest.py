@@ -77,12 +77,14 @@ def _run_in_project_root(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """The shipped configuration, with the store and output in the test's own folder."""
+    """The shipped configuration, with the store and output in the test's own folder, and
+    no pause between requests to one host (tests never wait on the clock)."""
     loaded = load_settings({"DIGEST_CONFIG": str(ROOT / "config" / "digest.toml")})
     return replace(
         loaded,
         output_dir=tmp_path / "public",
         database_url=f"sqlite:///{tmp_path / 'digest.db'}",
+        fetch=replace(loaded.fetch, delay_seconds=0.0),
     )
 
 

@@ -442,3 +442,78 @@ def full_article(slug: str = "dunes", **more: object) -> Article:
         "fingerprint": f"sha256:{slug}",
     }
     return Article(**(values | more))  # type: ignore[arg-type]
+
+
+Route = tuple[int, dict[str, str], bytes, int]
+
+
+class LiveSite:
+    """A newsroom website for the item-page tests, an ASGI app to run with `serve`: pages
+    set per test (a body sent `repeat` times makes a big one), every request logged as
+    (method, path with query, headers), a conditional GET answered 304 when the ETag
+    matches, and the most requests it was serving at once (each held `pause` seconds)."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.pause = pause
+        self.active = 0
+        self.most = 0
+
+    def page(
+        self,
+        path: str,
+        body: bytes | str = b"",
+        *,
+        status: int = 200,
+        content_type: str = "text/html; charset=utf-8",
+        repeat: int = 1,
+        **headers: str,
+    ) -> None:
+        """Serve `body` at `path` (headers given as keyword arguments, `_` for `-`; an
+        empty content_length sends the body chunked, its size unsaid)."""
+        data = body.encode() if isinstance(body, str) else body
+        named = {key.replace("_", "-").lower(): value for key, value in headers.items()}
+        self.routes[path] = (status, {"content-type": content_type, **named}, data, repeat)
+
+    def paths(self, method: str = "GET") -> list[str]:
+        """The paths asked for with `method`, in order."""
+        return [path for asked, path, _ in self.requests if asked == method]
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        import asyncio
+
+        if scope["type"] != "http":
+            return
+        query = scope.get("query_string", b"").decode()
+        path = scope["path"] + (f"?{query}" if query else "")
+        asked = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
+        self.requests.append((scope["method"], path, asked))
+        self.active += 1
+        self.most = max(self.most, self.active)
+        try:
+            await asyncio.sleep(self.pause)
+            status, headers, body, repeat = self.routes.get(
+                path, (404, {"content-type": "text/plain"}, b"not here", 1)
+            )
+            if headers.get("etag") and asked.get("if-none-match") == headers["etag"]:
+                status, body, repeat = 304, b"", 1
+            await self._answer(send, scope["method"], status, headers, body, repeat)
+        finally:
+            self.active -= 1
+
+    @staticmethod
+    async def _answer(
+        send: Callable, method: str, status: int, headers: dict[str, str], body: bytes, repeat: int
+    ) -> None:
+        headers = {"content-length": str(len(body) * repeat), **headers}
+        raw = [(key.encode(), value.encode()) for key, value in headers.items() if value]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        if method == "HEAD" or status == 304:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        try:
+            for left in range(repeat, 0, -1):
+                await send({"type": "http.response.body", "body": body, "more_body": left > 1})
+        except OSError:
+            pass

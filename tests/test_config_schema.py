@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import main
-from digest.config import BreakingSettings, SourceConfig, load_settings
-from digest.config_schema import ENTRIES, SECTIONS, Breaking, SourceEntry
+from digest.config import BreakingSettings, FetchSettings, SourceConfig, load_settings
+from digest.config_schema import ENTRIES, SECTIONS, Breaking, Fetch, SourceEntry
 from digest.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +156,8 @@ def test_hand_built_defaults_equal_the_schema() -> None:
         "base_url",
         "embargo_element",
         "backfill_pages",
+        "follow",
+        "article_selector",
     ):
         assert getattr(source, name) == fields[name].default, name
     assert dict(source.categories) == fields["categories"].default == {}
@@ -163,3 +165,6 @@ def test_hand_built_defaults_equal_the_schema() -> None:
     breaking = BreakingSettings()
     for field in dataclasses.fields(breaking):
         assert getattr(breaking, field.name) == Breaking.model_fields[field.name].default
+    fetch = FetchSettings()
+    for field in dataclasses.fields(fetch):
+        assert getattr(fetch, field.name) == Fetch.model_fields[field.name].default

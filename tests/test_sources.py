@@ -104,7 +104,8 @@ def newsroom_server() -> Iterator[str]:
 def test_conditional_get_costs_a_304(
     newsroom_server: str, settings: Settings, engine: Engine
 ) -> None:
-    source = SourceConfig("web", "html", newsroom_server + "/newsroom/")
+    """The listing's own conditional GET (its item pages are not read here)."""
+    source = SourceConfig("web", "html", newsroom_server + "/newsroom/", follow=False)
     settings = replace(settings, sources=(source,))
     first = actions.ingest_sources(engine, settings, now=datetime(2026, 11, 1, tzinfo=UTC))
     assert first.total.new == 3
@@ -421,10 +422,7 @@ class _Paged(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def paged_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    import digest.sources
-
-    monkeypatch.setattr(digest.sources, "BACKFILL_PAUSE", 0.0)
+def paged_server() -> Iterator[str]:
     _Paged.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Paged)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -438,14 +436,16 @@ def test_first_read_backfills_pagination_later_polls_read_page_one(
     paged_server: str, settings: Settings, engine: Engine
 ) -> None:
     """The first read follows rel=next, "Older posts", a numbered pager and an arrow named
-    "Next page" up to backfill_pages (5) pages, one request at a time, naming the program
-    and the site in its User-Agent; the next poll asks for the first page only."""
-    source = SourceConfig("web", "html", paged_server + "/news/")
+    "Next page" up to backfill_pages (5) pages, one request at a time, asking robots.txt
+    once, naming the program and the site in its User-Agent; the next poll asks for the
+    first page only."""
+    source = SourceConfig("web", "html", paged_server + "/news/", follow=False)
     assert source.backfill_pages == 5
     settings = replace(settings, sources=(source,))
     first = actions.ingest_sources(engine, settings, now=datetime(2026, 11, 1, tzinfo=UTC))
     assert [path for path, _ in _Paged.requests] == [
         "/news/",
+        "/robots.txt",
         "/news/?page=1",
         "/news/?page=2",
         "/news/?page=3",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import glob
 import logging
 import re
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -18,26 +17,21 @@ from digest.config import Settings, SourceConfig
 from digest.dates import strip_leading_date
 from digest.errors import SourceError
 from digest.model import Item
+from digest.sources.fetch import (
+    MAX_FETCH_BYTES,
+    NO_VALIDATORS,
+    Fetcher,
+    Page,
+    Refused,
+    Validators,
+)
+from digest.sources.fetch import user_agent as user_agent
 from digest.sources.listing import lines_from_text, parse_listing
 
 if TYPE_CHECKING:
-    import httpx
-
     from digest.sources.html import Explain
 
 log = logging.getLogger(__name__)
-FETCH_TIMEOUT = 30.0
-MAX_FETCH_BYTES = 20 * 1024 * 1024
-# Seconds between the pages of a backfill: one request at a time, and not in a hurry.
-BACKFILL_PAUSE = 1.0
-
-
-@dataclass(frozen=True)
-class Validators:
-    """What a server said about the last copy we read, for a conditional GET."""
-
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +39,7 @@ class SourceRead:
     """The outcome of reading one source: its items, or nothing when the server said 304."""
 
     items: list[Item] = field(default_factory=list)
-    validators: Validators = Validators()
+    validators: Validators = NO_VALIDATORS
     not_modified: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -198,14 +192,16 @@ def read_path(
 def read_source(
     source: SourceConfig,
     settings: Settings,
-    validators: Validators = Validators(),
+    validators: Validators = NO_VALIDATORS,
     first_read: bool = False,
+    fetcher: Fetcher | None = None,
 ) -> SourceRead:
     """Read a configured source: every file its glob names, in name order, or its URL with
     a conditional GET (an unchanged page costs a 304 and yields nothing). On a URL html
-    source's `first_read`, its pagination is followed up to `backfill_pages` pages."""
+    source's `first_read`, its pagination is followed up to `backfill_pages` pages. A run
+    reading several sources passes one `fetcher`, which keeps its per-host limits."""
     if source.is_url:
-        return _read_url(source, settings, validators, first_read)
+        return _read_url(source, settings, validators, first_read, fetcher)
     items: list[Item] = []
     errors: list[str] = []
     for path in _paths(source):
@@ -262,89 +258,43 @@ def _paths(source: SourceConfig) -> Iterator[str]:
     yield from paths
 
 
-def _capped_body(response: httpx.Response, source: SourceConfig) -> bytes:
-    """The body of a fetched page, refused past MAX_FETCH_BYTES so that a broken or hostile
-    server cannot fill the memory."""
-    chunks: list[bytes] = []
-    size = 0
-    if response.status_code != 200:
-        return b""
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_FETCH_BYTES:
-            raise SourceError(
-                f"source {source.name}: {source.location} is larger than "
-                f"{MAX_FETCH_BYTES:,} bytes; not read"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def user_agent(settings: Settings) -> str:
-    """The User-Agent of every request: the program, its version and the newsroom's site."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        release = version("newsroom-digest")
-    except PackageNotFoundError:
-        release = "dev"
-    return f"newsroom-digest/{release} (+{settings.base_url})"
-
-
 def _read_url(
-    source: SourceConfig, settings: Settings, validators: Validators, first_read: bool = False
+    source: SourceConfig,
+    settings: Settings,
+    validators: Validators,
+    first_read: bool = False,
+    fetcher: Fetcher | None = None,
 ) -> SourceRead:
-    import httpx
-
-    headers = {"User-Agent": user_agent(settings)}
-    if validators.etag:
-        headers["If-None-Match"] = validators.etag
-    if validators.last_modified:
-        headers["If-Modified-Since"] = validators.last_modified
-    with httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True) as client:
-        page = _fetch(client, source, source.location, headers)
-        if page.status_code == 304:
-            return SourceRead(validators=validators, not_modified=True)
-        items = _page_items(page, source, settings)
-        read = SourceRead(
-            items,
-            Validators(page.headers.get("ETag"), page.headers.get("Last-Modified")),
-        )
-        if first_read and source.kind == "html" and source.backfill_pages > 1:
-            _backfill(client, page, source, settings, read)
+    if fetcher is None:
+        with Fetcher(settings) as own:
+            return _read_url(source, settings, validators, first_read, own)
+    page = _fetch(fetcher, source, source.location, validators, robots=False)
+    if page.status_code == 304:
+        return SourceRead(validators=validators, not_modified=True)
+    read = SourceRead(_page_items(page, source, settings), page.validators)
+    if first_read and source.kind == "html" and source.backfill_pages > 1:
+        _backfill(fetcher, page, source, settings, read)
     return read
 
 
-@dataclass(frozen=True)
-class _Page:
-    """One fetched page: where it ended up, its status, headers and body."""
-
-    url: str
-    status_code: int
-    headers: Mapping[str, str]
-    body: bytes
-    charset: str | None
-
-
 def _fetch(
-    client: httpx.Client, source: SourceConfig, url: str, headers: Mapping[str, str]
-) -> _Page:
-    """GET one page (one request at a time: the backfill waits for each page)."""
-    import httpx
-
+    fetcher: Fetcher,
+    source: SourceConfig,
+    url: str,
+    validators: Validators = NO_VALIDATORS,
+    *,
+    robots: bool = True,
+) -> Page:
+    """GET one page of a source under the polite rules (digest.sources.fetch): the source's
+    own address is read without asking robots.txt (the newsroom named it), its other pages
+    only where robots.txt allows."""
     try:
-        with client.stream("GET", url, headers=dict(headers)) as response:
-            body = _capped_body(response, source)
-    except httpx.HTTPError as exc:
-        raise SourceError(f"source {source.name}: cannot fetch {url}: {exc}") from None
-    if response.status_code not in (200, 304):
-        raise SourceError(f"source {source.name}: {url} answered HTTP {response.status_code}")
-    return _Page(
-        str(response.url), response.status_code, response.headers, body, response.charset_encoding
-    )
+        return fetcher.get(url, source.location, validators, robots=robots, cap=MAX_FETCH_BYTES)
+    except SourceError as exc:
+        raise type(exc)(f"source {source.name}: {exc}") from None
 
 
-def _page_items(page: _Page, source: SourceConfig, settings: Settings) -> list[Item]:
+def _page_items(page: Page, source: SourceConfig, settings: Settings) -> list[Item]:
     return parse_document(
         page.body,
         source.kind,
@@ -358,14 +308,14 @@ def _page_items(page: _Page, source: SourceConfig, settings: Settings) -> list[I
 
 
 def _backfill(
-    client: httpx.Client, first: _Page, source: SourceConfig, settings: Settings, read: SourceRead
+    fetcher: Fetcher, first: Page, source: SourceConfig, settings: Settings, read: SourceRead
 ) -> None:
-    """Follow the listing's pagination from its first page, one page at a time with a pause
-    between requests, up to `backfill_pages` pages; a page that fails ends the backfill with
-    an error noted, and the pages read so far are kept."""
+    """Follow the listing's pagination from its first page, one page at a time (each
+    `fetch.delay_seconds` after the last), up to `backfill_pages` pages; a page robots.txt
+    or the same-site rule forbids ends it quietly, a page that fails ends it with an error
+    noted, and the pages read so far are kept."""
     from digest.sources.html.pagination import next_page
 
-    headers = {"User-Agent": user_agent(settings)}
     seen = {first.url}
     keys = {item.key for item in read.items}
     page = first
@@ -374,10 +324,12 @@ def _backfill(
         if url is None or url in seen:
             break
         seen.add(url)
-        time.sleep(BACKFILL_PAUSE)
         try:
-            page = _fetch(client, source, url, headers)
+            page = _fetch(fetcher, source, url)
             items = _page_items(page, source, settings)
+        except Refused as exc:
+            log.info("%s (backfill ends at page %d)", exc, number + 1)
+            break
         except SourceError as exc:
             log.warning("%s (backfill stopped at page %d)", exc, number + 1)
             read.errors.append(f"backfill page {number + 1}: {exc}")

@@ -17,6 +17,7 @@ import feedparser
 import lxml.html
 from lxml import etree
 
+from digest.articles import carried_article
 from digest.config import Settings, SourceConfig
 from digest.errors import SourceError
 from digest.model import Item
@@ -82,6 +83,7 @@ def parse_feed(
         url = _link(_entry_href(entry), base, origin)
         categories = tuple(clean_line(tag.get("term") or "") for tag in entry.get("tags", []))
         summary = html_to_text(entry.get("summary", "")) or None
+        content = next((c.get("value") for c in entry.get("content", []) if c.get("value")), "")
         items.append(
             Item(
                 key=entry.get("id") or url or fingerprint(title, _key_day(stamp, published)),
@@ -94,6 +96,7 @@ def parse_feed(
                 categories=tuple(c for c in categories if c),
                 undated=not stamp,
                 embargo_until=_embargo(entry, source, settings, origin, position),
+                article=carried_article(content, url or base, summary) if content else None,
             )
         )
     if parsed.bozo and not items:
@@ -185,6 +188,7 @@ def _json_item(
         or html_to_text(_text(entry.get("content_html")))
         or None
     )
+    content = _text(entry.get("content_html"))
     key = (
         _text(entry.get("id")) or url or fingerprint(title, published.date() if dated else date.min)
     )
@@ -198,6 +202,7 @@ def _json_item(
         source=source.name,
         categories=categories,
         undated=dated is None,
+        article=carried_article(content, url or base, summary) if content else None,
     )
 
 

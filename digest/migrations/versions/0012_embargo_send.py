@@ -2,7 +2,7 @@
 one private link per recipient of an embargoed send (revocation, when it was opened)
 
 Revision ID: 0012_embargo_send
-Revises: 0010_articles
+Revises: 0011_page_cache
 Create Date: 2026-12-04
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_embargo_send"
-down_revision = "0010_articles"
+down_revision = "0011_page_cache"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,636 @@
+"""Articles: an item's own page read into an Article — the main text (trafilatura, without
+menus, sidebars, "related", donation or cookie blocks) sanitised to an allow-list with nh3,
+the lead photo with its alt text, caption and credit apart, the page's times, the documents
+the text links to, the press contact and the language. Pure: no network (documents' sizes
+come from HEAD requests in digest.sources.pages)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from digest.errors import SourceError
+from digest.model import Article, Contact, Document
+from digest.text import caption_and_credit, clean_line, clean_text
+
+ALLOWED_TAGS = frozenset(
+    [
+        "p",
+        "br",
+        "hr",
+        "ul",
+        "ol",
+        "li",
+        "a",
+        "em",
+        "strong",
+        "b",
+        "i",
+        "u",
+        "sub",
+        "sup",
+        "code",
+        "pre",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "figure",
+        "figcaption",
+        "img",
+        "table",
+        "caption",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "th",
+        "td",
+        "blockquote",
+        "cite",
+    ]
+)
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "th": {"colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+DOCUMENT_TYPES = {
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".xls": "application/vnd.ms-excel",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".zip": "application/zip",
+}
+BLOCKS = frozenset(
+    [
+        "p",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "br",
+        "tr",
+        "table",
+        "figure",
+        "figcaption",
+        "blockquote",
+        "dt",
+        "dd",
+        "section",
+        "article",
+        "aside",
+        "address",
+        "pre",
+    ]
+)
+CONTACT_HEADING = re.compile(
+    r"^(?:(?:press|media|news(?:room)?)\s+(?:contacts?|enquiries|inquiries|relations|office)"
+    r"|contacts?(?:\s+(?:presse|pour la presse|médias?|press|for media))?|pressekontakte?"
+    r"|medienkontakte?|pressestelle|ansprechpartner(?:in)?(?:\s+für die presse)?|kontakt"
+    r"|contactos?(?:\s+(?:de|para)\s+(?:prensa|medios))?|prensa|relations presse"
+    r"|contatt[oi](?:\s+stampa)?|ufficio stampa|perscontact|for (?:more|further) information"
+    r"(?:,? (?:please )?contact)?)\s*:?$",
+    re.IGNORECASE,
+)
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"(?:\+|\()?\d[\d\s().\/–-]{5,}\d")
+ROLE_WORDS = re.compile(
+    r"officer|manager|spokes|sprecher|referent|responsable|director|head of|communicat|relations"
+    r"|office|team|portavoz|attach|chargé|press|presse|prensa|media|phone|tel|e-?mail|mobile"
+    r"|comunica|gabinete|servicio|departa|abteilung|service|bureau|ufficio|redaktion",
+    re.IGNORECASE,
+)
+NAME_PARTICLES = frozenset({"de", "van", "von", "da", "del", "la", "le", "der", "di"})
+CREDIT_SENTENCE = re.compile(
+    r"^\(?\s*(?:©|(?:photo(?:graph)?|foto(?:graf[íi]a)?|bild|image|cr[ée]dits?(?: photo)?"
+    r"|copyright|quelle|fuente|fonte)\b)",
+    re.IGNORECASE,
+)
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n|\s+[|–—]\s+")
+CREDIT_CLASS = re.compile(r"credit|copyright|byline|source|photographer|author", re.IGNORECASE)
+# Fewer characters than this outside links is no article (a page of menus, a login wall).
+TEXT_MIN = 20
+# A paragraph this long (characters) counts towards finding the text on an unmarked page.
+PARAGRAPH_MIN = 60
+# A feed entry's content is its full text when it is this many characters longer than its summary.
+FULL_TEXT_MARGIN = 100
+PUBLISHED_META = (
+    "article:published_time",
+    "og:published_time",
+    "datePublished",
+    "DC.date.issued",
+    "DC.date.created",
+    "dcterms.issued",
+    "dcterms.created",
+)
+UPDATED_META = (
+    "article:modified_time",
+    "og:updated_time",
+    "dateModified",
+    "DC.date.modified",
+    "dcterms.modified",
+)
+
+
+def read_article(
+    data: bytes, url: str, charset: str | None = None, selector: str | None = None
+) -> Article:
+    """The Article of one item page fetched from `url` (its links resolve against it);
+    `selector` (a source's `article_selector`) names the element holding the text instead
+    of trafilatura's choice. Raises SourceError naming the page when it has no text."""
+    tree = _parse(data, url, charset)
+    region = _region(tree, selector, url)
+    body = _body(tree, region, url, selector)
+    image = _lead_image(tree, region, url)
+    if image[0]:
+        _drop_image(body, image[0], {text for text in image[2:] if text})
+    body_html = sanitise(_inner_html(body))
+    body_text = html_text(body_html)
+    if not body_text:
+        raise SourceError(f"{url}: no article text found on the page")
+    documents = documents_in(body_html, _link_types(tree))
+    article = Article(
+        body_html=body_html,
+        body_text=body_text,
+        image_url=image[0],
+        image_alt=image[1],
+        image_caption=image[2],
+        image_credit=image[3],
+        documents=documents,
+        contact=contact_on(tree, region),
+        language=_language(tree),
+        published=_page_time(
+            tree, PUBLISHED_META, "datePublished", tree if region is None else region
+        )
+        or _htmldate(tree),
+        updated=_page_time(tree, UPDATED_META, "dateModified", None),
+    )
+    return with_fingerprint(article)
+
+
+def carried_article(html: str, base_url: str, summary: str | None) -> Article | None:
+    """The Article of a feed entry that carries its full text (RSS content:encoded, Atom
+    content, JSON Feed content_html), sanitised like a page's; None when it holds no more
+    than the summary (such an entry's page is read instead)."""
+    body_html = sanitise(html, base_url)
+    body_text = html_text(body_html)
+    if len(body_text) <= len(summary or "") + FULL_TEXT_MARGIN:
+        return None
+    return with_fingerprint(
+        Article(body_html=body_html, body_text=body_text, documents=documents_in(body_html))
+    )
+
+
+def with_fingerprint(article: Article) -> Article:
+    """The article with its fingerprint: a hash of its normalised content (text, photo,
+    documents' addresses and titles, contact), so a new paragraph or another photo changes
+    it and a document's size reported differently does not."""
+    content = [
+        " ".join(article.body_text.split()),
+        article.image_url,
+        article.image_alt,
+        article.image_caption,
+        article.image_credit,
+        [(d.url, d.title) for d in article.documents],
+        list(article.contact.__dict__.values()) if article.contact else None,
+    ]
+    digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+    return replace(article, fingerprint="sha256:" + digest)
+
+
+def sanitise(html: str, base_url: str | None = None) -> str:
+    """HTML cut down to the allow-list (paragraphs, lists, links, emphasis, headings,
+    figures, images, tables, quotes): no script, style, iframe, event handler or
+    javascript: link; with `base_url`, relative links made absolute."""
+    import nh3
+
+    def absolute(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in ("href", "src") and base_url:
+            return urljoin(base_url, value.strip())
+        return value
+
+    return nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer",
+        attribute_filter=absolute,
+        strip_comments=True,
+    ).strip()
+
+
+def html_text(html: str) -> str:
+    """Plain text of an HTML fragment, one line per block (for search and text email)."""
+    import lxml.html
+
+    if not html.strip():
+        return ""
+    fragment = lxml.html.fragment_fromstring(html, create_parent="div")
+    return clean_text(_block_text(fragment))
+
+
+def documents_in(html: str, types: dict[str, str] | None = None) -> tuple[Document, ...]:
+    """The documents (PDF, DOC/DOCX, ODT, XLS/XLSX, ZIP) an HTML fragment links to, by the
+    address's extension or the link's `type`, each once, with its link text as title."""
+    import lxml.html
+
+    if not html.strip():
+        return ()
+    found: dict[str, Document] = {}
+    for link in lxml.html.fragment_fromstring(html, create_parent="div").iter("a"):
+        href = (link.get("href") or "").strip()
+        mime = document_type(href, (types or {}).get(href))
+        if not mime or href in found:
+            continue
+        title = clean_line(link.text_content()) or unquote(PurePosixPath(urlsplit(href).path).name)
+        found[href] = Document(url=href, title=title, mime_type=mime)
+    return tuple(found.values())
+
+
+def document_type(href: str, declared: str | None = None) -> str | None:
+    """The media type of a document address (PDF, DOC/DOCX, ODT, XLS/XLSX, ZIP) by its
+    extension or a declared `type`; None for anything else (a page)."""
+    parts = urlsplit(href)
+    if parts.scheme not in ("http", "https"):
+        return None
+    suffix = PurePosixPath(parts.path).suffix.lower()
+    if suffix in DOCUMENT_TYPES:
+        return DOCUMENT_TYPES[suffix]
+    if declared and declared.split(";")[0].strip().lower() in DOCUMENT_TYPES.values():
+        return declared.split(";")[0].strip().lower()
+    return None
+
+
+def contact_on(tree: Any, region: Any = None) -> Contact | None:
+    """The press contact a page names under "Press contact", "Media contact", "Contact",
+    "Pressekontakt", "Contacto"…: the first name, email and phone in the lines after it,
+    looked for in the article (`region`) first, then in the whole page."""
+    for scope in (tree,) if region is None else (region, tree):
+        for heading in scope.iter("h2", "h3", "h4", "h5", "h6", "strong", "b", "dt", "p", "span"):
+            text = clean_line(heading.text_content())
+            label, _, rest = text.partition(":")
+            if not (CONTACT_HEADING.match(text) or (rest and CONTACT_HEADING.match(label + ":"))):
+                continue
+            if contact := _contact_from(_text_after(heading), heading):
+                return contact
+    return None
+
+
+def _text_after(heading: Any, limit: int = 600) -> str:
+    """The text of a heading's block and what follows it, up to `limit` characters."""
+    block = heading
+    while block.getparent() is not None and block.tag not in BLOCKS - {"br"}:
+        block = block.getparent()
+    parts = [_block_text(block)]
+    sibling = block.getnext()
+    while sibling is not None and sum(map(len, parts)) < limit:
+        if sibling.tag in ("h1", "h2", "h3") and parts[1:]:
+            break
+        parts.append(_block_text(sibling))
+        sibling = sibling.getnext()
+    return "\n".join(parts)[:limit]
+
+
+def _contact_from(text: str, heading: Any) -> Contact | None:
+    mailto = [
+        a.get("href", "")[7:].split("?")[0]
+        for a in heading.getparent().iter("a")
+        if a.get("href", "").lower().startswith("mailto:")
+    ]
+    email = mailto[0] if mailto else ""
+    name, phone = "", ""
+    for line in text.splitlines()[:12]:
+        segments = re.split(r"\s*[,;|•·]\s*|\s+[–—]\s+", line)
+        for segment in segments:
+            label, _, value = segment.rpartition(":")
+            candidate = (value if label else segment).strip()
+            email = email or (m.group(0) if (m := EMAIL.search(segment)) else "")
+            if not phone and (m := PHONE.search(segment)) and _is_phone(m.group(0)):
+                phone = m.group(0).strip()
+            if not name and _looks_like_name(candidate) and not CONTACT_HEADING.match(segment):
+                name = candidate
+    if not email and not phone:
+        return None
+    return Contact(name=name, email=email, phone=phone)
+
+
+def _is_phone(text: str) -> bool:
+    digits = sum(ch.isdigit() for ch in text)
+    return digits >= 7 and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip())
+
+
+def _looks_like_name(text: str) -> bool:
+    words = text.split()
+    return (
+        2 <= len(words) <= 5
+        and len(text) <= 60
+        and not any(ch.isdigit() or ch in "@/()" for ch in text)
+        and all(w[0].isupper() or w.lower() in NAME_PARTICLES for w in words)
+        and not ROLE_WORDS.search(text)
+    )
+
+
+def _parse(data: bytes, url: str, charset: str | None) -> Any:
+    import lxml.html
+
+    if not data.strip():
+        raise SourceError(f"{url}: empty page")
+    if b"\x00" in data[:4096]:
+        raise SourceError(f"{url}: binary data, not a page")
+    parser = lxml.html.HTMLParser(encoding=charset) if charset else None
+    try:
+        tree = lxml.html.document_fromstring(data, parser=parser, base_url=url)
+    except (ValueError, LookupError) as exc:
+        raise SourceError(f"{url}: not a readable page: {exc}") from None
+    for bad in tree.xpath("//script[not(@type='application/ld+json')]|//style|//noscript"):
+        bad.drop_tree()
+    tree.make_links_absolute(url, resolve_base_href=True, handle_failures="discard")
+    return tree
+
+
+def _region(tree: Any, selector: str | None, url: str) -> Any:
+    """The element holding the article: the source's selector, else <article>, <main> or
+    role=main; None when the page marks none."""
+    if selector:
+        found = tree.cssselect(selector)
+        if not found:
+            raise SourceError(f"{url}: article_selector {selector!r} matches nothing")
+        return found[0]
+    for path in ("//article", "//main", "//*[@role='main']"):
+        if found := tree.xpath(path):
+            return found[0]
+    return None
+
+
+def _body(tree: Any, region: Any, url: str, selector: str | None) -> Any:
+    """The article's text as an element: the selector's element as it is, else what
+    trafilatura keeps of the page (its title heading left out: items have their title)."""
+    import lxml.html
+    import trafilatura
+
+    if selector:
+        body = copy.deepcopy(region)
+    else:
+        extracted = trafilatura.extract(
+            _marked(tree) if region is None else copy.deepcopy(tree),
+            url=url,
+            output_format="html",
+            include_links=True,
+            include_images=True,
+            include_tables=True,
+            include_formatting=True,
+            include_comments=False,
+            favor_precision=True,
+        )
+        if not extracted:
+            raise SourceError(f"{url}: no article text found on the page")
+        body = lxml.html.document_fromstring(extracted).find("body")
+        titles = {clean_line(h1.text_content()) for h1 in tree.iter("h1")}
+        for heading in list(body.iter("h1", "h2")):
+            if clean_line(heading.text_content()) in titles:
+                heading.drop_tree()
+    linked = sum(len(clean_line(a.text_content())) for a in body.iter("a"))
+    if len(clean_line(body.text_content())) - linked < TEXT_MIN:
+        raise SourceError(f"{url}: no article text found on the page")
+    for heading in body.iter("h1"):
+        heading.tag = "h2"
+    return body
+
+
+def _marked(tree: Any) -> Any:
+    """A copy of a page that marks no article (no <article>, <main>, role=main) with the
+    block holding most paragraph text marked as one, so that trafilatura keeps its
+    headings and lists (on an unmarked page it falls back to bare paragraphs)."""
+    import lxml.html
+
+    scores: dict[Any, int] = {}
+    for paragraph in tree.iter("p"):
+        text = len(clean_line(paragraph.text_content()))
+        parent = paragraph.getparent()
+        if text >= PARAGRAPH_MIN and parent is not None:
+            scores[parent] = scores.get(parent, 0) + text
+    if not scores:
+        return copy.deepcopy(tree)
+    best = max(scores, key=lambda element: scores[element])
+    parent = best.getparent()
+    if parent is not None and scores.get(parent, 0) >= PARAGRAPH_MIN * 2:
+        best = parent
+    page = lxml.html.document_fromstring(
+        "<html><head></head><body><article></article></body></html>"
+    )
+    head = tree.find("head")
+    if head is not None:
+        page.replace(page.find("head"), copy.deepcopy(head))
+    page.find("body/article").append(copy.deepcopy(best))
+    return page
+
+
+def _inner_html(element: Any) -> str:
+    import lxml.html
+
+    return (element.text or "") + "".join(
+        lxml.html.tostring(child, encoding="unicode") for child in element
+    )
+
+
+def _block_text(element: Any) -> str:
+    """Text of an element with a line break around each block and <br>."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if not isinstance(node.tag, str):
+            parts.append(node.tail or "")
+            return
+        block = node.tag in BLOCKS
+        if block:
+            parts.append("\n")
+        parts.append(node.text or "")
+        for child in node:
+            walk(child)
+        if block:
+            parts.append("\n")
+        elif node.tag in ("td", "th"):
+            parts.append(" ")
+        parts.append(node.tail or "")
+
+    parts.append(element.text or "")
+    for child in element:
+        walk(child)
+    return re.sub(r"[ \t]*\n\s*", "\n", "".join(parts)).strip()
+
+
+def _meta(tree: Any, *names: str) -> str | None:
+    for name in names:
+        for attribute in ("property", "name", "itemprop"):
+            for meta in tree.xpath(f"//meta[@{attribute}=$n]", n=name):
+                if value := (meta.get("content") or "").strip():
+                    return value
+    return None
+
+
+def _lead_image(
+    tree: Any, region: Any, url: str
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """(url, alt, caption, credit) of the lead photo: og:image, else the article's first
+    figure; its alt from og:image:alt or the <img>, caption and credit from its figure."""
+    image_url = _meta(tree, "og:image", "og:image:url", "twitter:image")
+    scope = region if region is not None else tree
+    first = next(iter(scope.xpath(".//figure//img[@src]")), None)
+    img = first
+    if image_url:
+        image_url = urljoin(url, image_url)
+        key = _image_key(image_url)
+        img = next((i for i in tree.iter("img") if _image_key(i.get("src")) == key), first)
+    elif first is not None and not first.get("src", "").startswith("data:"):
+        image_url = urljoin(url, first.get("src", "").strip())
+    if not image_url:
+        return None, None, None, None
+    if urlsplit(image_url).scheme not in ("http", "https"):
+        return None, None, None, None
+    alt = _meta(tree, "og:image:alt", "twitter:image:alt")
+    if not alt and img is not None:
+        alt = clean_line(img.get("alt") or "") or None
+    caption, credit = _figure_caption(img)
+    return image_url, alt, caption, credit
+
+
+def _figure_caption(img: Any) -> tuple[str | None, str | None]:
+    """Caption and credit of the figure around an image: a credit element (class credit,
+    copyright…, <small>, <cite>) or a credit line ("Photo: …") kept apart from the text."""
+    figure = img
+    while figure is not None and figure.tag != "figure":
+        figure = figure.getparent()
+    if figure is None:
+        return None, None
+    credits = []
+    for element in figure.iter():
+        if element.tag in ("small", "cite") or CREDIT_CLASS.search(element.get("class") or ""):
+            if text := clean_line(element.text_content()):
+                credits.append(text)
+            element.drop_tree()
+    caption_element = next(figure.iter("figcaption"), None)
+    caption = _block_text(caption_element) if caption_element is not None else ""
+    described = []
+    for sentence in SENTENCE_BREAK.split(caption):
+        if CREDIT_SENTENCE.match(sentence):
+            credits.append(sentence.strip("() "))
+        elif sentence.strip():
+            described.append(sentence.strip())
+    text, credit = caption_and_credit("\n".join(described))
+    return text, " ".join([*credits, credit or ""]).strip() or None
+
+
+def _image_key(src: str | None) -> str:
+    """What two addresses of one photo share: its file name without a size suffix
+    (`marsh-1024x683.jpg` and `marsh.jpg?itok=…` are one photo)."""
+    stem = PurePosixPath(urlsplit((src or "").strip()).path).stem.lower()
+    return re.sub(r"[-_]\d+x\d+$|[-_](?:scaled|large|medium|small|thumb)$", "", stem)
+
+
+def _drop_image(body: Any, image_url: str, captions: set[str]) -> None:
+    """Leave the lead photo out of the text, with its caption and credit lines (they are
+    shown apart)."""
+    key = _image_key(image_url)
+    for img in list(body.iter("img")):
+        if key and _image_key(img.get("src")) == key:
+            figure = img.getparent() if img.getparent().tag == "figure" else img
+            figure.drop_tree()
+    for element in list(body.iter("p", "figcaption", "small")):
+        if clean_line(element.text_content()) in captions and element.getparent() is not None:
+            element.drop_tree()
+    if clean_line(body.text or "") in captions:
+        body.text = None
+    for element in body.iter():
+        if element.tail and clean_line(element.tail) in captions:
+            element.tail = None
+
+
+def _link_types(tree: Any) -> dict[str, str]:
+    """The `type` each link of the page declares, by its (absolute) address."""
+    return {a.get("href"): a.get("type") for a in tree.iter("a") if a.get("type") and a.get("href")}
+
+
+def _language(tree: Any) -> str | None:
+    value = (
+        tree.get("lang")
+        or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+        or next(iter(tree.xpath("//meta[@http-equiv='content-language']/@content")), None)
+        or _meta(tree, "og:locale")
+    )
+    primary, _, region = (value or "").strip().replace("_", "-").partition("-")
+    tag = primary.lower() + (f"-{region.upper()}" if region else "")
+    return tag[:35] or None
+
+
+def _page_time(tree: Any, metas: tuple[str, ...], key: str, scope: Any) -> datetime | None:
+    """A time the page states: its meta tags, JSON-LD, then the first <time datetime> in
+    `scope` (the article, else the page)."""
+    candidates = [_meta(tree, *metas), *_json_ld(tree, key)]
+    if scope is not None:
+        candidates += scope.xpath(".//time/@datetime")[:1]
+    for value in candidates:
+        if when := _iso(value):
+            return when
+    return None
+
+
+def _json_ld(tree: Any, key: str) -> list[str]:
+    found: list[str] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get(key), str):
+                found.append(node[key])
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    for script in tree.xpath("//script[@type='application/ld+json']"):
+        try:
+            visit(json.loads(script.text or ""))
+        except ValueError:
+            continue
+    return found
+
+
+def _iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _htmldate(tree: Any) -> datetime | None:
+    """The publication date htmldate finds in the page's markup, at midnight UTC."""
+    from htmldate import find_date
+
+    try:
+        found = find_date(copy.deepcopy(tree), original_date=True, extensive_search=False)
+    except (ValueError, TypeError):
+        return None
+    return _iso(found) if found else None
