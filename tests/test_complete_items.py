@@ -3,12 +3,15 @@ pages of three CMSs (from tests/data/articles/), and `digest publish` with nothi
 beyond the source's URL stores each item's article — the text without the site's menus,
 donation links or related lists, the lead photo's absolute URL, alt text and credit, the
 report PDF's exact length and type from a HEAD request, and the press contact — on SQLite
-and PostgreSQL."""
+and PostgreSQL; and the same run writes all of it into the Atom, RSS and JSON feeds and the
+item pages (issue 20's "done when")."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import feedparser
 from sqlalchemy import Engine
 
 from digest.store import articles_for, count_items
@@ -39,6 +42,7 @@ PAGES = [
         "2026-09-30",
     ),
 ]
+PDF_PATH = "/wp-content/uploads/2026/11/merrymeeting-conservation-plan.pdf"
 PDFS = {
     "/wp-content/uploads/2026/11/merrymeeting-conservation-plan.pdf": 48_213,
     "/sites/default/files/2026-11/Waermeplan-Nordviertel.pdf": 3_355_443,
@@ -106,3 +110,44 @@ def test_publish_stores_each_items_article(engine: Engine, tmp_path: Path) -> No
     assert marsh.contact and marsh.contact.email == "dwhitcomb@harbourlight.example"
     assert heat.contact and heat.contact.email == "presse@stadtwerke-lindenau.example"
     assert bikes.contact and bikes.contact.email == "stampa@brentaverde.example"
+
+
+def test_publish_puts_complete_items_in_every_feed_and_item_page(
+    engine: Engine, tmp_path: Path
+) -> None:
+    site = LiveSite()
+    with serve(site) as url:
+        site.routes = newsroom(url).routes
+        database = engine.url.render_as_string(hide_password=False)
+        source = f'[{{name = "newsroom", kind = "html", location = "{url}newsroom/"}}]'
+        result = run("publish", tmp_path=tmp_path, DATABASE_URL=database, DIGEST_SOURCES=source)
+    assert result.returncode == 0, result.stderr
+    public = tmp_path / "public"
+    marsh_url = url + PAGES[0][0].lstrip("/")
+    pdf_url = url + next(iter(PDFS)).lstrip("/")
+
+    atom = feedparser.parse((public / "feeds" / "all.atom").read_bytes())
+    rss = feedparser.parse((public / "feeds" / "all.rss").read_bytes())
+    assert not atom.bozo and not rss.bozo
+    for parsed in (atom, rss):
+        (entry,) = [e for e in parsed.entries if e.link == marsh_url]
+        body = entry.content[0].value
+        assert "has bought 140 acres of salt marsh" in body
+        assert "Donate" not in body and "Related" not in body
+        (enclosure,) = [e for e in entry.enclosures if e.href == pdf_url]
+        assert (enclosure.type, int(enclosure.length)) == ("application/pdf", PDFS[PDF_PATH])
+
+    feed = json.loads((public / "feeds" / "all.json").read_text())
+    (entry,) = [e for e in feed["items"] if e["url"] == marsh_url]
+    assert "has bought 140 acres of salt marsh" in entry["content_html"]
+    assert entry["image"] == url + "wp-content/uploads/2026/11/merrymeeting-marsh-1024x683.jpg"
+    (attachment,) = [a for a in entry["attachments"] if a["url"] == pdf_url]
+    assert attachment["mime_type"] == "application/pdf"
+    assert attachment["size_in_bytes"] == PDFS[PDF_PATH]
+
+    pages = [p.read_text() for p in public.rglob("*.html")]
+    (page,) = [text for text in pages if "has bought 140 acres of salt marsh" in text]
+    assert "Tidal channels wind through a green salt marsh at low tide" in page
+    assert "Photo by Jonah Pike/Harbourlight" in page
+    assert "mailto:dwhitcomb@harbourlight.example" in page
+    assert "Donate" not in page.split("<main", 1)[-1]
