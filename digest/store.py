@@ -940,9 +940,10 @@ def article_from_row(row: Any) -> Article:
 
 
 def save_article(engine: Engine, key: str, article: Article, now: datetime) -> bool:
-    """Store what an item's page holds. True when it is new or its content changed; a
-    change to a page read before moves the item's `updated` (its key and id stay), as a
-    listing edit does. False when nothing changed or no item has that key."""
+    """Store what an item's page holds. True when it is new or its content changed: either
+    moves the item's `updated` (its key and id stay), as a listing edit does, since its
+    feed entry and page change with it. False when nothing changed or no item has that
+    key."""
     with engine.begin() as conn:
         item_id = conn.execute(select(items.c.id).where(items.c.key == key)).scalar()
         if item_id is None:
@@ -953,10 +954,11 @@ def save_article(engine: Engine, key: str, article: Article, now: datetime) -> b
         values = _article_values(article) | {"read_at": now}
         if stored is None:
             conn.execute(articles.insert().values(item_id=item_id, **values))
-            return True
-        conn.execute(articles.update().where(articles.c.item_id == item_id).values(**values))
-        if stored.fingerprint == article.fingerprint:
-            return False
+        else:
+            changed = articles.update().where(articles.c.item_id == item_id)
+            conn.execute(changed.values(**values))
+            if stored.fingerprint == article.fingerprint:
+                return False
         conn.execute(items.update().where(items.c.id == item_id).values(updated=now))
         return True
 

@@ -9,11 +9,14 @@ item pages (issue 20's "done when")."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
 from sqlalchemy import Engine
 
+from digest.config import Settings, SourceConfig
 from digest.store import articles_for, count_items
 
 from .helpers import DATA, LiveSite, run, serve
@@ -151,3 +154,28 @@ def test_publish_puts_complete_items_in_every_feed_and_item_page(
     assert "Photo by Jonah Pike/Harbourlight" in page
     assert "mailto:dwhitcomb@harbourlight.example" in page
     assert "Donate" not in page.split("<main", 1)[-1]
+
+
+def test_a_page_read_on_a_later_poll_reaches_the_feeds(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """An item page that fails on the first poll and is read on a retry changes the item's
+    feeds then, though its listing did not change."""
+    from digest import actions
+
+    site = LiveSite()
+    with serve(site) as url:
+        site.routes = newsroom(url).routes
+        marsh_path = PAGES[0][0]
+        kept = site.routes[marsh_path]
+        site.page(marsh_path, "down for maintenance", status=503)
+        source = SourceConfig("newsroom", "html", url + "newsroom/")
+        live = replace(settings, sources=(source,))
+        first = datetime(2026, 11, 20, 9, tzinfo=UTC)
+        actions.publish(engine, live, now=first)
+        atom = (live.output_dir / "feeds" / "all.atom").read_text()
+        assert "Merrymeeting" in atom and "has bought 140 acres" not in atom
+        site.routes[marsh_path] = kept
+        actions.publish(engine, live, now=first + timedelta(hours=2))
+    atom = (live.output_dir / "feeds" / "all.atom").read_text()
+    assert "has bought 140 acres of salt marsh" in atom

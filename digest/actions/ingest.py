@@ -16,6 +16,7 @@ from digest.sources import Validators, read_path, read_source
 from digest.sources.fetch import Fetcher
 from digest.store import (
     date_item_from_page,
+    find_item,
     page_state,
     pages_to_read,
     record_page,
@@ -48,12 +49,14 @@ class PageCounts:
     read: int = 0
     unchanged: int = 0
     failed: int = 0
+    changed_types: frozenset[str | None] = frozenset()
 
     def __add__(self, other: PageCounts) -> PageCounts:
         return PageCounts(
             self.read + other.read,
             self.unchanged + other.unchanged,
             self.failed + other.failed,
+            self.changed_types | other.changed_types,
         )
 
 
@@ -68,6 +71,13 @@ class IngestReport:
     @property
     def total(self) -> IngestCounts:
         return sum(self.results.values(), IngestCounts())
+
+    @property
+    def changed_types(self) -> frozenset[str | None]:
+        """The item types whose feeds and pages this ingest changed: by listings or by
+        item pages read."""
+        pages = sum(self.pages.values(), PageCounts()).changed_types
+        return self.total.changed_types | pages
 
 
 def ingest_sources(
@@ -165,8 +175,7 @@ def read_articles(
     carried = carried or {}
     counts = PageCounts()
     for key, article in carried.items():
-        changed = save_article(engine, key, article, now)
-        counts += PageCounts(read=1) if changed else PageCounts(unchanged=1)
+        counts += _saved(engine, key, article, now)
     if not (source.is_url and source.follow):
         return counts
     fetch = settings.fetch
@@ -235,13 +244,22 @@ def _record_page(
     if read.not_modified or read.article is None:
         record_page(engine, read.url, values | {"status": "not modified"})
         return PageCounts(unchanged=1)
-    changed = save_article(engine, read.key, read.article, now)
+    saved = _saved(engine, read.key, read.article, now)
     published = read.article.published
     if published is not None and published <= now + AHEAD:
         date_item_from_page(engine, read.key, published)
     validators = {"etag": read.validators.etag, "last_modified": read.validators.last_modified}
     record_page(engine, read.url, values | validators | {"status": "read"})
-    return PageCounts(read=1) if changed else PageCounts(unchanged=1)
+    return saved
+
+
+def _saved(engine: Engine, key: str, article: Article, now: datetime) -> PageCounts:
+    """Store one item's article; counted as read (with its item's type, whose feeds change)
+    when new or changed."""
+    if not save_article(engine, key, article, now):
+        return PageCounts(unchanged=1)
+    stored = find_item(engine, key)
+    return PageCounts(read=1, changed_types=frozenset({stored.type if stored else None}))
 
 
 def ingest_paths(

@@ -59,7 +59,7 @@ def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> 
     feeds were last written: `digest ingest FILE`, an edit, an embargo that lifted)."""
     before = _store_stamp(engine, utc_now())
     report = ingest_sources(engine, settings, now=now)
-    changed = report.total.changed_types
+    changed = report.changed_types
     stale = _recorded_stamp(settings.output_dir) != before
     if stale or _feeds_missing(settings):
         return PublishReport(report, publish_feeds(engine, settings))
