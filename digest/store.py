@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,12 +27,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    column,
     create_engine,
     event,
     false,
     func,
     or_,
     select,
+    table,
     text,
     type_coerce,
 )
@@ -100,6 +102,7 @@ items = Table(
     Index("ix_items_page", "page", unique=True),
     Index("ix_items_type_published", "type", "published", "id"),
     Index("ix_items_source_published", "source", "published"),
+    Index("ix_items_embargo", "embargo_until"),
 )
 
 sources = Table(
@@ -768,9 +771,9 @@ def iter_public_items(
                 yield item_from_row(row)
 
 
-SEARCH_OBJECTS = ("items_fts", "ix_items_search")
-SEARCH_WORD = re.compile(r"\w+")
+SEARCH_OBJECTS = ("items_fts",)
 SEARCH_WORDS_MAX = 8
+SEARCH_QUERY_MAX = 1000
 
 
 def declared_in_metadata(obj: Any, name: str | None, type_: str, *args: Any) -> bool:
@@ -779,26 +782,41 @@ def declared_in_metadata(obj: Any, name: str | None, type_: str, *args: Any) -> 
     return not (name or "").startswith(SEARCH_OBJECTS)
 
 
+def _word_character(char: str) -> bool:
+    """A letter or digit that every full-text tokenizer reads as part of a word (assigned
+    in Unicode 3.2, older than the tables of SQLite's unicode61)."""
+    return unicodedata.ucd_3_2_0.category(char)[0] in "LN"
+
+
 def search_words(query: str) -> list[str]:
     """The words of a search box entry, lower-cased: everything else (quotes, operators,
-    column filters) is dropped, so no input reaches the full-text syntax."""
-    return [word.casefold() for word in SEARCH_WORD.findall(query)][:SEARCH_WORDS_MAX]
+    column filters, underscores) separates words, so no input reaches the full-text
+    syntax and each word is one token (the SQLite index keeps no positions for phrases)."""
+    spaced = "".join(c if _word_character(c) else " " for c in query[:SEARCH_QUERY_MAX])
+    return spaced.lower().split()[:SEARCH_WORDS_MAX]
 
 
-def _search_matches(engine: Engine, words: list[str], limit: int | None = None) -> Any:
-    """The ids of items matching every word (as prefixes), from the full-text index."""
-    cap = f" LIMIT {int(limit)}" if limit is not None else ""
+# The search index (built in migrations, kept in step by triggers): SQLite FTS5 rows whose
+# rowid is the published second * 2**31 + the item id, PostgreSQL stored tsvectors by date.
+SEARCH_ID_BITS = 2**31 - 1
+SEARCH_PREFIX_MAX = 16  # the longest prefix the SQLite index holds; longer words are cut
+_sqlite_index = table("items_fts", column("rowid"))
+_postgresql_index = table("items_fts", column("item_id"), column("published"), column("document"))
+
+
+def _search_index(engine: Engine, words: list[str]) -> tuple[Any, Any, Any, tuple[Any, ...]]:
+    """The index table, the item id of its rows, the condition matching `words` (each as a
+    prefix), and the newest-first order it walks without sorting the matches."""
     if engine.dialect.name == "postgresql":
-        # OFFSET 0 keeps the planner on the GIN index instead of walking the date index and
-        # computing every row's tsvector
-        return text(
-            "SELECT id FROM (SELECT id FROM items WHERE to_tsvector('simple', "
-            "coalesce(title, '') || ' ' || coalesce(summary, '')) @@ "
-            f"to_tsquery('simple', :tsquery) OFFSET 0{cap}) AS matched"
-        ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
-    return text(f"SELECT rowid FROM items_fts WHERE items_fts MATCH :match{cap}").bindparams(
-        match=" ".join('"' + word.replace('"', "") + '"*' for word in words)
-    )
+        index = _postgresql_index
+        match = index.c.document.op("@@")(
+            func.to_tsquery("simple", " & ".join(f"{word}:*" for word in words))
+        )
+        return index, index.c.item_id, match, (index.c.published.desc(), index.c.item_id.desc())
+    index = _sqlite_index
+    terms = " ".join(f'"{word[:SEARCH_PREFIX_MAX]}"*' for word in words)
+    match = text("items_fts MATCH :terms").bindparams(terms=terms)
+    return index, index.c.rowid.op("&")(SEARCH_ID_BITS), match, (index.c.rowid.desc(),)
 
 
 SEARCH_COUNT_MAX = 1000
@@ -807,41 +825,32 @@ SEARCH_COUNT_MAX = 1000
 def search_items(
     engine: Engine, now: datetime, query: str, limit: int, offset: int = 0
 ) -> tuple[list[Item], int]:
-    """Publishable items whose title or summary has every word of the query (each as a
-    prefix), newest first, and how many were found (counted up to SEARCH_COUNT_MAX + 1:
-    more means "over a thousand"). The database's own full-text index answers (SQLite
-    FTS5, PostgreSQL tsvector with GIN)."""
+    """Publishable items whose title, summary or full text has every word of the query
+    (each as a prefix), newest first, and how many were found, counted no further than
+    SEARCH_COUNT_MAX + 1 (more means "over a thousand"). The index walks the matches by
+    date and stops at the page's end, so a common word costs what a rare one does."""
     words = search_words(query)
     if not words:
         return [], 0
-    capped = _search_matches(engine, words, SEARCH_COUNT_MAX + 1 + offset)
-    counted = select(items.c.id).where(items.c.id.in_(capped), publishable(now))
+    index, item_id, match, order = _search_index(engine, words)
+    page = (
+        select(items)
+        .select_from(index)
+        .join(items, items.c.id == item_id)
+        .where(match, publishable(now))
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+    )
     with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
-        total = min(total, SEARCH_COUNT_MAX + 1)
-        # few matches: sort them; many: walk the date index and stop at the page's end
-        matches = _search_matches(engine, words) if total <= SEARCH_COUNT_MAX else None
-        condition = (
-            items.c.id.in_(matches) if matches is not None else _search_filter(engine, words)
-        )
-        found = (
-            select(items)
-            .where(condition, publishable(now))
-            .order_by(items.c.published.desc(), items.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return [item_from_row(row) for row in conn.execute(found)], total
-
-
-def _search_filter(engine: Engine, words: list[str]) -> Any:
-    """The match as a row condition (for many matches: checked row by row in date order)."""
-    if engine.dialect.name == "postgresql":
-        return text(
-            "to_tsvector('simple', coalesce(items.title, '') || ' ' || "
-            "coalesce(items.summary, '')) @@ to_tsquery('simple', :tsquery)"
-        ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
-    return items.c.id.in_(_search_matches(engine, words))
+        found = [item_from_row(row) for row in conn.execute(page)]
+        if offset == 0 and len(found) < limit:
+            return found, len(found)
+        held = select(items.c.id).where(items.c.embargo_until > now, ~publishable(now))
+        matched = select(item_id).where(match, item_id.not_in(conn.execute(held).scalars().all()))
+        capped = matched.limit(SEARCH_COUNT_MAX + 1).subquery()
+        total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
+    return found, max(total, offset + len(found))
 
 
 articles = Table(
