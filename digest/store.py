@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
     column,
     create_engine,
     event,
@@ -368,11 +370,11 @@ def _close(old: str, new: str) -> bool:
     return SequenceMatcher(None, old.casefold(), new.casefold()).ratio() >= CLOSE_RATIO
 
 
-def publishable(now: datetime | None = None) -> ColumnElement[bool]:
+def publishable(now: datetime | ColumnElement[Any] | None = None) -> ColumnElement[bool]:
     """The one gate for what is public: the condition an item must meet to appear in any feed,
     page, archive, search result or email at `now` (embargoes and removals apply here, and
     nowhere else). An item under embargo is not publishable until its embargo lifts."""
-    at = now or datetime.now(UTC)
+    at = datetime.now(UTC) if now is None else now
     return or_(items.c.embargo_until.is_(None), items.c.embargo_until <= at)
 
 
@@ -799,27 +801,49 @@ def search_words(query: str) -> list[str]:
 # The search index (built in migrations, kept in step by triggers): SQLite FTS5 rows whose
 # rowid is the published second * 2**31 + the item id, PostgreSQL stored tsvectors by date.
 SEARCH_ID_BITS = 2**31 - 1
+SEARCH_COUNT_MAX = 1000
 SEARCH_PREFIX_MAX = 16  # the longest prefix the SQLite index holds; longer words are cut
 _sqlite_index = table("items_fts", column("rowid"))
 _postgresql_index = table("items_fts", column("item_id"), column("published"), column("document"))
 
 
-def _search_index(engine: Engine, words: list[str]) -> tuple[Any, Any, Any, tuple[Any, ...]]:
-    """The index table, the item id of its rows, the condition matching `words` (each as a
-    prefix), and the newest-first order it walks without sorting the matches."""
-    if engine.dialect.name == "postgresql":
+def _search_terms(dialect: str, words: list[str]) -> str:
+    """The full-text query for `words`, every one as a prefix and all of them required."""
+    if dialect == "postgresql":
+        return " & ".join(f"{word}:*" for word in words)
+    return " ".join(f'"{word[:SEARCH_PREFIX_MAX]}"*' for word in words)
+
+
+@cache
+def _search_statements(dialect: str) -> tuple[Any, Any]:
+    """The results page and the capped count over the index, built once per database
+    (bound to terms, now, limit and offset): the page joins items under the one gate and
+    walks the index's date order; the count skips the items the gate holds back now (few,
+    found by the embargo index) instead of looking up every match."""
+    if dialect == "postgresql":
         index = _postgresql_index
-        match = index.c.document.op("@@")(
-            func.to_tsquery("simple", " & ".join(f"{word}:*" for word in words))
-        )
-        return index, index.c.item_id, match, (index.c.published.desc(), index.c.item_id.desc())
-    index = _sqlite_index
-    terms = " ".join(f'"{word[:SEARCH_PREFIX_MAX]}"*' for word in words)
-    match = text("items_fts MATCH :terms").bindparams(terms=terms)
-    return index, index.c.rowid.op("&")(SEARCH_ID_BITS), match, (index.c.rowid.desc(),)
-
-
-SEARCH_COUNT_MAX = 1000
+        item_id = index.c.item_id
+        match = index.c.document.op("@@")(func.to_tsquery("simple", bindparam("terms")))
+        order: tuple[Any, ...] = (index.c.published.desc(), index.c.item_id.desc())
+    else:
+        index = _sqlite_index
+        item_id = index.c.rowid.op("&")(SEARCH_ID_BITS)
+        match = text("items_fts MATCH :terms")
+        order = (index.c.rowid.desc(),)
+    now = bindparam("now", type_=UTCDateTime)
+    page = (
+        select(items)
+        .select_from(index)
+        .join(items, items.c.id == item_id)
+        .where(match, publishable(now))
+        .order_by(*order)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    held = select(items.c.id).where(items.c.embargo_until > now, ~publishable(now))
+    matched = select(item_id).where(match, item_id.not_in(held))
+    count = select(func.count()).select_from(matched.limit(SEARCH_COUNT_MAX + 1).subquery())
+    return page, count
 
 
 def search_items(
@@ -832,24 +856,15 @@ def search_items(
     words = search_words(query)
     if not words:
         return [], 0
-    index, item_id, match, order = _search_index(engine, words)
-    page = (
-        select(items)
-        .select_from(index)
-        .join(items, items.c.id == item_id)
-        .where(match, publishable(now))
-        .order_by(*order)
-        .limit(limit)
-        .offset(offset)
-    )
+    dialect = engine.dialect.name
+    page, count = _search_statements(dialect)
+    values = {"terms": _search_terms(dialect, words), "now": now}
     with engine.connect() as conn:
-        found = [item_from_row(row) for row in conn.execute(page)]
+        rows = conn.execute(page, values | {"limit": limit, "offset": offset})
+        found = [item_from_row(row) for row in rows]
         if offset == 0 and len(found) < limit:
             return found, len(found)
-        held = select(items.c.id).where(items.c.embargo_until > now, ~publishable(now))
-        matched = select(item_id).where(match, item_id.not_in(conn.execute(held).scalars().all()))
-        capped = matched.limit(SEARCH_COUNT_MAX + 1).subquery()
-        total = conn.execute(select(func.count()).select_from(capped)).scalar_one()
+        total = conn.execute(count, values).scalar_one()
     return found, max(total, offset + len(found))
 
 
