@@ -38,6 +38,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    true,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -816,34 +817,49 @@ def _search_terms(dialect: str, words: list[str]) -> str:
 
 @cache
 def _search_statements(dialect: str) -> tuple[Any, Any]:
-    """The results page and the capped count over the index, built once per database
-    (bound to terms, now, limit and offset): the page joins items under the one gate and
-    walks the index's date order; the count skips the items the gate holds back now (few,
-    found by the embargo index) instead of looking up every match."""
+    """The results page and its count over the index, built once per database (bound to
+    terms, now, limit and offset), under the one gate. SQLite: the page walks the index's
+    date order and stops at its end; the capped count reads only the index, skipping the
+    items the gate holds back now (few, found by the embargo index). PostgreSQL: the page
+    walks the date index checking each stored tsvector (for common words), and a second
+    page reads the few matches from GIN, sorts them and counts them (for rare words)."""
+    now = bindparam("now", type_=UTCDateTime)
     if dialect == "postgresql":
         index = _postgresql_index
-        item_id = index.c.item_id
         match = index.c.document.op("@@")(func.to_tsquery("simple", bindparam("terms")))
-        order: tuple[Any, ...] = (index.c.published.desc(), index.c.item_id.desc())
-    else:
-        index = _sqlite_index
-        item_id = index.c.rowid.op("&")(SEARCH_ID_BITS)
-        match = text("items_fts MATCH :terms")
-        order = (index.c.rowid.desc(),)
-    now = bindparam("now", type_=UTCDateTime)
-    page = (
-        select(items)
-        .select_from(index)
-        .join(items, items.c.id == item_id)
-        .where(match, publishable(now))
-        .order_by(*order)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-    )
+        walk = _search_page(index, index.c.item_id, match, now)
+        order = (index.c.published.desc(), index.c.item_id.desc())
+        found = select(index).where(match).cte("found").prefix_with("MATERIALIZED")
+        few = _search_page(found, found.c.item_id, true(), now)
+        few = few.add_columns(func.count().over().label("total"))
+        few = few.order_by(found.c.published.desc(), found.c.item_id.desc())
+        return walk.order_by(*order), few
+    index = _sqlite_index
+    item_id = index.c.rowid.op("&")(SEARCH_ID_BITS)
+    match = text("items_fts MATCH :terms")
+    page = _search_page(index, item_id, match, now).order_by(index.c.rowid.desc())
     held = select(items.c.id).where(items.c.embargo_until > now, ~publishable(now))
     matched = select(item_id).where(match, item_id.not_in(held))
     count = select(func.count()).select_from(matched.limit(SEARCH_COUNT_MAX + 1).subquery())
     return page, count
+
+
+def _search_page(index: Any, item_id: Any, match: Any, now: Any) -> Any:
+    """Publishable items joined to the index rows that match, one page of them."""
+    return (
+        select(items)
+        .select_from(index)
+        .join(items, items.c.id == item_id)
+        .where(match, publishable(now))
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+SEARCH_ESTIMATE = text(
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM items_fts WHERE document @@ to_tsquery('simple', :terms)"
+)
+SEARCH_WALK_ROWS = 2 * SEARCH_COUNT_MAX
 
 
 def search_items(
@@ -859,13 +875,34 @@ def search_items(
     dialect = engine.dialect.name
     page, count = _search_statements(dialect)
     values = {"terms": _search_terms(dialect, words), "now": now}
+    bounds = {"limit": limit, "offset": offset}
     with engine.connect() as conn:
-        rows = conn.execute(page, values | {"limit": limit, "offset": offset})
-        found = [item_from_row(row) for row in rows]
+        if dialect == "postgresql":
+            return _search_postgresql(conn, page, count, values | bounds)
+        found = [item_from_row(row) for row in conn.execute(page, values | bounds)]
         if offset == 0 and len(found) < limit:
             return found, len(found)
         total = conn.execute(count, values).scalar_one()
     return found, max(total, offset + len(found))
+
+
+def _search_postgresql(
+    conn: Connection, walk: Any, few: Any, values: dict[str, Any]
+) -> tuple[list[Item], int]:
+    """PostgreSQL's results page: the planner's estimate of the matches (from the index's
+    statistics) chooses between walking the date index, when at least SEARCH_WALK_ROWS
+    match and so "over a thousand" is said without counting, and sorting the few matches
+    GIN finds, counted exactly."""
+    plan = conn.execute(SEARCH_ESTIMATE, {"terms": values["terms"]}).scalar_one()
+    if plan[0]["Plan"]["Plan Rows"] >= SEARCH_WALK_ROWS:
+        found = [item_from_row(row) for row in conn.execute(walk, values)]
+        return found, max(SEARCH_COUNT_MAX + 1, values["offset"] + len(found))
+    rows = conn.execute(few, values).all()
+    total = rows[0].total if rows else 0
+    if not rows and values["offset"]:
+        total = conn.execute(few, values | {"limit": 1, "offset": 0}).first()
+        total = total.total if total else 0
+    return [item_from_row(row) for row in rows], min(total, SEARCH_COUNT_MAX + 1)
 
 
 articles = Table(

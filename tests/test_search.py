@@ -9,11 +9,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, insert
 
+from digest import store
 from digest.config import Settings
 from digest.model import Article, Item
 from digest.store import (
@@ -165,3 +167,16 @@ def test_hostile_queries_are_answered(engine: Engine, query: str) -> None:
         assert total >= len(found) and len(found) <= 1
     found, total = search_items(engine, NOW, query * 2000 + " near", 20)
     assert total >= len(found)
+
+
+def test_common_words_walk_the_date_index_under_the_gate(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "SEARCH_WALK_ROWS", 0)  # PostgreSQL: as for a common word
+    stored = [_item(n, f"Coastal path {n}") for n in range(1, 46)]
+    upsert_items(engine, stored, NOW)
+    set_embargo(engine, stored[1].key, NOW + timedelta(days=1))
+    pages = [search_items(engine, NOW, "coast", 20, offset) for offset in (0, 20, 40)]
+    keys = [item.key for page, _total in pages for item in page]
+    assert keys == [item.key for item in stored if item is not stored[1]]
+    assert all(total >= 44 for _page, total in pages)
