@@ -817,12 +817,12 @@ def _search_terms(dialect: str, words: list[str]) -> str:
 
 @cache
 def _search_statements(dialect: str) -> tuple[Any, Any]:
-    """The results page and its count over the index, built once per database (bound to
-    terms, now, limit and offset), under the one gate. SQLite: the page walks the index's
-    date order and stops at its end; the capped count reads only the index, skipping the
-    items the gate holds back now (few, found by the embargo index). PostgreSQL: the page
-    walks the date index checking each stored tsvector (for common words), and a second
-    page reads the few matches from GIN, sorts them and counts them (for rare words)."""
+    """Two statements over the index, built once per database (bound to terms, now, limit
+    and offset), under the one gate. SQLite: a results page that walks the index's date
+    order and stops at its end, and the capped count, which reads only the index and skips
+    the items the gate holds back now (few, found by the embargo index). PostgreSQL: a
+    page that walks the date index checking each stored tsvector (for common words), and
+    one that sorts and counts the few matches GIN finds (for rare words)."""
     now = bindparam("now", type_=UTCDateTime)
     if dialect == "postgresql":
         index = _postgresql_index
@@ -873,12 +873,13 @@ def search_items(
     if not words:
         return [], 0
     dialect = engine.dialect.name
-    page, count = _search_statements(dialect)
+    statements = _search_statements(dialect)
     values = {"terms": _search_terms(dialect, words), "now": now}
     bounds = {"limit": limit, "offset": offset}
     with engine.connect() as conn:
         if dialect == "postgresql":
-            return _search_postgresql(conn, page, count, values | bounds)
+            return _search_postgresql(conn, *statements, values | bounds)
+        page, count = statements
         found = [item_from_row(row) for row in conn.execute(page, values | bounds)]
         if offset == 0 and len(found) < limit:
             return found, len(found)
