@@ -31,9 +31,9 @@ import httpx
 from sqlalchemy import Engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from archive import fill_archive  # noqa: E402
+from archive import fill_archive
 
-from digest.store import connect, search_items  # noqa: E402
+from digest.store import connect, create_schema, search_items
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
@@ -110,10 +110,15 @@ def page_ms(engine: Engine, query: str, rounds: int = 5) -> tuple[int, float]:
 
 
 def measure(name: str, url: str, size: int, seconds: int, connections: int) -> bool:
-    """Fill a store, serve it and print one line per query kind; True when all goals hold."""
-    filled = fill_archive(url, size)
+    """Fill a store (size 0: use it as it is, migrated), serve it and print one line per
+    query kind; True when all goals hold."""
     engine = connect(url)
-    print(f"\n{name}: {size:,} items stored and indexed in {filled:.1f} s")
+    if size:
+        filled = fill_archive(engine, size)
+        print(f"\n{name}: {size:,} items stored and indexed in {filled:.1f} s")
+    else:
+        create_schema(engine)
+        print(f"\n{name}: {url}, as it is")
     print(
         f"  {'query':<12} {'q':<12} {'found':>6} {'page ms':>8} {'req/s':>7} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'timeouts':>8} {'errors':>6}"
@@ -167,21 +172,32 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--url", help="measure this store, already filled, instead")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     load = " ".join(f"{n:.2f}" for n in os.getloadavg())
-    print(f"load average {load} on {os.cpu_count()} cores; wrk -t2 -c{args.connections} "
-          f"-d{args.seconds}s --timeout 2s; goals: >= {GOAL_RATE:.0f} req/s, "
-          f"p99 <= {GOAL_P99_MS:.0f} ms, no timeouts")
-    met = True
+    print(
+        f"load average {load} on {os.cpu_count()} cores; wrk -t2 -c{args.connections} "
+        f"-d{args.seconds}s --timeout 2s; goals: >= {GOAL_RATE:.0f} req/s, "
+        f"p99 <= {GOAL_P99_MS:.0f} ms, no timeouts"
+    )
+    if args.url:
+        met = measure("Given store", args.url, 0, args.seconds, args.connections)
+    else:
+        met = both(args)
+    load = " ".join(f"{n:.2f}" for n in os.getloadavg())
+    print(f"\nload average {load} at the end; goals {'met' if met else 'NOT met'}")
+
+
+def both(args: argparse.Namespace) -> bool:
+    """SQLite and (unless --no-postgres) PostgreSQL, each filled with --size items."""
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'archive.db'}"
         met = measure("SQLite FTS5", url, args.size, args.seconds, args.connections)
     if not args.no_postgres:
         met = postgres(args) and met
-    load = " ".join(f"{n:.2f}" for n in os.getloadavg())
-    print(f"\nload average {load} at the end; goals {'met' if met else 'NOT met'}")
+    return met
 
 
 def postgres(args: argparse.Namespace) -> bool:
