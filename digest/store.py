@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,18 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    bindparam,
     case,
+    column,
     create_engine,
     event,
     false,
     func,
     or_,
     select,
+    table,
     text,
+    true,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -103,6 +108,7 @@ items = Table(
     Index("ix_items_page", "page", unique=True),
     Index("ix_items_type_published", "type", "published", "id"),
     Index("ix_items_source_published", "source", "published"),
+    Index("ix_items_embargo", "embargo_until"),
 )
 
 sources = Table(
@@ -378,11 +384,11 @@ def _close(old: str, new: str) -> bool:
     return SequenceMatcher(None, old.casefold(), new.casefold()).ratio() >= CLOSE_RATIO
 
 
-def publishable(now: datetime | None = None) -> ColumnElement[bool]:
+def publishable(now: datetime | ColumnElement[Any] | None = None) -> ColumnElement[bool]:
     """The one gate for what is public: the condition an item must meet to appear in any feed,
     page, archive, search result or email at `now` (embargoes and removals apply here, and
     nowhere else). An item under embargo is not publishable until its embargo lifts."""
-    at = now or datetime.now(UTC)
+    at = datetime.now(UTC) if now is None else now
     return or_(items.c.embargo_until.is_(None), items.c.embargo_until <= at)
 
 
@@ -802,9 +808,9 @@ def iter_public_items(
                 yield item_from_row(row)
 
 
-SEARCH_OBJECTS = ("items_fts", "ix_items_search")
-SEARCH_WORD = re.compile(r"\w+")
+SEARCH_OBJECTS = ("items_fts",)
 SEARCH_WORDS_MAX = 8
+SEARCH_QUERY_MAX = 1000
 
 
 def declared_in_metadata(obj: Any, name: str | None, type_: str, *args: Any) -> bool:
@@ -813,69 +819,125 @@ def declared_in_metadata(obj: Any, name: str | None, type_: str, *args: Any) -> 
     return not (name or "").startswith(SEARCH_OBJECTS)
 
 
+def _word_character(char: str) -> bool:
+    """A letter or digit that every full-text tokenizer reads as part of a word (assigned
+    in Unicode 3.2, older than the tables of SQLite's unicode61)."""
+    return unicodedata.ucd_3_2_0.category(char)[0] in "LN"
+
+
 def search_words(query: str) -> list[str]:
     """The words of a search box entry, lower-cased: everything else (quotes, operators,
-    column filters) is dropped, so no input reaches the full-text syntax."""
-    return [word.casefold() for word in SEARCH_WORD.findall(query)][:SEARCH_WORDS_MAX]
+    column filters, underscores) separates words, so no input reaches the full-text
+    syntax and each word is one token (the SQLite index keeps no positions for phrases)."""
+    spaced = "".join(c if _word_character(c) else " " for c in query[:SEARCH_QUERY_MAX])
+    return spaced.lower().split()[:SEARCH_WORDS_MAX]
 
 
-def _search_matches(engine: Engine, words: list[str], limit: int | None = None) -> Any:
-    """The ids of items matching every word (as prefixes), from the full-text index."""
-    cap = f" LIMIT {int(limit)}" if limit is not None else ""
-    if engine.dialect.name == "postgresql":
-        # OFFSET 0 keeps the planner on the GIN index instead of walking the date index and
-        # computing every row's tsvector
-        return text(
-            "SELECT id FROM (SELECT id FROM items WHERE to_tsvector('simple', "
-            "coalesce(title, '') || ' ' || coalesce(summary, '')) @@ "
-            f"to_tsquery('simple', :tsquery) OFFSET 0{cap}) AS matched"
-        ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
-    return text(f"SELECT rowid FROM items_fts WHERE items_fts MATCH :match{cap}").bindparams(
-        match=" ".join('"' + word.replace('"', "") + '"*' for word in words)
+# The search index (built in migrations, kept in step by triggers): SQLite FTS5 rows whose
+# rowid is the published second * 2**31 + the item id, PostgreSQL stored tsvectors by date.
+SEARCH_ID_BITS = 2**31 - 1
+SEARCH_COUNT_MAX = 1000
+SEARCH_PREFIX_MAX = 16  # the longest prefix the SQLite index holds; longer words are cut
+_sqlite_index = table("items_fts", column("rowid"))
+_postgresql_index = table("items_fts", column("item_id"), column("published"), column("document"))
+
+
+def _search_terms(dialect: str, words: list[str]) -> str:
+    """The full-text query for `words`, every one as a prefix and all of them required."""
+    if dialect == "postgresql":
+        return " & ".join(f"{word}:*" for word in words)
+    return " ".join(f'"{word[:SEARCH_PREFIX_MAX]}"*' for word in words)
+
+
+@cache
+def _search_statements(dialect: str) -> tuple[Any, Any]:
+    """Two statements over the index, built once per database (bound to terms, now, limit
+    and offset), under the one gate. SQLite: a results page that walks the index's date
+    order and stops at its end, and the capped count, which reads only the index and skips
+    the items the gate holds back now (few, found by the embargo index). PostgreSQL: a
+    page that walks the date index checking each stored tsvector (for common words), and
+    one that sorts and counts the few matches GIN finds (for rare words)."""
+    now = bindparam("now", type_=UTCDateTime)
+    if dialect == "postgresql":
+        index = _postgresql_index
+        match = index.c.document.op("@@")(func.to_tsquery("simple", bindparam("terms")))
+        walk = _search_page(index, index.c.item_id, match, now)
+        order = (index.c.published.desc(), index.c.item_id.desc())
+        found = select(index).where(match).cte("found").prefix_with("MATERIALIZED")
+        few = _search_page(found, found.c.item_id, true(), now)
+        few = few.add_columns(func.count().over().label("total"))
+        few = few.order_by(found.c.published.desc(), found.c.item_id.desc())
+        return walk.order_by(*order), few
+    index = _sqlite_index
+    item_id = index.c.rowid.op("&")(SEARCH_ID_BITS)
+    match = text("items_fts MATCH :terms")
+    page = _search_page(index, item_id, match, now).order_by(index.c.rowid.desc())
+    held = select(items.c.id).where(items.c.embargo_until > now, ~publishable(now))
+    matched = select(item_id).where(match, item_id.not_in(held))
+    count = select(func.count()).select_from(matched.limit(SEARCH_COUNT_MAX + 1).subquery())
+    return page, count
+
+
+def _search_page(index: Any, item_id: Any, match: Any, now: Any) -> Any:
+    """Publishable items joined to the index rows that match, one page of them."""
+    return (
+        select(items)
+        .select_from(index)
+        .join(items, items.c.id == item_id)
+        .where(match, publishable(now))
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
     )
 
 
-SEARCH_COUNT_MAX = 1000
+SEARCH_ESTIMATE = text(
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM items_fts WHERE document @@ to_tsquery('simple', :terms)"
+)
+SEARCH_WALK_ROWS = 2 * SEARCH_COUNT_MAX
 
 
 def search_items(
     engine: Engine, now: datetime, query: str, limit: int, offset: int = 0
 ) -> tuple[list[Item], int]:
-    """Publishable items whose title or summary has every word of the query (each as a
-    prefix), newest first, and how many were found (counted up to SEARCH_COUNT_MAX + 1:
-    more means "over a thousand"). The database's own full-text index answers (SQLite
-    FTS5, PostgreSQL tsvector with GIN)."""
+    """Publishable items whose title, summary or full text has every word of the query
+    (each as a prefix), newest first, and how many were found, counted no further than
+    SEARCH_COUNT_MAX + 1 (more means "over a thousand"). The index walks the matches by
+    date and stops at the page's end, so a common word costs what a rare one does."""
     words = search_words(query)
     if not words:
         return [], 0
-    capped = _search_matches(engine, words, SEARCH_COUNT_MAX + 1 + offset)
-    counted = select(items.c.id).where(items.c.id.in_(capped), publishable(now))
+    dialect = engine.dialect.name
+    statements = _search_statements(dialect)
+    values = {"terms": _search_terms(dialect, words), "now": now}
+    bounds = {"limit": limit, "offset": offset}
     with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
-        total = min(total, SEARCH_COUNT_MAX + 1)
-        # few matches: sort them; many: walk the date index and stop at the page's end
-        matches = _search_matches(engine, words) if total <= SEARCH_COUNT_MAX else None
-        condition = (
-            items.c.id.in_(matches) if matches is not None else _search_filter(engine, words)
-        )
-        found = (
-            select(items)
-            .where(condition, publishable(now))
-            .order_by(items.c.published.desc(), items.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return [item_from_row(row) for row in conn.execute(found)], total
+        if dialect == "postgresql":
+            return _search_postgresql(conn, *statements, values | bounds)
+        page, count = statements
+        found = [item_from_row(row) for row in conn.execute(page, values | bounds)]
+        if offset == 0 and len(found) < limit:
+            return found, len(found)
+        total = conn.execute(count, values).scalar_one()
+    return found, max(total, offset + len(found))
 
 
-def _search_filter(engine: Engine, words: list[str]) -> Any:
-    """The match as a row condition (for many matches: checked row by row in date order)."""
-    if engine.dialect.name == "postgresql":
-        return text(
-            "to_tsvector('simple', coalesce(items.title, '') || ' ' || "
-            "coalesce(items.summary, '')) @@ to_tsquery('simple', :tsquery)"
-        ).bindparams(tsquery=" & ".join(f"{word}:*" for word in words))
-    return items.c.id.in_(_search_matches(engine, words))
+def _search_postgresql(
+    conn: Connection, walk: Any, few: Any, values: dict[str, Any]
+) -> tuple[list[Item], int]:
+    """PostgreSQL's results page: the planner's estimate of the matches (from the index's
+    statistics) chooses between walking the date index, when at least SEARCH_WALK_ROWS
+    match and so "over a thousand" is said without counting, and sorting the few matches
+    GIN finds, counted exactly."""
+    plan = conn.execute(SEARCH_ESTIMATE, {"terms": values["terms"]}).scalar_one()
+    if plan[0]["Plan"]["Plan Rows"] >= SEARCH_WALK_ROWS:
+        found = [item_from_row(row) for row in conn.execute(walk, values)]
+        return found, max(SEARCH_COUNT_MAX + 1, values["offset"] + len(found))
+    rows = conn.execute(few, values).all()
+    total = rows[0].total if rows else 0
+    if not rows and values["offset"]:
+        total = conn.execute(few, values | {"limit": 1, "offset": 0}).first()
+        total = total.total if total else 0
+    return [item_from_row(row) for row in rows], min(total, SEARCH_COUNT_MAX + 1)
 
 
 articles = Table(

@@ -73,7 +73,7 @@ def fresh_postgres(url: str) -> Engine:
     engine = connect(url)
     metadata.drop_all(engine)
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version, items_fts"))
     create_schema(engine)
     return engine
 

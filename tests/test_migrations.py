@@ -4,6 +4,7 @@ row, and the migrations build exactly the schema the code declares."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -15,7 +16,16 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, DateTime, Engine, MetaData, func, select, text
 
-from digest.store import _alembic_config, connect, create_schema, declared_in_metadata, metadata
+from digest.model import Article
+from digest.store import (
+    _alembic_config,
+    connect,
+    create_schema,
+    declared_in_metadata,
+    metadata,
+    save_article,
+    search_items,
+)
 
 from .helpers import DATA, ROOT
 
@@ -161,3 +171,26 @@ def test_merging_case_duplicates_keeps_every_delivery(empty_engine: Engine) -> N
     )
     assert len(people) == len(rows["subscribers"])
     assert [p.status for p in people if p.id == kept["id"]] == ["unsubscribed"]
+
+
+def test_search_is_right_after_upgrading_a_previous_release(empty_engine: Engine) -> None:
+    rows = _previous_release_store(empty_engine)
+    create_schema(empty_engine)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    old = rows["items"][2]
+    found, total = search_items(empty_engine, now, "eelgrass shallows", 20)
+    assert total == 1 and [item.key for item in found] == [old["key"]]
+    article = Article(body_html="<p>Zostera marina</p>", body_text="Zostera marina")
+    assert save_article(empty_engine, old["key"], article, now)
+    assert [item.key for item in search_items(empty_engine, now, "zostera", 20)[0]] == [old["key"]]
+    for prefix in ("harbourli", "beach", "wind"):
+        expected = [
+            row["key"]
+            for row in rows["items"]
+            if any(
+                word.startswith(prefix)
+                for word in re.findall(r"\w+", f"{row['title']} {row['summary']}".lower())
+            )
+        ]
+        found = search_items(empty_engine, now, prefix, 50)[0]
+        assert expected and sorted(item.key for item in found) == sorted(expected), prefix

@@ -14,6 +14,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+import anyio
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -31,6 +33,7 @@ HTML = "text/html; charset=utf-8"
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 CACHE_CONTROL = "public, max-age=60"
 MAX_PAGE = 10_000
+SEARCH_THREADS = 1  # searches take turns: one thread answers more of them than many
 
 
 def _page(request: Request, body: bytes, modified: datetime | None = None) -> Response:
@@ -67,11 +70,20 @@ def not_found(here: Site) -> Response:
     return Response(site.render_not_found(here.settings), status_code=404, media_type=HTML)
 
 
-def threaded(handler: Callable[[Site, Request], Response], here: Site) -> Callable:
-    """An endpoint that runs a page handler (store reads, rendering) in the thread pool."""
+def threaded(
+    handler: Callable[[Site, Request], Response], here: Site, threads: int | None = None
+) -> Callable:
+    """An endpoint that runs a page handler (store reads, rendering) in the thread pool;
+    at most `threads` at once when given (many threads contending for the interpreter
+    lock each answer slower than a few taking turns)."""
+    limiter: list[anyio.CapacityLimiter] = []
 
     async def endpoint(request: Request) -> Response:
-        return await run_in_threadpool(handler, here, request)
+        if threads is None:
+            return await run_in_threadpool(handler, here, request)
+        if not limiter:
+            limiter.append(anyio.CapacityLimiter(threads))
+        return await anyio.to_thread.run_sync(handler, here, request, limiter=limiter[0])
 
     return endpoint
 
@@ -152,7 +164,7 @@ def routes(settings: Settings, engine: Engine) -> list[BaseRoute]:
         Route("/news/{a}", folder, methods=methods),
         Route("/news/{a}/{b}/", threaded(archive, here), methods=methods),
         Route("/news/{a}/{b}", folder, methods=methods),
-        Route("/search", threaded(search, here), methods=methods),
+        Route("/search", threaded(search, here, SEARCH_THREADS), methods=methods),
         Route("/digests/", threaded(digests, here), methods=methods),
         Route("/digests", folder, methods=methods),
         Route("/digests/{name}/", threaded(digest, here), methods=methods),

@@ -1,7 +1,7 @@
 """items.month_only: an item its listing dates only to a month (under an `April 2013` heading)
 
 Revision ID: 0015_month_only
-Revises: 0012_embargo_send
+Revises: 0013_search
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_month_only"
-down_revision = "0012_embargo_send"
+down_revision = "0013_search"
 branch_labels = None
 depends_on = None
 
@@ -23,5 +23,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("items") as batch:
-        batch.drop_column("month_only")
+    # in place on SQLite too: a batch copy of `items` would drop the search triggers
+    op.execute("ALTER TABLE items DROP COLUMN month_only")
