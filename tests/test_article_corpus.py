@@ -1,0 +1,72 @@
+"""Item pages of many kinds of site (tests/data/articles/*.html with their expected fields
+in a .json beside each): government, agency, EU, UN, university, corporate newsroom, blog
+and NGO pages in several languages and scripts, every field checked page by page."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.articles import read_article
+from digest.model import Article
+
+from .helpers import DATA
+
+PAGES = sorted(p for p in (DATA / "articles").glob("*.html") if p.with_suffix(".json").exists())
+# How far into the text its first sentence, and from its end its last, may stand.
+EDGE = 200
+
+
+def _misses(article: Article, expected: dict[str, Any]) -> list[str]:
+    """Every way the article differs from what its page gives, one line each."""
+    text, html = article.body_text, article.body_html
+    folded = (text + "\n" + html).casefold()
+    misses = []
+    if expected["start"] not in text[: len(expected["start"]) + EDGE]:
+        misses.append(f"start: {text[:120]!r}")
+    if expected["end"] not in text[-len(expected["end"]) - EDGE :]:
+        misses.append(f"end: {text[-160:]!r}")
+    misses += [f"missing: {p!r}" for p in expected["contains"] if p not in html]
+    misses += [f"furniture: {p!r}" for p in expected["not"] if p.casefold() in folded]
+    if expected["title"] in text:
+        misses.append("the title is in the text")
+    image = expected["image"] or {}
+    got = {
+        "url": article.image_url,
+        "alt": article.image_alt,
+        "caption": article.image_caption,
+        "credit": article.image_credit,
+    }
+    misses += [f"image {k}: {got[k]!r}" for k in got if got[k] != image.get(k)]
+    if article.image_url and article.image_url in html:
+        misses.append("the lead photo is in the text")
+    documents = [[d.url, d.title, d.mime_type] for d in article.documents]
+    if documents != expected["documents"]:
+        misses.append(f"documents: {documents}")
+    contact = article.contact.__dict__ if article.contact else None
+    if contact != expected["contact"]:
+        misses.append(f"contact: {contact}")
+    published = datetime.fromisoformat(expected["published"]) if expected["published"] else None
+    if article.published != published:
+        misses.append(f"published: {article.published}")
+    if article.language != expected["language"]:
+        misses.append(f"language: {article.language}")
+    return misses
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_page_is_read_field_by_field(page: Path) -> None:
+    expected = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
+    article = read_article(page.read_bytes(), expected["url"])
+    assert "<script" not in article.body_html and "<h1" not in article.body_html
+    assert "<" not in article.body_text
+    assert _misses(article, expected) == []
+
+
+def test_the_corpus_is_wide() -> None:
+    languages = {json.loads(p.with_suffix(".json").read_text())["language"] for p in PAGES}
+    assert len(PAGES) >= 10 and len({lang[:2] for lang in languages}) >= 6
