@@ -103,20 +103,26 @@ BLOCKS = frozenset(
     ]
 )
 CONTACT_HEADING = re.compile(
-    r"^(?:(?:press|media|news(?:room)?)\s+(?:contacts?|enquiries|inquiries|relations|office)"
-    r"|contacts?(?:\s+(?:presse|pour la presse|médias?|press|for media))?|pressekontakte?"
-    r"|medienkontakte?|pressestelle|ansprechpartner(?:in)?(?:\s+für die presse)?|kontakt"
+    r"^(?:(?:[\w&'’-]+\s+){0,4}?(?:press|media|news(?:room)?)\s+(?:contacts?|enquiries|inquiries"
+    r"|relations|office|desk)|contacts?(?:\s+(?:presse|pour la presse|médias?|press|for media"
+    r"|information|details|info))?|pres[s]?e?kontakte?|medienkontakte?|pressestelle"
+    r"|ansprechpartner(?:in)?(?:\s+für die presse)?|kontakt(?:\s+(?:dla\s+mediów|prasowy))?"
     r"|contactos?(?:\s+(?:de|para)\s+(?:prensa|medios))?|prensa|relations presse"
-    r"|contatt[oi](?:\s+stampa)?|ufficio stampa|perscontact|for (?:more|further) information"
-    r"(?:,? (?:please )?contact)?)\s*:?$",
+    r"|contatt[oi](?:\s+stampa)?|ufficio stampa|pers(?:contact|voorlichting)"
+    r"|noot voor de redactie(?:,? niet voor publicatie)?"
+    r"|контакты для сми|пресс-служба|للتواصل الإعلامي|التواصل الإعلامي|【?照会先】?"
+    r"|(?:お)?問い?合わ?せ先?|for (?:more|further) information(?:,? (?:please )?contact)?)\s*:?$",
     re.IGNORECASE,
 )
+# A "Press …:" label before a contact's details ("Press and partners: write to …").
+CONTACT_LABEL = re.compile(r"^(?:press|media|presse|prensa|stampa)\b[^:]{0,30}$", re.IGNORECASE)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"(?:\+|\()?\d[\d\s().\/–-]{5,}\d")
+PHONE = re.compile(r"(?:\+|\(\+?|（)?\d[\d\s().\/–（）-]{5,}\d")
 ROLE_WORDS = re.compile(
-    r"officer|manager|spokes|sprecher|referent|responsable|director|head of|communicat|relations"
+    r"\b(?:officer|manager|spokes|sprecher|referent|responsable|director|head of|communicat|relations"
     r"|office|team|portavoz|attach|chargé|press|presse|prensa|media|phone|tel|e-?mail|mobile"
-    r"|comunica|gabinete|servicio|departa|abteilung|service|bureau|ufficio|redaktion",
+    r"|comunica|gabinete|servicio|departa|abteilung|service|bureau|ufficio|redaktion"
+    r"|woordvoerder|rzeczni|kommunikation)",
     re.IGNORECASE,
 )
 NAME_PARTICLES = frozenset({"de", "van", "von", "da", "del", "la", "le", "der", "di"})
@@ -126,6 +132,8 @@ CREDIT_SENTENCE = re.compile(
     re.IGNORECASE,
 )
 SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n|\s+[|–—]\s+")
+# Parts of a postal address (hCard) in a contact block: not a person's name.
+ADDRESS_CLASS = re.compile(r"\b(?:adr|street-address|locality|postal-code)\b")
 CREDIT_CLASS = re.compile(r"credit|copyright|byline|source|photographer|author", re.IGNORECASE)
 # Fewer characters than this outside links is no article (a page of menus, a login wall).
 TEXT_MIN = 20
@@ -289,32 +297,45 @@ def contact_on(tree: Any, region: Any = None) -> Contact | None:
         for heading in scope.iter("h2", "h3", "h4", "h5", "h6", "strong", "b", "dt", "p", "span"):
             text = clean_line(heading.text_content())
             label, _, rest = text.partition(":")
-            if not (CONTACT_HEADING.match(text) or (rest and CONTACT_HEADING.match(label + ":"))):
+            if len(text) > 200 or not (
+                CONTACT_HEADING.match(text)
+                or (rest and (CONTACT_HEADING.match(label + ":") or CONTACT_LABEL.match(label)))
+            ):
                 continue
-            if contact := _contact_from(_text_after(heading), heading):
+            if contact := _contact_from(*_text_after(heading)):
                 return contact
     return None
 
 
-def _text_after(heading: Any, limit: int = 600) -> str:
-    """The text of a heading's block and what follows it, up to `limit` characters."""
+def _text_after(heading: Any, limit: int = 600) -> tuple[str, list[Any]]:
+    """The text of a heading's block and what follows it (climbing out of the heading's
+    box when it ends, as contact cards often stand in the next one), up to `limit`
+    characters; with the elements read."""
     block = heading
     while block.getparent() is not None and block.tag not in BLOCKS - {"br"}:
         block = block.getparent()
-    parts = [_block_text(block)]
-    sibling = block.getnext()
-    while sibling is not None and sum(map(len, parts)) < limit:
+    parts, read = [_block_text(block)], [block]
+    sibling, climbs = block.getnext(), 0
+    while sum(map(len, parts)) < limit:
+        if sibling is None:
+            parent = block.getparent()
+            if climbs == 2 or parent is None or parent.tag in ("body", "main", "article"):
+                break
+            block, sibling, climbs = parent, parent.getnext(), climbs + 1
+            continue
         if sibling.tag in ("h1", "h2", "h3") and parts[1:]:
             break
         parts.append(_block_text(sibling))
+        read.append(sibling)
         sibling = sibling.getnext()
-    return "\n".join(parts)[:limit]
+    return "\n".join(parts)[:limit], read
 
 
-def _contact_from(text: str, heading: Any) -> Contact | None:
+def _contact_from(text: str, elements: list[Any]) -> Contact | None:
     mailto = [
         a.get("href", "")[7:].split("?")[0]
-        for a in heading.getparent().iter("a")
+        for element in elements
+        for a in element.iter("a")
         if a.get("href", "").lower().startswith("mailto:")
     ]
     email = mailto[0] if mailto else ""
@@ -322,16 +343,35 @@ def _contact_from(text: str, heading: Any) -> Contact | None:
     for line in text.splitlines()[:12]:
         segments = re.split(r"\s*[,;|•·]\s*|\s+[–—]\s+", line)
         for segment in segments:
-            label, _, value = segment.rpartition(":")
-            candidate = (value if label else segment).strip()
             email = email or (m.group(0) if (m := EMAIL.search(segment)) else "")
             if not phone and (m := PHONE.search(segment)) and _is_phone(m.group(0)):
                 phone = m.group(0).strip()
-            if not name and _looks_like_name(candidate) and not CONTACT_HEADING.match(segment):
-                name = candidate
+            if not name and not CONTACT_HEADING.match(segment):
+                name = _name_in(segment)
     if not email and not phone:
         return None
     return Contact(name=name, email=email, phone=phone)
+
+
+def _name_in(segment: str) -> str:
+    """The person's name a contact line gives: the value after a label ("Contact: Ann
+    Lee"), the line itself, or the capitalised words closing a sentence ("… contact
+    opnemen met Sanne de Vries"); "" when there is none."""
+    label, _, value = segment.rpartition(":")
+    candidate = re.sub(r"\([^)]*\)|" + EMAIL.pattern, "", value if label else segment).strip()
+    if _looks_like_name(candidate):
+        return candidate
+    words = candidate.split()
+    run = 0
+    while run < min(len(words), 4) and (
+        words[-run - 1][0].isupper() or words[-run - 1].lower() in NAME_PARTICLES
+    ):
+        run += 1
+    while run and words[-run].lower() in NAME_PARTICLES:
+        run -= 1
+    prose = sum(word.islower() for word in words[: len(words) - run])
+    tail = " ".join(words[len(words) - run :])
+    return tail if prose >= 3 and _looks_like_name(tail) else ""
 
 
 def _is_phone(text: str) -> bool:
@@ -458,7 +498,7 @@ def _block_text(element: Any) -> str:
     parts: list[str] = []
 
     def walk(node: Any) -> None:
-        if not isinstance(node.tag, str):
+        if not isinstance(node.tag, str) or ADDRESS_CLASS.search(node.get("class") or ""):
             parts.append(node.tail or "")
             return
         block = node.tag in BLOCKS
