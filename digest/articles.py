@@ -126,14 +126,19 @@ ROLE_WORDS = re.compile(
     re.IGNORECASE,
 )
 NAME_PARTICLES = frozenset({"de", "van", "von", "da", "del", "la", "le", "der", "di"})
-CREDIT_SENTENCE = re.compile(
-    r"^\(?\s*(?:©|(?:photo(?:graph)?|foto(?:graf[íi]a)?|bild|image|cr[ée]dits?(?: photo)?"
-    r"|copyright|quelle|fuente|fonte)\b)",
+# Where a caption's credit starts: "© …", "Photo: …", "Foto: …", "Fot. …", "(Photo credit: …)"
+# at the start of a sentence, a line, or after a dash or bar.
+CREDIT_START = re.compile(
+    r"(?:^|(?<=[.!?])\s+|\n|\s+[|–—]\s+|\s+(?=\())\(?\s*(?:©|fot\.|(?:photo(?:graph)?|foto(?:graf[íi]a)?"
+    r"|bild|image|cr[ée]dits?(?: photo)?|copyright|quelle|fuente|fonte|фото|تصوير)\b)",
     re.IGNORECASE,
 )
-SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n|\s+[|–—]\s+")
 # Parts of a postal address (hCard) in a contact block: not a person's name.
 ADDRESS_CLASS = re.compile(r"\b(?:adr|street-address|locality|postal-code)\b")
+CAPTION_PATH = (
+    ".//figcaption|.//*[@itemprop='caption' or contains(@class, 'caption')"
+    " or contains(@class, 'legend')]"
+)
 CREDIT_CLASS = re.compile(r"credit|copyright|byline|source|photographer|author", re.IGNORECASE)
 # Fewer characters than this outside links is no article (a page of menus, a login wall).
 TEXT_MIN = 20
@@ -535,14 +540,16 @@ def _lead_image(
     figure; its alt from og:image:alt or the <img>, caption and credit from its figure."""
     image_url = _meta(tree, "og:image", "og:image:url", "twitter:image")
     scope = region if region is not None else tree
-    first = next(iter(scope.xpath(".//figure//img[@src]")), None)
+    first = next((i for i in scope.xpath(".//figure//img") if _sources(i)), None)
     img = first
     if image_url:
         image_url = urljoin(url, image_url)
         key = _image_key(image_url)
-        img = next((i for i in tree.iter("img") if _image_key(i.get("src")) == key), first)
-    elif first is not None and not first.get("src", "").startswith("data:"):
-        image_url = urljoin(url, first.get("src", "").strip())
+        img = next(
+            (i for i in tree.iter("img") if key in {_image_key(src) for src in _sources(i)}), first
+        )
+    elif first is not None:
+        image_url = urljoin(url, _sources(first)[0])
     if not image_url:
         return None, None, None, None
     if urlsplit(image_url).scheme not in ("http", "https"):
@@ -554,12 +561,23 @@ def _lead_image(
     return image_url, alt, caption, credit
 
 
+def _sources(img: Any) -> list[str]:
+    """The addresses an <img> may show: src (unless a data: placeholder), the lazy-loading
+    attributes, srcset and its <picture>'s sources."""
+    found = [img.get(name) for name in ("data-src", "data-lazy-src", "data-original", "src")]
+    sets = [img.get("srcset"), img.get("data-srcset")]
+    parent = img.getparent()
+    if parent is not None and parent.tag == "picture":
+        sets += [source.get("srcset") for source in parent.iter("source")]
+    found += [part.split()[0] for text in sets if text for part in text.split(",") if part.split()]
+    return [src.strip() for src in found if src and not src.strip().startswith("data:")]
+
+
 def _figure_caption(img: Any) -> tuple[str | None, str | None]:
-    """Caption and credit of the figure around an image: a credit element (class credit,
-    copyright…, <small>, <cite>) or a credit line ("Photo: …") kept apart from the text."""
-    figure = img
-    while figure is not None and figure.tag != "figure":
-        figure = figure.getparent()
+    """Caption and credit of the figure around an image (or of the box holding it and its
+    caption): a credit element (class credit, copyright…, <small>, <cite>) or a credit
+    line ("Photo: …", "Fot. …", "©") kept apart from the text."""
+    figure = _figure_of(img)
     if figure is None:
         return None, None
     credits = []
@@ -568,16 +586,32 @@ def _figure_caption(img: Any) -> tuple[str | None, str | None]:
             if text := clean_line(element.text_content()):
                 credits.append(text)
             element.drop_tree()
-    caption_element = next(figure.iter("figcaption"), None)
+    caption_element = next(iter(figure.xpath(CAPTION_PATH)), None)
     caption = _block_text(caption_element) if caption_element is not None else ""
-    described = []
-    for sentence in SENTENCE_BREAK.split(caption):
-        if CREDIT_SENTENCE.match(sentence):
-            credits.append(sentence.strip("() "))
-        elif sentence.strip():
-            described.append(sentence.strip())
-    text, credit = caption_and_credit("\n".join(described))
+    if match := CREDIT_START.search(caption):
+        credits.append(caption[match.start() :].strip().strip("() "))
+        caption = caption[: match.start()]
+    text, credit = caption_and_credit(caption)
     return text, " ".join([*credits, credit or ""]).strip() or None
+
+
+def _figure_of(img: Any) -> Any:
+    """The <figure> around an image, else the nearest box (two levels up at most) that
+    holds a caption or credit beside it; None when it has neither."""
+    if img is None:
+        return None
+    for ancestor in img.iterancestors("figure"):
+        return ancestor
+    box = img.getparent()
+    for _ in range(2):
+        if box is None or box.tag in ("body", "main", "article"):
+            return None
+        if box.xpath(CAPTION_PATH) or any(
+            CREDIT_CLASS.search(e.get("class") or "") for e in box.iter() if e is not img
+        ):
+            return box
+        box = box.getparent()
+    return None
 
 
 def _image_key(src: str | None) -> str:
