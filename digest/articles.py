@@ -135,6 +135,8 @@ CREDIT_START = re.compile(
 )
 # Parts of a postal address (hCard) in a contact block: not a person's name.
 ADDRESS_CLASS = re.compile(r"\b(?:adr|street-address|locality|postal-code)\b")
+# Boxes around an article's links that are not the article's own: "related", teasers, share.
+FURNITURE_CLASS = re.compile(r"related|teaser|share|social|sidebar|widget|more-|promo|newsletter")
 CAPTION_PATH = (
     ".//figcaption|.//*[@itemprop='caption' or contains(@class, 'caption')"
     " or contains(@class, 'legend')]"
@@ -172,7 +174,8 @@ def read_article(
     of trafilatura's choice. Raises SourceError naming the page when it has no text."""
     tree = _parse(data, url, charset)
     region = _region(tree, selector, url)
-    body = _body(tree, region, url, selector)
+    scope = region if region is not None else _best_block(tree)
+    body = _body(tree, region, scope, url, selector)
     image = _lead_image(tree, region, url)
     if image[0]:
         _drop_image(body, image[0], {text for text in image[2:] if text})
@@ -180,7 +183,9 @@ def read_article(
     body_text = html_text(body_html)
     if not body_text:
         raise SourceError(f"{url}: no article text found on the page")
-    documents = documents_in(body_html, _link_types(tree))
+    documents = _documents(
+        [*_fragment(body_html).iter("a"), *_article_links(scope)], _link_types(tree)
+    )
     article = Article(
         body_html=body_html,
         body_text=body_text,
@@ -265,19 +270,49 @@ def html_text(html: str) -> str:
 def documents_in(html: str, types: dict[str, str] | None = None) -> tuple[Document, ...]:
     """The documents (PDF, DOC/DOCX, ODT, XLS/XLSX, ZIP) an HTML fragment links to, by the
     address's extension or the link's `type`, each once, with its link text as title."""
-    import lxml.html
+    return _documents(_fragment(html).iter("a"), types) if html.strip() else ()
 
-    if not html.strip():
-        return ()
+
+def _documents(links: Any, types: dict[str, str] | None) -> tuple[Document, ...]:
+    """The documents among `links`, each address once, titled by the first line of its
+    link's text (a download card's title, not its file name and size), else its file name."""
     found: dict[str, Document] = {}
-    for link in lxml.html.fragment_fromstring(html, create_parent="div").iter("a"):
+    for link in links:
         href = (link.get("href") or "").strip()
         mime = document_type(href, (types or {}).get(href))
         if not mime or href in found:
             continue
-        title = clean_line(link.text_content()) or unquote(PurePosixPath(urlsplit(href).path).name)
+        lines = _block_text(link).splitlines()
+        title = clean_line(lines[0]) if lines else ""
+        title = title or unquote(PurePosixPath(urlsplit(href).path).name)
         found[href] = Document(url=href, title=title, mime_type=mime)
     return tuple(found.values())
+
+
+def _article_links(scope: Any) -> list[Any]:
+    """The links of the article's element outside its menus, sidebars, forms and "related",
+    "share" or teaser boxes: a "Downloads" box or attachment list the text extractor
+    leaves out."""
+    if scope is None:
+        return []
+
+    def furniture(link: Any) -> bool:
+        for ancestor in link.iterancestors():
+            if ancestor is scope:
+                return False
+            if ancestor.tag in ("nav", "aside", "footer", "header", "form"):
+                return True
+            if FURNITURE_CLASS.search(ancestor.get("class") or ""):
+                return True
+        return False
+
+    return [link for link in scope.iter("a") if not furniture(link)]
+
+
+def _fragment(html: str) -> Any:
+    import lxml.html
+
+    return lxml.html.fragment_fromstring(html or "<p></p>", create_parent="div")
 
 
 def document_type(href: str, declared: str | None = None) -> str | None:
@@ -427,9 +462,10 @@ def _region(tree: Any, selector: str | None, url: str) -> Any:
     return None
 
 
-def _body(tree: Any, region: Any, url: str, selector: str | None) -> Any:
+def _body(tree: Any, region: Any, block: Any, url: str, selector: str | None) -> Any:
     """The article's text as an element: the selector's element as it is, else what
-    trafilatura keeps of the page (its title heading left out: items have their title)."""
+    trafilatura keeps of the page, or of its `block` when it marks no article (its title
+    heading left out: items have their title)."""
     import lxml.html
     import trafilatura
 
@@ -437,7 +473,7 @@ def _body(tree: Any, region: Any, url: str, selector: str | None) -> Any:
         body = copy.deepcopy(region)
     else:
         extracted = trafilatura.extract(
-            _marked(tree) if region is None else copy.deepcopy(tree),
+            _marked(tree, block) if region is None else copy.deepcopy(tree),
             url=url,
             output_format="html",
             include_links=True,
@@ -462,12 +498,9 @@ def _body(tree: Any, region: Any, url: str, selector: str | None) -> Any:
     return body
 
 
-def _marked(tree: Any) -> Any:
-    """A copy of a page that marks no article (no <article>, <main>, role=main) with the
-    block holding most paragraph text marked as one, so that trafilatura keeps its
-    headings and lists (on an unmarked page it falls back to bare paragraphs)."""
-    import lxml.html
-
+def _best_block(tree: Any) -> Any:
+    """On a page that marks no article (no <article>, <main>, role=main): the block holding
+    most paragraph text (or its parent, when that holds more); None without paragraphs."""
     scores: dict[Any, int] = {}
     for paragraph in tree.iter("p"):
         text = len(clean_line(paragraph.text_content()))
@@ -475,18 +508,29 @@ def _marked(tree: Any) -> Any:
         if text >= PARAGRAPH_MIN and parent is not None:
             scores[parent] = scores.get(parent, 0) + text
     if not scores:
-        return copy.deepcopy(tree)
+        return None
     best = max(scores, key=lambda element: scores[element])
     parent = best.getparent()
     if parent is not None and scores.get(parent, 0) >= PARAGRAPH_MIN * 2:
         best = parent
+    return best
+
+
+def _marked(tree: Any, block: Any) -> Any:
+    """A copy of a page that marks no article with its best `block` marked as one, so that
+    trafilatura keeps its headings and lists (on an unmarked page it falls back to bare
+    paragraphs)."""
+    import lxml.html
+
+    if block is None:
+        return copy.deepcopy(tree)
     page = lxml.html.document_fromstring(
         "<html><head></head><body><article></article></body></html>"
     )
     head = tree.find("head")
     if head is not None:
         page.replace(page.find("head"), copy.deepcopy(head))
-    page.find("body/article").append(copy.deepcopy(best))
+    page.find("body/article").append(copy.deepcopy(block))
     return page
 
 
