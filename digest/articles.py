@@ -142,6 +142,10 @@ CAPTION_PATH = (
     " or contains(@class, 'legend')]"
 )
 CREDIT_CLASS = re.compile(r"credit|copyright|byline|source|photographer|author", re.IGNORECASE)
+# An image no wider and no higher than this (pixels) is an icon, avatar or tracking pixel.
+ICON_MAX = 100
+# A paragraph that is only a count ("1.2K", "38"): a like or share counter, not text.
+COUNTER = re.compile(r"^\s*\d[\d.,]*\s*[KkMm]?\s*$")
 # Fewer characters than this outside links is no article (a page of menus, a login wall).
 TEXT_MIN = 20
 # A paragraph this long (characters) counts towards finding the text on an unmarked page.
@@ -444,6 +448,9 @@ def _parse(data: bytes, url: str, charset: str | None) -> Any:
         raise SourceError(f"{url}: not a readable page: {exc}") from None
     for bad in tree.xpath("//script[not(@type='application/ld+json')]|//style|//noscript"):
         bad.drop_tree()
+    for img in tree.xpath("//img[@width and @height]"):
+        if _pixels(img.get("width")) <= ICON_MAX and _pixels(img.get("height")) <= ICON_MAX:
+            img.drop_tree()
     tree.make_links_absolute(url, resolve_base_href=True, handle_failures="discard")
     return tree
 
@@ -495,7 +502,15 @@ def _body(tree: Any, region: Any, block: Any, url: str, selector: str | None) ->
         raise SourceError(f"{url}: no article text found on the page")
     for heading in body.iter("h1"):
         heading.tag = "h2"
+    for paragraph in list(body.iter("p")):
+        if COUNTER.match(paragraph.text_content()):
+            paragraph.drop_tree()
     return body
+
+
+def _pixels(value: str | None) -> int:
+    digits = re.match(r"\s*(\d+)", value or "")
+    return int(digits.group(1)) if digits else ICON_MAX + 1
 
 
 def _best_block(tree: Any) -> Any:
@@ -673,13 +688,20 @@ def _drop_image(body: Any, image_url: str, captions: set[str]) -> None:
         if key and _image_key(img.get("src")) == key:
             figure = img.getparent() if img.getparent().tag == "figure" else img
             figure.drop_tree()
-    for element in list(body.iter("p", "figcaption", "small")):
-        if clean_line(element.text_content()) in captions and element.getparent() is not None:
+
+    def only_captions(text: str | None) -> bool:
+        rest = clean_line(text or "")
+        for caption in sorted(captions, key=len, reverse=True):
+            rest = rest.replace(caption, " ")
+        return bool(text and text.strip()) and not rest.strip()
+
+    for element in list(body.iter("p", "figcaption", "small", "span", "div")):
+        if only_captions(element.text_content()) and element.getparent() is not None:
             element.drop_tree()
-    if clean_line(body.text or "") in captions:
+    if only_captions(body.text):
         body.text = None
     for element in body.iter():
-        if element.tail and clean_line(element.tail) in captions:
+        if only_captions(element.tail):
             element.tail = None
 
 
