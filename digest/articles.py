@@ -152,6 +152,7 @@ TEXT_MIN = 20
 PARAGRAPH_MIN = 60
 # A feed entry's content is its full text when it is this many characters longer than its summary.
 FULL_TEXT_MARGIN = 100
+REIWA = re.compile(r"令和\s*(\d{1,2}|元)\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 PUBLISHED_META = (
     "article:published_time",
     "og:published_time",
@@ -203,7 +204,8 @@ def read_article(
         published=_page_time(
             tree, PUBLISHED_META, "datePublished", tree if region is None else region
         )
-        or _htmldate(tree),
+        or _htmldate(tree)
+        or _era_date(tree if scope is None else scope),
         updated=_page_time(tree, UPDATED_META, "dateModified", None),
     )
     return with_fingerprint(article)
@@ -774,3 +776,16 @@ def _htmldate(tree: Any) -> datetime | None:
     except (ValueError, TypeError):
         return None
     return _iso(found) if found else None
+
+
+def _era_date(scope: Any) -> datetime | None:
+    """A Japanese official page's date in the Reiwa era ("令和8年12月1日", year 1 = 2019),
+    which htmldate does not read, at midnight UTC."""
+    found = REIWA.search(scope.text_content())
+    if not found:
+        return None
+    year = 2018 + (1 if found.group(1) == "元" else int(found.group(1)))
+    try:
+        return datetime(year, int(found.group(2)), int(found.group(3)), tzinfo=UTC)
+    except ValueError:
+        return None
