@@ -119,8 +119,8 @@ CONTACT_LABEL = re.compile(r"^(?:press|media|presse|prensa|stampa)\b[^:]{0,30}$"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?:\+|\(\+?|（)?\d[\d\s().\/–（）-]{5,}\d")
 ROLE_WORDS = re.compile(
-    r"\b(?:officer|manager|spokes|sprecher|referent|responsable|director|head of|communicat|relations"
-    r"|office|team|portavoz|attach|chargé|press|presse|prensa|media|phone|tel|e-?mail|mobile"
+    r"\b(?:officer|manager|spokes|sprecher|referent|responsable|director|head of|communicat"
+    r"|relations|office|team|portavoz|attach|chargé|press|presse|prensa|media|phone|tel|e-?mail|mobile"
     r"|comunica|gabinete|servicio|departa|abteilung|service|bureau|ufficio|redaktion"
     r"|woordvoerder|rzeczni|kommunikation)",
     re.IGNORECASE,
