@@ -474,15 +474,21 @@ def _region(tree: Any, selector: str | None, url: str) -> Any:
 def _body(tree: Any, region: Any, block: Any, url: str, selector: str | None) -> Any:
     """The article's text as an element: the selector's element as it is, else what
     trafilatura keeps of the page, or of its `block` when it marks no article (its title
-    heading left out: items have their title)."""
+    heading left out: items have their title; a <time> within a sentence kept as text,
+    as trafilatura drops every <time>)."""
     import lxml.html
     import trafilatura
 
     if selector:
         body = copy.deepcopy(region)
     else:
+        page = _marked(tree, block) if region is None else copy.deepcopy(tree)
+        for time in page.iter("time"):
+            parent = time.getparent()
+            if parent.tag in ("p", "li", "td") and len(parent.text_content()) >= PARAGRAPH_MIN:
+                time.tag = "span"
         extracted = trafilatura.extract(
-            _marked(tree, block) if region is None else copy.deepcopy(tree),
+            page,
             url=url,
             output_format="html",
             include_links=True,
