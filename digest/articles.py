@@ -181,9 +181,9 @@ def read_article(
     region = _region(tree, selector, url)
     scope = region if region is not None else _best_block(tree)
     body = _body(tree, region, scope, url, selector)
-    image = _lead_image(tree, region, url)
+    *image, keys = _lead_image(tree, region, url)
     if image[0]:
-        _drop_image(body, image[0], {text for text in image[2:] if text})
+        _drop_image(body, keys, {text for text in image[2:] if text})
     body_html = sanitise(_inner_html(body))
     body_text = html_text(body_html)
     if not body_text:
@@ -602,9 +602,10 @@ def _meta(tree: Any, *names: str) -> str | None:
 
 def _lead_image(
     tree: Any, region: Any, url: str
-) -> tuple[str | None, str | None, str | None, str | None]:
-    """(url, alt, caption, credit) of the lead photo: og:image, else the article's first
-    figure; its alt from og:image:alt or the <img>, caption and credit from its figure."""
+) -> tuple[str | None, str | None, str | None, str | None, set[str]]:
+    """(url, alt, caption, credit, keys) of the lead photo: og:image, else the article's
+    first figure; its alt from og:image:alt or the <img>, caption and credit from its
+    figure; the keys of all its addresses (to leave it out of the text)."""
     image_url = _meta(tree, "og:image", "og:image:url", "twitter:image")
     scope = region if region is not None else tree
     first = next((i for i in scope.xpath(".//figure//img") if _sources(i)), None)
@@ -618,14 +619,16 @@ def _lead_image(
     elif first is not None:
         image_url = urljoin(url, _sources(first)[0])
     if not image_url:
-        return None, None, None, None
+        return None, None, None, None, set()
     if urlsplit(image_url).scheme not in ("http", "https"):
-        return None, None, None, None
+        return None, None, None, None, set()
     alt = _meta(tree, "og:image:alt", "twitter:image:alt")
     if not alt and img is not None:
         alt = clean_line(img.get("alt") or "") or None
+    sources = _sources(img) if img is not None else []
+    keys = {_image_key(image_url), *(_image_key(src) for src in sources)}
     caption, credit = _figure_caption(img)
-    return image_url, alt, caption, credit
+    return image_url, alt, caption, credit, keys - {""}
 
 
 def _sources(img: Any) -> list[str]:
@@ -688,12 +691,11 @@ def _image_key(src: str | None) -> str:
     return re.sub(r"[-_]\d+x\d+$|[-_](?:scaled|large|medium|small|thumb)$", "", stem)
 
 
-def _drop_image(body: Any, image_url: str, captions: set[str]) -> None:
-    """Leave the lead photo out of the text, with its caption and credit lines (they are
-    shown apart)."""
-    key = _image_key(image_url)
+def _drop_image(body: Any, keys: set[str], captions: set[str]) -> None:
+    """Leave the lead photo (any of its addresses' `keys`) out of the text, with its caption
+    and credit lines (they are shown apart)."""
     for img in list(body.iter("img")):
-        if key and _image_key(img.get("src")) == key:
+        if _image_key(img.get("src")) in keys:
             figure = img.getparent() if img.getparent().tag == "figure" else img
             figure.drop_tree()
 

@@ -5,6 +5,7 @@ and NGO pages in several languages and scripts, every field checked page by page
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,31 @@ def test_page_is_read_field_by_field(page: Path) -> None:
 def test_the_corpus_is_wide() -> None:
     languages = {json.loads(p.with_suffix(".json").read_text())["language"] for p in PAGES}
     assert len(PAGES) >= 10 and len({lang[:2] for lang in languages}) >= 6
+
+
+# Hostile markup slipped into each page's opening sentence, as a compromised or careless CMS
+# would serve it.
+ATTACK = (
+    '<a href="javascript:alert(1)" onclick="steal()">vote</a> '
+    '<a href=" JaVaScRiPt:alert(2)">x</a> <a href="../files/relative-report.html">report</a> '
+    '<img src="pixel.gif" onerror="steal()" alt="" style="display:none">'
+    '<script>alert(3)</script><iframe src="https://evil.example/"></iframe>'
+    '<span onmouseover="steal()" style="color:red">hover</span> '
+)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_hostile_markup_in_a_page_stays_out(page: Path) -> None:
+    expected = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
+    html = page.read_text(encoding="utf-8")
+    anchor = expected["start"][:25]
+    assert anchor in html, "the attack goes into the opening sentence"
+    article = read_article(html.replace(anchor, anchor + ATTACK, 1).encode(), expected["url"])
+    lowered = article.body_html.lower()
+    for banned in ("<script", "<iframe", "javascript:", "style=", "alert(", "steal("):
+        assert banned not in lowered, banned
+    assert not re.search(r"<[^>]+\son\w+\s*=", lowered)
+    links = re.findall(r'(?:href|src)="([^"]*)"', article.body_html)
+    assert links and all(re.match(r"(?:https?://|mailto:|tel:)", link) for link in links), links
+    if anchor in article.body_text:
+        assert "/files/relative-report.html" in article.body_html
