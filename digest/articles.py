@@ -115,7 +115,9 @@ CONTACT_HEADING = re.compile(
     re.IGNORECASE,
 )
 # A "Press …:" label before a contact's details ("Press and partners: write to …").
-CONTACT_LABEL = re.compile(r"^(?:press|media|presse|prensa|stampa)\b[^:]{0,30}$", re.IGNORECASE)
+CONTACT_LABEL = re.compile(
+    r"^(?:press|media|presse|prensa|stampa|пресс-служба|пресс-центр)\b[^:]{0,30}$", re.IGNORECASE
+)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?:\+|\(\+?|（)?\d[\d\s().\/–（）-]{5,}\d")
 ROLE_WORDS = re.compile(
@@ -142,6 +144,12 @@ CAPTION_PATH = (
     " or contains(@class, 'legend')]"
 )
 CREDIT_CLASS = re.compile(r"credit|copyright|byline|source|photographer|author", re.IGNORECASE)
+# The class of an article's lead paragraph (standfirst, ingress, chapô, summary).
+LEAD_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:lead|ingress|intro|standfirst|chapo|excerpt|summary|subline|abstract)"
+    r"(?:$|[\s_-])",
+    re.IGNORECASE,
+)
 # An image no wider and no higher than this (pixels) is an icon, avatar or tracking pixel.
 ICON_MAX = 100
 # A paragraph that is only a count ("1.2K", "38"): a like or share counter, not text.
@@ -181,6 +189,8 @@ def read_article(
     region = _region(tree, selector, url)
     scope = region if region is not None else _best_block(tree)
     body = _body(tree, region, scope, url, selector)
+    if not selector:
+        _keep_lead(body, scope)
     *image, keys = _lead_image(tree, region, url)
     if image[0]:
         _drop_image(body, keys, {text for text in image[2:] if text})
@@ -302,17 +312,20 @@ def _article_links(scope: Any) -> list[Any]:
     if scope is None:
         return []
 
-    def furniture(link: Any) -> bool:
-        for ancestor in link.iterancestors():
-            if ancestor is scope:
-                return False
-            if ancestor.tag in ("nav", "aside", "footer", "header", "form"):
-                return True
-            if FURNITURE_CLASS.search(ancestor.get("class") or ""):
-                return True
-        return False
+    return [link for link in scope.iter("a") if not _in_furniture(link, scope)]
 
-    return [link for link in scope.iter("a") if not furniture(link)]
+
+def _in_furniture(element: Any, scope: Any) -> bool:
+    """Whether an element of the article's `scope` stands in a menu, sidebar, header,
+    footer, form, a teaser <article> or a "related", "share"… box within it."""
+    for ancestor in element.iterancestors():
+        if ancestor is scope:
+            return False
+        if ancestor.tag in ("nav", "aside", "footer", "header", "form", "article"):
+            return True
+        if FURNITURE_CLASS.search(ancestor.get("class") or ""):
+            return True
+    return False
 
 
 def _fragment(html: str) -> Any:
@@ -514,6 +527,33 @@ def _body(tree: Any, region: Any, block: Any, url: str, selector: str | None) ->
         if COUNTER.match(paragraph.text_content()):
             paragraph.drop_tree()
     return body
+
+
+def _keep_lead(body: Any, scope: Any) -> None:
+    """Put back the article's lead paragraph (standfirst, ingress, chapô: a paragraph
+    marked lead, intro, summary…) when trafilatura left it out, as it does when the lead
+    stands outside the block it takes for the text; only one before the text, outside
+    teasers and other furniture."""
+    if scope is None:
+        return
+    text = " ".join(_block_text(body).split())
+    for element in scope.iter("p", "div"):
+        if any(child.tag in BLOCKS for child in element):
+            continue
+        lead = " ".join(_block_text(element).split())
+        if len(lead) >= PARAGRAPH_MIN and lead in text:
+            return
+        parent = element.getparent()
+        classes = f"{element.get('class') or ''} {parent.get('class') or ''}"
+        if (
+            LEAD_CLASS.search(classes)
+            and len(lead) >= PARAGRAPH_MIN
+            and not _in_furniture(element, scope)
+        ):
+            paragraph = copy.deepcopy(element)
+            paragraph.tag, paragraph.tail, body.text = "p", body.text, None
+            body.insert(0, paragraph)
+            return
 
 
 def _pixels(value: str | None) -> int:

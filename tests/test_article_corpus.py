@@ -89,8 +89,8 @@ def test_hostile_markup_in_a_page_stays_out(page: Path) -> None:
     expected = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
     html = page.read_text(encoding="utf-8")
     anchor = expected["start"][:25]
-    assert anchor in html, "the attack goes into the opening sentence"
-    article = read_article(html.replace(anchor, anchor + ATTACK, 1).encode(), expected["url"])
+    at = html.index(anchor, html.index("<body")) + len(anchor)
+    article = read_article((html[:at] + ATTACK + html[at:]).encode(), expected["url"])
     lowered = article.body_html.lower()
     for banned in ("<script", "<iframe", "javascript:", "style=", "alert(", "steal("):
         assert banned not in lowered, banned
