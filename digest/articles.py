@@ -114,6 +114,13 @@ CONTACT_HEADING = re.compile(
     r"|(?:お)?問い?合わ?せ先?|for (?:more|further) information(?:,? (?:please )?contact)?)\s*:?$",
     re.IGNORECASE,
 )
+# A paragraph that opens by naming who to call ("For more information contact Ann Lee on …").
+CONTACT_SENTENCE = re.compile(
+    r"^(?:for (?:more|further) information|for (?:media|press) (?:enquiries|inquiries)"
+    r"|voor meer informatie|pour (?:plus d'|toute )informations?|für (?:weitere informationen"
+    r"|rückfragen)|para más información|per (?:maggiori|ulteriori) informazioni)\b",
+    re.IGNORECASE,
+)
 # A "Press …:" label before a contact's details ("Press and partners: write to …").
 CONTACT_LABEL = re.compile(
     r"^(?:press|media|presse|prensa|stampa|пресс-служба|пресс-центр)\b[^:]{0,30}$", re.IGNORECASE
@@ -359,6 +366,7 @@ def contact_on(tree: Any, region: Any = None) -> Contact | None:
             if len(text) > 200 or not (
                 CONTACT_HEADING.match(text)
                 or (rest and (CONTACT_HEADING.match(label + ":") or CONTACT_LABEL.match(label)))
+                or (heading.tag == "p" and CONTACT_SENTENCE.match(text))
             ):
                 continue
             if contact := _contact_from(*_text_after(heading)):
