@@ -109,6 +109,7 @@ CONTACT_HEADING = re.compile(
     r"|ansprechpartner(?:in)?(?:\s+für die presse)?|kontakt(?:\s+(?:dla\s+mediów|prasowy))?"
     r"|contactos?(?:\s+(?:de|para)\s+(?:prensa|medios))?|prensa|relations presse"
     r"|contatt[oi](?:\s+stampa)?|ufficio stampa|pers(?:contact|voorlichting)"
+    r"|assessoria de (?:imprensa|comunicação)|contatos? (?:para a )?imprensa"
     r"|noot voor de redactie(?:,? niet voor publicatie)?"
     r"|контакты для сми|пресс-служба|للتواصل الإعلامي|التواصل الإعلامي|【?照会先】?"
     r"|(?:お)?問い?合わ?せ先?|for (?:more|further) information(?:,? (?:please )?contact)?)\s*:?$",
@@ -151,6 +152,11 @@ CAPTION_PATH = (
     " or contains(@class, 'legend')]"
 )
 CREDIT_CLASS = re.compile(r"credit|copyright|byline|source|photographer|author", re.IGNORECASE)
+# The site's own share image or logo set as og:image on every page: no article's photo.
+SITE_IMAGE = re.compile(
+    r"(?:^|[_.-])(?:logo|default|placeholder|fallback|opengraph|og-image|share-image)(?:[_.-]|$)",
+    re.IGNORECASE,
+)
 # The class of an article's lead paragraph (standfirst, ingress, chapô, summary).
 LEAD_CLASS = re.compile(
     r"(?:^|[\s_-])(?:lead|ingress|intro|standfirst|chapo|excerpt|summary|subline|abstract)"
@@ -651,13 +657,16 @@ def _meta(tree: Any, *names: str) -> str | None:
 def _lead_image(
     tree: Any, region: Any, url: str
 ) -> tuple[str | None, str | None, str | None, str | None, set[str]]:
-    """(url, alt, caption, credit, keys) of the lead photo: og:image, else the article's
+    """(url, alt, caption, credit, keys) of the lead photo: og:image (unless it is the
+    site's default share image or logo and the article has a figure), else the article's
     first figure; its alt from og:image:alt or the <img>, caption and credit from its
     figure; the keys of all its addresses (to leave it out of the text)."""
     image_url = _meta(tree, "og:image", "og:image:url", "twitter:image")
     scope = region if region is not None else tree
     first = next((i for i in scope.xpath(".//figure//img") if _sources(i)), None)
     img = first
+    if image_url and first is not None and SITE_IMAGE.search(_file_name(image_url)):
+        image_url = None
     if image_url:
         image_url = urljoin(url, image_url)
         key = _image_key(image_url)
@@ -730,6 +739,10 @@ def _figure_of(img: Any) -> Any:
             return box
         box = box.getparent()
     return None
+
+
+def _file_name(url: str) -> str:
+    return PurePosixPath(urlsplit(url).path).name
 
 
 def _image_key(src: str | None) -> str:
