@@ -324,7 +324,6 @@ def _article_links(scope: Any) -> list[Any]:
     leaves out."""
     if scope is None:
         return []
-
     return [link for link in scope.iter("a") if not _in_furniture(link, scope)]
 
 
