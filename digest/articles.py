@@ -106,7 +106,8 @@ CONTACT_HEADING = re.compile(
     r"^(?:(?:[\w&'’-]+\s+){0,4}?(?:press|media|news(?:room)?)\s+(?:contacts?|enquiries|inquiries"
     r"|relations|office|desk)|contacts?(?:\s+(?:presse|pour la presse|médias?|press|for media"
     r"|information|details|info))?|pres[s]?e?kontakte?|medienkontakte?|pressestelle"
-    r"|ansprechpartner(?:in)?(?:\s+für die presse)?|kontakt(?:\s+(?:dla\s+mediów|prasowy))?"
+    r"|ansprechpartner(?:in)?(?:\s+für die presse)?|rückfragehinweis|rückfragen(?:\s+an)?"
+    r"|kontakt(?:\s+(?:dla\s+mediów|prasowy))?"
     r"|contactos?(?:\s+(?:de|para)\s+(?:prensa|medios))?|prensa|relations presse"
     r"|contatt[oi](?:\s+stampa)?|ufficio stampa|pers(?:contact|voorlichting)"
     r"|assessoria de (?:imprensa|comunicação)|contatos? (?:para a )?imprensa"
@@ -146,7 +147,14 @@ CREDIT_START = re.compile(
 # Parts of a postal address (hCard) in a contact block: not a person's name.
 ADDRESS_CLASS = re.compile(r"\b(?:adr|street-address|locality|postal-code)\b")
 # Boxes around an article's links that are not the article's own: "related", teasers, share.
-FURNITURE_CLASS = re.compile(r"related|teaser|share|social|sidebar|widget|more-|promo|newsletter")
+FURNITURE_CLASS = re.compile(r"teaser-?list|teasers|share|social|sidebar|widget|promo|newsletter")
+# An element marked as the article with schema.org microdata (Joomla, TYPO3 news…).
+ARTICLE_ITEM = (
+    "//*[contains(@itemtype, 'schema.org/Article') or contains(@itemtype, 'schema.org/NewsArticle')"
+    " or contains(@itemtype, 'schema.org/BlogPosting')]"
+)
+# A box around an image holding more text than this (characters) is no caption box.
+CAPTION_BOX_MAX = 400
 CAPTION_PATH = (
     ".//figcaption|.//*[@itemprop='caption' or contains(@class, 'caption')"
     " or contains(@class, 'legend')]"
@@ -491,7 +499,7 @@ def _region(tree: Any, selector: str | None, url: str) -> Any:
         if not found:
             raise SourceError(f"{url}: article_selector {selector!r} matches nothing")
         return found[0]
-    for path in ("//article", "//main", "//*[@role='main']"):
+    for path in ("//article", "//main", "//*[@role='main']", ARTICLE_ITEM):
         if found := tree.xpath(path):
             return found[0]
     return None
@@ -558,8 +566,9 @@ def _keep_lead(body: Any, scope: Any) -> None:
             return
         parent = element.getparent()
         classes = f"{element.get('class') or ''} {parent.get('class') or ''}"
+        marked = {element.get("itemprop"), parent.get("itemprop")}
         if (
-            LEAD_CLASS.search(classes)
+            (LEAD_CLASS.search(classes) or "description" in marked)
             and len(lead) >= PARAGRAPH_MIN
             and not _in_furniture(element, scope)
         ):
@@ -722,15 +731,17 @@ def _figure_caption(img: Any) -> tuple[str | None, str | None]:
 
 
 def _figure_of(img: Any) -> Any:
-    """The <figure> around an image, else the nearest box (two levels up at most) that
-    holds a caption or credit beside it; None when it has neither."""
+    """The <figure> around an image, else the nearest small box (four levels up at most)
+    that holds a caption or credit beside it; None when it has neither."""
     if img is None:
         return None
     for ancestor in img.iterancestors("figure"):
         return ancestor
     box = img.getparent()
-    for _ in range(2):
+    for _ in range(4):
         if box is None or box.tag in ("body", "main", "article"):
+            return None
+        if len(box.text_content()) > CAPTION_BOX_MAX:
             return None
         if box.xpath(CAPTION_PATH) or any(
             CREDIT_CLASS.search(e.get("class") or "") for e in box.iter() if e is not img
