@@ -153,6 +153,8 @@ ARTICLE_ITEM = (
     "//*[contains(@itemtype, 'schema.org/Article') or contains(@itemtype, 'schema.org/NewsArticle')"
     " or contains(@itemtype, 'schema.org/BlogPosting')]"
 )
+# A line before the title shorter than this (characters) is a kicker or date line.
+EYEBROW_MAX = 60
 # A box around an image holding more text than this (characters) is no caption box.
 CAPTION_BOX_MAX = 400
 CAPTION_PATH = (
@@ -517,6 +519,7 @@ def _body(tree: Any, region: Any, block: Any, url: str, selector: str | None) ->
         body = copy.deepcopy(region)
     else:
         page = _marked(tree, block) if region is None else copy.deepcopy(tree)
+        _drop_eyebrows(page)
         for time in page.iter("time"):
             parent = time.getparent()
             if parent.tag in ("p", "li", "td") and len(parent.text_content()) >= PARAGRAPH_MIN:
@@ -548,6 +551,22 @@ def _body(tree: Any, region: Any, block: Any, url: str, selector: str | None) ->
         if COUNTER.match(paragraph.text_content()):
             paragraph.drop_tree()
     return body
+
+
+def _drop_eyebrows(page: Any) -> None:
+    """Leave out the short lines standing just before the page's title (a kicker such as
+    "Press release", a date line, a category): labels, not the article's text."""
+    for title in page.iter("h1"):
+        sibling = title.getprevious()
+        while (
+            sibling is not None
+            and sibling.tag in ("p", "span", "div")
+            and len(clean_line(sibling.text_content())) < EYEBROW_MAX
+            and not sibling.xpath(".//img")
+        ):
+            previous = sibling.getprevious()
+            sibling.drop_tree()
+            sibling = previous
 
 
 def _keep_lead(body: Any, scope: Any) -> None:
@@ -722,6 +741,8 @@ def _figure_caption(img: Any) -> tuple[str | None, str | None]:
                 credits.append(text)
             element.drop_tree()
     caption_element = next(iter(figure.xpath(CAPTION_PATH)), None)
+    if caption_element is None and figure.tag != "figure":
+        caption_element = figure
     caption = _block_text(caption_element) if caption_element is not None else ""
     if match := CREDIT_START.search(caption):
         credits.append(caption[match.start() :].strip().strip("() "))
@@ -732,7 +753,8 @@ def _figure_caption(img: Any) -> tuple[str | None, str | None]:
 
 def _figure_of(img: Any) -> Any:
     """The <figure> around an image, else the nearest small box (four levels up at most)
-    that holds a caption or credit beside it; None when it has neither."""
+    that holds a caption or credit beside it, or only the image and some text; None when
+    it has neither."""
     if img is None:
         return None
     for ancestor in img.iterancestors("figure"):
@@ -743,8 +765,10 @@ def _figure_of(img: Any) -> Any:
             return None
         if len(box.text_content()) > CAPTION_BOX_MAX:
             return None
-        if box.xpath(CAPTION_PATH) or any(
-            CREDIT_CLASS.search(e.get("class") or "") for e in box.iter() if e is not img
+        if (
+            box.xpath(CAPTION_PATH)
+            or any(CREDIT_CLASS.search(e.get("class") or "") for e in box.iter() if e is not img)
+            or (clean_line(box.text_content()) and len(box.xpath(".//img")) == 1)
         ):
             return box
         box = box.getparent()
