@@ -329,12 +329,19 @@ def _documents(links: Any, types: dict[str, str] | None) -> tuple[Document, ...]
 
 
 def _article_links(scope: Any) -> list[Any]:
-    """The links of the article's element outside its menus, sidebars, forms and "related",
-    "share" or teaser boxes: a "Downloads" box or attachment list the text extractor
-    leaves out."""
+    """The links of the article's element outside its menus, sidebars, forms, share or
+    teaser boxes: a "Downloads" box or attachment list the text extractor leaves out; with
+    those of the sections beside it that the page's own index links to (a page split into
+    <article id="documents">… sections, as Bootstrap Italia does)."""
     if scope is None:
         return []
-    return [link for link in scope.iter("a") if not _in_furniture(link, scope)]
+    links = [link for link in scope.iter("a") if not _in_furniture(link, scope)]
+    anchors = {urlsplit(link.get("href") or "").fragment for link in scope.getroottree().iter("a")}
+    parent = scope.getparent()
+    for section in parent.iterchildren("article", "section") if parent is not None else ():
+        if section is not scope and section.get("id") and section.get("id") in anchors:
+            links += [link for link in section.iter("a") if not _in_furniture(link, section)]
+    return links
 
 
 def _in_furniture(element: Any, scope: Any) -> bool:
