@@ -336,11 +336,18 @@ def _article_links(scope: Any) -> list[Any]:
     if scope is None:
         return []
     links = [link for link in scope.iter("a") if not _in_furniture(link, scope)]
-    anchors = {urlsplit(link.get("href") or "").fragment for link in scope.getroottree().iter("a")}
     parent = scope.getparent()
-    for section in parent.iterchildren("article", "section") if parent is not None else ():
-        if section is not scope and section.get("id") and section.get("id") in anchors:
-            links += [link for link in section.iter("a") if not _in_furniture(link, section)]
+    sections = [
+        section
+        for section in (parent.iterchildren("article", "section") if parent is not None else ())
+        if section is not scope and section.get("id")
+    ]
+    if sections:
+        hrefs = scope.getroottree().xpath("//a[contains(@href, '#')]/@href")
+        anchors = {urlsplit(href).fragment for href in hrefs}
+        for section in sections:
+            if section.get("id") in anchors:
+                links += [link for link in section.iter("a") if not _in_furniture(link, section)]
     return links
 
 
