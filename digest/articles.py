@@ -147,7 +147,10 @@ CREDIT_START = re.compile(
 # Parts of a postal address (hCard) in a contact block: not a person's name.
 ADDRESS_CLASS = re.compile(r"\b(?:adr|street-address|locality|postal-code)\b")
 # Boxes around an article's links that are not the article's own: "related", teasers, share.
-FURNITURE_CLASS = re.compile(r"teaser-?list|teasers|share|social|sidebar|widget|promo|newsletter")
+FURNITURE_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:teaser-?list|teasers|share|social|sidebar|promo|newsletter)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
 # An element marked as the article with schema.org microdata (Joomla, TYPO3 news…).
 ARTICLE_ITEM = (
     "//*[contains(@itemtype, 'schema.org/Article') or contains(@itemtype, 'schema.org/NewsArticle')"
@@ -173,6 +176,8 @@ LEAD_CLASS = re.compile(
     r"(?:$|[\s_-])",
     re.IGNORECASE,
 )
+# A photo with a side given as shorter than this (pixels) is no lead photo.
+PHOTO_MIN = 200
 # An image no wider and no higher than this (pixels) is an icon, avatar or tracking pixel.
 ICON_MAX = 100
 # A paragraph that is only a count ("1.2K", "38"): a like or share counter, not text.
@@ -355,7 +360,7 @@ def _in_furniture(element: Any, scope: Any) -> bool:
     """Whether an element of the article's `scope` stands in a menu, sidebar, header,
     footer, form, a teaser <article> or a "related", "share"… box within it."""
     for ancestor in element.iterancestors():
-        if ancestor is scope:
+        if ancestor is scope or ancestor.tag == "body":
             return False
         if ancestor.tag in ("nav", "aside", "footer", "header", "form", "article"):
             return True
@@ -700,11 +705,13 @@ def _lead_image(
 ) -> tuple[str | None, str | None, str | None, str | None, set[str]]:
     """(url, alt, caption, credit, keys) of the lead photo: og:image (unless it is the
     site's default share image or logo and the article has a figure), else the article's
-    first figure; its alt from og:image:alt or the <img>, caption and credit from its
-    figure; the keys of all its addresses (to leave it out of the text)."""
+    first figure, else the first sizeable image after the title; its alt from og:image:alt
+    or the <img>, caption and credit from its figure; the keys of all its addresses (to
+    leave it out of the text)."""
     image_url = _meta(tree, "og:image", "og:image:url", "twitter:image")
     scope = region if region is not None else tree
     first = next((i for i in scope.xpath(".//figure//img") if _sources(i)), None)
+    first = first if first is not None else _image_after_title(tree, region)
     img = first
     if image_url and first is not None and SITE_IMAGE.search(_file_name(image_url)):
         image_url = None
@@ -727,6 +734,18 @@ def _lead_image(
     keys = {_image_key(image_url), *(_image_key(src) for src in sources)}
     caption, credit = _figure_caption(img)
     return image_url, alt, caption, credit, keys - {""}
+
+
+def _image_after_title(tree: Any, region: Any) -> Any:
+    """The first image after the page's title that is no icon and stands outside menus,
+    headers, footers and sidebars (a photo field outside any <figure>); None if none."""
+    for img in tree.xpath("//h1[1]/following::img"):
+        small = any(
+            img.get(side) and _pixels(img.get(side)) < PHOTO_MIN for side in ("width", "height")
+        )
+        if not small and _sources(img) and not _in_furniture(img, region):
+            return img
+    return None
 
 
 def _sources(img: Any) -> list[str]:
@@ -767,8 +786,9 @@ def _figure_caption(img: Any) -> tuple[str | None, str | None]:
 
 def _figure_of(img: Any) -> Any:
     """The <figure> around an image, else the nearest small box (four levels up at most)
-    that holds a caption or credit beside it, or only the image and some text; None when
-    it has neither."""
+    that holds a caption or credit beside it, or only the image and some text, or only the
+    image with a caption or credit box just after it (Drupal's image and credit fields);
+    None when it has neither."""
     if img is None:
         return None
     for ancestor in img.iterancestors("figure"):
@@ -779,14 +799,37 @@ def _figure_of(img: Any) -> Any:
             return None
         if len(box.text_content()) > CAPTION_BOX_MAX:
             return None
-        if (
-            box.xpath(CAPTION_PATH)
-            or any(CREDIT_CLASS.search(e.get("class") or "") for e in box.iter() if e is not img)
-            or (clean_line(box.text_content()) and len(box.xpath(".//img")) == 1)
+        if _captioned(box, img) or (
+            clean_line(box.text_content()) and len(box.xpath(".//img")) == 1
         ):
             return box
+        following = box.getnext()
+        if (
+            not clean_line(box.text_content())
+            and following is not None
+            and len(following.text_content()) <= CAPTION_BOX_MAX
+            and _captioned(following, img)
+        ):
+            pair = box.makeelement("div", {})
+            pair.extend([copy.deepcopy(box), copy.deepcopy(following)])
+            return pair
         box = box.getparent()
     return None
+
+
+def _captioned(box: Any, img: Any) -> bool:
+    """Whether a box is or holds a caption or credit element."""
+    return any(
+        e is not img and (CREDIT_CLASS.search(e.get("class") or "") or _is_caption(e))
+        for e in box.iter()
+    )
+
+
+def _is_caption(element: Any) -> bool:
+    if element.tag == "figcaption":
+        return True
+    classes = element.get("class") or ""
+    return "caption" in classes or "legend" in classes or element.get("itemprop") == "caption"
 
 
 def _file_name(url: str) -> str:
@@ -833,6 +876,7 @@ def _language(tree: Any) -> str | None:
     value = (
         tree.get("lang")
         or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+        or tree.get("xml:lang")
         or next(iter(tree.xpath("//meta[@http-equiv='content-language']/@content")), None)
         or _meta(tree, "og:locale")
     )
