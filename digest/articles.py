@@ -737,13 +737,19 @@ def _lead_image(
 
 
 def _image_after_title(tree: Any, region: Any) -> Any:
-    """The first image after the page's title that is no icon and stands outside menus,
-    headers, footers and sidebars (a photo field outside any <figure>); None if none."""
+    """The first image after the page's title that is no icon (small, SVG or GIF, or a
+    document link's) and stands outside menus, headers, footers and sidebars (a photo
+    field outside any <figure>); None if none."""
     for img in tree.xpath("//h1[1]/following::img"):
         small = any(
             img.get(side) and _pixels(img.get(side)) < PHOTO_MIN for side in ("width", "height")
         )
-        if not small and _sources(img) and not _in_furniture(img, region):
+        sources = _sources(img)
+        if small or not sources or _in_furniture(img, region):
+            continue
+        icon = PurePosixPath(urlsplit(sources[0]).path).suffix.lower() in (".svg", ".gif")
+        link = next(img.iterancestors("a"), None)
+        if not icon and not (link is not None and document_type(link.get("href") or "")):
             return img
     return None
 

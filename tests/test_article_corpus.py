@@ -99,3 +99,23 @@ def test_hostile_markup_in_a_page_stays_out(page: Path) -> None:
     assert links and all(re.match(r"(?:https?://|mailto:|tel:)", link) for link in links), links
     if anchor in article.body_text:
         assert "/files/relative-report.html" in article.body_html
+
+
+def test_an_icon_after_the_title_is_no_lead_photo() -> None:
+    text = "<p>" + "The ferry timetable changes on Monday for the winter months. " * 3 + "</p>"
+    page = (
+        '<html lang="en"><body><div id="header"><img src="/logo.png" alt="Logo"></div>'
+        f'<div class="content"><h1>Winter timetable</h1>{text}'
+        '<p><a href="/files/timetable.pdf"><img src="/img/pdf-thumb.png" alt="">Timetable</a></p>'
+        '<p><img src="/icons/share.svg" alt="Share"> <img src="/t.png" width="1" height="1"></p>'
+        "</div></body></html>"
+    )
+    article = read_article(page.encode(), "https://www.example.org/news/winter")
+    assert article.image_url is None
+    assert [d.url for d in article.documents] == ["https://www.example.org/files/timetable.pdf"]
+    photo = page.replace("</h1>", '</h1><img src="/img/ferry.jpg" alt="The ferry">')
+    article = read_article(photo.encode(), "https://www.example.org/news/winter")
+    assert (article.image_url, article.image_alt) == (
+        "https://www.example.org/img/ferry.jpg",
+        "The ferry",
+    )
