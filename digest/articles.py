@@ -165,7 +165,7 @@ CAPTION_PATH = (
     " or contains(@class, 'legend')]"
 )
 CREDIT_CLASS = re.compile(r"credit|copyright|byline|source|photographer|author", re.IGNORECASE)
-# The site's own share image or logo set as og:image on every page: no article's photo.
+# A default share image or a logo set as og:image: no article's photo.
 SITE_IMAGE = re.compile(
     r"(?:^|[_.-])(?:logo|default|placeholder|fallback|opengraph|og-image|share-image)(?:[_.-]|$)",
     re.IGNORECASE,
@@ -703,8 +703,8 @@ def _meta(tree: Any, *names: str) -> str | None:
 def _lead_image(
     tree: Any, region: Any, url: str
 ) -> tuple[str | None, str | None, str | None, str | None, set[str]]:
-    """(url, alt, caption, credit, keys) of the lead photo: og:image (unless it is the
-    site's default share image or logo and the article has a figure), else the article's
+    """(url, alt, caption, credit, keys) of the lead photo: og:image (unless it is a
+    default share image or a logo: no photo), else the article's
     first figure, else the first sizeable image after the title; its alt from og:image:alt
     or the <img>, caption and credit from its figure; the keys of all its addresses (to
     leave it out of the text)."""
@@ -713,7 +713,7 @@ def _lead_image(
     first = next((i for i in scope.xpath(".//figure//img") if _sources(i)), None)
     first = first if first is not None else _image_after_title(tree, region)
     img = first
-    if image_url and first is not None and SITE_IMAGE.search(_file_name(image_url)):
+    if image_url and SITE_IMAGE.search(_file_name(image_url)):
         image_url = None
     if image_url:
         image_url = urljoin(url, image_url)
@@ -792,7 +792,8 @@ def _figure_caption(img: Any) -> tuple[str | None, str | None]:
 
 def _figure_of(img: Any) -> Any:
     """The <figure> around an image, else the nearest small box (four levels up at most)
-    that holds a caption or credit beside it, or only the image and some text, or only the
+    that holds a caption or credit beside it, or only the image and some plain text (no
+    heading, no link), or only the
     image with a caption or credit box just after it (Drupal's image and credit fields);
     None when it has neither."""
     if img is None:
@@ -806,7 +807,9 @@ def _figure_of(img: Any) -> Any:
         if len(box.text_content()) > CAPTION_BOX_MAX:
             return None
         if _captioned(box, img) or (
-            clean_line(box.text_content()) and len(box.xpath(".//img")) == 1
+            clean_line(box.text_content())
+            and len(box.xpath(".//img")) == 1
+            and not box.xpath(".//h1|.//h2|.//h3|.//a[normalize-space()]")
         ):
             return box
         following = box.getnext()
