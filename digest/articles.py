@@ -113,7 +113,9 @@ CONTACT_HEADING = re.compile(
     r"|assessoria de (?:imprensa|comunicação)|contatos? (?:para a )?imprensa"
     r"|noot voor de redactie(?:,? niet voor publicatie)?"
     r"|контакты для сми|пресс-служба|للتواصل الإعلامي|التواصل الإعلامي|【?照会先】?"
-    r"|(?:お)?問い?合わ?せ先?|for (?:more|further) information(?:,? (?:please )?contact)?)\s*:?$",
+    r"|(?:お)?問い?合わ?せ先?|lisätietoj?a|mer information|yderligere oplysninger"
+    r"|kontakt pro média|sajtókapcsolat"
+    r"|for (?:more|further) information(?:,? (?:please )?contact)?)\s*:?$",
     re.IGNORECASE,
 )
 # A paragraph that opens by naming who to call ("For more information contact Ann Lee on …").
@@ -127,7 +129,8 @@ CONTACT_SENTENCE = re.compile(
 CONTACT_LABEL = re.compile(
     r"^(?:press|media|presse|prensa|stampa|пресс-служба|пресс-центр)\b[^:]{0,30}$", re.IGNORECASE
 )
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+EMAIL = re.compile(r"[\w.+-]+(?:@|\s?[(\[]at[)\]]\s?)[\w-]+(?:\.[\w-]+)+")
+AT_SIGN = re.compile(r"\s?[(\[]at[)\]]\s?")
 PHONE = re.compile(r"(?:\+|\(\+?|（)?\d[\d\s().\/–（）-]{5,}\d")
 ROLE_WORDS = re.compile(
     r"\b(?:officer|manager|spokes|sprecher|referent|responsable|director|head of|communicat"
@@ -141,7 +144,8 @@ NAME_PARTICLES = frozenset({"de", "van", "von", "da", "del", "la", "le", "der", 
 # at the start of a sentence, a line, or after a dash or bar.
 CREDIT_START = re.compile(
     r"(?:^|(?<=[.!?])\s+|\n|\s+[|–—]\s+|\s+(?=\())\(?\s*(?:©|fot\.|(?:photo(?:graph)?|foto(?:graf[íi]a)?"
-    r"|bild|image|cr[ée]dits?(?: photo)?|copyright|quelle|fuente|fonte|фото|تصوير)\b)",
+    r"|bild|image|cr[ée]dits?(?: photo)?|copyright|quelle|fuente|fonte|kuva|zdjęcie|fotó"
+    r"|фото|تصوير|صورة|写真|사진)\b)",
     re.IGNORECASE,
 )
 # Parts of a postal address (hCard) in a contact block: not a person's name.
@@ -237,7 +241,7 @@ def read_article(
         image_caption=image[2],
         image_credit=image[3],
         documents=documents,
-        contact=contact_on(tree, region),
+        contact=contact_on(tree, scope),
         language=_language(tree),
         published=_page_time(
             tree, PUBLISHED_META, "datePublished", tree if region is None else region
@@ -392,7 +396,8 @@ def document_type(href: str, declared: str | None = None) -> str | None:
 def contact_on(tree: Any, region: Any = None) -> Contact | None:
     """The press contact a page names under "Press contact", "Media contact", "Contact",
     "Pressekontakt", "Contacto"…: the first name, email and phone in the lines after it,
-    looked for in the article (`region`) first, then in the whole page."""
+    looked for in the article (`region`) first, then in the whole page; else the one the
+    article closes with."""
     for scope in (tree,) if region is None else (region, tree):
         for heading in scope.iter("h2", "h3", "h4", "h5", "h6", "strong", "b", "dt", "p", "span"):
             text = clean_line(heading.text_content())
@@ -405,6 +410,20 @@ def contact_on(tree: Any, region: Any = None) -> Contact | None:
                 continue
             if contact := _contact_from(*_text_after(heading)):
                 return contact
+    return _closing_contact(region)
+
+
+def _closing_contact(region: Any) -> Contact | None:
+    """The contact in the article's last paragraph or list item that gives an email, when
+    no heading names one (a press release closes with who to call): only with a name or a
+    phone beside the email."""
+    if region is None:
+        return None
+    for block in reversed(region.xpath(".//p|.//li|.//dd|.//address")):
+        text = _block_text(block)
+        if EMAIL.search(text) or block.xpath(".//a[starts-with(@href, 'mailto:')]"):
+            contact = _contact_from(text, [block])
+            return contact if contact and (contact.name or contact.phone) else None
     return None
 
 
@@ -444,7 +463,7 @@ def _contact_from(text: str, elements: list[Any]) -> Contact | None:
     for line in text.splitlines()[:12]:
         segments = re.split(r"\s*[,;|•·]\s*|\s+[–—]\s+", line)
         for segment in segments:
-            email = email or (m.group(0) if (m := EMAIL.search(segment)) else "")
+            email = email or (AT_SIGN.sub("@", m.group(0)) if (m := EMAIL.search(segment)) else "")
             if not phone and (m := PHONE.search(segment)) and _is_phone(m.group(0)):
                 phone = m.group(0).strip()
             if not name and not CONTACT_HEADING.match(segment):

@@ -119,3 +119,16 @@ def test_an_icon_after_the_title_is_no_lead_photo() -> None:
         "https://www.example.org/img/ferry.jpg",
         "The ferry",
     )
+
+
+def test_a_release_closing_with_its_contact_under_no_known_heading() -> None:
+    page = (DATA / "articles" / "webflow-sv.html").read_text(encoding="utf-8")
+    expected = json.loads((DATA / "articles" / "webflow-sv.json").read_text(encoding="utf-8"))
+    unknown = page.replace("<h4>Presskontakt</h4>", "<h4>Kysymyksiä?</h4>")
+    article = read_article(unknown.encode(), expected["url"])
+    assert article.contact is not None
+    assert article.contact.__dict__ == expected["contact"]
+    no_contact = unknown.replace(
+        "mailto:erik.lundqvist@kustcykel.example", "https://www.kustcykel.example/kontakt"
+    ).replace("erik.lundqvist@kustcykel.example", "kontaktformulär")
+    assert read_article(no_contact.encode(), expected["url"]).contact is None
