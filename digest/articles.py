@@ -219,8 +219,9 @@ def read_article(
     of trafilatura's choice. Raises SourceError naming the page when it has no text."""
     tree = _parse(data, url, charset)
     region = _region(tree, selector, url)
-    scope = region if region is not None else _best_block(tree)
-    body = _body(tree, region, scope, url, selector)
+    block = region if region is not None else _best_block(tree)
+    body = _body(tree, region, block, url, selector)
+    scope = block if region is not None else _with_title(tree, block)
     if not selector:
         _keep_lead(body, scope)
     *image, keys = _lead_image(tree, region, url)
@@ -656,6 +657,25 @@ def _best_block(tree: Any) -> Any:
     if parent is not None and scores.get(parent, 0) >= PARAGRAPH_MIN * 2:
         best = parent
     return best
+
+
+def _with_title(tree: Any, block: Any) -> Any:
+    """On a page that marks no article: the smallest element holding both its best `block`
+    of text and the heading that repeats the page's title (og:title, <title>), so that
+    the article's files, photo caption and contact beside its text are in reach."""
+    if block is None:
+        return None
+    titles = {_meta(tree, "og:title", "twitter:title") or ""}
+    titles |= {part.strip() for part in re.split(r"\s[|–—-]\s", tree.findtext(".//title") or "")}
+    heading = next(
+        (h for h in tree.iter("h1", "h2", "h3") if clean_line(h.text_content()) in titles - {""}),
+        None,
+    )
+    around = [block, *block.iterancestors()]
+    for ancestor in heading.iterancestors() if heading is not None else ():
+        if any(ancestor is element for element in around):
+            return block if ancestor.tag in ("body", "html") else ancestor
+    return block
 
 
 def _marked(tree: Any, block: Any) -> Any:
