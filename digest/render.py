@@ -480,6 +480,7 @@ class FullText:
     html: Markup
     text: str
     cut: bool = False
+    links: tuple[tuple[str, str], ...] = ()
 
 
 def email_full_text(article: Article, budget: int | None = None) -> FullText:
@@ -501,7 +502,23 @@ def email_full_text(article: Article, budget: int | None = None) -> FullText:
     paragraphs = [p for p in xml_safe(article.body_text).split("\n\n") if p.strip()]
     cut = kept < len(blocks)
     text = "\n\n".join(paragraphs[:kept] if cut else paragraphs)
-    return FullText(Markup("".join(blocks[:kept])), text.strip(), cut)
+    return FullText(Markup("".join(blocks[:kept])), text.strip(), cut, _links(blocks[:kept]))
+
+
+def _links(blocks: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """The web links in the kept HTML blocks, in order and once each, so the text part
+    (which has the page's plain text) carries the same links as the HTML one."""
+    from lxml import html as lxml_html
+
+    found: dict[str, str] = {}
+    for block in blocks:
+        if "<a" not in block:
+            continue
+        for anchor in lxml_html.fragment_fromstring(block, create_parent="div").iter("a"):
+            href = (anchor.get("href") or "").strip()
+            if href.startswith(("https://", "http://")) and href not in found:
+                found[href] = " ".join(anchor.text_content().split()) or href
+    return tuple((label, href) for href, label in found.items())
 
 
 def breaking_subject(settings: Settings, item: Item) -> str:
