@@ -7,6 +7,7 @@ import html
 import logging
 import mimetypes
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -230,8 +231,22 @@ def template_environment(settings: Settings, folder: str) -> Environment:
     environment.globals["email_photo"] = email_photo
     environment.globals["photo_size"] = (PHOTO_WIDTH, PHOTO_HEIGHT)
     environment.filters["document_label"] = lambda doc: document_label(doc, settings.language)
+    environment.filters["prose"] = prose
     _ENVIRONMENTS[(id(settings), folder)] = (settings, environment)
     return environment
+
+
+TEXT_WIDTH = 72
+
+
+def prose(text: str, hang: str = "") -> str:
+    """A sentence or two for a text part, wrapped at 72 characters so plain-text readers
+    need not scroll; addresses and other long words are never split (a link stays whole);
+    `hang` indents the lines after the first (a list item). Ends its last line."""
+    wrapped = textwrap.fill(
+        text, TEXT_WIDTH, subsequent_indent=hang, break_long_words=False, break_on_hyphens=False
+    )
+    return wrapped + "\n"
 
 
 @cache
