@@ -258,7 +258,9 @@ def _stylesheet() -> str:
 def inline_css(document: str) -> str:
     """Inline the shared stylesheet into the HTML; only the @media rules (dark mode, narrow
     screens) stay in a <style> block, for the clients that honour them: the rest is inline
-    already, and sending it twice costs bytes towards Gmail's clipping size."""
+    already, and sending it twice costs bytes towards Gmail's clipping size. The doctype,
+    which premailer drops, is kept: without it clients render in quirks mode (tables then
+    do not inherit font sizes, images sit on a text baseline)."""
     from premailer import Premailer
 
     inlined = Premailer(
@@ -271,7 +273,13 @@ def inline_css(document: str) -> str:
         disable_basic_attributes=["width", "height"],  # a photo's own, not its CSS "auto"
         cssutils_logging_level=logging.CRITICAL,
     ).transform()
+    doctype = DOCTYPE.match(document)
+    if doctype and not DOCTYPE.match(inlined):
+        inlined = f"{doctype[0].strip()}\n{inlined}"
     return STYLE_BLOCK.sub(_media_only, inlined)
+
+
+DOCTYPE = re.compile(r"\s*<!doctype[^>]*>", re.I)
 
 
 STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S | re.I)

@@ -110,6 +110,7 @@ def assert_well_made(raw: bytes, kind: str) -> None:
     assert links and links <= in_text, f"{kind}: missing in the text part: {links - in_text}"
     long_prose = [line for line in text.splitlines() if len(line) > 80 and "://" not in line]
     assert not long_prose, f"{kind}: text lines too long to read: {long_prose}"
+    assert source.lower().startswith("<!doctype html>"), f"{kind}: quirks mode without it"
     assert 'name="color-scheme"' in source and "prefers-color-scheme: dark" in source, kind
 
 
