@@ -2,8 +2,8 @@
 builds it (tests/helpers.py every_mail), written to `var/spamcheck/KIND.eml`, and run
 through `spamassassin -t -L -D` (local tests only: no DNS, no network). Prints one line per
 kind with its score and the rules it hit, and keeps the full report and debug log next to
-each .eml. A manual check, not part of `make test` (`make spamcheck` installs SpamAssassin
-when absent).
+each .eml; exits 1 when any mail scores above 0 points. A manual check, not part of
+`make test` (`make spamcheck` installs SpamAssassin when absent).
 
 Run: .venv/bin/python bench/spamcheck.py [--out var/spamcheck] [--base-url URL]
 """
@@ -54,13 +54,18 @@ def main() -> int:
     settings = replace(settings, base_url=args.base_url, secret_key="spamcheck")
     args.out.mkdir(parents=True, exist_ok=True)
     print("| mail | score | rules hit |\n|---|---|---|")
+    scored = []
     for kind, message in every_mail(settings).items():
         eml = args.out / f"{kind}.eml"
         eml.write_bytes(message)
         score, rules = verdict(eml)
         print(f"| {kind} | {score} | {', '.join(rules) or '—'} |", flush=True)
+        if score == "?" or float(score) > 0:
+            scored.append(kind)
     print(f"messages, reports and debug logs: {args.out}")
-    return 0
+    if scored:
+        print(f"scored above 0 points (or not judged): {', '.join(scored)}", file=sys.stderr)
+    return 1 if scored else 0
 
 
 if __name__ == "__main__":
