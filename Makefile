@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint format run bench install system-packages postgres clean dist
+.PHONY: demo test lint format run bench install system-packages postgres clean dist spamcheck
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/signin.py
+
+# SpamAssassin's local-tests verdict on every kind of mail (a manual check, not in `make test`).
+spamcheck: $(STAMP)
+	@command -v spamassassin >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq spamassassin; }
+	$(BIN)/python bench/spamcheck.py
 
 # The wheel and sdist into $(DIST)/, built with the project's own .venv (`build` is one of
 # its test extras), so a fresh machine needs neither `build` nor pipx installed.

@@ -7,6 +7,7 @@ import html
 import logging
 import mimetypes
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -230,8 +231,22 @@ def template_environment(settings: Settings, folder: str) -> Environment:
     environment.globals["email_photo"] = email_photo
     environment.globals["photo_size"] = (PHOTO_WIDTH, PHOTO_HEIGHT)
     environment.filters["document_label"] = lambda doc: document_label(doc, settings.language)
+    environment.filters["prose"] = prose
     _ENVIRONMENTS[(id(settings), folder)] = (settings, environment)
     return environment
+
+
+TEXT_WIDTH = 72
+
+
+def prose(text: str, hang: str = "") -> str:
+    """A sentence or two for a text part, wrapped at 72 characters so plain-text readers
+    need not scroll; addresses and other long words are never split (a link stays whole);
+    `hang` indents the lines after the first (a list item). Ends its last line."""
+    wrapped = textwrap.fill(
+        text, TEXT_WIDTH, subsequent_indent=hang, break_long_words=False, break_on_hyphens=False
+    )
+    return wrapped + "\n"
 
 
 @cache
@@ -243,7 +258,9 @@ def _stylesheet() -> str:
 def inline_css(document: str) -> str:
     """Inline the shared stylesheet into the HTML; only the @media rules (dark mode, narrow
     screens) stay in a <style> block, for the clients that honour them: the rest is inline
-    already, and sending it twice costs bytes towards Gmail's clipping size."""
+    already, and sending it twice costs bytes towards Gmail's clipping size. The doctype,
+    which premailer drops, is kept: without it clients render in quirks mode (tables then
+    do not inherit font sizes, images sit on a text baseline)."""
     from premailer import Premailer
 
     inlined = Premailer(
@@ -256,7 +273,13 @@ def inline_css(document: str) -> str:
         disable_basic_attributes=["width", "height"],  # a photo's own, not its CSS "auto"
         cssutils_logging_level=logging.CRITICAL,
     ).transform()
+    doctype = DOCTYPE.match(document)
+    if doctype and not DOCTYPE.match(inlined):
+        inlined = f"{doctype[0].strip()}\n{inlined}"
     return STYLE_BLOCK.sub(_media_only, inlined)
+
+
+DOCTYPE = re.compile(r"\s*<!doctype[^>]*>", re.I)
 
 
 STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S | re.I)
@@ -480,6 +503,7 @@ class FullText:
     html: Markup
     text: str
     cut: bool = False
+    links: tuple[tuple[str, str], ...] = ()
 
 
 def email_full_text(article: Article, budget: int | None = None) -> FullText:
@@ -501,7 +525,23 @@ def email_full_text(article: Article, budget: int | None = None) -> FullText:
     paragraphs = [p for p in xml_safe(article.body_text).split("\n\n") if p.strip()]
     cut = kept < len(blocks)
     text = "\n\n".join(paragraphs[:kept] if cut else paragraphs)
-    return FullText(Markup("".join(blocks[:kept])), text.strip(), cut)
+    return FullText(Markup("".join(blocks[:kept])), text.strip(), cut, _links(blocks[:kept]))
+
+
+def _links(blocks: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """The web links in the kept HTML blocks, in order and once each, so the text part
+    (which has the page's plain text) carries the same links as the HTML one."""
+    from lxml import html as lxml_html
+
+    found: dict[str, str] = {}
+    for block in blocks:
+        if "<a" not in block:
+            continue
+        for anchor in lxml_html.fragment_fromstring(block, create_parent="div").iter("a"):
+            href = (anchor.get("href") or "").strip()
+            if href.startswith(("https://", "http://")) and href not in found:
+                found[href] = " ".join(anchor.text_content().split()) or href
+    return tuple((label, href) for href, label in found.items())
 
 
 def breaking_subject(settings: Settings, item: Item) -> str:

@@ -517,3 +517,57 @@ class LiveSite:
                 await send({"type": "http.response.body", "body": body, "more_body": left > 1})
         except OSError:
             pass
+
+
+def every_mail(settings: Settings, now: datetime = SUBSCRIBED) -> dict[str, bytes]:
+    """One copy of every kind of mail the program sends, as the sender builds it (the
+    bytes an SMTP relay or the outbox gets): digests with photos, documents, an alert in
+    full and one cut to fit, mail under embargo and its change notice, a correction, and
+    the confirmation, "already subscribed", welcome and test-send mails."""
+    from dataclasses import replace
+    from datetime import date
+
+    from digest.mailings import CorrectionEntry
+    from digest.messages import Recipient, build_message
+    from digest.model import ALL_TYPES
+    from digest.render import (
+        render_already,
+        render_breaking,
+        render_confirm,
+        render_correction,
+        render_embargoed,
+        render_weekly,
+        render_welcome,
+    )
+
+    pictured = [
+        replace(item(f"Dune planting {n}", 16 + n, "press-releases"), article=full_article(f"d{n}"))
+        for n in range(3)
+    ]
+    plain = [item("Harbour dredging update", 20, "updates"), item("Annual report", 19, "reports")]
+    week, days = date(2026, 11, 22), date(2026, 11, 20)
+    fix = CorrectionEntry(1, "Dune planting 0", pictured[0].url, "The date was wrong.", now)
+    alert = pictured[0]
+    long_text = "".join(f"<p>Paragraph {n}: {'sand and grass ' * 60}</p>" for n in range(400))
+    long_alert = replace(alert, article=full_article("long", body_html=long_text))
+    lift = now + timedelta(days=1)
+    site = settings.base_url.rstrip("/")
+    reader = Subscriber(id=1, email="ana@paper.example", name="Ana Ruiz")
+    bodies = {
+        "weekly": render_weekly(settings, [*pictured, *plain], week, ALL_TYPES, corrections=[fix]),
+        "daily": render_weekly(settings, [*pictured, *plain], days, ALL_TYPES, kind="daily"),
+        "breaking": render_breaking(settings, alert, ALL_TYPES),
+        "breaking-cut": render_breaking(settings, long_alert, ALL_TYPES),
+        "embargoed": render_embargoed(settings, alert, lift, 7),
+        "embargo-moved": render_embargoed(settings, alert, lift, 7, notice="Embargo moved"),
+        "correction": render_correction(settings, alert, ["The date was wrong."]),
+        "confirm": render_confirm(settings, f"{site}/confirm/abc", 48),
+        "already": render_already(settings, f"{site}/preferences/abc"),
+        "welcome": render_welcome(settings, reader),
+    }
+    recipient = Recipient(1, reader.email, reader.name)
+    return {
+        kind: build_message(settings, 7, body, recipient, now)
+        for kind, body in bodies.items()
+        if body is not None
+    }
