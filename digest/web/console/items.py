@@ -3,6 +3,7 @@ correction notes and the correction sent to the alert's recipients."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
@@ -55,6 +56,7 @@ async def item_embargo(
     except DigestError as exc:
         return breaking_view(request, console, member, item, str(exc), 400)
     console.published()
+    item = replace(item, embargo_until=until)
     return breaking_view(request, console, member, item, embargo_notice(console, item, until))
 
 
@@ -67,8 +69,8 @@ def embargo_notice(console: Console, item: Item, until: datetime | None) -> str:
         )
     return (
         f"Embargo set: “{item.title}” is off the home page, the archive, its feeds and its "
-        f"own page now. It comes back at {human_time(until, console.zone)}; no email "
-        "carries it before then."
+        f"own page now. It comes back at {human_time(until, console.zone)}; before then no "
+        "alert or digest carries it, only a send under embargo to trusted contacts."
     )
 
 
