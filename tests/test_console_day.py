@@ -115,7 +115,12 @@ def test_embargo_says_what_happens_and_takes_the_item_off_every_page_at_once(
         for path in ("/feeds/all.atom", "/feeds/press-releases.atom", "/", "/news/"):
             assert TITLE not in client.get(path).text, f"{path} still shows it"
 
-        lifted = post(client, "/admin/items/embargo", BREAKING, item=KEY, action="lift")
+        asked = post(client, "/admin/items/embargo", BREAKING, item=KEY, action="lift")
+        assert "This cannot be undone" in asked.text and "Yes, lift it now" in asked.text
+        assert TITLE not in client.get("/").text, "nothing is lifted before yes"
+        lifted = post(
+            client, "/admin/items/embargo", BREAKING, item=KEY, action="lift", confirm="yes"
+        )
         assert "Embargo lifted" in lifted.text and "back on the home page" in lifted.text
         assert TITLE in client.get("/feeds/all.atom").text
         assert TITLE in client.get("/").text

@@ -25,13 +25,13 @@ import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine
 
-from digest import staff
+from digest import actions, staff
 from digest.config import Settings
 from digest.model import Article, Contact, Document, Item
 from digest.store import save_article, upsert_items
 from digest.web import create_app
 
-from .helpers import SMTPRecorder, free_port, serve, shot, wait_for
+from .helpers import ROOT, SMTPRecorder, free_port, serve, shot, wait_for
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PASSWORD = "correct horse battery"
@@ -132,6 +132,8 @@ def week(
         _, token = staff.add_staff(engine, email, name, role, NOW)
         staff.set_password_with_token(engine, token, PASSWORD, NOW)
     staff.require_totp(engine, "pat@example.org", True)
+    returned = (ROOT / "tests" / "data" / "bounces" / "garbage.eml").read_bytes()
+    actions.read_bounces(engine, live, "clock", [("b.eml", returned)], NOW)
     folder = Path(os.environ.get("WALK_SHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     with serve(create_app(live, engine), port) as base:
@@ -287,16 +289,20 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
         and "no-store" in answer.headers["cache-control"]
     )
     assert REPORT_TITLE in journalist.inner_text("h1")
-    assert "thirty-one" in journalist.inner_text("body")
+    private = journalist.inner_text("main")
+    assert "thirty-one" in private and "Rita Press" in private and "PDF, 120" in private
+    assert journalist.locator("meta[name=robots][content*=noindex]").count() == 1
     look(journalist, week, "07-private-page")
     assert public_shows(journalist, week, REPORT_TITLE) == []
 
     # Tuesday: the embargo moves a day later; the recipients are told.
     officer.goto(week.base + "admin/breaking?item=" + quote(REPORT, safe=""))
+    assert officer.input_value("#until") == until.strftime("%Y-%m-%dT%H:%M"), "the time shown"
     later = until + timedelta(days=1)
     officer.fill("#until", later.strftime("%Y-%m-%dT%H:%M"))
-    officer.click("button:has-text('Set embargo')")
-    officer.wait_for_selector("#notice")
+    officer.click("button:has-text('Move the embargo')")
+    officer.wait_for_selector("#notice:has-text('Embargo moved')")
+    assert "recipients under embargo are told" in officer.inner_text("#notice")
     look(officer, week, "08-embargo-moved")
     wait_for(lambda: len(mails_to(week, "ana@paper.example")) == 2)
     assert "moved" in mails_to(week, "ana@paper.example")[1].lower()
@@ -307,7 +313,12 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     account = officer.inner_text("main")
     assert "ana@paper.example" in account and "opened" in account
     look(officer, week, "09-embargo-account")
-    officer.locator("tr", has_text="dev@daily.example").locator("button").click()
+    officer.get_by_role("button", name="Revoke the private link of dev@daily.example…").click()
+    officer.wait_for_selector("#confirm-revoke")
+    assert "cannot be undone" in officer.inner_text("#confirm-revoke")
+    ok = journalist.goto(dev_link[0])
+    assert ok and ok.status == 200, "nothing is revoked before yes"
+    officer.click("#confirm-revoke-yes")
     officer.wait_for_selector("tr:has-text('dev@daily.example'):has-text('revoked')")
     gone = journalist.goto(dev_link[0])
     assert gone and gone.status == 404
@@ -315,11 +326,18 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     # Wednesday: lifted early; the item is public, the recipients told.
     officer.goto(week.base + "admin/breaking?item=" + quote(REPORT, safe=""))
     officer.click("button:has-text('Lift the embargo now')")
+    officer.wait_for_selector("#confirm-lift-question")
+    look(officer, week, "10-confirm-lift")
+    assert public_shows(officer, week, REPORT_TITLE) == [], "nothing happens before yes"
+    officer.click("#confirm-lift-yes")
     officer.wait_for_selector("#notice:has-text('Embargo lifted')")
     look(officer, week, "10-embargo-lifted")
     wait_for(lambda: len(mails_to(week, "ana@paper.example")) == 3)
     shown = public_shows(officer, week, REPORT_TITLE)
     assert "" in shown and "feeds/all.atom" in shown, shown
+    after = journalist.goto(link[0])
+    assert after and after.ok and "/embargoed/" not in journalist.url, "the public page now"
+    assert REPORT_TITLE in journalist.inner_text("h1")
 
     # Thursday: an ordinary alert, approved, paused while the relay refuses, resumed.
     officer.goto(week.base + "admin/breaking")
@@ -351,8 +369,11 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     look(officer, week, "13-correction")
 
     # Friday: returned mail, the audit log, a new password.
-    admin.goto(week.base + "admin/bounces")
+    admin.click("nav >> text=Bounces")
+    assert "Nothing." not in admin.inner_text("main"), "the returned mail needs a look"
     look(admin, week, "14-bounces")
+    admin.get_by_role("button", name=re.compile("Dismiss")).first.click()
+    admin.wait_for_selector("text=Dismissed the returned mail")
     admin.goto(week.base + "admin/audit")
     log = admin.inner_text("main")
     assert "embargo" in log
@@ -362,7 +383,7 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     officer.fill("#new", "a much longer passphrase")
     officer.fill("#repeat", "a much longer passphrase")
     officer.click("button:has-text('Change password')")
-    officer.wait_for_selector("main")
+    officer.wait_for_selector("#notice:has-text('Password changed')")
     look(officer, week, "16-password-changed")
 
     # The public site: the report's page, a search in its full text, the month archive.
