@@ -188,8 +188,11 @@ def mails_to(week: Week, address: str) -> list[str]:
 def public_shows(page: Page, week: Week, title: str) -> list[str]:
     """The public paths (pages, feeds, search, sitemap) that show `title`."""
     seen = []
-    for path in ("", "news/", "feeds/all.atom", "feeds/reports.atom", "feeds/all.json",
-                 "sitemap.xml", "search?q=reef"):  # fmt: skip
+    month = NOW.astimezone(week.settings.timezone).strftime("%Y-%m")
+    for path in ("", "news/", "news/reports/", f"news/{month}/", f"news/reports/{month}/",
+                 "feeds/all.atom", "feeds/reports.atom", "feeds/all.rss", "feeds/all.json",
+                 "feeds/reports.json", "sitemap.xml", "feeds.opml", "digests/",
+                 "search?q=reef"):  # fmt: skip
         answer = page.request.get(week.base + path)
         if title in answer.text():
             seen.append(path)
@@ -318,10 +321,13 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     assert "cannot be undone" in officer.inner_text("#confirm-revoke")
     ok = journalist.goto(dev_link[0])
     assert ok and ok.status == 200, "nothing is revoked before yes"
+    dev_feed = journalist.get_attribute("a:has-text('Your private feed')", "href")
+    assert dev_feed and REPORT_TITLE in journalist.request.get(dev_feed).text()
     officer.click("#confirm-revoke-yes")
     officer.wait_for_selector("tr:has-text('dev@daily.example'):has-text('revoked')")
     gone = journalist.goto(dev_link[0])
     assert gone and gone.status == 404
+    assert REPORT_TITLE not in journalist.request.get(dev_feed).text(), "feed after revoking"
 
     # Wednesday: lifted early; the item is public, the recipients told.
     officer.goto(week.base + "admin/breaking?item=" + quote(REPORT, safe=""))
