@@ -168,6 +168,23 @@ def headings_in_order(page: Page) -> None:
         assert after <= before + 1, f"heading levels jump: {levels}"
 
 
+def contrast(page: Page, selector: str) -> float:
+    """The WCAG contrast ratio of an element's text on its own background."""
+    colours = page.eval_on_selector(
+        selector,
+        """e => { const s = getComputedStyle(e);
+        return [s.color, s.backgroundColor]
+          .map(c => c.match(/[0-9.]+/g).slice(0, 3).map(Number)); }""",
+    )
+
+    def luminance(rgb: list[float]) -> float:
+        linear = [c / 255 / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted(luminance(c) for c in colours)[::-1]
+    return (light + 0.05) / (dark + 0.05)
+
+
 def unlabelled_fields(page: Page) -> list[str]:
     return page.evaluate(
         """() => [...document.querySelectorAll('input,select,textarea')]
@@ -385,12 +402,32 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     assert "embargo" in log
     look(admin, week, "15-audit")
     officer.goto(week.base + "admin/account")
+    officer.fill("#current", "not my password")
+    officer.fill("#new", "a much longer passphrase")
+    officer.fill("#repeat", "a much longer passphrase")
+    officer.click("button:has-text('Change password')")
+    officer.wait_for_selector("p.error[role=alert]")
     officer.fill("#current", PASSWORD)
     officer.fill("#new", "a much longer passphrase")
     officer.fill("#repeat", "a much longer passphrase")
     officer.click("button:has-text('Change password')")
     officer.wait_for_selector("#notice:has-text('Password changed')")
     look(officer, week, "16-password-changed")
+    officer.click("button:has-text('Sign out')")
+    officer.fill("#email", "pat@example.org")
+    officer.fill("#password", "a much longer passphrase")
+    officer.fill("#code", pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30)))
+    officer.click("button:has-text('Sign in')")
+    officer.wait_for_selector("h1:has-text('Dashboard')")
+    dark = browser.new_context(color_scheme="dark").new_page()
+    sign_in(dark, week, "ada@example.org")
+    dark.goto(week.base + "admin/breaking?item=" + quote(NEWS, safe=""))
+    dark.fill("#note", "A second note.")
+    dark.click("button:has-text('Add correction')")
+    dark.wait_for_selector("#notice")
+    shot(dark, week.shots, "16-dark")
+    for selector in ("#notice", "#already-sent"):
+        assert contrast(dark, selector) >= 4.5, f"{selector} is unreadable in dark mode"
 
     # The public site: the report's page, a search in its full text, the month archive.
     reader = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
