@@ -43,11 +43,14 @@ NEWS_TITLE = "Harbour Ferry Returns Monday"
 OLD = "https://harbourlight.example/newsroom/old-wall/"
 PRIVATE = re.compile(r"https?://[^\s\"<>]+/embargoed/[0-9]+\.[0-9]+\.[A-Za-z0-9_-]+/")
 PRESS_CSV = (
-    "email,name,outlet,embargo,groups\n"
-    "ana@paper.example,Ana Reyes,The Paper,yes,Science desk\n"
-    "ben@wire.example,Ben Okafor,Coast Wire,yes,\n"
-    "cleo@radio.example,Cleo Marsh,Harbour Radio,no,\n"
-    "dev@daily.example,Dev Patel,The Daily,,\n"
+    "email,name,outlet,embargo,groups,breaking\n"
+    "ana@paper.example,Ana Reyes,The Paper,yes,Science desk,yes\n"
+    "ben@wire.example,Ben Okafor,Coast Wire,yes,,yes\n"
+    "cleo@radio.example,Cleo Marsh,Harbour Radio,no,,yes\n"
+    "dev@daily.example,Dev Patel,The Daily,,,yes\n"
+) + "".join(  # a real press list is longer than the console's usual 64 KiB form
+    f"desk-{n:04}@regional-newspaper-{n:04}.example,Desk {n:04},Regional Paper {n:04},no,,no\n"
+    for n in range(1000)
 )
 
 
@@ -230,7 +233,11 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     admin.fill("#csv", PRESS_CSV)
     admin.click("button:has-text('Import')")
     admin.wait_for_selector("#notice")
-    assert "4 added" in admin.inner_text("#notice"), admin.inner_text("#notice")
+    assert len(PRESS_CSV.encode()) > 64 * 1024
+    assert "1004 added" in admin.inner_text("#notice"), admin.inner_text("#notice")
+    assert "2 trusted" in admin.inner_text("#notice")
+    large = admin.request.post(week.base + "admin/press/save", form={"csv": PRESS_CSV})
+    assert large.status == 413, "only the import takes a large form"
     admin.select_option("#status", "trusted")
     admin.click("form[role=search] button:has-text('Search')")
     listed = admin.inner_text("#list")
@@ -446,3 +453,10 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     reader.click("a:has-text('March 2025')")
     assert "Sea Wall Repairs Begin" in reader.inner_text("main")
     look(reader, week, "20-month")
+
+
+@pytest.mark.xfail(reason="public search reads titles and summaries only (search branch)")
+def test_a_reader_finds_a_word_of_the_full_text(browser: Browser, week: Week) -> None:
+    reader = browser.new_page()
+    reader.goto(week.base + "search?q=zooxanthellae")
+    assert REPORT_TITLE in reader.inner_text("main")
