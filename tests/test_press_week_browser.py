@@ -368,6 +368,8 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     after = journalist.goto(link[0])
     assert after and after.ok and "/embargoed/" not in journalist.url, "the public page now"
     assert REPORT_TITLE in journalist.inner_text("h1")
+    officer.goto(week.base + "admin/breaking?item=" + quote(REPORT, safe=""))
+    assert officer.inner_text("#recipient-count") == "2", "not again to those who had it"
 
     # Thursday: an ordinary alert, approved, paused while the relay refuses, resumed.
     officer.goto(week.base + "admin/breaking")

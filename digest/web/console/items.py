@@ -63,20 +63,22 @@ async def item_embargo(
     item = replace(item, embargo_until=until)
     told = held and bool(actions.embargo_choice(console.engine, item.key).sent)
     return breaking_view(
-        request, console, member, item, embargo_notice(console, item, until, told=told)
+        request, console, member, item, embargo_notice(console, item, until, held, told)
     )
 
 
-def embargo_notice(console: Console, item: Item, until: datetime | None, told: bool = False) -> str:
-    """What an embargo change did, in words: where the item is now, until when, and
-    whether the recipients of its send under embargo were told."""
+def embargo_notice(
+    console: Console, item: Item, until: datetime | None, moved: bool = False, told: bool = False
+) -> str:
+    """What an embargo change did, in words: where the item is now, until when (`moved`:
+    it had one already), and whether the recipients of its send under embargo were told."""
     recipients = " Its recipients under embargo are told at once." if told else ""
     if until is None:
         return (
             f"Embargo lifted: “{item.title}” is back on the home page, the archive, its feeds "
             f"and its own page now, and the next emails may carry it.{recipients}"
         )
-    verb = "moved" if told else "set"
+    verb = "moved" if moved else "set"
     return (
         f"Embargo {verb}: “{item.title}” is off the home page, the archive, its feeds and its "
         f"own page now. It comes back at {human_time(until, console.zone)}; before then no "
