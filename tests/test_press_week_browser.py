@@ -387,6 +387,11 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     second.click("#pause")
     second.wait_for_selector("#resume")
     look(second, week, "12-alert-paused")
+    second.click("#cancel")
+    second.wait_for_selector("#confirm-cancel-question")
+    assert "cannot be resumed" in second.inner_text("#confirm-cancel-question")
+    second.click("#confirm-cancel >> text=Keep it")
+    second.wait_for_selector("#state:has-text('paused')")
     week.recorder.refuse_mail = None
     second.click("#resume")
     second.wait_for_selector("#state:has-text('done')", timeout=30_000)

@@ -230,6 +230,7 @@ def mailing_view(
         sending=status in (SENDING, RELAY_WAIT),
         paused=status == PAUSED,
         own=progress.requested_by == member.label,
+        asking_cancel=request.query_params.get("cancel") == "ask",
         notice=notice,
     )
     if due:
