@@ -262,8 +262,10 @@ def weekly_recipient_count(engine: Engine) -> int:
 
 
 def breaking_recipient_count(engine: Engine, item: Item) -> int:
-    """How many subscribers a breaking alert for this item goes to."""
-    return count_recipients(engine, _breaking_recipients(item.type))
+    """How many subscribers a breaking alert for this item goes to (not those its send
+    under embargo reached, as create_breaking leaves them out)."""
+    reached = subscribers.c.id.not_in(embargo_reached(item.key))
+    return count_recipients(engine, and_(_breaking_recipients(item.type), reached))
 
 
 def create_weekly(engine: Engine, settings: Settings, as_of: date, now: datetime) -> Mailing:

@@ -578,7 +578,8 @@ def write_site(
         pages = {page for page, _, _ in changes} | named
         files += write_item_pages(engine, settings, pages, out, now)
         for page, item_type, published in withheld_pages(engine, now):
-            if remove_page(out, f"items/{page}/"):
+            # a named page write_item_pages just removed: its months still list it
+            if remove_page(out, f"items/{page}/") or page in named:
                 changes.append((page, item_type, published))
         for _page, item_type, published in changes:
             for key in {None, item_type} & touched.keys():

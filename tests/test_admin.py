@@ -718,7 +718,12 @@ def test_guarded_breaking_send_in_the_console(
         embargo = post(editor, "/admin/items/embargo", page, item=KEY, until="2099-01-01T09:00")
         assert embargo.status_code == 200 and "Embargo set" in embargo.text
         assert "embargoed until Thu 1 Jan 2099, 09:00 EST" in editor.get("/admin/items").text
-        post(editor, "/admin/items/embargo", page, item=KEY, action="lift")
+        asked = post(editor, "/admin/items/embargo", page, item=KEY, action="lift")
+        assert (
+            "Yes, lift it now" in asked.text
+            and "embargoed until" in editor.get("/admin/items").text
+        ), "an early lift is asked about first"
+        post(editor, "/admin/items/embargo", page, item=KEY, action="lift", confirm="yes")
         assert "embargoed until" not in editor.get("/admin/items").text
 
         noted = post(editor, "/admin/items/correction", page, item=KEY, note="The tide was 2 m.")

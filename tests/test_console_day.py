@@ -100,6 +100,10 @@ def test_embargo_says_what_happens_and_takes_the_item_off_every_page_at_once(
     with console(engine, live) as base_url, signed_in(base_url, "ed@example.org") as client:
         assert TITLE in client.get("/feeds/all.atom").text, "published by the web process"
         assert TITLE in client.get("/").text
+        month = NOW.astimezone(live.timezone).strftime("%Y-%m")
+        archives = (f"/news/{month}/", f"/news/press-releases/{month}/")
+        for path in archives:
+            assert TITLE in client.get(path).text, f"{path} lists it before the embargo"
         until = (NOW + timedelta(days=2)).astimezone(live.timezone)
         done = post(
             client,
@@ -112,10 +116,15 @@ def test_embargo_says_what_happens_and_takes_the_item_off_every_page_at_once(
         notice = done.text.split('id="notice">')[1].split("</p>")[0]
         assert "Embargo set" in notice and "off the home page" in notice
         assert f"{until.day} {until:%b}, {until:%H:%M}" in notice, "says when it comes back"
-        for path in ("/feeds/all.atom", "/feeds/press-releases.atom", "/", "/news/"):
+        for path in ("/feeds/all.atom", "/feeds/press-releases.atom", "/", "/news/", *archives):
             assert TITLE not in client.get(path).text, f"{path} still shows it"
 
-        lifted = post(client, "/admin/items/embargo", BREAKING, item=KEY, action="lift")
+        asked = post(client, "/admin/items/embargo", BREAKING, item=KEY, action="lift")
+        assert "This cannot be undone" in asked.text and "Yes, lift it now" in asked.text
+        assert TITLE not in client.get("/").text, "nothing is lifted before yes"
+        lifted = post(
+            client, "/admin/items/embargo", BREAKING, item=KEY, action="lift", confirm="yes"
+        )
         assert "Embargo lifted" in lifted.text and "back on the home page" in lifted.text
         assert TITLE in client.get("/feeds/all.atom").text
         assert TITLE in client.get("/").text

@@ -138,12 +138,14 @@ def test_a_sender_sends_under_embargo_and_sees_who_opened_it(
         assert "127.0.0.1" not in account, "no IP address is kept or shown"
         assert f'href="/admin/embargo/{mailing_id}"' in sender.get("/admin/embargo").text
         assert f"/admin/embargo/{mailing_id}" in sender.get(page).text
-        revoked = post(
-            sender,
-            f"/admin/embargo/{mailing_id}/revoke",
-            f"/admin/embargo/{mailing_id}",
-            email="ana@paper.example",
+        where = f"/admin/embargo/{mailing_id}"
+        asked = post(sender, f"{where}/revoke", where, email="ana@paper.example")
+        assert (
+            asked.status_code == 303 and "revoke=ana%40paper.example" in asked.headers["location"]
         )
+        assert "cannot be undone" in sender.get(asked.headers["location"]).text
+        assert sender.get("/" + links["ana@paper.example"]).status_code == 200, "not before yes"
+        revoked = post(sender, f"{where}/revoke", where, email="ana@paper.example", confirm="yes")
         assert revoked.status_code == 303
         assert sender.get("/" + links["ana@paper.example"]).status_code == 404
         assert "revoked" in sender.get(f"/admin/embargo/{mailing_id}").text

@@ -206,7 +206,7 @@ def create_app(
         exception_handlers={HTTPException: refused, actions.StoreTrouble: store_refused(pages)},
     )
     starlette.router.redirect_slashes = False
-    dynamic = SecureHeaders(BodyLimit(starlette), settings)
+    dynamic = SecureHeaders(BodyLimit(starlette, wider=console.wider_bodies()), settings)
     return WebApp(
         files,
         refresh,

@@ -38,10 +38,11 @@ SECURITY_HEADERS = {
 
 
 class FormTooLarge(HTTPException):
-    """A request body over MAX_FORM_BYTES: answered 413 without reading the rest."""
+    """A request body over its limit (MAX_FORM_BYTES unless the route allows more):
+    answered 413 without reading the rest."""
 
-    def __init__(self) -> None:
-        super().__init__(413, f"The form is larger than {MAX_FORM_BYTES // 1024} KiB.")
+    def __init__(self, limit: int = MAX_FORM_BYTES) -> None:
+        super().__init__(413, f"The form is larger than {limit // 1024} KiB.")
 
 
 MAX_DIGITS = 15
@@ -62,14 +63,14 @@ async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, 
     so a huge POST is never held in memory; bytes that are not UTF-8 become U+FFFD."""
     declared = request.headers.get("content-length", "")
     if whole_number(declared, 0) > limit:
-        raise FormTooLarge()
+        raise FormTooLarge(limit)
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise FormTooLarge()
+                raise FormTooLarge(limit)
             chunks.append(chunk)
     except ClientDisconnect:
         return {}

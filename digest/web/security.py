@@ -84,21 +84,26 @@ class BodyTooLarge(HTTPException):
 class BodyLimit:
     """ASGI middleware: a request whose Content-Length is over `limit` gets 413 without a
     byte of its body read; a chunked body is counted as it streams in and stopped (413)
-    the moment it passes the limit. Nothing is buffered here."""
+    the moment it passes the limit. Nothing is buffered here. `wider` names the paths
+    allowed a larger body (the console's press-list import) and their limits."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, wider: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.wider = wider or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.wider.get(scope.get("path", ""), self.limit)
         for name, value in scope["headers"]:
             if name == b"content-length" and (
-                not value.isdigit() or len(value) > 15 or int(value) > self.limit
+                not value.isdigit() or len(value) > 15 or int(value) > limit
             ):
-                await too_large(send, self.limit)
+                await too_large(send, limit)
                 return
         seen = 0
         started = False
@@ -108,8 +113,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def watched(message: Message) -> None:
@@ -122,7 +127,7 @@ class BodyLimit:
             await self.app(scope, counted, watched)
         except BodyTooLarge:
             if not started:
-                await too_large(send, self.limit)
+                await too_large(send, limit)
 
 
 async def too_large(send: Send, limit: int) -> None:

@@ -23,7 +23,7 @@ from digest.web.console.dashboard import dashboard, htmx_script
 from digest.web.console.guard import ADMIN, OPEN, PREPARE, SELF, SEND, Rule, guarded
 from digest.web.console.settings import settings_page
 from digest.web.console.staff import staff_action, staff_page
-from digest.web.forms import Pages
+from digest.web.forms import MAX_FORM_BYTES, Pages
 
 if TYPE_CHECKING:
     from digest.store import Engine
@@ -53,7 +53,14 @@ TABLE: tuple[Rule, ...] = (
     Rule("/admin/press/save", press.press_save, ADMIN, POST, csrf=True),
     Rule("/admin/press/unsubscribe", press.press_unsubscribe, ADMIN, POST, csrf=True),
     Rule("/admin/press/restore", press.press_restore, ADMIN, POST, csrf=True),
-    Rule("/admin/press/import", press.press_import, ADMIN, POST, csrf=True),
+    Rule(
+        "/admin/press/import",
+        press.press_import,
+        ADMIN,
+        POST,
+        csrf=True,
+        body_limit=press.IMPORT_BYTES,
+    ),
     Rule("/admin/press/export.csv", press.press_export, ADMIN),
     Rule("/admin/items", items.items_page, PREPARE),
     Rule("/admin/digest", mailings.digest_page, PREPARE),
@@ -96,6 +103,12 @@ TABLE: tuple[Rule, ...] = (
     Rule("/admin/bounces", bounces_page, ADMIN),
     Rule("/admin/bounces/dismiss", bounces_dismiss, ADMIN, POST, csrf=True),
 )
+
+
+def wider_bodies() -> dict[str, int]:
+    """The console paths allowed a form larger than the usual limit, and their limits
+    (for the body-size guard in front of every route)."""
+    return {rule.path: rule.body_limit for rule in TABLE if rule.body_limit > MAX_FORM_BYTES}
 
 
 def routes(

@@ -142,6 +142,7 @@ def account_view(
         member,
         status_code=status_code,
         notice=shown,
+        failed=status_code >= 400,
         secret=secret,
         key_groups=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
         qr=qr_svg(staff.totp_uri(console.settings, member, secret)),
@@ -153,8 +154,10 @@ def account_view(
 async def account_page(
     request: Request, console: Console, member: StaffMember, form: Form
 ) -> Response:
-    """One's own account."""
-    return account_view(request, console, member, form)
+    """One's own account (after a password change, saying it is done)."""
+    done = request.query_params.get("done") == "password"
+    notice = "Password changed: every other session of your account has ended." if done else None
+    return account_view(request, console, member, form, notice)
 
 
 async def account_password(
@@ -174,7 +177,7 @@ async def account_password(
         )
     except DigestError as exc:
         return account_view(request, console, member, {}, f"!{exc}")
-    return signed_in_response(console, request, session, "/admin/account")
+    return signed_in_response(console, request, session, "/admin/account?done=password")
 
 
 async def account_totp(

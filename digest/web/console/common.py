@@ -140,7 +140,11 @@ def humane_text(text: str, zone: Any) -> str:
 
 
 def install_filters(pages: Pages, zone: Any) -> None:
-    """The console templates' filters: `when`, `day` and `humane` in the newsroom's zone."""
+    """The console templates' filters: `when`, `day`, `humane` and `field` (a time as a
+    datetime-local input's value) in the newsroom's zone."""
     pages.environment.filters["when"] = lambda moment: human_time(moment, zone)
     pages.environment.filters["day"] = lambda day: human_date(day, zone)
     pages.environment.filters["humane"] = lambda text: humane_text(text, zone)
+    pages.environment.filters["field"] = lambda moment: (
+        moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if moment else ""
+    )

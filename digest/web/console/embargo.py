@@ -5,6 +5,8 @@ with a private link revoked from its row."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -77,9 +79,11 @@ def account_view(
         account = actions.embargo_account(console.engine, request.path_params["id"])
     except DigestError as exc:
         return console.refuse(request, 404, str(exc))
+    revoking = request.query_params.get("revoke", "")[:320]
     return console.page(
-        request, "embargo.html", member, code, sends=[], account=account, notice=notice
-    )
+        request, "embargo.html", member, code,
+        sends=[], account=account, notice=notice, revoking=revoking,
+    )  # fmt: skip
 
 
 async def embargo_account(
@@ -92,8 +96,11 @@ async def embargo_account(
 async def embargo_revoke(
     request: Request, console: Console, member: StaffMember, form: Form
 ) -> Response:
-    """Revoke one recipient's private link: it shows nothing from now on."""
+    """Revoke one recipient's private link once confirmed: it shows nothing from now on."""
     mailing_id, email = request.path_params["id"], form.get("email", "")[:320]
+    if form.get("confirm") != "yes":
+        where = f"/admin/embargo/{mailing_id}?revoke={quote(email)}#recipients"
+        return RedirectResponse(where, status_code=303)
     try:
         actions.revoke_private_link(console.engine, mailing_id, email, actor(member))
     except DigestError as exc:

@@ -17,7 +17,7 @@ from digest.config import Settings
 from digest.staff import StaffMember
 from digest.web.auth import SESSION_COOKIE, same_origin
 from digest.web.console.common import Console, Form, Handler
-from digest.web.forms import CSRF_COOKIE, read_form
+from digest.web.forms import CSRF_COOKIE, MAX_FORM_BYTES, read_form
 
 OPEN = "open"
 SELF = "self"
@@ -49,7 +49,8 @@ class Rule:
     """One console route: its path, methods and handler, the right it needs (OPEN: no
     session; SELF: any signed-in member; else a right of digest.staff.RIGHTS, or a function
     of the settings naming one) and whether its POSTs get the same-origin and CSRF check.
-    `refusal` is the message shown to a role without the right."""
+    `refusal` is the message shown to a role without the right; `body_limit` the largest
+    form it reads (bytes)."""
 
     path: str
     handler: Handler | Door | Plain
@@ -57,6 +58,7 @@ class Rule:
     methods: tuple[str, ...] = ("GET",)
     csrf: bool = False
     refusal: str = ROLE_REFUSAL
+    body_limit: int = MAX_FORM_BYTES
 
     def needs(self, settings: Settings) -> str:
         """The right this route needs under these settings."""
@@ -100,7 +102,7 @@ async def guarded(rule: Rule, console: Console, request: Request) -> Response:
     if rule.csrf and request.method == "POST":
         if not same_origin(request, console.settings):
             return console.refuse(request, 403, FOREIGN)
-        form = await read_form(request)
+        form = await read_form(request, rule.body_limit)
         if not session_csrf_ok(console, request, form):
             return console.refuse(request, 403, "The form had expired. Please try again.")
     refused = _role_refusal(rule, console, request, member)

@@ -3,6 +3,7 @@ correction notes and the correction sent to the alert's recipients."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
@@ -40,9 +41,13 @@ async def item_embargo(
     item = chosen_item(console, request, form)
     if item is None:
         return console.refuse(request, 404, "No such item.")
+    lifting = form.get("action") == "lift"
+    held = item.embargo_until is not None and item.embargo_until > console.now()
+    if lifting and held and form.get("confirm") != "yes":
+        return breaking_view(request, console, member, item, confirm_lift=True)
     try:
         until = None
-        if form.get("action") != "lift":
+        if not lifting:
             until = actions.local_time(console.settings, form.get("until", "")[:40])
         await run_in_threadpool(
             actions.embargo_item,
@@ -55,20 +60,29 @@ async def item_embargo(
     except DigestError as exc:
         return breaking_view(request, console, member, item, str(exc), 400)
     console.published()
-    return breaking_view(request, console, member, item, embargo_notice(console, item, until))
+    item = replace(item, embargo_until=until)
+    told = held and bool(actions.embargo_choice(console.engine, item.key).sent)
+    return breaking_view(
+        request, console, member, item, embargo_notice(console, item, until, held, told)
+    )
 
 
-def embargo_notice(console: Console, item: Item, until: datetime | None) -> str:
-    """What an embargo change did, in words: where the item is now, and until when."""
+def embargo_notice(
+    console: Console, item: Item, until: datetime | None, moved: bool = False, told: bool = False
+) -> str:
+    """What an embargo change did, in words: where the item is now, until when (`moved`:
+    it had one already), and whether the recipients of its send under embargo were told."""
+    recipients = " Its recipients under embargo are told at once." if told else ""
     if until is None:
         return (
             f"Embargo lifted: “{item.title}” is back on the home page, the archive, its feeds "
-            "and its own page now, and the next emails may carry it."
+            f"and its own page now, and the next emails may carry it.{recipients}"
         )
+    verb = "moved" if moved else "set"
     return (
-        f"Embargo set: “{item.title}” is off the home page, the archive, its feeds and its "
-        f"own page now. It comes back at {human_time(until, console.zone)}; no email "
-        "carries it before then."
+        f"Embargo {verb}: “{item.title}” is off the home page, the archive, its feeds and its "
+        f"own page now. It comes back at {human_time(until, console.zone)}; before then no "
+        f"alert or digest carries it, only a send under embargo to trusted contacts.{recipients}"
     )
 
 

@@ -93,8 +93,10 @@ def breaking_view(
     item: Item | None,
     notice: str | None = None,
     status_code: int = 200,
+    confirm_lift: bool = False,
 ) -> Response:
-    """The breaking-news page: the latest items, and the chosen one's alert as it would go."""
+    """The breaking-news page: the latest items, and the chosen one's alert as it would go
+    (with `confirm_lift`, the question before an embargo is lifted early)."""
     settings, engine = console.settings, console.engine
     query = request.query_params.get("q", "")[:200]
     return console.page(
@@ -117,6 +119,7 @@ def breaking_view(
         notes=correction_notes(engine, item.key) if item else [],
         now=console.now(),
         trust=actions.embargo_choice(engine, item.key) if item else None,
+        confirm_lift=confirm_lift,
     )
 
 
@@ -227,6 +230,7 @@ def mailing_view(
         sending=status in (SENDING, RELAY_WAIT),
         paused=status == PAUSED,
         own=progress.requested_by == member.label,
+        asking_cancel=request.query_params.get("cancel") == "ask",
         notice=notice,
     )
     if due:

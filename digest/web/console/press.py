@@ -19,6 +19,8 @@ from digest.subscribers import normalise_email, split_groups
 from digest.web.console.common import Console, Form, actor
 
 PRESS_PAGE = 200
+# A pasted press list of some ten thousand contacts (URL-encoded) fits.
+IMPORT_BYTES = 2 * 1024 * 1024
 OUTCOMES = ("added", "updated", "unchanged")
 CSV_HEADERS = {
     "Content-Disposition": 'attachment; filename="press-list.csv"',
