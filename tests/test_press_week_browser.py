@@ -462,7 +462,6 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     look(reader, week, "20-month")
 
 
-@pytest.mark.xfail(reason="public search reads titles and summaries only (search branch)")
 def test_a_reader_finds_a_word_of_the_full_text(browser: Browser, week: Week) -> None:
     reader = browser.new_page()
     reader.goto(week.base + "search?q=zooxanthellae")
