@@ -51,6 +51,7 @@ from digest.store import correction_notes as store_correction_notes
 from digest.text import caption_and_credit
 
 LATEST = 20
+ARCHIVE_PAGE_SIZE = 100
 MONTH_NAME = re.compile(r"\d{4}-\d{2}")
 SEARCH_PAGE_SIZE = 20
 DIGEST_KINDS = {"weekly": "Weekly digest", "daily": "Daily digest", "breaking": "Breaking news"}
@@ -236,10 +237,18 @@ def find_item_page(engine: Engine, now: datetime, name: str) -> Item | None:
     return public_item_by_page(engine, now, head)
 
 
-def archive_path(item_type: str | None, month: str | None = None) -> str:
-    """The path of an archive page: news/, news/<type>/, news/<month>/, news/<type>/<month>/."""
+def archive_path(item_type: str | None, month: str | None = None, page: int = 1) -> str:
+    """The path of an archive page: news/, news/<type>/, news/<month>/, news/<type>/<month>/,
+    and a month's later pages under it as <n>/ (page 1 is the month's own address)."""
     parts = ["news", *(p for p in (item_type, month) if p)]
+    if page > 1:
+        parts.append(str(page))
     return "/".join(parts) + "/"
+
+
+def archive_page_count(count: int) -> int:
+    """How many pages a month of `count` items takes (at least one)."""
+    return max(1, -(-count // ARCHIVE_PAGE_SIZE))
 
 
 def _months(
@@ -257,40 +266,124 @@ def render_archive(
     item_type: str | None,
     month: str | None = None,
     months: list[tuple[str, int]] | None = None,
+    page: int = 1,
 ) -> Page | None:
-    """An archive page, newest first: the latest items with every month listed (no month),
-    or one month's items with links to the months before and after it (a stable page), of
-    one type or all, with the feeds' links. None for an unknown type or an empty month."""
-    known = settings.type_by_slug(item_type)
-    if item_type is not None and known is None:
-        return None
+    """One archive page, newest first: the latest items with every month listed (no month),
+    or one page of a month's items (at most ARCHIVE_PAGE_SIZE) linked to the pages and months
+    before and after it, of one type or all, with the feeds' links. None for an unknown
+    type, an empty month or a page past the month's last."""
+    found = archive_pages(engine, settings, now, item_type, month, months, only=page)
+    return found[0] if found else None
+
+
+def archive_pages(
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    item_type: str | None,
+    month: str | None = None,
+    months: list[tuple[str, int]] | None = None,
+    only: int | None = None,
+) -> list[Page]:
+    """Every page of one archive month (or the archive's index page, when no month), or
+    only page `only` of it; empty for an unknown type, an empty month or a missing page."""
+    if item_type is not None and settings.type_by_slug(item_type) is None:
+        return []
     months = months if months is not None else _months(engine, settings, now, item_type)
-    names = [m for m, _count in months]
-    newer = older = None
-    if month is not None:
-        if month not in names:
-            return None
-        position = names.index(month)
-        newer = names[position - 1] if position > 0 else None
-        older = names[position + 1] if position + 1 < len(names) else None
-        start, end = month_bounds(settings, month)
+    if month is None:
+        if only not in (None, 1):
+            return []
+        found = public_items(engine, now, item_type, limit=LATEST)
+        return [_archive_page(settings, item_type, months, None, found, 1)]
+    counts = dict(months)
+    if month not in counts:
+        return []
+    total = archive_page_count(counts[month])
+    numbers = range(1, total + 1) if only is None else [only] if 1 <= only <= total else []
+    if not numbers:
+        return []
+    start, end = month_bounds(settings, month)
+    if only is None:
         found = public_items(engine, now, item_type, start=start, end=end)
     else:
-        found = public_items(engine, now, item_type, limit=LATEST)
+        found = public_items(
+            engine,
+            now,
+            item_type,
+            limit=ARCHIVE_PAGE_SIZE,
+            offset=(only - 1) * ARCHIVE_PAGE_SIZE,
+            start=start,
+            end=end,
+        )
+    return [
+        _archive_page(
+            settings,
+            item_type,
+            months,
+            month,
+            found[(n - 1) * ARCHIVE_PAGE_SIZE : n * ARCHIVE_PAGE_SIZE] if only is None else found,
+            n,
+        )
+        for n in numbers
+    ]
 
-    def link(m: str | None) -> dict[str, str] | None:
-        if m is None:
-            return None
-        return {"label": _month_label(m), "href": settings.base_url + archive_path(item_type, m)}
 
+def _page_links(
+    settings: Settings, item_type: str | None, months: list[tuple[str, int]], month: str, page: int
+) -> dict[str, Any]:
+    """A month page's way through the archive: the page before and after it (within the
+    month, else the newer month's last page and the older month's first), and the month's
+    pages."""
+    names = [m for m, _count in months]
+    counts = dict(months)
+    position = names.index(month)
+    total = archive_page_count(counts[month])
+
+    def link(m: str, n: int, label: str) -> dict[str, str]:
+        return {"label": label, "href": settings.base_url + archive_path(item_type, m, n)}
+
+    newer = older = None
+    if page > 1:
+        newer = link(month, page - 1, f"Newer items (page {page - 1} of {total})")
+    elif position > 0:
+        m = names[position - 1]
+        newer = link(m, archive_page_count(counts[m]), f"Newer: {_month_label(m)}")
+    if page < total:
+        older = link(month, page + 1, f"Older items (page {page + 1} of {total})")
+    elif position + 1 < len(names):
+        m = names[position + 1]
+        older = link(m, 1, f"Older: {_month_label(m)}")
+    pages = [
+        {"number": n, "current": n == page, **link(month, n, str(n))} for n in range(1, total + 1)
+    ]
+    return {"newer": newer, "older": older, "pages": pages if total > 1 else []}
+
+
+def _archive_page(
+    settings: Settings,
+    item_type: str | None,
+    months: list[tuple[str, int]],
+    month: str | None,
+    found: list[Item],
+    page: int,
+) -> Page:
+    known = settings.type_by_slug(item_type)
     title = known.feed_title if known else "All news"
-    heading = f"{title}, {_month_label(month)}" if month else title
+    month_heading = f"{title}, {_month_label(month)}" if month else title
+    heading = month_heading
+    links: dict[str, Any] = {"newer": None, "older": None, "pages": []}
+    if month is not None:
+        links = _page_links(settings, item_type, months, month, page)
+        if links["pages"]:
+            heading += f", page {page} of {len(links['pages'])}"
     body = _render(
         settings,
         "archive.html",
         heading=heading,
+        month_heading=month_heading,
         items=found,
         month=month,
+        page=page,
         months=[]
         if month
         else [
@@ -302,14 +395,13 @@ def render_archive(
             }
             for m, count in months
         ],
-        newer=link(newer),
-        older=link(older),
+        **links,
         index=settings.base_url + archive_path(item_type),
         title=title,
-        canonical=settings.base_url + archive_path(item_type, month),
+        canonical=settings.base_url + archive_path(item_type, month, page),
         feeds=_feed_links(settings, item_type),
     )
-    return Page(archive_path(item_type, month), body)
+    return Page(archive_path(item_type, month, page), body)
 
 
 def render_search(
@@ -565,9 +657,11 @@ def write_site(
         )
         targets = _archive_targets(out, spec.item_type, [m for m, _ in months], touched)
         for month in [None, *sorted(targets)]:
-            page = render_archive(engine, settings, now, spec.item_type, month, months)
-            if page is not None:
+            pages = archive_pages(engine, settings, now, spec.item_type, month, months)
+            for page in pages:
                 write(page.file, page.body)
+            if month is not None:
+                _remove_pages_after(out, spec.item_type, month, len(pages))
     files += write_digest_pages(engine, settings, out, now)
     write("404.html", render_not_found(settings))
     changed = [latest for months in stats.values() for latest, _count in months.values()]
@@ -593,10 +687,22 @@ def _archive_targets(
             targets |= set(names[max(0, position - 1) : position + 2])
             continue
         if month in on_disk:
-            remove_page(out, archive_path(item_type, month))
+            _remove_pages_after(out, item_type, month, 0)
         targets |= {max((m for m in months if m < month), default="")} - {""}
         targets |= {min((m for m in months if m > month), default="")} - {""}
     return targets
+
+
+def _remove_pages_after(out: Path, item_type: str | None, month: str, kept: int) -> None:
+    """Remove an archive month's pages past the first `kept` (all of them when 0): the
+    month lost items, or all of them."""
+    folder = out / archive_path(item_type, month)
+    if folder.is_dir():
+        for extra in folder.iterdir():
+            if extra.is_dir() and extra.name.isdigit() and int(extra.name) > kept:
+                remove_page(out, archive_path(item_type, month, int(extra.name)))
+    if kept == 0:
+        remove_page(out, archive_path(item_type, month))
 
 
 def _read_watermark(out: Path) -> datetime | None:

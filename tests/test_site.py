@@ -26,7 +26,7 @@ from lxml import etree, html
 from sqlalchemy import Engine
 
 from digest import actions
-from digest.catalog import feed_specs, month_stats
+from digest.catalog import feed_specs, month_of, month_stats
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.feeds import RENDERERS, ping_hub, write_feeds
@@ -562,3 +562,57 @@ def test_an_embargo_lifted_by_hand_is_published_by_the_next_plain_publish(
     assert page.exists() and item.title in page.read_text()
     with pytest.raises(DigestError, match="no embargo"):
         actions.embargo_item(engine, item.key, None, "Ana")
+
+
+def _rel(page: html.HtmlElement, rel: str) -> str | None:
+    """The href of a page's <link rel=…> (and the in-page link with the same rel agrees)."""
+    head = page.xpath(f"//head/link[@rel='{rel}']/@href")
+    body = page.xpath(f"//main//a[@rel='{rel}']/@href")
+    assert head == body, rel
+    return head[0] if head else None
+
+
+def test_month_pages_are_paginated_and_chained_by_rel_links(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("digest.site.ARCHIVE_PAGE_SIZE", 3)
+    port = free_port()
+    configured = replace(settings, base_url=f"http://127.0.0.1:{port}/")
+    actions.ingest_paths(engine, configured, SEED_FILES, now=NOW)
+    actions.publish_feeds(engine, configured, full=True)
+    expected = public_items(engine, NOW)
+    out = configured.output_dir
+    with serve(create_app(configured, engine), port) as url, httpx.Client() as client:
+        newest = month_of(configured, expected[0].published)
+        address: str | None = url + f"news/{newest}/"
+        walked, pages = [], []
+        while address is not None:
+            response = client.get(address)
+            assert response.status_code == 200, address
+            page = html.fromstring(response.content)
+            titles = [a.text_content() for a in page.xpath("//main//h3/a")]
+            assert 1 <= len(titles) <= 3, address
+            walked += titles
+            pages.append(address)
+            older = _rel(page, "prev")
+            if older is not None:
+                back = html.fromstring(client.get(older).content)
+                assert _rel(back, "next") == address, "next leads back where prev came from"
+            address = older
+        assert walked == [item.title for item in expected], "every item once, newest first"
+        paged = [p for p in pages if p.rstrip("/").rsplit("/", 1)[-1].isdigit()]
+        assert paged, "the seed months hold more than one page"
+        for address in pages:
+            path = address.removeprefix(url)
+            on_disk = (out / path / "index.html").read_bytes()
+            (out / path / "index.html").unlink()
+            assert client.get(address).content == on_disk, "served and written alike"
+        month, last = paged[-1].removeprefix(url + "news/").strip("/").split("/")
+        for missing in (f"news/{month}/{int(last) + 1}/", f"news/{month}/1/", f"news/{month}/02/"):
+            assert client.get(url + missing).status_code == 404, missing
+    in_month = [i for i in expected if month_of(configured, i.published) == month]
+    for item in in_month[3:]:
+        set_embargo(engine, item.key, NOW + timedelta(days=400))
+    actions.publish_feeds(engine, configured)
+    assert not (out / "news" / month / "2").exists(), "a month that shrank loses its pages"
+    assert (out / "news" / month / "index.html").exists()
