@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -34,7 +34,9 @@ from digest.model import ALL_TYPES, Item
 from digest.render import long_date, template_environment, weekly_subject
 from digest.store import (
     SEARCH_COUNT_MAX,
+    amendment_histories,
     amendment_history,
+    correction_notes_of,
     item_from_row,
     items,
     iter_public_items,
@@ -82,13 +84,21 @@ class Page:
 def correction_notes(engine: Engine, item: Item) -> Sequence[Note]:
     """The correction notes of an item, oldest first, as its page shows them; a note that
     came with amended text carries what changed (field, old text, new text)."""
+    return _notes(store_correction_notes(engine, item.key), amendment_history(engine, item.key))
+
+
+def _notes(corrections: Iterable[Any], amended: Iterable[Any]) -> list[Note]:
     changed: dict[datetime, list[tuple[str, str, str]]] = {}
-    for row in amendment_history(engine, item.key):
+    for row in amended:
         changed.setdefault(row["at"], []).append((row["field"].title(), row["old"], row["new"]))
-    return [
-        Note(row["at"], row["note"], tuple(changed.get(row["at"], ())))
-        for row in store_correction_notes(engine, item.key)
-    ]
+    return [Note(row["at"], row["note"], tuple(changed.get(row["at"], ()))) for row in corrections]
+
+
+def _notes_of(engine: Engine, found: Sequence[Item]) -> dict[str, list[Note]]:
+    """The correction notes of many items by key, read in batches."""
+    keys = [item.key for item in found]
+    notes, amended = correction_notes_of(engine, keys), amendment_histories(engine, keys)
+    return {key: _notes(notes.get(key, ()), amended.get(key, ())) for key in keys}
 
 
 def _render(settings: Settings, template: str, **context: Any) -> bytes:
@@ -595,15 +605,31 @@ def write_item_pages(
     now = now or datetime.now(UTC)
     wanted = None if pages is None else set(pages)
     files = []
-    for item in iter_public_items(engine, now, wanted):
-        page = render_item(settings, item, correction_notes(engine, item))
-        written = write_if_changed(out / page.file, page.body, durable=False)
-        files.append(FeedFile(out / page.file, written))
-        if wanted is not None:
-            wanted.discard(item_page(item))
+    for batch in _batched(iter_public_items(engine, now, wanted), NOTES_BATCH):
+        notes = _notes_of(engine, batch)
+        for item in batch:
+            page = render_item(settings, item, notes[item.key])
+            written = write_if_changed(out / page.file, page.body, durable=False)
+            files.append(FeedFile(out / page.file, written))
+            if wanted is not None:
+                wanted.discard(item_page(item))
     for gone in wanted or ():
         remove_page(out, f"items/{gone}/")
     return files
+
+
+NOTES_BATCH = 500
+
+
+def _batched(found: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for item in found:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 WATERMARK = ".site-watermark"
