@@ -30,7 +30,7 @@ from digest.config import SourceConfig, load_settings
 from digest.store import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from archive import fill_archive  # noqa: E402
+from archive import fill_archive
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 30, tzinfo=UTC)

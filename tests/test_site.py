@@ -616,3 +616,70 @@ def test_month_pages_are_paginated_and_chained_by_rel_links(
     actions.publish_feeds(engine, configured)
     assert not (out / "news" / month / "2").exists(), "a month that shrank loses its pages"
     assert (out / "news" / month / "index.html").exists()
+
+
+def test_an_incremental_publish_writes_what_a_full_rebuild_would(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("digest.site.ARCHIVE_PAGE_SIZE", 3)
+    actions.ingest_paths(engine, settings, SEED_FILES, now=NOW)
+    actions.publish_feeds(engine, settings, full=True)
+    newest = public_items(engine, NOW, limit=1)[0]
+    later = datetime.now(UTC)
+    new = Item(
+        key="https://harbourlight.example/incremental/",
+        title="An incremental item",
+        published=newest.published + timedelta(hours=1),
+        type=newest.type,
+        source="t",
+    )
+    upsert_items(engine, [new], later)
+    withheld = public_items(engine, later)[5]
+    set_embargo(engine, withheld.key, later + timedelta(days=30))
+    with monkeypatch.context() as patched:
+        patched.setattr("digest.catalog.month_stats", lambda *a: pytest.fail("counted every month"))
+        written = {
+            f.path.relative_to(settings.output_dir).as_posix()
+            for f in actions.publish_feeds(engine, settings)
+            if f.written
+        }
+    month = month_of(settings, new.published)
+    (stored,) = [i for i in public_items(engine, later, limit=1)]
+    assert stored.title == new.title
+    touched = {
+        f"items/{stored.page}/index.html",
+        "news/index.html",
+        f"news/{month}/index.html",
+        f"news/{new.type}/index.html",
+        f"news/{new.type}/{month}/index.html",
+        "feeds/all.atom",
+        f"feeds/{new.type}.json",
+        "index.html",
+    }
+    assert touched <= written
+    for path in touched - {f"items/{stored.page}/index.html"}:
+        assert new.title in (settings.output_dir / path).read_text(), path
+    assert not (settings.output_dir / "items" / withheld.page).exists()
+    kept = tmp_path / "full"
+    actions.publish_feeds(engine, settings, out=kept, full=True)
+    assert month_stats(engine, settings, datetime.now(UTC)) == json_stats(settings.output_dir)
+    for path in sorted(p for p in kept.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        relative = path.relative_to(kept).as_posix()
+        if relative.startswith("feeds/archive/"):
+            continue  # RFC 5005 archives follow their own rule (test_rfc5005_…)
+        mine = settings.output_dir / relative
+        assert mine.read_bytes() == path.read_bytes(), relative
+    extra = {
+        p.relative_to(settings.output_dir).as_posix()
+        for p in settings.output_dir.rglob("index.html")
+    } - {p.relative_to(kept).as_posix() for p in kept.rglob("index.html")}
+    assert not extra, "no page left behind that a rebuild would not write"
+
+
+def json_stats(out: Path) -> dict[str | None, dict[str, tuple[datetime, int]]]:
+    """The month statistics an output folder keeps for the next publish."""
+    kept = json.loads((out / ".month-stats.json").read_text())["stats"]
+    return {
+        key or None: {m: (datetime.fromisoformat(at), n) for m, (at, n) in months.items()}
+        for key, months in kept.items()
+    }

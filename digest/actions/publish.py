@@ -31,17 +31,23 @@ def publish_feeds(
     output folder; `full` renders every item page again (else only those of items changed
     since the last run, and of `pages`: items whose embargo was lifted by hand or that got
     a correction note)."""
-    from digest.catalog import month_stats
+    from digest.catalog import current_month_stats, month_stats, save_month_stats
     from digest.feeds import write_feeds
     from digest.site import write_site
 
     now = utc_now()
+    folder = out or settings.output_dir
+    pages = list(pages)
     stamp = _store_stamp(engine, now)
-    stats = month_stats(engine, settings, now)
+    if full:
+        stats = month_stats(engine, settings, now)
+    else:
+        stats = current_month_stats(engine, settings, now, folder, pages)
     files = write_feeds(engine, settings, out, changed_types, now, full, stats)
     files += write_site(engine, settings, out, now, full, stats, pages)
+    save_month_stats(folder, settings, stats)
     if changed_types is None:
-        _record_stamp(out or settings.output_dir, stamp)
+        _record_stamp(folder, stamp)
     return files
 
 
