@@ -681,13 +681,9 @@ def write_site(
         months = sorted(
             ((m, count) for m, (_changed, count) in stats[spec.item_type].items()), reverse=True
         )
-        targets = _archive_targets(out, spec.item_type, [m for m, _ in months], touched)
-        for month in [None, *sorted(targets)]:
-            pages = archive_pages(engine, settings, now, spec.item_type, month, months)
-            for page in pages:
-                write(page.file, page.body)
-            if month is not None:
-                _remove_pages_after(out, spec.item_type, month, len(pages))
+        targets = _archive_targets(out, spec.item_type, months, touched)
+        for page in _archive_pages_of(engine, settings, out, now, spec.item_type, months, targets):
+            write(page.file, page.body)
     files += write_digest_pages(engine, settings, out, now)
     write("404.html", render_not_found(settings))
     changed = [latest for months in stats.values() for latest, _count in months.values()]
@@ -696,26 +692,62 @@ def write_site(
     return files
 
 
+def _archive_pages_of(
+    engine: Engine,
+    settings: Settings,
+    out: Path,
+    now: datetime,
+    item_type: str | None,
+    months: list[tuple[str, int]],
+    targets: dict[str, int | None],
+) -> Iterator[Page]:
+    """The archive's index page and its target month pages (every page of a month, or one);
+    a month's pages past its last are removed as they go."""
+    yield from archive_pages(engine, settings, now, item_type, None, months)
+    for month, number in sorted(targets.items()):
+        if number is not None:
+            yield from archive_pages(engine, settings, now, item_type, month, months, number)
+            continue
+        pages = archive_pages(engine, settings, now, item_type, month, months)
+        yield from pages
+        _remove_pages_after(out, item_type, month, len(pages))
+
+
 def _archive_targets(
-    out: Path, item_type: str | None, names: list[str], touched: dict[str | None, set[str]]
-) -> set[str]:
-    """The month pages of one archive to render again: the touched months and their
-    neighbours (whose links change). A month page on disk whose month has no public item
-    any more (its items withheld) is removed, and its neighbours are rendered again."""
+    out: Path,
+    item_type: str | None,
+    months: list[tuple[str, int]],
+    touched: dict[str | None, set[str]],
+) -> dict[str, int | None]:
+    """The month pages of one archive to render again: every page (None) of the touched
+    months, and the one page of each neighbour month that links to them (the older one's
+    first page, whose link leads to the touched month's last page; the newer one's last
+    page too when the touched month appeared). A month on disk whose month has no public
+    item any more (its items withheld) is removed, and its neighbours' pages that led to
+    it are rendered again."""
+    names = [m for m, _count in months]
+    counts = dict(months)
     folder = out / archive_path(item_type)
     on_disk = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
-    months = set(names)
-    targets: set[str] = set()
-    gone = {m for m in on_disk if MONTH_NAME.fullmatch(m)} - months
-    for month in touched[item_type] | gone:
-        if month in months:
-            position = names.index(month)
-            targets |= set(names[max(0, position - 1) : position + 2])
-            continue
-        if month in on_disk:
+    targets: dict[str, int | None] = {}
+
+    def edge(month: str | None, last: bool) -> None:
+        if month is not None and month not in targets:
+            targets[month] = archive_page_count(counts[month]) if last else 1
+
+    gone = {m for m in on_disk if MONTH_NAME.fullmatch(m)} - counts.keys()
+    for month in sorted(touched[item_type] - gone):
+        if month in counts:
+            targets[month] = None
+    for month in sorted(touched[item_type] | gone):
+        appeared = month not in on_disk
+        if month not in counts and month in on_disk:
             _remove_pages_after(out, item_type, month, 0)
-        targets |= {max((m for m in months if m < month), default="")} - {""}
-        targets |= {min((m for m in months if m > month), default="")} - {""}
+        older = max((m for m in names if m < month), default=None)
+        newer = min((m for m in names if m > month), default=None)
+        edge(older, last=False)
+        if appeared or month not in counts:
+            edge(newer, last=True)
     return targets
 
 
