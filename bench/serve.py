@@ -27,12 +27,12 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from archive import fill_archive  # noqa: E402
-from publish import NOW, ROOT  # noqa: E402
+from archive import fill_archive
+from publish import NOW, ROOT
 
-from digest import actions  # noqa: E402
-from digest.config import load_settings  # noqa: E402
-from digest.store import connect  # noqa: E402
+from digest import actions
+from digest.config import load_settings
+from digest.store import connect
 
 
 def published(size: int, folder: Path) -> tuple[Path, Path]:

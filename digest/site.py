@@ -37,6 +37,8 @@ from digest.store import (
     amendment_histories,
     amendment_history,
     correction_notes_of,
+    count_public_items,
+    edited_since,
     item_from_row,
     items,
     iter_public_items,
@@ -247,11 +249,11 @@ def find_item_page(engine: Engine, now: datetime, name: str) -> Item | None:
     return public_item_by_page(engine, now, head)
 
 
-def archive_path(item_type: str | None, month: str | None = None, page: int = 1) -> str:
+def archive_path(item_type: str | None, month: str | None = None, page: int | None = None) -> str:
     """The path of an archive page: news/, news/<type>/, news/<month>/, news/<type>/<month>/,
-    and a month's later pages under it as <n>/ (page 1 is the month's own address)."""
+    and a month's earlier pages under it as <n>/ (see archive_pages)."""
     parts = ["news", *(p for p in (item_type, month) if p)]
-    if page > 1:
+    if page is not None:
         parts.append(str(page))
     return "/".join(parts) + "/"
 
@@ -259,6 +261,11 @@ def archive_path(item_type: str | None, month: str | None = None, page: int = 1)
 def archive_page_count(count: int) -> int:
     """How many pages a month of `count` items takes (at least one)."""
     return max(1, -(-count // ARCHIVE_PAGE_SIZE))
+
+
+def _page_path(item_type: str | None, month: str, page: int, total: int) -> str:
+    """Where page `page` of a month of `total` pages is: the newest at the month's address."""
+    return archive_path(item_type, month, None if page == total else page)
 
 
 def _months(
@@ -276,13 +283,18 @@ def render_archive(
     item_type: str | None,
     month: str | None = None,
     months: list[tuple[str, int]] | None = None,
-    page: int = 1,
+    page: int | None = None,
 ) -> Page | None:
-    """One archive page, newest first: the latest items with every month listed (no month),
-    or one page of a month's items (at most ARCHIVE_PAGE_SIZE) linked to the pages and months
-    before and after it, of one type or all, with the feeds' links. None for an unknown
-    type, an empty month or a page past the month's last."""
-    found = archive_pages(engine, settings, now, item_type, month, months, only=page)
+    """One archive page: the latest items with every month listed (no month), or one page of
+    a month's items (see archive_pages; None: the newest, at the month's own address), of
+    one type or all, with the feeds' links. None for an unknown type, an empty month or a
+    page the month does not have at that address."""
+    months = months if months is not None else _months(engine, settings, now, item_type)
+    newest = archive_page_count(dict(months).get(month or "", 0))
+    wanted = [newest if page is None else page]
+    found = archive_pages(engine, settings, now, item_type, month, months, wanted)
+    if page is not None and found and found[0].path == archive_path(item_type, month):
+        return None  # the newest page lives at the month's own address only
     return found[0] if found else None
 
 
@@ -293,56 +305,52 @@ def archive_pages(
     item_type: str | None,
     month: str | None = None,
     months: list[tuple[str, int]] | None = None,
-    only: int | None = None,
+    numbers: Iterable[int] | None = None,
 ) -> list[Page]:
-    """Every page of one archive month (or the archive's index page, when no month), or
-    only page `only` of it; empty for an unknown type, an empty month or a missing page."""
+    """The pages of one archive month (every one, or those `numbers`), or the archive's
+    index page when no month; empty for an unknown type or an empty month. A month's items
+    are cut into pages of ARCHIVE_PAGE_SIZE counted from its oldest item: page 1 holds the
+    oldest, the last page (at the month's own address) the newest and the rest, each shown
+    newest first, so a new item changes the month's own page alone, not every page."""
     if item_type is not None and settings.type_by_slug(item_type) is None:
         return []
     months = months if months is not None else _months(engine, settings, now, item_type)
     if month is None:
-        if only not in (None, 1):
-            return []
         found = public_items(engine, now, item_type, limit=LATEST)
         return [_archive_page(settings, item_type, months, None, found, 1)]
     counts = dict(months)
     if month not in counts:
         return []
-    total = archive_page_count(counts[month])
-    numbers = range(1, total + 1) if only is None else [only] if 1 <= only <= total else []
-    if not numbers:
+    count, total = counts[month], archive_page_count(counts[month])
+    wanted = sorted({n for n in (numbers or range(1, total + 1)) if 1 <= n <= total})
+    if not wanted:
         return []
     start, end = month_bounds(settings, month)
-    if only is None:
-        found = public_items(engine, now, item_type, start=start, end=end)
-    else:
-        found = public_items(
-            engine,
-            now,
-            item_type,
-            limit=ARCHIVE_PAGE_SIZE,
-            offset=(only - 1) * ARCHIVE_PAGE_SIZE,
-            start=start,
-            end=end,
-        )
-    return [
-        _archive_page(
-            settings,
-            item_type,
-            months,
-            month,
-            found[(n - 1) * ARCHIVE_PAGE_SIZE : n * ARCHIVE_PAGE_SIZE] if only is None else found,
-            n,
-        )
-        for n in numbers
-    ]
+    size = ARCHIVE_PAGE_SIZE
+    # page n holds the items (n-1)*size .. n*size-1 counted from the oldest: newest first,
+    # they start at count - min(n*size, count)
+    first = count - min(wanted[-1] * size, count)
+    found = public_items(
+        engine,
+        now,
+        item_type,
+        limit=count - (wanted[0] - 1) * size - first,
+        offset=first,
+        start=start,
+        end=end,
+    )
+    pages = []
+    for n in wanted:
+        top, bottom = count - min(n * size, count) - first, count - (n - 1) * size - first
+        pages.append(_archive_page(settings, item_type, months, month, found[top:bottom], n))
+    return pages
 
 
 def _page_links(
     settings: Settings, item_type: str | None, months: list[tuple[str, int]], month: str, page: int
 ) -> dict[str, Any]:
-    """A month page's way through the archive: the page before and after it (within the
-    month, else the newer month's last page and the older month's first), and the month's
+    """A month page's way through the archive: the newer and older page (within the month,
+    else the newer month's first page and the older month's newest), and the month's
     pages."""
     names = [m for m, _count in months]
     counts = dict(months)
@@ -350,19 +358,19 @@ def _page_links(
     total = archive_page_count(counts[month])
 
     def link(m: str, n: int, label: str) -> dict[str, str]:
-        return {"label": label, "href": settings.base_url + archive_path(item_type, m, n)}
+        path = _page_path(item_type, m, n, archive_page_count(counts[m]))
+        return {"label": label, "href": settings.base_url + path}
 
     newer = older = None
-    if page > 1:
-        newer = link(month, page - 1, f"Newer items (page {page - 1} of {total})")
-    elif position > 0:
-        m = names[position - 1]
-        newer = link(m, archive_page_count(counts[m]), f"Newer: {_month_label(m)}")
     if page < total:
-        older = link(month, page + 1, f"Older items (page {page + 1} of {total})")
+        newer = link(month, page + 1, f"Newer items (page {page + 1} of {total})")
+    elif position > 0:
+        newer = link(names[position - 1], 1, f"Newer: {_month_label(names[position - 1])}")
+    if page > 1:
+        older = link(month, page - 1, f"Older items (page {page - 1} of {total})")
     elif position + 1 < len(names):
         m = names[position + 1]
-        older = link(m, 1, f"Older: {_month_label(m)}")
+        older = link(m, archive_page_count(counts[m]), f"Older: {_month_label(m)}")
     pages = [
         {"number": n, "current": n == page, **link(month, n, str(n))} for n in range(1, total + 1)
     ]
@@ -379,6 +387,9 @@ def _archive_page(
 ) -> Page:
     known = settings.type_by_slug(item_type)
     title = known.feed_title if known else "All news"
+    path = archive_path(item_type)
+    if month is not None:
+        path = _page_path(item_type, month, page, archive_page_count(dict(months)[month]))
     month_heading = f"{title}, {_month_label(month)}" if month else title
     heading = month_heading
     links: dict[str, Any] = {"newer": None, "older": None, "pages": []}
@@ -408,10 +419,10 @@ def _archive_page(
         **links,
         index=settings.base_url + archive_path(item_type),
         title=title,
-        canonical=settings.base_url + archive_path(item_type, month, page),
+        canonical=settings.base_url + path,
         feeds=_feed_links(settings, item_type),
     )
-    return Page(archive_path(item_type, month, page), body)
+    return Page(path, body)
 
 
 def render_search(
@@ -659,10 +670,10 @@ def write_site(
         files.append(FeedFile(out / path, write_if_changed(out / path, body, durable=False)))
 
     since = None if full else _read_watermark(out)
-    touched: dict[str | None, set[str]] = {key: set() for key in stats}
+    touched: Touched = {key: {} for key in stats}
     if since is None:
         files += write_item_pages(engine, settings, None, out, now)
-        touched = {key: set(months) for key, months in stats.items()}
+        touched = {key: dict.fromkeys(months) for key, months in stats.items()}
     else:
         changes = public_changes_since(engine, now, since)
         named = set(also) - {page for page, _, _ in changes}
@@ -674,15 +685,18 @@ def write_site(
         for page, item_type, published in withheld_pages(engine, now):
             if remove_page(out, f"items/{page}/"):
                 changes.append((page, item_type, published))
+        edited = edited_since(engine, since)  # an edit may have moved an item in its month
         for _page, item_type, published in changes:
+            month = month_of(settings, published)
             for key in {None, item_type} & touched.keys():
-                touched[key].add(month_of(settings, published))
+                oldest = touched[key].get(month, published)
+                touched[key][month] = None if edited or oldest is None else min(oldest, published)
     for spec in feed_specs(settings):
         months = sorted(
             ((m, count) for m, (_changed, count) in stats[spec.item_type].items()), reverse=True
         )
-        targets = _archive_targets(out, spec.item_type, months, touched)
-        for page in _archive_pages_of(engine, settings, out, now, spec.item_type, months, targets):
+        archive = Archive(engine, settings, out, now, spec.item_type, months)
+        for page in _archive_pages_of(archive, _archive_targets(archive, touched)):
             write(page.file, page.body)
     files += write_digest_pages(engine, settings, out, now)
     write("404.html", render_not_found(settings))
@@ -692,74 +706,98 @@ def write_site(
     return files
 
 
-def _archive_pages_of(
-    engine: Engine,
-    settings: Settings,
-    out: Path,
-    now: datetime,
-    item_type: str | None,
-    months: list[tuple[str, int]],
-    targets: dict[str, int | None],
-) -> Iterator[Page]:
-    """The archive's index page and its target month pages (every page of a month, or one);
-    a month's pages past its last are removed as they go."""
+# For each archive (None: all items), its touched months and the oldest change in each
+# (None: every page of the month may have changed).
+Touched = dict[str | None, dict[str, datetime | None]]
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One archive (all items, or one type) being written: its months, newest first."""
+
+    engine: Engine
+    settings: Settings
+    out: Path
+    now: datetime
+    item_type: str | None
+    months: list[tuple[str, int]]
+
+    def pages_on_disk(self, month: str) -> int:
+        """How many pages of a month the folder holds (0: none)."""
+        folder = self.out / archive_path(self.item_type, month)
+        if not (folder / "index.html").exists():
+            return 0
+        return 1 + sum(1 for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
+
+    def page_of(self, month: str, moment: datetime) -> int:
+        """The page of a month an item published at `moment` is on (counted from the oldest)."""
+        start, _end = month_bounds(self.settings, month)
+        older = count_public_items(self.engine, self.now, self.item_type, start, moment)
+        return older // ARCHIVE_PAGE_SIZE + 1
+
+
+def _archive_pages_of(archive: Archive, targets: dict[str, set[int] | None]) -> Iterator[Page]:
+    """The archive's index page and its target month pages (every page of a month, or
+    some); a month's pages past its last are removed as they go."""
+    engine, settings, now = archive.engine, archive.settings, archive.now
+    item_type, months = archive.item_type, archive.months
     yield from archive_pages(engine, settings, now, item_type, None, months)
-    for month, number in sorted(targets.items()):
-        if number is not None:
-            yield from archive_pages(engine, settings, now, item_type, month, months, number)
-            continue
-        pages = archive_pages(engine, settings, now, item_type, month, months)
+    for month, numbers in sorted(targets.items()):
+        pages = archive_pages(engine, settings, now, item_type, month, months, numbers)
         yield from pages
-        _remove_pages_after(out, item_type, month, len(pages))
+        if numbers is None:
+            _remove_pages_after(archive.out, item_type, month, len(pages) - 1)
 
 
-def _archive_targets(
-    out: Path,
-    item_type: str | None,
-    months: list[tuple[str, int]],
-    touched: dict[str | None, set[str]],
-) -> dict[str, int | None]:
-    """The month pages of one archive to render again: every page (None) of the touched
-    months, and the one page of each neighbour month that links to them (the older one's
-    first page, whose link leads to the touched month's last page; the newer one's last
-    page too when the touched month appeared). A month on disk whose month has no public
-    item any more (its items withheld) is removed, and its neighbours' pages that led to
-    it are rendered again."""
-    names = [m for m, _count in months]
-    counts = dict(months)
-    folder = out / archive_path(item_type)
+def _archive_targets(archive: Archive, touched: Touched) -> dict[str, set[int] | None]:
+    """The month pages of one archive to render again: of a touched month, its pages from
+    the one holding its oldest change to its newest (every page when its number of pages
+    changed, or an edit may have moved an item), and the page of each neighbour month that
+    links to it when that link changes (the older month's newest page, whose link leads to
+    the touched month's first page; the newer month's first page when the month appeared
+    or went). A month on disk with no public item any more is removed."""
+    counts = dict(archive.months)
+    names = [m for m, _count in archive.months]
+    folder = archive.out / archive_path(archive.item_type)
     on_disk = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
-    targets: dict[str, int | None] = {}
-
-    def edge(month: str | None, last: bool) -> None:
-        if month is not None and month not in targets:
-            targets[month] = archive_page_count(counts[month]) if last else 1
-
     gone = {m for m in on_disk if MONTH_NAME.fullmatch(m)} - counts.keys()
-    for month in sorted(touched[item_type] - gone):
+    changes = touched[archive.item_type] | dict.fromkeys(gone)
+    targets: dict[str, set[int] | None] = {}
+    edges: dict[str, int] = {}
+    for month, oldest in sorted(changes.items()):
+        if month not in counts:
+            _remove_pages_after(archive.out, archive.item_type, month, 0, gone=True)
+        total = archive_page_count(counts.get(month, 0))
+        before = archive.pages_on_disk(month) if month in counts else 0
+        if month in counts and before == total and oldest is not None:
+            targets[month] = set(range(archive.page_of(month, oldest), total + 1))
+            continue
         if month in counts:
             targets[month] = None
-    for month in sorted(touched[item_type] | gone):
-        appeared = month not in on_disk
-        if month not in counts and month in on_disk:
-            _remove_pages_after(out, item_type, month, 0)
         older = max((m for m in names if m < month), default=None)
         newer = min((m for m in names if m > month), default=None)
-        edge(older, last=False)
-        if appeared or month not in counts:
-            edge(newer, last=True)
+        if older is not None:
+            edges[older] = archive_page_count(counts[older])
+        if newer is not None and (before == 0 or month not in counts):
+            edges.setdefault(newer, 1)
+    for month, number in edges.items():
+        wanted = targets.setdefault(month, set())
+        if wanted is not None:
+            wanted.add(number)
     return targets
 
 
-def _remove_pages_after(out: Path, item_type: str | None, month: str, kept: int) -> None:
-    """Remove an archive month's pages past the first `kept` (all of them when 0): the
-    month lost items, or all of them."""
+def _remove_pages_after(
+    out: Path, item_type: str | None, month: str, kept: int, gone: bool = False
+) -> None:
+    """Remove a month's numbered pages past the first `kept` (its newest page lives at the
+    month's own address), and with `gone` that page too: the month lost items, or all."""
     folder = out / archive_path(item_type, month)
     if folder.is_dir():
         for extra in folder.iterdir():
             if extra.is_dir() and extra.name.isdigit() and int(extra.name) > kept:
                 remove_page(out, archive_path(item_type, month, int(extra.name)))
-    if kept == 0:
+    if gone:
         remove_page(out, archive_path(item_type, month))
 
 

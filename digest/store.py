@@ -696,6 +696,18 @@ def public_items(
     return [replace(item_from_row(row), corrections=tuple(notes.get(row.id, ()))) for row in rows]
 
 
+def count_public_items(
+    engine: Engine, now: datetime, item_type: str | None, start: datetime, end: datetime
+) -> int:
+    """How many publishable items (of one type, or all) were published in [start, end)."""
+    query = select(func.count()).select_from(items).where(publishable(now))
+    query = query.where(items.c.published >= start, items.c.published < end)
+    if item_type is not None:
+        query = query.where(items.c.type == item_type)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
 def public_item_by_page(engine: Engine, now: datetime, page_hash: str) -> Item | None:
     """The publishable item whose page name starts with this hash."""
     # a range on the unique index: the name itself and "<hash>-…" ("." follows "-")

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 HTML = "text/html; charset=utf-8"
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-PAGE = re.compile(r"^[2-9]$|^[1-9]\d{1,4}$")
+PAGE = re.compile(r"^[1-9]\d{0,4}$")
 CACHE_CONTROL = "public, max-age=60"
 MAX_PAGE = 10_000
 
@@ -97,10 +97,10 @@ def item(here: Site, request: Request) -> Response:
 
 def archive(here: Site, request: Request) -> Response:
     """The news archive: everything, one type, one month, or one type in one month, and a
-    month's later pages (…/<month>/<n>/)."""
+    month's older pages (…/<month>/<n>/)."""
     parts = [request.path_params.get(k) for k in ("a", "b", "c")]
     parts = [p for p in parts if p]
-    number = 1
+    number = None
     if len(parts) > 1 and PAGE.match(parts[-1]):
         number = int(parts.pop())
         if not MONTH.match(parts[-1]):
