@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import socket
 import statistics
 import subprocess
@@ -68,9 +67,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the store and its folder here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        database, out = published(args.size, args.keep or Path(scratch))
-        served = Path(scratch) / "served"
-        shutil.copytree(out, served)
+        database, served = published(args.size, args.keep or Path(scratch))
         pages = sorted(p.name for p in (served / "items").iterdir())
         crawl = random.Random(23).sample(pages, min(args.pages, len(pages)))
         port = free_port()

@@ -165,7 +165,7 @@ def current_month_stats(
     hand). Without kept statistics, or after an edit (which may move an item's date to
     another month), every month is counted."""
     saved = _saved_month_stats(out, settings)
-    if saved is None or edited_since(engine, saved[0]):
+    if saved is None or edited_since(engine, now, saved[0]):
         return month_stats(engine, settings, now)
     since, stats = saved
     moments = [published for _page, _type, published in public_changes_since(engine, now, since)]

@@ -685,7 +685,7 @@ def write_site(
         for page, item_type, published in withheld_pages(engine, now):
             if remove_page(out, f"items/{page}/"):
                 changes.append((page, item_type, published))
-        edited = edited_since(engine, since)  # an edit may have moved an item in its month
+        edited = edited_since(engine, now, since)  # an edit may have moved an item in its month
         for _page, item_type, published in changes:
             month = month_of(settings, published)
             for key in {None, item_type} & touched.keys():

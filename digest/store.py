@@ -764,9 +764,12 @@ def public_changes_since(
         return [(row.page, row.type, row.published) for row in conn.execute(query)]
 
 
-def edited_since(engine: Engine, since: datetime) -> bool:
-    """Whether an item seen before `since` was edited after it (its date may have moved)."""
-    query = select(items.c.id).where(items.c.updated > since, items.c.first_seen <= since)
+def edited_since(engine: Engine, now: datetime, since: datetime) -> bool:
+    """Whether a publishable item seen before `since` was edited after it (its date may
+    have moved; an item still withheld counts when it is released)."""
+    query = select(items.c.id).where(
+        items.c.updated > since, items.c.first_seen <= since, publishable(now)
+    )
     with engine.connect() as conn:
         return conn.execute(query.limit(1)).first() is not None
 
