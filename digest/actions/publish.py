@@ -82,6 +82,13 @@ def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> 
 STAMP_FILE = ".published-from"
 
 
+def published_from(settings: Settings, stamp: tuple[object, ...]) -> bool:
+    """Whether the output folder was last written from the store in this state (its
+    digest.store.items_stamp): a web process starting on a folder the clock keeps up to
+    date has nothing to publish."""
+    return _recorded_stamp(settings.output_dir) == json.dumps(stamp, default=str)
+
+
 def _store_stamp(engine: Engine, now: datetime) -> str:
     from digest.store import items_stamp
 

@@ -94,7 +94,7 @@ class FeedRefresher:
             if time.monotonic() - self.checked < self.settings.feed_refresh_seconds:
                 return
             stamp = items_stamp(self.engine)
-            if stamp != self.stamp:
+            if stamp != self.stamp and not actions.published_from(self.settings, stamp):
                 actions.publish_feeds(self.engine, self.settings)
                 self.stamp = stamp
                 if self.files is not None:

@@ -52,7 +52,7 @@ COMPRESSIBLE = {".atom", ".rss", ".json", ".opml", ".html", ".xml", ".txt", ".cs
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=600, stale-if-error=86400"
 CHECK_SECONDS = 0.01
 MAX_ENTRIES = 20_000
-MAX_CACHE_BYTES = 48 * 1024 * 1024
+MAX_CACHE_BYTES = 24 * 1024 * 1024
 # Feeds are few, large and hot: their brotli copy is worth the best quality (~14 ms for an
 # item page's worth of text). Pages are many and each read by few, so a crawler walking
 # the archive gets them compressed cheaply (well under a millisecond) at a few % more bytes.
