@@ -66,7 +66,6 @@ class FeedRefresher:
         self.lock = threading.Lock()
         self.checked = -float("inf")
         self.stamp: tuple[object, ...] | None = None
-        self.running: threading.Thread | None = None
 
     def due(self) -> bool:
         return time.monotonic() - self.checked >= self.settings.feed_refresh_seconds
@@ -76,7 +75,6 @@ class FeedRefresher:
         if not self.due() or self.lock.locked():
             return None
         thread = threading.Thread(target=self._background, name="feed-refresh", daemon=True)
-        self.running = thread
         thread.start()
         return thread
 
