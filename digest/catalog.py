@@ -4,15 +4,25 @@ by the feeds, the public pages and the emails, below all of them."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from digest.config import Settings
 from digest.model import Item
-from digest.store import public_time_stats
+from digest.store import (
+    edited_since,
+    iter_public_items,
+    public_changes_since,
+    public_month_stats,
+    public_time_stats,
+    withheld_pages,
+)
 
 FEEDS_FOLDER = "feeds"
 ARCHIVE_FOLDER = "feeds/archive"
@@ -103,3 +113,83 @@ def _as_time(value: Any) -> datetime:
     """A time as the driver returned it from max() (text on SQLite), as aware UTC."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# The month statistics the last publish wrote the output folder from (a dot file, never
+# served), so that the next one counts again only the months its changes touch.
+STATS_FILE = ".month-stats.json"
+
+
+def _stats_key(settings: Settings) -> list[str]:
+    return [str(settings.timezone), *(t.slug for t in settings.types)]
+
+
+def save_month_stats(out: Path, settings: Settings, stats: MonthStats) -> None:
+    """Keep the statistics an output folder was written from, for the next publish."""
+    from digest.files import write_if_changed
+
+    latest = [changed for months in stats.values() for changed, _count in months.values()]
+    kept = {
+        "key": _stats_key(settings),
+        "since": max(latest).isoformat() if latest else None,
+        "stats": {
+            key or "": {m: [changed.isoformat(), count] for m, (changed, count) in months.items()}
+            for key, months in stats.items()
+        },
+    }
+    write_if_changed(out / STATS_FILE, json.dumps(kept).encode(), durable=False)
+
+
+def _saved_month_stats(out: Path, settings: Settings) -> tuple[datetime, MonthStats] | None:
+    try:
+        kept = json.loads((out / STATS_FILE).read_bytes())
+        if kept["key"] != _stats_key(settings) or not kept["since"]:
+            return None
+        stats: MonthStats = {
+            key or None: {
+                m: (datetime.fromisoformat(at), count) for m, (at, count) in months.items()
+            }
+            for key, months in kept["stats"].items()
+        }
+        return datetime.fromisoformat(kept["since"]), stats
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def current_month_stats(
+    engine: Engine, settings: Settings, now: datetime, out: Path, also: Iterable[str] = ()
+) -> MonthStats:
+    """month_stats, counting again only the months that changed since the statistics the
+    output folder was last written from: those of items first seen or released since,
+    of items withheld since (their page is still on disk) and of `also` (pages named by
+    hand). Without kept statistics, or after an edit (which may move an item's date to
+    another month), every month is counted."""
+    saved = _saved_month_stats(out, settings)
+    if saved is None or edited_since(engine, now, saved[0]):
+        return month_stats(engine, settings, now)
+    since, stats = saved
+    moments = [published for _page, _type, published in public_changes_since(engine, now, since)]
+    moments += [
+        published
+        for page, _type, published in withheld_pages(engine, now)
+        if (out / "items" / page / "index.html").exists()
+    ]
+    moments += [item.published for item in iter_public_items(engine, now, also)]
+    for month in {month_of(settings, moment) for moment in moments}:
+        _count_again(engine, settings, now, stats, month)
+    return stats
+
+
+def _count_again(
+    engine: Engine, settings: Settings, now: datetime, stats: MonthStats, month: str
+) -> None:
+    """Replace one month's figures in `stats` with the store's."""
+    for months in stats.values():
+        months.pop(month, None)
+    for item_type, edited, seen, count in public_month_stats(
+        engine, now, *month_bounds(settings, month)
+    ):
+        changed = max(_as_time(edited), _as_time(seen))
+        for key in {None, item_type} & stats.keys():
+            latest, total = stats[key].get(month, (changed, 0))
+            stats[key][month] = (max(latest, changed), total + count)

@@ -9,11 +9,12 @@ parts), so `dataclasses.replace` works on them. The file is `--config FILE`, els
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -259,12 +260,14 @@ def load_settings(
     naming it, with the file's line. With keep_secret=False a missing SECRET_KEY gets a
     throwaway value instead of var/secret_key (for commands that sign nothing, such as
     `digest parse`, which must not write into the folder they run in)."""
-    from digest.config_schema import validate
-
     env = os.environ if environ is None else environ
     path = find_config(config, env)
     try:
         text = path.read_text(encoding="utf-8")
+        cache = _cache_file(path, text, keep_secret) if environ is None else None
+        cached = _cached_settings(cache, env, keep_secret) if cache else None
+        if cached is not None:
+            return cached
         raw = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(
@@ -274,7 +277,78 @@ def load_settings(
         raise ConfigError(f"{path}: cannot read configuration file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return _settings(*validate(raw, str(path), env, text), keep_secret=keep_secret)
+    from digest.config_schema import deployment_variables, validate
+
+    schema, where = validate(raw, str(path), env, text)
+    settings = _settings(schema, where, keep_secret=keep_secret)
+    if cache is not None and settings.email.dkim_key is None:
+        _keep_settings(
+            cache, env, settings, list(deployment_variables()), not schema.site.secret_key
+        )
+    return settings
+
+
+# Validated settings are kept in the user's cache folder (readable by the user alone), keyed
+# by the configuration's text, the folder, the program's code and the environment's
+# settings variables: validating them (pydantic's import and models) costs every command
+# ~140 ms, more than the rest of `digest parse`. A secret made for the run (var/secret_key
+# or a throwaway) is never kept: it is made again as _settings makes it.
+CACHE_FORMAT = 1
+
+
+def _cache_file(path: Path, text: str, keep_secret: bool) -> Path | None:
+    here = Path(__file__).parent
+    try:
+        code = [(here / name).stat().st_mtime_ns for name in ("config.py", "config_schema.py")]
+        home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        where = [CACHE_FORMAT, str(path.resolve()), os.getcwd(), text, keep_secret, code]
+    except (OSError, RuntimeError):
+        return None
+    key = hashlib.sha256(repr(where).encode()).hexdigest()[:32]
+    return Path(home) / "newsroom-digest" / f"settings-{key}.pickle"
+
+
+def _environment_print(env: Mapping[str, str], names: list[str]) -> dict[str, str]:
+    """What the environment says about the settings: each settings variable set, hashed."""
+    read = set(names) | {n for n in env if n.startswith("DIGEST_") and n != "DIGEST_CONFIG"}
+    return {n: hashlib.sha256(env[n].encode()).hexdigest() for n in sorted(read) if n in env}
+
+
+def _cached_settings(cache: Path, env: Mapping[str, str], keep_secret: bool) -> Settings | None:
+    import pickle
+
+    try:
+        with open(cache, "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if status.st_uid != os.getuid() or status.st_mode & 0o077:
+                return None
+            names, printed, made_secret, settings = pickle.load(handle)
+    except Exception:  # a missing, partial or outdated cache file: validate instead
+        return None
+    if not isinstance(settings, Settings) or _environment_print(env, names) != printed:
+        return None
+    if made_secret:
+        secret_key, generated = _fallback_secret(keep_secret)
+        settings = replace(settings, secret_key=secret_key, secret_key_generated=generated)
+    return settings
+
+
+def _keep_settings(
+    cache: Path, env: Mapping[str, str], settings: Settings, names: list[str], made: bool
+) -> None:
+    import pickle
+
+    kept = replace(settings, secret_key="") if made else settings
+    data = pickle.dumps((names, _environment_print(env, names), made, kept))
+    try:
+        cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        draft = cache.with_name(f".{cache.name}.{os.getpid()}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(draft, cache)
+    except OSError:
+        pass  # no cache folder to write to: the next command validates again
 
 
 def settings_from_mapping(raw: Mapping[str, Any], origin: str = "config") -> Settings:
@@ -305,9 +379,9 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
                     ("sources", index, "categories"),
                     f"{category!r} maps to unknown type {slug!r}",
                 )
-    secret_key = site.secret_key
-    if not secret_key and not keep_secret and not SECRET_FILE.is_file():
-        secret_key = secrets.token_urlsafe(32)
+    secret_key, generated = (
+        (site.secret_key, False) if site.secret_key else _fallback_secret(keep_secret)
+    )
     contact_email = newsroom.contact_email or None
     from_address = (contact_email or "") if email.from_address is None else email.from_address
     if "@" not in from_address:
@@ -349,8 +423,8 @@ def _settings(schema: ConfigFile, where: Locator, *, keep_secret: bool) -> Setti
         feed_refresh_seconds=schema.feeds.refresh_seconds,
         base_url=site.base_url if site.base_url.endswith("/") else site.base_url + "/",
         database_url=database_url(schema.store.database_url),
-        secret_key=secret_key or _local_secret(),
-        secret_key_generated=not secret_key,
+        secret_key=secret_key,
+        secret_key_generated=generated,
         admin_password=site.admin_password or None,
         websub_hub_url=site.websub_hub_url,
         trusted_proxies=site.trusted_proxies,
@@ -459,6 +533,14 @@ def _dkim_key(path: str, where: Locator) -> bytes | None:
     if b"PRIVATE KEY" not in key:
         raise where.error(("email", "dkim_key_file"), f"{path} is not a PEM private key")
     return key
+
+
+def _fallback_secret(keep_secret: bool) -> tuple[str, bool]:
+    """The secret when SECRET_KEY is unset, and whether it is var/secret_key's: a throwaway
+    for a command that signs nothing (keep_secret False) where there is no such file."""
+    if not keep_secret and not SECRET_FILE.is_file():
+        return secrets.token_urlsafe(32), False
+    return _local_secret(), True
 
 
 def _local_secret() -> str:

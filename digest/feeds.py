@@ -536,10 +536,11 @@ def _stale_months(
     full: bool,
 ) -> set[str]:
     """The archive months to render again: missing or older than their items' latest
-    change, their neighbours (whose links may change), and the newest archive."""
+    change, and their neighbours (whose links may change). The newest archive is not
+    rendered again otherwise: at archive scale it holds a full month of entries."""
     if full:
         return set(months)
-    stale = {months[-1]}
+    stale: set[str] = set()
     for position, month in enumerate(months):
         path = out / spec.archive_path(month)
         try:

@@ -15,6 +15,7 @@ import hmac
 import re
 import unicodedata
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from digest.config import Settings
@@ -107,6 +108,10 @@ def page_name(key: str, title: str) -> str:
     return f"{page_hash(key)}-{slug}" if slug else page_hash(key)
 
 
+NOT_IN_LINKS = re.compile('[\r\n\t\x00 "<>]')
+
+
+@lru_cache(maxsize=4096)  # an archive page asks for each of its 100 items' links twice
 def web_url(url: str | None) -> str | None:
     """The URL when it is an absolute http(s) URL with a host, else None: nothing else
     (javascript:, data:, mailto:, relative paths) is ever emitted as a link."""
@@ -118,7 +123,7 @@ def web_url(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
         return None
-    if any(ch in url for ch in ' "<>') or not url.isprintable():
+    if NOT_IN_LINKS.search(url) or not url.isprintable():
         return None
     return as_uri(url.strip())
 

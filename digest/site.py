@@ -34,7 +34,11 @@ from digest.model import ALL_TYPES, Item
 from digest.render import documents, lead_photo, long_date, template_environment, weekly_subject
 from digest.store import (
     SEARCH_COUNT_MAX,
+    amendment_histories,
     amendment_history,
+    correction_notes_of,
+    count_public_items,
+    edited_since,
     item_from_row,
     items,
     iter_public_items,
@@ -52,6 +56,7 @@ from digest.store import correction_notes as store_correction_notes
 from digest.text import clean_line, xml_safe
 
 LATEST = 20
+ARCHIVE_PAGE_SIZE = 100
 MONTH_NAME = re.compile(r"\d{4}-\d{2}")
 SEARCH_PAGE_SIZE = 20
 DIGEST_KINDS = {"weekly": "Weekly digest", "daily": "Daily digest", "breaking": "Breaking news"}
@@ -82,13 +87,21 @@ class Page:
 def correction_notes(engine: Engine, item: Item) -> Sequence[Note]:
     """The correction notes of an item, oldest first, as its page shows them; a note that
     came with amended text carries what changed (field, old text, new text)."""
+    return _notes(store_correction_notes(engine, item.key), amendment_history(engine, item.key))
+
+
+def _notes(corrections: Iterable[Any], amended: Iterable[Any]) -> list[Note]:
     changed: dict[datetime, list[tuple[str, str, str]]] = {}
-    for row in amendment_history(engine, item.key):
+    for row in amended:
         changed.setdefault(row["at"], []).append((row["field"].title(), row["old"], row["new"]))
-    return [
-        Note(row["at"], row["note"], tuple(changed.get(row["at"], ())))
-        for row in store_correction_notes(engine, item.key)
-    ]
+    return [Note(row["at"], row["note"], tuple(changed.get(row["at"], ()))) for row in corrections]
+
+
+def _notes_of(engine: Engine, found: Sequence[Item]) -> dict[str, list[Note]]:
+    """The correction notes of many items by key, read in batches."""
+    keys = [item.key for item in found]
+    notes, amended = correction_notes_of(engine, keys), amendment_histories(engine, keys)
+    return {key: _notes(notes.get(key, ()), amended.get(key, ())) for key in keys}
 
 
 def _render(settings: Settings, template: str, **context: Any) -> bytes:
@@ -246,10 +259,23 @@ def find_item_page(engine: Engine, now: datetime, name: str) -> Item | None:
     return with_articles(engine, [found])[0] if found is not None else None
 
 
-def archive_path(item_type: str | None, month: str | None = None) -> str:
-    """The path of an archive page: news/, news/<type>/, news/<month>/, news/<type>/<month>/."""
+def archive_path(item_type: str | None, month: str | None = None, page: int | None = None) -> str:
+    """The path of an archive page: news/, news/<type>/, news/<month>/, news/<type>/<month>/,
+    and a month's earlier pages under it as <n>/ (see archive_pages)."""
     parts = ["news", *(p for p in (item_type, month) if p)]
+    if page is not None:
+        parts.append(str(page))
     return "/".join(parts) + "/"
+
+
+def archive_page_count(count: int) -> int:
+    """How many pages a month of `count` items takes (at least one)."""
+    return max(1, -(-count // ARCHIVE_PAGE_SIZE))
+
+
+def _page_path(item_type: str | None, month: str, page: int, total: int) -> str:
+    """Where page `page` of a month of `total` pages is: the newest at the month's address."""
+    return archive_path(item_type, month, None if page == total else page)
 
 
 def _months(
@@ -267,40 +293,128 @@ def render_archive(
     item_type: str | None,
     month: str | None = None,
     months: list[tuple[str, int]] | None = None,
+    page: int | None = None,
 ) -> Page | None:
-    """An archive page, newest first: the latest items with every month listed (no month),
-    or one month's items with links to the months before and after it (a stable page), of
-    one type or all, with the feeds' links. None for an unknown type or an empty month."""
-    known = settings.type_by_slug(item_type)
-    if item_type is not None and known is None:
-        return None
+    """One archive page: the latest items with every month listed (no month), or one page of
+    a month's items (see archive_pages; None: the newest, at the month's own address), of
+    one type or all, with the feeds' links. None for an unknown type, an empty month or a
+    page the month does not have at that address."""
     months = months if months is not None else _months(engine, settings, now, item_type)
-    names = [m for m, _count in months]
-    newer = older = None
-    if month is not None:
-        if month not in names:
-            return None
-        position = names.index(month)
-        newer = names[position - 1] if position > 0 else None
-        older = names[position + 1] if position + 1 < len(names) else None
-        start, end = month_bounds(settings, month)
-        found = public_items(engine, now, item_type, start=start, end=end)
-    else:
+    newest = archive_page_count(dict(months).get(month or "", 0))
+    wanted = [newest if page is None else page]
+    found = archive_pages(engine, settings, now, item_type, month, months, wanted)
+    if page is not None and found and found[0].path == archive_path(item_type, month):
+        return None  # the newest page lives at the month's own address only
+    return found[0] if found else None
+
+
+def archive_pages(
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    item_type: str | None,
+    month: str | None = None,
+    months: list[tuple[str, int]] | None = None,
+    numbers: Iterable[int] | None = None,
+) -> list[Page]:
+    """The pages of one archive month (every one, or those `numbers`), or the archive's
+    index page when no month; empty for an unknown type or an empty month. A month's items
+    are cut into pages of ARCHIVE_PAGE_SIZE counted from its oldest item: page 1 holds the
+    oldest, the last page (at the month's own address) the newest and the rest, each shown
+    newest first, so a new item changes the month's own page alone, not every page."""
+    if item_type is not None and settings.type_by_slug(item_type) is None:
+        return []
+    months = months if months is not None else _months(engine, settings, now, item_type)
+    if month is None:
         found = public_items(engine, now, item_type, limit=LATEST)
+        return [_archive_page(settings, item_type, months, None, found, 1)]
+    counts = dict(months)
+    if month not in counts:
+        return []
+    count, total = counts[month], archive_page_count(counts[month])
+    wanted = sorted({n for n in (numbers or range(1, total + 1)) if 1 <= n <= total})
+    if not wanted:
+        return []
+    start, end = month_bounds(settings, month)
+    size = ARCHIVE_PAGE_SIZE
+    # page n holds the items (n-1)*size .. n*size-1 counted from the oldest: newest first,
+    # they start at count - min(n*size, count)
+    first = count - min(wanted[-1] * size, count)
+    found = public_items(
+        engine,
+        now,
+        item_type,
+        limit=count - (wanted[0] - 1) * size - first,
+        offset=first,
+        start=start,
+        end=end,
+    )
+    pages = []
+    for n in wanted:
+        top, bottom = count - min(n * size, count) - first, count - (n - 1) * size - first
+        pages.append(_archive_page(settings, item_type, months, month, found[top:bottom], n))
+    return pages
 
-    def link(m: str | None) -> dict[str, str] | None:
-        if m is None:
-            return None
-        return {"label": _month_label(m), "href": settings.base_url + archive_path(item_type, m)}
 
+def _page_links(
+    settings: Settings, item_type: str | None, months: list[tuple[str, int]], month: str, page: int
+) -> dict[str, Any]:
+    """A month page's way through the archive: the newer and older page (within the month,
+    else the newer month's first page and the older month's newest), and the month's
+    pages."""
+    names = [m for m, _count in months]
+    counts = dict(months)
+    position = names.index(month)
+    total = archive_page_count(counts[month])
+
+    def link(m: str, n: int, label: str) -> dict[str, str]:
+        path = _page_path(item_type, m, n, archive_page_count(counts[m]))
+        return {"label": label, "href": settings.base_url + path}
+
+    newer = older = None
+    if page < total:
+        newer = link(month, page + 1, f"Newer items (page {page + 1} of {total})")
+    elif position > 0:
+        newer = link(names[position - 1], 1, f"Newer: {_month_label(names[position - 1])}")
+    if page > 1:
+        older = link(month, page - 1, f"Older items (page {page - 1} of {total})")
+    elif position + 1 < len(names):
+        m = names[position + 1]
+        older = link(m, archive_page_count(counts[m]), f"Older: {_month_label(m)}")
+    pages = [
+        {"number": n, "current": n == page, **link(month, n, str(n))} for n in range(1, total + 1)
+    ]
+    return {"newer": newer, "older": older, "pages": pages if total > 1 else []}
+
+
+def _archive_page(
+    settings: Settings,
+    item_type: str | None,
+    months: list[tuple[str, int]],
+    month: str | None,
+    found: list[Item],
+    page: int,
+) -> Page:
+    known = settings.type_by_slug(item_type)
     title = known.feed_title if known else "All news"
-    heading = f"{title}, {_month_label(month)}" if month else title
+    path = archive_path(item_type)
+    if month is not None:
+        path = _page_path(item_type, month, page, archive_page_count(dict(months)[month]))
+    month_heading = f"{title}, {_month_label(month)}" if month else title
+    heading = month_heading
+    links: dict[str, Any] = {"newer": None, "older": None, "pages": []}
+    if month is not None:
+        links = _page_links(settings, item_type, months, month, page)
+        if links["pages"]:
+            heading += f", page {page} of {len(links['pages'])}"
     body = _render(
         settings,
         "archive.html",
         heading=heading,
+        month_heading=month_heading,
         items=found,
         month=month,
+        page=page,
         months=[]
         if month
         else [
@@ -312,14 +426,13 @@ def render_archive(
             }
             for m, count in months
         ],
-        newer=link(newer),
-        older=link(older),
+        **links,
         index=settings.base_url + archive_path(item_type),
         title=title,
-        canonical=settings.base_url + archive_path(item_type, month),
+        canonical=settings.base_url + path,
         feeds=_feed_links(settings, item_type),
     )
-    return Page(archive_path(item_type, month), body)
+    return Page(path, body)
 
 
 def render_search(
@@ -513,29 +626,31 @@ def write_item_pages(
     now = now or datetime.now(UTC)
     wanted = None if pages is None else set(pages)
     files = []
-    for item in _with_stored_articles(engine, iter_public_items(engine, now, wanted)):
-        page = render_item(settings, item, correction_notes(engine, item))
-        written = write_if_changed(out / page.file, page.body, durable=False)
-        files.append(FeedFile(out / page.file, written))
-        if wanted is not None:
-            wanted.discard(item_page(item))
+    for batch in _batched(iter_public_items(engine, now, wanted), NOTES_BATCH):
+        notes = _notes_of(engine, batch)
+        for item in with_articles(engine, batch):
+            page = render_item(settings, item, notes[item.key])
+            written = write_if_changed(out / page.file, page.body, durable=False)
+            files.append(FeedFile(out / page.file, written))
+            if wanted is not None:
+                wanted.discard(item_page(item))
     for gone in wanted or ():
         remove_page(out, f"items/{gone}/")
     return files
 
 
-ARTICLE_BATCH = 200
+NOTES_BATCH = 500
 
 
-def _with_stored_articles(engine: Engine, found: Iterable[Item]) -> Iterator[Item]:
-    """The items, each with what its page holds, read from the store a batch at a time."""
+def _batched(found: Iterable[Item], size: int) -> Iterator[list[Item]]:
     batch: list[Item] = []
     for item in found:
         batch.append(item)
-        if len(batch) == ARTICLE_BATCH:
-            yield from with_articles(engine, batch)
+        if len(batch) == size:
+            yield batch
             batch = []
-    yield from with_articles(engine, batch)
+    if batch:
+        yield batch
 
 
 WATERMARK = ".site-watermark"
@@ -565,10 +680,10 @@ def write_site(
         files.append(FeedFile(out / path, write_if_changed(out / path, body, durable=False)))
 
     since = None if full else _read_watermark(out)
-    touched: dict[str | None, set[str]] = {key: set() for key in stats}
+    touched: Touched = {key: {} for key in stats}
     if since is None:
         files += write_item_pages(engine, settings, None, out, now)
-        touched = {key: set(months) for key, months in stats.items()}
+        touched = {key: dict.fromkeys(months) for key, months in stats.items()}
     else:
         changes = public_changes_since(engine, now, since)
         named = set(also) - {page for page, _, _ in changes}
@@ -581,18 +696,19 @@ def write_site(
             # a named page write_item_pages just removed: its months still list it
             if remove_page(out, f"items/{page}/") or page in named:
                 changes.append((page, item_type, published))
+        edited = edited_since(engine, now, since)  # an edit may have moved an item in its month
         for _page, item_type, published in changes:
+            month = month_of(settings, published)
             for key in {None, item_type} & touched.keys():
-                touched[key].add(month_of(settings, published))
+                oldest = touched[key].get(month, published)
+                touched[key][month] = None if edited or oldest is None else min(oldest, published)
     for spec in feed_specs(settings):
         months = sorted(
             ((m, count) for m, (_changed, count) in stats[spec.item_type].items()), reverse=True
         )
-        targets = _archive_targets(out, spec.item_type, [m for m, _ in months], touched)
-        for month in [None, *sorted(targets)]:
-            page = render_archive(engine, settings, now, spec.item_type, month, months)
-            if page is not None:
-                write(page.file, page.body)
+        archive = Archive(engine, settings, out, now, spec.item_type, months)
+        for page in _archive_pages_of(archive, _archive_targets(archive, touched)):
+            write(page.file, page.body)
     files += write_digest_pages(engine, settings, out, now)
     write("404.html", render_not_found(settings))
     changed = [latest for months in stats.values() for latest, _count in months.values()]
@@ -601,27 +717,99 @@ def write_site(
     return files
 
 
-def _archive_targets(
-    out: Path, item_type: str | None, names: list[str], touched: dict[str | None, set[str]]
-) -> set[str]:
-    """The month pages of one archive to render again: the touched months and their
-    neighbours (whose links change). A month page on disk whose month has no public item
-    any more (its items withheld) is removed, and its neighbours are rendered again."""
-    folder = out / archive_path(item_type)
+# For each archive (None: all items), its touched months and the oldest change in each
+# (None: every page of the month may have changed).
+Touched = dict[str | None, dict[str, datetime | None]]
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One archive (all items, or one type) being written: its months, newest first."""
+
+    engine: Engine
+    settings: Settings
+    out: Path
+    now: datetime
+    item_type: str | None
+    months: list[tuple[str, int]]
+
+    def pages_on_disk(self, month: str) -> int:
+        """How many pages of a month the folder holds (0: none)."""
+        folder = self.out / archive_path(self.item_type, month)
+        if not (folder / "index.html").exists():
+            return 0
+        return 1 + sum(1 for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
+
+    def page_of(self, month: str, moment: datetime) -> int:
+        """The page of a month an item published at `moment` is on (counted from the oldest)."""
+        start, _end = month_bounds(self.settings, month)
+        older = count_public_items(self.engine, self.now, self.item_type, start, moment)
+        return older // ARCHIVE_PAGE_SIZE + 1
+
+
+def _archive_pages_of(archive: Archive, targets: dict[str, set[int] | None]) -> Iterator[Page]:
+    """The archive's index page and its target month pages (every page of a month, or
+    some); a month's pages past its last are removed as they go."""
+    engine, settings, now = archive.engine, archive.settings, archive.now
+    item_type, months = archive.item_type, archive.months
+    yield from archive_pages(engine, settings, now, item_type, None, months)
+    for month, numbers in sorted(targets.items()):
+        pages = archive_pages(engine, settings, now, item_type, month, months, numbers)
+        yield from pages
+        if numbers is None:
+            _remove_pages_after(archive.out, item_type, month, len(pages) - 1)
+
+
+def _archive_targets(archive: Archive, touched: Touched) -> dict[str, set[int] | None]:
+    """The month pages of one archive to render again: of a touched month, its pages from
+    the one holding its oldest change to its newest (every page when its number of pages
+    changed, or an edit may have moved an item), and the page of each neighbour month that
+    links to it when that link changes (the older month's newest page, whose link leads to
+    the touched month's first page; the newer month's first page when the month appeared
+    or went). A month on disk with no public item any more is removed."""
+    counts = dict(archive.months)
+    names = [m for m, _count in archive.months]
+    folder = archive.out / archive_path(archive.item_type)
     on_disk = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
-    months = set(names)
-    targets: set[str] = set()
-    gone = {m for m in on_disk if MONTH_NAME.fullmatch(m)} - months
-    for month in touched[item_type] | gone:
-        if month in months:
-            position = names.index(month)
-            targets |= set(names[max(0, position - 1) : position + 2])
+    gone = {m for m in on_disk if MONTH_NAME.fullmatch(m)} - counts.keys()
+    changes = touched[archive.item_type] | dict.fromkeys(gone)
+    targets: dict[str, set[int] | None] = {}
+    edges: dict[str, int] = {}
+    for month, oldest in sorted(changes.items()):
+        if month not in counts:
+            _remove_pages_after(archive.out, archive.item_type, month, 0, gone=True)
+        total = archive_page_count(counts.get(month, 0))
+        before = archive.pages_on_disk(month) if month in counts else 0
+        if month in counts and before == total and oldest is not None:
+            targets[month] = set(range(archive.page_of(month, oldest), total + 1))
             continue
-        if month in on_disk:
-            remove_page(out, archive_path(item_type, month))
-        targets |= {max((m for m in months if m < month), default="")} - {""}
-        targets |= {min((m for m in months if m > month), default="")} - {""}
+        if month in counts:
+            targets[month] = None
+        older = max((m for m in names if m < month), default=None)
+        newer = min((m for m in names if m > month), default=None)
+        if older is not None:
+            edges[older] = archive_page_count(counts[older])
+        if newer is not None and (before == 0 or month not in counts):
+            edges.setdefault(newer, 1)
+    for month, number in edges.items():
+        wanted = targets.setdefault(month, set())
+        if wanted is not None:
+            wanted.add(number)
     return targets
+
+
+def _remove_pages_after(
+    out: Path, item_type: str | None, month: str, kept: int, gone: bool = False
+) -> None:
+    """Remove a month's numbered pages past the first `kept` (its newest page lives at the
+    month's own address), and with `gone` that page too: the month lost items, or all."""
+    folder = out / archive_path(item_type, month)
+    if folder.is_dir():
+        for extra in folder.iterdir():
+            if extra.is_dir() and extra.name.isdigit() and int(extra.name) > kept:
+                remove_page(out, archive_path(item_type, month, int(extra.name)))
+    if gone:
+        remove_page(out, archive_path(item_type, month))
 
 
 def _read_watermark(out: Path) -> datetime | None:

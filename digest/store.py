@@ -42,6 +42,7 @@ from sqlalchemy import (
     text,
     true,
     type_coerce,
+    union,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -109,6 +110,8 @@ items = Table(
     Index("ix_items_type_published", "type", "published", "id"),
     Index("ix_items_source_published", "source", "published"),
     Index("ix_items_embargo", "embargo_until"),
+    Index("ix_items_first_seen", "first_seen"),
+    Index("ix_items_updated", "updated"),
 )
 
 sources = Table(
@@ -612,13 +615,15 @@ def items_stamp(engine: Engine, now: datetime | None = None) -> tuple[Any, ...]:
     """A cheap fingerprint of the item store that changes whenever an item is added or
     edited, or an embargo lifts: how the web process notices that its feed files are stale."""
     lifted = items.c.embargo_until <= (now or datetime.now(UTC))
-    query = select(
-        func.count(),
-        func.max(items.c.updated),
-        func.max(items.c.first_seen),
-        func.count().filter(lifted),
-        func.count(items.c.embargo_until),
+    embargoed = items.c.embargo_until.is_not(None)
+    parts = (  # each its own subquery, so that each is answered from an index
+        select(func.count()).select_from(items),
+        select(func.max(items.c.updated)),
+        select(func.max(items.c.first_seen)),
+        select(func.count()).where(embargoed, lifted),
+        select(func.count()).where(embargoed),
     )
+    query = select(*(part.scalar_subquery() for part in parts))
     with engine.connect() as conn:
         return tuple(conn.execute(query).one())
 
@@ -729,6 +734,18 @@ def public_items(
     return [replace(item_from_row(row), corrections=tuple(notes.get(row.id, ()))) for row in rows]
 
 
+def count_public_items(
+    engine: Engine, now: datetime, item_type: str | None, start: datetime, end: datetime
+) -> int:
+    """How many publishable items (of one type, or all) were published in [start, end)."""
+    query = select(func.count()).select_from(items).where(publishable(now))
+    query = query.where(items.c.published >= start, items.c.published < end)
+    if item_type is not None:
+        query = query.where(items.c.type == item_type)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
 def public_item_by_page(engine: Engine, now: datetime, page_hash: str) -> Item | None:
     """The publishable item whose page name starts with this hash."""
     # a range on the unique index: the name itself and "<hash>-…" ("." follows "-")
@@ -774,18 +791,52 @@ def public_changes_since(
 ) -> list[tuple[str, str | None, datetime]]:
     """(page, type, published) of publishable items first seen, edited or released from an
     embargo after `since`."""
-    changed = or_(
-        items.c.updated > since, items.c.first_seen > since, items.c.embargo_until > since
+    columns = (items.c.page, items.c.type, items.c.published)
+    query = union(  # one branch per change, each a range on its own index
+        *(
+            select(*columns).where(column > since, publishable(now))
+            for column in (items.c.updated, items.c.first_seen, items.c.embargo_until)
+        )
     )
-    query = select(items.c.page, items.c.type, items.c.published).where(changed, publishable(now))
     with engine.connect() as conn:
         return [(row.page, row.type, row.published) for row in conn.execute(query)]
+
+
+def edited_since(engine: Engine, now: datetime, since: datetime) -> bool:
+    """Whether a publishable item seen before `since` was edited after it (its date may
+    have moved; an item still withheld counts when it is released)."""
+    query = select(items.c.id).where(
+        items.c.updated > since, items.c.first_seen <= since, publishable(now)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query.limit(1)).first() is not None
+
+
+def public_month_stats(
+    engine: Engine, now: datetime, start: datetime, end: datetime
+) -> list[tuple[str | None, Any, Any, int]]:
+    """(type, latest edit, latest first-seen, count) of the publishable items published in
+    [start, end): one archive month counted again, on the index of publication times."""
+    query = (
+        select(
+            items.c.type,
+            func.max(items.c.updated),
+            func.max(items.c.first_seen),
+            func.count(),
+        )
+        .where(items.c.published >= start, items.c.published < end, publishable(now))
+        .group_by(items.c.type)
+    )
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
 
 
 def withheld_pages(engine: Engine, now: datetime) -> list[tuple[str, str | None, datetime]]:
     """(page, type, published) of items that are not publishable now (the same one
     condition, negated): their static pages must not exist."""
-    query = select(items.c.page, items.c.type, items.c.published).where(~publishable(now))
+    # only an embargo still to lift withholds an item: the index on embargo_until finds them
+    withheld = and_(items.c.embargo_until > now, ~publishable(now))
+    query = select(items.c.page, items.c.type, items.c.published).where(withheld)
     with engine.connect() as conn:
         return [(row.page, row.type, row.published) for row in conn.execute(query)]
 
@@ -1255,6 +1306,28 @@ def correction_notes(engine: Engine, key: str) -> list[Any]:
         return list(conn.execute(query).mappings())
 
 
+def correction_notes_of(engine: Engine, keys: Sequence[str]) -> dict[str, list[Any]]:
+    """The corrections of many items at once (correction_notes for each key, in batches):
+    what a rebuild of every item page reads instead of one query per page."""
+    return _by_key(
+        engine,
+        keys,
+        select(items.c.key, corrections.c.at, corrections.c.kind, corrections.c.note)
+        .join(items, items.c.id == corrections.c.item_id)
+        .order_by(corrections.c.at, corrections.c.id),
+    )
+
+
+def _by_key(engine: Engine, keys: Sequence[str], query: Any) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(keys), KEY_BATCH):
+            batch = list(keys[start : start + KEY_BATCH])
+            for row in conn.execute(query.where(items.c.key.in_(batch))).mappings():
+                found.setdefault(row["key"], []).append(row)
+    return found
+
+
 amendments = Table(
     "amendments",
     metadata,
@@ -1348,6 +1421,24 @@ def amendment_history(engine: Engine, key: str) -> list[Any]:
     )
     with engine.connect() as conn:
         return list(conn.execute(query).mappings())
+
+
+def amendment_histories(engine: Engine, keys: Sequence[str]) -> dict[str, list[Any]]:
+    """The amendments of many items at once (amendment_history for each key, in batches)."""
+    return _by_key(
+        engine,
+        keys,
+        select(
+            items.c.key,
+            amendments.c.at,
+            amendments.c.actor,
+            amendments.c.field,
+            amendments.c.old,
+            amendments.c.new,
+        )
+        .join(items, items.c.id == amendments.c.item_id)
+        .order_by(amendments.c.at, amendments.c.id),
+    )
 
 
 bounce_events = Table(

@@ -168,3 +168,39 @@ def test_hand_built_defaults_equal_the_schema() -> None:
     fetch = FetchSettings()
     for field in dataclasses.fields(fetch):
         assert getattr(fetch, field.name) == Fetch.model_fields[field.name].default
+
+
+def test_validated_settings_are_kept_per_file_text_and_environment(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "digest.toml"
+    original = (Path(__file__).parent.parent / "config/digest.toml").read_text()
+    config.write_text(original)
+    program = (
+        "import sys\nfrom digest.config import load_settings\n"
+        "s = load_settings()\n"
+        "print(s.feed_size, s.secret_key_generated, 'pydantic' in sys.modules)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DIGEST_CONFIG": str(config)}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+
+    def run(**extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", program],
+            env=env | extra,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+
+    assert run().stdout.split() == ["50", "True", "True"], "validated the first time"
+    assert run().stdout.split() == ["50", "True", "False"], "kept: pydantic not loaded"
+    kept = list((tmp_path / "cache" / "newsroom-digest").iterdir())
+    assert kept and all(p.stat().st_mode & 0o077 == 0 for p in kept), "the user's alone"
+    secret = (tmp_path / "var" / "secret_key").read_text().strip()
+    assert all(secret.encode() not in p.read_bytes() for p in kept), "no made secret kept"
+    assert run(DIGEST_FEEDS_SIZE="7").stdout.split() == ["7", "True", "True"]
+    config.write_text(original.replace("connections = 4", "conections = 4"))
+    refused = run()
+    assert refused.returncode != 0 and "conections" in refused.stderr, "a new text is checked"

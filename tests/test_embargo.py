@@ -21,7 +21,7 @@ from digest.schedule import ClockProcess
 from digest.store import items_stamp, latest_items, publishable, upsert_items
 from digest.web import create_app
 
-from .helpers import SMTPRecorder, serve, subscribe
+from .helpers import SMTPRecorder, serve, subscribe, wait_for
 
 Server = tuple[SMTPRecorder, int]
 EMBARGO_SECONDS = 15
@@ -129,10 +129,10 @@ def test_an_embargo_set_later_pulls_the_item_from_cached_feeds(
     item = news("Published Too Soon", now - timedelta(hours=2))
     upsert_items(engine, [item], now)
     with serve(create_app(press, engine)) as base_url, httpx.Client(base_url=base_url) as web:
-        assert item.title in web.get("/feeds/all.atom").text
+        wait_for(lambda: item.title in web.get("/feeds/all.atom").text)  # built in the background
         actions.embargo_item(engine, item.key, now + timedelta(hours=1), "Alice")
         time.sleep(1.1)
-        assert item.title not in web.get("/feeds/all.atom").text
+        wait_for(lambda: item.title not in web.get("/feeds/all.atom").text)
         assert item.title not in web.get("/feeds/reports.json").text
 
 

@@ -26,7 +26,7 @@ from lxml import etree, html
 from sqlalchemy import Engine
 
 from digest import actions
-from digest.catalog import feed_specs, month_stats
+from digest.catalog import feed_specs, month_of, month_stats
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.feeds import RENDERERS, ping_hub, write_feeds
@@ -562,3 +562,135 @@ def test_an_embargo_lifted_by_hand_is_published_by_the_next_plain_publish(
     assert page.exists() and item.title in page.read_text()
     with pytest.raises(DigestError, match="no embargo"):
         actions.embargo_item(engine, item.key, None, "Ana")
+
+
+def _rel(page: html.HtmlElement, rel: str) -> str | None:
+    """The href of a page's <link rel=…> (and the in-page link with the same rel agrees)."""
+    head = page.xpath(f"//head/link[@rel='{rel}']/@href")
+    body = page.xpath(f"//main//a[@rel='{rel}']/@href")
+    assert head == body, rel
+    return head[0] if head else None
+
+
+def test_month_pages_are_paginated_and_chained_by_rel_links(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("digest.site.ARCHIVE_PAGE_SIZE", 3)
+    port = free_port()
+    configured = replace(settings, base_url=f"http://127.0.0.1:{port}/")
+    actions.ingest_paths(engine, configured, SEED_FILES, now=NOW)
+    actions.publish_feeds(engine, configured, full=True)
+    expected = public_items(engine, NOW)
+    out = configured.output_dir
+    with serve(create_app(configured, engine), port) as url, httpx.Client() as client:
+        newest = month_of(configured, expected[0].published)
+        address: str | None = url + f"news/{newest}/"
+        walked, pages = [], []
+        while address is not None:
+            response = client.get(address)
+            assert response.status_code == 200, address
+            page = html.fromstring(response.content)
+            titles = [a.text_content() for a in page.xpath("//main//h3/a")]
+            assert 1 <= len(titles) <= 3, address
+            walked += titles
+            pages.append(address)
+            older = _rel(page, "prev")
+            if older is not None:
+                back = html.fromstring(client.get(older).content)
+                assert _rel(back, "next") == address, "next leads back where prev came from"
+            address = older
+        assert walked == [item.title for item in expected], "every item once, newest first"
+        paged = [p for p in pages if p.rstrip("/").rsplit("/", 1)[-1].isdigit()]
+        assert paged, "the seed months hold more than one page"
+        for address in pages:
+            path = address.removeprefix(url)
+            on_disk = (out / path / "index.html").read_bytes()
+            (out / path / "index.html").unlink()
+            assert client.get(address).content == on_disk, "served and written alike"
+        month = paged[-1].removeprefix(url + "news/").split("/")[0]
+        total = sum(p.startswith(url + f"news/{month}/") for p in pages)
+        assert total > 1 and url + f"news/{month}/1/" in pages, "page 1 holds the oldest"
+        for missing in (total, total + 1, 0, "01"):
+            path = f"news/{month}/{missing}/"
+            assert client.get(url + path).status_code == 404, "the newest is at the month's own"
+    in_month = [i for i in expected if month_of(configured, i.published) == month]
+    for item in in_month[3:]:
+        set_embargo(engine, item.key, NOW + timedelta(days=400))
+    actions.publish_feeds(engine, configured)
+    assert not (out / "news" / month / "1").exists(), "a month that shrank loses its pages"
+    assert (out / "news" / month / "index.html").exists()
+
+
+def test_an_incremental_publish_writes_what_a_full_rebuild_would(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("digest.site.ARCHIVE_PAGE_SIZE", 3)
+    actions.ingest_paths(engine, settings, SEED_FILES, now=NOW)
+    actions.publish_feeds(engine, settings, full=True)
+    newest = public_items(engine, NOW, limit=1)[0]
+    later = datetime.now(UTC)
+    new = Item(
+        key="https://harbourlight.example/incremental/",
+        title="An incremental item",
+        published=newest.published + timedelta(hours=1),
+        type=newest.type,
+        source="t",
+    )
+    middle = public_items(engine, later)[len(public_items(engine, later)) // 2]
+    backdated = Item(
+        key="https://harbourlight.example/backdated/",
+        title="A backdated item",
+        published=middle.published - timedelta(seconds=1),
+        type=middle.type,
+        source="t",
+    )
+    upsert_items(engine, [new, backdated], later)
+    withheld = public_items(engine, later)[5]
+    set_embargo(engine, withheld.key, later + timedelta(days=30))
+    with monkeypatch.context() as patched:
+        patched.setattr("digest.catalog.month_stats", lambda *a: pytest.fail("counted every month"))
+        written = {
+            f.path.relative_to(settings.output_dir).as_posix()
+            for f in actions.publish_feeds(engine, settings)
+            if f.written
+        }
+    month = month_of(settings, new.published)
+    (stored,) = [i for i in public_items(engine, later, limit=1)]
+    assert stored.title == new.title
+    touched = {
+        f"items/{stored.page}/index.html",
+        "news/index.html",
+        f"news/{month}/index.html",
+        f"news/{new.type}/index.html",
+        f"news/{new.type}/{month}/index.html",
+        "feeds/all.atom",
+        f"feeds/{new.type}.json",
+        "index.html",
+    }
+    assert touched <= written
+    for path in touched - {f"items/{stored.page}/index.html"}:
+        assert new.title in (settings.output_dir / path).read_text(), path
+    assert not (settings.output_dir / "items" / withheld.page).exists()
+    kept = tmp_path / "full"
+    actions.publish_feeds(engine, settings, out=kept, full=True)
+    assert month_stats(engine, settings, datetime.now(UTC)) == json_stats(settings.output_dir)
+    for path in sorted(p for p in kept.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        relative = path.relative_to(kept).as_posix()
+        if relative.startswith("feeds/archive/"):
+            continue  # RFC 5005 archives follow their own rule (test_rfc5005_…)
+        mine = settings.output_dir / relative
+        assert mine.read_bytes() == path.read_bytes(), relative
+    extra = {
+        p.relative_to(settings.output_dir).as_posix()
+        for p in settings.output_dir.rglob("index.html")
+    } - {p.relative_to(kept).as_posix() for p in kept.rglob("index.html")}
+    assert not extra, "no page left behind that a rebuild would not write"
+
+
+def json_stats(out: Path) -> dict[str | None, dict[str, tuple[datetime, int]]]:
+    """The month statistics an output folder keeps for the next publish."""
+    kept = json.loads((out / ".month-stats.json").read_text())["stats"]
+    return {
+        key or None: {m: (datetime.fromisoformat(at), n) for m, (at, n) in months.items()}
+        for key, months in kept.items()
+    }

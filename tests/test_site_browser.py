@@ -30,8 +30,12 @@ pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def site(engine: Engine, settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    """The sample newsroom stored, a weekly digest sent, pages written and served."""
+def site(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, Settings]]:
+    """The sample newsroom stored, a weekly digest sent, pages written and served; archive
+    months of more than two items take more than one page."""
+    monkeypatch.setattr("digest.site.ARCHIVE_PAGE_SIZE", 2)
     port = free_port()
     live = replace(
         settings,
@@ -168,4 +172,5 @@ def test_every_internal_link_on_every_page_resolves(
                 queue.append(target)
     assert len(seen) > 30
     assert any("/items/" in url for url in seen) and any("/digests/" in url for url in seen)
+    assert any(url.rstrip("/").rsplit("/", 1)[-1].isdigit() for url in seen), "a month's page 2"
     page.close()

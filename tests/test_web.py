@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -90,7 +91,7 @@ def test_changed_feed_gets_a_new_etag(
 
 
 def test_unknown_and_traversal_paths_are_404(client: httpx.Client) -> None:
-    for path in ("/feeds/nope.atom", "/feeds/..%2F..%2Fpyproject.toml", "/feeds/all.txt"):
+    for path in ("/feeds/nope.atom", "/feeds/..%2F..%2Fpyproject.toml", "/feeds/all.png"):
         assert client.get(path).status_code == 404
 
 
@@ -235,8 +236,7 @@ def test_web_process_rebuilds_stale_feeds_from_the_store(
         served(create_app(own_folder, engine), own_folder) as base_url,
         httpx.Client(base_url=base_url) as web,
     ):
-        first = web.get("/feeds/reports.atom")
-        assert first.status_code == 200, "built on first request, no shared disk needed"
+        wait_for(lambda: web.get("/feeds/reports.atom").status_code == 200)  # no shared disk
         upsert_items(
             engine,
             [
@@ -278,3 +278,60 @@ def test_memory_path_speaks_http_1_0_1_1_pipelining_and_head(client: httpx.Clien
     assert two.count(b"HTTP/1.1 200 OK\r\n") == 3
     assert two.count(body) == 1, "HEAD sends no body"
     assert two.rstrip().endswith(b"}"), "the dynamic answer comes last, in order"
+
+
+def test_pages_on_disk_and_healthz_answer_while_a_refresh_runs(
+    engine: Engine, web_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = replace(web_settings, output_dir=tmp_path / "web-copy", feed_refresh_seconds=1)
+    actions.ingest_sources(engine, own, now=NOW)
+    actions.publish_feeds(engine, own, full=True)
+    late = Item(key="https://x.example/held", title="Held Back", published=NOW, source="t")
+    upsert_items(engine, [late], NOW)
+    started, release = threading.Event(), threading.Event()
+    publish = actions.publish_feeds
+
+    def slow_publish(*args: object, **kwargs: object) -> object:
+        started.set()
+        assert release.wait(60), "the test never let the refresh go"
+        return publish(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "publish_feeds", slow_publish)
+    with served(create_app(own, engine), own) as base_url, httpx.Client(base_url=base_url) as web:
+        try:
+            assert web.get("/feeds/all.atom").status_code == 200
+            wait_for(started.is_set)
+            assert web.get("/healthz").json()["ok"] is True
+            for path in ("/feeds/all.atom", "/news/", "/"):
+                answer = web.get(path)
+                assert answer.status_code == 200, path
+                assert "Held Back" not in answer.text, "what is on disk, while the refresh runs"
+        finally:
+            release.set()
+        wait_for(lambda: "Held Back" in web.get("/feeds/all.atom").text)
+
+
+def test_the_page_cache_is_bounded_by_bytes(tmp_path: Path) -> None:
+    import asyncio
+    import os as os_module
+
+    from digest.web.static import StaticFiles
+
+    for n in range(6):
+        (tmp_path / f"p{n}.png").write_bytes(os_module.urandom(4000))  # an image: kept as it is
+    files = StaticFiles(tmp_path, lambda media_type: [], max_bytes=14_000)
+
+    def get(n: int) -> bytes:
+        entry = asyncio.run(files.lookup(f"/p{n}.png"))
+        assert entry is not None
+        return entry.identity.body
+
+    for n in (0, 1, 2):
+        get(n)
+    assert list(files.entries) == ["/p0.png", "/p1.png", "/p2.png"]
+    get(0)
+    get(3)
+    assert files.held <= 14_000
+    assert list(files.entries) == ["/p2.png", "/p0.png", "/p3.png"], "least recently used out"
+    assert files.held == sum(entry.size for entry in files.entries.values())
+    assert get(1) == (tmp_path / "p1.png").read_bytes(), "an evicted file is read again"

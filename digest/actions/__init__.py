@@ -106,6 +106,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     "PublishReport": ("publish", "PublishReport"),
     "publish": ("publish", "publish"),
     "publish_feeds": ("publish", "publish_feeds"),
+    "published_from": ("publish", "published_from"),
     "actor_for": ("staff", "actor_for"),
     "add_member": ("staff", "add_member"),
     "change_password": ("staff", "change_password"),

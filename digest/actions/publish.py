@@ -31,17 +31,23 @@ def publish_feeds(
     output folder; `full` renders every item page again (else only those of items changed
     since the last run, and of `pages`: items whose embargo was lifted by hand or that got
     a correction note)."""
-    from digest.catalog import month_stats
+    from digest.catalog import current_month_stats, month_stats, save_month_stats
     from digest.feeds import write_feeds
     from digest.site import write_site
 
     now = utc_now()
+    folder = out or settings.output_dir
+    pages = list(pages)
     stamp = _store_stamp(engine, now)
-    stats = month_stats(engine, settings, now)
+    if full:
+        stats = month_stats(engine, settings, now)
+    else:
+        stats = current_month_stats(engine, settings, now, folder, pages)
     files = write_feeds(engine, settings, out, changed_types, now, full, stats)
     files += write_site(engine, settings, out, now, full, stats, pages)
+    save_month_stats(folder, settings, stats)
     if changed_types is None:
-        _record_stamp(out or settings.output_dir, stamp)
+        _record_stamp(folder, stamp)
     return files
 
 
@@ -74,6 +80,13 @@ def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> 
 # The store's stamp (digest.store.items_stamp) the feeds in the output folder were written
 # from; a dot file, which the web server never serves.
 STAMP_FILE = ".published-from"
+
+
+def published_from(settings: Settings, stamp: tuple[object, ...]) -> bool:
+    """Whether the output folder was last written from the store in this state (its
+    digest.store.items_stamp): a web process starting on a folder the clock keeps up to
+    date has nothing to publish."""
+    return _recorded_stamp(settings.output_dir) == json.dumps(stamp, default=str)
 
 
 def _store_stamp(engine: Engine, now: datetime) -> str:

@@ -4,6 +4,7 @@ and /healthz, behind a body limit and security headers. A thin shell over digest
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_from_bytes
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -40,6 +40,7 @@ from digest.web.static import Entry, StaticFiles, file_for
 if TYPE_CHECKING:
     from digest.store import Engine
 
+log = logging.getLogger(__name__)
 SAFE = "".join(chr(c) for c in range(33, 127))
 MAX_CONCURRENCY = 1000
 # How long a request waits for another writer's lock on an SQLite store before it answers
@@ -52,7 +53,9 @@ KEEP_ALIVE_SECONDS = 5
 class FeedRefresher:
     """Keeps the web process's own output folder up to date from the store, at most once
     per `feeds.refresh_seconds`: a web process on a machine of its own (no disk shared
-    with the clock) still serves fresh feeds, and an unchanged store costs one query."""
+    with the clock) still serves fresh feeds, and an unchanged store costs one query.
+    `start()` runs a due refresh in a background thread, so requests are answered from
+    what is on disk meanwhile (a publish over a large store takes seconds)."""
 
     def __init__(
         self, settings: Settings, engine: Engine, files: StaticFiles | None = None
@@ -67,6 +70,21 @@ class FeedRefresher:
     def due(self) -> bool:
         return time.monotonic() - self.checked >= self.settings.feed_refresh_seconds
 
+    def start(self) -> threading.Thread | None:
+        """Run a due refresh in the background (one at a time); the thread, or None."""
+        if not self.due() or self.lock.locked():
+            return None
+        thread = threading.Thread(target=self._background, name="feed-refresh", daemon=True)
+        thread.start()
+        return thread
+
+    def _background(self) -> None:
+        try:
+            self()
+        except Exception:
+            log.exception("refreshing the output folder from the store failed")
+            self.checked = time.monotonic()
+
     def __call__(self) -> None:
         if not self.due():
             return
@@ -74,7 +92,7 @@ class FeedRefresher:
             if time.monotonic() - self.checked < self.settings.feed_refresh_seconds:
                 return
             stamp = items_stamp(self.engine)
-            if stamp != self.stamp:
+            if stamp != self.stamp and not actions.published_from(self.settings, stamp):
                 actions.publish_feeds(self.engine, self.settings)
                 self.stamp = stamp
                 if self.files is not None:
@@ -109,15 +127,15 @@ class WebApp:
 
     def in_memory(self, path: str) -> Entry | None:
         """The output-folder file for a path when it can be answered from memory at once
-        (unchanged on disk, no feed refresh due); else None."""
+        (unchanged on disk); else None. A due refresh starts in the background."""
         if self.refresh.due():
-            return None
+            self.refresh.start()
         return self.files.fresh(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             if self.refresh.due():
-                await run_in_threadpool(self.refresh)
+                self.refresh.start()
             if await self.files(scope, receive, send):
                 return
         if scope["type"] == "http" and not scope.get("query_string", b"").isascii():

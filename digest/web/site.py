@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 HTML = "text/html; charset=utf-8"
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PAGE = re.compile(r"^[1-9]\d{0,4}$")
 CACHE_CONTROL = "public, max-age=60"
 MAX_PAGE = 10_000
 SEARCH_THREADS = 1  # searches take turns: one thread answers more of them than many
@@ -107,8 +108,15 @@ def item(here: Site, request: Request) -> Response:
 
 
 def archive(here: Site, request: Request) -> Response:
-    """The news archive: everything, one type, one month, or one type in one month."""
-    parts = [p for p in (request.path_params.get("a"), request.path_params.get("b")) if p]
+    """The news archive: everything, one type, one month, or one type in one month, and a
+    month's older pages (…/<month>/<n>/)."""
+    parts = [request.path_params.get(k) for k in ("a", "b", "c")]
+    parts = [p for p in parts if p]
+    number = None
+    if len(parts) > 1 and PAGE.match(parts[-1]):
+        number = int(parts.pop())
+        if not MONTH.match(parts[-1]):
+            return not_found(here)
     item_type = month = None
     if parts and MONTH.match(parts[-1]):
         month = parts.pop()
@@ -117,7 +125,7 @@ def archive(here: Site, request: Request) -> Response:
     if parts or (item_type is not None and here.settings.type_by_slug(item_type) is None):
         return not_found(here)
     now = datetime.now(UTC)
-    page = site.render_archive(here.engine, here.settings, now, item_type, month)
+    page = site.render_archive(here.engine, here.settings, now, item_type, month, page=number)
     if page is None:
         return not_found(here)
     if not request.url.path.endswith("/"):
@@ -164,6 +172,8 @@ def routes(settings: Settings, engine: Engine) -> list[BaseRoute]:
         Route("/news/{a}", folder, methods=methods),
         Route("/news/{a}/{b}/", threaded(archive, here), methods=methods),
         Route("/news/{a}/{b}", folder, methods=methods),
+        Route("/news/{a}/{b}/{c}/", threaded(archive, here), methods=methods),
+        Route("/news/{a}/{b}/{c}", folder, methods=methods),
         Route("/search", threaded(search, here, SEARCH_THREADS), methods=methods),
         Route("/digests/", threaded(digests, here), methods=methods),
         Route("/digests", folder, methods=methods),

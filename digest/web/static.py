@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
@@ -51,6 +52,13 @@ COMPRESSIBLE = {".atom", ".rss", ".json", ".opml", ".html", ".xml", ".txt", ".cs
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=600, stale-if-error=86400"
 CHECK_SECONDS = 0.01
 MAX_ENTRIES = 20_000
+MAX_CACHE_BYTES = 24 * 1024 * 1024
+# Feeds are few, large and hot: their brotli copy is worth the best quality (~14 ms for an
+# item page's worth of text). Pages are many and each read by few, so a crawler walking
+# the archive gets them compressed cheaply (well under a millisecond) at a few % more bytes.
+FEED_SUFFIXES = {".atom", ".rss", ".json", ".opml"}
+PAGE_BROTLI_QUALITY = 5
+PAGE_GZIP_LEVEL = 6
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_PATH = 1024
 MIN_COMPRESS = 256
@@ -88,6 +96,12 @@ class Entry:
     gzip: Variant | None
     br: Variant | None
 
+    @property
+    def size(self) -> int:
+        """Roughly the bytes this entry holds: its bodies and ready heads."""
+        variants = [v for v in (self.identity, self.gzip, self.br) if v is not None]
+        return sum(len(v.body) + 2 * len(v.raw_full) for v in variants) + len(self.file)
+
 
 def file_for(root: str, path: str) -> str | None:
     """The file a URL path names inside `root` (a directory's index.html), or None for a
@@ -107,8 +121,10 @@ def file_for(root: str, path: str) -> str | None:
 def _compressed(suffix: str, body: bytes) -> tuple[bytes | None, bytes | None]:
     if suffix not in COMPRESSIBLE or len(body) < MIN_COMPRESS:
         return None, None
-    zipped = gzip.compress(body, compresslevel=9, mtime=0)
-    squeezed = brotli.compress(body, quality=11 if len(body) < 1 << 20 else 5) if brotli else None
+    feed = suffix in FEED_SUFFIXES
+    zipped = gzip.compress(body, compresslevel=9 if feed else PAGE_GZIP_LEVEL, mtime=0)
+    quality = 11 if feed and len(body) < 1 << 20 else PAGE_BROTLI_QUALITY
+    squeezed = brotli.compress(body, quality=quality) if brotli else None
     return zipped, squeezed
 
 
@@ -116,10 +132,17 @@ class StaticFiles:
     """The in-memory table of one folder's files and the ASGI handler that serves it.
     `extra_headers(media_type)` gives the security headers for a type of file."""
 
-    def __init__(self, folder: Path, extra_headers: Callable[[str], Headers]) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        extra_headers: Callable[[str], Headers],
+        max_bytes: int = MAX_CACHE_BYTES,
+    ) -> None:
         self.folder = folder
         self.extra_headers = extra_headers
-        self.entries: dict[str, Entry] = {}
+        self.max_bytes = max_bytes
+        self.held = 0
+        self.entries: OrderedDict[str, Entry] = OrderedDict()
         self.missing: dict[str, float] = {}
         self.encodings: dict[bytes, tuple[bool, bool]] = {}
 
@@ -129,7 +152,7 @@ class StaticFiles:
 
     def invalidate(self) -> None:
         """Look at every file on disk again at its next request (after a publish)."""
-        for entry in self.entries.values():
+        for entry in list(self.entries.values()):  # called from the refresh thread
             entry.checked = -CHECK_SECONDS
         self.missing.clear()
 
@@ -206,15 +229,23 @@ class StaticFiles:
         )
 
     def _store(self, path: str, entry: Entry | None) -> None:
+        """Keep an entry (or note a miss), evicting the least recently used entries while
+        the table holds more than `max_bytes` (or MAX_ENTRIES)."""
+        previous = self.entries.pop(path, None)
+        if previous is not None:
+            self.held -= previous.size
         if entry is None:
-            self.entries.pop(path, None)
             if len(self.missing) > MAX_ENTRIES:
                 self.missing.clear()
             self.missing[path] = time.monotonic()
             return
-        if path not in self.entries and len(self.entries) >= MAX_ENTRIES:
-            self.entries.pop(next(iter(self.entries)))
+        if entry.size > self.max_bytes:
+            return
         self.entries[path] = entry
+        self.held += entry.size
+        while self.held > self.max_bytes or len(self.entries) > MAX_ENTRIES:
+            _path, evicted = self.entries.popitem(last=False)
+            self.held -= evicted.size
 
     def fresh(self, path: str) -> Entry | None:
         """The entry for a URL path if its file is unchanged on disk (looked at, one stat,
@@ -233,6 +264,7 @@ class StaticFiles:
         if (status.st_mtime_ns, status.st_size, status.st_ino) != entry.stamp:
             return None
         entry.checked = now
+        self.entries.move_to_end(path)
         return entry
 
     async def lookup(self, path: str) -> Entry | None:
@@ -240,6 +272,7 @@ class StaticFiles:
         entry = self.entries.get(path)
         now = time.monotonic()
         if entry is not None and now - entry.checked < CHECK_SECONDS:
+            self.entries.move_to_end(path)
             return entry
         if entry is None:
             missed = self.missing.get(path)

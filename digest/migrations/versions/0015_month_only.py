@@ -1,7 +1,7 @@
 """items.month_only: an item its listing dates only to a month (under an `April 2013` heading)
 
 Revision ID: 0015_month_only
-Revises: 0013_search
+Revises: 0014_publish
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_month_only"
-down_revision = "0013_search"
+down_revision = "0014_publish"
 branch_labels = None
 depends_on = None
 
