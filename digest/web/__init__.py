@@ -70,6 +70,11 @@ class FeedRefresher:
     def due(self) -> bool:
         return time.monotonic() - self.checked >= self.settings.feed_refresh_seconds
 
+    def warming(self) -> bool:
+        """Whether the first publish into an output folder never written before is under
+        way: a page missing now is one still being written, not one that does not exist."""
+        return self.lock.locked() and not (self.settings.output_dir / "index.html").is_file()
+
     def start(self) -> threading.Thread | None:
         """Run a due refresh in the background (one at a time); the thread, or None."""
         if not self.due() or self.lock.locked():
@@ -163,14 +168,22 @@ def store_refused(pages: Pages) -> Callable[[Request, Exception], Awaitable[Resp
     return refused
 
 
+WARMING = "The site is being written for the first time. Please try again in a few seconds."
+
+
 def http_refusal(
-    settings: Settings, files: StaticFiles, pages: Pages
+    settings: Settings, files: StaticFiles, pages: Pages, warming: Callable[[], bool]
 ) -> Callable[[Request, Exception], Awaitable[Response]]:
     """The answer to a request Starlette refuses: a folder's address without its slash
-    redirects to it; 404 and 405 get the site's page; anything else its own status."""
+    redirects to it; 404 and 405 get the site's page (a 404 while the first publish runs
+    is a 503 to try again); anything else its own status."""
 
     async def refused(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 400
+        if status == 404 and warming():
+            response = pages.refuse(request, 503, WARMING)
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         if status == 404 and request.method in ("GET", "HEAD"):
             index = file_for(files.root, request.url.path + "/")
             if index and not request.url.path.endswith("/") and os.path.isfile(index):
@@ -209,7 +222,7 @@ def create_app(
         health = store_health(engine, datetime.now(UTC))
         return JSONResponse(health, 200 if health["ok"] else 503)
 
-    refused = http_refusal(settings, files, pages)
+    refused = http_refusal(settings, files, pages, refresh.warming)
 
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
