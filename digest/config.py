@@ -281,10 +281,8 @@ def load_settings(
 
     schema, where = validate(raw, str(path), env, text)
     settings = _settings(schema, where, keep_secret=keep_secret)
-    if cache is not None and settings.email.dkim_key is None:
-        _keep_settings(
-            cache, env, settings, list(deployment_variables()), not schema.site.secret_key
-        )
+    if cache is not None and not schema.site.secret_key and not _holds_secret(settings):
+        _keep_settings(cache, env, settings, list(deployment_variables()))
     return settings
 
 
@@ -292,8 +290,33 @@ def load_settings(
 # by the configuration's text, the folder, the program's code and the environment's
 # settings variables: validating them (pydantic's import and models) costs every command
 # ~140 ms, more than the rest of `digest parse`. A secret made for the run (var/secret_key
-# or a throwaway) is never kept: it is made again as _settings makes it.
-CACHE_FORMAT = 1
+# or a throwaway) is never kept: it is made again as _settings makes it. A configuration
+# holding a secret (SECRET_KEY, ADMIN_PASSWORD, a DKIM key, a password in a URL) is not
+# kept at all, so no secret is ever written to the cache folder (it validates each time).
+CACHE_FORMAT = 2
+
+
+def _holds_secret(settings: Settings) -> bool:
+    """Whether validated settings carry a secret that must not be written to disk."""
+    urls = (
+        settings.database_url,
+        settings.smtp_url,
+        settings.websub_hub_url,
+        settings.bounces.mailbox_url,
+        *(source.location for source in settings.sources),
+    )
+    return bool(
+        settings.admin_password
+        or settings.email.dkim_key
+        or any(url and _url_password(url) for url in urls)
+    )
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return url  # unreadable: treat as holding one
 
 
 def _cache_file(path: Path, text: str, keep_secret: bool) -> Path | None:
@@ -322,24 +345,22 @@ def _cached_settings(cache: Path, env: Mapping[str, str], keep_secret: bool) -> 
             status = os.fstat(handle.fileno())
             if status.st_uid != os.getuid() or status.st_mode & 0o077:
                 return None
-            names, printed, made_secret, settings = pickle.load(handle)
+            names, printed, settings = pickle.load(handle)
     except Exception:  # a missing, partial or outdated cache file: validate instead
         return None
     if not isinstance(settings, Settings) or _environment_print(env, names) != printed:
         return None
-    if made_secret:
-        secret_key, generated = _fallback_secret(keep_secret)
-        settings = replace(settings, secret_key=secret_key, secret_key_generated=generated)
-    return settings
+    secret_key, generated = _fallback_secret(keep_secret)
+    return replace(settings, secret_key=secret_key, secret_key_generated=generated)
 
 
 def _keep_settings(
-    cache: Path, env: Mapping[str, str], settings: Settings, names: list[str], made: bool
+    cache: Path, env: Mapping[str, str], settings: Settings, names: list[str]
 ) -> None:
     import pickle
 
-    kept = replace(settings, secret_key="") if made else settings
-    data = pickle.dumps((names, _environment_print(env, names), made, kept))
+    kept = replace(settings, secret_key="")
+    data = pickle.dumps((names, _environment_print(env, names), kept))
     try:
         cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         draft = cache.with_name(f".{cache.name}.{os.getpid()}")
