@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -268,13 +266,16 @@ def load_settings(
         cached = _cached_settings(cache, env, keep_secret) if cache else None
         if cached is not None:
             return cached
-        raw = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: configuration file not found (from --config or DIGEST_CONFIG)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read configuration file: {exc}") from None
+    import tomllib  # kept settings need no parsing
+
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     from digest.config_schema import deployment_variables, validate
@@ -560,7 +561,7 @@ def _fallback_secret(keep_secret: bool) -> tuple[str, bool]:
     """The secret when SECRET_KEY is unset, and whether it is var/secret_key's: a throwaway
     for a command that signs nothing (keep_secret False) where there is no such file."""
     if not keep_secret and not SECRET_FILE.is_file():
-        return secrets.token_urlsafe(32), False
+        return os.urandom(32).hex(), False
     return _local_secret(), True
 
 
@@ -575,6 +576,8 @@ def _local_secret() -> str:
         secret = ""
     if secret:
         return secret
+    import secrets
+
     SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
     draft = SECRET_FILE.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
     draft.write_text(secrets.token_urlsafe(32) + "\n")
