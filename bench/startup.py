@@ -9,13 +9,15 @@ this environment's (a .pth line naming its site-packages, so no download is need
 files found there are not run, so the editable install's import finder is not loaded).
 The ratio is taken against that environment's own `python -c pass`; the editable install
 (`make install`) is measured beside it, for comparison. Times are wall-clock medians of
-alternate runs: on a loaded machine, run it twice.
+alternate runs, with the CPU time (user + system) of the same runs beside them, which the
+machine's load moves less: on a loaded machine, run it twice.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,10 +45,13 @@ print(" ".join(heavy) or "-", file=sys.stderr)
 """
 
 
-def timed(command: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
+def timed(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system) of one run of a command."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu
 
 
 def loaded_by(args: list[str], cwd: Path) -> str:
@@ -101,13 +106,20 @@ def wheel_install(folder: Path) -> Path:
     return venv / "bin"
 
 
-def ratio(python: str, digest: str, runs: int, cwd: Path) -> tuple[float, float]:
-    """Median milliseconds of `python -c pass` and of `digest parse SEED`, run alternately."""
+def ratio(python: str, digest: str, runs: int, cwd: Path) -> list[tuple[float, float]]:
+    """Median milliseconds of `python -c pass` and of `digest parse SEED`, run alternately:
+    wall clock, then CPU (which a loaded machine moves less)."""
     bare, parse = [], []
     for _ in range(runs):
         bare.append(timed([python, "-c", "pass"], cwd))
         parse.append(timed([digest, "parse", str(SEED)], cwd))
-    return statistics.median(bare) * 1000, statistics.median(parse) * 1000
+    return [
+        (
+            statistics.median(b[i] for b in bare) * 1000,
+            statistics.median(p[i] for p in parse) * 1000,
+        )
+        for i in (0, 1)
+    ]
 
 
 def main() -> None:
@@ -123,12 +135,15 @@ def main() -> None:
             ("wheel install", str(wheel_bin / "python"), str(wheel_bin / "digest")),
             ("editable install", sys.executable, DIGEST),
         ):
-            python_ms, parse_ms = ratio(python, digest, runs, cwd)
+            (python_ms, parse_ms), (python_cpu, parse_cpu) = ratio(python, digest, runs, cwd)
             goal = "  (goal <= 6x)" if name == "wheel install" else ""
-            print(f"  {name}:")
-            print(f"    python -c pass        {python_ms:7.1f} ms")
-            print(f"    digest parse SEED     {parse_ms:7.1f} ms")
-            print(f"    ratio                 {parse_ms / python_ms:7.1f}x{goal}")
+            print(f"  {name}:                wall       CPU")
+            print(f"    python -c pass        {python_ms:7.1f} ms {python_cpu:7.1f} ms")
+            print(f"    digest parse SEED     {parse_ms:7.1f} ms {parse_cpu:7.1f} ms")
+            print(
+                f"    ratio                 {parse_ms / python_ms:7.1f}x   "
+                f"{parse_cpu / python_cpu:7.1f}x{goal}"
+            )
         print("slowest imports of digest parse (python -X importtime, self time):")
         for microseconds, name in slowest_imports(["parse", str(SEED)], cwd):
             print(f"  {microseconds / 1000:7.1f} ms  {name}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import importlib
 import logging
 import os
 import sys
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from digest.commands.bounces import bounces_group
 from digest.commands.common import (
     AS_OPTION,
     PACKAGED_NOTE,
@@ -24,20 +23,27 @@ from digest.commands.common import (
     send_due,
     store,
 )
-from digest.commands.embargo import EmbargoOptions, embargo_group, send_under_embargo
-from digest.commands.mailings import items_group, mailing_group
-from digest.commands.press import subscribers_group
-from digest.commands.processes import clock, run, serve
-from digest.commands.staff import staff_group
 from digest.config import Settings, find_config, is_packaged, load_settings
 from digest.errors import DigestError, SourceError
-from digest.model import Item
 
 if TYPE_CHECKING:
+    from digest.model import Item
     from digest.sources.html import Explain
 
 # Each command imports what it uses, so that `digest parse` or `digest --help` does not load
-# SQLAlchemy, premailer, feedgen and the web stack (see bench/startup.py).
+# SQLAlchemy, premailer, feedgen and the web stack (see bench/startup.py); the command groups
+# in digest/commands/ are imported only when named (or listed by --help): _LazyGroup.
+COMMAND_HOMES = {
+    "subscribers": ("digest.commands.press", "subscribers_group"),
+    "mailing": ("digest.commands.mailings", "mailing_group"),
+    "items": ("digest.commands.mailings", "items_group"),
+    "embargo": ("digest.commands.embargo", "embargo_group"),
+    "staff": ("digest.commands.staff", "staff_group"),
+    "bounces": ("digest.commands.bounces", "bounces_group"),
+    "serve": ("digest.commands.processes", "serve"),
+    "clock": ("digest.commands.processes", "clock"),
+    "run": ("digest.commands.processes", "run"),
+}
 
 # `digest parse`: the exit status of a file with nothing readable (unreadable input, or no
 # item with a title and a date), whatever the kind of file; the one rule docs/commands.md gives.
@@ -50,8 +56,22 @@ class _Formatter(logging.Formatter):
         return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
+class _LazyGroup(click.Group):
+    """A click group whose commands from digest/commands/ load on first use (COMMAND_HOMES)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMAND_HOMES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMAND_HOMES and cmd_name not in self.commands:
+            module, attr = COMMAND_HOMES[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
 @click.group(
-    epilog="Example: digest init news --sample && cd news && digest check && digest publish"
+    cls=_LazyGroup,
+    epilog="Example: digest init news --sample && cd news && digest check && digest publish",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also log progress, not only problems.")
 @click.option(
@@ -119,6 +139,8 @@ def parse(
         items.extend(found)
     rows = [parse_record(settings, item) for item in items]
     if as_json:
+        import json
+
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
@@ -372,6 +394,8 @@ def breaking(
     from digest import actions
 
     if under_embargo or group:
+        from digest.commands.embargo import EmbargoOptions, send_under_embargo
+
         options = EmbargoOptions(test_to, dry_run, yes, no_wait, group, actor)
         send_under_embargo(item, options, at)
         return
@@ -503,14 +527,3 @@ def _check_line(status: str, name: str, detail: str) -> None:
     if not os.environ.get("NO_COLOR") and sys.stdout.isatty():
         mark = click.style(mark, fg=colour, bold=True)
     click.echo(f"{mark} {name}: {detail}")
-
-
-main.add_command(subscribers_group)
-main.add_command(mailing_group)
-main.add_command(items_group)
-main.add_command(embargo_group)
-main.add_command(staff_group)
-main.add_command(bounces_group)
-main.add_command(serve)
-main.add_command(clock)
-main.add_command(run)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -268,23 +266,24 @@ def load_settings(
         cached = _cached_settings(cache, env, keep_secret) if cache else None
         if cached is not None:
             return cached
-        raw = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: configuration file not found (from --config or DIGEST_CONFIG)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read configuration file: {exc}") from None
+    import tomllib  # kept settings need no parsing
+
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     from digest.config_schema import deployment_variables, validate
 
     schema, where = validate(raw, str(path), env, text)
     settings = _settings(schema, where, keep_secret=keep_secret)
-    if cache is not None and settings.email.dkim_key is None:
-        _keep_settings(
-            cache, env, settings, list(deployment_variables()), not schema.site.secret_key
-        )
+    if cache is not None and not schema.site.secret_key and not _holds_secret(settings):
+        _keep_settings(cache, env, settings, list(deployment_variables()))
     return settings
 
 
@@ -292,8 +291,33 @@ def load_settings(
 # by the configuration's text, the folder, the program's code and the environment's
 # settings variables: validating them (pydantic's import and models) costs every command
 # ~140 ms, more than the rest of `digest parse`. A secret made for the run (var/secret_key
-# or a throwaway) is never kept: it is made again as _settings makes it.
-CACHE_FORMAT = 1
+# or a throwaway) is never kept: it is made again as _settings makes it. A configuration
+# holding a secret (SECRET_KEY, ADMIN_PASSWORD, a DKIM key, a password in a URL) is not
+# kept at all, so no secret is ever written to the cache folder (it validates each time).
+CACHE_FORMAT = 2
+
+
+def _holds_secret(settings: Settings) -> bool:
+    """Whether validated settings carry a secret that must not be written to disk."""
+    urls = (
+        settings.database_url,
+        settings.smtp_url,
+        settings.websub_hub_url,
+        settings.bounces.mailbox_url,
+        *(source.location for source in settings.sources),
+    )
+    return bool(
+        settings.admin_password
+        or settings.email.dkim_key
+        or any(url and _url_password(url) for url in urls)
+    )
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return url  # unreadable: treat as holding one
 
 
 def _cache_file(path: Path, text: str, keep_secret: bool) -> Path | None:
@@ -322,24 +346,22 @@ def _cached_settings(cache: Path, env: Mapping[str, str], keep_secret: bool) -> 
             status = os.fstat(handle.fileno())
             if status.st_uid != os.getuid() or status.st_mode & 0o077:
                 return None
-            names, printed, made_secret, settings = pickle.load(handle)
+            names, printed, settings = pickle.load(handle)
     except Exception:  # a missing, partial or outdated cache file: validate instead
         return None
     if not isinstance(settings, Settings) or _environment_print(env, names) != printed:
         return None
-    if made_secret:
-        secret_key, generated = _fallback_secret(keep_secret)
-        settings = replace(settings, secret_key=secret_key, secret_key_generated=generated)
-    return settings
+    secret_key, generated = _fallback_secret(keep_secret)
+    return replace(settings, secret_key=secret_key, secret_key_generated=generated)
 
 
 def _keep_settings(
-    cache: Path, env: Mapping[str, str], settings: Settings, names: list[str], made: bool
+    cache: Path, env: Mapping[str, str], settings: Settings, names: list[str]
 ) -> None:
     import pickle
 
-    kept = replace(settings, secret_key="") if made else settings
-    data = pickle.dumps((names, _environment_print(env, names), made, kept))
+    kept = replace(settings, secret_key="")
+    data = pickle.dumps((names, _environment_print(env, names), kept))
     try:
         cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         draft = cache.with_name(f".{cache.name}.{os.getpid()}")
@@ -539,7 +561,7 @@ def _fallback_secret(keep_secret: bool) -> tuple[str, bool]:
     """The secret when SECRET_KEY is unset, and whether it is var/secret_key's: a throwaway
     for a command that signs nothing (keep_secret False) where there is no such file."""
     if not keep_secret and not SECRET_FILE.is_file():
-        return secrets.token_urlsafe(32), False
+        return os.urandom(32).hex(), False
     return _local_secret(), True
 
 
@@ -554,6 +576,8 @@ def _local_secret() -> str:
         secret = ""
     if secret:
         return secret
+    import secrets
+
     SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
     draft = SECRET_FILE.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
     draft.write_text(secrets.token_urlsafe(32) + "\n")

@@ -575,11 +575,14 @@ def test_times_read_as_people_say_them(settings: Settings) -> None:
 
 
 def test_every_staff_command_help_has_an_example() -> None:
+    import click
     from click.testing import CliRunner
 
     from digest.cli import main
 
-    for name in main.commands["staff"].commands:
+    staff = main.get_command(click.Context(main), "staff")
+    assert isinstance(staff, click.Group)
+    for name in staff.commands:
         result = CliRunner().invoke(main, ["staff", name, "--help"])
         assert result.exit_code == 0 and "Example: digest staff " in result.output, name
 

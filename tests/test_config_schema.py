@@ -204,3 +204,36 @@ def test_validated_settings_are_kept_per_file_text_and_environment(tmp_path: Pat
     config.write_text(original.replace("connections = 4", "conections = 4"))
     refused = run()
     assert refused.returncode != 0 and "conections" in refused.stderr, "a new text is checked"
+
+
+SECRETS = {
+    "SECRET_KEY": "kept-nowhere-secret-key-0123456789",
+    "ADMIN_PASSWORD": "kept-nowhere-admin-password",
+    "SMTP_URL": "smtp://mailer:kept-nowhere-smtp-pass@127.0.0.1:2525",
+    "DATABASE_URL": "postgresql://digest:kept-nowhere-db-pass@127.0.0.1/test",
+    "BOUNCE_MAILBOX_URL": "imaps://bounces:kept-nowhere-imap-pass@127.0.0.1/INBOX",
+    "DIGEST_EMAIL_DKIM_KEY_FILE": "dkim.pem",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS))
+def test_no_secret_is_written_to_the_settings_cache(tmp_path: Path, name: str) -> None:
+    import subprocess
+    import sys
+
+    dkim = "-----BEGIN PRIVATE KEY-----\nkept-nowhere-dkim-key\n-----END PRIVATE KEY-----\n"
+    (tmp_path / "dkim.pem").write_text(dkim)
+    program = "from digest.config import load_settings\nprint(repr(load_settings()))"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), name: SECRETS[name]}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    for _ in range(2):
+        shown = subprocess.run(
+            [sys.executable, "-c", program], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert shown.returncode == 0, shown.stderr
+    kept = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    needle = b"kept-nowhere"
+    assert needle in shown.stdout.encode() + dkim.encode(), "the secret was read"
+    assert not [p for p in kept if needle in p.read_bytes()], f"{name} written to the cache"
+    if name != "DIGEST_EMAIL_DKIM_KEY_FILE":
+        assert needle in shown.stdout.encode(), "the secret reaches the settings each time"

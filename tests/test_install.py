@@ -12,6 +12,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import click
 import feedparser
 import httpx
 import pytest
@@ -304,8 +305,11 @@ def test_shell_completion_script_is_offered() -> None:
 
 def test_every_command_help_has_an_example() -> None:
     runner = CliRunner()
-    commands = [[name] for name in main.commands]
-    commands += [["subscribers", name] for name in main.commands["subscribers"].commands]
+    context = click.Context(main)
+    subscribers = main.get_command(context, "subscribers")
+    assert isinstance(subscribers, click.Group)
+    commands = [[name] for name in main.list_commands(context)]
+    commands += [["subscribers", name] for name in subscribers.commands]
     for command in commands:
         result = runner.invoke(main, [*command, "--help"])
         assert result.exit_code == 0, command

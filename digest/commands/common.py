@@ -3,7 +3,6 @@ action's error into a message and exit status 1, and following a mailing while i
 
 from __future__ import annotations
 
-import getpass
 import sys
 import time
 from collections.abc import Callable
@@ -79,6 +78,8 @@ def acting(email: str | None, engine: Engine | None = None, right: str | None = 
             return actions.actor_for(engine, email, right)
         except DigestError as exc:
             raise click.ClickException(f"--as {email}: {exc}") from None
+    import getpass
+
     try:
         login = getpass.getuser().strip()
     except (KeyError, OSError):

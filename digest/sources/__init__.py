@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -240,6 +239,8 @@ def _file_date(path: str) -> date | None:
 
 def server_date(headers: Mapping[str, str]) -> date | None:
     """The page's own time as its server gave it (`Last-Modified`, else `Date`), or None."""
+    from email.utils import parsedate_to_datetime  # 4 ms, only for pages read over HTTP
+
     for name in ("Last-Modified", "Date"):
         value = headers.get(name)
         if not value:

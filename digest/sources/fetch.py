@@ -12,7 +12,6 @@ at most five, each re-checked against the same rules.
 from __future__ import annotations
 
 import ipaddress
-import socket
 import threading
 import time
 import zlib
@@ -103,6 +102,8 @@ def resolve(host: str) -> list[str]:
         return [str(ipaddress.ip_address(host.strip("[]")))]
     except ValueError:
         pass
+    import socket  # 2 ms at start-up, for a host name only (`digest parse` reads none)
+
     try:
         return [str(info[4][0]).split("%")[0] for info in socket.getaddrinfo(host, None)]
     except (OSError, UnicodeError):
