@@ -75,6 +75,9 @@ def console(engine: Engine, settings: Settings, age: timedelta = timedelta(0)) -
     make_account(engine, "sam@example.org", "Sam Sender", "sender")
     make_account(engine, "sue@example.org", "Sue Sender", "sender")
     with serve(create_app(settings, engine)) as base_url:
+        # the web process writes its folder in the background on the first request
+        home = base_url.rstrip("/") + "/"
+        wait_for(lambda: httpx.get(home, timeout=60).status_code == 200)
         yield base_url
 
 

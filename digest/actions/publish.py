@@ -38,7 +38,7 @@ def publish_feeds(
     now = utc_now()
     folder = out or settings.output_dir
     pages = list(pages)
-    stamp = _store_stamp(engine, now)
+    stamp = _store_stamp(engine, settings, now)
     if full:
         stats = month_stats(engine, settings, now)
     else:
@@ -63,7 +63,7 @@ def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> 
     """Ingest every configured source, then rewrite the feeds whose items changed (every
     feed when one is missing from the output folder, or when the store changed since the
     feeds were last written: `digest ingest FILE`, an edit, an embargo that lifted)."""
-    before = _store_stamp(engine, utc_now())
+    before = _store_stamp(engine, settings, utc_now())
     report = ingest_sources(engine, settings, now=now)
     changed = report.changed_types
     stale = _recorded_stamp(settings.output_dir) != before
@@ -71,7 +71,7 @@ def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> 
         return PublishReport(report, publish_feeds(engine, settings))
     if not changed:
         return PublishReport(report, [])
-    after = _store_stamp(engine, utc_now())
+    after = _store_stamp(engine, settings, utc_now())
     files = publish_feeds(engine, settings, changed_types=changed)
     _record_stamp(settings.output_dir, after)
     return PublishReport(report, files)
@@ -84,15 +84,34 @@ STAMP_FILE = ".published-from"
 
 def published_from(settings: Settings, stamp: tuple[object, ...]) -> bool:
     """Whether the output folder was last written from the store in this state (its
-    digest.store.items_stamp): a web process starting on a folder the clock keeps up to
-    date has nothing to publish."""
-    return _recorded_stamp(settings.output_dir) == json.dumps(stamp, default=str)
+    digest.store.items_stamp) for this site (BASE_URL, name): a web process starting on a
+    folder the clock keeps up to date has nothing to publish, one serving the folder under
+    another address must write its links again."""
+    return _recorded_stamp(settings.output_dir) == _stamp_text(settings, stamp)
 
 
-def _store_stamp(engine: Engine, now: datetime) -> str:
+def written_for_another_site(settings: Settings) -> bool:
+    """Whether the output folder holds pages published for another BASE_URL or newsroom
+    name (`digest run --port` on a folder `digest publish` wrote): its links lead
+    elsewhere until it is written again."""
+    recorded = _recorded_stamp(settings.output_dir)
+    if recorded is None:
+        return False
+    try:
+        site = json.loads(recorded)[:2]
+    except ValueError:
+        return True
+    return site != [settings.base_url, settings.newsroom_name]
+
+
+def _stamp_text(settings: Settings, stamp: tuple[object, ...]) -> str:
+    return json.dumps([settings.base_url, settings.newsroom_name, *stamp], default=str)
+
+
+def _store_stamp(engine: Engine, settings: Settings, now: datetime) -> str:
     from digest.store import items_stamp
 
-    return json.dumps(items_stamp(engine, now), default=str)
+    return _stamp_text(settings, items_stamp(engine, now))
 
 
 def _recorded_stamp(out: Path) -> str | None:

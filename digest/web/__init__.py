@@ -71,13 +71,18 @@ class FeedRefresher:
         return time.monotonic() - self.checked >= self.settings.feed_refresh_seconds
 
     def warming(self) -> bool:
-        """Whether the first publish into an output folder never written before is under
-        way: a page missing now is one still being written, not one that does not exist."""
-        return self.lock.locked() and not (self.settings.output_dir / "index.html").is_file()
+        """Whether the folder's first publish is under way, into a folder never written
+        before (a page missing now is one still being written) or written for another
+        address (its pages' links lead elsewhere): its files are not served meanwhile."""
+        if not self.lock.locked():
+            return False
+        never = not (self.settings.output_dir / "index.html").is_file()
+        return never or actions.written_for_another_site(self.settings)
 
     def start(self) -> threading.Thread | None:
-        """Run a due refresh in the background (one at a time); the thread, or None."""
-        if not self.due() or self.lock.locked():
+        """Run a due refresh in the background (one at a time); the thread, or None. The
+        lock is taken before the thread starts, so a request right after sees it."""
+        if not self.due() or not self.lock.acquire(blocking=False):
             return None
         thread = threading.Thread(target=self._background, name="feed-refresh", daemon=True)
         thread.start()
@@ -85,24 +90,30 @@ class FeedRefresher:
 
     def _background(self) -> None:
         try:
-            self()
+            self._refresh()
         except Exception:
             log.exception("refreshing the output folder from the store failed")
             self.checked = time.monotonic()
+        finally:
+            self.lock.release()
 
     def __call__(self) -> None:
         if not self.due():
             return
         with self.lock:
-            if time.monotonic() - self.checked < self.settings.feed_refresh_seconds:
-                return
-            stamp = items_stamp(self.engine)
-            if stamp != self.stamp and not actions.published_from(self.settings, stamp):
-                actions.publish_feeds(self.engine, self.settings)
-                self.stamp = stamp
-                if self.files is not None:
-                    self.files.invalidate()
-            self.checked = time.monotonic()
+            self._refresh()
+
+    def _refresh(self) -> None:
+        """Publish when the store changed since the folder was written (the lock held)."""
+        if time.monotonic() - self.checked < self.settings.feed_refresh_seconds:
+            return
+        stamp = items_stamp(self.engine)
+        if stamp != self.stamp and not actions.published_from(self.settings, stamp):
+            actions.publish_feeds(self.engine, self.settings)
+            self.stamp = stamp
+            if self.files is not None:
+                self.files.invalidate()
+        self.checked = time.monotonic()
 
 
 class WebApp:
@@ -135,13 +146,13 @@ class WebApp:
         (unchanged on disk); else None. A due refresh starts in the background."""
         if self.refresh.due():
             self.refresh.start()
-        return self.files.fresh(path)
+        return None if self.refresh.warming() else self.files.fresh(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             if self.refresh.due():
                 self.refresh.start()
-            if await self.files(scope, receive, send):
+            if not self.refresh.warming() and await self.files(scope, receive, send):
                 return
         if scope["type"] == "http" and not scope.get("query_string", b"").isascii():
             scope = scope | {"query_string": quote_from_bytes(scope["query_string"], SAFE).encode()}
