@@ -106,7 +106,7 @@ def _notes_of(engine: Engine, found: Sequence[Item]) -> dict[str, list[Note]]:
 
 def _render(settings: Settings, template: str, **context: Any) -> bytes:
     context.setdefault("canonical", None)
-    context.setdefault("feeds", _feed_links(settings, None))
+    context.setdefault("layout", _layout(settings, None))
     context.setdefault("query", None)
     page = (
         template_environment(settings, "")
@@ -114,6 +114,37 @@ def _render(settings: Settings, template: str, **context: Any) -> bytes:
         .render(settings=settings, **context)
     )
     return page.encode()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The parts of a page's shared layout that depend only on the settings and the page's
+    feed links, rendered once (templates/site/_layout.html) and reused by every page."""
+
+    head: Markup
+    header: Markup
+    footer: Markup
+
+
+_LAYOUTS: dict[tuple[int, str | None, bool], tuple[Settings, Layout]] = {}
+
+
+def _layout(settings: Settings, item_type: str | None, every: bool = False) -> Layout:
+    """The layout of a page with the feed links of `_feed_links(settings, item_type, every)`,
+    made once per settings and feeds: it is most of a small page's rendering."""
+    key = (id(settings), item_type, every)
+    cached = _LAYOUTS.get(key)
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    if len(_LAYOUTS) > 256:
+        _LAYOUTS.clear()
+    template = template_environment(settings, "").get_template("site/_layout.html")
+    parts = template.make_module(
+        {"settings": settings, "feeds": _feed_links(settings, item_type, every)}
+    )
+    layout = Layout(parts.head(), parts.header(), parts.footer())
+    _LAYOUTS[key] = (settings, layout)
+    return layout
 
 
 def _feed_links(
@@ -178,7 +209,7 @@ def render_home(engine: Engine, settings: Settings, now: datetime) -> bytes:
         feed_groups=groups,
         opml=settings.base_url + "feeds.opml",
         canonical=settings.base_url,
-        feeds=_feed_links(settings, None, every=True),
+        layout=_layout(settings, None, every=True),
     )
 
 
@@ -239,7 +270,7 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
         original_host=urlsplit(original).hostname if original else None,
         notes=list(notes),
         json_ld=Markup(item_json_ld(settings, item, url)),
-        feeds=_feed_links(settings, item.type),
+        layout=_layout(settings, item.type),
         feed_groups=_item_feed_groups(settings, item.type),
     )
     return Page(f"items/{page}/", body)
@@ -430,7 +461,7 @@ def _archive_page(
         index=settings.base_url + archive_path(item_type),
         title=title,
         canonical=settings.base_url + path,
-        feeds=_feed_links(settings, item_type),
+        layout=_layout(settings, item_type),
     )
     return Page(path, body)
 
