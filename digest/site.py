@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from threading import Lock
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -108,6 +110,7 @@ def _render(settings: Settings, template: str, **context: Any) -> bytes:
     context.setdefault("canonical", None)
     context.setdefault("layout", _layout(settings, None))
     context.setdefault("query", None)
+    context["item_entries"] = lambda found: item_entries(settings, found)
     page = (
         template_environment(settings, "")
         .get_template(f"site/{template}")
@@ -145,6 +148,45 @@ def _layout(settings: Settings, item_type: str | None, every: bool = False) -> L
     layout = Layout(parts.head(), parts.header(), parts.footer())
     _LAYOUTS[key] = (settings, layout)
     return layout
+
+
+ENTRY_CACHE_SIZE = 4096
+_ENTRIES: dict[int, tuple[Settings, Any, OrderedDict[tuple[Any, ...], Markup]]] = {}
+_ENTRIES_LOCK = Lock()
+
+
+def item_entries(settings: Settings, found: Iterable[Item]) -> Markup:
+    """The list entries of items (templates/site/_item.html) for the home, archive and search
+    pages; each is rendered once and kept in a bounded LRU keyed by everything it shows."""
+    macro, cache = _entry_cache(settings)
+    entries = []
+    for item in found:
+        key = (item.key, item.page, item.title, item.summary, item.published, item.type)
+        key += (item.url, bool(item.corrections))
+        with _ENTRIES_LOCK:
+            entry = cache.get(key)
+            if entry is not None:
+                cache.move_to_end(key)
+        if entry is None:
+            page = item_page_url(settings, item_page(item))
+            entry = macro(item, page, web_url(item.url) or page)
+            with _ENTRIES_LOCK:
+                cache[key] = entry
+                if len(cache) > ENTRY_CACHE_SIZE:
+                    cache.popitem(last=False)
+        entries.append(entry)
+    return Markup("").join(entries)
+
+
+def _entry_cache(settings: Settings) -> tuple[Any, OrderedDict[tuple[Any, ...], Markup]]:
+    """The entry macro and the entry cache of one settings."""
+    cached = _ENTRIES.get(id(settings))
+    if cached is None or cached[0] is not settings:
+        if len(_ENTRIES) > 16:
+            _ENTRIES.clear()
+        template = template_environment(settings, "").get_template("site/_item.html")
+        cached = _ENTRIES[id(settings)] = (settings, template.module.entry, OrderedDict())
+    return cached[1], cached[2]
 
 
 def _feed_links(
