@@ -109,7 +109,8 @@ def _notes_of(engine: Engine, found: Sequence[Item]) -> dict[str, list[Note]]:
 
 def _render(settings: Settings, template: str, **context: Any) -> bytes:
     context.setdefault("canonical", None)
-    context.setdefault("layout", _layout(settings, None))
+    layout = context.setdefault("layout", _layout(settings, None))
+    context.setdefault("feeds", layout.feeds)  # for a newsroom's own base.html
     context.setdefault("query", None)
     context["item_entries"] = lambda found: item_entries(settings, found)
     page = (
@@ -123,12 +124,15 @@ def _render(settings: Settings, template: str, **context: Any) -> bytes:
 @dataclass(frozen=True)
 class Layout:
     """The parts of a page's shared layout that depend only on the settings and the page's
-    feed links, rendered once (templates/site/_layout.html) and reused by every page."""
+    feed links, rendered once (templates/site/_layout.html) and reused by every page; the
+    links themselves stay in the pages' context for templates a newsroom replaced."""
 
     head: Markup
     header: Markup
     footer: Markup
     follow: Markup
+    feeds: list[dict[str, str]]
+    feed_groups: list[dict[str, Any]]
 
 
 _LAYOUTS: dict[tuple[int, str | None, bool], tuple[Settings, Layout]] = {}
@@ -143,15 +147,11 @@ def _layout(settings: Settings, item_type: str | None, every: bool = False) -> L
         return cached[1]
     if len(_LAYOUTS) > 256:
         _LAYOUTS.clear()
+    feeds = _feed_links(settings, item_type, every)
+    groups = _item_feed_groups(settings, item_type)
     template = template_environment(settings, "").get_template("site/_layout.html")
-    parts = template.make_module(
-        {
-            "settings": settings,
-            "feeds": _feed_links(settings, item_type, every),
-            "feed_groups": _item_feed_groups(settings, item_type),
-        }
-    )
-    layout = Layout(parts.head(), parts.header(), parts.footer(), parts.follow())
+    parts = template.make_module({"settings": settings, "feeds": feeds, "feed_groups": groups})
+    layout = Layout(parts.head(), parts.header(), parts.footer(), parts.follow(), feeds, groups)
     _LAYOUTS[key] = (settings, layout)
     return layout
 
@@ -318,6 +318,7 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
     photo = lead_photo(item)
     original = web_url(item.url)
     article = item.article
+    layout = _layout(settings, item.type)
     body = _render(
         settings,
         "item.html",
@@ -337,7 +338,8 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
         original_host=urlsplit(original).hostname if original else None,
         notes=list(notes),
         json_ld=Markup(item_json_ld(settings, item, url)),
-        layout=_layout(settings, item.type),
+        layout=layout,
+        feed_groups=layout.feed_groups,
     )
     return Page(f"items/{page}/", body)
 
