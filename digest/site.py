@@ -801,13 +801,15 @@ def write_site(
             for key in {None, item_type} & touched.keys():
                 oldest = touched[key].get(month, published)
                 touched[key][month] = None if edited or oldest is None else min(oldest, published)
+    plans = []
     for spec in feed_specs(settings):
         months = sorted(
             ((m, count) for m, (_changed, count) in stats[spec.item_type].items()), reverse=True
         )
         archive = Archive(engine, settings, out, now, spec.item_type, months)
-        for page in _archive_pages_of(archive, _archive_targets(archive, touched)):
-            write(page.file, page.body)
+        plans.append((archive, _archive_targets(archive, touched)))
+    for page in _archive_pages_of(plans):
+        write(page.file, page.body)
     files += write_digest_pages(engine, settings, out, now)
     write("404.html", render_not_found(settings))
     changed = [latest for months in stats.values() for latest, _count in months.values()]
@@ -846,17 +848,34 @@ class Archive:
         return older // ARCHIVE_PAGE_SIZE + 1
 
 
-def _archive_pages_of(archive: Archive, targets: dict[str, set[int] | None]) -> Iterator[Page]:
-    """The archive's index page and its target month pages (every page of a month, or
-    some); a month's pages past its last are removed as they go."""
-    engine, settings, now = archive.engine, archive.settings, archive.now
-    item_type, months = archive.item_type, archive.months
-    yield from archive_pages(engine, settings, now, item_type, None, months)
-    for month, numbers in sorted(targets.items()):
-        pages = archive_pages(engine, settings, now, item_type, month, months, numbers)
-        yield from pages
-        if numbers is None:
-            _remove_pages_after(archive.out, item_type, month, len(pages) - 1)
+def _archive_pages_of(
+    plans: Sequence[tuple[Archive, dict[str, set[int] | None]]],
+) -> Iterator[Page]:
+    """The archives' index pages and their target month pages (every page of a month, or
+    some), month by month across the archives so that the entries rendered for a month of
+    everything are reused (item_entries) by its type's month; a month's pages past its last
+    are removed as they go."""
+    for archive in (archive for archive, _targets in plans):
+        yield from archive_pages(
+            archive.engine, archive.settings, archive.now, archive.item_type, None, archive.months
+        )
+    for month in sorted({month for _archive, targets in plans for month in targets}):
+        for archive, targets in plans:
+            if month not in targets:
+                continue
+            numbers = targets[month]
+            pages = archive_pages(
+                archive.engine,
+                archive.settings,
+                archive.now,
+                archive.item_type,
+                month,
+                archive.months,
+                numbers,
+            )
+            yield from pages
+            if numbers is None:
+                _remove_pages_after(archive.out, archive.item_type, month, len(pages) - 1)
 
 
 def _archive_targets(archive: Archive, touched: Touched) -> dict[str, set[int] | None]:
