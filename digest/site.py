@@ -855,7 +855,7 @@ def _archive_pages_of(
     some), month by month across the archives so that the entries rendered for a month of
     everything are reused (item_entries) by its type's month; a month's pages past its last
     are removed as they go."""
-    for archive in (archive for archive, _targets in plans):
+    for archive, _targets in plans:
         yield from archive_pages(
             archive.engine, archive.settings, archive.now, archive.item_type, None, archive.months
         )
