@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
+from threading import Lock
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -106,14 +109,90 @@ def _notes_of(engine: Engine, found: Sequence[Item]) -> dict[str, list[Note]]:
 
 def _render(settings: Settings, template: str, **context: Any) -> bytes:
     context.setdefault("canonical", None)
-    context.setdefault("feeds", _feed_links(settings, None))
+    layout = context.setdefault("layout", _layout(settings, None))
+    context.setdefault("feeds", layout.feeds)  # for a newsroom's own base.html
     context.setdefault("query", None)
+    context["item_entries"] = lambda found: item_entries(settings, found)
     page = (
         template_environment(settings, "")
         .get_template(f"site/{template}")
         .render(settings=settings, **context)
     )
     return page.encode()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The parts of a page's shared layout that depend only on the settings and the page's
+    feed links, rendered once (templates/site/_layout.html) and reused by every page; the
+    links themselves stay in the pages' context for templates a newsroom replaced."""
+
+    head: Markup
+    header: Markup
+    footer: Markup
+    follow: Markup
+    feeds: list[dict[str, str]]
+    feed_groups: list[dict[str, Any]]
+
+
+_LAYOUTS: dict[tuple[int, str | None, bool], tuple[Settings, Layout]] = {}
+
+
+def _layout(settings: Settings, item_type: str | None, every: bool = False) -> Layout:
+    """The layout of a page with the feed links of `_feed_links(settings, item_type, every)`,
+    made once per settings and feeds: it is most of a small page's rendering."""
+    key = (id(settings), item_type, every)
+    cached = _LAYOUTS.get(key)
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    if len(_LAYOUTS) > 256:
+        _LAYOUTS.clear()
+    feeds = _feed_links(settings, item_type, every)
+    groups = _item_feed_groups(settings, item_type)
+    template = template_environment(settings, "").get_template("site/_layout.html")
+    parts = template.make_module({"settings": settings, "feeds": feeds, "feed_groups": groups})
+    layout = Layout(parts.head(), parts.header(), parts.footer(), parts.follow(), feeds, groups)
+    _LAYOUTS[key] = (settings, layout)
+    return layout
+
+
+ENTRY_CACHE_SIZE = 4096
+_ENTRIES: dict[int, tuple[Settings, Any, OrderedDict[tuple[Any, ...], Markup]]] = {}
+_ENTRIES_LOCK = Lock()
+
+
+def item_entries(settings: Settings, found: Iterable[Item]) -> Markup:
+    """The list entries of items (templates/site/_item.html) for the home, archive and search
+    pages; each is rendered once and kept in a bounded LRU keyed by everything it shows."""
+    macro, cache = _entry_cache(settings)
+    entries = []
+    for item in found:
+        key = (item.key, item.page, item.title, item.summary, item.published, item.type)
+        key += (item.url, bool(item.corrections))
+        with _ENTRIES_LOCK:
+            entry = cache.get(key)
+            if entry is not None:
+                cache.move_to_end(key)
+        if entry is None:
+            page = item_page_url(settings, item_page(item))
+            entry = macro(item, page, web_url(item.url) or page)
+            with _ENTRIES_LOCK:
+                cache[key] = entry
+                if len(cache) > ENTRY_CACHE_SIZE:
+                    cache.popitem(last=False)
+        entries.append(entry)
+    return Markup("").join(entries)
+
+
+def _entry_cache(settings: Settings) -> tuple[Any, OrderedDict[tuple[Any, ...], Markup]]:
+    """The entry macro and the entry cache of one settings."""
+    cached = _ENTRIES.get(id(settings))
+    if cached is None or cached[0] is not settings:
+        if len(_ENTRIES) > 16:
+            _ENTRIES.clear()
+        template = template_environment(settings, "").get_template("site/_item.html")
+        cached = _ENTRIES[id(settings)] = (settings, template.module.entry, OrderedDict())
+    return cached[1], cached[2]
 
 
 def _feed_links(
@@ -178,7 +257,7 @@ def render_home(engine: Engine, settings: Settings, now: datetime) -> bytes:
         feed_groups=groups,
         opml=settings.base_url + "feeds.opml",
         canonical=settings.base_url,
-        feeds=_feed_links(settings, None, every=True),
+        layout=_layout(settings, None, every=True),
     )
 
 
@@ -205,8 +284,27 @@ def item_json_ld(settings: Settings, item: Item, url: str) -> str:
         data["articleSection"] = item_type.label
     if web_url(item.url):
         data["isBasedOn"] = item.url
-    text = json.dumps(data, ensure_ascii=False, indent=1)
+    text = _json_indented(data)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _json_indented(data: dict[str, Any], indent: str = "\n ") -> str:
+    """`json.dumps(data, ensure_ascii=False, indent=1)` for a dict of strings and such dicts,
+    several times faster: json's indenting encoder is pure Python, its string one is not."""
+    inner = indent + " "
+    members = [
+        encode_basestring(key)
+        + ": "
+        + (
+            _json_indented(value, inner)
+            if isinstance(value, dict) and value
+            else encode_basestring(value)
+            if isinstance(value, str)
+            else json.dumps(value, ensure_ascii=False)
+        )
+        for key, value in data.items()
+    ]
+    return "{" + indent + ("," + indent).join(members) + indent[:-1] + "}" if members else "{}"
 
 
 def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> Page:
@@ -220,6 +318,7 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
     photo = lead_photo(item)
     original = web_url(item.url)
     article = item.article
+    layout = _layout(settings, item.type)
     body = _render(
         settings,
         "item.html",
@@ -239,8 +338,8 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
         original_host=urlsplit(original).hostname if original else None,
         notes=list(notes),
         json_ld=Markup(item_json_ld(settings, item, url)),
-        feeds=_feed_links(settings, item.type),
-        feed_groups=_item_feed_groups(settings, item.type),
+        layout=layout,
+        feed_groups=layout.feed_groups,
     )
     return Page(f"items/{page}/", body)
 
@@ -430,7 +529,7 @@ def _archive_page(
         index=settings.base_url + archive_path(item_type),
         title=title,
         canonical=settings.base_url + path,
-        feeds=_feed_links(settings, item_type),
+        layout=_layout(settings, item_type),
     )
     return Page(path, body)
 
@@ -702,13 +801,15 @@ def write_site(
             for key in {None, item_type} & touched.keys():
                 oldest = touched[key].get(month, published)
                 touched[key][month] = None if edited or oldest is None else min(oldest, published)
+    plans = []
     for spec in feed_specs(settings):
         months = sorted(
             ((m, count) for m, (_changed, count) in stats[spec.item_type].items()), reverse=True
         )
         archive = Archive(engine, settings, out, now, spec.item_type, months)
-        for page in _archive_pages_of(archive, _archive_targets(archive, touched)):
-            write(page.file, page.body)
+        plans.append((archive, _archive_targets(archive, touched)))
+    for page in _archive_pages_of(plans):
+        write(page.file, page.body)
     files += write_digest_pages(engine, settings, out, now)
     write("404.html", render_not_found(settings))
     changed = [latest for months in stats.values() for latest, _count in months.values()]
@@ -747,17 +848,34 @@ class Archive:
         return older // ARCHIVE_PAGE_SIZE + 1
 
 
-def _archive_pages_of(archive: Archive, targets: dict[str, set[int] | None]) -> Iterator[Page]:
-    """The archive's index page and its target month pages (every page of a month, or
-    some); a month's pages past its last are removed as they go."""
-    engine, settings, now = archive.engine, archive.settings, archive.now
-    item_type, months = archive.item_type, archive.months
-    yield from archive_pages(engine, settings, now, item_type, None, months)
-    for month, numbers in sorted(targets.items()):
-        pages = archive_pages(engine, settings, now, item_type, month, months, numbers)
-        yield from pages
-        if numbers is None:
-            _remove_pages_after(archive.out, item_type, month, len(pages) - 1)
+def _archive_pages_of(
+    plans: Sequence[tuple[Archive, dict[str, set[int] | None]]],
+) -> Iterator[Page]:
+    """The archives' index pages and their target month pages (every page of a month, or
+    some), month by month across the archives so that the entries rendered for a month of
+    everything are reused (item_entries) by its type's month; a month's pages past its last
+    are removed as they go."""
+    for archive, _targets in plans:
+        yield from archive_pages(
+            archive.engine, archive.settings, archive.now, archive.item_type, None, archive.months
+        )
+    for month in sorted({month for _archive, targets in plans for month in targets}):
+        for archive, targets in plans:
+            if month not in targets:
+                continue
+            numbers = targets[month]
+            pages = archive_pages(
+                archive.engine,
+                archive.settings,
+                archive.now,
+                archive.item_type,
+                month,
+                archive.months,
+                numbers,
+            )
+            yield from pages
+            if numbers is None:
+                _remove_pages_after(archive.out, archive.item_type, month, len(pages) - 1)
 
 
 def _archive_targets(archive: Archive, touched: Touched) -> dict[str, set[int] | None]:

@@ -268,8 +268,8 @@ def _row_values(item: Item) -> dict[str, Any]:
     }
 
 
-def item_from_row(row: Any) -> Item:
-    """An Item from a row of the items table."""
+def item_from_row(row: Any, corrections: tuple[str, ...] = ()) -> Item:
+    """An Item from a row of the items table (with its correction notes, when read)."""
     return Item(
         key=row.key,
         title=row.title,
@@ -287,6 +287,7 @@ def item_from_row(row: Any) -> Item:
         embargo_until=getattr(row, "embargo_until", None),
         undated=bool(getattr(row, "undated", False)),
         month_only=bool(getattr(row, "month_only", False)),
+        corrections=corrections,
     )
 
 
@@ -420,7 +421,7 @@ def latest_items(
             )
             for item_id, note in found:
                 notes.setdefault(item_id, []).append(note)
-    return [replace(item_from_row(row), corrections=tuple(notes.get(row.id, ()))) for row in rows]
+    return [item_from_row(row, tuple(notes.get(row.id, ()))) for row in rows]
 
 
 def find_item(engine: Engine, key_or_url: str) -> Item | None:
@@ -731,7 +732,7 @@ def public_items(
             )
             for item_id, note in found:
                 notes.setdefault(item_id, []).append(note)
-    return [replace(item_from_row(row), corrections=tuple(notes.get(row.id, ()))) for row in rows]
+    return [item_from_row(row, tuple(notes.get(row.id, ()))) for row in rows]
 
 
 def count_public_items(
@@ -1093,7 +1094,12 @@ def articles_for(engine: Engine, keys: Iterable[str]) -> dict[str, Article]:
 def with_articles(engine: Engine, found: Sequence[Item]) -> list[Item]:
     """The same items, each carrying its stored article (when its page was read)."""
     stored = articles_for(engine, (item.key for item in found))
-    return [replace(item, article=stored.get(item.key)) for item in found]
+    return [
+        replace(item, article=stored.get(item.key))
+        if item.key in stored or item.article is not None
+        else item
+        for item in found
+    ]
 
 
 pages = Table(

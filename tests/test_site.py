@@ -32,7 +32,7 @@ from digest.errors import DigestError
 from digest.feeds import RENDERERS, ping_hub, write_feeds
 from digest.links import image_url, item_link, item_page_url, page_name, slugify, web_url
 from digest.model import Item, Subscriber
-from digest.site import write_item_pages, write_site
+from digest.site import render_home, render_search, write_item_pages, write_site
 from digest.store import (
     add_correction_note,
     public_items,
@@ -256,6 +256,21 @@ def test_search_uses_the_index_and_follows_edits(engine: Engine, settings: Setti
     upsert_items(engine, [replace(items[1], summary="Now about flooding too")], NOW)
     assert search_items(engine, NOW, "flood", 10)[1] == 3
     assert search_items(engine, NOW, "   ", 10) == ([], 0)
+
+
+def test_kept_list_entries_follow_edits_and_corrections(engine: Engine, settings: Settings) -> None:
+    item = Item(key="k-kept", title="Coastal <b>flood</b>", published=NOW, source="t")
+    upsert_items(engine, [item], NOW)
+    first = render_search(engine, settings, NOW, "coastal").decode()
+    assert "Coastal &lt;b&gt;flood&lt;/b&gt;" in first and "<b>flood" not in first
+    assert render_search(engine, settings, NOW, "coastal").decode() == first
+    home = render_home(engine, settings, NOW).decode()
+    upsert_items(engine, [replace(item, title="Coastal flood, revised")], NOW)
+    again = render_search(engine, settings, NOW, "coastal").decode()
+    assert "Coastal flood, revised" in again and "&lt;b&gt;" not in again
+    add_correction_note(engine, "k-kept", "Date fixed.", "editor", NOW)
+    corrected = render_home(engine, settings, NOW).decode()
+    assert 'class="corrected"' in corrected and 'class="corrected"' not in home
 
 
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
