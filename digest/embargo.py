@@ -328,26 +328,19 @@ def feed_entries(
 def render_private_page(settings: Settings, opened: Opened, mailing_id: int, sid: int) -> bytes:
     """One recipient's private page of an embargoed item: the lift time (newsroom zone and
     UTC), the terms, the item with its full text and documents; never indexed."""
-    from digest.render import template_environment
+    from digest.site import render_page
 
     assert opened.item is not None and opened.lift is not None
     local, utc = lift_times(settings, opened.lift)
-    page = (
-        template_environment(settings, "")
-        .get_template("site/embargoed.html")
-        .render(
-            settings=settings,
-            item=opened.item,
-            lift_local=local,
-            lift_utc=utc,
-            terms=settings.breaking.embargo_terms,
-            feed=private_feed_link(settings, sid),
-            canonical=None,
-            feeds=[],
-            query=None,
-        )
+    return render_page(
+        settings,
+        "embargoed.html",
+        item=opened.item,
+        lift_local=local,
+        lift_utc=utc,
+        terms=settings.breaking.embargo_terms,
+        feed=private_feed_link(settings, sid),
     )
-    return page.encode()
 
 
 def render_private_feed(

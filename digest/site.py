@@ -121,6 +121,12 @@ def _render(settings: Settings, template: str, **context: Any) -> bytes:
     return page.encode()
 
 
+def render_page(settings: Settings, template: str, **context: Any) -> bytes:
+    """A template of templates/site/ with the site's shared layout: for pages served
+    outside the written site too (an embargoed item's private page)."""
+    return _render(settings, template, **context)
+
+
 @dataclass(frozen=True)
 class Layout:
     """The parts of a page's shared layout that depend only on the settings and the page's

@@ -311,38 +311,6 @@ def test_pages_on_disk_and_healthz_answer_while_a_refresh_runs(
         wait_for(lambda: "Held Back" in web.get("/feeds/all.atom").text)
 
 
-def test_a_first_start_on_an_empty_folder_says_to_try_again_not_404(
-    engine: Engine, web_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Until the first publish into a never-written folder ends, a missing page is one still
-    being written: 503 with Retry-After, never a 404 a crawler or reader would believe."""
-    own = replace(web_settings, output_dir=tmp_path / "empty", feed_refresh_seconds=1)
-    actions.ingest_sources(engine, own, now=NOW)
-    started, release = threading.Event(), threading.Event()
-    publish = actions.publish_feeds
-
-    def slow_publish(*args: object, **kwargs: object) -> object:
-        started.set()
-        assert release.wait(60), "the test never let the refresh go"
-        return publish(*args, **kwargs)
-
-    monkeypatch.setattr(actions, "publish_feeds", slow_publish)
-    app = create_app(own, engine)
-    with served(app, own) as base_url, httpx.Client(base_url=base_url) as web:
-        try:
-            web.get("/healthz")
-            wait_for(started.is_set)
-            for path in ("/", "/feeds/all.atom"):
-                answer = web.get(path)
-                assert answer.status_code == 503, path
-                assert answer.headers["retry-after"].isdigit()
-                assert "try again" in answer.text.lower()
-        finally:
-            release.set()
-        wait_for(lambda: web.get("/").status_code == 200)
-        assert web.get("/no/such/page").status_code == 404, "after it, a missing page is 404"
-
-
 def test_the_page_cache_is_bounded_by_bytes(tmp_path: Path) -> None:
     import asyncio
     import os as os_module

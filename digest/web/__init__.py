@@ -71,13 +71,10 @@ class FeedRefresher:
         return time.monotonic() - self.checked >= self.settings.feed_refresh_seconds
 
     def warming(self) -> bool:
-        """Whether the folder's first publish is under way, into a folder never written
-        before (a page missing now is one still being written) or written for another
-        address (its pages' links lead elsewhere): its files are not served meanwhile."""
-        if not self.lock.locked():
-            return False
-        never = not (self.settings.output_dir / "index.html").is_file()
-        return never or actions.written_for_another_site(self.settings)
+        """Whether a publish is rewriting a folder written for another address (`digest
+        run --port` after `digest publish`): its pages' links lead elsewhere, so they are
+        not served meanwhile and a request is told to try again shortly."""
+        return self.lock.locked() and actions.written_for_another_site(self.settings)
 
     def start(self) -> threading.Thread | None:
         """Run a due refresh in the background (one at a time); the thread, or None. The
@@ -179,15 +176,16 @@ def store_refused(pages: Pages) -> Callable[[Request, Exception], Awaitable[Resp
     return refused
 
 
-WARMING = "The site is being written for the first time. Please try again in a few seconds."
+WARMING = "The site is being written for this address. Please try again in a few seconds."
 
 
 def http_refusal(
     settings: Settings, files: StaticFiles, pages: Pages, warming: Callable[[], bool]
 ) -> Callable[[Request, Exception], Awaitable[Response]]:
     """The answer to a request Starlette refuses: a folder's address without its slash
-    redirects to it; 404 and 405 get the site's page (a 404 while the first publish runs
-    is a 503 to try again); anything else its own status."""
+    redirects to it; 404 and 405 get the site's page (a 404 while a folder written for
+    another address is written again is a 503 to try again); anything else its own
+    status."""
 
     async def refused(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 400
