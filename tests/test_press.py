@@ -446,6 +446,13 @@ def test_cli_ctrl_c_in_the_undo_window_cancels(tmp_path: Path, smtp_server: Serv
         "DIGEST_FEEDS_OUTPUT": str(tmp_path / "public"),
         **env,
     }
+
+    def as_at_a_terminal() -> None:
+        # the runner may hand its children SIGINT ignored or blocked; a person at a
+        # terminal has it delivered
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     process = subprocess.Popen(
         [DIGEST, "breaking", url, "--yes", "--as", "alice"],
         cwd=ROOT,
@@ -453,6 +460,7 @@ def test_cli_ctrl_c_in_the_undo_window_cancels(tmp_path: Path, smtp_server: Serv
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_at_a_terminal,
     )
     assert process.stderr is not None
     assert "sending in" in process.stderr.readline()
