@@ -107,7 +107,9 @@ def _notes_of(engine: Engine, found: Sequence[Item]) -> dict[str, list[Note]]:
     return {key: _notes(notes.get(key, ()), amended.get(key, ())) for key in keys}
 
 
-def _render(settings: Settings, template: str, **context: Any) -> bytes:
+def render_page(settings: Settings, template: str, **context: Any) -> bytes:
+    """A template of templates/site/ with the site's shared layout (also for pages served
+    outside the written site: an embargoed item's private page)."""
     context.setdefault("canonical", None)
     layout = context.setdefault("layout", _layout(settings, None))
     context.setdefault("feeds", layout.feeds)  # for a newsroom's own base.html
@@ -119,12 +121,6 @@ def _render(settings: Settings, template: str, **context: Any) -> bytes:
         .render(settings=settings, **context)
     )
     return page.encode()
-
-
-def render_page(settings: Settings, template: str, **context: Any) -> bytes:
-    """A template of templates/site/ with the site's shared layout: for pages served
-    outside the written site too (an embargoed item's private page)."""
-    return _render(settings, template, **context)
 
 
 @dataclass(frozen=True)
@@ -256,7 +252,7 @@ def render_home(engine: Engine, settings: Settings, now: datetime) -> bytes:
         }
         for spec in feed_specs(settings)
     ]
-    return _render(
+    return render_page(
         settings,
         "home.html",
         items=public_items(engine, now, limit=LATEST),
@@ -325,7 +321,7 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
     original = web_url(item.url)
     article = item.article
     layout = _layout(settings, item.type)
-    body = _render(
+    body = render_page(
         settings,
         "item.html",
         item=item,
@@ -352,7 +348,7 @@ def render_item(settings: Settings, item: Item, notes: Sequence[Note] = ()) -> P
 
 def render_not_found(settings: Settings) -> bytes:
     """The 404 page."""
-    return _render(settings, "not_found.html")
+    return render_page(settings, "not_found.html")
 
 
 def find_item_page(engine: Engine, now: datetime, name: str) -> Item | None:
@@ -512,7 +508,7 @@ def _archive_page(
         links = _page_links(settings, item_type, months, month, page)
         if links["pages"]:
             heading += f", page {page} of {len(links['pages'])}"
-    body = _render(
+    body = render_page(
         settings,
         "archive.html",
         heading=heading,
@@ -549,7 +545,7 @@ def render_search(
     found, total = search_items(engine, now, query, SEARCH_PAGE_SIZE, (page - 1) * SEARCH_PAGE_SIZE)
     pages = max(1, -(-min(total, SEARCH_COUNT_MAX) // SEARCH_PAGE_SIZE))
     browse = _browse_links(engine, settings, now) if query and not total else None
-    return _render(
+    return render_page(
         settings,
         "search.html",
         query=query,
@@ -679,7 +675,7 @@ def render_digest(engine: Engine, settings: Settings, now: datetime, digest: Sen
             groups.append(
                 {"title": known.feed_title if known else "Other news", "entries": entries}
             )
-    body = _render(
+    body = render_page(
         settings,
         "digest.html",
         subject=digest.subject,
@@ -700,7 +696,7 @@ def find_digest(
 
 def render_digests(settings: Settings, digests: Iterable[SentDigest]) -> Page:
     """The list of past digests and alerts."""
-    body = _render(
+    body = render_page(
         settings,
         "digests.html",
         digests=[
