@@ -66,21 +66,24 @@ class FeedRefresher:
         self.lock = threading.Lock()
         self.checked = -float("inf")
         self.stamp: tuple[object, ...] | None = None
+        self.rewriting_foreign = False
 
     def due(self) -> bool:
         return time.monotonic() - self.checked >= self.settings.feed_refresh_seconds
 
     def warming(self) -> bool:
-        """Whether a publish is rewriting a folder written for another address (`digest
+        """Whether a refresh is rewriting a folder written for another address (`digest
         run --port` after `digest publish`): its pages' links lead elsewhere, so they are
         not served meanwhile and a request is told to try again shortly."""
-        return self.lock.locked() and actions.written_for_another_site(self.settings)
+        return self.rewriting_foreign
 
     def start(self) -> threading.Thread | None:
         """Run a due refresh in the background (one at a time); the thread, or None. The
-        lock is taken before the thread starts, so a request right after sees it."""
+        lock is taken, and the folder's address checked, before the thread starts, so a
+        request right after sees both."""
         if not self.due() or not self.lock.acquire(blocking=False):
             return None
+        self.rewriting_foreign = actions.written_for_another_site(self.settings)
         thread = threading.Thread(target=self._background, name="feed-refresh", daemon=True)
         thread.start()
         return thread
@@ -92,6 +95,7 @@ class FeedRefresher:
             log.exception("refreshing the output folder from the store failed")
             self.checked = time.monotonic()
         finally:
+            self.rewriting_foreign = False
             self.lock.release()
 
     def __call__(self) -> None:
