@@ -248,6 +248,21 @@ def item(title: str, day: int, item_type: str | None, month: int = 11, **more: s
     )
 
 
+def report_item(title: str, at: datetime, **more: object) -> Item:
+    """A Harbourlight report published at `at`, its address made from its title."""
+    slug = title.lower().replace(" ", "-")
+    return Item(
+        key=f"https://harbourlight.example/newsroom/{slug}/",
+        title=title,
+        published=at,
+        type="reports",
+        summary=f"Summary of {title}.",
+        url=f"https://harbourlight.example/newsroom/{slug}/",
+        source="test",
+        **more,  # type: ignore[arg-type]
+    )
+
+
 def subscribe(engine: Engine, email: str, name: str = "", **options: object) -> int:
     """Add a press contact (subscribed at SUBSCRIBED) and return its id."""
     from digest.subscribers import add_subscriber

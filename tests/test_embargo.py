@@ -16,32 +16,17 @@ from sqlalchemy import Engine
 
 from digest import actions
 from digest.config import BreakingSettings, Settings
-from digest.model import Item
 from digest.schedule import ClockProcess
 from digest.store import items_stamp, latest_items, publishable, upsert_items
 from digest.web import create_app
 
-from .helpers import SMTPRecorder, serve, subscribe, wait_for
+from .helpers import SMTPRecorder, report_item, serve, subscribe, wait_for
 
 Server = tuple[SMTPRecorder, int]
 EMBARGO_SECONDS = 15
 PUBLIC_FEEDS = [
     f"feeds/{name}.{fmt}" for name in ("all", "reports") for fmt in ("atom", "rss", "json")
 ]
-
-
-def news(title: str, at: datetime, **more: object) -> Item:
-    slug = title.lower().replace(" ", "-")
-    return Item(
-        key=f"https://harbourlight.example/newsroom/{slug}/",
-        title=title,
-        published=at,
-        type="reports",
-        summary=f"Summary of {title}.",
-        url=f"https://harbourlight.example/newsroom/{slug}/",
-        source="test",
-        **more,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture
@@ -75,9 +60,11 @@ def test_nothing_leaks_before_the_embargo_and_it_appears_on_time(
     subscribe(engine, "press@example.org")
     start = datetime.now(UTC)
     lifts = start + timedelta(seconds=EMBARGO_SECONDS)
-    public = news("Open Report", start - timedelta(hours=1))
-    from_source = news("Source Embargoed Study", start - timedelta(hours=1), embargo_until=lifts)
-    by_staff = news("Staff Embargoed Study", start - timedelta(hours=1))
+    public = report_item("Open Report", start - timedelta(hours=1))
+    from_source = report_item(
+        "Source Embargoed Study", start - timedelta(hours=1), embargo_until=lifts
+    )
+    by_staff = report_item("Staff Embargoed Study", start - timedelta(hours=1))
     upsert_items(engine, [public, from_source, by_staff], start)
     actions.embargo_item(engine, by_staff.key, lifts, "Alice")
     hidden = [from_source.title, by_staff.title]
@@ -126,7 +113,7 @@ def test_an_embargo_set_later_pulls_the_item_from_cached_feeds(
     engine: Engine, press: Settings
 ) -> None:
     now = datetime.now(UTC)
-    item = news("Published Too Soon", now - timedelta(hours=2))
+    item = report_item("Published Too Soon", now - timedelta(hours=2))
     upsert_items(engine, [item], now)
     with serve(create_app(press, engine)) as base_url, httpx.Client(base_url=base_url) as web:
         wait_for(lambda: item.title in web.get("/feeds/all.atom").text)  # built in the background
@@ -138,7 +125,7 @@ def test_an_embargo_set_later_pulls_the_item_from_cached_feeds(
 
 def test_the_gate_and_the_stamp(engine: Engine) -> None:
     now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-    item = news("Gated", now - timedelta(hours=2), embargo_until=now + timedelta(minutes=30))
+    item = report_item("Gated", now - timedelta(hours=2), embargo_until=now + timedelta(minutes=30))
     upsert_items(engine, [item], now)
     assert latest_items(engine, None, 10, now=now) == []
     assert [i.title for i in latest_items(engine, None, 10, now=now, public=False)] == ["Gated"]
@@ -156,7 +143,7 @@ def test_the_gate_and_the_stamp(engine: Engine) -> None:
 
 def test_a_source_can_embargo_an_item_it_gave_before(engine: Engine) -> None:
     now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-    first = news("Seen Twice", now - timedelta(hours=2))
+    first = report_item("Seen Twice", now - timedelta(hours=2))
     upsert_items(engine, [first], now)
     later = now + timedelta(hours=5)
     upsert_items(engine, [replace(first, embargo_until=later)], now)

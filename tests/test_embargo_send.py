@@ -30,7 +30,7 @@ from digest.schedule import ClockProcess
 from digest.store import audit_log, embargo_links, items_stamp, upsert_items
 from digest.web import create_app
 
-from .helpers import SMTPRecorder, run, serve, subscribe
+from .helpers import SMTPRecorder, report_item, run, serve, subscribe
 
 Server = tuple[SMTPRecorder, int]
 SECRET = "embargo-test-secret"
@@ -42,19 +42,6 @@ CSV = (
     "cleo@radio.example,Cleo Park,Radio,no,\n"
     "dev@blog.example,Dev Shah,Blog,,\n"
 )
-
-
-def report(title: str, at: datetime) -> Item:
-    slug = title.lower().replace(" ", "-")
-    return Item(
-        key=f"https://harbourlight.example/newsroom/{slug}/",
-        title=title,
-        published=at,
-        type="reports",
-        summary=f"Summary of {title}.",
-        url=f"https://harbourlight.example/newsroom/{slug}/",
-        source="test",
-    )
 
 
 @pytest.fixture
@@ -119,7 +106,7 @@ def test_done_when_two_trusted_contacts_get_it_and_nothing_public_has_it(
     assert imported.returncode == 0, imported.stderr
     assert "4 added" in imported.stdout and "2 trusted" in imported.stdout
     now = datetime.now(UTC)
-    item = report("Tidal Energy Report", now - timedelta(hours=1))
+    item = report_item("Tidal Energy Report", now - timedelta(hours=1))
     upsert_items(engine, [item], now)
     lift = (now + timedelta(days=3)).astimezone(press.timezone).replace(second=0, microsecond=0)
     embargoed = cli(
@@ -187,7 +174,7 @@ def trusted_pair(engine: Engine) -> tuple[int, int, int]:
 
 def embargoed_item(engine: Engine, title: str, days: float = 3) -> tuple[Item, datetime]:
     now = datetime.now(UTC)
-    item = report(title, now - timedelta(hours=1))
+    item = report_item(title, now - timedelta(hours=1))
     upsert_items(engine, [item], now)
     lift = (now + timedelta(days=days)).replace(microsecond=0)
     actions.embargo_item(engine, item.key, lift, "Alice")
@@ -311,7 +298,7 @@ def test_the_clock_lifts_at_its_minute_and_pings_websub(
         settings = replace(press, websub_hub_url=hub_url + "/")
         trusted_pair(engine)
         now = datetime.now(UTC)
-        item = report("Minute Lift", now - timedelta(hours=1))
+        item = report_item("Minute Lift", now - timedelta(hours=1))
         upsert_items(engine, [item], now)
         lift = now + timedelta(seconds=3)
         actions.embargo_item(engine, item.key, lift, "Alice")
@@ -346,7 +333,7 @@ def test_bad_input_is_refused(
 ) -> None:
     recorder, port = smtp_server
     now = datetime.now(UTC)
-    open_item = report("Open Item", now - timedelta(hours=1))
+    open_item = report_item("Open Item", now - timedelta(hours=1))
     upsert_items(engine, [open_item], now)
     no_embargo = cli(engine, tmp_path, port, "breaking", open_item.key, "--under-embargo", "--yes")
     assert no_embargo.returncode == 1 and "not under embargo" in no_embargo.stderr
@@ -472,7 +459,7 @@ def test_the_subject_is_in_the_newsroom_language_and_the_wording_a_setting(
     from digest.render import embargo_subject
 
     lift = datetime(2026, 12, 8, 0, 1, tzinfo=UTC)
-    item = report("Rapport annuel", lift - timedelta(days=3))
+    item = report_item("Rapport annuel", lift - timedelta(days=3))
     paris = replace(settings, language="fr", timezone=ZoneInfo("Europe/Paris"))
     assert embargo_subject(paris, item, lift) == (
         "SOUS EMBARGO jusqu'au mardi 8 décembre 2026, 01:01 +0100 : Rapport annuel"
