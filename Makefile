@@ -78,6 +78,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/signin.py
+	$(BIN)/python bench/articles.py
+	$(BIN)/python bench/publish.py
+	$(BIN)/python bench/serve.py
 
 # SpamAssassin's local-tests verdict on every kind of mail (a manual check, not in `make test`).
 spamcheck: $(STAMP)

@@ -539,7 +539,8 @@ def _archive_page(
 def render_search(
     engine: Engine, settings: Settings, now: datetime, query: str, page: int = 1
 ) -> bytes:
-    """Search results over titles and summaries (the database's full-text index)."""
+    """Search results over titles, summaries and full texts (the database's full-text
+    index)."""
     query = " ".join(query.split())[:200]
     page = max(1, page)
     found, total = search_items(engine, now, query, SEARCH_PAGE_SIZE, (page - 1) * SEARCH_PAGE_SIZE)
