@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, text
 
 from digest.links import page_name
-from digest.store import articles, connect, create_schema, items
+from digest.store import articles, connect, create_schema, items, tidy_search_index
 
 YEARS = 16
 BATCH = 2000
@@ -166,7 +166,9 @@ def fill_archive(
 ) -> float:
     """Add `count` realistic items (and articles for about `article_share` of them) to the
     store, creating its schema when needed; the seconds it took. Dates run over the 16
-    years before `now` (default: today at midnight UTC); embargoed items lift after it."""
+    years before `now` (default: today at midnight UTC); embargoed items lift after it.
+    The search index is then tidied, as the clock does every night (a store in use is
+    never further from that than a day's new items)."""
     engine = connect(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     now = now or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     create_schema(engine)
@@ -195,6 +197,7 @@ def fill_archive(
             conn.execute(text(f"ANALYZE {', '.join(tables)}"))
         else:
             conn.execute(text("ANALYZE"))
+    tidy_search_index(engine)
     return time.perf_counter() - started
 
 

@@ -6,7 +6,7 @@ cron in the newsroom's time zone, the daily one at `email.daily_time` on weekday
 start of every minute a sweep that rewrites the feeds (and pings the WebSub hub) when an
 embargo lifted, so an item is public at its lift minute, releases held mailings whose time
 came, and sends what is due; the bounce mailbox, when there is one, every
-`bounces.poll_minutes`.
+`bounces.poll_minutes`; at 03:40 every night, the search index folded into its fastest form.
 Jobs coalesce, never overlap, and have a misfire grace time. Because a clock that was down
 knows nothing of the runs it missed, the weekly job is also checked when the clock starts
 and at every sweep: if the latest scheduled weekly time is within the grace time and its
@@ -33,6 +33,7 @@ from digest.store import Engine, acquire_lease, items_stamp, release_lease
 
 log = logging.getLogger(__name__)
 LEASE = "clock"
+TIDY_HOUR, TIDY_MINUTE = 3, 40  # the search index is folded nightly, away from the digests
 DAILY_WEEKDAYS = 5
 
 
@@ -177,6 +178,10 @@ class ClockProcess:
             actions.publish_feeds(self.engine, self.settings)
             self.stamp = stamp
 
+    def tidy(self) -> None:
+        steps = actions.tidy_search(self.engine)
+        log.info("search index tidied in %d steps", steps)
+
     def release(self) -> None:
         released = actions.release_held(self.engine, self.now())
         if released:
@@ -234,6 +239,11 @@ class ClockProcess:
                 id="bounces",
                 next_run_time=datetime.now(self.settings.timezone),
             )
+        self.scheduler.add_job(
+            self._guarded("tidy", self.tidy),
+            CronTrigger(hour=TIDY_HOUR, minute=TIDY_MINUTE, timezone=self.settings.timezone),
+            id="tidy",
+        )
         self.scheduler.add_job(
             self.holds_lease,
             IntervalTrigger(seconds=max(1, schedule.lease_seconds // 3)),

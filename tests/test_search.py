@@ -15,7 +15,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, text
 
-from digest import store
+from digest import actions, store
 from digest.config import Settings
 from digest.model import Article, Item
 from digest.store import (
@@ -202,3 +202,27 @@ def test_deleting_items_and_articles_keeps_the_index_right(engine: Engine) -> No
         conn.execute(items.delete().where(items.c.key == second.key))
     assert _keys(engine, "oyster") == [] and _keys(engine, "re") == [first.key, third.key]
     _index_matches_its_source(engine)
+
+
+def _index_pages(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM items_fts_idx")).scalar_one()
+
+
+def test_the_nightly_tidy_folds_the_index_and_finds_the_same(engine: Engine) -> None:
+    for n in range(1, 121):  # one write each, as polls store them: the index in pieces
+        upsert_items(engine, [_item(n, f"Coastal flood report {n}", f"Marsh survey {n}")], NOW)
+    queries = ["coastal", "flood marsh", "surv", "report 7", "zebra"]
+    before = [
+        search_items(engine, NOW, query, 20, offset) for query in queries for offset in (0, 20)
+    ]
+    pieces = _index_pages(engine) if engine.dialect.name == "sqlite" else 0
+    assert actions.tidy_search(engine) >= 1
+    after = [
+        search_items(engine, NOW, query, 20, offset) for query in queries for offset in (0, 20)
+    ]
+    assert after == before and before[0][1] == 120 and before[-1] == ([], 0)
+    if engine.dialect.name == "sqlite":
+        assert _index_pages(engine) < pieces, "the b-trees were merged"
+        assert actions.tidy_search(engine) == 2, "a second tidy finds nothing left to merge"
+        _index_matches_its_source(engine)

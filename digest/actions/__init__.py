@@ -107,6 +107,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     "publish": ("publish", "publish"),
     "publish_feeds": ("publish", "publish_feeds"),
     "published_from": ("publish", "published_from"),
+    "tidy_search": ("publish", "tidy_search"),
     "written_for_another_site": ("publish", "written_for_another_site"),
     "actor_for": ("staff", "actor_for"),
     "add_member": ("staff", "add_member"),

@@ -77,6 +77,14 @@ def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> 
     return PublishReport(report, files)
 
 
+def tidy_search(engine: Engine) -> int:
+    """Fold the search index into its fastest form (the clock does it nightly, as new items
+    leave it in pieces every search reads); the steps it took."""
+    from digest.store import tidy_search_index
+
+    return tidy_search_index(engine)
+
+
 # The store's stamp (digest.store.items_stamp) the feeds in the output folder were written
 # from; a dot file, which the web server never serves.
 STAMP_FILE = ".published-from"

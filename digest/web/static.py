@@ -278,7 +278,7 @@ class StaticFiles:
             missed = self.missing.get(path)
             if missed is not None and now - missed < CHECK_SECONDS:
                 return None
-            if file_for(self.root, path) is None:
+            if file_for(self.folder, path) is None:  # the path alone decides; no disk look
                 return None
         loaded = await asyncio.to_thread(self.load, path, entry)
         self._store(path, loaded)
