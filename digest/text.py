@@ -57,6 +57,19 @@ def fingerprint(title: str, published: date) -> str:
     return f"sha256:{digest[:32]}"
 
 
+KEY_MAX_BYTES = 1000  # what the store's items.key holds, and its index, on every backend
+
+
+def storable_key(key: str) -> str:
+    """An item key the store can hold: a URL or GUID over KEY_MAX_BYTES (a hostile or broken
+    page's) stands by its hash, the same for the same address, so it is stored and found
+    again instead of failing the whole ingest."""
+    encoded = key.encode("utf-8", "surrogatepass")
+    if len(encoded) <= KEY_MAX_BYTES:
+        return key
+    return f"urn:sha256:{hashlib.sha256(encoded).hexdigest()}"
+
+
 def bom_encoding(data: bytes) -> str | None:
     """The encoding a byte-order mark at the start of `data` names, or None."""
     for bom, encoding in _BOMS:

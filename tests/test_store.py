@@ -199,3 +199,32 @@ def test_month_only_items_and_articles_round_trip(engine: Engine) -> None:
     assert find_item(engine, month.key).updated == later
     assert [i.article for i in with_articles(engine, [stored])] == [edited]
     assert not save_article(engine, "https://e.org/none", article, NOW)
+
+
+def _rss(link: str) -> bytes:
+    entries = "".join(
+        f"<item><title>{title}</title><link>{url}</link><guid>{url}</guid>"
+        "<pubDate>Tue, 17 Nov 2026 09:00:00 GMT</pubDate></item>"
+        for title, url in (("A page with a runaway address", link), ("An ordinary page", OK_URL))
+    )
+    return f'<rss version="2.0"><channel><title>N</title>{entries}</channel></rss>'.encode()
+
+
+OK_URL = "https://news.example/ordinary"
+
+
+def test_an_address_too_long_for_the_key_column_is_stored_by_its_hash(
+    engine: Engine, settings: Settings
+) -> None:
+    from digest.sources import parse_document
+
+    # 3,000 characters, 6,000 bytes: over VARCHAR(1000) and PostgreSQL's btree entry limit
+    link = "https://news.example/item?" + "é" * 3000
+    read = parse_document(_rss(link), "feed", settings, "feed.xml")
+    assert upsert_items(engine, read, NOW).new == 2, "the ordinary item is not lost with it"
+    again = parse_document(_rss(link), "feed", settings, "feed.xml")
+    assert upsert_items(engine, again, NOW).new == 0, "the same address finds the same item"
+    with engine.connect() as conn:
+        rows = {row.url: row.key for row in conn.execute(select(items_table))}
+    assert rows[OK_URL] == OK_URL
+    assert rows[link].startswith("urn:sha256:") and len(rows[link]) < 100

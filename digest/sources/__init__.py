@@ -26,6 +26,7 @@ from digest.sources.fetch import (
 )
 from digest.sources.fetch import user_agent as user_agent
 from digest.sources.listing import lines_from_text, parse_listing
+from digest.text import storable_key
 
 if TYPE_CHECKING:
     from digest.sources.html import Explain
@@ -82,7 +83,12 @@ def parse_document(
         data, kind, settings, origin, source, base_url, charset, explain, fetched_at, file_date
     )
     language = (source.language if source else None) or settings.language
-    return [_without_leading_date(item, settings, language) for item in items]
+    return [_storable(_without_leading_date(item, settings, language)) for item in items]
+
+
+def _storable(item: Item) -> Item:
+    key = storable_key(item.key)
+    return item if key == item.key else replace(item, key=key)
 
 
 def _without_leading_date(item: Item, settings: Settings, language: str | None) -> Item:
