@@ -127,7 +127,7 @@ class ClockProcess:
         return run
 
     def poll_and_publish(self) -> None:
-        report = actions.publish(self.engine, self.settings, now=self.now())
+        report = actions.publish(self.engine, self.settings, now=self.now(), due_only=True)
         written = sum(1 for f in report.files if f.written)
         total = report.ingest.total
         log.info("publish: %d new, %d updated; %d files written", total.new, total.updated, written)

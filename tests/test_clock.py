@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select
 
-from digest.config import Settings
+from digest import actions
+from digest.config import Settings, SourceConfig
 from digest.mailings import delivery_counts, find_mailing, plan_weekly, weekly_ident
 from digest.model import Item, Subscriber
 from digest.schedule import LEASE, ClockProcess, latest_weekly_time, weekly_due
-from digest.store import deliveries, leases, upsert_items
+from digest.store import deliveries, leases, source_state, upsert_items
 from digest.subscribers import add_subscriber
 
 from .helpers import ROOT, SMTPRecorder
@@ -223,3 +224,31 @@ def test_digest_run_serves_and_schedules_then_stops_cleanly(engine: Engine, tmp_
     assert "clock stopped" in err
     with engine.connect() as conn:
         assert conn.execute(select(leases)).first() is None
+
+
+def test_the_clock_polls_each_source_at_its_own_interval(
+    outbox_settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    seeds = sorted((ROOT / "tests" / "data" / "seeds").glob("*.txt"))
+    sources = []
+    for name, minutes, seed in (("often", 15, seeds[0]), ("daily", 1440, seeds[1])):
+        page = tmp_path / f"{name}.txt"
+        page.write_bytes(seed.read_bytes())
+        sources.append(SourceConfig(name, "listing", str(page), interval_minutes=minutes))
+    clock_settings = replace(outbox_settings, sources=tuple(sources))
+    now = FakeTime(MONDAY_9)
+    clock = ClockProcess(clock_settings, engine, now=now, holder="a")
+
+    def polls() -> dict[str, datetime]:
+        clock.poll_and_publish()
+        return {s.name: (source_state(engine, s.name) or {})["polled_at"] for s in sources}
+
+    first = polls()
+    assert first == {"often": now(), "daily": now()}
+    now.moment += timedelta(minutes=14, seconds=30)  # a poll come a little early
+    assert polls() == {"often": now(), "daily": first["daily"]}
+    now.moment += timedelta(hours=24)
+    assert polls() == {"often": now(), "daily": now()}
+    assert actions.publish(engine, clock_settings).ingest.results.keys() == {"often", "daily"}, (
+        "a publish by hand reads every source"
+    )

@@ -85,13 +85,17 @@ def ingest_sources(
     settings: Settings,
     names: Iterable[str] | None = None,
     now: datetime | None = None,
+    due_only: bool = False,
 ) -> IngestReport:
-    """Read the named configured sources (all when None) and store their items. A source
-    that fails is recorded with its error and the others go on; stored items stay. Once
-    every listing's items are stored, the items' own pages are read (see read_articles)."""
+    """Read the named configured sources (all when None) and store their items; `due_only`
+    (the clock's polls) skips those read within their `interval`. A source that fails is
+    recorded with its error and the others go on; stored items stay. Once every listing's
+    items are stored, the items' own pages are read (see read_articles)."""
     now = now or utc_now()
     report = IngestReport()
     chosen = [settings.source(name) for name in names] if names else list(settings.sources)
+    if due_only:
+        chosen = [source for source in chosen if _due(engine, settings, source, now)]
     carried: dict[str, dict[str, Article]] = {}
     with Fetcher(settings) as fetcher:
         for source in chosen:
@@ -104,6 +108,18 @@ def ingest_sources(
                 report.pages[source.name] = counts
                 _note_pages(engine, source.name, counts)
     return report
+
+
+def _due(engine: Engine, settings: Settings, source: SourceConfig, now: datetime) -> bool:
+    """Whether a source's `interval` has passed since its last poll, give or take one
+    poll's jitter and a minute (so a 15-minute source is not skipped by a poll that came
+    a few seconds early); a source whose last poll failed is tried again at every poll."""
+    state = source_state(engine, source.name) or {}
+    polled = state.get("polled_at")
+    if polled is None or str(state.get("result") or "").startswith("error"):
+        return True
+    slack = timedelta(seconds=settings.schedule.jitter_seconds + 60)
+    return now - polled + slack >= timedelta(minutes=source.interval_minutes)
 
 
 def _note_pages(engine: Engine, name: str, counts: PageCounts) -> None:

@@ -59,12 +59,15 @@ class PublishReport:
     files: list[FeedFile]
 
 
-def publish(engine: Engine, settings: Settings, now: datetime | None = None) -> PublishReport:
-    """Ingest every configured source, then rewrite the feeds whose items changed (every
-    feed when one is missing from the output folder, or when the store changed since the
-    feeds were last written: `digest ingest FILE`, an edit, an embargo that lifted)."""
+def publish(
+    engine: Engine, settings: Settings, now: datetime | None = None, due_only: bool = False
+) -> PublishReport:
+    """Ingest every configured source (`due_only`: those whose interval has passed, as the
+    clock polls), then rewrite the feeds whose items changed (every feed when one is
+    missing from the output folder, or when the store changed since the feeds were last
+    written: `digest ingest FILE`, an edit, an embargo that lifted)."""
     before = _store_stamp(engine, settings, utc_now())
-    report = ingest_sources(engine, settings, now=now)
+    report = ingest_sources(engine, settings, now=now, due_only=due_only)
     changed = report.changed_types
     stale = _recorded_stamp(settings.output_dir) != before
     if stale or _feeds_missing(settings):
