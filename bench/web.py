@@ -1,7 +1,8 @@
 """Feed requests per second from the web process (`digest serve`, one uvicorn worker),
 side by side with nginx serving the same folder: full responses and 304s for
 If-None-Match, measured with wrk on 127.0.0.1 in the same run, printed as ratios to nginx
-with p99 latencies (goals: at least 0.25 of nginx for each, p99 at most 5 ms).
+with p99 latencies (goals: at least 0.5 of nginx for each (issue 23; 0.25 in issue 12),
+p99 at most 5 ms).
 
 Run: .venv/bin/python bench/web.py [--seconds 10] [--connections 32]
 Needs nginx and wrk (Debian packages; `make bench` installs them when absent).
@@ -47,10 +48,15 @@ def free_port() -> int:
 
 
 def wait_until_up(url: str) -> str:
-    for _ in range(200):
+    """The feed's ETag once the server answers it; a web process started on a folder
+    written for another address answers 503 (try again) while it writes it again."""
+    for _ in range(600):
         try:
             response = httpx.get(url, headers={"Accept-Encoding": "identity"})
         except httpx.HTTPError:
+            time.sleep(0.05)
+            continue
+        if response.status_code == 503:
             time.sleep(0.05)
             continue
         if "etag" not in response.headers:
@@ -59,7 +65,7 @@ def wait_until_up(url: str) -> str:
     raise SystemExit(f"{url} did not come up")
 
 
-GOAL_RATIO = 0.25
+GOAL_RATIO = 0.5  # issue 23 (issue 12 asked 0.25)
 GOAL_P99_MS = 5.0
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
