@@ -27,7 +27,7 @@ from digest.config import Settings, find_config, is_packaged, load_settings
 from digest.errors import DigestError, SourceError
 
 if TYPE_CHECKING:
-    from digest.model import Item
+    from digest.item import Item
     from digest.sources.html import Explain
 
 # Each command imports what it uses, so that `digest parse` or `digest --help` does not load

@@ -18,7 +18,7 @@ from urllib.parse import urldefrag, urljoin
 
 from digest.config import Settings
 from digest.dates import find_date_at_start
-from digest.model import Item, ItemType
+from digest.item import Item, ItemType
 from digest.text import clean_line, fingerprint
 
 log = logging.getLogger(__name__)
