@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 from datetime import datetime
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from digest import logs
 from digest.commands.common import (
     AS_OPTION,
     PACKAGED_NOTE,
@@ -51,11 +51,6 @@ NOTHING_READABLE = 2
 CHECK_MARKS = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
 
 
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
-
-
 class _LazyGroup(click.Group):
     """A click group whose commands from digest/commands/ load on first use (COMMAND_HOMES)."""
 
@@ -84,9 +79,8 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="newsroom-digest", message="%(prog)s %(version)s")
 def main(verbose: bool, config: str | None) -> None:
     """newsroom-digest: feeds, weekly digests and breaking-news alerts from a newsroom."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    parsing = click.get_current_context().invoked_subcommand == "parse"
+    logs.set_up(verbose, now=verbose or not parsing)  # a listing's parse may log nothing
 
 
 @main.command()
@@ -148,6 +142,7 @@ def parse(
 
 
 def _explain_notes() -> Explain:
+    logs.ready()
     from digest.sources.html import Explain
 
     return Explain()
@@ -239,6 +234,8 @@ def publish(listed: bool) -> None:
     """Ingest every configured source, then write the feeds whose items changed.
 
     Example: digest publish --list"""
+    import logging
+
     from digest import actions
     from digest.config import NO_SOURCE
 

@@ -15,6 +15,7 @@ from digest.config import Settings, SourceConfig
 from digest.dates import strip_leading_date
 from digest.errors import SourceError
 from digest.item import Item
+from digest.logs import ready
 from digest.sources.listing import lines_from_text, parse_listing
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ def _read_document(
 ) -> list[Item]:
     if not data.strip():
         raise SourceError(f"{origin}: empty input, nothing to read")
+    if kind != "listing":
+        ready()  # the HTML and feed readers, and the libraries they load, log through logging
     if kind == "feed":
         from digest.sources.feed import parse_feed
 
