@@ -22,9 +22,9 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_DECLARED = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""",
-    re.IGNORECASE,
+# Patterns a plain-text listing never needs are strings, compiled (and kept) by re at first use.
+_DECLARED = (
+    rb"""(?i)<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)"""
 )
 # What browsers do with these labels (WHATWG Encoding): Latin-1 means windows-1252.
 _ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252"}
@@ -93,7 +93,8 @@ def decode_document(data: bytes, declared: str | None = None) -> tuple[str, str]
 
 
 def _declared_in(head: bytes) -> list[str]:
-    return [(match[1] or match[2]).decode("ascii", "replace") for match in _DECLARED.finditer(head)]
+    found = re.finditer(_DECLARED, head)
+    return [(match[1] or match[2]).decode("ascii", "replace") for match in found]
 
 
 def _codec(label: str | None) -> str | None:
@@ -114,11 +115,9 @@ def _single_byte(encoding: str) -> bool:
         return encoding.startswith(("cp", "iso8859", "mac", "koi8", "latin"))
 
 
-CREDIT_LINE = re.compile(
-    r"^\(?\s*(?:photo(?:graph)?\s*(?:credit|by)?|image\s*credit|credit|©)\b", re.IGNORECASE
-)
-CREDIT_AGENCY = re.compile(r"(?:getty images|/afp\b|\bafp/|reuters|ap photo)", re.IGNORECASE)
-TRAILING_CREDIT = re.compile(r"\s*\((?:photo|credit)[^()]*\)\s*$", re.IGNORECASE)
+CREDIT_LINE = r"(?i)^\(?\s*(?:photo(?:graph)?\s*(?:credit|by)?|image\s*credit|credit|©)\b"
+CREDIT_AGENCY = r"(?i)(?:getty images|/afp\b|\bafp/|reuters|ap photo)"
+TRAILING_CREDIT = r"(?i)\s*\((?:photo|credit)[^()]*\)\s*$"
 CREDIT_AGENCY_MAX = 80
 
 
@@ -130,12 +129,12 @@ def caption_and_credit(caption: str | None) -> tuple[str | None, str | None]:
     lines = [line.strip() for line in clean_text(caption).split("\n") if line.strip()]
     described, credits = [], []
     for line in lines:
-        short_agency = len(line) <= CREDIT_AGENCY_MAX and CREDIT_AGENCY.search(line)
-        if CREDIT_LINE.match(line) or short_agency:
+        short_agency = len(line) <= CREDIT_AGENCY_MAX and re.search(CREDIT_AGENCY, line)
+        if re.match(CREDIT_LINE, line) or short_agency:
             credits.append(line.strip("() "))
             continue
         tail: list[str] = []
-        while match := TRAILING_CREDIT.search(line):
+        while match := re.search(TRAILING_CREDIT, line):
             tail.insert(0, match.group(0).strip().strip("() "))
             line = line[: match.start()]
         if line.strip():

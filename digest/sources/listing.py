@@ -120,6 +120,8 @@ def looks_like_prose(text: str) -> bool:
 
 @dataclass
 class _Header:
+    """A header-layout item being read: its `Month D, YYYY • Type` line, and what follows."""
+
     line: Line
     published: date
     type: ItemType | None
