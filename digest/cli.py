@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import os
 import sys
@@ -81,6 +83,11 @@ def main(verbose: bool, config: str | None) -> None:
     """newsroom-digest: feeds, weekly digests and breaking-news alerts from a newsroom."""
     parsing = click.get_current_context().invoked_subcommand == "parse"
     logs.set_up(verbose, now=verbose or not parsing)  # a listing's parse may log nothing
+    if parsing:
+        # A parse only prints, and keeps nothing that needs finalizing: at exit, the objects
+        # the imports made are left to the OS instead of being traced and freed one by one
+        # by the garbage collector (~6 ms of the command's ~70).
+        atexit.register(gc.freeze)
 
 
 @main.command()
