@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 # Languages whose month names are tried when a page does not say its language.
@@ -28,8 +28,8 @@ _ANY_YEARISH = re.compile(r"\d\d")  # in any script's digits
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 # Korean and Hungarian style `2024. 3. 12.`: year first, each part closed by a dot and a space.
 _YMD_SPACED = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.?(?!\d)")
-# The patterns a plain-text listing never needs are strings, compiled (and kept) by re at
-# first use, so that `digest parse` does not compile them at import.
+# The patterns a plain-text listing never needs are compiled at first use (_compiled), so
+# that `digest parse` does not compile them at import.
 _MONTH_YEAR = r"([^\W\d_]+\.?)(?:\s+(?:de|del|di|of))?,?\s+(\d{4})"
 _CJK_MONTH = r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]"
 MAX_MONTH_HEADING = 30
@@ -127,6 +127,12 @@ _RELATIVE_FILLER = (
     r"\d{1,2}[:.h]\d{2}(?:\s*[ap]\.?m\.?)?|[|•·,;:()\-–—]|\b(?:posted|published|updated|at|um"
     r"|à|a las|alle|om|в|kl\.?|saat)\b"
 )
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """A pattern that only some pages need, compiled at its first use and kept."""
+    return re.compile(pattern)
 
 
 class _RelativePatterns(NamedTuple):
@@ -237,7 +243,7 @@ def ascii_digits(text: str) -> str:
     """A text with every other script's decimal digits (Arabic-Indic ٣, Persian ۳,
     fullwidth ３, Devanagari ३, …) written as ASCII ones, one character for one, so that
     positions found in it hold in the original."""
-    if text.isascii() or not re.search(_OTHER_DIGIT, text):
+    if text.isascii() or not _compiled(_OTHER_DIGIT).search(text):
         return text
     return text.translate(_DIGITS)
 
@@ -327,7 +333,7 @@ def order_against(text: str, known: date) -> bool | None:
 def url_date(url: str) -> date | None:
     """The date an address holds (`/2014/12/09/`, `20141209`, `2014-12-09`), or None."""
     for pattern in (_URL_COMPACT, _URL_PARTS):
-        for match in re.finditer(pattern, url):
+        for match in _compiled(pattern).finditer(url):
             if value := _make(match[1], match[2], match[3]):
                 return value
     return None
@@ -357,10 +363,10 @@ def month_heading(text: str, language: str | None = None) -> date | None:
     text = text.strip().strip(".:")
     if len(text) > MAX_MONTH_HEADING or not _YEAR.search(text):
         return None
-    if match := re.fullmatch(_CJK_MONTH, text):
+    if match := _compiled(_CJK_MONTH).fullmatch(text):
         return _make(match[1], match[2], 1)
     months, _ = _month_pattern(_languages(language))
-    match = re.fullmatch(_MONTH_YEAR, text)
+    match = _compiled(_MONTH_YEAR).fullmatch(text)
     if match is None:
         return None
     month = months.get(match[1].casefold().rstrip("."))
