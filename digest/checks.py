@@ -118,7 +118,7 @@ def _sqlite_file_exists(database: str | None) -> bool:
 
 def check_sources(settings: Settings) -> list[Check]:
     """Read every configured source once, without storing what it yields."""
-    from digest.sources import read_source
+    from digest.sources.configured import read_source
 
     if not settings.sources:
         return [Check("sources", "warn", NO_SOURCE)]

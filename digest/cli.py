@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
-import logging
 import os
 import sys
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from digest import logs
 from digest.commands.common import (
     AS_OPTION,
     PACKAGED_NOTE,
@@ -27,7 +29,7 @@ from digest.config import Settings, find_config, is_packaged, load_settings
 from digest.errors import DigestError, SourceError
 
 if TYPE_CHECKING:
-    from digest.model import Item
+    from digest.item import Item
     from digest.sources.html import Explain
 
 # Each command imports what it uses, so that `digest parse` or `digest --help` does not load
@@ -49,11 +51,6 @@ COMMAND_HOMES = {
 # item with a title and a date), whatever the kind of file; the one rule docs/commands.md gives.
 NOTHING_READABLE = 2
 CHECK_MARKS = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
-
-
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
 class _LazyGroup(click.Group):
@@ -84,9 +81,13 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="newsroom-digest", message="%(prog)s %(version)s")
 def main(verbose: bool, config: str | None) -> None:
     """newsroom-digest: feeds, weekly digests and breaking-news alerts from a newsroom."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    parsing = click.get_current_context().invoked_subcommand == "parse"
+    logs.set_up(verbose, now=verbose or not parsing)  # a listing's parse may log nothing
+    if parsing:
+        # A parse only prints, and keeps nothing that needs finalizing: at exit, the objects
+        # the imports made are left to the OS instead of being traced and freed one by one
+        # by the garbage collector (~6 ms of the command's ~70).
+        atexit.register(gc.freeze)
 
 
 @main.command()
@@ -148,6 +149,7 @@ def parse(
 
 
 def _explain_notes() -> Explain:
+    logs.ready()
     from digest.sources.html import Explain
 
     return Explain()
@@ -239,6 +241,8 @@ def publish(listed: bool) -> None:
     """Ingest every configured source, then write the feeds whose items changed.
 
     Example: digest publish --list"""
+    import logging
+
     from digest import actions
     from digest.config import NO_SOURCE
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from digest.dates import WEEKDAYS as WEEKDAYS
 from digest.errors import ConfigError
-from digest.model import ItemType
+from digest.item import ItemType
 
 if TYPE_CHECKING:
     from digest.config_schema import ConfigFile, Locator

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import NamedTuple
 
 # Languages whose month names are tried when a page does not say its language.
 DEFAULT_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl", "ru")
@@ -28,13 +28,15 @@ _ANY_YEARISH = re.compile(r"\d\d")  # in any script's digits
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 # Korean and Hungarian style `2024. 3. 12.`: year first, each part closed by a dot and a space.
 _YMD_SPACED = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.?(?!\d)")
-_MONTH_YEAR = re.compile(r"([^\W\d_]+\.?)(?:\s+(?:de|del|di|of))?,?\s+(\d{4})")
-_CJK_MONTH = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]")
+# The patterns a plain-text listing never needs are compiled at first use (_compiled), so
+# that `digest parse` does not compile them at import.
+_MONTH_YEAR = r"([^\W\d_]+\.?)(?:\s+(?:de|del|di|of))?,?\s+(\d{4})"
+_CJK_MONTH = r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]"
 MAX_MONTH_HEADING = 30
 # How far before its year a named-month date may start (`September 30th, 2024`).
 MAX_NAMED_SPAN = 48
-_URL_COMPACT = re.compile(r"(?<!\d)((?:19|20)\d\d)(\d\d)(\d\d)(?!\d)")
-_URL_PARTS = re.compile(r"(?<!\d)((?:19|20)\d\d)[/\-](\d\d)[/\-](\d\d)(?=[/\-._]|$)")
+_URL_COMPACT = r"(?<!\d)((?:19|20)\d\d)(\d\d)(\d\d)(?!\d)"
+_URL_PARTS = r"(?<!\d)((?:19|20)\d\d)[/\-](\d\d)[/\-](\d\d)(?=[/\-._]|$)"
 _CJK = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
 
 
@@ -127,11 +129,17 @@ _RELATIVE_FILLER = (
 )
 
 
-@dataclass(frozen=True)
-class _RelativePatterns:
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """A pattern that only some pages need, compiled at its first use and kept."""
+    return re.compile(pattern)
+
+
+class _RelativePatterns(NamedTuple):
     """The relative-date patterns, compiled at first use (~14 ms a process otherwise, for
     commands that never meet a relative date): the date, its direction, any word a relative
-    date needs (a quick test), and the words that may stand beside one."""
+    date needs (a quick test), and the words that may stand beside one. A named tuple, which
+    is cheaper to define at import than a dataclass."""
 
     date: re.Pattern[str]
     direction: re.Pattern[str]
@@ -150,9 +158,9 @@ def _relative() -> _RelativePatterns:
     )
 
 
-@dataclass(frozen=True)
-class Found:
-    """A date found in a text, and where: text[start:end] is the date's own wording."""
+class Found(NamedTuple):
+    """A date found in a text, and where: text[start:end] is the date's own wording. A named
+    tuple, which is cheaper to define at import than a dataclass (every command loads it)."""
 
     value: date
     start: int
@@ -235,7 +243,7 @@ def ascii_digits(text: str) -> str:
     """A text with every other script's decimal digits (Arabic-Indic ٣, Persian ۳,
     fullwidth ３, Devanagari ३, …) written as ASCII ones, one character for one, so that
     positions found in it hold in the original."""
-    if text.isascii() or not _OTHER_DIGIT.search(text):
+    if text.isascii() or not _compiled(_OTHER_DIGIT).search(text):
         return text
     return text.translate(_DIGITS)
 
@@ -252,7 +260,7 @@ class _DigitTable(dict):  # type: ignore[type-arg]
 
 
 _DIGITS = _DigitTable()
-_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+_OTHER_DIGIT = r"(?![0-9])\d"
 
 
 def relative_date(text: str, reference: date, language: str | None = None) -> Found | None:
@@ -325,7 +333,7 @@ def order_against(text: str, known: date) -> bool | None:
 def url_date(url: str) -> date | None:
     """The date an address holds (`/2014/12/09/`, `20141209`, `2014-12-09`), or None."""
     for pattern in (_URL_COMPACT, _URL_PARTS):
-        for match in pattern.finditer(url):
+        for match in _compiled(pattern).finditer(url):
             if value := _make(match[1], match[2], match[3]):
                 return value
     return None
@@ -355,10 +363,10 @@ def month_heading(text: str, language: str | None = None) -> date | None:
     text = text.strip().strip(".:")
     if len(text) > MAX_MONTH_HEADING or not _YEAR.search(text):
         return None
-    if match := _CJK_MONTH.fullmatch(text):
+    if match := _compiled(_CJK_MONTH).fullmatch(text):
         return _make(match[1], match[2], 1)
     months, _ = _month_pattern(_languages(language))
-    match = _MONTH_YEAR.fullmatch(text)
+    match = _compiled(_MONTH_YEAR).fullmatch(text)
     if match is None:
         return None
     month = months.get(match[1].casefold().rstrip("."))

@@ -7,6 +7,8 @@ import hashlib
 import re
 import unicodedata
 from datetime import date
+from functools import cache
+from typing import AnyStr
 
 # Characters XML 1.0 forbids (C0 controls but tab/newline/CR, surrogates, U+FFFE/U+FFFF),
 # C1 controls, and invisible format characters that only get in the way.
@@ -22,12 +24,18 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_DECLARED = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""",
-    re.IGNORECASE,
+# Patterns a plain-text listing never needs are compiled at first use (_compiled).
+_DECLARED = (
+    rb"""(?i)<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)"""
 )
 # What browsers do with these labels (WHATWG Encoding): Latin-1 means windows-1252.
 _ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252"}
+
+
+@cache
+def _compiled(pattern: AnyStr) -> re.Pattern[AnyStr]:
+    """A pattern that only some pages need, compiled at its first use and kept."""
+    return re.compile(pattern)
 
 
 def clean_line(text: str) -> str:
@@ -106,7 +114,8 @@ def decode_document(data: bytes, declared: str | None = None) -> tuple[str, str]
 
 
 def _declared_in(head: bytes) -> list[str]:
-    return [(match[1] or match[2]).decode("ascii", "replace") for match in _DECLARED.finditer(head)]
+    found = _compiled(_DECLARED).finditer(head)
+    return [(match[1] or match[2]).decode("ascii", "replace") for match in found]
 
 
 def _codec(label: str | None) -> str | None:
@@ -127,11 +136,9 @@ def _single_byte(encoding: str) -> bool:
         return encoding.startswith(("cp", "iso8859", "mac", "koi8", "latin"))
 
 
-CREDIT_LINE = re.compile(
-    r"^\(?\s*(?:photo(?:graph)?\s*(?:credit|by)?|image\s*credit|credit|©)\b", re.IGNORECASE
-)
-CREDIT_AGENCY = re.compile(r"(?:getty images|/afp\b|\bafp/|reuters|ap photo)", re.IGNORECASE)
-TRAILING_CREDIT = re.compile(r"\s*\((?:photo|credit)[^()]*\)\s*$", re.IGNORECASE)
+CREDIT_LINE = r"(?i)^\(?\s*(?:photo(?:graph)?\s*(?:credit|by)?|image\s*credit|credit|©)\b"
+CREDIT_AGENCY = r"(?i)(?:getty images|/afp\b|\bafp/|reuters|ap photo)"
+TRAILING_CREDIT = r"(?i)\s*\((?:photo|credit)[^()]*\)\s*$"
 CREDIT_AGENCY_MAX = 80
 
 
@@ -143,12 +150,12 @@ def caption_and_credit(caption: str | None) -> tuple[str | None, str | None]:
     lines = [line.strip() for line in clean_text(caption).split("\n") if line.strip()]
     described, credits = [], []
     for line in lines:
-        short_agency = len(line) <= CREDIT_AGENCY_MAX and CREDIT_AGENCY.search(line)
-        if CREDIT_LINE.match(line) or short_agency:
+        short_agency = len(line) <= CREDIT_AGENCY_MAX and _compiled(CREDIT_AGENCY).search(line)
+        if _compiled(CREDIT_LINE).match(line) or short_agency:
             credits.append(line.strip("() "))
             continue
         tail: list[str] = []
-        while match := TRAILING_CREDIT.search(line):
+        while match := _compiled(TRAILING_CREDIT).search(line):
             tail.insert(0, match.group(0).strip().strip("() "))
             line = line[: match.start()]
         if line.strip():

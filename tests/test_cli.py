@@ -26,6 +26,7 @@ def test_parse_warns_on_skipped_items_and_exits_0(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert [i["title"] for i in json.loads(result.stdout)] == ["Whole"]
     assert f"{page}:9" in result.stderr and "no date" in result.stderr
+    assert f"warning: {page}:9: item 'Cut Off'" in result.stderr  # set up at the first message
 
 
 def test_parse_unreadable_input_exits_2(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ from digest.dates import find_date, language_day_first
 from digest.errors import SourceError
 from digest.model import Item
 from digest.render import item_date
-from digest.sources import parse_document, server_date
+from digest.sources import parse_document
+from digest.sources.configured import server_date
 from digest.sources.html import Explain
 from digest.text import clean_line
 

@@ -16,7 +16,7 @@ from digest import actions
 from digest.checks import check_store
 from digest.config import BreakingSettings, Settings, SourceConfig
 from digest.errors import DigestError, SourceError
-from digest.sources import read_source
+from digest.sources.configured import read_source
 from digest.store import embargo_of, is_publishable, upsert_items
 
 from .helpers import item, run, subscribe
@@ -136,9 +136,9 @@ def test_a_fetched_page_larger_than_the_cap_is_refused(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A source URL that answers with an endless body used to be read into memory whole."""
-    import digest.sources
+    import digest.sources.configured
 
-    monkeypatch.setattr(digest.sources, "MAX_FETCH_BYTES", 50_000)
+    monkeypatch.setattr(digest.sources.configured, "MAX_FETCH_BYTES", 50_000)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -19,7 +19,9 @@ from sqlalchemy import Engine
 from digest import actions
 from digest.config import Settings, SourceConfig, load_settings
 from digest.errors import ConfigError, SourceError
-from digest.sources import Validators, parse_document, read_path, read_source
+from digest.sources import parse_document, read_path
+from digest.sources.configured import read_source
+from digest.sources.fetch import Validators
 from digest.store import count_items, source_state
 
 from .helpers import ROOT

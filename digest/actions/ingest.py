@@ -12,8 +12,9 @@ from urllib.parse import urldefrag
 from digest.actions.common import utc_now
 from digest.errors import SourceError
 from digest.model import Article, IngestCounts
-from digest.sources import Validators, read_path, read_source
-from digest.sources.fetch import Fetcher
+from digest.sources import read_path
+from digest.sources.configured import read_source
+from digest.sources.fetch import Fetcher, Validators
 from digest.store import (
     date_item_from_page,
     find_item,

@@ -1,13 +1,12 @@
 """Sources: where items come from. Each kind has a module that turns bytes and the address
-they came from into Items; this one reads files and URLs and picks the module by kind."""
+they came from into Items; this one reads files and picks the module by kind. Configured
+sources (a glob of files, or a URL read politely) are read by digest.sources.configured, which
+`digest parse` does not load (nor the fetcher it uses)."""
 
 from __future__ import annotations
 
-import glob
-import logging
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,33 +14,13 @@ from typing import TYPE_CHECKING
 from digest.config import Settings, SourceConfig
 from digest.dates import strip_leading_date
 from digest.errors import SourceError
-from digest.model import Item
-from digest.sources.fetch import (
-    MAX_FETCH_BYTES,
-    NO_VALIDATORS,
-    Fetcher,
-    Page,
-    Refused,
-    Validators,
-)
-from digest.sources.fetch import user_agent as user_agent
+from digest.item import Item
+from digest.logs import ready
 from digest.sources.listing import lines_from_text, parse_listing
 from digest.text import storable_key
 
 if TYPE_CHECKING:
     from digest.sources.html import Explain
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SourceRead:
-    """The outcome of reading one source: its items, or nothing when the server said 304."""
-
-    items: list[Item] = field(default_factory=list)
-    validators: Validators = NO_VALIDATORS
-    not_modified: bool = False
-    errors: list[str] = field(default_factory=list)
 
 
 def decode_text(data: bytes, origin: str) -> str:
@@ -117,6 +96,8 @@ def _read_document(
 ) -> list[Item]:
     if not data.strip():
         raise SourceError(f"{origin}: empty input, nothing to read")
+    if kind != "listing":
+        ready()  # the HTML and feed readers, and the libraries they load, log through logging
     if kind == "feed":
         from digest.sources.feed import parse_feed
 
@@ -182,7 +163,7 @@ def read_path(
 ) -> list[Item]:
     """Items of one file; unreadable files raise SourceError. `base_url` is the page's
     own address for a saved page (its links resolve against it)."""
-    data = _read_bytes(path)
+    data = read_bytes(path)
     return parse_document(
         data,
         kind or kind_of_path(path, data),
@@ -190,159 +171,21 @@ def read_path(
         path,
         base_url=base_url,
         explain=explain,
-        file_date=_file_date(path),
+        file_date=file_date(path),
     )
 
 
-def read_source(
-    source: SourceConfig,
-    settings: Settings,
-    validators: Validators = NO_VALIDATORS,
-    first_read: bool = False,
-    fetcher: Fetcher | None = None,
-) -> SourceRead:
-    """Read a configured source: every file its glob names, in name order, or its URL with
-    a conditional GET (an unchanged page costs a 304 and yields nothing). On a URL html
-    source's `first_read`, its pagination is followed up to `backfill_pages` pages. A run
-    reading several sources passes one `fetcher`, which keeps its per-host limits."""
-    if source.is_url:
-        return _read_url(source, settings, validators, first_read, fetcher)
-    items: list[Item] = []
-    errors: list[str] = []
-    for path in _paths(source):
-        try:
-            items.extend(
-                parse_document(
-                    _read_bytes(path),
-                    source.kind,
-                    settings,
-                    path,
-                    source,
-                    source.base_url,
-                    file_date=_file_date(path),
-                )
-            )
-        except SourceError as exc:
-            log.error("%s", exc)
-            errors.append(str(exc))
-    return SourceRead(items, errors=errors)
-
-
-def _read_bytes(path: str) -> bytes:
+def read_bytes(path: str) -> bytes:
+    """The bytes of a file; one that cannot be read raises SourceError naming it."""
     try:
         return Path(path).read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _file_date(path: str) -> date | None:
+def file_date(path: str) -> date | None:
     """The day a file was last written, the time of a saved page without a date of its own."""
     try:
         return datetime.fromtimestamp(Path(path).stat().st_mtime, tz=UTC).date()
     except OSError:
         return None
-
-
-def server_date(headers: Mapping[str, str]) -> date | None:
-    """The page's own time as its server gave it (`Last-Modified`, else `Date`), or None."""
-    from email.utils import parsedate_to_datetime  # 4 ms, only for pages read over HTTP
-
-    for name in ("Last-Modified", "Date"):
-        value = headers.get(name)
-        if not value:
-            continue
-        try:
-            return parsedate_to_datetime(value).date()
-        except (TypeError, ValueError, IndexError):
-            continue
-    return None
-
-
-def _paths(source: SourceConfig) -> Iterator[str]:
-    paths = sorted(glob.glob(source.location))
-    if not paths:
-        raise SourceError(f"source {source.name}: no file matches {source.location}")
-    yield from paths
-
-
-def _read_url(
-    source: SourceConfig,
-    settings: Settings,
-    validators: Validators,
-    first_read: bool = False,
-    fetcher: Fetcher | None = None,
-) -> SourceRead:
-    if fetcher is None:
-        with Fetcher(settings) as own:
-            return _read_url(source, settings, validators, first_read, own)
-    page = _fetch(fetcher, source, source.location, validators, robots=False)
-    if page.status_code == 304:
-        return SourceRead(validators=validators, not_modified=True)
-    read = SourceRead(_page_items(page, source, settings), page.validators)
-    if first_read and source.kind == "html" and source.backfill_pages > 1:
-        _backfill(fetcher, page, source, settings, read)
-    return read
-
-
-def _fetch(
-    fetcher: Fetcher,
-    source: SourceConfig,
-    url: str,
-    validators: Validators = NO_VALIDATORS,
-    *,
-    robots: bool = True,
-) -> Page:
-    """GET one page of a source under the polite rules (digest.sources.fetch): the source's
-    own address is read without asking robots.txt (the newsroom named it), its other pages
-    only where robots.txt allows."""
-    try:
-        return fetcher.get(url, source.location, validators, robots=robots, cap=MAX_FETCH_BYTES)
-    except SourceError as exc:
-        raise type(exc)(f"source {source.name}: {exc}") from None
-
-
-def _page_items(page: Page, source: SourceConfig, settings: Settings) -> list[Item]:
-    return parse_document(
-        page.body,
-        source.kind,
-        settings,
-        page.url,
-        source,
-        page.url,
-        page.charset,
-        fetched_at=server_date(page.headers),
-    )
-
-
-def _backfill(
-    fetcher: Fetcher, first: Page, source: SourceConfig, settings: Settings, read: SourceRead
-) -> None:
-    """Follow the listing's pagination from its first page, one page at a time (each
-    `fetch.delay_seconds` after the last), up to `backfill_pages` pages; a page robots.txt
-    or the same-site rule forbids ends it quietly, a page that fails ends it with an error
-    noted, and the pages read so far are kept."""
-    from digest.sources.html.pagination import next_page
-
-    seen = {first.url}
-    keys = {item.key for item in read.items}
-    page = first
-    for number in range(1, source.backfill_pages):
-        url = next_page(page.body, page.url, number, page.charset)
-        if url is None or url in seen:
-            break
-        seen.add(url)
-        try:
-            page = _fetch(fetcher, source, url)
-            items = _page_items(page, source, settings)
-        except Refused as exc:
-            log.info("%s (backfill ends at page %d)", exc, number + 1)
-            break
-        except SourceError as exc:
-            log.warning("%s (backfill stopped at page %d)", exc, number + 1)
-            read.errors.append(f"backfill page {number + 1}: {exc}")
-            break
-        log.info(
-            "source %s: backfill page %d: %s, %d items", source.name, number + 1, url, len(items)
-        )
-        read.items.extend(item for item in items if item.key not in keys)
-        keys.update(item.key for item in items)

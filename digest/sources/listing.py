@@ -9,19 +9,18 @@ the summary. Page boilerplate (configured lines) is dropped wherever it appears.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 from urllib.parse import urldefrag, urljoin
 
 from digest.config import Settings
 from digest.dates import find_date_at_start
-from digest.model import Item, ItemType
+from digest.item import Item, ItemType
+from digest.logs import logger
 from digest.text import clean_line, fingerprint
-
-log = logging.getLogger(__name__)
 
 HEADER_REST = re.compile(r"^\s*[•·|–—]\s*(?P<rest>\S.{0,60})$")
 PROSE_ENDINGS = (".", "…", ":", ";")
@@ -36,9 +35,9 @@ DATE_SHAPED = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Line:
-    """One non-empty line of a page, where it was, and the link it carried (HTML pages)."""
+class Line(NamedTuple):
+    """One non-empty line of a page, where it was, and the link it carried (HTML pages). A
+    named tuple, which is cheaper to define at import than a dataclass."""
 
     text: str
     number: int
@@ -122,6 +121,8 @@ def looks_like_prose(text: str) -> bool:
 
 @dataclass
 class _Header:
+    """A header-layout item being read: its `Month D, YYYY • Type` line, and what follows."""
+
     line: Line
     published: date
     type: ItemType | None
@@ -177,7 +178,7 @@ class ListingParser:
         self._close_header(at_end=True)
         self._skip_undated()
         if not self.items:
-            log.warning("%s: no items found", self.origin)
+            logger(__name__).warning("%s: no items found", self.origin)
         return self.items
 
     def _end_at_contacts(self, line: Line) -> None:
@@ -185,7 +186,7 @@ class ListingParser:
         contacts and anything after them (a related headline) are not items."""
         self._close_header(at_end=True)
         self._skip_undated()
-        log.info(
+        logger(__name__).info(
             "%s:%d: %r ends the listing; the lines after it are not read",
             self.origin,
             line.number,
@@ -195,7 +196,7 @@ class ListingParser:
     def _header_type(self, rest: str, line: Line) -> ItemType | None:
         item_type = match_type(rest, self.settings.types)
         if item_type is None:
-            log.warning("%s:%d: unknown item type %r", self.origin, line.number, rest)
+            logger(__name__).warning("%s:%d: unknown item type %r", self.origin, line.number, rest)
         return item_type
 
     def _close_header(self, at_end: bool = False) -> None:
@@ -206,12 +207,12 @@ class ListingParser:
         if header is None:
             return
         if header.title is None:
-            log.warning(
+            logger(__name__).warning(
                 "%s:%d: dated header with no title; skipped", self.origin, header.line.number
             )
             return
         if at_end and not self.pending and looks_cut_off(header.title.text):
-            log.warning(
+            logger(__name__).warning(
                 "%s:%d: item %r is cut off (page ends inside its title); skipped",
                 self.origin,
                 header.title.number,
@@ -231,7 +232,9 @@ class ListingParser:
     def _item_from_block(self, block: list[Line], published: date, date_line: Line) -> None:
         """A date-line item: the block of lines between the previous item and its date."""
         if not block:
-            log.warning("%s:%d: date with no item before it", self.origin, date_line.number)
+            logger(__name__).warning(
+                "%s:%d: date with no item before it", self.origin, date_line.number
+            )
             return
         types = [match_type(line.text, self.settings.types) for line in block[:-1]]
         typed = [index for index, item_type in enumerate(types) if item_type]
@@ -261,7 +264,7 @@ class ListingParser:
         else:
             title = block[-1] if block else None
         what = f"item {title.text[:80]!r}" if title else "the item before it"
-        log.warning(
+        logger(__name__).warning(
             "%s:%d: %r is not a real date; %s skipped", self.origin, line.number, line.text, what
         )
         self.pending = []
@@ -272,7 +275,7 @@ class ListingParser:
                 (line for line in self.pending if not match_type(line.text, self.settings.types)),
                 self.pending[0],
             )
-            log.warning(
+            logger(__name__).warning(
                 "%s:%d: item %r has no date (page cut off?); skipped",
                 self.origin,
                 title.number,
