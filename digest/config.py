@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 from digest.dates import WEEKDAYS as WEEKDAYS
@@ -292,7 +292,7 @@ def load_settings(
 # settings variables: validating them (pydantic's import and models) costs every command
 # ~140 ms, more than the rest of `digest parse`. A secret made for the run (var/secret_key
 # or a throwaway) is never kept: it is made again as _settings makes it. A configuration
-# holding a secret (SECRET_KEY, ADMIN_PASSWORD, a DKIM key, a password in a URL) is not
+# holding a secret (SECRET_KEY, ADMIN_PASSWORD, a DKIM key, a credential in a URL) is not
 # kept at all, so no secret is ever written to the cache folder (it validates each time).
 CACHE_FORMAT = 2
 
@@ -309,15 +309,26 @@ def _holds_secret(settings: Settings) -> bool:
     return bool(
         settings.admin_password
         or settings.email.dkim_key
-        or any(url and _url_password(url) for url in urls)
+        or any(url and _url_secret(url) for url in urls)
     )
 
 
-def _url_password(url: str) -> str | None:
+# Query parameters named with one of these carry a credential (token=, api_key=, sig=, …).
+SECRET_PARAMETERS = ("token", "key", "secret", "sig", "auth", "pass", "pwd", "session", "cred")
+
+
+def _url_secret(url: str) -> bool:
+    """Whether a URL carries a credential: a password; for http(s), a user name (a token is
+    often sent as one); or a query parameter named like a token, key, signature or password."""
     try:
-        return urlsplit(url).password
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+        names = [name.casefold() for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
     except ValueError:
-        return url  # unreadable: treat as holding one
+        return True  # unreadable: treat as holding one
+    if password or (user and parts.scheme in ("http", "https")):
+        return True
+    return any(word in name for name in names for word in SECRET_PARAMETERS)
 
 
 def _cache_file(path: Path, text: str, keep_secret: bool) -> Path | None:

@@ -213,6 +213,10 @@ SECRETS = {
     "DATABASE_URL": "postgresql://digest:kept-nowhere-db-pass@127.0.0.1/test",
     "BOUNCE_MAILBOX_URL": "imaps://bounces:kept-nowhere-imap-pass@127.0.0.1/INBOX",
     "DIGEST_EMAIL_DKIM_KEY_FILE": "dkim.pem",
+    "WEBSUB_HUB_URL": "https://hub.example/publish?access_token=kept-nowhere-hub-token",
+    "DIGEST_SOURCES": '[{name="wire", kind="feed", location="https://wire.example/feed'
+    '?page=1&apiKey=kept-nowhere-feed-key"}, {name="agency", kind="feed", '
+    'location="https://kept-nowhere-user-token@agency.example/feed"}]',
 }
 
 
