@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -980,6 +981,27 @@ def search_items(
     return found, max(total, offset + len(found)) if found else total
 
 
+SEARCH_PLAN_SECONDS = 300.0
+SEARCH_PLANS_KEPT = 1024
+
+
+def _walks_dates(conn: Connection, terms: str) -> bool:
+    """Whether PostgreSQL's planner expects at least SEARCH_WALK_ROWS matches (its estimate
+    from the index's statistics), kept SEARCH_PLAN_SECONDS on each pooled connection: the
+    estimate moves only with the statistics, and asking costs a round trip and a plan."""
+    plans = conn.info.setdefault("search_plans", {})
+    key, now = (terms, SEARCH_WALK_ROWS), time.monotonic()
+    known = plans.get(key)
+    if known is not None and now - known[0] < SEARCH_PLAN_SECONDS:
+        return known[1]
+    plan = conn.execute(SEARCH_ESTIMATE, {"terms": terms}).scalar_one()
+    walks = plan[0]["Plan"]["Plan Rows"] >= SEARCH_WALK_ROWS
+    if len(plans) >= SEARCH_PLANS_KEPT:
+        plans.clear()
+    plans[key] = (now, walks)
+    return walks
+
+
 def _search_postgresql(
     conn: Connection, walk: Any, few: Any, values: dict[str, Any]
 ) -> tuple[list[Item], int]:
@@ -987,8 +1009,7 @@ def _search_postgresql(
     statistics) chooses between walking the date index, when at least SEARCH_WALK_ROWS
     match and so "over a thousand" is said without counting, and sorting the few matches
     GIN finds, counted exactly."""
-    plan = conn.execute(SEARCH_ESTIMATE, {"terms": values["terms"]}).scalar_one()
-    if plan[0]["Plan"]["Plan Rows"] >= SEARCH_WALK_ROWS:
+    if _walks_dates(conn, values["terms"]):
         found = [item_from_row(row) for row in conn.execute(walk, values)]
         return found, max(SEARCH_COUNT_MAX + 1, values["offset"] + len(found))
     rows = conn.execute(few, values).all()

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, event, insert, text
 
 from digest import actions, store
 from digest.config import Settings
@@ -226,3 +226,15 @@ def test_the_nightly_tidy_folds_the_index_and_finds_the_same(engine: Engine) -> 
         assert _index_pages(engine) < pieces, "the b-trees were merged"
         assert actions.tidy_search(engine) == 2, "a second tidy finds nothing left to merge"
         _index_matches_its_source(engine)
+
+
+def test_the_planner_is_asked_once_per_query_on_a_connection(engine: Engine) -> None:
+    _stored(engine)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    for _ in range(3):
+        assert _keys(engine, "dredging") == [_item(1, "").key]
+    assert _keys(engine, "oyster") == [_item(2, "").key]
+    asked = [s for s in statements if s.startswith("EXPLAIN")]
+    expected = 2 if engine.dialect.name == "postgresql" else 0  # "dredging" once, "oyster" once
+    assert len(asked) == expected, asked

@@ -35,7 +35,11 @@ MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 PAGE = re.compile(r"^[1-9]\d{0,4}$")
 CACHE_CONTROL = "public, max-age=60"
 MAX_PAGE = 10_000
-SEARCH_THREADS = 1  # searches take turns: one thread answers more of them than many
+# Searches take turns on their own threads: on SQLite one answers more of them than many
+# (they would contend for the interpreter lock); on PostgreSQL a second overlaps one's wait
+# for the server with the other's rendering.
+SEARCH_THREADS = {"sqlite": 1}
+SEARCH_THREADS_SERVER = 2
 
 
 def _page(request: Request, body: bytes, modified: datetime | None = None) -> Response:
@@ -166,6 +170,7 @@ def routes(settings: Settings, engine: Engine) -> list[BaseRoute]:
     here = Site(settings, engine)
     methods = ["GET", "HEAD"]
     folder = partial(slash, here)
+    searchers = SEARCH_THREADS.get(engine.dialect.name, SEARCH_THREADS_SERVER)
     return [
         Route("/items/{name}/", threaded(item, here), methods=methods),
         Route("/items/{name}", folder, methods=methods),
@@ -177,7 +182,7 @@ def routes(settings: Settings, engine: Engine) -> list[BaseRoute]:
         Route("/news/{a}/{b}", folder, methods=methods),
         Route("/news/{a}/{b}/{c}/", threaded(archive, here), methods=methods),
         Route("/news/{a}/{b}/{c}", folder, methods=methods),
-        Route("/search", threaded(search, here, SEARCH_THREADS), methods=methods),
+        Route("/search", threaded(search, here, searchers), methods=methods),
         Route("/digests/", threaded(digests, here), methods=methods),
         Route("/digests", folder, methods=methods),
         Route("/digests/{name}/", threaded(digest, here), methods=methods),
