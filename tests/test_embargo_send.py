@@ -478,8 +478,10 @@ def test_a_send_approved_only_after_the_lift_never_goes(
     approval = replace(press, breaking=BreakingSettings(undo_seconds=0, approval=True))
     asked = actions.send_under_embargo(approval, engine, item.key, "Alice")
     time.sleep(max(0.0, (lift - datetime.now(UTC)).total_seconds()) + 0.2)
-    approved = actions.approve_mailing(approval, engine, asked.id, "Bob")
-    assert approved.status == "scheduled", "held: the item is public, the embargo mail is moot"
+    with pytest.raises(DigestError, match="embargo on this item has lifted.*cancel it"):
+        actions.approve_mailing(approval, engine, asked.id, "Bob")
+    assert actions.mailing_or_error(engine, asked.id).status == "awaiting approval"
     actions.release_held(engine)
     actions.send(engine, press)
-    assert recorder.messages == []
+    assert recorder.messages == [], "the item is public: the embargo mail is moot"
+    assert actions.cancel_mailing(engine, asked.id, "Bob").status == "cancelled"

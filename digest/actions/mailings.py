@@ -22,6 +22,7 @@ from digest.mailings import (
     PAUSED,
     SCHEDULED,
     SENDING,
+    UNDER_EMBARGO,
     Mailing,
     MailingStateError,
     approve,
@@ -309,7 +310,7 @@ def approve_mailing(
     time or after the undo window. DigestError when the approver is the requester."""
     now = now or utc_now()
     actor = require(who, "send")
-    mailing_or_error(engine, mailing_id)
+    _refuse_after_the_lift(engine, mailing_or_error(engine, mailing_id), now)
     try:
         mailing = approve(engine, mailing_id, actor.name, now, settings.breaking.undo_seconds)
     except MailingStateError as exc:
@@ -317,6 +318,20 @@ def approve_mailing(
     audit(engine, actor, "approve mailing", f"{mailing.subject} (mailing {mailing_id})", now)
     notify_requester(settings, engine, mailing, "approved", actor.name)
     return mailing
+
+
+def _refuse_after_the_lift(engine: Engine, mailing: Mailing, now: datetime) -> None:
+    """A send under embargo approved once its embargo has lifted would ask journalists to
+    hold news that is public: refused, saying what to do instead."""
+    if mailing.kind != UNDER_EMBARGO[0] or mailing.item_key is None:
+        return
+    lift = embargo_of(engine, mailing.item_key)
+    if lift is None or lift <= now:
+        raise DigestError(
+            f"the embargo on this item has lifted, so mailing {mailing.id} would "
+            "ask journalists to hold news that is already public: cancel it, and send an "
+            "ordinary breaking alert if the news should still go out"
+        )
 
 
 def _change_mailing(
