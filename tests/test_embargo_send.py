@@ -478,7 +478,7 @@ def test_a_send_approved_only_after_the_lift_never_goes(
     approval = replace(press, breaking=BreakingSettings(undo_seconds=0, approval=True))
     asked = actions.send_under_embargo(approval, engine, item.key, "Alice")
     time.sleep(max(0.0, (lift - datetime.now(UTC)).total_seconds()) + 0.2)
-    with pytest.raises(DigestError, match="embargo on this item has lifted.*cancel it"):
+    with pytest.raises(DigestError, match=r"embargo on this item has lifted.*cancel it"):
         actions.approve_mailing(approval, engine, asked.id, "Bob")
     assert actions.mailing_or_error(engine, asked.id).status == "awaiting approval"
     actions.release_held(engine)

@@ -287,6 +287,8 @@ def test_a_press_officers_week(browser: Browser, week: Week) -> None:
     officer.wait_for_selector("#notice:has-text('test sent')")
     (test,) = mails_to(week, "pat@example.org")
     assert "EMBARGOED" in test.upper()
+    groups = officer.locator("#group option").all_inner_texts()
+    assert "Science desk (2 contacts)" in groups, groups
     officer.select_option("#group", "Science desk")
     officer.click("#embargo-send")
     officer.wait_for_selector("#waiting")

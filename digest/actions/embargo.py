@@ -263,15 +263,17 @@ def trusted_groups(engine: Engine) -> list[str]:
 @dataclass(frozen=True)
 class EmbargoChoice:
     """What the console offers beside an item's embargo: how many contacts are trusted,
-    their named groups, and the item's send under embargo when it was made."""
+    their named groups (name, how many), and the item's send under embargo when made."""
 
     trusted: int
-    groups: list[str]
+    groups: list[tuple[str, int]]
     sent: Mailing | None
 
 
 def embargo_choice(engine: Engine, item_key: str) -> EmbargoChoice:
-    """The send-under-embargo choices for an item (the breaking-news page)."""
+    """The send-under-embargo choices for an item (the breaking-news page), each group with
+    how many trusted contacts it would reach."""
     from digest.embargo import group_names, send_of, trusted_count
 
-    return EmbargoChoice(trusted_count(engine), group_names(engine), send_of(engine, item_key))
+    groups = [(name, trusted_count(engine, name)) for name in group_names(engine)]
+    return EmbargoChoice(trusted_count(engine), groups, send_of(engine, item_key))
