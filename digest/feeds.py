@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from digest.catalog import (
     FORMATS,
     FeedSpec,
+    MonthItems,
     MonthStats,
     entry_updated,
     feed_specs,
@@ -492,6 +493,7 @@ def write_feeds(
     files = []
     changed_urls = []
     history = stats
+    archives: list[tuple[FeedSpec, list[str], set[str]]] = []
     for spec in feed_specs(settings):
         if wanted is not None and spec.item_type is not None and spec.item_type not in wanted:
             continue
@@ -516,7 +518,8 @@ def write_feeds(
                 changed_urls.append(settings.base_url + spec.path(fmt))
         if months and history is not None:
             stale = _stale_months(settings, spec, out, months, history[spec.item_type], full)
-            files += _write_archives(engine, settings, spec, out, months, stale, now)
+            archives.append((spec, months, stale))
+    files += _write_archives(engine, settings, out, archives, now)
     for name, data in (
         ("feeds.opml", render_opml(settings)),
         ("index.html", render_home(engine, settings, now)),
@@ -555,26 +558,32 @@ def _stale_months(
 def _write_archives(
     engine: Engine,
     settings: Settings,
-    spec: FeedSpec,
     out: Path,
-    months: list[str],
-    stale: set[str],
+    archives: Sequence[tuple[FeedSpec, list[str], set[str]]],
     now: datetime,
 ) -> list[FeedFile]:
+    """Write the stale RFC 5005 archive documents of these feeds (each with its months,
+    oldest first, and the stale ones), month by month across the feeds: a month that more
+    than one feed needs is read once (MonthItems) for all of them."""
     files = []
-    for position, month in enumerate(months):
-        if month not in stale:
-            continue
-        start, end = month_bounds(settings, month)
-        entries = public_items(engine, now, spec.item_type, start=start, end=end)
-        links = ArchiveLinks(
-            month,
-            months[position - 1] if position > 0 else None,
-            months[position + 1] if position + 1 < len(months) else None,
-        )
-        path = out / spec.archive_path(month)
-        data = render_atom(settings, spec, entries, links)
-        files.append(FeedFile(path, write_if_changed(path, data, durable=False)))
+    reader = MonthItems(engine, settings, now)
+    for month in sorted({month for _spec, _months, stale in archives for month in stale}):
+        needed = [(spec, months) for spec, months, stale in archives if month in stale]
+        for spec, months in needed:
+            if len(needed) > 1:
+                entries = reader.of(month, spec.item_type)
+            else:
+                start, end = month_bounds(settings, month)
+                entries = public_items(engine, now, spec.item_type, start=start, end=end)
+            position = months.index(month)
+            links = ArchiveLinks(
+                month,
+                months[position - 1] if position > 0 else None,
+                months[position + 1] if position + 1 < len(months) else None,
+            )
+            path = out / spec.archive_path(month)
+            data = render_atom(settings, spec, entries, links)
+            files.append(FeedFile(path, write_if_changed(path, data, durable=False)))
     return files
 
 

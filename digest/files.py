@@ -4,34 +4,66 @@ never sees half a file, and only when their bytes changed so modification times 
 from __future__ import annotations
 
 import os
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+# The temporary file is opened without following a link planted in its place and is not
+# inherited by child processes; its name (the target's, hidden, with this process and
+# thread) is this writer's alone, so a leftover of a crashed run is simply overwritten.
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 
-def write_if_changed(path: Path, data: bytes, durable: bool = True) -> bool:
+
+def write_if_changed(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> bool:
     """Write `data` to `path` atomically (temp file, fsync, rename) unless the file already
     holds exactly these bytes, so its modification time stays honest. True when written.
-    Pages that can be rendered again from the store skip the fsync (`durable` False)."""
+    Pages that can be rendered again from the store skip the fsync (`durable` False).
+    At archive scale this runs for every page of a rebuild: it stays on os-level calls
+    (a file of another size is not read; a folder is made only when the file cannot be)."""
+    name = os.fspath(path)
+    if _holds(name, data):
+        return False
+    folder, base = os.path.split(name)
+    temporary = os.path.join(folder, f".{base}.{os.getpid()}-{threading.get_ident()}")
     try:
-        if path.read_bytes() == data:
-            return False
+        descriptor = os.open(temporary, _CREATE, 0o644)
     except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            os.mkdir(folder)
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+        except FileExistsError:
+            pass
+        descriptor = os.open(temporary, _CREATE, 0o644)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        try:
+            os.fchmod(descriptor, 0o644)  # whatever the umask
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
             if durable:
-                os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+                os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, name)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return True
+
+
+def _holds(name: str, data: bytes) -> bool:
+    """Whether the file `name` holds exactly `data` (False when it is missing)."""
+    try:
+        descriptor = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    try:
+        if os.fstat(descriptor).st_size != len(data):
+            return False
+        return os.read(descriptor, len(data) + 1) == data
+    finally:
+        os.close(descriptor)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, case, func, select
 
 from digest.catalog import (
     FORMATS,
+    MonthItems,
     MonthStats,
     entry_updated,
     feed_specs,
@@ -417,9 +418,11 @@ def archive_pages(
     month: str | None = None,
     months: list[tuple[str, int]] | None = None,
     numbers: Iterable[int] | None = None,
+    month_items: MonthItems | None = None,
 ) -> list[Page]:
     """The pages of one archive month (every one, or those `numbers`), or the archive's
-    index page when no month; empty for an unknown type or an empty month. A month's items
+    index page when no month; empty for an unknown type or an empty month (its items taken
+    from `month_items` when given: a rebuild reads a month once for every archive). A month's items
     are cut into pages of ARCHIVE_PAGE_SIZE counted from its oldest item: page 1 holds the
     oldest, the last page (at the month's own address) the newest and the rest, each shown
     newest first, so a new item changes the month's own page alone, not every page."""
@@ -441,15 +444,13 @@ def archive_pages(
     # page n holds the items (n-1)*size .. n*size-1 counted from the oldest: newest first,
     # they start at count - min(n*size, count)
     first = count - min(wanted[-1] * size, count)
-    found = public_items(
-        engine,
-        now,
-        item_type,
-        limit=count - (wanted[0] - 1) * size - first,
-        offset=first,
-        start=start,
-        end=end,
-    )
+    limit = count - (wanted[0] - 1) * size - first
+    if month_items is not None:
+        found = month_items.of(month, item_type)[first : first + limit]
+    else:
+        found = public_items(
+            engine, now, item_type, limit=limit, offset=first, start=start, end=end
+        )
     pages = []
     for n in wanted:
         top, bottom = count - min(n * size, count) - first, count - (n - 1) * size - first
@@ -857,16 +858,21 @@ def _archive_pages_of(
     """The archives' index pages and their target month pages (every page of a month, or
     some), month by month across the archives so that the entries rendered for a month of
     everything are reused (item_entries) by its type's month; a month's pages past its last
-    are removed as they go."""
+    are removed as they go. A month whose every page is wanted in more than one archive
+    is read once for them all."""
+    reader = None
     for archive, _targets in plans:
         yield from archive_pages(
             archive.engine, archive.settings, archive.now, archive.item_type, None, archive.months
         )
     for month in sorted({month for _archive, targets in plans for month in targets}):
+        whole = [archive for archive, targets in plans if targets.get(month, ()) is None]
         for archive, targets in plans:
             if month not in targets:
                 continue
             numbers = targets[month]
+            if numbers is None and len(whole) > 1 and reader is None:
+                reader = MonthItems(archive.engine, archive.settings, archive.now)
             pages = archive_pages(
                 archive.engine,
                 archive.settings,
@@ -875,6 +881,7 @@ def _archive_pages_of(
                 month,
                 archive.months,
                 numbers,
+                reader if numbers is None and len(whole) > 1 else None,
             )
             yield from pages
             if numbers is None:
