@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import lxml.etree  # noqa: F401 - loaded before feedgen.ext, whose modules use it unimported
+from feedgen.entry import FeedEntry
 from feedgen.ext.media import MediaEntryExtension, MediaExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
@@ -202,7 +203,11 @@ def _generator(
     entries: list[Item],
     self_url: str | None = None,
     ident: str | None = None,
+    made: dict[str, FeedEntry] | None = None,
 ) -> FeedGenerator:
+    """The feedgen document of a feed. With `made`, an entry already made for an item (its
+    key) is added again as it is, given only this feed's `updated`, and the entries made
+    here are kept there: an archive month of everything and its type's share them."""
     generator = FeedGenerator()
     generator.id(ident or feed_id(settings, spec))
     generator.title(spec.title)
@@ -228,33 +233,51 @@ def _generator(
     for item, item_updated, photo, attached in zip(
         entries, updates, photos, attachments, strict=True
     ):
-        entry = generator.add_entry(order="append")
-        entry.id(entry_id(settings, item.key))
-        entry.title(entry_title(item))
-        entry.published(item.published)
-        entry.updated(item_updated)
-        entry.link(href=item_link(settings, item), rel="alternate", type="text/html")
-        label = _type_label(settings, item)
-        if label:
-            entry.category(term=label, label=label)
-        if fmt == "atom":
-            entry.author({"name": settings.newsroom_name, "uri": settings.newsroom_url})
-            entry.summary(clean_text(item.summary or entry_title(item)), type="text")
-            if item.article is None:
-                entry.content(_body(item), type="text")
-            else:
-                entry.content(full_text(settings, item), type="html")
-        else:
-            entry.guid(entry_id(settings, item.key), permalink=False)
-            entry.dc.dc_creator(settings.newsroom_name)
-            if item.article is None:
-                entry.description(html.escape(_body(item)).replace("\n", "<br>"))
-            else:
-                entry.description(html.escape(clean_text(item.summary or entry_title(item))))
-                entry.content(full_text(settings, item))
-        if photo is not None or attached:
-            _add_page(fmt, entry, item, photo, attached)
+        if made is not None and item.key in made:
+            generator.add_entry(made[item.key], order="append").updated(item_updated)
+            continue
+        entry = _entry(settings, fmt, generator, item, item_updated, photo, attached)
+        if made is not None:
+            made[item.key] = entry
     return generator
+
+
+def _entry(
+    settings: Settings,
+    fmt: str,
+    generator: FeedGenerator,
+    item: Item,
+    item_updated: datetime,
+    photo: Photo | None,
+    attached: list[Document],
+) -> FeedEntry:
+    entry = generator.add_entry(order="append")
+    entry.id(entry_id(settings, item.key))
+    entry.title(entry_title(item))
+    entry.published(item.published)
+    entry.updated(item_updated)
+    entry.link(href=item_link(settings, item), rel="alternate", type="text/html")
+    label = _type_label(settings, item)
+    if label:
+        entry.category(term=label, label=label)
+    if fmt == "atom":
+        entry.author({"name": settings.newsroom_name, "uri": settings.newsroom_url})
+        entry.summary(clean_text(item.summary or entry_title(item)), type="text")
+        if item.article is None:
+            entry.content(_body(item), type="text")
+        else:
+            entry.content(full_text(settings, item), type="html")
+    else:
+        entry.guid(entry_id(settings, item.key), permalink=False)
+        entry.dc.dc_creator(settings.newsroom_name)
+        if item.article is None:
+            entry.description(html.escape(_body(item)).replace("\n", "<br>"))
+        else:
+            entry.description(html.escape(clean_text(item.summary or entry_title(item))))
+            entry.content(full_text(settings, item))
+    if photo is not None or attached:
+        _add_page(fmt, entry, item, photo, attached)
+    return entry
 
 
 def _type_label(settings: Settings, item: Item) -> str | None:
@@ -267,13 +290,14 @@ def render_atom(
     spec: FeedSpec,
     entries: list[Item],
     archive: ArchiveLinks | None = None,
+    made: dict[str, FeedEntry] | None = None,
 ) -> bytes:
     """The Atom 1.0 document of a feed: the subscription document, or (with `archive` for a
-    month) an RFC 5005 archive document marked fh:archive."""
+    month) an RFC 5005 archive document marked fh:archive (`made`: see _generator)."""
     month = archive.month if archive else None
     self_url = settings.base_url + spec.archive_path(month) if month else None
     ident = f"{feed_id(settings, spec)}/archive/{month}" if month else None
-    generator = _generator(settings, spec, "atom", entries, self_url, ident)
+    generator = _generator(settings, spec, "atom", entries, self_url, ident, made)
     document = generator.atom_str(pretty=True, encoding="utf-8")
     return _decorate(settings, spec, "atom", document, archive)
 
@@ -564,11 +588,13 @@ def _write_archives(
 ) -> list[FeedFile]:
     """Write the stale RFC 5005 archive documents of these feeds (each with its months,
     oldest first, and the stale ones), month by month across the feeds: a month that more
-    than one feed needs is read once (MonthItems) for all of them."""
+    than one feed needs is read once (MonthItems) for all of them, and an item's entry is
+    made once for everything's archive and its type's."""
     files = []
     reader = MonthItems(engine, settings, now)
     for month in sorted({month for _spec, _months, stale in archives for month in stale}):
         needed = [(spec, months) for spec, months, stale in archives if month in stale]
+        made: dict[str, FeedEntry] = {}
         for spec, months in needed:
             if len(needed) > 1:
                 entries = reader.of(month, spec.item_type)
@@ -582,7 +608,7 @@ def _write_archives(
                 months[position + 1] if position + 1 < len(months) else None,
             )
             path = out / spec.archive_path(month)
-            data = render_atom(settings, spec, entries, links)
+            data = render_atom(settings, spec, entries, links, made)
             files.append(FeedFile(path, write_if_changed(path, data, durable=False)))
     return files
 
