@@ -504,11 +504,13 @@ def write_feeds(
     now: datetime | None = None,
     full: bool = False,
     stats: MonthStats | None = None,
+    archives: FeedArchives | None = None,
 ) -> list[FeedFile]:
     """Write the feeds, their RFC 5005 archives, the OPML list and the index page to the
     output folder. With `changed_types`, only the feeds of those types and the all-items
     feed are rebuilt. An archive month is rendered again only when one of its items changed
-    after its file was written, or a neighbour month appeared (`full`: every month). When
+    after its file was written, or a neighbour month appeared (`full`: every month); given
+    `archives`, those months are left there for the caller to write (FeedArchives). When
     a hub is configured, it is told (in the background) about every subscription feed
     that changed."""
     out = out or settings.output_dir
@@ -517,7 +519,8 @@ def write_feeds(
     files = []
     changed_urls = []
     history = stats
-    archives: list[tuple[FeedSpec, list[str], set[str]]] = []
+    deferred = archives is not None
+    archives = archives if archives is not None else FeedArchives(engine, settings, out, now)
     for spec in feed_specs(settings):
         if wanted is not None and spec.item_type is not None and spec.item_type not in wanted:
             continue
@@ -542,8 +545,9 @@ def write_feeds(
                 changed_urls.append(settings.base_url + spec.path(fmt))
         if months and history is not None:
             stale = _stale_months(settings, spec, out, months, history[spec.item_type], full)
-            archives.append((spec, months, stale))
-    files += _write_archives(engine, settings, out, archives, now)
+            archives.plans.append((spec, months, stale))
+    if not deferred:
+        files += archives.write_rest()
     for name, data in (
         ("feeds.opml", render_opml(settings)),
         ("index.html", render_home(engine, settings, now)),
@@ -579,38 +583,55 @@ def _stale_months(
     return stale
 
 
-def _write_archives(
-    engine: Engine,
-    settings: Settings,
-    out: Path,
-    archives: Sequence[tuple[FeedSpec, list[str], set[str]]],
-    now: datetime,
-) -> list[FeedFile]:
-    """Write the stale RFC 5005 archive documents of these feeds (each with its months,
-    oldest first, and the stale ones), month by month across the feeds: a month that more
-    than one feed needs is read once (MonthItems) for all of them, and an item's entry is
-    made once for everything's archive and its type's."""
-    files = []
-    reader = MonthItems(engine, settings, now)
-    for month in sorted({month for _spec, _months, stale in archives for month in stale}):
-        needed = [(spec, months) for spec, months, stale in archives if month in stale]
+class FeedArchives:
+    """The RFC 5005 archive documents a publish writes: for each feed, its archive months
+    (oldest first) and the stale ones. Written month by month across the feeds, each month
+    read once for all of them (MonthItems) and an item's entry made once for everything's
+    archive and its type's; a full rebuild has write_site write each month's documents
+    with its pages, from the same read."""
+
+    def __init__(self, engine: Engine, settings: Settings, out: Path, now: datetime) -> None:
+        self.engine, self.settings, self.out, self.now = engine, settings, out, now
+        self.plans: list[tuple[FeedSpec, list[str], set[str]]] = []
+        self.written: set[str] = set()
+
+    def write(self, month: str, reader: MonthItems | None = None) -> list[FeedFile]:
+        """Write one month's stale documents, its items read by `reader` (else here)."""
+        self.written.add(month)
+        needed = [(spec, months) for spec, months, stale in self.plans if month in stale]
+        if reader is None and len(needed) > 1:
+            reader = MonthItems(self.engine, self.settings, self.now)
+        files = []
         made: dict[str, FeedEntry] = {}
         for spec, months in needed:
-            if len(needed) > 1:
+            if reader is not None:
                 entries = reader.of(month, spec.item_type)
             else:
-                start, end = month_bounds(settings, month)
-                entries = public_items(engine, now, spec.item_type, start=start, end=end)
+                start, end = month_bounds(self.settings, month)
+                entries = public_items(self.engine, self.now, spec.item_type, start=start, end=end)
             position = months.index(month)
             links = ArchiveLinks(
                 month,
                 months[position - 1] if position > 0 else None,
                 months[position + 1] if position + 1 < len(months) else None,
             )
-            path = out / spec.archive_path(month)
-            data = render_atom(settings, spec, entries, links, made)
+            path = self.out / spec.archive_path(month)
+            data = render_atom(self.settings, spec, entries, links, made)
             files.append(FeedFile(path, write_if_changed(path, data, durable=False)))
-    return files
+        return files
+
+    def write_rest(self) -> list[FeedFile]:
+        """Write the stale documents of the months not written yet."""
+        stale = {month for _spec, _months, months in self.plans for month in months}
+        reader = MonthItems(self.engine, self.settings, self.now)
+        return [
+            file
+            for month in sorted(stale - self.written)
+            for file in self.write(month, reader if self._shared(month) else None)
+        ]
+
+    def _shared(self, month: str) -> bool:
+        return sum(month in stale for _spec, _months, stale in self.plans) > 1
 
 
 def ping_hub(

@@ -280,7 +280,7 @@ def item_from_row(row: Any, corrections: tuple[str, ...] = ()) -> Item:
         image_caption=row.image_caption,
         source=row.source,
         updated=row.updated,
-        categories=tuple(json.loads(row.categories)),
+        categories=tuple(json.loads(row.categories)) if row.categories != "[]" else (),
         page=row.page,
         image=row.image_url,
         first_seen=row.first_seen,
