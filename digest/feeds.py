@@ -236,10 +236,26 @@ def _generator(
         if made is not None and item.key in made:
             generator.add_entry(made[item.key], order="append").updated(item_updated)
             continue
-        entry = _entry(settings, fmt, generator, item, item_updated, photo, attached)
+        shared = made is not None and fmt == "atom"
+        entry = _entry(settings, fmt, generator, item, item_updated, photo, attached, shared)
         if made is not None:
             made[item.key] = entry
     return generator
+
+
+class SharedEntry(FeedEntry):
+    """A feedgen entry listed in more than one document, one after the other (an archive
+    month of everything, then of its type): its Atom element is built once and moved into
+    the next document, given that feed's updated time."""
+
+    built: etree._Element | None = None
+
+    def atom_entry(self, extensions: bool = True) -> etree._Element:
+        if self.built is None:
+            self.built = super().atom_entry(extensions)
+        else:
+            self.built.find("updated").text = self.updated().isoformat()
+        return self.built
 
 
 def _entry(
@@ -250,8 +266,9 @@ def _entry(
     item_updated: datetime,
     photo: Photo | None,
     attached: list[Document],
+    shared: bool = False,
 ) -> FeedEntry:
-    entry = generator.add_entry(order="append")
+    entry = generator.add_entry(SharedEntry() if shared else None, order="append")
     entry.id(entry_id(settings, item.key))
     entry.title(entry_title(item))
     entry.published(item.published)
@@ -363,8 +380,9 @@ def _decorate(
 
 # Titles are plain text. "&" and "<" in them go out as hexadecimal character references,
 # which the widest range of feed readers shows as the characters (the RSS Advisory Board's
-# advice) instead of taking "R&D;" or "<sometimes>" for HTML; the XML is the same.
-TITLE = re.compile(rb"(<title[^>]*>)([^<]*)(</title>)")
+# advice) instead of taking "R&D;" or "<sometimes>" for HTML; the XML is the same. Only a
+# title holding a reference (an "&") is matched: an archive document has hundreds of titles.
+TITLE = re.compile(rb"(<title[^>]*>)([^<&]*&[^<]*)(</title>)")
 TITLE_REFERENCES = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"), (b"&gt;", b"&#x3E;"))
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +24,37 @@ def write_if_changed(path: str | os.PathLike[str], data: bytes, durable: bool = 
     At archive scale this runs for every page of a rebuild: it stays on os-level calls
     (a file of another size is not read; a folder is made only when the file cannot be)."""
     name = os.fspath(path)
+    fresh = _FRESH.get()
+    if fresh is not None and name.startswith(fresh):
+        return _write_new(name, data, durable)
     if _holds(name, data):
         return False
+    return _write(name, data, durable)
+
+
+# The folder (with a trailing separator) that the writes of this context fill from empty.
+_FRESH: ContextVar[str | None] = ContextVar("fresh", default=None)
+
+
+@contextmanager
+def filling(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Within this block, write_if_changed takes the files under `folder`, which did not
+    exist when the block began, for new: none is read back first, and each one's own
+    folder is made before it is tried (a rebuild into a new folder makes 100,000)."""
+    token = _FRESH.set(os.path.join(os.fspath(folder), ""))
+    try:
+        yield
+    finally:
+        _FRESH.reset(token)
+
+
+def _write_new(name: str, data: bytes, durable: bool) -> bool:
+    with suppress(OSError):  # there already, or not makeable: _write says which
+        os.mkdir(os.path.dirname(name))
+    return _write(name, data, durable)
+
+
+def _write(name: str, data: bytes, durable: bool) -> bool:
     folder, base = os.path.split(name)
     temporary = os.path.join(folder, f".{base}.{os.getpid()}-{threading.get_ident()}")
     try:
