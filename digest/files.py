@@ -69,7 +69,8 @@ def _write(name: str, data: bytes, durable: bool) -> bool:
         descriptor = os.open(temporary, _CREATE, 0o644)
     try:
         try:
-            os.fchmod(descriptor, 0o644)  # whatever the umask
+            if os.fstat(descriptor).st_mode & 0o777 != 0o644:  # a umask other than 022
+                os.fchmod(descriptor, 0o644)
             view = memoryview(data)
             while view:
                 view = view[os.write(descriptor, view) :]

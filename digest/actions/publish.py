@@ -45,7 +45,7 @@ def publish_feeds(
         stats = month_stats(engine, settings, now)
     else:
         stats = current_month_stats(engine, settings, now, folder, pages)
-    with filling(folder) if full and not folder.exists() else nullcontext():
+    with filling(folder) if not folder.exists() else nullcontext():
         # rendering everything, the site and the feeds' archives go month by month
         # together, each month read once for both
         archives = FeedArchives(engine, settings, folder, now) if full else None
