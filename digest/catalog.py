@@ -19,6 +19,7 @@ from digest.store import (
     edited_since,
     iter_public_items,
     public_changes_since,
+    public_items,
     public_month_stats,
     public_time_stats,
     withheld_pages,
@@ -78,6 +79,27 @@ def month_bounds(settings: Settings, month: str) -> tuple[datetime, datetime]:
     start = datetime(year, number, 1, tzinfo=settings.timezone)
     following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=settings.timezone)
     return start, following
+
+
+class MonthItems:
+    """The publishable items of one month (newest first), read once for every archive of
+    that month: everything's and each type's (filtered here, in the store's order), feed
+    documents and pages alike. Holds one month at a time: a rebuild goes month by month."""
+
+    def __init__(self, engine: Engine, settings: Settings, now: datetime) -> None:
+        self.engine, self.settings, self.now = engine, settings, now
+        self.month: str | None = None
+        self.found: list[Item] = []
+
+    def of(self, month: str, item_type: str | None) -> list[Item]:
+        """The month's items of one type (None: all of them)."""
+        if month != self.month:
+            start, end = month_bounds(self.settings, month)
+            self.found = public_items(self.engine, self.now, None, start=start, end=end)
+            self.month = month
+        if item_type is None:
+            return self.found
+        return [item for item in self.found if item.type == item_type]
 
 
 MonthStats = dict[str | None, dict[str, tuple[datetime, int]]]

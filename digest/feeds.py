@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import lxml.etree  # noqa: F401 - loaded before feedgen.ext, whose modules use it unimported
+from feedgen.entry import FeedEntry
 from feedgen.ext.media import MediaEntryExtension, MediaExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
@@ -26,6 +27,7 @@ from sqlalchemy import Engine
 from digest.catalog import (
     FORMATS,
     FeedSpec,
+    MonthItems,
     MonthStats,
     entry_updated,
     feed_specs,
@@ -201,7 +203,11 @@ def _generator(
     entries: list[Item],
     self_url: str | None = None,
     ident: str | None = None,
+    made: dict[str, FeedEntry] | None = None,
 ) -> FeedGenerator:
+    """The feedgen document of a feed. With `made`, an entry already made for an item (its
+    key) is added again as it is, given only this feed's `updated`, and the entries made
+    here are kept there: an archive month of everything and its type's share them."""
     generator = FeedGenerator()
     generator.id(ident or feed_id(settings, spec))
     generator.title(spec.title)
@@ -227,33 +233,68 @@ def _generator(
     for item, item_updated, photo, attached in zip(
         entries, updates, photos, attachments, strict=True
     ):
-        entry = generator.add_entry(order="append")
-        entry.id(entry_id(settings, item.key))
-        entry.title(entry_title(item))
-        entry.published(item.published)
-        entry.updated(item_updated)
-        entry.link(href=item_link(settings, item), rel="alternate", type="text/html")
-        label = _type_label(settings, item)
-        if label:
-            entry.category(term=label, label=label)
-        if fmt == "atom":
-            entry.author({"name": settings.newsroom_name, "uri": settings.newsroom_url})
-            entry.summary(clean_text(item.summary or entry_title(item)), type="text")
-            if item.article is None:
-                entry.content(_body(item), type="text")
-            else:
-                entry.content(full_text(settings, item), type="html")
-        else:
-            entry.guid(entry_id(settings, item.key), permalink=False)
-            entry.dc.dc_creator(settings.newsroom_name)
-            if item.article is None:
-                entry.description(html.escape(_body(item)).replace("\n", "<br>"))
-            else:
-                entry.description(html.escape(clean_text(item.summary or entry_title(item))))
-                entry.content(full_text(settings, item))
-        if photo is not None or attached:
-            _add_page(fmt, entry, item, photo, attached)
+        if made is not None and item.key in made:
+            generator.add_entry(made[item.key], order="append").updated(item_updated)
+            continue
+        shared = made is not None and fmt == "atom"
+        entry = _entry(settings, fmt, generator, item, item_updated, photo, attached, shared)
+        if made is not None:
+            made[item.key] = entry
     return generator
+
+
+class SharedEntry(FeedEntry):
+    """A feedgen entry listed in more than one document, one after the other (an archive
+    month of everything, then of its type): its Atom element is built once and moved into
+    the next document, given that feed's updated time."""
+
+    built: etree._Element | None = None
+
+    def atom_entry(self, extensions: bool = True) -> etree._Element:
+        if self.built is None:
+            self.built = super().atom_entry(extensions)
+        else:
+            self.built.find("updated").text = self.updated().isoformat()
+        return self.built
+
+
+def _entry(
+    settings: Settings,
+    fmt: str,
+    generator: FeedGenerator,
+    item: Item,
+    item_updated: datetime,
+    photo: Photo | None,
+    attached: list[Document],
+    shared: bool = False,
+) -> FeedEntry:
+    entry = generator.add_entry(SharedEntry() if shared else None, order="append")
+    entry.id(entry_id(settings, item.key))
+    entry.title(entry_title(item))
+    entry.published(item.published)
+    entry.updated(item_updated)
+    entry.link(href=item_link(settings, item), rel="alternate", type="text/html")
+    label = _type_label(settings, item)
+    if label:
+        entry.category(term=label, label=label)
+    if fmt == "atom":
+        entry.author({"name": settings.newsroom_name, "uri": settings.newsroom_url})
+        entry.summary(clean_text(item.summary or entry_title(item)), type="text")
+        if item.article is None:
+            entry.content(_body(item), type="text")
+        else:
+            entry.content(full_text(settings, item), type="html")
+    else:
+        entry.guid(entry_id(settings, item.key), permalink=False)
+        entry.dc.dc_creator(settings.newsroom_name)
+        if item.article is None:
+            entry.description(html.escape(_body(item)).replace("\n", "<br>"))
+        else:
+            entry.description(html.escape(clean_text(item.summary or entry_title(item))))
+            entry.content(full_text(settings, item))
+    if photo is not None or attached:
+        _add_page(fmt, entry, item, photo, attached)
+    return entry
 
 
 def _type_label(settings: Settings, item: Item) -> str | None:
@@ -266,13 +307,14 @@ def render_atom(
     spec: FeedSpec,
     entries: list[Item],
     archive: ArchiveLinks | None = None,
+    made: dict[str, FeedEntry] | None = None,
 ) -> bytes:
     """The Atom 1.0 document of a feed: the subscription document, or (with `archive` for a
-    month) an RFC 5005 archive document marked fh:archive."""
+    month) an RFC 5005 archive document marked fh:archive (`made`: see _generator)."""
     month = archive.month if archive else None
     self_url = settings.base_url + spec.archive_path(month) if month else None
     ident = f"{feed_id(settings, spec)}/archive/{month}" if month else None
-    generator = _generator(settings, spec, "atom", entries, self_url, ident)
+    generator = _generator(settings, spec, "atom", entries, self_url, ident, made)
     document = generator.atom_str(pretty=True, encoding="utf-8")
     return _decorate(settings, spec, "atom", document, archive)
 
@@ -338,8 +380,9 @@ def _decorate(
 
 # Titles are plain text. "&" and "<" in them go out as hexadecimal character references,
 # which the widest range of feed readers shows as the characters (the RSS Advisory Board's
-# advice) instead of taking "R&D;" or "<sometimes>" for HTML; the XML is the same.
-TITLE = re.compile(rb"(<title[^>]*>)([^<]*)(</title>)")
+# advice) instead of taking "R&D;" or "<sometimes>" for HTML; the XML is the same. Only a
+# title holding a reference (an "&") is matched: an archive document has hundreds of titles.
+TITLE = re.compile(rb"(<title[^>]*>)([^<&]*&[^<]*)(</title>)")
 TITLE_REFERENCES = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"), (b"&gt;", b"&#x3E;"))
 
 
@@ -479,11 +522,13 @@ def write_feeds(
     now: datetime | None = None,
     full: bool = False,
     stats: MonthStats | None = None,
+    archives: FeedArchives | None = None,
 ) -> list[FeedFile]:
     """Write the feeds, their RFC 5005 archives, the OPML list and the index page to the
     output folder. With `changed_types`, only the feeds of those types and the all-items
     feed are rebuilt. An archive month is rendered again only when one of its items changed
-    after its file was written, or a neighbour month appeared (`full`: every month). When
+    after its file was written, or a neighbour month appeared (`full`: every month); given
+    `archives`, those months are left there for the caller to write (FeedArchives). When
     a hub is configured, it is told (in the background) about every subscription feed
     that changed."""
     out = out or settings.output_dir
@@ -492,6 +537,8 @@ def write_feeds(
     files = []
     changed_urls = []
     history = stats
+    deferred = archives is not None
+    archives = archives if archives is not None else FeedArchives(engine, settings, out, now)
     for spec in feed_specs(settings):
         if wanted is not None and spec.item_type is not None and spec.item_type not in wanted:
             continue
@@ -516,7 +563,9 @@ def write_feeds(
                 changed_urls.append(settings.base_url + spec.path(fmt))
         if months and history is not None:
             stale = _stale_months(settings, spec, out, months, history[spec.item_type], full)
-            files += _write_archives(engine, settings, spec, out, months, stale, now)
+            archives.plans.append((spec, months, stale))
+    if not deferred:
+        files += archives.write_rest()
     for name, data in (
         ("feeds.opml", render_opml(settings)),
         ("index.html", render_home(engine, settings, now)),
@@ -552,30 +601,55 @@ def _stale_months(
     return stale
 
 
-def _write_archives(
-    engine: Engine,
-    settings: Settings,
-    spec: FeedSpec,
-    out: Path,
-    months: list[str],
-    stale: set[str],
-    now: datetime,
-) -> list[FeedFile]:
-    files = []
-    for position, month in enumerate(months):
-        if month not in stale:
-            continue
-        start, end = month_bounds(settings, month)
-        entries = public_items(engine, now, spec.item_type, start=start, end=end)
-        links = ArchiveLinks(
-            month,
-            months[position - 1] if position > 0 else None,
-            months[position + 1] if position + 1 < len(months) else None,
-        )
-        path = out / spec.archive_path(month)
-        data = render_atom(settings, spec, entries, links)
-        files.append(FeedFile(path, write_if_changed(path, data, durable=False)))
-    return files
+class FeedArchives:
+    """The RFC 5005 archive documents a publish writes: for each feed, its archive months
+    (oldest first) and the stale ones. Written month by month across the feeds, each month
+    read once for all of them (MonthItems) and an item's entry made once for everything's
+    archive and its type's; a full rebuild has write_site write each month's documents
+    with its pages, from the same read."""
+
+    def __init__(self, engine: Engine, settings: Settings, out: Path, now: datetime) -> None:
+        self.engine, self.settings, self.out, self.now = engine, settings, out, now
+        self.plans: list[tuple[FeedSpec, list[str], set[str]]] = []
+        self.written: set[str] = set()
+
+    def write(self, month: str, reader: MonthItems | None = None) -> list[FeedFile]:
+        """Write one month's stale documents, its items read by `reader` (else here)."""
+        self.written.add(month)
+        needed = [(spec, months) for spec, months, stale in self.plans if month in stale]
+        if reader is None and len(needed) > 1:
+            reader = MonthItems(self.engine, self.settings, self.now)
+        files = []
+        made: dict[str, FeedEntry] = {}
+        for spec, months in needed:
+            if reader is not None:
+                entries = reader.of(month, spec.item_type)
+            else:
+                start, end = month_bounds(self.settings, month)
+                entries = public_items(self.engine, self.now, spec.item_type, start=start, end=end)
+            position = months.index(month)
+            links = ArchiveLinks(
+                month,
+                months[position - 1] if position > 0 else None,
+                months[position + 1] if position + 1 < len(months) else None,
+            )
+            path = self.out / spec.archive_path(month)
+            data = render_atom(self.settings, spec, entries, links, made)
+            files.append(FeedFile(path, write_if_changed(path, data, durable=False)))
+        return files
+
+    def write_rest(self) -> list[FeedFile]:
+        """Write the stale documents of the months not written yet."""
+        stale = {month for _spec, _months, months in self.plans for month in months}
+        reader = MonthItems(self.engine, self.settings, self.now)
+        return [
+            file
+            for month in sorted(stale - self.written)
+            for file in self.write(month, reader if self._shared(month) else None)
+        ]
+
+    def _shared(self, month: str) -> bool:
+        return sum(month in stale for _spec, _months, stale in self.plans) > 1
 
 
 def ping_hub(

@@ -206,7 +206,9 @@ _ENVIRONMENTS: dict[tuple[int, str], tuple[Settings, Environment]] = {}
 
 def template_environment(settings: Settings, folder: str) -> Environment:
     """The Jinja2 environment of one template folder ("email", or "" for the public site)
-    with the project's filters and link helpers, made once per settings and folder."""
+    with the project's filters and link helpers, made once per settings and folder. The
+    site's templates are read once per process, as its shared layout already is (a rebuild
+    renders 100,000 pages: checking each template file's time on every page cost seconds)."""
     cached = _ENVIRONMENTS.get((id(settings), folder))
     if cached is not None and cached[0] is settings:
         return cached[1]
@@ -217,6 +219,7 @@ def template_environment(settings: Settings, folder: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=folder == "email",
+        auto_reload=folder != "",
     )
     environment.filters["longdate"] = lambda value: long_date(value, settings)
     environment.filters["itemdate"] = lambda item: item_date(item, settings)

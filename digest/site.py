@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,6 +23,7 @@ from sqlalchemy import Engine, case, func, select
 
 from digest.catalog import (
     FORMATS,
+    MonthItems,
     MonthStats,
     entry_updated,
     feed_specs,
@@ -417,9 +418,11 @@ def archive_pages(
     month: str | None = None,
     months: list[tuple[str, int]] | None = None,
     numbers: Iterable[int] | None = None,
+    month_items: MonthItems | None = None,
 ) -> list[Page]:
     """The pages of one archive month (every one, or those `numbers`), or the archive's
-    index page when no month; empty for an unknown type or an empty month. A month's items
+    index page when no month; empty for an unknown type or an empty month (its items taken
+    from `month_items` when given: a rebuild reads a month once for every archive). A month's items
     are cut into pages of ARCHIVE_PAGE_SIZE counted from its oldest item: page 1 holds the
     oldest, the last page (at the month's own address) the newest and the rest, each shown
     newest first, so a new item changes the month's own page alone, not every page."""
@@ -441,15 +444,13 @@ def archive_pages(
     # page n holds the items (n-1)*size .. n*size-1 counted from the oldest: newest first,
     # they start at count - min(n*size, count)
     first = count - min(wanted[-1] * size, count)
-    found = public_items(
-        engine,
-        now,
-        item_type,
-        limit=count - (wanted[0] - 1) * size - first,
-        offset=first,
-        start=start,
-        end=end,
-    )
+    limit = count - (wanted[0] - 1) * size - first
+    if month_items is not None:
+        found = month_items.of(month, item_type)[first : first + limit]
+    else:
+        found = public_items(
+            engine, now, item_type, limit=limit, offset=first, start=start, end=end
+        )
     pages = []
     for n in wanted:
         top, bottom = count - min(n * size, count) - first, count - (n - 1) * size - first
@@ -728,17 +729,25 @@ def write_item_pages(
     now = now or datetime.now(UTC)
     wanted = None if pages is None else set(pages)
     files = []
-    for batch in _batched(iter_public_items(engine, now, wanted), NOTES_BATCH):
-        notes = _notes_of(engine, batch)
-        for item in with_articles(engine, batch):
-            page = render_item(settings, item, notes[item.key])
-            written = write_if_changed(out / page.file, page.body, durable=False)
-            files.append(FeedFile(out / page.file, written))
-            if wanted is not None:
-                wanted.discard(item_page(item))
+    for item, file in _write_items(engine, settings, out, iter_public_items(engine, now, wanted)):
+        files.append(file)
+        if wanted is not None:
+            wanted.discard(item_page(item))
     for gone in wanted or ():
         remove_page(out, f"items/{gone}/")
     return files
+
+
+def _write_items(
+    engine: Engine, settings: Settings, out: Path, found: Iterable[Item]
+) -> Iterator[tuple[Item, FeedFile]]:
+    """Render and write the pages of these items, their notes and articles read in batches."""
+    for batch in _batched(found, NOTES_BATCH):
+        notes = _notes_of(engine, batch)
+        for item in with_articles(engine, batch):
+            page = render_item(settings, item, notes[item.key])
+            path = out / page.file
+            yield item, FeedFile(path, write_if_changed(path, page.body, durable=False))
 
 
 NOTES_BATCH = 500
@@ -766,13 +775,17 @@ def write_site(
     full: bool = True,
     stats: MonthStats | None = None,
     also: Iterable[str] = (),
+    each_month: Callable[[str, MonthItems], list[FeedFile]] | None = None,
 ) -> list[FeedFile]:
     """Write every public page as a static file: items/<page>/index.html, the archive
     (news/…), the digests (digests/…) and 404.html. With `full` False only the pages of
     items first seen or edited since the last run (its time is kept in `.site-watermark`
     in the folder), and of the items named in `also` (page names: an embargo that lifted,
     a correction note), with the archive months they are in and those months'
-    neighbours, are rendered again; a page in `also` that is not public is removed."""
+    neighbours, are rendered again; a page in `also` that is not public is removed.
+    Rendering everything, it goes month by month, each month read once for its item
+    pages, its archive pages and what `each_month` writes from the same read (the feeds'
+    archive documents, FeedArchives.write)."""
     out = out or settings.output_dir
     now = now or datetime.now(UTC)
     stats = stats if stats is not None else month_stats(engine, settings, now)
@@ -783,27 +796,23 @@ def write_site(
 
     since = None if full else _read_watermark(out)
     touched: Touched = {key: {} for key in stats}
+    reader = None
+    read = 0
+
+    def month_files(month: str) -> None:
+        nonlocal read
+        assert reader is not None
+        found = reader.of(month, None)
+        read += len(found)
+        files.extend(file for _item, file in _write_items(engine, settings, out, found))
+        if each_month is not None:
+            files.extend(each_month(month, reader))
+
     if since is None:
-        files += write_item_pages(engine, settings, None, out, now)
+        reader = MonthItems(engine, settings, now)
         touched = {key: dict.fromkeys(months) for key, months in stats.items()}
     else:
-        changes = public_changes_since(engine, now, since)
-        named = set(also) - {page for page, _, _ in changes}
-        changes += [
-            (i.page or "", i.type, i.published) for i in iter_public_items(engine, now, named)
-        ]
-        pages = {page for page, _, _ in changes} | named
-        files += write_item_pages(engine, settings, pages, out, now)
-        for page, item_type, published in withheld_pages(engine, now):
-            # a named page write_item_pages just removed: its months still list it
-            if remove_page(out, f"items/{page}/") or page in named:
-                changes.append((page, item_type, published))
-        edited = edited_since(engine, now, since)  # an edit may have moved an item in its month
-        for _page, item_type, published in changes:
-            month = month_of(settings, published)
-            for key in {None, item_type} & touched.keys():
-                oldest = touched[key].get(month, published)
-                touched[key][month] = None if edited or oldest is None else min(oldest, published)
+        files += _write_changed(engine, settings, out, now, since, set(also), touched)
     plans = []
     for spec in feed_specs(settings):
         months = sorted(
@@ -811,13 +820,45 @@ def write_site(
         )
         archive = Archive(engine, settings, out, now, spec.item_type, months)
         plans.append((archive, _archive_targets(archive, touched)))
-    for page in _archive_pages_of(plans):
+    for page in _archive_pages_of(plans, reader, month_files if reader else None):
         write(page.file, page.body)
+    if reader is not None and read != sum(count for _latest, count in stats[None].values()):
+        # an item outside the months counted (the store changed meanwhile): every page again
+        files += write_item_pages(engine, settings, None, out, now)
     files += write_digest_pages(engine, settings, out, now)
     write("404.html", render_not_found(settings))
     changed = [latest for months in stats.values() for latest, _count in months.values()]
     if changed:
         write_if_changed(out / WATERMARK, max(changed).isoformat().encode())
+    return files
+
+
+def _write_changed(
+    engine: Engine,
+    settings: Settings,
+    out: Path,
+    now: datetime,
+    since: datetime,
+    also: set[str],
+    touched: Touched,
+) -> list[FeedFile]:
+    """Write the pages of the items changed since `since` and of those named in `also`
+    (removing the withheld ones), and mark their months in `touched`."""
+    changes = public_changes_since(engine, now, since)
+    named = also - {page for page, _, _ in changes}
+    changes += [(i.page or "", i.type, i.published) for i in iter_public_items(engine, now, named)]
+    pages = {page for page, _, _ in changes} | named
+    files = write_item_pages(engine, settings, pages, out, now)
+    for page, item_type, published in withheld_pages(engine, now):
+        # a named page write_item_pages just removed: its months still list it
+        if remove_page(out, f"items/{page}/") or page in named:
+            changes.append((page, item_type, published))
+    edited = edited_since(engine, now, since)  # an edit may have moved an item in its month
+    for _page, item_type, published in changes:
+        month = month_of(settings, published)
+        for key in {None, item_type} & touched.keys():
+            oldest = touched[key].get(month, published)
+            touched[key][month] = None if edited or oldest is None else min(oldest, published)
     return files
 
 
@@ -853,20 +894,30 @@ class Archive:
 
 def _archive_pages_of(
     plans: Sequence[tuple[Archive, dict[str, set[int] | None]]],
+    reader: MonthItems | None = None,
+    before: Callable[[str], None] | None = None,
 ) -> Iterator[Page]:
     """The archives' index pages and their target month pages (every page of a month, or
     some), month by month across the archives so that the entries rendered for a month of
     everything are reused (item_entries) by its type's month; a month's pages past its last
-    are removed as they go."""
+    are removed as they go. A month whose every page is wanted in more than one archive
+    is read once for them all (by `reader` when given); `before` is called with each month
+    before its pages."""
+    shared = reader is not None
     for archive, _targets in plans:
         yield from archive_pages(
             archive.engine, archive.settings, archive.now, archive.item_type, None, archive.months
         )
     for month in sorted({month for _archive, targets in plans for month in targets}):
+        if before is not None:
+            before(month)
+        whole = [archive for archive, targets in plans if targets.get(month, ()) is None]
         for archive, targets in plans:
             if month not in targets:
                 continue
             numbers = targets[month]
+            if numbers is None and (len(whole) > 1 or shared) and reader is None:
+                reader = MonthItems(archive.engine, archive.settings, archive.now)
             pages = archive_pages(
                 archive.engine,
                 archive.settings,
@@ -875,6 +926,7 @@ def _archive_pages_of(
                 month,
                 archive.months,
                 numbers,
+                reader if numbers is None and (len(whole) > 1 or shared) else None,
             )
             yield from pages
             if numbers is None:

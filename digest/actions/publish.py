@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +33,8 @@ def publish_feeds(
     since the last run, and of `pages`: items whose embargo was lifted by hand or that got
     a correction note)."""
     from digest.catalog import current_month_stats, month_stats, save_month_stats
-    from digest.feeds import write_feeds
+    from digest.feeds import FeedArchives, write_feeds
+    from digest.files import filling
     from digest.site import write_site
 
     now = utc_now()
@@ -43,11 +45,18 @@ def publish_feeds(
         stats = month_stats(engine, settings, now)
     else:
         stats = current_month_stats(engine, settings, now, folder, pages)
-    files = write_feeds(engine, settings, out, changed_types, now, full, stats)
-    files += write_site(engine, settings, out, now, full, stats, pages)
-    save_month_stats(folder, settings, stats)
-    if changed_types is None:
-        _record_stamp(folder, stamp)
+    with filling(folder) if not folder.exists() else nullcontext():
+        # rendering everything, the site and the feeds' archives go month by month
+        # together, each month read once for both
+        archives = FeedArchives(engine, settings, folder, now) if full else None
+        files = write_feeds(engine, settings, out, changed_types, now, full, stats, archives)
+        each_month = archives.write if archives is not None else None
+        files += write_site(engine, settings, out, now, full, stats, pages, each_month)
+        if archives is not None:
+            files += archives.write_rest()
+        save_month_stats(folder, settings, stats)
+        if changed_types is None:
+            _record_stamp(folder, stamp)
     return files
 
 
