@@ -3,7 +3,7 @@ rebuild (`digest feeds`: every feed, item page, archive page) into an empty fold
 over an unchanged one, then incremental publishes of one new item each (`digest publish`:
 ingest a listing page, rewrite what the new item touches), at 10,000 and 100,000 items.
 
-Figures are CPU seconds of this process and its children (os.times), not wall time: the
+Figures are CPU seconds of this process and its children (getrusage), not wall time: the
 machine is shared, and CPU time is what a publish costs whoever else runs.
 
 Run: .venv/bin/python bench/publish.py [--sizes 10000 100000] [--rounds 3] [--keep DIR] [--once]
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shutil
 import statistics
 import sys
@@ -24,6 +23,7 @@ import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from resource import RUSAGE_CHILDREN, RUSAGE_SELF, getrusage
 
 from digest import actions
 from digest.config import SourceConfig, load_settings
@@ -45,8 +45,9 @@ def cpu_split() -> tuple[float, float]:
     """User and system (kernel) CPU seconds used so far, this process and its children:
     the kernel's share of a rebuild (making 100,000 folders and files) moves with the
     state of the machine's file system far more than the program's own."""
-    times = os.times()
-    return times.user + times.children_user, times.system + times.children_system
+    own, children = getrusage(RUSAGE_SELF), getrusage(RUSAGE_CHILDREN)  # microseconds, where
+    # os.times counts clock ticks (10 ms): too coarse for a publish of ~0.1 s
+    return own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime
 
 
 def store(size: int, keep: Path | None, folder: Path) -> Path:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from digest.model import Article
+    from digest.article import Article
 
 
 @dataclass(frozen=True)

@@ -801,11 +801,15 @@ def public_changes_since(
     """(page, type, published) of publishable items first seen, edited or released from an
     embargo after `since`."""
     columns = (items.c.page, items.c.type, items.c.published)
+    released = items.c.embargo_until
     query = union(  # one branch per change, each a range on its own index
         *(
             select(*columns).where(column > since, publishable(now))
-            for column in (items.c.updated, items.c.first_seen, items.c.embargo_until)
-        )
+            for column in (items.c.updated, items.c.first_seen)
+        ),
+        # released in (since, now]: said as a range, so the planner does not walk every
+        # item without an embargo (publishable's IS NULL) to find a handful
+        select(*columns).where(released > since, released <= now),
     )
     with engine.connect() as conn:
         return [(row.page, row.type, row.published) for row in conn.execute(query)]
