@@ -33,6 +33,11 @@ from digest import actions
 from digest.config import load_settings
 from digest.store import connect
 
+# The address the folder is published for and the web process serves as, whatever port it
+# listens on: as when the clock writes the folder the web process serves (a folder written
+# for another address is written again at start, which is not what is measured here).
+SITE = "http://127.0.0.1:8465/"
+
 
 def published(size: int, folder: Path) -> tuple[Path, Path]:
     """The store of `size` items and its published folder, made once in `folder`."""
@@ -42,7 +47,9 @@ def published(size: int, folder: Path) -> tuple[Path, Path]:
         fill_archive(f"sqlite:///{database}", size, now=NOW)
     if not (out / "feeds" / "all.atom").exists():
         base = load_settings({"DIGEST_CONFIG": str(ROOT / "config/digest.toml")})
-        settings = replace(base, database_url=f"sqlite:///{database}", output_dir=out)
+        settings = replace(
+            base, database_url=f"sqlite:///{database}", output_dir=out, base_url=SITE
+        )
         actions.publish_feeds(connect(settings.database_url), settings, full=True)
     return database, out
 
@@ -81,7 +88,7 @@ def main() -> None:
             "DIGEST_CONFIG": str(ROOT / "config/digest.toml"),
             "DATABASE_URL": f"sqlite:///{database}",
             "DIGEST_FEEDS_OUTPUT": str(served),
-            "BASE_URL": f"http://127.0.0.1:{port}/",
+            "BASE_URL": SITE,
         }
         digest = str(Path(sys.executable).parent / "digest")
         started = time.perf_counter()
