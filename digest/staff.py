@@ -356,7 +356,7 @@ def change_password(
     sign-in throttle, so a stolen session cannot guess its way to the password. Off the
     event loop: it hashes twice."""
     if (until := locked_until(engine, member.email, client, now)) is not None:
-        raise SignInError(lock_message(until, now), 429)
+        raise SignInError(lock_message(until, now, "Changing your password"), 429)
     check_new_password(new)
     with engine.connect() as conn:
         stored = conn.execute(select(staff.c.password_hash).where(staff.c.id == member.id)).scalar()
@@ -443,12 +443,13 @@ def throttled(engine: Engine, email: str, client: str, now: datetime) -> bool:
     return locked_until(engine, email, client, now) is not None
 
 
-def lock_message(until: datetime, now: datetime) -> str:
-    """The refusal of a locked sign-in, saying when the lock ends."""
+def lock_message(until: datetime, now: datetime, locked: str = "Signing in") -> str:
+    """The refusal of a locked sign-in (or of what the sign-in throttle also guards:
+    `locked` names it), saying when the lock ends."""
     minutes = max(1, -(-int((until - now).total_seconds()) // 60))
     return (
-        f"Too many attempts. Signing in from here is locked until {until:%H:%M} UTC "
-        f"({minutes} minute{'s' if minutes != 1 else ''} from now)."
+        f"Too many attempts. {locked} from here is locked for {minutes} "
+        f"minute{'s' if minutes != 1 else ''} (until {until:%H:%M} UTC)."
     )
 
 
@@ -541,7 +542,7 @@ def disable_totp(
     if member.totp_required:
         raise StaffError("an admin requires a second factor for your account")
     if (until := locked_until(engine, member.email, client, now)) is not None:
-        raise SignInError(lock_message(until, now), 429)
+        raise SignInError(lock_message(until, now, "Turning off your second factor"), 429)
     if not proven(engine, member, proof, now):
         record_failure(engine, member.email, client, now)
         raise StaffError(

@@ -295,7 +295,9 @@ def test_guessing_the_current_password_from_a_session_is_throttled(
             for n in range(staff.PAIR_LIMIT + 1)
         ]
         assert all("current password is not right" in r.text for r in replies[:-1])
-        assert "Too many attempts" in replies[-1].text
+        assert "Too many attempts. Changing your password from here is locked for" in (
+            replies[-1].text
+        ), "the refusal names what is locked"
         right = post(
             stolen,
             "/admin/account/password",
