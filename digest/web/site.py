@@ -83,15 +83,14 @@ def threaded(
     on its own `threads` when given (many threads contending for the interpreter lock each
     answer slower than a few taking turns; a plain executor hands work over in a fraction
     of what anyio's limiter costs, which counts at hundreds of searches a second)."""
-    executor: list[ThreadPoolExecutor] = []
+    # an executor starts its threads at the first search, not when made
+    own = ThreadPoolExecutor(threads, thread_name_prefix=handler.__name__) if threads else None
 
     async def endpoint(request: Request) -> Response:
-        if threads is None:
+        if own is None:
             return await run_in_threadpool(handler, here, request)
-        if not executor:
-            executor.append(ThreadPoolExecutor(threads, thread_name_prefix=handler.__name__))
         work = partial(copy_context().run, handler, here, request)
-        return await asyncio.get_running_loop().run_in_executor(executor[0], work)
+        return await asyncio.get_running_loop().run_in_executor(own, work)
 
     return endpoint
 
