@@ -249,17 +249,16 @@ def item(title: str, day: int, item_type: str | None, month: int = 11, **more: s
 
 
 def report_item(title: str, at: datetime, **more: object) -> Item:
-    """A Harbourlight report published at `at`, its address made from its title."""
+    """A Harbourlight report published at `at`, its address made from its title; `more`
+    sets any other field (another type, another summary)."""
     slug = title.lower().replace(" ", "-")
+    fields = {"type": "reports", "summary": f"Summary of {title}.", "source": "test"} | more
     return Item(
         key=f"https://harbourlight.example/newsroom/{slug}/",
         title=title,
         published=at,
-        type="reports",
-        summary=f"Summary of {title}.",
         url=f"https://harbourlight.example/newsroom/{slug}/",
-        source="test",
-        **more,  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
     )
 
 

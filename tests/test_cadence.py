@@ -24,7 +24,7 @@ from digest.subscribers import (
     set_preferences,
 )
 
-from .helpers import SMTPRecorder, digest_text, section, send_at, subscribe
+from .helpers import SMTPRecorder, digest_text, report_item, section, send_at, subscribe
 
 Server = tuple[SMTPRecorder, int]
 THU = date(2026, 11, 19)
@@ -42,16 +42,7 @@ def press(settings: Settings, smtp_server: tuple[SMTPRecorder, int], tmp_path: P
 
 
 def news(title: str, when: datetime) -> Item:
-    slug = title.lower().replace(" ", "-")
-    return Item(
-        key=f"https://harbourlight.example/newsroom/{slug}/",
-        title=title,
-        published=when,
-        type="updates",
-        summary=f"About {title}.",
-        url=f"https://harbourlight.example/newsroom/{slug}/",
-        source="test",
-    )
+    return report_item(title, when, type="updates", summary=f"About {title}.")
 
 
 def local(settings: Settings, day: date, hour: int) -> datetime:
